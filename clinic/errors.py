@@ -1,0 +1,21 @@
+"""Errors that services raise; the API's exception handler turns them into the error body."""
+
+
+class ServiceError(Exception):
+    """A request the service refuses. ``code`` is machine-readable, the message is for people."""
+
+    status_code = 400
+    default_code = "invalid"
+
+    def __init__(self, detail: str, *, code: str | None = None, fields: dict | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.fields = fields or {}
+
+
+class Conflict(ServiceError):
+    """The request clashes with the current state (a full program, an overlapping stay)."""
+
+    status_code = 409
+    default_code = "conflict"

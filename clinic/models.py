@@ -1,0 +1,125 @@
+"""The organisation: clinics, staff membership and roles, and the audit trail."""
+
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Now, Upper
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            "%(value)s is not an IANA time zone name (for example America/New_York).",
+            params={"value": value},
+            code="invalid_time_zone",
+        )
+
+
+class Role(models.TextChoices):
+    """Staff roles; each is a Django group of the same name (created by a migration)."""
+
+    ADMISSIONS = "admissions", "Admissions"
+    CLINICIAN = "clinician", "Clinician"
+    SUPERVISOR = "supervisor", "Supervisor"
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=200)
+    # What patients' phones and inboxes show: never a word about treatment (42 CFR Part 2).
+    public_name = models.CharField(
+        max_length=100,
+        help_text="Neutral name shown in reminders and e-mails; must not reveal treatment.",
+    )
+    time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                Upper("name"),
+                name="clinic_name_unique_ci",
+                violation_error_code="clinic_name_taken",
+                violation_error_message="A clinic with this name already exists.",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(public_name=""),
+                name="clinic_public_name_not_blank",
+                violation_error_message="A clinic needs a public name.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+
+class ClinicMembership(models.Model):
+    """A staff user works at a clinic; staff see only their clinics' data."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clinic_memberships"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "clinic"],
+                name="clinic_membership_unique",
+                violation_error_code="already_member",
+                violation_error_message="This user is already a member of this clinic.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.user} @ {self.clinic}"
+
+
+class AuditAction(models.TextChoices):
+    READ = "read", "Read"
+    LIST = "list", "List"
+    CREATE = "create", "Create"
+    UPDATE = "update", "Update"
+    DELETE = "delete", "Delete"
+
+
+class AuditEvent(models.Model):
+    """Who looked at or changed which record, when (HIPAA audit controls).
+
+    Append-only: a database trigger (migration 0002) refuses UPDATE and DELETE, so no code path,
+    admin action or bulk query can rewrite history. Rows name the patient by id only and carry no
+    patient data.
+    """
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Null for actions of the system itself (tasks, migrations).",
+    )
+    clinic = models.ForeignKey(
+        Clinic, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # By id, not a foreign key: the patients app sits above clinic in the dependency order.
+    patient_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    occurred_at = models.DateTimeField(db_default=Now(), editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["patient_id", "-occurred_at"], name="audit_patient_time")]
+
+    def __str__(self):
+        return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}"

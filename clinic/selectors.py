@@ -1,0 +1,49 @@
+"""Reads of the clinic app, scoped to the caller."""
+
+from django.db.models import QuerySet
+
+from clinic.models import AuditEvent, Clinic, Role
+
+
+def user_roles(user) -> set[str]:
+    """The staff roles of ``user`` (group names), cached on the user object for the request."""
+    if not user.is_authenticated:
+        return set()
+    if not hasattr(user, "_continuum_roles"):
+        names = {role.value for role in Role}
+        user._continuum_roles = set(
+            user.groups.filter(name__in=names).values_list("name", flat=True)
+        )
+    return user._continuum_roles
+
+
+def user_has_role(user, *roles: str) -> bool:
+    return bool(user_roles(user) & set(roles))
+
+
+def clinic_ids_for_user(user) -> list[int]:
+    """Ids of the clinics whose data ``user`` may see: superusers all, staff their memberships."""
+    if not user.is_authenticated:
+        return []
+    if not hasattr(user, "_continuum_clinic_ids"):
+        if user.is_superuser:
+            user._continuum_clinic_ids = list(Clinic.objects.values_list("id", flat=True))
+        else:
+            user._continuum_clinic_ids = list(
+                user.clinic_memberships.values_list("clinic_id", flat=True)
+            )
+    return user._continuum_clinic_ids
+
+
+def clinic_list(*, user) -> QuerySet[Clinic]:
+    return Clinic.objects.filter(id__in=clinic_ids_for_user(user)).order_by("name")
+
+
+def audit_event_list(*, user) -> QuerySet[AuditEvent]:
+    """Supervisors (and superusers) read the audit trail of their clinics."""
+    if not (user.is_superuser or user_has_role(user, Role.SUPERVISOR)):
+        return AuditEvent.objects.none()
+    events = AuditEvent.objects.select_related("actor")
+    if user.is_superuser:
+        return events
+    return events.filter(clinic_id__in=clinic_ids_for_user(user))

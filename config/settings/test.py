@@ -1,0 +1,31 @@
+"""Settings for the test suite.
+
+Real servers when DATABASE_URL / REDIS_URL are set (CI sets them); otherwise throwaway embedded
+servers, started here before the base settings read the environment and removed when the test
+process exits. The URLs go into the environment so that the processes the end-to-end tests
+start (server, worker) use the same servers.
+"""
+
+import os
+
+from config.test_servers import start_throwaway_servers
+
+os.environ.setdefault("DEBUG", "0")
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
+start_throwaway_servers()
+
+from .base import *  # noqa: E402,F403
+
+# Tests assert on security behaviour but talk plain HTTP to the test client.
+SECURE_SSL_REDIRECT = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Each test run gets its own cache namespace on a shared Redis.
+CACHES["default"]["KEY_PREFIX"] = f"continuum-test-{os.getpid()}"  # noqa: F405
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
+    "anon": "1000/minute",
+    "user": "10000/minute",
+    "login": "1000/minute",
+}

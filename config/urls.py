@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework_simplejwt.views import TokenRefreshView
+
+from clinic.api.auth import TokenObtainView
+from clinic.health import HealthView
+
+api_v1 = [
+    path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
+    path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("", include("clinic.api.urls")),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("health/", HealthView.as_view(), name="health"),
+]
+
+handler400 = "clinic.api.errors.handler400"
+handler403 = "clinic.api.errors.handler403"
+handler404 = "clinic.api.errors.handler404"
+handler500 = "clinic.api.errors.handler500"

@@ -1,0 +1,1 @@
+# Patients, contacts, consents and assessments arrive with the intake issue.

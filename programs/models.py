@@ -1,0 +1,1 @@
+# Programs, enrollments, waitlist and transitions arrive with the programs issue.

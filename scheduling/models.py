@@ -1,0 +1,1 @@
+# Sessions, series, rosters, attendance and reminders arrive with the scheduling issue.
