@@ -46,6 +46,7 @@ class Command(BaseCommand):
         try:
             self.started_servers = embedded.ensure_project_servers(settings.EMBEDDED_SERVERS)
             call_command("migrate", interactive=False, verbosity=1)
+            call_command("collectstatic", interactive=False, verbosity=0)
             if settings.DEBUG and not no_seed:
                 call_command("seed_demo")
             connections.close_all()  # children open their own; do not hold one idle

@@ -1,0 +1,46 @@
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from clinic.models import Clinic, ClinicMembership
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_creates_the_demo_clinic_and_four_staff_users(settings):
+    settings.DEBUG = True
+    settings.DEMO_PASSWORD = "demo-pass-123"
+
+    call_command("seed_demo")
+
+    clinic = Clinic.objects.get(name="Demo Recovery Center")
+    assert clinic.time_zone == "America/New_York"
+    User = get_user_model()
+    assert User.objects.get(username="admin").is_superuser
+    for role in ("admissions", "clinician", "supervisor"):
+        user = User.objects.get(username=role)
+        assert list(user.groups.values_list("name", flat=True)) == [role]
+        assert user.check_password("demo-pass-123")
+        assert ClinicMembership.objects.filter(user=user, clinic=clinic).exists()
+
+
+def test_seed_is_idempotent(settings):
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    assert Clinic.objects.count() == 1
+    assert get_user_model().objects.count() == 4
+    assert ClinicMembership.objects.count() == 4
+
+
+def test_seed_refuses_with_debug_off_unless_forced(settings):
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo")
+    assert not Clinic.objects.exists()
+
+    call_command("seed_demo", force=True)
+    assert Clinic.objects.count() == 1

@@ -1,0 +1,33 @@
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from clinic.models import Clinic, ClinicMembership
+
+
+class ClinicFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Clinic
+
+    name = factory.Sequence(lambda n: f"Clinic {n}")
+    public_name = factory.Sequence(lambda n: f"Riverside Health {n}")
+    time_zone = "America/New_York"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.org")
+    password = factory.django.Password("correct-horse-battery")
+
+
+def staff_user(*, role: str, clinics=(), **kwargs):
+    """A user in the role's group and a member of ``clinics``."""
+    user = UserFactory(**kwargs)
+    user.groups.add(Group.objects.get(name=role))
+    for clinic in clinics:
+        ClinicMembership.objects.create(user=user, clinic=clinic)
+    return user

@@ -1,0 +1,146 @@
+"""Settings come from the environment; a production-like environment passes check --deploy."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+PRODUCTION_LIKE = {
+    "DEBUG": "0",
+    "SECRET_KEY": "k3y-for-the-deploy-check-only-" + "x9Q!" * 12,
+    "ALLOWED_HOSTS": "continuum.example.org",
+    "CSRF_TRUSTED_ORIGINS": "https://continuum.example.org",
+    "SECURE_PROXY_SSL_HEADER_NAME": "HTTP_X_FORWARDED_PROTO",
+}
+
+
+def manage(*args, env_overrides, drop=()):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in drop and not key.startswith(("DJANGO_", "SECURE_"))
+    }
+    # Use the servers of this test run so that no embedded server starts.
+    env.update(env_overrides)
+    env["DJANGO_SETTINGS_MODULE"] = "config.settings.base"
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_missing_secret_key_is_one_clear_sentence_not_a_traceback():
+    result = manage("check", env_overrides={"DEBUG": "0"}, drop=("SECRET_KEY",))
+
+    assert result.returncode != 0
+    assert "SECRET_KEY" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_debug_is_off_unless_the_environment_turns_it_on():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.DEBUG)",
+        env_overrides={"SECRET_KEY": "s" * 60},
+        drop=("DEBUG",),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_debug_needs_no_secret_key():
+    result = manage("check", env_overrides={"DEBUG": "1"}, drop=("SECRET_KEY",))
+
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_deploy_reports_nothing_for_a_production_like_environment():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env_overrides=PRODUCTION_LIKE)
+
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_does_complain_about_an_insecure_environment():
+    # The same check fails when security is switched off: it can fail.
+    result = manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        env_overrides={**PRODUCTION_LIKE, "SECURE_SSL_REDIRECT": "0", "SESSION_COOKIE_SECURE": "0"},
+    )
+
+    assert result.returncode != 0
+    assert "security.W008" in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "setting", "expected"),
+    [
+        (
+            "REDIS_URL",
+            "redis://cache.internal:6380/2",
+            "CELERY_BROKER_URL",
+            "redis://cache.internal:6380/2",
+        ),
+        (
+            "ALLOWED_HOSTS",
+            "a.example.org,b.example.org",
+            "ALLOWED_HOSTS",
+            "['a.example.org', 'b.example.org']",
+        ),
+        ("CELERY_TASK_ALWAYS_EAGER", "1", "CELERY_TASK_ALWAYS_EAGER", "True"),
+        (
+            "EMAIL_BACKEND",
+            "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_BACKEND",
+            "django.core.mail.backends.filebased.EmailBackend",
+        ),
+        ("EMAIL_URL", "smtp+tls://mailer:pw@mail.internal:587", "EMAIL_HOST", "mail.internal"),
+    ],
+)
+def test_settings_are_read_from_the_environment(variable, value, setting, expected):
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        f"from django.conf import settings; print(settings.{setting})",
+        env_overrides={**PRODUCTION_LIKE, variable: value},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_database_url_selects_that_server():
+    url = "postgres://someone:pw@db.internal:5433/clinicdb"
+    code = (
+        "from django.conf import settings; d = settings.DATABASES['default']; "
+        "print(d['ENGINE'], d['HOST'], d['PORT'], d['NAME'], settings.EMBEDDED_SERVERS)"
+    )
+
+    result = manage(
+        "shell", "--no-imports", "-c", code, env_overrides={**PRODUCTION_LIKE, "DATABASE_URL": url}
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.postgresql",
+        "db.internal",
+        "5433",
+        "clinicdb",
+        "[]",
+    ]
