@@ -42,7 +42,7 @@ def user_without_role(db):
 
 @pytest.fixture
 def client_for(api_client):
-    """``client_for(user)``: an API client authenticated as ``user`` (forced, no token round trip)."""
+    """``client_for(user)``: an API client authenticated as ``user`` (no token round trip)."""
 
     def make(user):
         client = APIClient()

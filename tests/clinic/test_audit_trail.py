@@ -1,4 +1,4 @@
-"""The audit trail: written through the service, append-only in the database, read by supervisors."""
+"""The audit trail: written by the service, append-only in the database, read by supervisors."""
 
 import pytest
 from django.db import IntegrityError, connection, transaction
