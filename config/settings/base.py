@@ -260,7 +260,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {}
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
-    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(BASE_DIR / ".local" / "celerybeat-schedule")
+    "CELERY_BEAT_SCHEDULE_FILENAME", default=str(embedded.LOCAL_DIR / "celerybeat-schedule")
 )
 
 # Logging ------------------------------------------------------------------------------------------
