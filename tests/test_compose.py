@@ -58,7 +58,9 @@ def dependencies_of(service) -> dict[str, str]:
     depends_on = service.get("depends_on") or {}
     if isinstance(depends_on, list):
         return dict.fromkeys(depends_on, "service_started")
-    return {name: (spec or {}).get("condition", "service_started") for name, spec in depends_on.items()}
+    return {
+        name: (spec or {}).get("condition", "service_started") for name, spec in depends_on.items()
+    }
 
 
 def has_healthcheck(service) -> bool:
@@ -116,7 +118,7 @@ def missing_env_variables(text: str) -> list[str]:
     return sorted(REQUIRED_IN_PRODUCTION - set(env_file_variables(text)))
 
 
-# Fixtures ------------------------------------------------------------------------------------------
+# Fixtures -----------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -184,7 +186,8 @@ def test_env_example_names_what_production_requires():
 def test_dockerfile_copies_every_project_package():
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     packages = {
-        pattern.rstrip("*") for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+        pattern.rstrip("*")
+        for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     }
     copied = set(re.findall(r"^COPY (\S+) \./\1$", DOCKERFILE.read_text(encoding="utf-8"), re.M))
 
@@ -243,7 +246,7 @@ def bad_dependency_condition(doc):
         (disable_postgres_healthcheck, missing_healthchecks, "postgres has no healthcheck"),
         (disable_postgres_healthcheck, dangling_dependencies, "postgres to be healthy"),
         (healthcheck_yes, schema_errors, "services/web/healthcheck: 'yes' is not of type"),
-        (unknown_top_level_property, schema_errors, "'service' was unexpected"),
+        (unknown_top_level_property, schema_errors, "(root): 'service' does not match"),
         (unknown_service_key, schema_errors, "'helthcheck' was unexpected"),
         (bad_dependency_condition, schema_errors, "services/web/depends_on"),
     ],
