@@ -206,3 +206,5 @@ def test_without_urls_the_first_connection_starts_the_servers_and_embedded_stop_
         assert not listening(ports["redis"])
     finally:
         _manage("embedded_stop", local_dir=local)
+        # Under root with a private tmp folder the cluster lives in the fallback folder.
+        shutil.rmtree(embedded._fallback_dir(local / "postgres"), ignore_errors=True)

@@ -3,6 +3,7 @@ worker and beat; /health/ 200; SIGTERM stops everything it started."""
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from config.embedded import free_port
+from config.embedded import _fallback_dir, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -102,6 +103,7 @@ def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
             make.kill()
             raise
         log.close()
+        shutil.rmtree(_fallback_dir(local / "postgres"), ignore_errors=True)
 
     assert not listening(port)
     assert not listening(ports["postgres"])
