@@ -7,11 +7,20 @@ class ServiceError(Exception):
     status_code = 400
     default_code = "invalid"
 
-    def __init__(self, detail: str, *, code: str | None = None, fields: dict | None = None):
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        fields: dict | None = None,
+        extra: dict | None = None,
+    ):
         super().__init__(detail)
         self.detail = detail
         self.code = code or self.default_code
         self.fields = fields or {}
+        # Further keys of the error body (e.g. the ids of possible duplicates).
+        self.extra = extra or {}
 
 
 class Conflict(ServiceError):

@@ -10,6 +10,7 @@ api_v1 = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("", include("clinic.api.urls")),
+    path("", include("patients.api.urls")),
 ]
 
 urlpatterns = [

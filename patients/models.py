@@ -1,1 +1,331 @@
-# Patients, contacts, consents and assessments arrive with the intake issue.
+"""Patients, their contacts and Part 2 consents, and assessments with the level-of-care
+recommendation (DOMAIN.md)."""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Now
+from phonenumber_field.modelfields import PhoneNumberField
+
+
+class ReminderChannel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+    PUSH = "push", "Push notification"
+
+
+class Patient(models.Model):
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="patients")
+    # Generated per clinic from MrnCounter; never reused, never edited.
+    mrn = models.CharField("MRN", max_length=20, editable=False)
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField()
+    email = models.EmailField(blank=True)
+    phone = PhoneNumberField(blank=True, help_text="Stored in E.164, e.g. +12025550143.")
+    reminder_channels = ArrayField(
+        models.CharField(max_length=8, choices=ReminderChannel.choices),
+        default=list,
+        blank=True,
+        help_text="The channels the patient agreed to be reminded on (empty: no reminders).",
+    )
+    reminder_channels_recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reminder_channels_recorded_at = models.DateTimeField(null=True, blank=True)
+    # The patient's own app account (activation arrives with the patient app).
+    app_user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="patient",
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "id"]
+        indexes = [
+            models.Index(fields=["clinic", "last_name", "first_name"], name="patient_clinic_name"),
+            models.Index(fields=["clinic", "date_of_birth"], name="patient_clinic_dob"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "mrn"],
+                name="patient_mrn_unique_per_clinic",
+                violation_error_code="mrn_taken",
+                violation_error_message="This medical record number is already in use.",
+            ),
+            models.CheckConstraint(
+                condition=Q(reminder_channels__contained_by=ReminderChannel.values),
+                name="patient_reminder_channels_known",
+                violation_error_code="unknown_channel",
+                violation_error_message="Reminder channels are email, sms and push.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reminder_channels__contains=["sms"]) | ~Q(phone=""),
+                name="patient_sms_needs_phone",
+                violation_error_code="sms_needs_phone",
+                violation_error_message="SMS reminders need a phone number.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(reminder_channels__contains=["email"]) | ~Q(email=""),
+                name="patient_email_needs_email",
+                violation_error_code="email_needs_email",
+                violation_error_message="E-mail reminders need an e-mail address.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.last_name}, {self.first_name} ({self.mrn})"
+
+
+class MrnCounter(models.Model):
+    """The last medical record number handed out per clinic; only ever incremented."""
+
+    clinic = models.OneToOneField("clinic.Clinic", on_delete=models.PROTECT, primary_key=True)
+    last_value = models.PositiveIntegerField(default=0)
+
+    def __str__(self):
+        return f"{self.clinic_id}: {self.last_value}"
+
+
+class ContactKind(models.TextChoices):
+    EMERGENCY = "emergency", "Emergency contact"
+    SUPPORT = "support", "Support person"
+
+
+class PatientContact(models.Model):
+    """An emergency contact or a support person (family, sponsor) of the patient."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="contacts")
+    kind = models.CharField(max_length=16, choices=ContactKind.choices)
+    name = models.CharField(max_length=200)
+    relationship = models.CharField(max_length=100, blank=True)
+    phone = PhoneNumberField(blank=True)
+    email = models.EmailField(blank=True)
+
+    class Meta:
+        ordering = ["kind", "name", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(phone="") | ~Q(email=""),
+                name="contact_reachable",
+                violation_error_code="contact_unreachable",
+                violation_error_message="A contact needs a phone number or an e-mail address.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.get_kind_display()})"
+
+
+class Consent(models.Model):
+    """A written consent to disclose (42 CFR Part 2 §2.31). Enforced on disclosures later."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
+    discloser = models.CharField(
+        max_length=200, help_text="Who may disclose: the program or clinic named on the form."
+    )
+    information = models.TextField(help_text="How much and what kind of information.")
+    recipients = models.TextField(help_text="The persons or organisations it may go to.")
+    purpose = models.TextField()
+    expires_on = models.DateField(null=True, blank=True)
+    expiry_event = models.CharField(
+        max_length=200, blank=True, help_text="An event or condition on which it expires."
+    )
+    signed_on = models.DateField()
+    revoked_on = models.DateField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-signed_on", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=False) | ~Q(expiry_event=""),
+                name="consent_has_expiry",
+                violation_error_code="consent_needs_expiry",
+                violation_error_message="A consent needs an expiry date or an expiry event.",
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_on__isnull=True) | Q(expires_on__gte=F("signed_on")),
+                name="consent_expires_after_signing",
+                violation_error_message="A consent cannot expire before it is signed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_on__isnull=True) | Q(revoked_on__gte=F("signed_on")),
+                name="consent_revoked_after_signing",
+                violation_error_message="A consent cannot be revoked before it is signed.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Consent of {self.signed_on} to {self.recipients[:40]}"
+
+    def is_active_on(self, day) -> bool:
+        if self.revoked_on is not None and self.revoked_on <= day:
+            return False
+        return self.expires_on is None or day <= self.expires_on
+
+
+class Severity(models.TextChoices):
+    """SUD severity (DSM-5), ordered from least to most severe."""
+
+    NONE = "none", "No disorder (0–1 criteria)"
+    MILD = "mild", "Mild (2–3 criteria)"
+    MODERATE = "moderate", "Moderate (4–5 criteria)"
+    SEVERE = "severe", "Severe (6 or more criteria)"
+
+
+class Level(models.TextChoices):
+    """Levels of care, ordered from most to least intensive."""
+
+    RESIDENTIAL = "residential", "Residential"
+    PHP = "php", "Partial hospitalization"
+    IOP = "iop", "Intensive outpatient"
+    OUTPATIENT = "outpatient", "Outpatient"
+
+
+class Track(models.TextChoices):
+    DAY = "day", "Day"
+    EVENING = "evening", "Evening"
+
+
+class CoOccurring(models.TextChoices):
+    DEPRESSION = "depression", "Depression"
+    ANXIETY = "anxiety", "Anxiety"
+    PTSD = "ptsd", "PTSD"
+    BIPOLAR = "bipolar", "Bipolar disorder"
+    OTHER = "other", "Other psychological disorder"
+
+
+DIMENSIONS = ("d1", "d2", "d3", "d4", "d5", "d6")
+
+
+def _rating_field(label: str):
+    return models.PositiveSmallIntegerField(label, help_text="0 (no risk) to 4 (severe).")
+
+
+class Assessment(models.Model):
+    """One assessment of a patient; a reassessment is a new row, so history is kept.
+
+    The recommendation is computed once, when the assessment is recorded, by
+    ``patients.recommendation.recommend`` and stored, so a later change of the rule never
+    rewrites what the clinician saw. The decision is the clinician's.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="assessments")
+    assessed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assessed_at = models.DateTimeField()
+    criteria_count = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="DSM-5 criteria met (0–11); derives the severity."
+    )
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    d1 = _rating_field("Dimension 1: intoxication / withdrawal")
+    d2 = _rating_field("Dimension 2: biomedical")
+    d3 = _rating_field("Dimension 3: emotional / behavioral / cognitive")
+    d4 = _rating_field("Dimension 4: readiness to change")
+    d5 = _rating_field("Dimension 5: relapse / continued use potential")
+    d6 = _rating_field("Dimension 6: recovery environment")
+    prior_outpatient_relapse = models.BooleanField(
+        default=False, help_text="Relapsed after earlier outpatient treatment."
+    )
+    daytime_obligations = models.BooleanField(
+        default=False, help_text="Work, school or family obligations during the day."
+    )
+    co_occurring = ArrayField(
+        models.CharField(max_length=16, choices=CoOccurring.choices), default=list, blank=True
+    )
+    notes = models.TextField(blank=True)
+
+    recommended_level = models.CharField(max_length=12, choices=Level.choices, editable=False)
+    recommended_track = models.CharField(
+        max_length=8, choices=Track.choices, blank=True, editable=False
+    )
+    rationale = ArrayField(models.TextField(), default=list, editable=False)
+
+    decided_level = models.CharField(max_length=12, choices=Level.choices, blank=True)
+    decided_track = models.CharField(max_length=8, choices=Track.choices, blank=True)
+    override_reason = models.TextField(blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-assessed_at", "-id"]
+        indexes = [models.Index(fields=["patient", "-assessed_at"], name="assessment_latest")]
+        constraints = [
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__lte": 4}),
+                    name=f"assessment_{name}_0_to_4",
+                    violation_error_message="Dimension ratings go from 0 to 4.",
+                )
+                for name in DIMENSIONS
+            ),
+            models.CheckConstraint(
+                condition=Q(criteria_count__isnull=True) | Q(criteria_count__lte=11),
+                name="assessment_criteria_0_to_11",
+                violation_error_message="DSM-5 has 11 criteria.",
+            ),
+            models.CheckConstraint(
+                condition=Q(co_occurring__contained_by=CoOccurring.values),
+                name="assessment_co_occurring_known",
+                violation_error_message="Unknown co-occurring condition.",
+            ),
+            models.CheckConstraint(
+                condition=Q(decided_level="")
+                | Q(decided_level=F("recommended_level"))
+                | ~Q(override_reason=""),
+                name="assessment_override_needs_reason",
+                violation_error_code="override_reason_required",
+                violation_error_message="A decision that differs from the recommendation "
+                "needs a reason.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(decided_level="") & Q(decided_by__isnull=True) & Q(decided_at__isnull=True)
+                )
+                | (
+                    ~Q(decided_level="") & Q(decided_by__isnull=False) & Q(decided_at__isnull=False)
+                ),
+                name="assessment_decision_complete",
+                violation_error_message="A decision names its level, who decided and when.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Assessment of {self.assessed_at:%Y-%m-%d} ({self.recommended_level})"
+
+    @property
+    def dimensions(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in DIMENSIONS}
+
+    @property
+    def level(self) -> str:
+        """What counts: the decision when made, else the recommendation."""
+        return self.decided_level or self.recommended_level

@@ -70,10 +70,19 @@ def _drf_validation_body(exc: exceptions.ValidationError) -> dict:
         code = _first_code(codes["non_field_errors"]) or code
     elif isinstance(codes, list):
         code = _first_code(codes) or code
-    detail = non_field[0] if non_field else GENERIC_DETAILS[400]
-    if fields and not non_field:
-        detail = "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
-    return error_body(code, detail, fields)
+    return error_body(code, _detail_for(non_field, fields), fields)
+
+
+def _detail_for(general: list[str], fields: dict[str, list[str]]) -> str:
+    """One sentence for a person: the general error, the only field error, or a summary."""
+    if general:
+        return general[0]
+    messages = [message for field_messages in fields.values() for message in field_messages]
+    if len(messages) == 1:
+        return messages[0]
+    if fields:
+        return "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
+    return GENERIC_DETAILS[400]
 
 
 def _first_code(codes) -> str | None:
@@ -94,8 +103,7 @@ def _django_validation_body(exc: DjangoValidationError) -> dict:
     else:
         fields, general = {}, exc.messages
         codes = [e.code for e in exc.error_list if e.code]
-    detail = general[0] if general else "Some fields are not valid: " + ", ".join(sorted(fields))
-    return error_body(codes[0] if codes else "invalid", detail, fields)
+    return error_body(codes[0] if codes else "invalid", _detail_for(general, fields), fields)
 
 
 @functools.cache
@@ -123,7 +131,8 @@ def exception_handler(exc, context):
         exc = exceptions.PermissionDenied()
 
     if isinstance(exc, ServiceError):
-        return Response(error_body(exc.code, exc.detail, exc.fields), status=exc.status_code)
+        body = {**exc.extra, **error_body(exc.code, exc.detail, exc.fields)}
+        return Response(body, status=exc.status_code)
     if isinstance(exc, DjangoValidationError):
         return Response(_django_validation_body(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, IntegrityError):

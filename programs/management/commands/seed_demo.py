@@ -1,11 +1,15 @@
+"""The demo data of API.md. Lives in the top app so it may call every app's seed in order."""
+
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from clinic.demo import DEMO_STAFF, seed_demo_clinic
+from patients.demo import seed_demo_patients
 
 
 class Command(BaseCommand):
-    help = "Create the demo clinic and staff users (idempotent). Refuses with DEBUG off."
+    help = "Create the demo clinic, staff and patients (idempotent). Refuses with DEBUG off."
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Seed even though DEBUG is off.")
@@ -17,4 +21,9 @@ class Command(BaseCommand):
                 "Use --force if this really is a demo deployment."
             )
         clinic = seed_demo_clinic(password=settings.DEMO_PASSWORD)
-        self.stdout.write(f"Demo clinic {clinic.name!r} ready; users: {', '.join(DEMO_STAFF)}.")
+        admissions = get_user_model().objects.get(username="admissions")
+        patients = seed_demo_patients(clinic=clinic, actor=admissions)
+        self.stdout.write(
+            f"Demo clinic {clinic.name!r} ready: {len(patients)} patients; "
+            f"users: {', '.join(DEMO_STAFF)}."
+        )

@@ -1,0 +1,106 @@
+"""What every admin of the service shares: role permissions, and saves that go through services.
+
+Admin pages must refuse what the API refuses, with the same message, and leave the same audit
+rows. So a form's ``clean()`` calls the app's service (``perform``): a refusal becomes a form
+error on the field it concerns instead of a 500, and the saved object is handed to the admin,
+whose own ``save_model`` then has nothing left to do. This is safe because the admin runs every
+POST of a change form inside one transaction; forms built on this class have no inline formsets
+that could fail after the service has written.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+
+from clinic.errors import ServiceError
+from clinic.selectors import user_has_role
+
+
+class ServiceModelForm(forms.ModelForm):
+    request = None  # set by ServiceAdminMixin.get_form
+    result = None
+
+    def perform(self, data: dict):
+        """Call the service with the cleaned data; return the saved object."""
+        raise NotImplementedError
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            self.result = self.perform(data)
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                for field, messages in error.message_dict.items():
+                    self.add_error(field if field in self.fields else None, messages)
+            else:
+                self.add_error(None, error)
+        except ServiceError as error:
+            self.add_error(None, ValidationError(error.detail, code=error.code))
+        return data
+
+    def _post_clean(self):
+        # The service validated the model (and its constraints) already.
+        pass
+
+
+class ServiceAdminMixin:
+    """Wires ``ServiceModelForm`` into the admin and grants access by staff role."""
+
+    read_roles: tuple[str, ...] = ()
+    write_roles: tuple[str, ...] = ()
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.request = request
+        return form
+
+    def save_form(self, request, form, change):
+        return form.result
+
+    def save_model(self, request, obj, form, change):
+        pass  # saved by the service in form.clean()
+
+    def save_related(self, request, form, formsets, change):
+        pass
+
+    def _has_role(self, request, roles) -> bool:
+        user = request.user
+        return user.is_active and (user.is_superuser or user_has_role(user, *roles))
+
+    def has_module_permission(self, request):
+        return self._has_role(request, self.read_roles + self.write_roles)
+
+    def has_view_permission(self, request, obj=None):
+        return self._has_role(request, self.read_roles + self.write_roles)
+
+    def has_add_permission(self, request, *args):
+        return self._has_role(request, self.write_roles)
+
+    def has_change_permission(self, request, obj=None):
+        return self._has_role(request, self.write_roles)
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown on the parent's page; added and changed on their own pages via services."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True

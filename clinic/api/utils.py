@@ -1,0 +1,28 @@
+"""Small helpers for thin views."""
+
+import functools
+
+from rest_framework import serializers
+
+
+def validated(serializer_class, request, *, data=None, **kwargs) -> dict:
+    """Validate ``request.data`` (or ``data``) with an input serializer; 400 when invalid."""
+    serializer = serializer_class(
+        data=request.data if data is None else data, context={"request": request}, **kwargs
+    )
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+@functools.cache
+def paginated(serializer_class) -> type[serializers.Serializer]:
+    """The schema of a paginated list of ``serializer_class`` for actions that paginate."""
+    return type(
+        f"Paginated{serializer_class.__name__.removesuffix('Serializer')}List",
+        (serializers.Serializer,),
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": serializer_class(many=True),
+        },
+    )

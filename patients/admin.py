@@ -1,0 +1,580 @@
+"""The admissions admin: patients with their contacts, consents and assessments.
+
+Every save goes through ``patients.services`` (see ``clinic.admin_utils``), every page shows
+only the staff member's clinics, and opening a patient's page or list is audited like an API
+read.
+"""
+
+import datetime
+
+from django import forms
+from django.contrib import admin
+from django.db.models import OuterRef, Subquery
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from clinic.admin_utils import ReadOnlyInline, ServiceAdminMixin, ServiceModelForm
+from clinic.models import AuditAction, Clinic, Role
+from clinic.selectors import clinic_ids_for_user
+from clinic.services import audit_record, audit_record_many
+from patients import services
+from patients.models import (
+    DIMENSIONS,
+    Assessment,
+    Consent,
+    CoOccurring,
+    Patient,
+    PatientContact,
+    ReminderChannel,
+)
+
+READ_ROLES = (Role.SUPERVISOR,)
+WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
+
+
+def _patients_of(request):
+    return Patient.objects.filter(clinic_id__in=clinic_ids_for_user(request.user))
+
+
+class ClinicScopedAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    read_roles = READ_ROLES
+    write_roles = WRITE_ROLES
+    #: the lookup from this model to its clinic
+    clinic_path = "patient__clinic"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(**{f"{self.clinic_path}_id__in": clinic_ids_for_user(request.user)})
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Choices offer only the staff member's own clinics and patients.
+        if db_field.name == "clinic":
+            kwargs["queryset"] = Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
+        elif db_field.name == "patient":
+            kwargs["queryset"] = _patients_of(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "patient" in request.GET:
+            initial["patient"] = request.GET["patient"]
+        return initial
+
+
+class MyClinicFilter(admin.SimpleListFilter):
+    title = "clinic"
+    parameter_name = "clinic"
+
+    def lookups(self, request, model_admin):
+        return [
+            (c.pk, c.name) for c in Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(clinic_id=self.value()) if self.value() else queryset
+
+
+class ReminderChannelFilter(admin.SimpleListFilter):
+    title = "reminder channel"
+    parameter_name = "channel"
+
+    def lookups(self, request, model_admin):
+        return ReminderChannel.choices
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(reminder_channels__contains=[self.value()])
+        return queryset
+
+
+class LatestLevelFilter(admin.SimpleListFilter):
+    title = "level of care (latest assessment)"
+    parameter_name = "level"
+
+    def lookups(self, request, model_admin):
+        from patients.models import Level
+
+        return [*Level.choices, ("none", "Not assessed")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "none":
+            return queryset.filter(latest_level__isnull=True)
+        if self.value():
+            return queryset.filter(latest_level=self.value())
+        return queryset
+
+
+# Patients -----------------------------------------------------------------------------------------
+
+
+class PatientForm(ServiceModelForm):
+    reminder_channels = forms.MultipleChoiceField(
+        choices=ReminderChannel.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="The channels the patient agreed to be reminded on.",
+    )
+    allow_duplicate = forms.BooleanField(
+        required=False,
+        label="Register although a patient with these names and birth date "
+        "exists (a different person)",
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "clinic",
+            "first_name",
+            "last_name",
+            "date_of_birth",
+            "email",
+            "phone",
+            "reminder_channels",
+        ]
+
+    def perform(self, data):
+        fields = {name: data[name] for name in services.PATIENT_EDITABLE_FIELDS}
+        if self.instance.pk is None:
+            return services.patient_create(
+                actor=self.request.user,
+                clinic=data["clinic"],
+                allow_duplicate=data.get("allow_duplicate", False),
+                **fields,
+            )
+        return services.patient_update(actor=self.request.user, patient=self.instance, **fields)
+
+
+class ContactInline(ReadOnlyInline):
+    model = PatientContact
+    fields = ["kind", "name", "relationship", "phone", "email"]
+    readonly_fields = fields
+
+
+class ConsentInline(ReadOnlyInline):
+    model = Consent
+    fields = [
+        "signed_on",
+        "recipients",
+        "purpose",
+        "information",
+        "expires_on",
+        "expiry_event",
+        "revoked_on",
+    ]
+    readonly_fields = fields
+
+
+class AssessmentInline(ReadOnlyInline):
+    model = Assessment
+    fields = [
+        "assessed_at",
+        "severity",
+        "recommended_level",
+        "recommended_track",
+        "decided_level",
+        "decided_track",
+        "assessed_by",
+    ]
+    readonly_fields = fields
+
+
+@admin.register(Patient)
+class PatientAdmin(ClinicScopedAdmin):
+    form = PatientForm
+    clinic_path = "clinic"
+    list_display = [
+        "mrn",
+        "last_name",
+        "first_name",
+        "date_of_birth",
+        "clinic",
+        "channels",
+        "latest_level",
+    ]
+    list_display_links = ["mrn", "last_name"]
+    list_filter = [MyClinicFilter, LatestLevelFilter, ReminderChannelFilter]
+    search_fields = ["last_name", "first_name", "=mrn"]
+    search_help_text = "Name, MRN or date of birth (YYYY-MM-DD)."
+    list_select_related = ["clinic"]
+    ordering = ["last_name", "first_name"]
+    readonly_fields = ["mrn", "reminder_consent", "add_links"]
+    inlines = [ContactInline, ConsentInline, AssessmentInline]
+    autocomplete_fields = []
+
+    def get_fieldsets(self, request, obj=None):
+        person = ["clinic", "first_name", "last_name", "date_of_birth"]
+        if obj is None:
+            return [
+                (None, {"fields": [*person, "allow_duplicate"]}),
+                ("Contact and reminders", {"fields": ["email", "phone", "reminder_channels"]}),
+            ]
+        return [
+            (None, {"fields": ["mrn", *person[1:], "add_links"]}),
+            (
+                "Contact and reminders",
+                {"fields": ["email", "phone", "reminder_channels", "reminder_consent"]},
+            ),
+        ]
+
+    def get_queryset(self, request):
+        latest = Assessment.objects.filter(patient=OuterRef("pk")).order_by("-assessed_at", "-id")
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                latest_level=Subquery(latest.values("recommended_level")[:1]),
+                latest_decided=Subquery(latest.values("decided_level")[:1]),
+            )
+        )
+
+    def get_search_results(self, request, queryset, search_term):
+        try:
+            birth_date = datetime.date.fromisoformat(search_term.strip())
+        except ValueError:
+            return super().get_search_results(request, queryset, search_term)
+        return queryset.filter(date_of_birth=birth_date), False
+
+    @admin.display(description="Reminders")
+    def channels(self, patient):
+        return ", ".join(patient.reminder_channels) or "none"
+
+    @admin.display(description="Level (latest)", ordering="latest_level")
+    def latest_level(self, patient):
+        if patient.latest_level is None:
+            return "not assessed"
+        if patient.latest_decided:
+            return patient.latest_decided
+        return f"{patient.latest_level} (recommended, undecided)"
+
+    @admin.display(description="Reminder consent recorded")
+    def reminder_consent(self, patient):
+        if patient.reminder_channels_recorded_at is None:
+            return "never"
+        return (
+            f"{patient.reminder_channels_recorded_at:%Y-%m-%d %H:%M} UTC by "
+            f"{patient.reminder_channels_recorded_by}"
+        )
+
+    @admin.display(description="Record")
+    def add_links(self, patient):
+        links = [
+            ("admin:patients_assessment_add", "Record an assessment"),
+            ("admin:patients_consent_add", "Record a consent"),
+            ("admin:patients_patientcontact_add", "Add a contact"),
+        ]
+        return format_html_join(
+            " · ",
+            '<a href="{}?patient={}">{}</a>',
+            ((reverse(name), patient.pk, label) for name, label in links),
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and original is not None:
+            audit_record(
+                actor=request.user,
+                action=AuditAction.READ,
+                obj=original,
+                clinic=original.clinic_id,
+                patient_id=original.pk,
+            )
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            audit_record_many(
+                actor=request.user,
+                action=AuditAction.LIST,
+                objects=changelist.result_list,
+                patient_id_of=lambda p: p.pk,
+                clinic_id_of=lambda p: p.clinic_id,
+            )
+        return response
+
+
+# Assessments --------------------------------------------------------------------------------------
+
+
+class AssessmentAddForm(ServiceModelForm):
+    co_occurring = forms.MultipleChoiceField(
+        choices=CoOccurring.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    severity = forms.ChoiceField(
+        choices=[
+            ("", "derive from the criteria count"),
+            *Assessment._meta.get_field("severity").choices,
+        ],
+        required=False,
+    )
+
+    class Meta:
+        model = Assessment
+        fields = [
+            "patient",
+            "criteria_count",
+            "severity",
+            *DIMENSIONS,
+            "prior_outpatient_relapse",
+            "daytime_obligations",
+            "co_occurring",
+            "notes",
+        ]
+
+    def perform(self, data):
+        return services.assessment_create(
+            actor=self.request.user,
+            patient=data["patient"],
+            severity=data["severity"] or None,
+            criteria_count=data["criteria_count"],
+            dimensions={name: data[name] for name in DIMENSIONS},
+            prior_outpatient_relapse=data["prior_outpatient_relapse"],
+            daytime_obligations=data["daytime_obligations"],
+            co_occurring=data["co_occurring"],
+            notes=data["notes"],
+        )
+
+
+class AssessmentDecisionForm(ServiceModelForm):
+    class Meta:
+        model = Assessment
+        fields = ["decided_level", "decided_track", "override_reason"]
+
+    def perform(self, data):
+        return services.assessment_decide(
+            actor=self.request.user,
+            assessment=self.instance,
+            decided_level=data["decided_level"],
+            decided_track=data["decided_track"],
+            override_reason=data["override_reason"],
+        )
+
+
+@admin.register(Assessment)
+class AssessmentAdmin(ClinicScopedAdmin):
+    list_display = [
+        "assessed_at",
+        "patient",
+        "severity",
+        "recommended_level",
+        "recommended_track",
+        "decided_level",
+        "assessed_by",
+    ]
+    list_filter = ["recommended_level", "decided_level", "severity"]
+    search_fields = ["patient__last_name", "patient__first_name", "=patient__mrn"]
+    list_select_related = ["patient", "assessed_by"]
+    autocomplete_fields = ["patient"]
+    recommendation_fields = ["recommended_level", "recommended_track", "rationale_list"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = AssessmentAddForm if obj is None else AssessmentDecisionForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [
+                (None, {"fields": ["patient"]}),
+                ("Severity (DSM-5)", {"fields": ["criteria_count", "severity"]}),
+                ("ASAM dimensions (0 no risk – 4 severe)", {"fields": list(DIMENSIONS)}),
+                (
+                    "Circumstances",
+                    {
+                        "fields": [
+                            "prior_outpatient_relapse",
+                            "daytime_obligations",
+                            "co_occurring",
+                            "notes",
+                        ]
+                    },
+                ),
+            ]
+        return [
+            (
+                "Assessment",
+                {
+                    "fields": [
+                        "patient",
+                        "assessed_by",
+                        "assessed_at",
+                        "severity",
+                        "criteria_count",
+                        "dimension_table",
+                        "prior_outpatient_relapse",
+                        "daytime_obligations",
+                        "co_occurring",
+                        "notes",
+                    ]
+                },
+            ),
+            # The recommendation beside the decision, so an override is a conscious one.
+            ("Recommendation", {"fields": self.recommendation_fields}),
+            (
+                "Decision",
+                {
+                    "fields": [
+                        "decided_level",
+                        "decided_track",
+                        "override_reason",
+                        "decided_by",
+                        "decided_at",
+                    ]
+                },
+            ),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        fixed = [
+            "patient",
+            "assessed_by",
+            "assessed_at",
+            "severity",
+            "criteria_count",
+            "dimension_table",
+            "prior_outpatient_relapse",
+            "daytime_obligations",
+            "co_occurring",
+            "notes",
+            *self.recommendation_fields,
+            "decided_by",
+            "decided_at",
+        ]
+        if obj.decided_level:
+            fixed += ["decided_level", "decided_track", "override_reason"]
+        return fixed
+
+    def has_change_permission(self, request, obj=None):
+        # A recorded decision is final (a changed picture is a reassessment).
+        if obj is not None and obj.decided_level:
+            return False
+        return super().has_change_permission(request, obj)
+
+    @admin.display(description="Rationale")
+    def rationale_list(self, assessment):
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join("", "<li>{}</li>", ((sentence,) for sentence in assessment.rationale)),
+        )
+
+    @admin.display(description="Dimensions")
+    def dimension_table(self, assessment):
+        return ", ".join(f"{name}={value}" for name, value in assessment.dimensions.items())
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and original is not None:
+            audit_record(
+                actor=request.user,
+                action=AuditAction.READ,
+                obj=original,
+                clinic=original.patient.clinic_id,
+                patient_id=original.patient_id,
+            )
+        return response
+
+
+# Consents and contacts ----------------------------------------------------------------------------
+
+
+class ConsentAddForm(ServiceModelForm):
+    class Meta:
+        model = Consent
+        fields = [
+            "patient",
+            "discloser",
+            "information",
+            "recipients",
+            "purpose",
+            "signed_on",
+            "expires_on",
+            "expiry_event",
+        ]
+
+    def perform(self, data):
+        return services.consent_record(actor=self.request.user, **data)
+
+
+class ConsentRevokeForm(ServiceModelForm):
+    class Meta:
+        model = Consent
+        fields = ["revoked_on"]
+
+    def perform(self, data):
+        if data["revoked_on"] is None:
+            raise forms.ValidationError({"revoked_on": ["Give the date of the revocation."]})
+        return services.consent_revoke(
+            actor=self.request.user, consent=self.instance, revoked_on=data["revoked_on"]
+        )
+
+
+@admin.register(Consent)
+class ConsentAdmin(ClinicScopedAdmin):
+    list_display = [
+        "signed_on",
+        "patient",
+        "recipients",
+        "purpose",
+        "expires_on",
+        "expiry_event",
+        "revoked_on",
+    ]
+    list_select_related = ["patient"]
+    search_fields = ["patient__last_name", "=patient__mrn", "recipients"]
+    autocomplete_fields = ["patient"]
+
+    def get_form(self, request, obj=None, **kwargs):
+        kwargs["form"] = ConsentAddForm if obj is None else ConsentRevokeForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        fixed = [
+            "patient",
+            "discloser",
+            "information",
+            "recipients",
+            "purpose",
+            "signed_on",
+            "expires_on",
+            "expiry_event",
+            "recorded_by",
+        ]
+        return [*fixed, "revoked_on"] if obj.revoked_on else fixed
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ConsentAddForm.Meta.fields
+        return self.get_readonly_fields(request, obj) + ([] if obj.revoked_on else ["revoked_on"])
+
+
+class ContactForm(ServiceModelForm):
+    class Meta:
+        model = PatientContact
+        fields = ["patient", "kind", "name", "relationship", "phone", "email"]
+
+    def perform(self, data):
+        if self.instance.pk is None:
+            return services.contact_create(actor=self.request.user, **data)
+        changes = {name: data[name] for name in self.changed_data if name != "patient"}
+        return services.contact_update(actor=self.request.user, contact=self.instance, **changes)
+
+
+@admin.register(PatientContact)
+class PatientContactAdmin(ClinicScopedAdmin):
+    form = ContactForm
+    list_display = ["name", "kind", "relationship", "patient"]
+    list_select_related = ["patient"]
+    search_fields = ["name", "patient__last_name", "=patient__mrn"]
+    autocomplete_fields = ["patient"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["patient"] if obj is not None else []

@@ -1,0 +1,185 @@
+"""Thin views: validate with an input serializer, call one service, render the output."""
+
+from django.shortcuts import get_object_or_404
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
+
+from clinic.api.mixins import PatientDataMixin
+from clinic.api.permissions import roles_allowed
+from clinic.api.utils import paginated, validated
+from clinic.models import AuditAction, Role
+from clinic.services import audit_record_many
+from patients import selectors, services
+from patients.api import serializers as s
+from patients.api.filters import AssessmentFilterSet, PatientFilterSet
+
+READ_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
+WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
+IntakePermission = roles_allowed(read=READ_ROLES, write=WRITE_ROLES)
+
+
+class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
+    """Patients of the caller's clinics. Admissions and clinicians write; supervisors read."""
+
+    permission_classes = [IntakePermission]
+    serializer_class = s.PatientSerializer
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = PatientFilterSet
+    ordering_fields = ["last_name", "first_name", "date_of_birth", "mrn", "created_at", "id"]
+    ordering = ["last_name", "first_name", "id"]
+
+    def get_queryset(self):
+        return selectors.patient_list(user=self.request.user)
+
+    def audit_patient_id(self, obj):
+        return obj.pk
+
+    def audit_clinic_id(self, obj):
+        return obj.clinic_id
+
+    @extend_schema(request=s.PatientCreateSerializer, responses={201: s.PatientSerializer})
+    def create(self, request):
+        patient = services.patient_create(
+            actor=request.user, **validated(s.PatientCreateSerializer, request)
+        )
+        return self.response_for(patient, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.PatientUpdateSerializer, responses=s.PatientSerializer)
+    def partial_update(self, request, pk=None):
+        patient = services.patient_update(
+            actor=request.user,
+            patient=self.get_object(),
+            **validated(s.PatientUpdateSerializer, request),
+        )
+        return self.response_for(self.get_queryset().get(pk=patient.pk))
+
+    # Consents -----------------------------------------------------------------------------------
+
+    def _paginated_children(self, queryset, serializer_class, patient):
+        """A page of one patient's consents, contacts or assessments, audited row by row."""
+        page = self.paginate_queryset(queryset)
+        audit_record_many(
+            actor=self.request.user,
+            action=AuditAction.LIST,
+            objects=page,
+            patient_id_of=lambda obj: patient.pk,
+            clinic_id_of=lambda obj: patient.clinic_id,
+        )
+        return self.get_paginated_response(serializer_class(page, many=True).data)
+
+    @extend_schema(methods=["GET"], responses=paginated(s.ConsentSerializer))
+    @extend_schema(
+        methods=["POST"], request=s.ConsentCreateSerializer, responses={201: s.ConsentSerializer}
+    )
+    @action(detail=True, methods=["get", "post"])
+    def consents(self, request, pk=None):
+        """The patient's Part 2 consents (42 CFR §2.31), newest first."""
+        patient = self.get_object()
+        if request.method == "GET":
+            return self._paginated_children(
+                selectors.consent_list(patient=patient), s.ConsentSerializer, patient
+            )
+        consent = services.consent_record(
+            actor=request.user, patient=patient, **validated(s.ConsentCreateSerializer, request)
+        )
+        return Response(s.ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.ConsentRevokeSerializer, responses=s.ConsentSerializer)
+    @action(detail=True, methods=["post"], url_path=r"consents/(?P<consent_id>\d+)/revoke")
+    def consent_revoke(self, request, pk=None, consent_id=None):
+        patient = self.get_object()
+        consent = get_object_or_404(selectors.consent_list(patient=patient), pk=consent_id)
+        consent = services.consent_revoke(
+            actor=request.user, consent=consent, **validated(s.ConsentRevokeSerializer, request)
+        )
+        return Response(s.ConsentSerializer(consent).data)
+
+    # Contacts -----------------------------------------------------------------------------------
+
+    @extend_schema(methods=["GET"], responses=paginated(s.PatientContactSerializer))
+    @extend_schema(
+        methods=["POST"],
+        request=s.PatientContactInputSerializer,
+        responses={201: s.PatientContactSerializer},
+    )
+    @action(detail=True, methods=["get", "post"])
+    def contacts(self, request, pk=None):
+        """Emergency contacts and support persons."""
+        patient = self.get_object()
+        if request.method == "GET":
+            return self._paginated_children(
+                selectors.contact_list(patient=patient), s.PatientContactSerializer, patient
+            )
+        contact = services.contact_create(
+            actor=request.user,
+            patient=patient,
+            **validated(s.PatientContactInputSerializer, request),
+        )
+        return Response(s.PatientContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(
+        methods=["PATCH"],
+        request=s.PatientContactInputSerializer,
+        responses=s.PatientContactSerializer,
+    )
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
+    @action(detail=True, methods=["patch", "delete"], url_path=r"contacts/(?P<contact_id>\d+)")
+    def contact_detail(self, request, pk=None, contact_id=None):
+        patient = self.get_object()
+        contact = get_object_or_404(selectors.contact_list(patient=patient), pk=contact_id)
+        if request.method == "DELETE":
+            services.contact_delete(actor=request.user, contact=contact)
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        contact = services.contact_update(
+            actor=request.user,
+            contact=contact,
+            **validated(s.PatientContactInputSerializer, request, partial=True),
+        )
+        return Response(s.PatientContactSerializer(contact).data)
+
+    # Assessments --------------------------------------------------------------------------------
+
+    @extend_schema(responses=paginated(s.AssessmentSerializer))
+    @action(detail=True, methods=["get"])
+    def assessments(self, request, pk=None):
+        """The patient's assessments, newest first: reassessments keep the history."""
+        patient = self.get_object()
+        queryset = selectors.assessment_list(user=request.user).filter(patient=patient)
+        return self._paginated_children(queryset, s.AssessmentSerializer, patient)
+
+
+class AssessmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
+    """Assessments with the level-of-care recommendation; PATCH records the decision."""
+
+    permission_classes = [IntakePermission]
+    serializer_class = s.AssessmentSerializer
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = AssessmentFilterSet
+    ordering_fields = ["assessed_at", "id"]
+    ordering = ["-assessed_at", "-id"]
+
+    def get_queryset(self):
+        return selectors.assessment_list(user=self.request.user)
+
+    def audit_clinic_id(self, obj):
+        return obj.patient.clinic_id
+
+    @extend_schema(request=s.AssessmentCreateSerializer, responses={201: s.AssessmentSerializer})
+    def create(self, request):
+        data = validated(s.AssessmentCreateSerializer, request)
+        assessment = services.assessment_create(actor=request.user, **data)
+        return self.response_for(assessment, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.AssessmentDecisionSerializer, responses=s.AssessmentSerializer)
+    def partial_update(self, request, pk=None):
+        """Record the decision: `decided_level`, and `override_reason` when it differs."""
+        assessment = services.assessment_decide(
+            actor=request.user,
+            assessment=self.get_object(),
+            **validated(s.AssessmentDecisionSerializer, request),
+        )
+        return self.response_for(assessment)

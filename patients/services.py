@@ -1,0 +1,448 @@
+"""Writes of the patients app: one function per use case, each atomic and audited.
+
+The API and the admin call these same functions, so both refuse the same input with the same
+messages and leave the same audit rows.
+"""
+
+import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+from clinic.errors import Conflict
+from clinic.models import AuditAction, Clinic
+from clinic.services import audit_record
+from patients.models import (
+    DIMENSIONS,
+    Assessment,
+    Consent,
+    Level,
+    Patient,
+    PatientContact,
+    ReminderChannel,
+    Severity,
+    Track,
+)
+from patients.recommendation import AssessmentFacts, recommend, severity_from_criteria
+
+MAX_AGE_YEARS = 120
+PATIENT_EDITABLE_FIELDS = (
+    "first_name",
+    "last_name",
+    "date_of_birth",
+    "email",
+    "phone",
+    "reminder_channels",
+)
+
+
+def _audit(actor, action, obj, patient: Patient):
+    audit_record(
+        actor=actor, action=action, obj=obj, clinic=patient.clinic_id, patient_id=patient.pk
+    )
+
+
+# Patients -----------------------------------------------------------------------------------------
+
+
+def _clinic_today(clinic: Clinic) -> datetime.date:
+    return timezone.localdate(timezone=clinic.zone)
+
+
+def _patient_errors(patient: Patient) -> dict[str, list[str]]:
+    """Field errors beyond the field types: the date of birth's range and channel consent."""
+    errors: dict[str, list[str]] = {}
+    today = _clinic_today(patient.clinic)
+    if patient.date_of_birth:
+        if patient.date_of_birth > today:
+            errors["date_of_birth"] = ["The date of birth cannot be in the future."]
+        elif patient.date_of_birth < today.replace(year=today.year - MAX_AGE_YEARS):
+            errors["date_of_birth"] = [f"The date of birth is more than {MAX_AGE_YEARS} years ago."]
+    channels = list(patient.reminder_channels or [])
+    unknown = sorted(set(channels) - set(ReminderChannel.values))
+    problems = []
+    if unknown:
+        problems.append(
+            f"Unknown channel(s): {', '.join(unknown)}. Choose from email, sms and push."
+        )
+    if len(set(channels)) != len(channels):
+        problems.append("A channel is listed twice.")
+    if ReminderChannel.SMS in channels and not patient.phone:
+        problems.append("SMS reminders need a phone number.")
+    if ReminderChannel.EMAIL in channels and not patient.email:
+        problems.append("E-mail reminders need an e-mail address.")
+    if problems:
+        errors["reminder_channels"] = problems
+    return errors
+
+
+def _validate_patient(patient: Patient) -> None:
+    errors = {}
+    try:
+        patient.full_clean(
+            exclude=["mrn", "clinic", "created_by", "app_user", "reminder_channels_recorded_by"],
+            validate_constraints=False,
+        )
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    for name, messages in _patient_errors(patient).items():
+        errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)
+
+
+def _issue_mrn(clinic: Clinic) -> str:
+    """The clinic's next medical record number.
+
+    One upsert both increments the counter and locks its row until commit, so concurrent
+    registrations in a clinic queue here (which also makes the duplicate check below race-free)
+    and a rolled-back registration hands its number back instead of leaving a gap.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO patients_mrncounter (clinic_id, last_value) VALUES (%s, 1)
+            ON CONFLICT (clinic_id)
+            DO UPDATE SET last_value = patients_mrncounter.last_value + 1
+            RETURNING last_value
+            """,
+            [clinic.pk],
+        )
+        (value,) = cursor.fetchone()
+    return f"{value:07d}"
+
+
+def possible_duplicates(
+    *,
+    clinic: Clinic,
+    first_name: str,
+    last_name: str,
+    date_of_birth: datetime.date,
+    exclude_id: int | None = None,
+):
+    """Patients of the clinic with the same names (ignoring case and spaces) and birth date."""
+    queryset = Patient.objects.annotate(
+        first_lower=Lower("first_name"), last_lower=Lower("last_name")
+    ).filter(
+        clinic=clinic,
+        date_of_birth=date_of_birth,
+        first_lower=first_name.strip().lower(),
+        last_lower=last_name.strip().lower(),
+    )
+    if exclude_id is not None:
+        queryset = queryset.exclude(pk=exclude_id)
+    return queryset
+
+
+@transaction.atomic
+def patient_create(
+    *,
+    actor,
+    clinic: Clinic,
+    first_name: str,
+    last_name: str,
+    date_of_birth: datetime.date,
+    email: str = "",
+    phone: str = "",
+    reminder_channels=(),
+    allow_duplicate: bool = False,
+) -> Patient:
+    patient = Patient(
+        clinic=clinic,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        date_of_birth=date_of_birth,
+        email=email or "",
+        phone=phone or "",
+        reminder_channels=list(reminder_channels),
+        created_by=actor,
+    )
+    if patient.reminder_channels:
+        patient.reminder_channels_recorded_by = actor
+        patient.reminder_channels_recorded_at = timezone.now()
+    _validate_patient(patient)
+    patient.mrn = _issue_mrn(clinic)
+    if not allow_duplicate:
+        duplicates = list(
+            possible_duplicates(
+                clinic=clinic,
+                first_name=patient.first_name,
+                last_name=patient.last_name,
+                date_of_birth=date_of_birth,
+            ).values_list("id", flat=True)
+        )
+        if duplicates:
+            raise Conflict(
+                "A patient with the same names and date of birth is already registered at this "
+                "clinic. Open that record, or send allow_duplicate=true if this really is "
+                "another person.",
+                code="possible_duplicate",
+                extra={"duplicates": duplicates},
+            )
+    patient.save()
+    _audit(actor, AuditAction.CREATE, patient, patient)
+    return patient
+
+
+@transaction.atomic
+def patient_update(*, actor, patient: Patient, **changes) -> Patient:
+    """Change a patient's names, birth date or contact details, or their reminder consent."""
+    unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+    changed = [name for name, value in changes.items() if getattr(patient, name) != value]
+    for name in changed:
+        setattr(patient, name, changes[name])
+    if "reminder_channels" in changed:
+        patient.reminder_channels = list(patient.reminder_channels)
+        patient.reminder_channels_recorded_by = actor
+        patient.reminder_channels_recorded_at = timezone.now()
+        changed += ["reminder_channels_recorded_by", "reminder_channels_recorded_at"]
+    if not changed:
+        return patient
+    _validate_patient(patient)
+    patient.save(update_fields=[*changed, "updated_at"])
+    _audit(actor, AuditAction.UPDATE, patient, patient)
+    return patient
+
+
+# Contacts -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def contact_create(
+    *,
+    actor,
+    patient: Patient,
+    kind: str,
+    name: str,
+    relationship: str = "",
+    phone: str = "",
+    email: str = "",
+) -> PatientContact:
+    contact = PatientContact(
+        patient=patient,
+        kind=kind,
+        name=name.strip(),
+        relationship=relationship,
+        phone=phone or "",
+        email=email or "",
+    )
+    _validate_contact(contact)
+    contact.save()
+    _audit(actor, AuditAction.CREATE, contact, patient)
+    return contact
+
+
+@transaction.atomic
+def contact_update(*, actor, contact: PatientContact, **changes) -> PatientContact:
+    allowed = {"kind", "name", "relationship", "phone", "email"}
+    if set(changes) - allowed:
+        raise ValidationError(
+            {name: ["This field cannot be changed."] for name in set(changes) - allowed}
+        )
+    for name, value in changes.items():
+        setattr(contact, name, value)
+    _validate_contact(contact)
+    contact.save(update_fields=list(changes) or None)
+    _audit(actor, AuditAction.UPDATE, contact, contact.patient)
+    return contact
+
+
+@transaction.atomic
+def contact_delete(*, actor, contact: PatientContact) -> None:
+    _audit(actor, AuditAction.DELETE, contact, contact.patient)
+    contact.delete()
+
+
+def _validate_contact(contact: PatientContact) -> None:
+    contact.full_clean(exclude=["patient"], validate_constraints=False)
+    if not contact.phone and not contact.email:
+        raise ValidationError({"phone": ["A contact needs a phone number or an e-mail address."]})
+
+
+# Consents -----------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def consent_record(
+    *,
+    actor,
+    patient: Patient,
+    information: str,
+    recipients: str,
+    purpose: str,
+    signed_on: datetime.date,
+    expires_on: datetime.date | None = None,
+    expiry_event: str = "",
+    discloser: str = "",
+) -> Consent:
+    consent = Consent(
+        patient=patient,
+        discloser=discloser or patient.clinic.name,
+        information=information,
+        recipients=recipients,
+        purpose=purpose,
+        signed_on=signed_on,
+        expires_on=expires_on,
+        expiry_event=expiry_event or "",
+        recorded_by=actor,
+    )
+    errors = {}
+    if signed_on > _clinic_today(patient.clinic):
+        errors["signed_on"] = ["A consent cannot be signed in the future."]
+    if expires_on is None and not consent.expiry_event:
+        errors["expires_on"] = ["Give an expiry date or an expiry event (42 CFR §2.31)."]
+    elif expires_on is not None and expires_on < signed_on:
+        errors["expires_on"] = ["A consent cannot expire before it is signed."]
+    if errors:
+        raise ValidationError(errors)
+    consent.full_clean(exclude=["patient", "recorded_by"], validate_constraints=False)
+    consent.save()
+    _audit(actor, AuditAction.CREATE, consent, patient)
+    return consent
+
+
+@transaction.atomic
+def consent_revoke(*, actor, consent: Consent, revoked_on: datetime.date) -> Consent:
+    consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
+    if consent.revoked_on is not None:
+        raise Conflict(
+            f"This consent was already revoked on {consent.revoked_on}.", code="already_revoked"
+        )
+    if revoked_on < consent.signed_on:
+        raise ValidationError({"revoked_on": ["A consent cannot be revoked before it is signed."]})
+    consent.revoked_on = revoked_on
+    consent.save(update_fields=["revoked_on"])
+    _audit(actor, AuditAction.UPDATE, consent, consent.patient)
+    return consent
+
+
+# Assessments --------------------------------------------------------------------------------------
+
+
+def _resolve_severity(severity: str | None, criteria_count: int | None) -> Severity:
+    if criteria_count is None and not severity:
+        raise ValidationError({"severity": ["Give the severity or the DSM-5 criteria count."]})
+    if criteria_count is None:
+        return Severity(severity)
+    derived = severity_from_criteria(criteria_count)
+    if severity and severity != derived:
+        raise ValidationError(
+            {"severity": [f"{criteria_count} criteria met means {derived.value}, not {severity}."]}
+        )
+    return derived
+
+
+@transaction.atomic
+def assessment_create(
+    *,
+    actor,
+    patient: Patient,
+    dimensions: dict[str, int],
+    severity: str | None = None,
+    criteria_count: int | None = None,
+    prior_outpatient_relapse: bool = False,
+    daytime_obligations: bool = False,
+    co_occurring=(),
+    notes: str = "",
+    assessed_at: datetime.datetime | None = None,
+) -> Assessment:
+    resolved = _resolve_severity(severity, criteria_count)
+    missing = [name for name in DIMENSIONS if name not in dimensions]
+    if missing or set(dimensions) - set(DIMENSIONS):
+        raise ValidationError({"dimensions": ["Rate exactly the six dimensions d1 to d6."]})
+    bad = [name for name in DIMENSIONS if not 0 <= dimensions[name] <= 4]
+    if bad:
+        raise ValidationError({"dimensions": [f"{name} must be rated 0 to 4." for name in bad]})
+    now = timezone.now()
+    if assessed_at is not None and assessed_at > now:
+        raise ValidationError({"assessed_at": ["An assessment cannot be in the future."]})
+    co_occurring = list(dict.fromkeys(co_occurring))
+    recommendation = recommend(
+        AssessmentFacts(
+            severity=resolved,
+            dimensions={name: dimensions[name] for name in DIMENSIONS},
+            prior_outpatient_relapse=prior_outpatient_relapse,
+            daytime_obligations=daytime_obligations,
+            co_occurring=tuple(co_occurring),
+        )
+    )
+    assessment = Assessment(
+        patient=patient,
+        assessed_by=actor,
+        assessed_at=assessed_at or now,
+        criteria_count=criteria_count,
+        severity=resolved,
+        prior_outpatient_relapse=prior_outpatient_relapse,
+        daytime_obligations=daytime_obligations,
+        co_occurring=co_occurring,
+        notes=notes,
+        recommended_level=recommendation.level,
+        recommended_track=recommendation.track or "",
+        rationale=recommendation.rationale,
+        **{name: dimensions[name] for name in DIMENSIONS},
+    )
+    assessment.full_clean(exclude=["patient", "assessed_by"], validate_constraints=False)
+    assessment.save()
+    _audit(actor, AuditAction.CREATE, assessment, patient)
+    return assessment
+
+
+@transaction.atomic
+def assessment_decide(
+    *,
+    actor,
+    assessment: Assessment,
+    decided_level: str,
+    decided_track: str = "",
+    override_reason: str = "",
+) -> Assessment:
+    """Record the clinician's decision; a level that differs from the recommendation needs a
+    reason. A decision is final: a changed picture is a reassessment (a new assessment)."""
+    # Lock so that two clinicians deciding at once cannot both succeed.
+    assessment = (
+        Assessment.objects.select_for_update().select_related("patient").get(pk=assessment.pk)
+    )
+    if assessment.decided_level:
+        raise Conflict(
+            "A decision was already recorded for this assessment; record a reassessment to "
+            "change the plan.",
+            code="already_decided",
+        )
+    errors = {}
+    if decided_level not in Level.values:
+        errors["decided_level"] = [f"Choose one of {', '.join(Level.values)}."]
+    override_reason = (override_reason or "").strip()
+    if decided_level != assessment.recommended_level and not override_reason:
+        errors["override_reason"] = [
+            f"The decision differs from the recommendation ({assessment.recommended_level}); "
+            "give the reason."
+        ]
+    if decided_track and decided_track not in Track.values:
+        errors["decided_track"] = [f"Choose one of {', '.join(Track.values)}."]
+    if decided_track and decided_level != Level.IOP:
+        errors["decided_track"] = ["A track is chosen only for intensive outpatient care."]
+    if errors:
+        raise ValidationError(errors)
+    if decided_level == Level.IOP and not decided_track:
+        decided_track = assessment.recommended_track or Track.DAY
+    assessment.decided_level = decided_level
+    assessment.decided_track = decided_track
+    assessment.override_reason = override_reason
+    assessment.decided_by = actor
+    assessment.decided_at = timezone.now()
+    assessment.save(
+        update_fields=[
+            "decided_level",
+            "decided_track",
+            "override_reason",
+            "decided_by",
+            "decided_at",
+        ]
+    )
+    _audit(actor, AuditAction.UPDATE, assessment, assessment.patient)
+    return assessment
