@@ -35,6 +35,6 @@ def seed_demo_clinic(*, password: str) -> Clinic:
         user.is_superuser = role is None
         user.save()
         if role is not None:
-            user.groups.add(Group.objects.get(name=role))
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
         ClinicMembership.objects.get_or_create(user=user, clinic=clinic)
     return clinic

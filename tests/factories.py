@@ -27,7 +27,8 @@ class UserFactory(factory.django.DjangoModelFactory):
 def staff_user(*, role: str, clinics=(), **kwargs):
     """A user in the role's group and a member of ``clinics``."""
     user = UserFactory(**kwargs)
-    user.groups.add(Group.objects.get(name=role))
+    # get_or_create: transactional tests flush the groups the migration created.
+    user.groups.add(Group.objects.get_or_create(name=role)[0])
     for clinic in clinics:
         ClinicMembership.objects.create(user=user, clinic=clinic)
     return user

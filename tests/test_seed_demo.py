@@ -44,3 +44,24 @@ def test_seed_refuses_with_debug_off_unless_forced(settings):
 
     call_command("seed_demo", force=True)
     assert Clinic.objects.count() == 1
+
+
+def test_seed_has_patients_at_every_intake_stage(settings):
+    from patients.models import Assessment, Patient
+
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    assert Patient.objects.count() == 8
+    recommended = set(Assessment.objects.values_list("recommended_level", flat=True))
+    assert recommended == {"residential", "php", "iop", "outpatient"}
+    assert set(
+        Assessment.objects.filter(recommended_level="iop").values_list(
+            "recommended_track", flat=True
+        )
+    ) == {"day", "evening"}
+    assert Assessment.objects.filter(decided_at__isnull=True).exists()  # awaiting a decision
+    assert Assessment.objects.exclude(override_reason="").exists()  # an override with reason
+    assert Patient.objects.filter(assessments__isnull=True).exists()  # not yet assessed

@@ -18,7 +18,7 @@ def validated(serializer_class, request, *, data=None, **kwargs) -> dict:
 def paginated(serializer_class) -> type[serializers.Serializer]:
     """The schema of a paginated list of ``serializer_class`` for actions that paginate."""
     return type(
-        f"Paginated{serializer_class.__name__.removesuffix('Serializer')}List",
+        f"{serializer_class.__name__.removesuffix('Serializer')}Page",
         (serializers.Serializer,),
         {
             "next": serializers.URLField(allow_null=True),

@@ -2,6 +2,8 @@
 only render."""
 
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from phonenumber_field.serializerfields import PhoneNumberField
 from rest_framework import serializers
 
@@ -24,6 +26,7 @@ NAME_MAX = 100
 TEXT_MAX = 5000
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class CallerScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
     """A reference the caller may name: outside ones read as "does not exist"."""
 

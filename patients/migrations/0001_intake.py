@@ -9,195 +9,622 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('clinic', '0002_roles_and_append_only_audit'),
+        ("clinic", "0002_roles_and_append_only_audit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='MrnCounter',
+            name="MrnCounter",
             fields=[
-                ('clinic', models.OneToOneField(on_delete=django.db.models.deletion.PROTECT, primary_key=True, serialize=False, to='clinic.clinic')),
-                ('last_value', models.PositiveIntegerField(default=0)),
+                (
+                    "clinic",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        primary_key=True,
+                        serialize=False,
+                        to="clinic.clinic",
+                    ),
+                ),
+                ("last_value", models.PositiveIntegerField(default=0)),
             ],
         ),
         migrations.CreateModel(
-            name='Patient',
+            name="Patient",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('mrn', models.CharField(editable=False, max_length=20, verbose_name='MRN')),
-                ('first_name', models.CharField(max_length=100)),
-                ('last_name', models.CharField(max_length=100)),
-                ('date_of_birth', models.DateField()),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('phone', phonenumber_field.modelfields.PhoneNumberField(blank=True, help_text='Stored in E.164, e.g. +12025550143.', max_length=128, region=None)),
-                ('reminder_channels', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('email', 'E-mail'), ('sms', 'SMS'), ('push', 'Push notification')], max_length=8), blank=True, default=list, help_text='The channels the patient agreed to be reminded on (empty: no reminders).', size=None)),
-                ('reminder_channels_recorded_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('app_user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='patient', to=settings.AUTH_USER_MODEL)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='patients', to='clinic.clinic')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('reminder_channels_recorded_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("mrn", models.CharField(editable=False, max_length=20, verbose_name="MRN")),
+                ("first_name", models.CharField(max_length=100)),
+                ("last_name", models.CharField(max_length=100)),
+                ("date_of_birth", models.DateField()),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "phone",
+                    phonenumber_field.modelfields.PhoneNumberField(
+                        blank=True,
+                        help_text="Stored in E.164, e.g. +12025550143.",
+                        max_length=128,
+                        region=None,
+                    ),
+                ),
+                (
+                    "reminder_channels",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("email", "E-mail"),
+                                ("sms", "SMS"),
+                                ("push", "Push notification"),
+                            ],
+                            max_length=8,
+                        ),
+                        blank=True,
+                        default=list,
+                        help_text="The channels the patient agreed to be reminded on (empty: no reminders).",
+                        size=None,
+                    ),
+                ),
+                ("reminder_channels_recorded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "app_user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="patient",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="patients",
+                        to="clinic.clinic",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "reminder_channels_recorded_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['last_name', 'first_name', 'id'],
+                "ordering": ["last_name", "first_name", "id"],
             },
         ),
         migrations.CreateModel(
-            name='Consent',
+            name="Consent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('discloser', models.CharField(help_text='Who may disclose: the program or clinic named on the form.', max_length=200)),
-                ('information', models.TextField(help_text='How much and what kind of information.')),
-                ('recipients', models.TextField(help_text='The persons or organisations it may go to.')),
-                ('purpose', models.TextField()),
-                ('expires_on', models.DateField(blank=True, null=True)),
-                ('expiry_event', models.CharField(blank=True, help_text='An event or condition on which it expires.', max_length=200)),
-                ('signed_on', models.DateField()),
-                ('revoked_on', models.DateField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('recorded_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='consents', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "discloser",
+                    models.CharField(
+                        help_text="Who may disclose: the program or clinic named on the form.",
+                        max_length=200,
+                    ),
+                ),
+                (
+                    "information",
+                    models.TextField(help_text="How much and what kind of information."),
+                ),
+                (
+                    "recipients",
+                    models.TextField(help_text="The persons or organisations it may go to."),
+                ),
+                ("purpose", models.TextField()),
+                ("expires_on", models.DateField(blank=True, null=True)),
+                (
+                    "expiry_event",
+                    models.CharField(
+                        blank=True,
+                        help_text="An event or condition on which it expires.",
+                        max_length=200,
+                    ),
+                ),
+                ("signed_on", models.DateField()),
+                ("revoked_on", models.DateField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                (
+                    "recorded_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="consents",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-signed_on', '-id'],
+                "ordering": ["-signed_on", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='Assessment',
+            name="Assessment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('assessed_at', models.DateTimeField()),
-                ('criteria_count', models.PositiveSmallIntegerField(blank=True, help_text='DSM-5 criteria met (0–11); derives the severity.', null=True)),
-                ('severity', models.CharField(choices=[('none', 'No disorder (0–1 criteria)'), ('mild', 'Mild (2–3 criteria)'), ('moderate', 'Moderate (4–5 criteria)'), ('severe', 'Severe (6 or more criteria)')], max_length=10)),
-                ('d1', models.PositiveSmallIntegerField(help_text='0 (no risk) to 4 (severe).', verbose_name='Dimension 1: intoxication / withdrawal')),
-                ('d2', models.PositiveSmallIntegerField(help_text='0 (no risk) to 4 (severe).', verbose_name='Dimension 2: biomedical')),
-                ('d3', models.PositiveSmallIntegerField(help_text='0 (no risk) to 4 (severe).', verbose_name='Dimension 3: emotional / behavioral / cognitive')),
-                ('d4', models.PositiveSmallIntegerField(help_text='0 (no risk) to 4 (severe).', verbose_name='Dimension 4: readiness to change')),
-                ('d5', models.PositiveSmallIntegerField(help_text='0 (no risk) to 4 (severe).', verbose_name='Dimension 5: relapse / continued use potential')),
-                ('d6', models.PositiveSmallIntegerField(help_text='0 (no risk) to 4 (severe).', verbose_name='Dimension 6: recovery environment')),
-                ('prior_outpatient_relapse', models.BooleanField(default=False, help_text='Relapsed after earlier outpatient treatment.')),
-                ('daytime_obligations', models.BooleanField(default=False, help_text='Work, school or family obligations during the day.')),
-                ('co_occurring', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(choices=[('depression', 'Depression'), ('anxiety', 'Anxiety'), ('ptsd', 'PTSD'), ('bipolar', 'Bipolar disorder'), ('other', 'Other psychological disorder')], max_length=16), blank=True, default=list, size=None)),
-                ('notes', models.TextField(blank=True)),
-                ('recommended_level', models.CharField(choices=[('residential', 'Residential'), ('php', 'Partial hospitalization'), ('iop', 'Intensive outpatient'), ('outpatient', 'Outpatient')], editable=False, max_length=12)),
-                ('recommended_track', models.CharField(blank=True, choices=[('day', 'Day'), ('evening', 'Evening')], editable=False, max_length=8)),
-                ('rationale', django.contrib.postgres.fields.ArrayField(base_field=models.TextField(), default=list, editable=False, size=None)),
-                ('decided_level', models.CharField(blank=True, choices=[('residential', 'Residential'), ('php', 'Partial hospitalization'), ('iop', 'Intensive outpatient'), ('outpatient', 'Outpatient')], max_length=12)),
-                ('decided_track', models.CharField(blank=True, choices=[('day', 'Day'), ('evening', 'Evening')], max_length=8)),
-                ('override_reason', models.TextField(blank=True)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('assessed_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assessments', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("assessed_at", models.DateTimeField()),
+                (
+                    "criteria_count",
+                    models.PositiveSmallIntegerField(
+                        blank=True,
+                        help_text="DSM-5 criteria met (0–11); derives the severity.",
+                        null=True,
+                    ),
+                ),
+                (
+                    "severity",
+                    models.CharField(
+                        choices=[
+                            ("none", "No disorder (0–1 criteria)"),
+                            ("mild", "Mild (2–3 criteria)"),
+                            ("moderate", "Moderate (4–5 criteria)"),
+                            ("severe", "Severe (6 or more criteria)"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                (
+                    "d1",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 (no risk) to 4 (severe).",
+                        verbose_name="Dimension 1: intoxication / withdrawal",
+                    ),
+                ),
+                (
+                    "d2",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 (no risk) to 4 (severe).",
+                        verbose_name="Dimension 2: biomedical",
+                    ),
+                ),
+                (
+                    "d3",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 (no risk) to 4 (severe).",
+                        verbose_name="Dimension 3: emotional / behavioral / cognitive",
+                    ),
+                ),
+                (
+                    "d4",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 (no risk) to 4 (severe).",
+                        verbose_name="Dimension 4: readiness to change",
+                    ),
+                ),
+                (
+                    "d5",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 (no risk) to 4 (severe).",
+                        verbose_name="Dimension 5: relapse / continued use potential",
+                    ),
+                ),
+                (
+                    "d6",
+                    models.PositiveSmallIntegerField(
+                        help_text="0 (no risk) to 4 (severe).",
+                        verbose_name="Dimension 6: recovery environment",
+                    ),
+                ),
+                (
+                    "prior_outpatient_relapse",
+                    models.BooleanField(
+                        default=False, help_text="Relapsed after earlier outpatient treatment."
+                    ),
+                ),
+                (
+                    "daytime_obligations",
+                    models.BooleanField(
+                        default=False,
+                        help_text="Work, school or family obligations during the day.",
+                    ),
+                ),
+                (
+                    "co_occurring",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(
+                            choices=[
+                                ("depression", "Depression"),
+                                ("anxiety", "Anxiety"),
+                                ("ptsd", "PTSD"),
+                                ("bipolar", "Bipolar disorder"),
+                                ("other", "Other psychological disorder"),
+                            ],
+                            max_length=16,
+                        ),
+                        blank=True,
+                        default=list,
+                        size=None,
+                    ),
+                ),
+                ("notes", models.TextField(blank=True)),
+                (
+                    "recommended_level",
+                    models.CharField(
+                        choices=[
+                            ("residential", "Residential"),
+                            ("php", "Partial hospitalization"),
+                            ("iop", "Intensive outpatient"),
+                            ("outpatient", "Outpatient"),
+                        ],
+                        editable=False,
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "recommended_track",
+                    models.CharField(
+                        blank=True,
+                        choices=[("day", "Day"), ("evening", "Evening")],
+                        editable=False,
+                        max_length=8,
+                    ),
+                ),
+                (
+                    "rationale",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.TextField(), default=list, editable=False, size=None
+                    ),
+                ),
+                (
+                    "decided_level",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("residential", "Residential"),
+                            ("php", "Partial hospitalization"),
+                            ("iop", "Intensive outpatient"),
+                            ("outpatient", "Outpatient"),
+                        ],
+                        max_length=12,
+                    ),
+                ),
+                (
+                    "decided_track",
+                    models.CharField(
+                        blank=True, choices=[("day", "Day"), ("evening", "Evening")], max_length=8
+                    ),
+                ),
+                ("override_reason", models.TextField(blank=True)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                (
+                    "assessed_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assessments",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-assessed_at', '-id'],
+                "ordering": ["-assessed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='PatientContact',
+            name="PatientContact",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('emergency', 'Emergency contact'), ('support', 'Support person')], max_length=16)),
-                ('name', models.CharField(max_length=200)),
-                ('relationship', models.CharField(blank=True, max_length=100)),
-                ('phone', phonenumber_field.modelfields.PhoneNumberField(blank=True, max_length=128, region=None)),
-                ('email', models.EmailField(blank=True, max_length=254)),
-                ('patient', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='contacts', to='patients.patient')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("emergency", "Emergency contact"), ("support", "Support person")],
+                        max_length=16,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("relationship", models.CharField(blank=True, max_length=100)),
+                (
+                    "phone",
+                    phonenumber_field.modelfields.PhoneNumberField(
+                        blank=True, max_length=128, region=None
+                    ),
+                ),
+                ("email", models.EmailField(blank=True, max_length=254)),
+                (
+                    "patient",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="contacts",
+                        to="patients.patient",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['kind', 'name', 'id'],
+                "ordering": ["kind", "name", "id"],
             },
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['clinic', 'last_name', 'first_name'], name='patient_clinic_name'),
+            model_name="patient",
+            index=models.Index(
+                fields=["clinic", "last_name", "first_name"], name="patient_clinic_name"
+            ),
         ),
         migrations.AddIndex(
-            model_name='patient',
-            index=models.Index(fields=['clinic', 'date_of_birth'], name='patient_clinic_dob'),
+            model_name="patient",
+            index=models.Index(fields=["clinic", "date_of_birth"], name="patient_clinic_dob"),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.UniqueConstraint(fields=('clinic', 'mrn'), name='patient_mrn_unique_per_clinic', violation_error_code='mrn_taken', violation_error_message='This medical record number is already in use.'),
+            model_name="patient",
+            constraint=models.UniqueConstraint(
+                fields=("clinic", "mrn"),
+                name="patient_mrn_unique_per_clinic",
+                violation_error_code="mrn_taken",
+                violation_error_message="This medical record number is already in use.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('reminder_channels__contained_by', ['email', 'sms', 'push'])), name='patient_reminder_channels_known', violation_error_code='unknown_channel', violation_error_message='Reminder channels are email, sms and push.'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("reminder_channels__contained_by", ["email", "sms", "push"])),
+                name="patient_reminder_channels_known",
+                violation_error_code="unknown_channel",
+                violation_error_message="Reminder channels are email, sms and push.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('reminder_channels__contains', ['sms']), _negated=True), models.Q(('phone', ''), _negated=True), _connector='OR'), name='patient_sms_needs_phone', violation_error_code='sms_needs_phone', violation_error_message='SMS reminders need a phone number.'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("reminder_channels__contains", ["sms"]), _negated=True),
+                    models.Q(("phone", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="patient_sms_needs_phone",
+                violation_error_code="sms_needs_phone",
+                violation_error_message="SMS reminders need a phone number.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('reminder_channels__contains', ['email']), _negated=True), models.Q(('email', ''), _negated=True), _connector='OR'), name='patient_email_needs_email', violation_error_code='email_needs_email', violation_error_message='E-mail reminders need an e-mail address.'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("reminder_channels__contains", ["email"]), _negated=True),
+                    models.Q(("email", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="patient_email_needs_email",
+                violation_error_code="email_needs_email",
+                violation_error_message="E-mail reminders need an e-mail address.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='consent',
-            constraint=models.CheckConstraint(condition=models.Q(('expires_on__isnull', False), models.Q(('expiry_event', ''), _negated=True), _connector='OR'), name='consent_has_expiry', violation_error_code='consent_needs_expiry', violation_error_message='A consent needs an expiry date or an expiry event.'),
+            model_name="consent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("expires_on__isnull", False),
+                    models.Q(("expiry_event", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="consent_has_expiry",
+                violation_error_code="consent_needs_expiry",
+                violation_error_message="A consent needs an expiry date or an expiry event.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='consent',
-            constraint=models.CheckConstraint(condition=models.Q(('expires_on__isnull', True), ('expires_on__gte', models.F('signed_on')), _connector='OR'), name='consent_expires_after_signing', violation_error_message='A consent cannot expire before it is signed.'),
+            model_name="consent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("expires_on__isnull", True),
+                    ("expires_on__gte", models.F("signed_on")),
+                    _connector="OR",
+                ),
+                name="consent_expires_after_signing",
+                violation_error_message="A consent cannot expire before it is signed.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='consent',
-            constraint=models.CheckConstraint(condition=models.Q(('revoked_on__isnull', True), ('revoked_on__gte', models.F('signed_on')), _connector='OR'), name='consent_revoked_after_signing', violation_error_message='A consent cannot be revoked before it is signed.'),
+            model_name="consent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("revoked_on__isnull", True),
+                    ("revoked_on__gte", models.F("signed_on")),
+                    _connector="OR",
+                ),
+                name="consent_revoked_after_signing",
+                violation_error_message="A consent cannot be revoked before it is signed.",
+            ),
         ),
         migrations.AddIndex(
-            model_name='assessment',
-            index=models.Index(fields=['patient', '-assessed_at'], name='assessment_latest'),
+            model_name="assessment",
+            index=models.Index(fields=["patient", "-assessed_at"], name="assessment_latest"),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('d1__lte', 4)), name='assessment_d1_0_to_4', violation_error_message='Dimension ratings go from 0 to 4.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("d1__lte", 4)),
+                name="assessment_d1_0_to_4",
+                violation_error_message="Dimension ratings go from 0 to 4.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('d2__lte', 4)), name='assessment_d2_0_to_4', violation_error_message='Dimension ratings go from 0 to 4.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("d2__lte", 4)),
+                name="assessment_d2_0_to_4",
+                violation_error_message="Dimension ratings go from 0 to 4.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('d3__lte', 4)), name='assessment_d3_0_to_4', violation_error_message='Dimension ratings go from 0 to 4.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("d3__lte", 4)),
+                name="assessment_d3_0_to_4",
+                violation_error_message="Dimension ratings go from 0 to 4.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('d4__lte', 4)), name='assessment_d4_0_to_4', violation_error_message='Dimension ratings go from 0 to 4.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("d4__lte", 4)),
+                name="assessment_d4_0_to_4",
+                violation_error_message="Dimension ratings go from 0 to 4.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('d5__lte', 4)), name='assessment_d5_0_to_4', violation_error_message='Dimension ratings go from 0 to 4.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("d5__lte", 4)),
+                name="assessment_d5_0_to_4",
+                violation_error_message="Dimension ratings go from 0 to 4.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('d6__lte', 4)), name='assessment_d6_0_to_4', violation_error_message='Dimension ratings go from 0 to 4.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("d6__lte", 4)),
+                name="assessment_d6_0_to_4",
+                violation_error_message="Dimension ratings go from 0 to 4.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('criteria_count__isnull', True), ('criteria_count__lte', 11), _connector='OR'), name='assessment_criteria_0_to_11', violation_error_message='DSM-5 has 11 criteria.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("criteria_count__isnull", True), ("criteria_count__lte", 11), _connector="OR"
+                ),
+                name="assessment_criteria_0_to_11",
+                violation_error_message="DSM-5 has 11 criteria.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('co_occurring__contained_by', ['depression', 'anxiety', 'ptsd', 'bipolar', 'other'])), name='assessment_co_occurring_known', violation_error_message='Unknown co-occurring condition.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    (
+                        "co_occurring__contained_by",
+                        ["depression", "anxiety", "ptsd", "bipolar", "other"],
+                    )
+                ),
+                name="assessment_co_occurring_known",
+                violation_error_message="Unknown co-occurring condition.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(('decided_level', ''), ('decided_level', models.F('recommended_level')), models.Q(('override_reason', ''), _negated=True), _connector='OR'), name='assessment_override_needs_reason', violation_error_code='override_reason_required', violation_error_message='A decision that differs from the recommendation needs a reason.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("decided_level", ""),
+                    ("decided_level", models.F("recommended_level")),
+                    models.Q(("override_reason", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="assessment_override_needs_reason",
+                violation_error_code="override_reason_required",
+                violation_error_message="A decision that differs from the recommendation needs a reason.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='assessment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('decided_level', ''), ('decided_by__isnull', True), ('decided_at__isnull', True)), models.Q(models.Q(('decided_level', ''), _negated=True), ('decided_by__isnull', False), ('decided_at__isnull', False)), _connector='OR'), name='assessment_decision_complete', violation_error_message='A decision names its level, who decided and when.'),
+            model_name="assessment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(
+                        ("decided_level", ""),
+                        ("decided_by__isnull", True),
+                        ("decided_at__isnull", True),
+                    ),
+                    models.Q(
+                        models.Q(("decided_level", ""), _negated=True),
+                        ("decided_by__isnull", False),
+                        ("decided_at__isnull", False),
+                    ),
+                    _connector="OR",
+                ),
+                name="assessment_decision_complete",
+                violation_error_message="A decision names its level, who decided and when.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patientcontact',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('phone', ''), _negated=True), models.Q(('email', ''), _negated=True), _connector='OR'), name='contact_reachable', violation_error_code='contact_unreachable', violation_error_message='A contact needs a phone number or an e-mail address.'),
+            model_name="patientcontact",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("phone", ""), _negated=True),
+                    models.Q(("email", ""), _negated=True),
+                    _connector="OR",
+                ),
+                name="contact_reachable",
+                violation_error_code="contact_unreachable",
+                violation_error_message="A contact needs a phone number or an e-mail address.",
+            ),
         ),
     ]

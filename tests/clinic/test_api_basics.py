@@ -1,5 +1,9 @@
 """The API's outer contract: auth, pagination, scoping, schema (DESIGN.md)."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -141,3 +145,25 @@ def test_superuser_sees_every_clinic(client_for, clinic, other_clinic):
     ids = {c["id"] for c in client_for(root).get("/api/v1/clinics/").json()["results"]}
 
     assert ids == {clinic.pk, other_clinic.pk}
+
+
+def test_the_schema_generates_without_warnings_and_validates():
+    result = subprocess.run(
+        [
+            sys.executable,
+            "manage.py",
+            "spectacular",
+            "--validate",
+            "--fail-on-warn",
+            "--file",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test"},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "Warning" not in result.stderr
