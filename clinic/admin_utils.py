@@ -4,12 +4,11 @@ Admin pages must refuse what the API refuses, with the same message, and leave t
 rows. So a form's ``clean()`` calls the app's service (``perform``): a refusal becomes a form
 error on the field it concerns instead of a 500, and the saved object is handed to the admin,
 whose own ``save_model`` then has nothing left to do. This is safe because the admin runs every
-POST of a change form inside one transaction; forms built on this class have no inline formsets
-that could fail after the service has written.
+POST of a change form inside one transaction, and admins built on this have no inline formsets
+(related records are shown as read-only tables), so nothing can fail after the service wrote.
 """
 
 from django import forms
-from django.contrib import admin
 from django.core.exceptions import ValidationError
 
 from clinic.errors import ServiceError
@@ -83,24 +82,3 @@ class ServiceAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """Rows shown on the parent's page; added and changed on their own pages via services."""
-
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_view_permission(self, request, obj=None):
-        return True

@@ -6,14 +6,16 @@ read.
 """
 
 import datetime
+import json
 
 from django import forms
 from django.contrib import admin
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Subquery, Value
+from django.db.models.functions import Coalesce, NullIf
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from clinic.admin_utils import ReadOnlyInline, ServiceAdminMixin, ServiceModelForm
+from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm
 from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record, audit_record_many
@@ -37,10 +39,42 @@ def _patients_of(request):
 
 
 class ClinicScopedAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Only the staff member's clinics; every page that shows a patient's data is audited."""
+
     read_roles = READ_ROLES
     write_roles = WRITE_ROLES
     #: the lookup from this model to its clinic
     clinic_path = "patient__clinic"
+
+    def patient_of(self, obj) -> Patient:
+        return obj.patient
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and original is not None:
+            patient = self.patient_of(original)
+            audit_record(
+                actor=request.user,
+                action=AuditAction.READ,
+                obj=original,
+                clinic=patient.clinic_id,
+                patient_id=patient.pk,
+            )
+        return response
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            audit_record_many(
+                actor=request.user,
+                action=AuditAction.LIST,
+                objects=changelist.result_list,
+                patient_id_of=lambda obj: self.patient_of(obj).pk,
+                clinic_id_of=lambda obj: self.patient_of(obj).clinic_id,
+            )
+        return response
 
     def get_queryset(self, request):
         return (
@@ -147,38 +181,26 @@ class PatientForm(ServiceModelForm):
         return services.patient_update(actor=self.request.user, patient=self.instance, **fields)
 
 
-class ContactInline(ReadOnlyInline):
-    model = PatientContact
-    fields = ["kind", "name", "relationship", "phone", "email"]
-    readonly_fields = fields
+def _table(headers, rows):
+    """A small read-only HTML table (the related records on a patient's page)."""
+    if not rows:
+        return "none"
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+    )
+    return format_html(
+        '<table class="related-records"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        head,
+        body,
+    )
 
 
-class ConsentInline(ReadOnlyInline):
-    model = Consent
-    fields = [
-        "signed_on",
-        "recipients",
-        "purpose",
-        "information",
-        "expires_on",
-        "expiry_event",
-        "revoked_on",
-    ]
-    readonly_fields = fields
-
-
-class AssessmentInline(ReadOnlyInline):
-    model = Assessment
-    fields = [
-        "assessed_at",
-        "severity",
-        "recommended_level",
-        "recommended_track",
-        "decided_level",
-        "decided_track",
-        "assessed_by",
-    ]
-    readonly_fields = fields
+def _change_link(obj, text):
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, text)
 
 
 @admin.register(Patient)
@@ -200,9 +222,14 @@ class PatientAdmin(ClinicScopedAdmin):
     search_help_text = "Name, MRN or date of birth (YYYY-MM-DD)."
     list_select_related = ["clinic"]
     ordering = ["last_name", "first_name"]
-    readonly_fields = ["mrn", "reminder_consent", "add_links"]
-    inlines = [ContactInline, ConsentInline, AssessmentInline]
-    autocomplete_fields = []
+    readonly_fields = [
+        "mrn",
+        "reminder_consent",
+        "add_links",
+        "contacts_table",
+        "consents_table",
+        "assessments_table",
+    ]
 
     def get_fieldsets(self, request, obj=None):
         person = ["clinic", "first_name", "last_name", "date_of_birth"]
@@ -217,15 +244,23 @@ class PatientAdmin(ClinicScopedAdmin):
                 "Contact and reminders",
                 {"fields": ["email", "phone", "reminder_channels", "reminder_consent"]},
             ),
+            ("Emergency contacts and support persons", {"fields": ["contacts_table"]}),
+            ("Consents (42 CFR Part 2)", {"fields": ["consents_table"]}),
+            ("Assessments", {"fields": ["assessments_table"]}),
         ]
+
+    def patient_of(self, obj):
+        return obj
 
     def get_queryset(self, request):
         latest = Assessment.objects.filter(patient=OuterRef("pk")).order_by("-assessed_at", "-id")
+        # What counts is the decision when one was made, else the recommendation.
+        effective = Coalesce(NullIf("decided_level", Value("")), "recommended_level")
         return (
             super()
             .get_queryset(request)
             .annotate(
-                latest_level=Subquery(latest.values("recommended_level")[:1]),
+                latest_level=Subquery(latest.annotate(level=effective).values("level")[:1]),
                 latest_decided=Subquery(latest.values("decided_level")[:1]),
             )
         )
@@ -246,7 +281,7 @@ class PatientAdmin(ClinicScopedAdmin):
         if patient.latest_level is None:
             return "not assessed"
         if patient.latest_decided:
-            return patient.latest_decided
+            return patient.latest_level
         return f"{patient.latest_level} (recommended, undecided)"
 
     @admin.display(description="Reminder consent recorded")
@@ -271,27 +306,70 @@ class PatientAdmin(ClinicScopedAdmin):
             ((reverse(name), patient.pk, label) for name, label in links),
         )
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        original = getattr(response, "context_data", {}).get("original")
-        if request.method == "GET" and original is not None:
-            audit_record(
-                actor=request.user,
-                action=AuditAction.READ,
-                obj=original,
-                clinic=original.clinic_id,
-                patient_id=original.pk,
-            )
-        return response
+    @admin.display(description="Contacts")
+    def contacts_table(self, patient):
+        return _table(
+            ["Name", "Kind", "Relationship", "Phone", "E-mail"],
+            [
+                (
+                    _change_link(c, c.name),
+                    c.get_kind_display(),
+                    c.relationship,
+                    c.phone or "",
+                    c.email,
+                )
+                for c in patient.contacts.all()
+            ],
+        )
 
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:
+    @admin.display(description="Consents")
+    def consents_table(self, patient):
+        return _table(
+            ["Signed", "Recipients", "Purpose", "Information", "Expires", "Revoked"],
+            [
+                (
+                    _change_link(c, c.signed_on),
+                    c.recipients,
+                    c.purpose,
+                    c.information,
+                    c.expires_on or c.expiry_event,
+                    c.revoked_on or "",
+                )
+                for c in patient.consents.all()
+            ],
+        )
+
+    @admin.display(description="Assessments")
+    def assessments_table(self, patient):
+        def level(label, track):
+            return f"{label} ({track})" if track else label
+
+        return _table(
+            ["Assessed", "Severity", "Recommended", "Decided", "By"],
+            [
+                (
+                    _change_link(a, f"{a.assessed_at:%Y-%m-%d %H:%M}"),
+                    a.get_severity_display(),
+                    level(a.get_recommended_level_display(), a.recommended_track),
+                    level(a.get_decided_level_display(), a.decided_track)
+                    if a.decided_level
+                    else "undecided",
+                    a.assessed_by,
+                )
+                for a in patient.assessments.select_related("assessed_by")
+            ],
+        )
+
+    def autocomplete_view(self, request):
+        # Autocomplete answers carry names and MRNs: audited like any other list of patients.
+        response = super().autocomplete_view(request)
+        if response.status_code == 200:
+            ids = [int(row["id"]) for row in json.loads(response.content)["results"]]
+            patients = Patient.objects.filter(pk__in=ids).only("id", "clinic_id")
             audit_record_many(
                 actor=request.user,
                 action=AuditAction.LIST,
-                objects=changelist.result_list,
+                objects=patients,
                 patient_id_of=lambda p: p.pk,
                 clinic_id_of=lambda p: p.clinic_id,
             )
@@ -467,19 +545,6 @@ class AssessmentAdmin(ClinicScopedAdmin):
     def dimension_table(self, assessment):
         return ", ".join(f"{name}={value}" for name, value in assessment.dimensions.items())
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        original = getattr(response, "context_data", {}).get("original")
-        if request.method == "GET" and original is not None:
-            audit_record(
-                actor=request.user,
-                action=AuditAction.READ,
-                obj=original,
-                clinic=original.patient.clinic_id,
-                patient_id=original.patient_id,
-            )
-        return response
-
 
 # Consents and contacts ----------------------------------------------------------------------------
 
@@ -508,7 +573,7 @@ class ConsentRevokeForm(ServiceModelForm):
         fields = ["revoked_on"]
 
     def perform(self, data):
-        if data["revoked_on"] is None:
+        if data.get("revoked_on") is None:
             raise forms.ValidationError({"revoked_on": ["Give the date of the revocation."]})
         return services.consent_revoke(
             actor=self.request.user, consent=self.instance, revoked_on=data["revoked_on"]
@@ -533,6 +598,12 @@ class ConsentAdmin(ClinicScopedAdmin):
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = ConsentAddForm if obj is None else ConsentRevokeForm
         return super().get_form(request, obj, **kwargs)
+
+    def has_change_permission(self, request, obj=None):
+        # A revocation is final; a consent is otherwise changed only by revoking it.
+        if obj is not None and obj.revoked_on:
+            return False
+        return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
