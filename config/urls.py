@@ -5,6 +5,7 @@ from rest_framework_simplejwt.views import TokenRefreshView
 
 from clinic.api.auth import TokenObtainView
 from clinic.health import HealthView
+from patients.admin import AuditedAutocompleteJsonView
 
 api_v1 = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
@@ -14,6 +15,11 @@ api_v1 = [
 ]
 
 urlpatterns = [
+    path(
+        "admin/autocomplete/",
+        admin.site.admin_view(AuditedAutocompleteJsonView.as_view(admin_site=admin.site)),
+        name="autocomplete",
+    ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

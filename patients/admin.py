@@ -10,6 +10,7 @@ import json
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
 from django.urls import reverse
@@ -360,10 +361,16 @@ class PatientAdmin(ClinicScopedAdmin):
             ],
         )
 
-    def autocomplete_view(self, request):
-        # Autocomplete answers carry names and MRNs: audited like any other list of patients.
-        response = super().autocomplete_view(request)
-        if response.status_code == 200:
+
+class AuditedAutocompleteJsonView(AutocompleteJsonView):
+    """The admin's autocomplete, auditing answers that carry patients' names and MRNs.
+
+    Routed in config/urls.py in place of the admin site's own view.
+    """
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        if response.status_code == 200 and self.model_admin.model is Patient:
             ids = [int(row["id"]) for row in json.loads(response.content)["results"]]
             patients = Patient.objects.filter(pk__in=ids).only("id", "clinic_id")
             audit_record_many(
