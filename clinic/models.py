@@ -5,6 +5,7 @@ import zoneinfo
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Now, Upper
 
 
@@ -123,3 +124,69 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}"
+
+
+class Bed(models.Model):
+    """A bed in a room of the clinic; residential programs draw on their beds."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="beds")
+    room = models.CharField(max_length=50)
+    label = models.CharField(max_length=20)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["clinic", "room", "label"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "room", "label"], name="bed_unique_in_room",
+                violation_error_code="bed_exists",
+                violation_error_message="This room already has a bed with this label.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.room}-{self.label}"
+
+
+class AlertKind(models.TextChoices):
+    WAITLIST_OFFER = "waitlist_offer", "A freed place is offered to a waitlisted patient"
+    RISKY_CHECK_IN = "risky_check_in", "A check-in reports use or strong cravings"
+
+
+class StaffAlert(models.Model):
+    """Something staff must act on. One alert per subject and kind, ever (a unique constraint),
+    so a retried task or a double submit never alerts twice. Delivery through the notification
+    channels comes with them; until then staff read alerts in the API and admin."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alerts")
+    kind = models.CharField(max_length=32, choices=AlertKind.choices)
+    # A named recipient, or everyone of a role at the clinic.
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                  null=True, blank=True, related_name="alerts")
+    recipient_role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+    patient_id = models.BigIntegerField(null=True, blank=True)
+    object_type = models.CharField(max_length=100)
+    object_id = models.CharField(max_length=64)
+    message = models.CharField(max_length=300)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
+                                        null=True, blank=True, related_name="+")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "object_type", "object_id"], name="alert_once_per_subject",
+                violation_error_code="alert_exists",
+                violation_error_message="This alert was already raised.",
+            ),
+            models.CheckConstraint(
+                condition=Q(recipient__isnull=False) | ~Q(recipient_role=""),
+                name="alert_has_recipient",
+                violation_error_message="An alert goes to a person or a role.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d})"

@@ -12,6 +12,7 @@ api_v1 = [
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("", include("clinic.api.urls")),
     path("", include("patients.api.urls")),
+    path("", include("programs.api.urls")),
 ]
 
 urlpatterns = [

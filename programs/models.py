@@ -1,1 +1,612 @@
-# Programs, enrollments, waitlist and transitions arrive with the programs issue.
+"""Programs (levels of care and their rules), enrollments with capacity and a waitlist, beds,
+transitions between levels, aftercare plans and check-ins (DOMAIN.md, DESIGN.md "Invariants").
+
+Occupancy of a place is the date range ``[start_date, discharge_date)`` of an admitted or
+discharged enrollment (open-ended while admitted): a same-day discharge frees the place at once,
+and a transition's source ends the day its target starts, so the two never overlap.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
+from django.db import models
+from django.db.models import F, Func, Q
+from django.db.models.functions import Now
+
+from patients.models import Level, Track
+
+LEVEL_INTENSITY = {Level.RESIDENTIAL: 4, Level.PHP: 3, Level.IOP: 2, Level.OUTPATIENT: 1}
+
+
+class DateRange(Func):
+    """``daterange(lower, upper, '[)')``; a NULL upper bound is open-ended."""
+
+    function = "daterange"
+    output_field = DateRangeField()
+
+    def __init__(self, lower, upper):
+        super().__init__(lower, upper, models.Value("[)"))
+
+
+class ProgramService(models.TextChoices):
+    DETOX = "detox", "Detoxification (withdrawal management)"
+    INDIVIDUAL_THERAPY = "individual_therapy", "Individual therapy"
+    GROUP_THERAPY = "group_therapy", "Group therapy"
+    MAT = "mat", "Medication-assisted treatment"
+    EDUCATION = "education", "Education sessions"
+    FAMILY = "family", "Family sessions"
+    RECREATION = "recreation", "Recreational activities"
+    RELAPSE_PREVENTION = "relapse_prevention", "Relapse-prevention training"
+    AFTERCARE_PLANNING = "aftercare_planning", "Aftercare planning"
+
+
+# DOMAIN.md's numbers, the defaults a new program starts from (each stays editable per program).
+LEVEL_DEFAULTS = {
+    Level.RESIDENTIAL: {
+        "min_stay_days": 28,
+        "max_stay_days": 90,
+        "default_stay_days": 30,
+        "sessions_per_week_min": None,
+        "sessions_per_week_max": None,
+        "session_hours_min": None,
+        "session_hours_max": None,
+        "weekly_hours_min": None,
+        "weekly_hours_max": None,
+    },
+    Level.PHP: {
+        "min_stay_days": None,
+        "max_stay_days": None,
+        "default_stay_days": 30,
+        "sessions_per_week_min": 5,
+        "sessions_per_week_max": 5,
+        "session_hours_min": 4,
+        "session_hours_max": 6,
+        "weekly_hours_min": 20,
+        "weekly_hours_max": None,
+    },
+    Level.IOP: {
+        "min_stay_days": 42,
+        "max_stay_days": 182,
+        "default_stay_days": 84,
+        "sessions_per_week_min": 3,
+        "sessions_per_week_max": 5,
+        "session_hours_min": 3,
+        "session_hours_max": 4,
+        "weekly_hours_min": 9,
+        "weekly_hours_max": None,
+    },
+    Level.OUTPATIENT: {
+        "min_stay_days": None,
+        "max_stay_days": None,
+        "default_stay_days": 180,
+        "sessions_per_week_min": 1,
+        "sessions_per_week_max": 2,
+        "session_hours_min": 1,
+        "session_hours_max": 2,
+        "weekly_hours_min": None,
+        "weekly_hours_max": 9,
+    },
+}
+
+
+def _ordered(low: str, high: str, name: str, message: str) -> models.CheckConstraint:
+    return models.CheckConstraint(
+        condition=Q(**{f"{low}__isnull": True})
+        | Q(**{f"{high}__isnull": True})
+        | Q(**{f"{low}__lte": F(high)}),
+        name=name,
+        violation_error_message=message,
+    )
+
+
+class Program(models.Model):
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="programs")
+    name = models.CharField(max_length=200)
+    level = models.CharField(max_length=12, choices=Level.choices)
+    track = models.CharField(max_length=8, choices=Track.choices, blank=True)
+    capacity = models.PositiveIntegerField(help_text="Beds for residential, seats otherwise.")
+    min_stay_days = models.PositiveIntegerField(null=True, blank=True)
+    max_stay_days = models.PositiveIntegerField(null=True, blank=True)
+    default_stay_days = models.PositiveIntegerField(
+        help_text="Planned stay of a new enrollment (its planned end date)."
+    )
+    sessions_per_week_min = models.PositiveSmallIntegerField(null=True, blank=True)
+    sessions_per_week_max = models.PositiveSmallIntegerField(null=True, blank=True)
+    session_hours_min = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    session_hours_max = models.DecimalField(max_digits=4, decimal_places=2, null=True, blank=True)
+    weekly_hours_min = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Hours a week a patient should attend (IOP: 9 for adults, 6 for adolescents).",
+    )
+    weekly_hours_max = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Hours a week below which the program stays (outpatient: fewer than 9).",
+    )
+    services = ArrayField(
+        models.CharField(max_length=24, choices=ProgramService.choices), default=list, blank=True
+    )
+    beds = models.ManyToManyField("clinic.Bed", blank=True, related_name="programs")
+    waitlist_offer_hours = models.PositiveIntegerField(
+        default=48, help_text="How long a freed place is held for the offered patient."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["clinic", "level", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="program_name_unique_per_clinic",
+                violation_error_code="program_name_taken",
+                violation_error_message="This clinic already has a program with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__gt=0),
+                name="program_capacity_positive",
+                violation_error_message="Capacity must be at least 1.",
+            ),
+            models.CheckConstraint(
+                condition=Q(default_stay_days__gt=0),
+                name="program_default_stay_positive",
+                violation_error_message="The planned stay must be at least one day.",
+            ),
+            _ordered(
+                "min_stay_days",
+                "max_stay_days",
+                "program_stay_bounds_ordered",
+                "The minimum stay cannot exceed the maximum stay.",
+            ),
+            _ordered(
+                "min_stay_days",
+                "default_stay_days",
+                "program_default_stay_above_min",
+                "The planned stay cannot be shorter than the minimum stay.",
+            ),
+            _ordered(
+                "default_stay_days",
+                "max_stay_days",
+                "program_default_stay_below_max",
+                "The planned stay cannot be longer than the maximum stay.",
+            ),
+            _ordered(
+                "sessions_per_week_min",
+                "sessions_per_week_max",
+                "program_cadence_ordered",
+                "The minimum sessions a week cannot exceed the maximum.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(sessions_per_week_min__isnull=True) | Q(sessions_per_week_min__range=(1, 7))
+                )
+                & (Q(sessions_per_week_max__isnull=True) | Q(sessions_per_week_max__range=(1, 7))),
+                name="program_cadence_within_a_week",
+                violation_error_message="Sessions a week must be between 1 and 7.",
+            ),
+            _ordered(
+                "session_hours_min",
+                "session_hours_max",
+                "program_session_hours_ordered",
+                "The minimum session length cannot exceed the maximum.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(session_hours_min__isnull=True) | Q(session_hours_min__gt=0))
+                & (Q(session_hours_max__isnull=True) | Q(session_hours_max__lte=24)),
+                name="program_session_hours_sane",
+                violation_error_message="Session lengths are between 0 and 24 hours.",
+            ),
+            _ordered(
+                "weekly_hours_min",
+                "weekly_hours_max",
+                "program_weekly_hours_ordered",
+                "The minimum weekly hours cannot exceed the maximum.",
+            ),
+            models.CheckConstraint(
+                condition=Q(track="") | Q(level__in=[Level.IOP, Level.PHP]),
+                name="program_track_only_for_day_programs",
+                violation_error_message="Only IOP and PHP programs have a day or evening track.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def intensity(self) -> int:
+        return LEVEL_INTENSITY[self.level]
+
+
+class EnrollmentStatus(models.TextChoices):
+    WAITLISTED = "waitlisted", "Waitlisted"
+    ADMITTED = "admitted", "Admitted"
+    DISCHARGED = "discharged", "Discharged"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class DischargeReason(models.TextChoices):
+    COMPLETED = "completed", "Completed"
+    TRANSFERRED = "transferred", "Transferred to another level or program"
+    AMA = "ama", "Left against medical advice"
+    ADMINISTRATIVE = "administrative", "Administrative discharge"
+    REFERRED = "referred", "Referred out"
+
+
+OCCUPYING = [EnrollmentStatus.ADMITTED, EnrollmentStatus.DISCHARGED]
+
+
+class Enrollment(models.Model):
+    """A patient's place in a program: ``waitlisted → admitted → discharged``, or
+    ``waitlisted → cancelled``. A database trigger refuses any other change of status."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="enrollments"
+    )
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="enrollments")
+    # The program's level, copied so the one-residential-stay constraint needs no join.
+    level = models.CharField(max_length=12, choices=Level.choices, editable=False)
+    status = models.CharField(max_length=12, choices=EnrollmentStatus.choices)
+    start_date = models.DateField(help_text="Admission date (requested date while waitlisted).")
+    planned_end_date = models.DateField()
+    discharge_date = models.DateField(null=True, blank=True)
+    discharge_reason = models.CharField(max_length=16, choices=DischargeReason.choices, blank=True)
+    primary_clinician = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    assessment = models.ForeignKey(
+        "patients.Assessment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="enrollments",
+    )
+    # Waitlist: higher priority first, then earlier requests; a patient whose offer lapsed
+    # goes behind those not yet passed over.
+    priority = models.SmallIntegerField(default=0)
+    requested_at = models.DateTimeField(db_default=Now())
+    passed_over = models.BooleanField(default=False)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    offer_expires_at = models.DateTimeField(null=True, blank=True)
+    admitted_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        indexes = [
+            models.Index(fields=["program", "status", "start_date"], name="enrollment_program"),
+            models.Index(fields=["patient", "-start_date"], name="enrollment_patient"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=EnrollmentStatus.values),
+                name="enrollment_status_known",
+                violation_error_message="Unknown enrollment status.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=EnrollmentStatus.DISCHARGED)
+                    & Q(discharge_date__isnull=False)
+                    & ~Q(discharge_reason="")
+                )
+                | (
+                    ~Q(status=EnrollmentStatus.DISCHARGED)
+                    & Q(discharge_date__isnull=True)
+                    & Q(discharge_reason="")
+                ),
+                name="enrollment_discharge_iff_discharged",
+                violation_error_message="A discharge date and reason are set exactly when the "
+                "enrollment is discharged.",
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_end_date__gte=F("start_date")),
+                name="enrollment_planned_end_after_start",
+                violation_error_message="The planned end cannot be before the start.",
+            ),
+            models.CheckConstraint(
+                condition=Q(discharge_date__isnull=True) | Q(discharge_date__gte=F("start_date")),
+                name="enrollment_discharge_after_start",
+                violation_error_message="A discharge cannot be before the admission.",
+            ),
+            models.CheckConstraint(
+                condition=Q(offer_expires_at__isnull=True) | Q(offered_at__isnull=False),
+                name="enrollment_offer_complete",
+                violation_error_message="An offer has a start and an expiry.",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "program"],
+                condition=Q(status=EnrollmentStatus.WAITLISTED),
+                name="enrollment_one_waitlist_entry",
+                violation_error_code="already_waitlisted",
+                violation_error_message="The patient is already on this program's waitlist.",
+            ),
+            ExclusionConstraint(
+                name="enrollment_no_overlap_in_program",
+                expressions=[
+                    ("patient", RangeOperators.EQUAL),
+                    ("program", RangeOperators.EQUAL),
+                    (DateRange("start_date", "discharge_date"), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(status__in=OCCUPYING),
+                violation_error_code="overlapping_enrollment",
+                violation_error_message="The patient is already enrolled in this program on "
+                "these dates.",
+            ),
+            ExclusionConstraint(
+                name="enrollment_one_residential_stay",
+                expressions=[
+                    ("patient", RangeOperators.EQUAL),
+                    (DateRange("start_date", "discharge_date"), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(status__in=OCCUPYING, level=Level.RESIDENTIAL),
+                violation_error_code="overlapping_residential_stay",
+                violation_error_message="The patient already has a residential stay on these "
+                "dates.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.patient} in {self.program} ({self.status})"
+
+    def is_active_on(self, day: datetime.date) -> bool:
+        return (
+            self.status in OCCUPYING
+            and self.start_date <= day
+            and (self.discharge_date is None or day < self.discharge_date)
+        )
+
+
+class BedAssignment(models.Model):
+    """Who sleeps in which bed, when: one patient per bed at a time, one bed per stay at a
+    time (exclusion constraints)."""
+
+    bed = models.ForeignKey("clinic.Bed", on_delete=models.PROTECT, related_name="assignments")
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.CASCADE, related_name="bed_assignments"
+    )
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    assigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="bed_assignment_dates_ordered",
+                violation_error_message="A bed assignment cannot end before it starts.",
+            ),
+            ExclusionConstraint(
+                name="bed_holds_one_patient",
+                expressions=[
+                    ("bed", RangeOperators.EQUAL),
+                    (DateRange("start_date", "end_date"), RangeOperators.OVERLAPS),
+                ],
+                violation_error_code="bed_taken",
+                violation_error_message="This bed is taken on these dates.",
+            ),
+            ExclusionConstraint(
+                name="bed_one_per_stay",
+                expressions=[
+                    ("enrollment", RangeOperators.EQUAL),
+                    (DateRange("start_date", "end_date"), RangeOperators.OVERLAPS),
+                ],
+                violation_error_code="already_has_bed",
+                violation_error_message="The patient already has a bed on these dates.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.bed} from {self.start_date}"
+
+
+class TransitionKind(models.TextChoices):
+    STEP_DOWN = "step_down", "Step-down"
+    STEP_UP = "step_up", "Step-up"
+    LATERAL = "lateral", "Lateral"
+
+
+class Transition(models.Model):
+    """A move between programs: the source discharged as ``transferred`` and the target admitted
+    on the same date, in one transaction."""
+
+    kind = models.CharField(max_length=10, choices=TransitionKind.choices)
+    from_enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, related_name="transition_out"
+    )
+    to_enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, related_name="transition_in"
+    )
+    date = models.DateField()
+    reason = models.TextField()
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    assessment = models.ForeignKey(
+        "patients.Assessment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="transitions",
+        help_text="The reassessment the move followed.",
+    )
+    # Continuity of care: days from the move to the first attended session at the new level
+    # (recorded by the scheduling side once the patient attends; > 7 is flagged).
+    first_session_on = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    CONTINUITY_TARGET_DAYS = 7
+
+    class Meta:
+        ordering = ["-date", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_enrollment=F("to_enrollment")),
+                name="transition_between_two_enrollments",
+                violation_error_message="A transition goes from one enrollment to another.",
+            ),
+            models.CheckConstraint(
+                condition=Q(first_session_on__isnull=True) | Q(first_session_on__gte=F("date")),
+                name="transition_first_session_after_move",
+                violation_error_message="The first session at the new level is after the move.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} on {self.date}"
+
+    @property
+    def gap_days(self) -> int | None:
+        if self.first_session_on is None:
+            return None
+        return (self.first_session_on - self.date).days
+
+    def gap_flagged(self, today: datetime.date) -> bool:
+        """Past the continuity target: a late first session, or none yet after 7 days."""
+        if self.first_session_on is not None:
+            return self.gap_days > self.CONTINUITY_TARGET_DAYS
+        return (today - self.date).days > self.CONTINUITY_TARGET_DAYS
+
+
+# Aftercare ----------------------------------------------------------------------------------------
+
+
+class AftercarePlanStatus(models.TextChoices):
+    DRAFT = "draft", "Draft (discharge planning)"
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+
+
+class AftercarePlan(models.Model):
+    """The plan a patient leaves with, built during discharge planning (FHIR CarePlan)."""
+
+    enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, related_name="aftercare_plan"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="aftercare_plans"
+    )
+    status = models.CharField(
+        max_length=8, choices=AftercarePlanStatus.choices, default=AftercarePlanStatus.DRAFT
+    )
+    review_date = models.DateField(null=True, blank=True)
+    medication_continuation = models.TextField(blank=True)
+    sober_living = models.TextField(blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Aftercare plan of {self.patient}"
+
+
+class AftercareItemKind(models.TextChoices):
+    TRIGGER = "trigger", "Relapse trigger"
+    COPING_SKILL = "coping_skill", "Coping skill"
+    SUPPORT_GROUP = "support_group", "Support group"
+    FOLLOW_UP = "follow_up", "Follow-up appointment"
+    EMERGENCY_CONTACT = "emergency_contact", "Emergency contact"
+
+
+class AftercareItem(models.Model):
+    plan = models.ForeignKey(AftercarePlan, on_delete=models.CASCADE, related_name="items")
+    kind = models.CharField(max_length=20, choices=AftercareItemKind.choices)
+    text = models.TextField()
+    scheduled_for = models.DateTimeField(
+        null=True, blank=True, help_text="When, for a follow-up appointment."
+    )
+
+    class Meta:
+        ordering = ["kind", "id"]
+
+    def __str__(self):
+        return f"{self.get_kind_display()}: {self.text[:40]}"
+
+
+class GoalStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    ACHIEVED = "achieved", "Achieved"
+    DROPPED = "dropped", "Dropped"
+
+
+class AftercareGoal(models.Model):
+    plan = models.ForeignKey(AftercarePlan, on_delete=models.CASCADE, related_name="goals")
+    description = models.TextField()
+    status = models.CharField(max_length=12, choices=GoalStatus.choices, default=GoalStatus.OPEN)
+    target_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return self.description[:60]
+
+
+class CheckIn(models.Model):
+    """A patient's report between visits: cravings, mood, use."""
+
+    RISKY_CRAVING = 8
+
+    plan = models.ForeignKey(AftercarePlan, on_delete=models.PROTECT, related_name="check_ins")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="check_ins"
+    )
+    craving = models.PositiveSmallIntegerField(help_text="0 (none) to 10 (overwhelming).")
+    mood = models.PositiveSmallIntegerField(help_text="1 (very low) to 5 (very good).")
+    used_substance = models.BooleanField()
+    note = models.TextField(blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The patient's own account, or staff on their behalf.",
+    )
+    recorded_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["-recorded_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(craving__lte=10),
+                name="checkin_craving_0_to_10",
+                violation_error_message="Craving is rated 0 to 10.",
+            ),
+            models.CheckConstraint(
+                condition=Q(mood__range=(1, 5)),
+                name="checkin_mood_1_to_5",
+                violation_error_message="Mood is rated 1 to 5.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Check-in of {self.recorded_at:%Y-%m-%d}"
+
+    @property
+    def is_risky(self) -> bool:
+        return self.used_substance or self.craving >= self.RISKY_CRAVING

@@ -247,6 +247,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "LevelEnum": "patients.models.Level.choices",
         "TrackEnum": "patients.models.Track.choices",
+        "ContactKindEnum": "patients.models.ContactKind.choices",
+        "TransitionKindEnum": "programs.models.TransitionKind.choices",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

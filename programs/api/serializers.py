@@ -1,0 +1,197 @@
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from clinic.models import Bed, Role
+from clinic.selectors import clinic_ids_for_user
+from patients.api.serializers import CallerScopedPrimaryKeyField, patients_of_caller
+from patients.models import Assessment
+from programs.models import (
+    BedAssignment,
+    DischargeReason,
+    Enrollment,
+    Program,
+    Transition,
+    TransitionKind,
+)
+
+TEXT_MAX = 5000
+
+
+def programs_of_caller(user):
+    return Program.objects.filter(clinic_id__in=clinic_ids_for_user(user)).select_related("clinic")
+
+
+def assessments_of_caller(user):
+    return Assessment.objects.filter(patient__clinic_id__in=clinic_ids_for_user(user))
+
+
+def clinicians_of_caller(user):
+    return (
+        get_user_model()
+        .objects.filter(
+            groups__name=Role.CLINICIAN,
+            clinic_memberships__clinic_id__in=clinic_ids_for_user(user),
+        )
+        .distinct()
+    )
+
+
+def beds_of_caller(user):
+    return Bed.objects.filter(clinic_id__in=clinic_ids_for_user(user))
+
+
+class ProgramSerializer(serializers.ModelSerializer):
+    active_count = serializers.SerializerMethodField()
+    free_places = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Program
+        fields = [
+            "id",
+            "clinic",
+            "name",
+            "level",
+            "track",
+            "capacity",
+            "min_stay_days",
+            "max_stay_days",
+            "default_stay_days",
+            "sessions_per_week_min",
+            "sessions_per_week_max",
+            "session_hours_min",
+            "session_hours_max",
+            "weekly_hours_min",
+            "weekly_hours_max",
+            "services",
+            "waitlist_offer_hours",
+            "is_active",
+            "active_count",
+            "free_places",
+        ]
+        read_only_fields = fields
+
+    def _places(self, program):
+        return self.context["places"][program.pk]
+
+    def get_active_count(self, program) -> int:
+        return self._places(program)["active_count"]
+
+    def get_free_places(self, program) -> int:
+        return self._places(program)["free_places"]
+
+    def to_representation(self, program):
+        data = super().to_representation(program)
+        data["track"] = program.track or None
+        return data
+
+
+class EnrollmentSerializer(serializers.ModelSerializer):
+    discharge_reason = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "id",
+            "patient",
+            "program",
+            "level",
+            "status",
+            "start_date",
+            "planned_end_date",
+            "discharge_date",
+            "discharge_reason",
+            "primary_clinician",
+            "assessment",
+            "priority",
+            "requested_at",
+            "passed_over",
+            "offered_at",
+            "offer_expires_at",
+            "admitted_at",
+            "cancelled_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(OpenApiTypes.STR)
+    def get_discharge_reason(self, enrollment) -> str | None:
+        return enrollment.discharge_reason or None
+
+
+class EnrollmentCreateSerializer(serializers.Serializer):
+    patient = CallerScopedPrimaryKeyField(scope=patients_of_caller)
+    program = CallerScopedPrimaryKeyField(scope=programs_of_caller)
+    start_date = serializers.DateField()
+    waitlist = serializers.BooleanField(
+        required=False, default=False, help_text="Waitlist the patient when the program is full."
+    )
+    planned_end_date = serializers.DateField(required=False, allow_null=True, default=None)
+    primary_clinician = CallerScopedPrimaryKeyField(
+        scope=clinicians_of_caller, required=False, allow_null=True, default=None
+    )
+    assessment = CallerScopedPrimaryKeyField(
+        scope=assessments_of_caller, required=False, allow_null=True, default=None
+    )
+    priority = serializers.IntegerField(required=False, default=0, min_value=-10, max_value=10)
+
+
+class EnrollmentAdmitSerializer(serializers.Serializer):
+    start_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class EnrollmentDischargeSerializer(serializers.Serializer):
+    date = serializers.DateField()
+    reason = serializers.ChoiceField(choices=DischargeReason.choices)
+
+
+class TransitionCreateSerializer(serializers.Serializer):
+    to_program = CallerScopedPrimaryKeyField(scope=programs_of_caller)
+    date = serializers.DateField()
+    kind = serializers.ChoiceField(choices=TransitionKind.choices)
+    reason = serializers.CharField(max_length=TEXT_MAX)
+    assessment = CallerScopedPrimaryKeyField(
+        scope=assessments_of_caller, required=False, allow_null=True, default=None
+    )
+
+
+class TransitionSerializer(serializers.ModelSerializer):
+    decided_by = serializers.CharField(source="decided_by.username", read_only=True)
+    from_program = serializers.IntegerField(source="from_enrollment.program_id", read_only=True)
+    to_program = serializers.IntegerField(source="to_enrollment.program_id", read_only=True)
+    patient = serializers.IntegerField(source="from_enrollment.patient_id", read_only=True)
+    gap_days = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Transition
+        fields = [
+            "id",
+            "kind",
+            "patient",
+            "from_enrollment",
+            "to_enrollment",
+            "from_program",
+            "to_program",
+            "date",
+            "reason",
+            "decided_by",
+            "assessment",
+            "first_session_on",
+            "gap_days",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class BedAssignSerializer(serializers.Serializer):
+    bed = CallerScopedPrimaryKeyField(scope=beds_of_caller)
+    date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class BedAssignmentSerializer(serializers.ModelSerializer):
+    bed_label = serializers.CharField(source="bed.__str__", read_only=True)
+
+    class Meta:
+        model = BedAssignment
+        fields = ["id", "bed", "bed_label", "enrollment", "start_date", "end_date"]
+        read_only_fields = fields

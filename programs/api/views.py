@@ -1,0 +1,182 @@
+"""Programs, enrollments and transitions. Thin: validate, call one service, render."""
+
+from django_filters import rest_framework as filters
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
+
+from clinic.api.mixins import PatientDataMixin
+from clinic.api.permissions import IsStaff, roles_allowed
+from clinic.api.utils import validated
+from clinic.models import Role
+from programs import selectors
+from programs.api import serializers as s
+from programs.models import Enrollment, EnrollmentStatus, Program, Transition
+from programs.services import enrollments as services
+
+ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
+
+
+class ProgramFilterSet(filters.FilterSet):
+    class Meta:
+        model = Program
+        fields = ["clinic", "level", "track", "is_active"]
+
+
+class ProgramViewSet(viewsets.ReadOnlyModelViewSet):
+    """Programs of the caller's clinics with today's active count and free places."""
+
+    serializer_class = s.ProgramSerializer
+    permission_classes = [IsStaff]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = ProgramFilterSet
+    ordering_fields = ["name", "level", "id"]
+    ordering = ["level", "name", "id"]
+
+    def get_queryset(self):
+        return selectors.program_list(user=self.request.user)
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        context = {**self.get_serializer_context(), "places": selectors.program_places(page)}
+        return self.get_paginated_response(
+            s.ProgramSerializer(page, many=True, context=context).data
+        )
+
+    def retrieve(self, request, *args, **kwargs):
+        program = self.get_object()
+        context = {**self.get_serializer_context(), "places": selectors.program_places([program])}
+        return Response(s.ProgramSerializer(program, context=context).data)
+
+
+class EnrollmentFilterSet(filters.FilterSet):
+    clinic = filters.NumberFilter(field_name="program__clinic")
+    active_on = filters.DateFilter(method="filter_active_on", label="Present on this date")
+
+    class Meta:
+        model = Enrollment
+        fields = ["patient", "program", "status", "level", "clinic"]
+
+    def filter_active_on(self, queryset, name, value):
+        return queryset.filter(
+            status__in=[EnrollmentStatus.ADMITTED, EnrollmentStatus.DISCHARGED],
+            start_date__lte=value,
+        ).exclude(discharge_date__lte=value)
+
+
+# Who may do what (API.md): admissions enroll, admit, cancel and assign beds; admissions and
+# clinicians discharge; clinicians decide transitions; every staff role reads.
+ACTION_ROLES = {
+    "create": (Role.ADMISSIONS,),
+    "admit": (Role.ADMISSIONS,),
+    "cancel": (Role.ADMISSIONS,),
+    "bed": (Role.ADMISSIONS,),
+    "discharge": (Role.ADMISSIONS, Role.CLINICIAN),
+    "transition": (Role.CLINICIAN,),
+}
+
+
+class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
+    serializer_class = s.EnrollmentSerializer
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = EnrollmentFilterSet
+    ordering_fields = ["start_date", "requested_at", "id"]
+    ordering = ["-start_date", "-id"]
+
+    def get_permissions(self):
+        write = ACTION_ROLES.get(self.action, ())
+        return [roles_allowed(read=ALL_STAFF, write=write)()]
+
+    def get_queryset(self):
+        return selectors.enrollment_list(user=self.request.user)
+
+    def audit_clinic_id(self, obj):
+        return obj.program.clinic_id
+
+    @extend_schema(request=s.EnrollmentCreateSerializer, responses={201: s.EnrollmentSerializer})
+    def create(self, request):
+        data = validated(s.EnrollmentCreateSerializer, request)
+        enrollment = services.enrollment_create(actor=request.user, **data)
+        return self.response_for(enrollment, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.EnrollmentAdmitSerializer, responses=s.EnrollmentSerializer)
+    @action(detail=True, methods=["post"])
+    def admit(self, request, pk=None):
+        """Admit a waitlisted patient (for example the one offered a freed place)."""
+        enrollment = services.enrollment_admit(
+            actor=request.user,
+            enrollment=self.get_object(),
+            **validated(s.EnrollmentAdmitSerializer, request),
+        )
+        return self.response_for(enrollment)
+
+    @extend_schema(request=s.EnrollmentDischargeSerializer, responses=s.EnrollmentSerializer)
+    @action(detail=True, methods=["post"])
+    def discharge(self, request, pk=None):
+        enrollment = services.enrollment_discharge(
+            actor=request.user,
+            enrollment=self.get_object(),
+            **validated(s.EnrollmentDischargeSerializer, request),
+        )
+        return self.response_for(enrollment)
+
+    @extend_schema(request=None, responses=s.EnrollmentSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel a waitlisted enrollment."""
+        enrollment = services.enrollment_cancel(actor=request.user, enrollment=self.get_object())
+        return self.response_for(enrollment)
+
+    @extend_schema(request=s.TransitionCreateSerializer, responses={201: s.TransitionSerializer})
+    @action(detail=True, methods=["post"])
+    def transition(self, request, pk=None):
+        """Step down, step up or move laterally: the source is discharged as transferred and
+        the target admitted on the same date, in one transaction."""
+        move = services.transition_create(
+            actor=request.user,
+            enrollment=self.get_object(),
+            **validated(s.TransitionCreateSerializer, request),
+        )
+        return Response(s.TransitionSerializer(move).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=s.BedAssignSerializer, responses={201: s.BedAssignmentSerializer})
+    @action(detail=True, methods=["post"])
+    def bed(self, request, pk=None):
+        """Assign a bed of the (residential) program from a date."""
+        assignment = services.bed_assign(
+            actor=request.user,
+            enrollment=self.get_object(),
+            **validated(s.BedAssignSerializer, request),
+        )
+        return Response(s.BedAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+
+
+class TransitionFilterSet(filters.FilterSet):
+    patient = filters.NumberFilter(field_name="from_enrollment__patient")
+    date_after = filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_before = filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = Transition
+        fields = ["kind", "patient"]
+
+
+class TransitionViewSet(PatientDataMixin, viewsets.GenericViewSet):
+    serializer_class = s.TransitionSerializer
+    permission_classes = [roles_allowed(read=ALL_STAFF)]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = TransitionFilterSet
+    ordering_fields = ["date", "id"]
+    ordering = ["-date", "-id"]
+
+    def get_queryset(self):
+        return selectors.transition_list(user=self.request.user)
+
+    def audit_patient_id(self, obj):
+        return obj.from_enrollment.patient_id
+
+    def audit_clinic_id(self, obj):
+        return obj.from_enrollment.program.clinic_id

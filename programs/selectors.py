@@ -1,0 +1,73 @@
+"""Reads of the programs app, scoped to the caller's clinics."""
+
+import datetime
+from collections import defaultdict
+
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from clinic.selectors import clinic_ids_for_user
+from programs.models import OCCUPYING, Enrollment, EnrollmentStatus, Program, Transition
+
+
+def program_list(*, user) -> QuerySet[Program]:
+    return Program.objects.filter(clinic_id__in=clinic_ids_for_user(user)).select_related("clinic")
+
+
+def clinic_today(program: Program) -> datetime.date:
+    return timezone.localdate(timezone=program.clinic.zone)
+
+
+def program_places(programs: list[Program]) -> dict[int, dict[str, int]]:
+    """``{program id: {"active_count", "free_places"}}`` for a page of programs, in two queries.
+
+    ``active_count``: patients admitted and present today (in the clinic's zone);
+    ``free_places``: capacity less the peak occupancy from today on (future admissions reserve
+    their places) and less places held for waitlisted patients who were offered one.
+    """
+    if not programs:
+        return {}
+    earliest_today = min(clinic_today(p) for p in programs)
+    stays = defaultdict(list)
+    for program_id, start, end in (
+        Enrollment.objects.filter(program__in=programs, status__in=OCCUPYING)
+        .exclude(discharge_date__lte=earliest_today)
+        .values_list("program_id", "start_date", "discharge_date")
+    ):
+        stays[program_id].append((start, end))
+    held = dict(
+        Enrollment.objects.filter(
+            program__in=programs,
+            status=EnrollmentStatus.WAITLISTED,
+            offer_expires_at__gt=timezone.now(),
+        )
+        .values("program_id")
+        .annotate(n=Count("id"))
+        .values_list("program_id", "n")
+    )
+    places = {}
+    for program in programs:
+        today = clinic_today(program)
+        ranges = stays[program.pk]
+
+        def occupied(day, ranges=ranges):
+            return sum(1 for start, end in ranges if start <= day and (end is None or day < end))
+
+        peak = max([occupied(today), *(occupied(s) for s, _e in ranges if s > today)])
+        places[program.pk] = {
+            "active_count": occupied(today),
+            "free_places": max(program.capacity - peak - held.get(program.pk, 0), 0),
+        }
+    return places
+
+
+def enrollment_list(*, user) -> QuerySet[Enrollment]:
+    return Enrollment.objects.filter(
+        program__clinic_id__in=clinic_ids_for_user(user)
+    ).select_related("program", "patient")
+
+
+def transition_list(*, user) -> QuerySet[Transition]:
+    return Transition.objects.filter(
+        from_enrollment__program__clinic_id__in=clinic_ids_for_user(user)
+    ).select_related("from_enrollment__program", "to_enrollment__program", "decided_by")

@@ -1,0 +1,1 @@
+"""Writes of the programs app (a package: enrollments and aftercare grew apart)."""
