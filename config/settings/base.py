@@ -269,7 +269,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE = {}
+CELERY_BEAT_SCHEDULE = {
+    "waitlist-expire-offers": {
+        "task": "programs.tasks.waitlist_expire_offers_task",
+        "schedule": env.int("WAITLIST_SCAN_SECONDS", default=300),
+    },
+}
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(embedded.LOCAL_DIR / "celerybeat-schedule")
 )

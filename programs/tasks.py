@@ -1,0 +1,11 @@
+"""Thin Celery tasks of the programs app: re-read the state, call a service."""
+
+from celery import shared_task
+
+from programs.services.enrollments import waitlist_expire_offers
+
+
+@shared_task(ignore_result=True)
+def waitlist_expire_offers_task() -> int:
+    """Lapse waitlist offers past their expiry and pass the places on (idempotent; beat)."""
+    return waitlist_expire_offers()
