@@ -65,3 +65,25 @@ def test_seed_has_patients_at_every_intake_stage(settings):
     assert Assessment.objects.filter(decided_at__isnull=True).exists()  # awaiting a decision
     assert Assessment.objects.exclude(override_reason="").exists()  # an override with reason
     assert Patient.objects.filter(assessments__isnull=True).exists()  # not yet assessed
+
+
+def test_seed_has_programs_and_every_path_of_care_with_room_to_admit(settings):
+    from django.utils import timezone
+
+    from programs.models import Enrollment, Program, Transition
+    from programs.services.enrollments import free_places
+
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+
+    levels = {(p.level, p.track) for p in Program.objects.all()}
+    assert {("residential", ""), ("iop", "day"), ("iop", "evening"), ("outpatient", "")} <= levels
+    statuses = set(Enrollment.objects.values_list("status", flat=True))
+    assert statuses == {"admitted", "waitlisted", "discharged"}
+    assert Transition.objects.filter(kind="step_down").count() == 1
+    # A new admission always fits on a fresh demo (API.md).
+    for name in ["Residential", "IOP Day Track", "IOP Evening Track"]:
+        program = Program.objects.get(name=name)
+        assert free_places(program, timezone.localdate(timezone=program.clinic.zone)) >= 2

@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clinic.demo import DEMO_STAFF, seed_demo_clinic
 from patients.demo import seed_demo_patients
+from programs.demo import seed_demo_enrollments
 
 
 class Command(BaseCommand):
@@ -21,9 +22,14 @@ class Command(BaseCommand):
                 "Use --force if this really is a demo deployment."
             )
         clinic = seed_demo_clinic(password=settings.DEMO_PASSWORD)
-        admissions = get_user_model().objects.get(username="admissions")
+        users = get_user_model().objects
+        admissions = users.get(username="admissions")
         patients = seed_demo_patients(clinic=clinic, actor=admissions)
+        seed_demo_enrollments(
+            clinic=clinic, admissions=admissions, clinician=users.get(username="clinician")
+        )
         self.stdout.write(
-            f"Demo clinic {clinic.name!r} ready: {len(patients)} patients; "
+            f"Demo clinic {clinic.name!r} ready: {clinic.programs.count()} programs, "
+            f"{len(patients)} patients; "
             f"users: {', '.join(DEMO_STAFF)}."
         )

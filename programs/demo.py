@@ -1,0 +1,158 @@
+"""Demo programs and patients' paths through them (API.md, "Demo data").
+
+Residential (28–90 days, 4 beds), a day IOP and an evening IOP track (3–5 sessions a week of 3–4
+hours), a standard outpatient program and a small PHP that is full with a waitlist. Patients are
+admitted, waitlisted, stepped down and discharged; at least two residential beds and two places in
+each IOP track stay free, so a new admission always fits on a fresh demo. Dates are relative to
+today, so the demo looks alive whenever it is seeded. Idempotent: a patient who already has an
+enrollment is left alone.
+"""
+
+import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from clinic.models import Bed, Clinic
+from patients.models import Level, Patient, Track
+from programs.models import LEVEL_DEFAULTS, Enrollment, Program, ProgramService
+from programs.services import enrollments as services
+
+PROGRAMS = {
+    "residential": {
+        "name": "Residential",
+        "level": Level.RESIDENTIAL,
+        "capacity": 4,
+        "services": [
+            ProgramService.DETOX,
+            ProgramService.INDIVIDUAL_THERAPY,
+            ProgramService.GROUP_THERAPY,
+            ProgramService.MAT,
+            ProgramService.RECREATION,
+            ProgramService.AFTERCARE_PLANNING,
+        ],
+    },
+    "php": {
+        "name": "Partial Hospitalization",
+        "level": Level.PHP,
+        "track": Track.DAY,
+        "capacity": 1,
+        "services": [ProgramService.GROUP_THERAPY, ProgramService.MAT],
+    },
+    "iop_day": {
+        "name": "IOP Day Track",
+        "level": Level.IOP,
+        "track": Track.DAY,
+        "capacity": 8,
+        "services": [
+            ProgramService.GROUP_THERAPY,
+            ProgramService.EDUCATION,
+            ProgramService.RELAPSE_PREVENTION,
+        ],
+    },
+    "iop_evening": {
+        "name": "IOP Evening Track",
+        "level": Level.IOP,
+        "track": Track.EVENING,
+        "capacity": 8,
+        "services": [
+            ProgramService.GROUP_THERAPY,
+            ProgramService.FAMILY,
+            ProgramService.RELAPSE_PREVENTION,
+        ],
+    },
+    "outpatient": {
+        "name": "Outpatient",
+        "level": Level.OUTPATIENT,
+        "capacity": 30,
+        "services": [ProgramService.INDIVIDUAL_THERAPY, ProgramService.AFTERCARE_PLANNING],
+    },
+}
+BEDS = [("A", "1"), ("A", "2"), ("B", "1"), ("B", "2")]
+
+
+def seed_demo_programs(*, clinic: Clinic) -> dict[str, Program]:
+    programs = {}
+    for key, spec in PROGRAMS.items():
+        program, _ = Program.objects.get_or_create(
+            clinic=clinic,
+            name=spec["name"],
+            defaults={**LEVEL_DEFAULTS[spec["level"]], **spec},
+        )
+        programs[key] = program
+    for room, label in BEDS:
+        bed, _ = Bed.objects.get_or_create(clinic=clinic, room=room, label=label)
+        programs["residential"].beds.add(bed)
+    return programs
+
+
+@transaction.atomic
+def seed_demo_enrollments(*, clinic: Clinic, admissions, clinician) -> int:
+    """Every path of care once; returns how many patients got a path this time."""
+    programs = seed_demo_programs(clinic=clinic)
+    today = timezone.localdate(timezone=clinic.zone)
+
+    def ago(days):
+        return today - datetime.timedelta(days=days)
+
+    def patient(first, last):
+        return Patient.objects.filter(clinic=clinic, first_name=first, last_name=last).first()
+
+    def admit(who, key, start, **extra):
+        return services.enrollment_create(
+            actor=admissions,
+            patient=who,
+            program=programs[key],
+            start_date=start,
+            primary_clinician=clinician,
+            assessment=who.assessments.first(),
+            **extra,
+        )
+
+    beds = list(programs["residential"].beds.order_by("room", "label"))
+    paths = 0
+    for first, last, path in [
+        ("Jordan", "Reyes", "residential"),
+        ("Casey", "Morgan", "residential_new"),
+        ("Sam", "Okafor", "stepped_down"),
+        ("Riley", "Chen", "php"),
+        ("Quinn", "Baker", "php_waitlist"),
+        ("Avery", "Patel", "iop_evening"),
+        ("Morgan", "Silva", "iop_evening_new"),
+        ("Taylor", "Nguyen", "discharged"),
+    ]:
+        who = patient(first, last)
+        if who is None or Enrollment.objects.filter(patient=who).exists():
+            continue
+        paths += 1
+        if path == "residential":
+            stay = admit(who, "residential", ago(12))
+            services.bed_assign(actor=admissions, enrollment=stay, bed=beds[0], date=ago(12))
+        elif path == "residential_new":
+            stay = admit(who, "residential", ago(2))
+            services.bed_assign(actor=admissions, enrollment=stay, bed=beds[1], date=ago(2))
+        elif path == "stepped_down":
+            stay = admit(who, "residential", ago(29))
+            services.transition_create(
+                actor=clinician,
+                enrollment=stay,
+                to_program=programs["iop_day"],
+                date=ago(1),
+                kind="step_down",
+                reason="Withdrawal complete, stable for two weeks; steps "
+                "down to the day IOP track while living at home.",
+            )
+        elif path == "php":
+            admit(who, "php", ago(6))
+        elif path == "php_waitlist":
+            admit(who, "php", today, waitlist=True)
+        elif path == "iop_evening":
+            admit(who, "iop_evening", ago(20))
+        elif path == "iop_evening_new":
+            admit(who, "iop_evening", today)
+        elif path == "discharged":
+            stay = admit(who, "outpatient", ago(25))
+            services.enrollment_discharge(
+                actor=clinician, enrollment=stay, date=ago(1), reason="completed"
+            )
+    return paths
