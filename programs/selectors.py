@@ -3,11 +3,21 @@
 import datetime
 from collections import defaultdict
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 from django.utils import timezone
 
 from clinic.selectors import clinic_ids_for_user
-from programs.models import OCCUPYING, Enrollment, EnrollmentStatus, Program, Transition
+from programs.models import (
+    OCCUPYING,
+    AftercareGoal,
+    AftercareItem,
+    AftercarePlan,
+    CheckIn,
+    Enrollment,
+    EnrollmentStatus,
+    Program,
+    Transition,
+)
 
 
 def program_list(*, user) -> QuerySet[Program]:
@@ -71,3 +81,31 @@ def transition_list(*, user) -> QuerySet[Transition]:
     return Transition.objects.filter(
         from_enrollment__program__clinic_id__in=clinic_ids_for_user(user)
     ).select_related("from_enrollment__program", "to_enrollment__program", "decided_by")
+
+
+# Aftercare ----------------------------------------------------------------------------------------
+
+
+def aftercare_plan_list(*, user) -> QuerySet[AftercarePlan]:
+    """Plans of the caller's clinics, with their items and goals (two queries for a page)."""
+    return (
+        AftercarePlan.objects.filter(enrollment__program__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("enrollment__program")
+        .prefetch_related(
+            Prefetch("items", queryset=AftercareItem.objects.order_by("kind", "id")),
+            Prefetch("goals", queryset=AftercareGoal.objects.order_by("id")),
+        )
+    )
+
+
+def aftercare_item_list(*, plan: AftercarePlan) -> QuerySet[AftercareItem]:
+    return AftercareItem.objects.filter(plan=plan).order_by("kind", "id")
+
+
+def aftercare_goal_list(*, plan: AftercarePlan) -> QuerySet[AftercareGoal]:
+    return AftercareGoal.objects.filter(plan=plan).order_by("id")
+
+
+def checkin_list(*, plan: AftercarePlan) -> QuerySet[CheckIn]:
+    """The plan's check-ins, newest first."""
+    return CheckIn.objects.filter(plan=plan).order_by("-recorded_at", "-id")
