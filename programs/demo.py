@@ -16,6 +16,7 @@ from django.utils import timezone
 from clinic.models import Bed, Clinic
 from patients.models import Level, Patient, Track
 from programs.models import LEVEL_DEFAULTS, Enrollment, Program, ProgramService
+from programs.services import aftercare
 from programs.services import enrollments as services
 
 PROGRAMS = {
@@ -152,7 +153,52 @@ def seed_demo_enrollments(*, clinic: Clinic, admissions, clinician) -> int:
             admit(who, "iop_evening", today)
         elif path == "discharged":
             stay = admit(who, "outpatient", ago(25))
+            _seed_aftercare(stay, clinician=clinician, today=today)
             services.enrollment_discharge(
                 actor=clinician, enrollment=stay, date=ago(1), reason="completed"
             )
     return paths
+
+
+def _seed_aftercare(enrollment: Enrollment, *, clinician, today: datetime.date) -> None:
+    """A plan built during discharge planning, then in force, with a check-in."""
+    plan = aftercare.aftercare_plan_create(
+        actor=clinician,
+        enrollment=enrollment,
+        review_date=today + datetime.timedelta(days=30),
+        medication_continuation="Continue naltrexone 50 mg daily; refill with primary care.",
+        sober_living="Lives with a supportive sibling; no sober-living referral needed.",
+    )
+    for kind, text in [
+        ("trigger", "Payday Fridays and old friends from the bar"),
+        ("coping_skill", "Call sponsor, then a 20-minute walk (urge surfing)"),
+        ("support_group", "SMART Recovery, Tuesdays 7 pm, community center"),
+        ("emergency_contact", "Alex Nguyen (sibling), +1 202 555 0107"),
+    ]:
+        aftercare.aftercare_item_add(actor=clinician, plan=plan, kind=kind, text=text)
+    follow_up = timezone.now().replace(minute=0, second=0, microsecond=0) + datetime.timedelta(
+        days=14
+    )
+    aftercare.aftercare_item_add(
+        actor=clinician,
+        plan=plan,
+        kind="follow_up",
+        text="Follow-up with the outpatient counselor",
+        scheduled_for=follow_up,
+    )
+    aftercare.aftercare_goal_add(
+        actor=clinician,
+        plan=plan,
+        description="Attend a support group every week",
+        status="in_progress",
+    )
+    aftercare.aftercare_goal_add(
+        actor=clinician,
+        plan=plan,
+        description="Return to full-time work",
+        target_date=today + datetime.timedelta(days=60),
+    )
+    aftercare.aftercare_plan_update(actor=clinician, plan=plan, status="active")
+    aftercare.checkin_record(
+        actor=clinician, plan=plan, craving=3, mood=4, used_substance=False, note="Good week."
+    )

@@ -70,7 +70,7 @@ def test_seed_has_patients_at_every_intake_stage(settings):
 def test_seed_has_programs_and_every_path_of_care_with_room_to_admit(settings):
     from django.utils import timezone
 
-    from programs.models import Enrollment, Program, Transition
+    from programs.models import AftercarePlan, Enrollment, Program, Transition
     from programs.services.enrollments import free_places
 
     settings.DEBUG = True
@@ -83,6 +83,7 @@ def test_seed_has_programs_and_every_path_of_care_with_room_to_admit(settings):
     statuses = set(Enrollment.objects.values_list("status", flat=True))
     assert statuses == {"admitted", "waitlisted", "discharged"}
     assert Transition.objects.filter(kind="step_down").count() == 1
+    assert AftercarePlan.objects.filter(status="active").count() == 1
     # A new admission always fits on a fresh demo (API.md).
     for name in ["Residential", "IOP Day Track", "IOP Evening Track"]:
         program = Program.objects.get(name=name)
