@@ -1,7 +1,10 @@
 from django.contrib import admin
+from django.forms.models import construct_instance
 
-from clinic.models import AuditEvent, Clinic, ClinicMembership, Role
+from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm
+from clinic.models import AuditAction, AuditEvent, Bed, Clinic, ClinicMembership, Role
 from clinic.selectors import clinic_ids_for_user, user_has_role
+from clinic.services import audit_record
 
 
 class ClinicMembershipInline(admin.TabularInline):
@@ -60,3 +63,83 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Configuration records of a clinic (beds here, programs in programs.admin) -----------------------
+
+STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
+
+
+class AuditedModelForm(ServiceModelForm):
+    """A record that no service owns (no patient data): validated with its model's constraints,
+    saved and audited from ``clean()`` as a service would, so a violated constraint is a form
+    error rather than an IntegrityError."""
+
+    def perform(self, data):
+        instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
+        created = instance._state.adding
+        # Every field, also those shown read-only: a constraint over the clinic (a unique name)
+        # must be checked on a change too.
+        instance.full_clean()
+        instance.save()
+        self._save_m2m()
+        audit_record(
+            actor=self.request.user,
+            action=AuditAction.CREATE if created else AuditAction.UPDATE,
+            obj=instance,
+            clinic=instance.clinic_id,
+        )
+        return instance
+
+
+class OwnClinicFilter(admin.SimpleListFilter):
+    title = "clinic"
+    parameter_name = "clinic"
+
+    def lookups(self, request, model_admin):
+        return [
+            (c.pk, c.name) for c in Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(clinic_id=self.value()) if self.value() else queryset
+
+
+class ClinicConfigAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """A clinic's configuration: every staff role reads it, supervisors change it; only the staff
+    member's clinics are shown or offered. The clinic of a saved record stays fixed."""
+
+    read_roles = STAFF_ROLES
+    write_roles = (Role.SUPERVISOR,)
+    list_filter = [OwnClinicFilter]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(clinic_id__in=clinic_ids_for_user(request.user))
+            .select_related("clinic")
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "clinic":
+            kwargs["queryset"] = Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["clinic"] if obj is not None else []
+
+
+class BedForm(AuditedModelForm):
+    class Meta:
+        model = Bed
+        fields = ["clinic", "room", "label", "is_active"]
+
+
+@admin.register(Bed)
+class BedAdmin(ClinicConfigAdmin):
+    form = BedForm
+    list_display = ["room", "label", "clinic", "is_active"]
+    list_filter = [OwnClinicFilter, "is_active"]
+    search_fields = ["room", "label"]
+    ordering = ["clinic", "room", "label"]

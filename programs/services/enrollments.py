@@ -11,6 +11,8 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from clinic.errors import Conflict
@@ -289,9 +291,10 @@ def _discharge(enrollment: Enrollment, *, date: datetime.date, reason: str) -> N
     enrollment.discharge_date = date
     enrollment.discharge_reason = reason
     enrollment.save(update_fields=["status", "discharge_date", "discharge_reason", "updated_at"])
-    # The bed goes with the stay.
+    # The bed goes with the stay; an assignment that began after a late-recorded discharge
+    # date closes where it began (it never held the bed).
     BedAssignment.objects.filter(enrollment=enrollment, end_date__isnull=True).update(
-        end_date=max(date, enrollment.start_date)
+        end_date=Greatest("start_date", Value(date))
     )
 
 
@@ -500,9 +503,20 @@ def bed_assign(
         .exists()
     ):
         raise Conflict(f"Bed {bed} is taken from {start:%Y-%m-%d}.", code="bed_taken")
-    BedAssignment.objects.filter(enrollment=enrollment, end_date__isnull=True).update(
-        end_date=start
-    )
+    current = BedAssignment.objects.filter(enrollment=enrollment, end_date__isnull=True).first()
+    if current is not None and current.start_date > start:
+        raise ValidationError(
+            {
+                "date": [
+                    f"The patient is in bed {current.bed} from "
+                    f"{current.start_date:%Y-%m-%d}; a move to another bed starts on or after "
+                    "that date."
+                ]
+            }
+        )
+    if current is not None:
+        current.end_date = start
+        current.save(update_fields=["end_date"])
     assignment = BedAssignment.objects.create(
         bed=bed, enrollment=enrollment, start_date=start, assigned_by=actor
     )

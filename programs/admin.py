@@ -1,0 +1,875 @@
+"""The programs admin: programs (configuration), enrollments with their actions, transitions.
+
+Program configuration has no patient data and no service: its form validates the model's
+constraints and audits the save (``clinic.admin.AuditedModelForm``). Every enrollment write goes
+through ``programs.services.enrollments``: the admission form calls ``enrollment_create`` from its
+``clean()``, and admitting, discharging, cancelling, moving and bed assignment are admin actions
+and small intermediate pages that call one service each. A refusal is shown with the service's
+message, never as a server error. Pages that show patients are audited like the API's reads.
+"""
+
+import datetime
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AdminDateWidget
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+
+from clinic.admin import STAFF_ROLES, AuditedModelForm, ClinicConfigAdmin
+from clinic.admin_utils import ServiceModelForm
+from clinic.errors import ServiceError
+from clinic.models import AuditAction, Bed, Role
+from clinic.selectors import clinic_ids_for_user
+from clinic.services import audit_record, audit_record_many
+from patients.admin import ClinicScopedAdmin, _change_link, _table
+from patients.models import Assessment, Level
+from programs.models import (
+    LEVEL_DEFAULTS,
+    BedAssignment,
+    DischargeReason,
+    Enrollment,
+    EnrollmentStatus,
+    Program,
+    ProgramService,
+    Transition,
+    TransitionKind,
+)
+from programs.selectors import clinic_today
+from programs.services import enrollments as services
+
+# Who may do what (the same as the API): admissions enroll, admit, cancel and assign beds;
+# admissions and clinicians discharge; clinicians decide transitions; supervisors read.
+ACTION_ROLES = {
+    "enroll": (Role.ADMISSIONS,),
+    "admit": (Role.ADMISSIONS,),
+    "cancel": (Role.ADMISSIONS,),
+    "bed": (Role.ADMISSIONS,),
+    "discharge": (Role.ADMISSIONS, Role.CLINICIAN),
+    "transition": (Role.CLINICIAN,),
+}
+
+BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
+
+
+def _programs_of(request):
+    return Program.objects.filter(clinic_id__in=clinic_ids_for_user(request.user)).select_related(
+        "clinic"
+    )
+
+
+def _constraint_message(error: IntegrityError) -> str | None:
+    """The message of the model constraint that the database enforced, if it is one of ours:
+    the services check under locks, so this is a lost race, not an expected path."""
+    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+    for model in (Enrollment, BedAssignment, Transition, Program):
+        for constraint in model._meta.constraints:
+            if constraint.name == name:
+                return str(constraint.get_violation_error_message())
+    return None
+
+
+def _refusal_messages(error: Exception) -> list[str]:
+    """What a service's refusal says, as sentences for a person."""
+    if isinstance(error, ServiceError):
+        return [error.detail]
+    if isinstance(error, ValidationError):
+        return error.messages
+    message = _constraint_message(error)
+    if message is None:
+        raise error
+    return [message]
+
+
+# Programs -----------------------------------------------------------------------------------------
+
+
+def _defaults_description() -> str:
+    def bounds(values, low, high, unit):
+        low_value, high_value = values[low], values[high]
+        if low_value is None and high_value is None:
+            return None
+        if high_value is None:
+            return f"at least {low_value} {unit}"
+        if low_value is None:
+            return f"at most {high_value} {unit}"
+        if low_value == high_value:
+            return f"{low_value} {unit}"
+        return f"{low_value}–{high_value} {unit}"
+
+    lines = []
+    for level, values in LEVEL_DEFAULTS.items():
+        parts = [
+            bounds(values, "min_stay_days", "max_stay_days", "days' stay"),
+            f"planned stay {values['default_stay_days']} days",
+            bounds(values, "sessions_per_week_min", "sessions_per_week_max", "sessions a week"),
+            bounds(values, "session_hours_min", "session_hours_max", "hours a session"),
+            bounds(values, "weekly_hours_min", "weekly_hours_max", "hours a week"),
+        ]
+        lines.append(f"{Level(level).label}: {', '.join(p for p in parts if p)}.")
+    return " ".join(lines)
+
+
+class ProgramForm(AuditedModelForm):
+    services = forms.MultipleChoiceField(
+        choices=ProgramService.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    class Meta:
+        model = Program
+        fields = [
+            "clinic",
+            "name",
+            "level",
+            "track",
+            "capacity",
+            *BOUND_FIELDS,
+            "services",
+            "beds",
+            "waitlist_offer_hours",
+            "is_active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None and "default_stay_days" in self.fields:
+            # Left empty, it takes the level's default in clean().
+            self.fields["default_stay_days"].required = False
+
+    def clean(self):
+        # A new program starts from DOMAIN.md's numbers for its level: each bound left empty
+        # takes the level's default (and stays editable afterwards).
+        level = self.cleaned_data.get("level")
+        if self.instance.pk is None and level in LEVEL_DEFAULTS:
+            for name, value in LEVEL_DEFAULTS[level].items():
+                empty = name in self.fields and self.cleaned_data.get(name) is None
+                if empty and name not in self.errors:
+                    self.cleaned_data[name] = value
+        return super().clean()
+
+    def perform(self, data):
+        beds = data.get("beds")
+        if beds:
+            level = data.get("level", self.instance.level)
+            clinic = data.get("clinic") or self.instance.clinic
+            if level != Level.RESIDENTIAL:
+                raise ValidationError({"beds": ["Only residential programs have beds."]})
+            if any(bed.clinic_id != clinic.pk for bed in beds):
+                raise ValidationError({"beds": ["Choose beds of the program's clinic."]})
+        return super().perform(data)
+
+
+@admin.register(Program)
+class ProgramAdmin(ClinicConfigAdmin):
+    form = ProgramForm
+    list_display = ["name", "clinic", "level", "track", "capacity", "is_active"]
+    list_filter = [*ClinicConfigAdmin.list_filter, "level", "track", "is_active"]
+    search_fields = ["name"]
+    ordering = ["clinic", "level", "name"]
+    filter_horizontal = ["beds"]
+
+    def get_fieldsets(self, request, obj=None):
+        main = ["name", "track", "capacity", "is_active"]
+        main = ["clinic", "name", "level", *main[1:]] if obj is None else ["clinic", "level", *main]
+        bounds_help = (
+            "Bounds left empty take the level's defaults: " + _defaults_description()
+            if obj is None
+            else None
+        )
+        beds = ["beds"] if obj is None else ["beds", "beds_table"]
+        return [
+            (None, {"fields": main}),
+            (
+                "Stay and attendance",
+                {"fields": BOUND_FIELDS, "description": bounds_help},
+            ),
+            ("Services and waitlist", {"fields": ["services", "waitlist_offer_hours"]}),
+            ("Beds (residential programs)", {"fields": beds}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        # The level is copied into the program's enrollments: a new level is a new program.
+        return ["clinic", "level", "beds_table"]
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "beds":
+            kwargs["queryset"] = Bed.objects.filter(
+                clinic_id__in=clinic_ids_for_user(request.user), is_active=True
+            ).select_related("clinic")
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def _occupied_beds(self, program) -> list[tuple[Bed, BedAssignment | None]]:
+        """The program's beds with today's assignment of each (cached: the table and the audit
+        of the page read it)."""
+        if not hasattr(program, "_occupied_beds"):
+            today = clinic_today(program)
+            current = {
+                assignment.bed_id: assignment
+                for assignment in BedAssignment.objects.filter(
+                    bed__programs=program, start_date__lte=today
+                )
+                .filter(Q(end_date__isnull=True) | Q(end_date__gt=today))
+                .select_related("enrollment__patient", "enrollment__program")
+            }
+            program._occupied_beds = [(bed, current.get(bed.pk)) for bed in program.beds.all()]
+        return program._occupied_beds
+
+    @admin.display(description="Who is in each bed today")
+    def beds_table(self, program):
+        return _table(
+            ["Bed", "Active", "Patient", "Program", "Since"],
+            [
+                (
+                    str(bed),
+                    "yes" if bed.is_active else "no",
+                    _change_link(a.enrollment, a.enrollment.patient) if a else "free",
+                    a.enrollment.program if a else "",
+                    a.start_date if a else "",
+                )
+                for bed, a in self._occupied_beds(program)
+            ],
+        )
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        program = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and program is not None:
+            # The bed table names the patients in the beds.
+            audit_record_many(
+                actor=request.user,
+                action=AuditAction.LIST,
+                objects=[a.enrollment for _bed, a in self._occupied_beds(program) if a],
+                patient_id_of=lambda enrollment: enrollment.patient_id,
+                clinic_id_of=lambda enrollment: program.clinic_id,
+            )
+        return response
+
+
+# Enrollments: filters and the admission form ------------------------------------------------------
+
+
+class OwnProgramFilter(admin.SimpleListFilter):
+    title = "program"
+    parameter_name = "program"
+
+    def lookups(self, request, model_admin):
+        return [(p.pk, f"{p.name} ({p.clinic})") for p in _programs_of(request)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(program_id=self.value()) if self.value() else queryset
+
+
+class EnrollmentAddForm(ServiceModelForm):
+    waitlist = forms.BooleanField(
+        required=False,
+        label="Put on the waitlist if the program is full",
+        help_text="Unchecked, a full program refuses the admission.",
+    )
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "patient",
+            "program",
+            "start_date",
+            "waitlist",
+            "planned_end_date",
+            "primary_clinician",
+            "assessment",
+            "priority",
+        ]
+        help_texts = {
+            "planned_end_date": "Empty: the start plus the program's planned stay.",
+            "priority": "Waitlist order: higher first, then the earliest request.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["planned_end_date"].required = False
+        self.fields["priority"].required = False
+
+    def perform(self, data):
+        return services.enrollment_create(
+            actor=self.request.user,
+            patient=data["patient"],
+            program=data["program"],
+            start_date=data["start_date"],
+            waitlist=data.get("waitlist", False),
+            planned_end_date=data.get("planned_end_date"),
+            primary_clinician=data.get("primary_clinician"),
+            assessment=data.get("assessment"),
+            priority=data.get("priority") or 0,
+        )
+
+
+# Enrollments: the action pages --------------------------------------------------------------------
+
+
+def _admitted(enrollment: Enrollment) -> str:
+    return (
+        f"{enrollment.patient} was admitted to {enrollment.program} from {enrollment.start_date}."
+    )
+
+
+def _discharged(enrollment: Enrollment) -> str:
+    return (
+        f"{enrollment.patient} was discharged from {enrollment.program} on "
+        f"{enrollment.discharge_date} ({enrollment.get_discharge_reason_display().lower()})."
+    )
+
+
+def _cancelled(enrollment: Enrollment) -> str:
+    return f"{enrollment.patient} was taken off the waitlist of {enrollment.program}."
+
+
+class EnrollmentActionForm(forms.Form):
+    """The form of one intermediate page; ``perform`` calls one service."""
+
+    action = ""
+    title = ""
+    submit_label = "Confirm"
+    intro = ""
+
+    def __init__(self, *args, enrollment: Enrollment, request, **kwargs):
+        self.enrollment = enrollment
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def today(self) -> datetime.date:
+        return clinic_today(self.enrollment.program)
+
+    def perform(self, data):
+        raise NotImplementedError
+
+    def success_message(self, result) -> str:
+        raise NotImplementedError
+
+    def run(self):
+        """Call the service; a refusal becomes form errors and the result is None."""
+        try:
+            with transaction.atomic():
+                return self.perform(self.cleaned_data)
+        except (ServiceError, ValidationError, IntegrityError) as error:
+            if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+                for field, field_messages in error.message_dict.items():
+                    self.add_error(field if field in self.fields else None, field_messages)
+            else:
+                self.add_error(None, _refusal_messages(error))
+        return None
+
+    def redirect_to(self, result) -> Enrollment:
+        return self.enrollment
+
+
+class AdmitForm(EnrollmentActionForm):
+    action = "admit"
+    title = "Admit from the waitlist"
+    submit_label = "Admit"
+    start_date = forms.DateField(
+        required=False,
+        widget=AdminDateWidget,
+        help_text="Empty: the requested date or today, whichever is later.",
+    )
+
+    def perform(self, data):
+        return services.enrollment_admit(
+            actor=self.request.user, enrollment=self.enrollment, start_date=data.get("start_date")
+        )
+
+    def success_message(self, result):
+        return _admitted(result)
+
+
+class DischargeForm(EnrollmentActionForm):
+    action = "discharge"
+    title = "Discharge"
+    submit_label = "Discharge"
+    intro = "A move to another program is a transition, not a discharge."
+    date = forms.DateField(widget=AdminDateWidget)
+    # "Transferred" is what a transition records; it is not offered here.
+    reason = forms.ChoiceField(
+        choices=[c for c in DischargeReason.choices if c[0] != DischargeReason.TRANSFERRED]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["date"].initial = self.today()
+
+    def perform(self, data):
+        return services.enrollment_discharge(
+            actor=self.request.user,
+            enrollment=self.enrollment,
+            date=data["date"],
+            reason=data["reason"],
+        )
+
+    def success_message(self, result):
+        return _discharged(result)
+
+
+class CancelForm(EnrollmentActionForm):
+    action = "cancel"
+    title = "Cancel the waitlisted enrollment"
+    submit_label = "Cancel the enrollment"
+    intro = "The patient leaves the program's waitlist; a place held for them passes on."
+
+    def perform(self, data):
+        return services.enrollment_cancel(actor=self.request.user, enrollment=self.enrollment)
+
+    def success_message(self, result):
+        return _cancelled(result)
+
+
+class TransitionForm(EnrollmentActionForm):
+    action = "transition"
+    title = "Transition to another program"
+    submit_label = "Move the patient"
+    intro = (
+        "The enrollment is discharged as transferred and the patient admitted to the new "
+        "program on the same date, both or neither."
+    )
+    to_program = forms.ModelChoiceField(queryset=Program.objects.none(), label="To program")
+    date = forms.DateField(widget=AdminDateWidget)
+    kind = forms.ChoiceField(choices=[("", "---------"), *TransitionKind.choices])
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    assessment = forms.ModelChoiceField(
+        queryset=Assessment.objects.none(),
+        required=False,
+        help_text="The reassessment the move follows, if any.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_program"].queryset = (
+            _programs_of(self.request).filter(is_active=True).exclude(pk=self.enrollment.program_id)
+        )
+        self.fields["assessment"].queryset = Assessment.objects.filter(
+            patient_id=self.enrollment.patient_id
+        )
+        self.fields["date"].initial = self.today()
+
+    def perform(self, data):
+        return services.transition_create(
+            actor=self.request.user,
+            enrollment=self.enrollment,
+            to_program=data["to_program"],
+            date=data["date"],
+            kind=data["kind"],
+            reason=data["reason"],
+            assessment=data.get("assessment"),
+        )
+
+    def success_message(self, result):
+        return (
+            f"{self.enrollment.patient} moved to {result.to_enrollment.program} on {result.date} "
+            f"({result.get_kind_display().lower()})."
+        )
+
+    def redirect_to(self, result):
+        return result.to_enrollment
+
+
+class BedForm(EnrollmentActionForm):
+    action = "bed"
+    title = "Assign a bed"
+    submit_label = "Assign the bed"
+    intro = "The patient moves out of the bed they had, if any."
+    bed = forms.ModelChoiceField(queryset=Bed.objects.none())
+    date = forms.DateField(
+        required=False,
+        widget=AdminDateWidget,
+        help_text="Empty: the admission date or today, whichever is later.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["bed"].queryset = self.enrollment.program.beds.filter(is_active=True)
+
+    def perform(self, data):
+        return services.bed_assign(
+            actor=self.request.user,
+            enrollment=self.enrollment,
+            bed=data["bed"],
+            date=data.get("date"),
+        )
+
+    def success_message(self, result):
+        return f"{self.enrollment.patient} is in bed {result.bed} from {result.start_date}."
+
+
+ACTION_FORMS = {
+    form.action: form for form in [AdmitForm, DischargeForm, CancelForm, TransitionForm, BedForm]
+}
+# Which buttons an enrollment's page shows in each state (the services decide in the end).
+ACTIONS_BY_STATUS = {
+    EnrollmentStatus.WAITLISTED: ["admit", "cancel"],
+    EnrollmentStatus.ADMITTED: ["discharge", "transition", "bed"],
+}
+
+
+# Enrollments: the admin ---------------------------------------------------------------------------
+
+
+def _clinicians_of(request):
+    return (
+        get_user_model()
+        .objects.filter(
+            groups__name=Role.CLINICIAN,
+            clinic_memberships__clinic_id__in=clinic_ids_for_user(request.user),
+        )
+        .distinct()
+    )
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(ClinicScopedAdmin):
+    read_roles = STAFF_ROLES
+    write_roles = ACTION_ROLES["enroll"]
+    clinic_path = "program__clinic"
+    list_display = [
+        "patient",
+        "program",
+        "status",
+        "start_date",
+        "planned_end_date",
+        "discharge_date",
+        "discharge_reason",
+    ]
+    list_filter = ["status", OwnProgramFilter, "level"]
+    search_fields = ["patient__last_name", "patient__first_name", "=patient__mrn"]
+    search_help_text = "Patient's name or MRN."
+    date_hierarchy = "start_date"
+    list_select_related = ["patient", "program"]
+    autocomplete_fields = ["patient"]
+    raw_id_fields = ["assessment"]
+    actions = [
+        "admit_selected",
+        "cancel_selected",
+        "discharge_selected_completed_today",
+        "discharge_one",
+        "transition_one",
+        "assign_bed_one",
+    ]
+    detail_fields = [
+        "patient",
+        "program",
+        "level",
+        "status",
+        "start_date",
+        "planned_end_date",
+        "discharge_date",
+        "discharge_reason",
+        "primary_clinician",
+        "assessment",
+    ]
+    waitlist_fields = [
+        "priority",
+        "requested_at",
+        "passed_over",
+        "offered_at",
+        "offer_expires_at",
+        "admitted_at",
+        "cancelled_at",
+        "created_by",
+    ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        # The change page is read-only: changes are the actions, each through its service.
+        kwargs["form"] = EnrollmentAddForm if obj is None else forms.ModelForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": EnrollmentAddForm.Meta.fields})]
+        return [
+            (None, {"fields": self.detail_fields}),
+            ("Waitlist and history", {"fields": self.waitlist_fields}),
+            ("Beds", {"fields": ["beds_table"]}),
+            ("Transitions", {"fields": ["transitions_table"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [*self.detail_fields, *self.waitlist_fields, "beds_table", "transitions_table"]
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("start_date", timezone.localdate())
+        return initial
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "program":
+            kwargs["queryset"] = _programs_of(request).filter(is_active=True)
+        elif db_field.name == "primary_clinician":
+            kwargs["queryset"] = _clinicians_of(request)
+        elif db_field.name == "assessment":
+            kwargs["queryset"] = Assessment.objects.filter(
+                patient__clinic_id__in=clinic_ids_for_user(request.user)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Permissions: adding is admitting (admissions); nobody edits an enrollment in place.
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_admit_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["admit"])
+
+    def has_cancel_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["cancel"])
+
+    def has_discharge_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["discharge"])
+
+    def has_transition_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["transition"])
+
+    def has_bed_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["bed"])
+
+    # The change page: read-only, with a button per action the user may take.
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["enrollment_actions"] = [
+                {"label": ACTION_FORMS[name].title, "url": self._action_url(obj, name)}
+                for name in ACTIONS_BY_STATUS.get(obj.status, [])
+                if self._has_role(request, ACTION_ROLES[name])
+                and (name != "bed" or obj.program.beds.exists())
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Bed assignments")
+    def beds_table(self, enrollment):
+        return _table(
+            ["Bed", "From", "Until", "Assigned by"],
+            [
+                (a.bed, a.start_date, a.end_date or "", a.assigned_by)
+                for a in enrollment.bed_assignments.select_related("bed", "assigned_by")
+            ],
+        )
+
+    @admin.display(description="Transitions")
+    def transitions_table(self, enrollment):
+        moves = Transition.objects.filter(
+            Q(from_enrollment=enrollment) | Q(to_enrollment=enrollment)
+        ).select_related("from_enrollment__program", "to_enrollment__program", "decided_by")
+        return _table(
+            ["Date", "Kind", "From", "To", "Reason", "Decided by"],
+            [
+                (
+                    _change_link(move, move.date),
+                    move.get_kind_display(),
+                    _change_link(move.from_enrollment, move.from_enrollment.program),
+                    _change_link(move.to_enrollment, move.to_enrollment.program),
+                    move.reason,
+                    move.decided_by,
+                )
+                for move in moves
+            ],
+        )
+
+    # The intermediate pages ------------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        pages = [
+            path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(self.action_view),
+                {"action": name},
+                name="{}_{}_".format(*info) + name,
+            )
+            for name in ACTION_FORMS
+        ]
+        return pages + super().get_urls()
+
+    def _action_url(self, enrollment, name) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=[enrollment.pk]
+        )
+
+    def action_view(self, request, object_id, action):
+        form_class = ACTION_FORMS[action]
+        if not self._has_role(request, ACTION_ROLES[action]):
+            raise PermissionDenied
+        enrollment = self.get_object(request, unquote(object_id))
+        if enrollment is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        data = request.POST if request.method == "POST" else None
+        form = form_class(data, enrollment=enrollment, request=request)
+        if form.is_bound and form.is_valid():
+            result = form.run()
+            if result is not None:
+                self.message_user(request, form.success_message(result), messages.SUCCESS)
+                target = form.redirect_to(result)
+                return redirect(
+                    f"admin:{self.opts.app_label}_{self.opts.model_name}_change", target.pk
+                )
+        if request.method == "GET":
+            audit_record(
+                actor=request.user,
+                action=AuditAction.READ,
+                obj=enrollment,
+                clinic=enrollment.program.clinic_id,
+                patient_id=enrollment.patient_id,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": enrollment,
+            "title": form_class.title,
+            "subtitle": str(enrollment),
+            "intro": form_class.intro,
+            "submit_label": form_class.submit_label,
+            "form": form,
+            "media": self.media + form.media,
+            "change_url": reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[enrollment.pk]
+            ),
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/programs/enrollment/action_form.html", context, status=200
+        )
+
+    # Changelist actions -----------------------------------------------------------------------
+
+    def _apply_each(self, request, queryset, perform, done):
+        """Call the service per enrollment: one refusal leaves the others to go through."""
+        for enrollment in queryset.select_related("patient", "program__clinic"):
+            try:
+                with transaction.atomic():
+                    result = perform(enrollment)
+            except (ServiceError, ValidationError, IntegrityError) as error:
+                refusal = " ".join(_refusal_messages(error))
+                self.message_user(request, f"{enrollment.patient}: {refusal}", messages.ERROR)
+            else:
+                self.message_user(request, done(result), messages.SUCCESS)
+
+    @admin.action(description="Admit selected from the waitlist", permissions=["admit"])
+    def admit_selected(self, request, queryset):
+        self._apply_each(
+            request,
+            queryset,
+            lambda e: services.enrollment_admit(actor=request.user, enrollment=e),
+            _admitted,
+        )
+
+    @admin.action(description="Cancel selected waitlisted enrollments", permissions=["cancel"])
+    def cancel_selected(self, request, queryset):
+        self._apply_each(
+            request,
+            queryset,
+            lambda e: services.enrollment_cancel(actor=request.user, enrollment=e),
+            _cancelled,
+        )
+
+    @admin.action(description="Discharge selected as completed today", permissions=["discharge"])
+    def discharge_selected_completed_today(self, request, queryset):
+        self._apply_each(
+            request,
+            queryset,
+            lambda e: services.enrollment_discharge(
+                actor=request.user,
+                enrollment=e,
+                date=clinic_today(e.program),
+                reason=DischargeReason.COMPLETED,
+            ),
+            _discharged,
+        )
+
+    def _open_page_for_one(self, request, queryset, action):
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one enrollment for this action.", messages.WARNING
+            )
+            return None
+        return redirect(self._action_url(queryset.get(), action))
+
+    @admin.action(description="Discharge the selected enrollment…", permissions=["discharge"])
+    def discharge_one(self, request, queryset):
+        return self._open_page_for_one(request, queryset, "discharge")
+
+    @admin.action(description="Transition the selected enrollment…", permissions=["transition"])
+    def transition_one(self, request, queryset):
+        return self._open_page_for_one(request, queryset, "transition")
+
+    @admin.action(description="Assign a bed to the selected enrollment…", permissions=["bed"])
+    def assign_bed_one(self, request, queryset):
+        return self._open_page_for_one(request, queryset, "bed")
+
+
+# Transitions --------------------------------------------------------------------------------------
+
+
+@admin.register(Transition)
+class TransitionAdmin(ClinicScopedAdmin):
+    """Read-only: a transition is made from its source enrollment's page."""
+
+    read_roles = STAFF_ROLES
+    write_roles = ()
+    clinic_path = "from_enrollment__program__clinic"
+    list_display = ["date", "kind", "patient", "from_program", "to_program", "decided_by"]
+    list_filter = ["kind"]
+    search_fields = [
+        "from_enrollment__patient__last_name",
+        "from_enrollment__patient__first_name",
+        "=from_enrollment__patient__mrn",
+    ]
+    date_hierarchy = "date"
+    list_select_related = [
+        "from_enrollment__patient",
+        "from_enrollment__program",
+        "to_enrollment__program",
+        "decided_by",
+    ]
+    fields = [
+        "kind",
+        "patient",
+        "from_link",
+        "to_link",
+        "date",
+        "reason",
+        "decided_by",
+        "assessment",
+        "first_session_on",
+    ]
+    readonly_fields = fields
+
+    def patient_of(self, obj):
+        return obj.from_enrollment.patient
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="Patient", ordering="from_enrollment__patient__last_name")
+    def patient(self, move):
+        return move.from_enrollment.patient
+
+    @admin.display(description="From program")
+    def from_program(self, move):
+        return move.from_enrollment.program
+
+    @admin.display(description="To program")
+    def to_program(self, move):
+        return move.to_enrollment.program
+
+    @admin.display(description="From")
+    def from_link(self, move):
+        return _change_link(move.from_enrollment, move.from_enrollment)
+
+    @admin.display(description="To")
+    def to_link(self, move):
+        return _change_link(move.to_enrollment, move.to_enrollment)
