@@ -13,6 +13,9 @@ api_v1 = [
     path("", include("clinic.api.urls")),
     path("", include("patients.api.urls")),
     path("", include("programs.api.urls")),
+    path("", include("programs.api.report_urls")),
+    path("", include("programs.api.aftercare_urls")),
+    path("", include("clinic.api.alerts_urls")),
 ]
 
 urlpatterns = [

@@ -289,6 +289,10 @@ class Enrollment(models.Model):
         ordering = ["-start_date", "-id"]
         indexes = [
             models.Index(fields=["program", "status", "start_date"], name="enrollment_program"),
+            # The census reads discharged stays by the range they end in.
+            models.Index(
+                fields=["program", "status", "discharge_date"], name="enrollment_program_discharge"
+            ),
             models.Index(fields=["patient", "-start_date"], name="enrollment_patient"),
         ]
         constraints = [

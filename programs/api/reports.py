@@ -1,0 +1,178 @@
+"""Reports over HTTP: the census and the step-down board. Thin: validate the query string,
+call the report selectors in ``programs.reports``, render. Every staff role reads both."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+
+from clinic.api.mixins import PatientDataMixin
+from clinic.api.permissions import roles_allowed
+from clinic.api.utils import paginated, validated
+from patients.models import Level, Track
+from programs import reports
+from programs.api.views import ALL_STAFF
+
+PAGE_PARAMETERS = [
+    OpenApiParameter("page", OpenApiTypes.INT, description="Page number (from 1)."),
+    OpenApiParameter(
+        "page_size", OpenApiTypes.INT, description="Rows per page (default 50, at most 200)."
+    ),
+]
+
+
+# Census -----------------------------------------------------------------------------------------
+
+
+class CensusQuerySerializer(serializers.Serializer):
+    clinic = serializers.IntegerField(required=False, min_value=1, help_text="Clinic id.")
+    level = serializers.ChoiceField(choices=Level.choices, required=False)
+    program = serializers.IntegerField(required=False, min_value=1, help_text="Program id.")
+    start = serializers.DateField(
+        required=False, help_text="First day (default: today in the clinic's time zone)."
+    )
+    end = serializers.DateField(
+        required=False,
+        help_text=f"Last day, inclusive (default: {reports.CENSUS_DEFAULT_DAYS} days from the "
+        f"start); at most {reports.CENSUS_MAX_DAYS} days in all.",
+    )
+
+    def validate(self, attrs):
+        if "start" in attrs and "end" in attrs:
+            try:
+                reports.census_range_check(attrs["start"], attrs["end"])
+            except DjangoValidationError as error:
+                raise serializers.ValidationError(error.message_dict) from error
+        return attrs
+
+
+class CensusProgramSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    level = serializers.ChoiceField(choices=Level.choices)
+    track = serializers.ChoiceField(choices=Track.choices, allow_blank=True)
+
+
+class CensusDaySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    capacity = serializers.IntegerField()
+    admitted = serializers.IntegerField(help_text="Patients in on this day (started by today).")
+    reserved = serializers.IntegerField(help_text="Places taken by admissions after today.")
+    waitlisted = serializers.IntegerField(
+        help_text="Waitlisted with a requested start on or before this day; 0 for past days "
+        "(waitlist history is not kept)."
+    )
+    free = serializers.IntegerField(help_text="max(capacity − admitted − reserved, 0).")
+
+
+class CensusRowSerializer(serializers.Serializer):
+    program = CensusProgramSerializer()
+    days = CensusDaySerializer(many=True)
+
+
+class CensusView(generics.GenericAPIView):
+    """Places per program and day over a date range (see ``programs.reports.census``)."""
+
+    permission_classes = [roles_allowed(read=ALL_STAFF)]
+    serializer_class = CensusRowSerializer
+    filter_backends = []
+
+    @extend_schema(
+        parameters=[CensusQuerySerializer, *PAGE_PARAMETERS],
+        responses=paginated(CensusRowSerializer),
+    )
+    def get(self, request):
+        query = validated(CensusQuerySerializer, request, data=request.query_params)
+        start, end = reports.census_range(
+            user=request.user,
+            start=query.get("start"),
+            end=query.get("end"),
+            clinic=query.get("clinic"),
+        )
+        programs = reports.census_programs(
+            user=request.user,
+            clinic=query.get("clinic"),
+            level=query.get("level"),
+            program=query.get("program"),
+        )
+        page = self.paginate_queryset(programs)
+        rows = reports.census(user=request.user, start=start, end=end, programs_queryset=page)
+        return self.get_paginated_response(CensusRowSerializer(rows, many=True).data)
+
+
+# Step-down board --------------------------------------------------------------------------------
+
+
+class StepDownQuerySerializer(serializers.Serializer):
+    clinic = serializers.IntegerField(required=False, min_value=1, help_text="Clinic id.")
+    program = serializers.IntegerField(required=False, min_value=1, help_text="Program id.")
+    level = serializers.ChoiceField(
+        choices=Level.choices, required=False, help_text="The enrollment's level of care."
+    )
+    flag = serializers.ChoiceField(
+        choices=reports.FLAGS, required=False, help_text="Only rows with this flag."
+    )
+    ordering = serializers.ChoiceField(
+        choices=list(reports.STEP_DOWN_ORDERINGS),
+        default=reports.STEP_DOWN_DEFAULT_ORDERING,
+        help_text="Sort key; a leading '-' sorts descending (default: longest stay first).",
+    )
+
+
+class StepDownRowSerializer(serializers.Serializer):
+    enrollment = serializers.IntegerField()
+    patient = serializers.IntegerField()
+    patient_name = serializers.CharField(help_text='"Last, First".')
+    program = serializers.IntegerField()
+    level = serializers.ChoiceField(choices=Level.choices)
+    start_date = serializers.DateField()
+    days_in_program = serializers.IntegerField(help_text="Today − start date.")
+    planned_end_date = serializers.DateField()
+    min_stay_days = serializers.IntegerField(allow_null=True)
+    min_stay_reached = serializers.BooleanField(
+        help_text="True when the program has no minimum stay."
+    )
+    latest_assessment = serializers.IntegerField(
+        allow_null=True, help_text="The patient's latest assessment (by assessed_at)."
+    )
+    latest_recommended_level = serializers.ChoiceField(choices=Level.choices, allow_null=True)
+    latest_level = serializers.ChoiceField(
+        choices=Level.choices,
+        allow_null=True,
+        help_text="The latest assessment's decided level, else its recommendation.",
+    )
+    adherence = serializers.FloatField(
+        allow_null=True, help_text="Attendance adherence; null until attendance is recorded."
+    )
+    flags = serializers.ListField(
+        child=serializers.ChoiceField(choices=reports.FLAGS),
+        help_text="ready_for_step_down: minimum stay reached and the latest level less "
+        "intensive than the enrollment's; past_planned_end: today is after the planned end; "
+        "gap_after_transition: moved here more than 7 days before a first session (or none "
+        "yet).",
+    )
+
+
+class StepDownBoardView(PatientDataMixin, generics.GenericAPIView):
+    """Each enrollment active today with what a step-down decision weighs (see
+    ``programs.reports.step_down_queryset``). Patient data: each page is audited and never
+    cached."""
+
+    permission_classes = [roles_allowed(read=ALL_STAFF)]
+    serializer_class = StepDownRowSerializer
+    filter_backends = []
+
+    def audit_clinic_id(self, obj):
+        return obj.program.clinic_id
+
+    @extend_schema(
+        parameters=[StepDownQuerySerializer, *PAGE_PARAMETERS],
+        responses=paginated(StepDownRowSerializer),
+    )
+    def get(self, request):
+        query = validated(StepDownQuerySerializer, request, data=request.query_params)
+        enrollments = reports.step_down_queryset(user=request.user, **query)
+        page = self.paginate_queryset(enrollments)
+        self.audit_list(page)
+        rows = reports.step_down_rows(page)
+        return self.get_paginated_response(StepDownRowSerializer(rows, many=True).data)

@@ -1,0 +1,439 @@
+"""Reports over programs: the census and the step-down board (DESIGN.md, resource paths
+``reports/census/`` and ``reports/step-down/``).
+
+Pure reads, scoped to the caller's clinics. Both count in SQL, in a constant number of queries
+whatever the page size or the date range, so a report's cost follows the page it shows rather
+than the size of the tables.
+
+"Today" is the clinic's local date (``programs.selectors.clinic_today``); the SQL computes it per
+clinic from the current instant, so one page can hold programs of clinics in different zones.
+"""
+
+import datetime
+import zoneinfo
+from collections.abc import Iterable
+
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.db.models import (
+    BooleanField,
+    Case,
+    DateField,
+    DateTimeField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, NullIf
+from django.utils import timezone
+
+from clinic.models import Clinic
+from clinic.selectors import clinic_ids_for_user
+from patients.models import Assessment
+from programs.models import (
+    LEVEL_INTENSITY,
+    Enrollment,
+    EnrollmentStatus,
+    Program,
+    Transition,
+)
+
+# Census ---------------------------------------------------------------------------------------
+
+CENSUS_DEFAULT_DAYS = 30
+CENSUS_MAX_DAYS = 92
+
+
+def census_programs(*, user, clinic=None, level=None, program=None) -> QuerySet[Program]:
+    """The programs a census covers: the caller's, optionally narrowed, in a stable order."""
+    programs = Program.objects.filter(clinic_id__in=clinic_ids_for_user(user))
+    if clinic is not None:
+        programs = programs.filter(clinic_id=clinic)
+    if level:
+        programs = programs.filter(level=level)
+    if program is not None:
+        programs = programs.filter(pk=program)
+    return programs.order_by("clinic_id", "level", "name", "id")
+
+
+def census_range_check(start: datetime.date, end: datetime.date) -> None:
+    """At most ``CENSUS_MAX_DAYS`` days, end on or after start; else a 400 about ``end``."""
+    if end < start:
+        raise ValidationError({"end": [f"The end cannot be before the start ({start:%Y-%m-%d})."]})
+    if (end - start).days + 1 > CENSUS_MAX_DAYS:
+        raise ValidationError(
+            {"end": [f"A census covers at most {CENSUS_MAX_DAYS} days; shorten the range."]}
+        )
+
+
+def census_range(
+    *,
+    user,
+    start: datetime.date | None = None,
+    end: datetime.date | None = None,
+    clinic: int | None = None,
+) -> tuple[datetime.date, datetime.date]:
+    """The census's days, filling in what the caller left out.
+
+    Without a start, the range begins today in the clinic's zone (the ``clinic`` filter's, else
+    the earliest local date among the caller's clinics, so that no clinic's today is left out),
+    or ``CENSUS_DEFAULT_DAYS`` before an end that is already past. Without an end it lasts
+    ``CENSUS_DEFAULT_DAYS`` days. Only a missing start costs a query (the clinics' zones).
+    """
+    if start is None:
+        today = _earliest_today(user, clinic)
+        start = today if end is None or end >= today else end - _days(CENSUS_DEFAULT_DAYS - 1)
+    if end is None:
+        end = start + _days(CENSUS_DEFAULT_DAYS - 1)
+    census_range_check(start, end)
+    return start, end
+
+
+def _earliest_today(user, clinic: int | None) -> datetime.date:
+    clinic_ids = clinic_ids_for_user(user)
+    if clinic is not None:
+        clinic_ids = [clinic] if clinic in clinic_ids else []
+    zones = Clinic.objects.filter(id__in=clinic_ids).values_list("time_zone", flat=True).distinct()
+    days = [timezone.localdate(timezone=zoneinfo.ZoneInfo(zone)) for zone in zones]
+    return min(days, default=timezone.localdate())
+
+
+def _days(n: int) -> datetime.timedelta:
+    return datetime.timedelta(days=n)
+
+
+# The running-sum census. Each stay or waitlist request that touches the range becomes a change
+# of +1 on its first counted day and -1 on the day it stops counting; the count on a day is the
+# running sum of the changes up to it, so the work grows with the page's enrollments plus its
+# program-days, never with their product. Each enrollment scan names the page's program ids and a
+# status itself (not only through the join), so only the page's programs are read, through the
+# (program, status, start_date) index. Ended stays are a separate branch cut by
+# ``discharge_date > start``: an index on (program, status, discharge_date) would bound that
+# branch by the range too; without one it reads the page's programs' discharged history.
+CENSUS_SQL = """
+WITH page AS (
+    SELECT p.id, p.capacity, timezone(c.time_zone, %(now)s::timestamptz)::date AS today
+    FROM programs_program p
+    JOIN clinic_clinic c ON c.id = p.clinic_id
+    WHERE p.id = ANY(%(program_ids)s)
+),
+stays AS (
+    -- Present and future stays: few per program.
+    SELECT e.program_id, e.start_date, e.discharge_date, e.start_date > page.today AS is_future
+    FROM page
+    JOIN programs_enrollment e ON e.program_id = page.id
+    WHERE e.program_id = ANY(%(program_ids)s)
+      AND e.status = %(admitted)s
+      AND e.start_date <= %(end)s
+    UNION ALL
+    -- Ended stays that reach into the range: the program's history, cut by both dates.
+    SELECT e.program_id, e.start_date, e.discharge_date, e.start_date > page.today
+    FROM page
+    JOIN programs_enrollment e ON e.program_id = page.id
+    WHERE e.program_id = ANY(%(program_ids)s)
+      AND e.status = %(discharged)s
+      AND e.start_date <= %(end)s
+      AND e.discharge_date > %(start)s
+),
+changes AS (
+    -- A stay counts from its first day in the range ...
+    SELECT program_id, GREATEST(start_date, %(start)s) AS day,
+           CASE WHEN is_future THEN 0 ELSE 1 END AS admitted,
+           CASE WHEN is_future THEN 1 ELSE 0 END AS reserved,
+           0 AS waitlisted
+    FROM stays
+    UNION ALL
+    -- ... to its discharge date, the first day it no longer occupies (range [start, discharge)).
+    SELECT program_id, discharge_date,
+           CASE WHEN is_future THEN 0 ELSE -1 END,
+           CASE WHEN is_future THEN -1 ELSE 0 END,
+           0
+    FROM stays
+    WHERE discharge_date <= %(end)s
+    UNION ALL
+    -- A waitlist request counts from its requested start, but never before today.
+    SELECT e.program_id, GREATEST(e.start_date, %(start)s, page.today), 0, 0, 1
+    FROM page
+    JOIN programs_enrollment e ON e.program_id = page.id
+    WHERE e.program_id = ANY(%(program_ids)s)
+      AND e.status = %(waitlisted)s
+      AND e.start_date <= %(end)s
+      AND page.today <= %(end)s
+),
+daily AS (
+    SELECT program_id, day,
+           SUM(admitted) AS admitted, SUM(reserved) AS reserved, SUM(waitlisted) AS waitlisted
+    FROM changes
+    GROUP BY program_id, day
+)
+SELECT page.id, calendar.day::date, page.capacity,
+       COALESCE(SUM(daily.admitted) OVER running, 0)::integer,
+       COALESCE(SUM(daily.reserved) OVER running, 0)::integer,
+       COALESCE(SUM(daily.waitlisted) OVER running, 0)::integer
+FROM page
+CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS calendar(day)
+LEFT JOIN daily ON daily.program_id = page.id AND daily.day = calendar.day::date
+WINDOW running AS (PARTITION BY page.id ORDER BY calendar.day)
+ORDER BY page.id, calendar.day
+"""
+
+
+def census(
+    *, user, start: datetime.date, end: datetime.date, programs_queryset: Iterable[Program]
+) -> list[dict]:
+    """Day-by-day places of each program in ``programs_queryset`` (a page of programs; any of
+    another clinic than the caller's is left out), for every day ``d`` from ``start`` to
+    ``end`` inclusive, in one query:
+
+    - ``capacity``: the program's capacity (today's; capacity history is not kept);
+    - ``admitted``: admitted or discharged enrollments occupying ``d`` (``start_date ≤ d <
+      discharge_date``, open-ended while admitted) that started on or before today: patients
+      already in (or, for past days, who were in);
+    - ``reserved``: enrollments occupying ``d`` that start after today (future admissions; a
+      discharge already recorded for such a stay still ends it);
+    - ``waitlisted``: enrollments on the program's waitlist whose requested start is on or
+      before ``d``, for days from today on. For past days it is 0: the waitlist's history is
+      not kept, so who was waiting on a past day cannot be told;
+    - ``free``: ``max(capacity − admitted − reserved, 0)`` (places held for an offered
+      waitlisted patient are not subtracted).
+
+    Returns ``[{"program": {"id", "name", "level", "track"}, "days": [{"date", "capacity",
+    "admitted", "reserved", "waitlisted", "free"}, ...]}, ...]`` in the programs' order.
+    """
+    census_range_check(start, end)
+    allowed = set(clinic_ids_for_user(user))
+    programs = [p for p in programs_queryset if p.clinic_id in allowed]
+    if not programs:
+        return []
+    days = {p.pk: [] for p in programs}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            CENSUS_SQL,
+            {
+                "now": timezone.now(),
+                "program_ids": list(days),
+                "start": start,
+                "end": end,
+                "admitted": EnrollmentStatus.ADMITTED.value,
+                "discharged": EnrollmentStatus.DISCHARGED.value,
+                "waitlisted": EnrollmentStatus.WAITLISTED.value,
+            },
+        )
+        for program_id, day, capacity, admitted, reserved, waitlisted in cursor.fetchall():
+            days[program_id].append(
+                {
+                    "date": day,
+                    "capacity": capacity,
+                    "admitted": admitted,
+                    "reserved": reserved,
+                    "waitlisted": waitlisted,
+                    "free": max(capacity - admitted - reserved, 0),
+                }
+            )
+    return [
+        {
+            "program": {"id": p.pk, "name": p.name, "level": p.level, "track": p.track},
+            "days": days[p.pk],
+        }
+        for p in programs
+    ]
+
+
+# Step-down board ------------------------------------------------------------------------------
+
+FLAG_READY = "ready_for_step_down"
+FLAG_PAST_PLANNED_END = "past_planned_end"
+FLAG_GAP = "gap_after_transition"
+FLAGS = (FLAG_READY, FLAG_PAST_PLANNED_END, FLAG_GAP)
+
+STEP_DOWN_ORDERINGS = {
+    "days_in_program": ("days_in_program", "id"),
+    "-days_in_program": ("-days_in_program", "-id"),
+    "planned_end_date": ("planned_end_date", "id"),
+    "-planned_end_date": ("-planned_end_date", "-id"),
+    "patient_name": ("patient__last_name", "patient__first_name", "id"),
+    "-patient_name": ("-patient__last_name", "-patient__first_name", "-id"),
+}
+STEP_DOWN_DEFAULT_ORDERING = "-days_in_program"
+
+
+class _DateDiff(Func):
+    """``a - b`` of two dates in days (PostgreSQL's integer date difference)."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " - "
+    output_field = IntegerField()
+
+
+def _clinic_today(zone_field: str, now: datetime.datetime) -> Cast:
+    """The clinic's local date at ``now``, in SQL (``timezone(zone, now)::date``)."""
+    local = Func(
+        F(zone_field),
+        Value(now, output_field=DateTimeField()),
+        function="timezone",
+        output_field=DateTimeField(),
+    )
+    return Cast(local, DateField())
+
+
+def _intensity(field: str) -> Case:
+    return Case(
+        *(When(**{field: level}, then=Value(rank)) for level, rank in LEVEL_INTENSITY.items()),
+        output_field=IntegerField(),
+    )
+
+
+def step_down_queryset(
+    *,
+    user,
+    today: datetime.date | None = None,
+    clinic: int | None = None,
+    program: int | None = None,
+    level: str | None = None,
+    flag: str | None = None,
+    ordering: str = STEP_DOWN_DEFAULT_ORDERING,
+) -> QuerySet[Enrollment]:
+    """The enrollments active today in the caller's clinics (admitted, started on or before
+    today, not discharged), annotated with everything a board row shows; ``step_down_rows``
+    turns a page of them into rows.
+
+    ``today`` defaults to each clinic's local date. Annotations:
+
+    - ``days_in_program``: today − start date;
+    - ``min_stay_reached``: ``days_in_program ≥ program.min_stay_days``, true when the program
+      has no minimum;
+    - ``latest_assessment``, ``latest_recommended_level``, ``latest_level``: the patient's
+      latest assessment by ``assessed_at`` (then id), its recommendation, and what counts
+      (the decided level, else the recommended one), by correlated subqueries on the
+      (patient, assessed_at) index;
+    - ``ready_for_step_down``: min stay reached and the latest level less intensive than the
+      enrollment's (``LEVEL_INTENSITY``);
+    - ``past_planned_end``: today is after the planned end date;
+    - ``gap_after_transition``: the enrollment is the target of a transition past the
+      continuity target (``Transition.gap_flagged(today)``: a first session more than 7 days
+      after the move, or none yet when the move is more than 7 days ago).
+
+    ``flag`` keeps only rows with that flag; ``ordering`` is a key of ``STEP_DOWN_ORDERINGS``.
+    """
+    now = timezone.now()
+    today_expr = (
+        Value(today, output_field=DateField())
+        if today is not None
+        else _clinic_today("program__clinic__time_zone", now)
+    )
+    latest = Assessment.objects.filter(patient_id=OuterRef("patient_id")).order_by(
+        "-assessed_at", "-id"
+    )
+    latest_counting = latest.annotate(
+        counts=Coalesce(NullIf("decided_level", Value("")), "recommended_level")
+    )
+    target_days = datetime.timedelta(days=Transition.CONTINUITY_TARGET_DAYS)
+    late_moves = Transition.objects.filter(to_enrollment=OuterRef("pk")).filter(
+        Q(first_session_on__isnull=False, first_session_on__gt=F("date") + target_days)
+        | Q(first_session_on__isnull=True, date__lt=OuterRef("today") - target_days)
+    )
+    enrollments = (
+        Enrollment.objects.filter(
+            program__clinic_id__in=clinic_ids_for_user(user), status=EnrollmentStatus.ADMITTED
+        )
+        .annotate(today=today_expr)
+        .filter(start_date__lte=F("today"))
+    )
+    if clinic is not None:
+        enrollments = enrollments.filter(program__clinic_id=clinic)
+    if program is not None:
+        enrollments = enrollments.filter(program_id=program)
+    if level:
+        enrollments = enrollments.filter(level=level)
+    enrollments = (
+        enrollments.annotate(
+            days_in_program=_DateDiff(F("today"), F("start_date")),
+            min_stay_reached=ExpressionWrapper(
+                Q(program__min_stay_days__isnull=True)
+                | Q(days_in_program__gte=F("program__min_stay_days")),
+                output_field=BooleanField(),
+            ),
+            latest_assessment=Subquery(latest.values("id")[:1]),
+            latest_recommended_level=Subquery(latest.values("recommended_level")[:1]),
+            latest_level=Subquery(latest_counting.values("counts")[:1]),
+        )
+        .alias(
+            # Ranked inside the subquery so that the flag does not repeat it per level.
+            latest_intensity=Subquery(
+                latest_counting.annotate(rank=_intensity("counts")).values("rank")[:1]
+            ),
+            level_intensity=_intensity("level"),
+        )
+        .annotate(
+            ready_for_step_down=ExpressionWrapper(
+                Q(min_stay_reached=True) & Q(latest_intensity__lt=F("level_intensity")),
+                output_field=BooleanField(),
+            ),
+            past_planned_end=ExpressionWrapper(
+                Q(today__gt=F("planned_end_date")), output_field=BooleanField()
+            ),
+            gap_after_transition=Exists(late_moves),
+        )
+    )
+    if flag:
+        if flag not in FLAGS:
+            raise ValidationError({"flag": [f"Choose one of {', '.join(FLAGS)}."]})
+        enrollments = enrollments.filter(**{flag: True})
+    if ordering not in STEP_DOWN_ORDERINGS:
+        raise ValidationError({"ordering": [f"Choose one of {', '.join(STEP_DOWN_ORDERINGS)}."]})
+    return (
+        enrollments.select_related("patient", "program")
+        .only(
+            "id",
+            "patient_id",
+            "program_id",
+            "level",
+            "start_date",
+            "planned_end_date",
+            "patient__first_name",
+            "patient__last_name",
+            "program__clinic_id",
+            "program__min_stay_days",
+        )
+        .order_by(*STEP_DOWN_ORDERINGS[ordering])
+    )
+
+
+def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
+    """Board rows of annotated enrollments from ``step_down_queryset`` (no further query).
+
+    ``adherence`` is null until scheduling records attendance.
+    """
+    return [
+        {
+            "enrollment": e.pk,
+            "patient": e.patient_id,
+            "patient_name": f"{e.patient.last_name}, {e.patient.first_name}",
+            "program": e.program_id,
+            "level": e.level,
+            "start_date": e.start_date,
+            "days_in_program": e.days_in_program,
+            "planned_end_date": e.planned_end_date,
+            "min_stay_days": e.program.min_stay_days,
+            "min_stay_reached": bool(e.min_stay_reached),
+            "latest_assessment": e.latest_assessment,
+            "latest_recommended_level": e.latest_recommended_level,
+            "latest_level": e.latest_level,
+            "adherence": None,
+            "flags": [flag for flag in FLAGS if getattr(e, flag)],
+        }
+        for e in enrollments
+    ]
+
+
+def step_down_board(*, user, today: datetime.date | None = None, **filters) -> list[dict]:
+    """The whole board as rows (unpaginated): ``step_down_rows(step_down_queryset(...))``."""
+    return step_down_rows(step_down_queryset(user=user, today=today, **filters))
