@@ -31,6 +31,7 @@ from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record, audit_record_many
 from patients.admin import ClinicScopedAdmin, _change_link, _table
 from patients.models import Assessment, Level
+from programs import admin_reports
 from programs.models import (
     LEVEL_DEFAULTS,
     BedAssignment,
@@ -693,7 +694,19 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             )
             for name in ACTION_FORMS
         ]
-        return pages + super().get_urls()
+        reports_pages = [
+            path(
+                "census/",
+                self.admin_site.admin_view(admin_reports.census_view),
+                name="programs_census",
+            ),
+            path(
+                "step-down/",
+                self.admin_site.admin_view(admin_reports.step_down_view),
+                name="programs_step_down",
+            ),
+        ]
+        return reports_pages + pages + super().get_urls()
 
     def _action_url(self, enrollment, name) -> str:
         return reverse(

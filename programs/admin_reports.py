@@ -1,0 +1,89 @@
+"""The census and the step-down board as admin pages (server-rendered tables).
+
+Both read the same selectors as `reports/census/` and `reports/step-down/`, scoped to the staff
+member's clinics; the board names patients, so each view of it is audited row by row.
+"""
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.template.response import TemplateResponse
+
+from clinic.models import AuditAction, Role
+from clinic.selectors import user_has_role
+from clinic.services import audit_record_many
+from programs import reports
+
+STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
+BOARD_PAGE_SIZE = 200
+
+
+class CensusForm(forms.Form):
+    start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+def _require_staff(request):
+    user = request.user
+    if not (user.is_superuser or user_has_role(user, *STAFF_ROLES)):
+        raise PermissionDenied
+
+
+def census_view(request):
+    _require_staff(request)
+    form = CensusForm(request.GET or None)
+    start = end = None
+    if form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+    programs = list(reports.census_programs(user=request.user).select_related("clinic"))
+    error = None
+    rows = []
+    try:
+        start, end = reports.census_range(user=request.user, start=start, end=end)
+        reports.census_range_check(start, end)
+        rows = reports.census(user=request.user, start=start, end=end, programs_queryset=programs)
+    except ValidationError as refusal:
+        error = " ".join(
+            message for messages in refusal.message_dict.values() for message in messages
+        )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Census",
+        "form": form,
+        "start": start,
+        "end": end,
+        "rows": rows,
+        "error": error,
+    }
+    return TemplateResponse(request, "admin/programs/census.html", context)
+
+
+def step_down_view(request):
+    _require_staff(request)
+    flag = request.GET.get("flag") or None
+    if flag not in (None, *reports.FLAGS):
+        flag = None
+    enrollments = list(reports.step_down_queryset(user=request.user, flag=flag)[:BOARD_PAGE_SIZE])
+    audit_record_many(
+        actor=request.user,
+        action=AuditAction.LIST,
+        objects=enrollments,
+        patient_id_of=lambda e: e.patient_id,
+        clinic_id_of=lambda e: e.program.clinic_id,
+    )
+    programs = {e.program_id: e.program for e in enrollments}
+    rows = [
+        {**row, "program_name": programs[row["program"]].name}
+        for row in reports.step_down_rows(enrollments)
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Step-down board",
+        "rows": rows,
+        "flags": reports.FLAGS,
+        "flag": flag,
+        "limit": BOARD_PAGE_SIZE,
+    }
+    response = TemplateResponse(request, "admin/programs/step_down.html", context)
+    response["Cache-Control"] = "no-store, private"
+    return response

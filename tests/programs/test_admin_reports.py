@@ -1,0 +1,123 @@
+"""The census and step-down board pages of the admin."""
+
+import datetime
+
+import pytest
+import time_machine
+
+from clinic.models import AuditEvent
+from patients import services as patient_services
+from programs.models import LEVEL_DEFAULTS, Program
+from programs.services import enrollments as services
+from tests.factories import staff_user
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
+TODAY = datetime.date(2026, 12, 1)
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def login(client, user):
+    user.is_staff = True
+    user.save(update_fields=["is_staff"])
+    client.force_login(user)
+    return client
+
+
+def admitted(clinic, actor, first, program, start=TODAY):
+    patient = patient_services.patient_create(
+        actor=actor,
+        clinic=clinic,
+        first_name=first,
+        last_name="Quill",
+        date_of_birth=datetime.date(1990, 1, 1),
+    )
+    return services.enrollment_create(
+        actor=actor, patient=patient, program=program, start_date=start
+    )
+
+
+@pytest.fixture
+def residential(clinic):
+    return Program.objects.create(
+        clinic=clinic,
+        name="House",
+        level="residential",
+        capacity=3,
+        **LEVEL_DEFAULTS["residential"],
+    )
+
+
+def test_census_page_shows_each_day_of_each_program(
+    frozen, client, clinic, admissions, residential
+):
+    admitted(clinic, admissions, "Ada", residential)
+    admitted(clinic, admissions, "Bo", residential, start=TODAY + datetime.timedelta(days=1))
+
+    response = login(client, admissions).get(
+        "/admin/programs/enrollment/census/?start=2026-12-01&end=2026-12-02"
+    )
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "House" in page
+    # capacity, admitted, reserved, waitlisted, free
+    assert "<td>2026-12-01</td><td>3</td><td>1</td><td>0</td><td>0</td><td>2</td>" in page
+    assert "<td>2026-12-02</td><td>3</td><td>1</td><td>1</td><td>0</td><td>1</td>" in page
+
+
+def test_census_page_refuses_a_too_long_range_with_a_message(
+    frozen, client, admissions, residential
+):
+    response = login(client, admissions).get(
+        "/admin/programs/enrollment/census/?start=2026-01-01&end=2026-12-31"
+    )
+
+    assert response.status_code == 200
+    assert "at most 92 days" in response.content.decode()
+
+
+def test_step_down_page_lists_active_patients_and_audits_them(
+    frozen, client, clinic, admissions, residential, other_clinic
+):
+    stay = admitted(clinic, admissions, "Ada", residential)
+    outsider = staff_user(role="admissions", clinics=[other_clinic])
+    elsewhere = Program.objects.create(
+        clinic=other_clinic,
+        name="Elsewhere",
+        level="residential",
+        capacity=3,
+        **LEVEL_DEFAULTS["residential"],
+    )
+    admitted(other_clinic, outsider, "Zed", elsewhere)
+
+    response = login(client, admissions).get("/admin/programs/enrollment/step-down/")
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Quill, Ada" in page
+    assert "Zed" not in page
+    assert response["Cache-Control"].startswith("no-store")
+    assert AuditEvent.objects.filter(
+        action="list", object_type="programs.enrollment", patient_id=stay.patient_id
+    ).exists()
+
+
+def test_report_pages_need_a_staff_role(client, user_without_role):
+    login(client, user_without_role)
+
+    assert client.get("/admin/programs/enrollment/census/").status_code == 403
+    assert client.get("/admin/programs/enrollment/step-down/").status_code == 403
+
+
+def test_the_enrollment_list_links_to_both_pages(client, admissions):
+    page = login(client, admissions).get("/admin/programs/enrollment/").content.decode()
+
+    assert "/admin/programs/enrollment/census/" in page
+    assert "/admin/programs/enrollment/step-down/" in page
