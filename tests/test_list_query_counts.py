@@ -1,0 +1,63 @@
+"""Every list endpoint of the schema: its query count does not grow with the page size.
+
+A generic guard on top of the per-endpoint pins: it walks the OpenAPI schema, so a list endpoint
+added later is checked without anyone remembering to.
+"""
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from clinic.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+
+def list_paths() -> list[str]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    paths = []
+    for path, operations in schema["paths"].items():
+        get = operations.get("get")
+        if get is None or "{" in path:
+            continue
+        parameters = {p["name"] for p in get.get("parameters", [])}
+        if "page_size" in parameters:
+            paths.append(path)
+    return sorted(paths)
+
+
+def test_the_schema_has_the_list_endpoints():
+    assert {
+        "/api/v1/patients/",
+        "/api/v1/enrollments/",
+        "/api/v1/programs/",
+        "/api/v1/assessments/",
+        "/api/v1/reports/step-down/",
+    } <= set(list_paths())
+
+
+@pytest.mark.parametrize("path", list_paths())
+def test_list_query_count_is_constant_in_page_size(settings, path):
+    settings.DEBUG = True
+    call_command("seed_demo")
+    from django.contrib.auth import get_user_model
+
+    client = APIClient()
+    client.force_authenticate(get_user_model().objects.get(username="admin"))
+
+    def queries_for(page_size):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path, {"page_size": page_size})
+        assert response.status_code == 200, response.content
+        return len(captured), len(response.json()["results"])
+
+    # The user object caches its roles and clinics across these requests: warm it first.
+    queries_for(1)
+    small_queries, small_rows = queries_for(1)
+    large_queries, large_rows = queries_for(200)
+
+    assert large_queries == small_queries, (path, small_rows, large_rows)
+    assert AuditEvent.objects.exists()
