@@ -138,7 +138,8 @@ class Bed(models.Model):
         ordering = ["clinic", "room", "label"]
         constraints = [
             models.UniqueConstraint(
-                fields=["clinic", "room", "label"], name="bed_unique_in_room",
+                fields=["clinic", "room", "label"],
+                name="bed_unique_in_room",
                 violation_error_code="bed_exists",
                 violation_error_message="This room already has a bed with this label.",
             ),
@@ -161,8 +162,13 @@ class StaffAlert(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=32, choices=AlertKind.choices)
     # A named recipient, or everyone of a role at the clinic.
-    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                  null=True, blank=True, related_name="alerts")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="alerts",
+    )
     recipient_role = models.CharField(max_length=16, choices=Role.choices, blank=True)
     patient_id = models.BigIntegerField(null=True, blank=True)
     object_type = models.CharField(max_length=100)
@@ -170,14 +176,16 @@ class StaffAlert(models.Model):
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField(db_default=Now(), editable=False)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
-    acknowledged_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT,
-                                        null=True, blank=True, related_name="+")
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["kind", "object_type", "object_id"], name="alert_once_per_subject",
+                fields=["kind", "object_type", "object_id"],
+                name="alert_once_per_subject",
                 violation_error_code="alert_exists",
                 violation_error_message="This alert was already raised.",
             ),

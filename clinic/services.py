@@ -67,15 +67,30 @@ def _audit_fields(*, actor, action, obj=None, object_type="", clinic=None, patie
     }
 
 
-def alert_raise(*, clinic_id: int, kind: str, subject: models.Model, message: str,
-                recipient=None, recipient_role: str = "", patient_id: int | None = None):
+def alert_raise(
+    *,
+    clinic_id: int,
+    kind: str,
+    subject: models.Model,
+    message: str,
+    recipient=None,
+    recipient_role: str = "",
+    patient_id: int | None = None,
+):
     """Raise an alert about ``subject`` once: a second call for the same subject and kind is a
     no-op (the unique constraint decides, so concurrent callers cannot both raise it)."""
     from clinic.models import StaffAlert
 
     alert, _created = StaffAlert.objects.get_or_create(
-        kind=kind, object_type=_object_type(subject), object_id=str(subject.pk),
-        defaults={"clinic_id": clinic_id, "message": message, "recipient": recipient,
-                  "recipient_role": recipient_role, "patient_id": patient_id},
+        kind=kind,
+        object_type=_object_type(subject),
+        object_id=str(subject.pk),
+        defaults={
+            "clinic_id": clinic_id,
+            "message": message,
+            "recipient": recipient,
+            "recipient_role": recipient_role,
+            "patient_id": patient_id,
+        },
     )
     return alert

@@ -7,46 +7,135 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0002_roles_and_append_only_audit'),
+        ("clinic", "0002_roles_and_append_only_audit"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Bed',
+            name="Bed",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('room', models.CharField(max_length=50)),
-                ('label', models.CharField(max_length=20)),
-                ('is_active', models.BooleanField(default=True)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='beds', to='clinic.clinic')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("room", models.CharField(max_length=50)),
+                ("label", models.CharField(max_length=20)),
+                ("is_active", models.BooleanField(default=True)),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="beds",
+                        to="clinic.clinic",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['clinic', 'room', 'label'],
-                'constraints': [models.UniqueConstraint(fields=('clinic', 'room', 'label'), name='bed_unique_in_room', violation_error_code='bed_exists', violation_error_message='This room already has a bed with this label.')],
+                "ordering": ["clinic", "room", "label"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("clinic", "room", "label"),
+                        name="bed_unique_in_room",
+                        violation_error_code="bed_exists",
+                        violation_error_message="This room already has a bed with this label.",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='StaffAlert',
+            name="StaffAlert",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('waitlist_offer', 'A freed place is offered to a waitlisted patient'), ('risky_check_in', 'A check-in reports use or strong cravings')], max_length=32)),
-                ('recipient_role', models.CharField(blank=True, choices=[('admissions', 'Admissions'), ('clinician', 'Clinician'), ('supervisor', 'Supervisor')], max_length=16)),
-                ('patient_id', models.BigIntegerField(blank=True, null=True)),
-                ('object_type', models.CharField(max_length=100)),
-                ('object_id', models.CharField(max_length=64)),
-                ('message', models.CharField(max_length=300)),
-                ('created_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('acknowledged_at', models.DateTimeField(blank=True, null=True)),
-                ('acknowledged_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('clinic', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to='clinic.clinic')),
-                ('recipient', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='alerts', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("waitlist_offer", "A freed place is offered to a waitlisted patient"),
+                            ("risky_check_in", "A check-in reports use or strong cravings"),
+                        ],
+                        max_length=32,
+                    ),
+                ),
+                (
+                    "recipient_role",
+                    models.CharField(
+                        blank=True,
+                        choices=[
+                            ("admissions", "Admissions"),
+                            ("clinician", "Clinician"),
+                            ("supervisor", "Supervisor"),
+                        ],
+                        max_length=16,
+                    ),
+                ),
+                ("patient_id", models.BigIntegerField(blank=True, null=True)),
+                ("object_type", models.CharField(max_length=100)),
+                ("object_id", models.CharField(max_length=64)),
+                ("message", models.CharField(max_length=300)),
+                (
+                    "created_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(), editable=False
+                    ),
+                ),
+                ("acknowledged_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "acknowledged_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "clinic",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="alerts",
+                        to="clinic.clinic",
+                    ),
+                ),
+                (
+                    "recipient",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="alerts",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.UniqueConstraint(fields=('kind', 'object_type', 'object_id'), name='alert_once_per_subject', violation_error_code='alert_exists', violation_error_message='This alert was already raised.'), models.CheckConstraint(condition=models.Q(('recipient__isnull', False), models.Q(('recipient_role', ''), _negated=True), _connector='OR'), name='alert_has_recipient', violation_error_message='An alert goes to a person or a role.')],
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("kind", "object_type", "object_id"),
+                        name="alert_once_per_subject",
+                        violation_error_code="alert_exists",
+                        violation_error_message="This alert was already raised.",
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(
+                            ("recipient__isnull", False),
+                            models.Q(("recipient_role", ""), _negated=True),
+                            _connector="OR",
+                        ),
+                        name="alert_has_recipient",
+                        violation_error_message="An alert goes to a person or a role.",
+                    ),
+                ],
             },
         ),
     ]
