@@ -10,6 +10,8 @@ POST of a change form inside one transaction, and admins built on this have no i
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from clinic.errors import ServiceError
 from clinic.selectors import user_has_role
@@ -82,3 +84,25 @@ class ServiceAdminMixin:
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def related_table(headers, rows):
+    """A small read-only HTML table: related records shown on a parent's page."""
+    if not rows:
+        return "none"
+    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
+    body = format_html_join(
+        "",
+        "<tr>{}</tr>",
+        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
+    )
+    return format_html(
+        '<table class="related-records"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        head,
+        body,
+    )
+
+
+def change_link(obj, text):
+    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, text)

@@ -16,7 +16,8 @@ from django.db.models.functions import Coalesce, NullIf
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm
+from clinic.admin import OwnClinicFilter
+from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm, change_link, related_table
 from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record, audit_record_many
@@ -99,19 +100,6 @@ class ClinicScopedAdmin(ServiceAdminMixin, admin.ModelAdmin):
         return initial
 
 
-class MyClinicFilter(admin.SimpleListFilter):
-    title = "clinic"
-    parameter_name = "clinic"
-
-    def lookups(self, request, model_admin):
-        return [
-            (c.pk, c.name) for c in Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
-        ]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(clinic_id=self.value()) if self.value() else queryset
-
-
 class ReminderChannelFilter(admin.SimpleListFilter):
     title = "reminder channel"
     parameter_name = "channel"
@@ -182,28 +170,6 @@ class PatientForm(ServiceModelForm):
         return services.patient_update(actor=self.request.user, patient=self.instance, **fields)
 
 
-def _table(headers, rows):
-    """A small read-only HTML table (the related records on a patient's page)."""
-    if not rows:
-        return "none"
-    head = format_html_join("", "<th>{}</th>", ((h,) for h in headers))
-    body = format_html_join(
-        "",
-        "<tr>{}</tr>",
-        ((format_html_join("", "<td>{}</td>", ((cell,) for cell in row)),) for row in rows),
-    )
-    return format_html(
-        '<table class="related-records"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
-        head,
-        body,
-    )
-
-
-def _change_link(obj, text):
-    url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
-    return format_html('<a href="{}">{}</a>', url, text)
-
-
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdmin):
     form = PatientForm
@@ -218,7 +184,7 @@ class PatientAdmin(ClinicScopedAdmin):
         "latest_level",
     ]
     list_display_links = ["mrn", "last_name"]
-    list_filter = [MyClinicFilter, LatestLevelFilter, ReminderChannelFilter]
+    list_filter = [OwnClinicFilter, LatestLevelFilter, ReminderChannelFilter]
     search_fields = ["last_name", "first_name", "=mrn"]
     search_help_text = "Name, MRN or date of birth (YYYY-MM-DD)."
     list_select_related = ["clinic"]
@@ -309,11 +275,11 @@ class PatientAdmin(ClinicScopedAdmin):
 
     @admin.display(description="Contacts")
     def contacts_table(self, patient):
-        return _table(
+        return related_table(
             ["Name", "Kind", "Relationship", "Phone", "E-mail"],
             [
                 (
-                    _change_link(c, c.name),
+                    change_link(c, c.name),
                     c.get_kind_display(),
                     c.relationship,
                     c.phone or "",
@@ -325,11 +291,11 @@ class PatientAdmin(ClinicScopedAdmin):
 
     @admin.display(description="Consents")
     def consents_table(self, patient):
-        return _table(
+        return related_table(
             ["Signed", "Recipients", "Purpose", "Information", "Expires", "Revoked"],
             [
                 (
-                    _change_link(c, c.signed_on),
+                    change_link(c, c.signed_on),
                     c.recipients,
                     c.purpose,
                     c.information,
@@ -345,11 +311,11 @@ class PatientAdmin(ClinicScopedAdmin):
         def level(label, track):
             return f"{label} ({track})" if track else label
 
-        return _table(
+        return related_table(
             ["Assessed", "Severity", "Recommended", "Decided", "By"],
             [
                 (
-                    _change_link(a, f"{a.assessed_at:%Y-%m-%d %H:%M}"),
+                    change_link(a, f"{a.assessed_at:%Y-%m-%d %H:%M}"),
                     a.get_severity_display(),
                     level(a.get_recommended_level_display(), a.recommended_track),
                     level(a.get_decided_level_display(), a.decided_track)

@@ -24,12 +24,12 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from clinic.admin import STAFF_ROLES, AuditedModelForm, ClinicConfigAdmin
-from clinic.admin_utils import ServiceModelForm
+from clinic.admin_utils import ServiceModelForm, change_link, related_table
 from clinic.errors import ServiceError
 from clinic.models import AuditAction, Bed, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record, audit_record_many
-from patients.admin import ClinicScopedAdmin, _change_link, _table
+from patients.admin import ClinicScopedAdmin
 from patients.models import Assessment, Level
 from programs import admin_reports
 from programs.models import (
@@ -226,13 +226,13 @@ class ProgramAdmin(ClinicConfigAdmin):
 
     @admin.display(description="Who is in each bed today")
     def beds_table(self, program):
-        return _table(
+        return related_table(
             ["Bed", "Active", "Patient", "Program", "Since"],
             [
                 (
                     str(bed),
                     "yes" if bed.is_active else "no",
-                    _change_link(a.enrollment, a.enrollment.patient) if a else "free",
+                    change_link(a.enrollment, a.enrollment.patient) if a else "free",
                     a.enrollment.program if a else "",
                     a.start_date if a else "",
                 )
@@ -653,7 +653,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
 
     @admin.display(description="Bed assignments")
     def beds_table(self, enrollment):
-        return _table(
+        return related_table(
             ["Bed", "From", "Until", "Assigned by"],
             [
                 (a.bed, a.start_date, a.end_date or "", a.assigned_by)
@@ -666,14 +666,14 @@ class EnrollmentAdmin(ClinicScopedAdmin):
         moves = Transition.objects.filter(
             Q(from_enrollment=enrollment) | Q(to_enrollment=enrollment)
         ).select_related("from_enrollment__program", "to_enrollment__program", "decided_by")
-        return _table(
+        return related_table(
             ["Date", "Kind", "From", "To", "Reason", "Decided by"],
             [
                 (
-                    _change_link(move, move.date),
+                    change_link(move, move.date),
                     move.get_kind_display(),
-                    _change_link(move.from_enrollment, move.from_enrollment.program),
-                    _change_link(move.to_enrollment, move.to_enrollment.program),
+                    change_link(move.from_enrollment, move.from_enrollment.program),
+                    change_link(move.to_enrollment, move.to_enrollment.program),
                     move.reason,
                     move.decided_by,
                 )
@@ -881,8 +881,8 @@ class TransitionAdmin(ClinicScopedAdmin):
 
     @admin.display(description="From")
     def from_link(self, move):
-        return _change_link(move.from_enrollment, move.from_enrollment)
+        return change_link(move.from_enrollment, move.from_enrollment)
 
     @admin.display(description="To")
     def to_link(self, move):
-        return _change_link(move.to_enrollment, move.to_enrollment)
+        return change_link(move.to_enrollment, move.to_enrollment)
