@@ -126,6 +126,27 @@ class AuditEvent(models.Model):
         return f"{self.occurred_at:%Y-%m-%d %H:%M:%S} {self.action} {self.object_type}"
 
 
+class Room(models.Model):
+    """A room where sessions happen; a room is never double-booked (scheduling holds that)."""
+
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="rooms")
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["clinic", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "name"],
+                name="room_unique_in_clinic",
+                violation_error_code="room_exists",
+                violation_error_message="This clinic already has a room with this name.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
 class Bed(models.Model):
     """A bed in a room of the clinic; residential programs draw on their beds."""
 

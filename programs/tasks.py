@@ -3,9 +3,16 @@
 from celery import shared_task
 
 from programs.services.enrollments import waitlist_expire_offers
+from programs.services.schedules import materialize_all_series
 
 
 @shared_task(ignore_result=True)
 def waitlist_expire_offers_task() -> int:
     """Lapse waitlist offers past their expiry and pass the places on (idempotent; beat)."""
     return waitlist_expire_offers()
+
+
+@shared_task(ignore_result=True)
+def series_materialize_task() -> int:
+    """Nightly: extend every series to the horizon and seed new sessions' rosters."""
+    return materialize_all_series()

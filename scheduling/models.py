@@ -1,1 +1,292 @@
-# Sessions, series, rosters, attendance and reminders arrive with the scheduling issue.
+"""The clinic's calendar: sessions, recurring series, rosters, attendance and calendar feeds.
+
+Scheduling knows a program only through its foreign key (``"programs.Program"``, by string) and
+never imports the programs app; programs' services keep rosters in step with enrollments.
+All datetimes are stored in UTC; a series keeps local wall-clock times plus the clinic's zone and
+is expanded per occurrence (see ``scheduling.recurrence``).
+"""
+
+from django.conf import settings
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, RangeOperators
+from django.db import models
+from django.db.models import F, Func, Q
+from django.db.models.functions import Now
+
+
+class TsTzRange(Func):
+    """``tstzrange(lower, upper, '[)')``: back-to-back sessions do not overlap."""
+
+    function = "tstzrange"
+    output_field = DateTimeRangeField()
+
+    def __init__(self, lower, upper):
+        super().__init__(lower, upper, models.Value("[)"))
+
+
+class SessionKind(models.TextChoices):
+    GROUP = "group", "Group"
+    INDIVIDUAL = "individual", "Individual appointment"
+    EDUCATION = "education", "Education"
+    FAMILY = "family", "Family"
+
+
+class SessionStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    CANCELLED = "cancelled", "Cancelled"
+    COMPLETED = "completed", "Completed"
+
+
+class Series(models.Model):
+    """A weekly pattern of sessions: local start time on some weekdays, in the clinic's zone."""
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="series")
+    program = models.ForeignKey(
+        "programs.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="series"
+    )
+    kind = models.CharField(max_length=12, choices=SessionKind.choices, default=SessionKind.GROUP)
+    title = models.CharField(max_length=200)
+    # ISO weekdays, Monday = 1 ... Sunday = 7.
+    weekdays = ArrayField(models.PositiveSmallIntegerField(), size=7)
+    local_start_time = models.TimeField()
+    duration_minutes = models.PositiveIntegerField()
+    time_zone = models.CharField(max_length=64, help_text="The clinic's IANA zone, copied.")
+    starts_on = models.DateField()
+    ends_on = models.DateField(null=True, blank=True)
+    location = models.CharField(max_length=200, blank=True)
+    room = models.ForeignKey(
+        "clinic.Room", on_delete=models.PROTECT, null=True, blank=True, related_name="series"
+    )
+    facilitator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    # Occurrences exist up to this date; the nightly task extends it to the horizon.
+    materialized_until = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["title", "id"]
+        verbose_name_plural = "series"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weekdays__contained_by=[1, 2, 3, 4, 5, 6, 7]) & ~Q(weekdays=[]),
+                name="series_weekdays_valid",
+                violation_error_message="Weekdays are 1 (Monday) to 7 (Sunday), at least one.",
+            ),
+            models.CheckConstraint(
+                condition=Q(duration_minutes__gt=0) & Q(duration_minutes__lte=24 * 60),
+                name="series_duration_sane",
+                violation_error_message="A session lasts between 1 minute and 24 hours.",
+            ),
+            models.CheckConstraint(
+                condition=Q(ends_on__isnull=True) | Q(ends_on__gte=F("starts_on")),
+                name="series_dates_ordered",
+                violation_error_message="A series cannot end before it starts.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.title
+
+
+class Session(models.Model):
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="sessions")
+    program = models.ForeignKey(
+        "programs.Program", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
+    series = models.ForeignKey(
+        Series, on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
+    # The series' local date this session is the occurrence of (unique per series), kept when
+    # one occurrence is moved so the nightly expansion never recreates it.
+    occurrence_date = models.DateField(null=True, blank=True)
+    # Edited or moved on its own: later edits of "all" or "this and following" leave it be.
+    detached = models.BooleanField(default=False)
+    kind = models.CharField(max_length=12, choices=SessionKind.choices)
+    title = models.CharField(max_length=200)
+    starts_at = models.DateTimeField()
+    ends_at = models.DateTimeField()
+    location = models.CharField(max_length=200, blank=True)
+    room = models.ForeignKey(
+        "clinic.Room", on_delete=models.PROTECT, null=True, blank=True, related_name="sessions"
+    )
+    facilitator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="facilitated_sessions",
+    )
+    capacity = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=SessionStatus.choices, default=SessionStatus.SCHEDULED
+    )
+    # iCalendar SEQUENCE: bumped whenever the time, place or status changes.
+    sequence = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        indexes = [
+            models.Index(fields=["program", "starts_at"], name="session_program_time"),
+            models.Index(fields=["clinic", "starts_at"], name="session_clinic_time"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ends_at__gt=F("starts_at")),
+                name="session_ends_after_start",
+                violation_error_code="session_ends_before_start",
+                violation_error_message="A session ends after it starts.",
+            ),
+            models.UniqueConstraint(
+                fields=["series", "occurrence_date"],
+                name="session_one_per_series_date",
+                violation_error_code="occurrence_exists",
+                violation_error_message="This occurrence of the series exists already.",
+            ),
+            ExclusionConstraint(
+                name="session_facilitator_not_double_booked",
+                expressions=[
+                    ("facilitator", RangeOperators.EQUAL),
+                    (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                ],
+                condition=~Q(status=SessionStatus.CANCELLED) & Q(facilitator__isnull=False),
+                violation_error_code="clinician_double_booked",
+                violation_error_message="The clinician has another session at that time.",
+            ),
+            ExclusionConstraint(
+                name="session_room_not_double_booked",
+                expressions=[
+                    ("room", RangeOperators.EQUAL),
+                    (TsTzRange("starts_at", "ends_at"), RangeOperators.OVERLAPS),
+                ],
+                condition=~Q(status=SessionStatus.CANCELLED) & Q(room__isnull=False),
+                violation_error_code="room_double_booked",
+                violation_error_message="The room is booked for another session at that time.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.title} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
+
+
+class Response(models.TextChoices):
+    NONE = "none", "No answer"
+    CONFIRMED = "confirmed", "Confirmed"
+    DECLINED = "declined", "Declined"
+
+
+class RosterEntry(models.Model):
+    """A patient expected at a session: enrolled in its program on its date, or the patient of
+    an individual appointment."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="roster")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="roster_entries"
+    )
+    # The program enrollment that put the patient here (by id: scheduling does not know
+    # programs' models).
+    enrollment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    response = models.CharField(max_length=10, choices=Response.choices, default=Response.NONE)
+    responded_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["session__starts_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "patient"],
+                name="roster_patient_once_per_session",
+                violation_error_code="already_on_roster",
+                violation_error_message="The patient is already on this session's roster.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.patient_id} @ {self.session_id}"
+
+
+class AttendanceStatus(models.TextChoices):
+    PRESENT = "present", "Present"
+    LATE = "late", "Late"
+    ABSENT = "absent", "Absent (no-show)"
+    EXCUSED = "excused", "Excused"
+
+
+ATTENDED = [AttendanceStatus.PRESENT, AttendanceStatus.LATE]
+
+
+class Attendance(models.Model):
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="attendance")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="attendance"
+    )
+    roster_entry = models.OneToOneField(
+        RosterEntry, on_delete=models.PROTECT, related_name="attendance"
+    )
+    status = models.CharField(max_length=8, choices=AttendanceStatus.choices)
+    checked_in_at = models.DateTimeField(null=True, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        ordering = ["session__starts_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "patient"],
+                name="attendance_once_per_session_patient",
+                violation_error_code="attendance_exists",
+                violation_error_message="Attendance for this patient is recorded already.",
+            ),
+            models.CheckConstraint(
+                condition=Q(checked_in_at__isnull=True)
+                | Q(status__in=[AttendanceStatus.PRESENT, AttendanceStatus.LATE]),
+                name="attendance_check_in_only_when_attended",
+                violation_error_message="Only a present or late patient has a check-in time.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.status} @ {self.session_id}"
+
+
+class CalendarFeed(models.Model):
+    """A private, revocable iCal URL for one patient or one clinician. Only a hash of the token
+    is stored; rotating revokes the old URL."""
+
+    patient = models.OneToOneField(
+        "patients.Patient",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="calendar_feed",
+    )
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="calendar_feed",
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(patient__isnull=False, user__isnull=True)
+                | Q(patient__isnull=True, user__isnull=False),
+                name="calendar_feed_one_owner",
+                violation_error_message="A feed belongs to one patient or one clinician.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Calendar feed {self.pk}"

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 from config import embedded
 
@@ -274,6 +275,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Idempotent (a unique key per series and date): a missed night only delays the horizon.
+    "series-materialize": {
+        "task": "programs.tasks.series_materialize_task",
+        "schedule": crontab(hour=env.int("SERIES_MATERIALIZE_HOUR_UTC", default=7), minute=0),
+    },
     "waitlist-expire-offers": {
         "task": "programs.tasks.waitlist_expire_offers_task",
         "schedule": env.int("WAITLIST_SCAN_SECONDS", default=300),
@@ -282,6 +288,9 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(embedded.LOCAL_DIR / "celerybeat-schedule")
 )
+
+# Scheduling: how far ahead recurring series are expanded into sessions.
+SCHEDULE_HORIZON_WEEKS = env.int("SCHEDULE_HORIZON_WEEKS", default=8)
 
 # Logging ------------------------------------------------------------------------------------------
 # One line per event with the request id; no patient data is ever logged.

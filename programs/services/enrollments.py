@@ -29,6 +29,7 @@ from programs.models import (
     Transition,
     TransitionKind,
 )
+from programs.services import schedules
 
 
 def _audit(actor, action, obj, patient_id: int, clinic_id: int):
@@ -223,6 +224,8 @@ def enrollment_create(
     else:
         _require_place(program, start_date)
     enrollment.save()
+    if enrollment.status == EnrollmentStatus.ADMITTED:
+        schedules.rosters_follow_admission(enrollment)
     _audit(actor, AuditAction.CREATE, enrollment, patient.pk, program.clinic_id)
     return enrollment
 
@@ -252,6 +255,7 @@ def enrollment_admit(
     enrollment.save(
         update_fields=["status", "start_date", "planned_end_date", "admitted_at", "updated_at"]
     )
+    schedules.rosters_follow_admission(enrollment)
     _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
     return enrollment
 
@@ -291,6 +295,7 @@ def _discharge(enrollment: Enrollment, *, date: datetime.date, reason: str) -> N
     enrollment.discharge_date = date
     enrollment.discharge_reason = reason
     enrollment.save(update_fields=["status", "discharge_date", "discharge_reason", "updated_at"])
+    schedules.rosters_follow_discharge(enrollment)
     # The bed goes with the stay; an assignment that began after a late-recorded discharge
     # date closes where it began (it never held the bed).
     BedAssignment.objects.filter(enrollment=enrollment, end_date__isnull=True).update(

@@ -1,0 +1,105 @@
+"""Where programs meet the calendar: series checked against the program's rules, and rosters
+that follow enrollments (DESIGN.md: scheduling never imports programs; programs call it)."""
+
+import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from programs.models import OCCUPYING, Enrollment, Program
+from scheduling import services as calendar
+from scheduling.models import Series, Session
+
+
+def check_series_against_program(program: Program, *, weekdays, duration_minutes: int) -> None:
+    """A series must give the program's cadence and session length (DOMAIN.md: IOP 3–5
+    sessions a week of 3–4 hours, PHP and outpatient within their bounds)."""
+    errors = {}
+    per_week = len(set(weekdays))
+    low, high = program.sessions_per_week_min, program.sessions_per_week_max
+    if (low is not None and per_week < low) or (high is not None and per_week > high):
+        errors["weekdays"] = [
+            f"{program.name} ({program.get_level_display()}) meets {low}–{high} times a week; "
+            f"this series gives {per_week}."
+        ]
+    hours = Decimal(duration_minutes) / 60
+    low_h, high_h = program.session_hours_min, program.session_hours_max
+    if (low_h is not None and hours < low_h) or (high_h is not None and hours > high_h):
+        errors["duration_minutes"] = [
+            f"{program.name} ({program.get_level_display()}) sessions last {low_h:g}–{high_h:g} "
+            f"hours; this series gives {hours:.2f}."
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _stays(program: Program) -> list[tuple]:
+    return list(
+        Enrollment.objects.filter(program=program, status__in=OCCUPYING).values_list(
+            "patient_id", "id", "start_date", "discharge_date"
+        )
+    )
+
+
+def fill_rosters(program: Program, sessions: list[Session]) -> int:
+    """Seed new sessions of ``program`` with the patients enrolled on their dates (2 queries)."""
+    return calendar.roster_fill_sessions(
+        session_ids=[s.pk for s in sessions], stays=_stays(program), zone=program.clinic.time_zone
+    )
+
+
+@transaction.atomic
+def program_series_create(
+    *, actor, program: Program, until: datetime.date | None = None, **fields
+) -> tuple[Series, list[Session]]:
+    """Create a program's series after checking its rules, expand it to the horizon and put the
+    enrolled patients on the new sessions' rosters, set-based."""
+    check_series_against_program(
+        program,
+        weekdays=fields.get("weekdays") or [],
+        duration_minutes=fields.get("duration_minutes") or 0,
+    )
+    series = calendar.series_create(actor=actor, clinic=program.clinic, program=program, **fields)
+    sessions = calendar.series_materialize(series=series, until=until)
+    fill_rosters(program, sessions)
+    return series, sessions
+
+
+def materialize_all_series(*, until: datetime.date | None = None) -> int:
+    """The nightly pass (idempotent): extend every open series to the horizon and seed the new
+    program sessions' rosters. Returns how many sessions were created."""
+    created = 0
+    for series in Series.objects.select_related("clinic", "program__clinic").exclude(
+        ends_on__lt=timezone.localdate() - datetime.timedelta(days=1)
+    ):
+        with transaction.atomic():
+            sessions = calendar.series_materialize(series=series, until=until)
+            if series.program is not None and sessions:
+                fill_rosters(series.program, sessions)
+            created += len(sessions)
+    return created
+
+
+def rosters_follow_admission(enrollment: Enrollment) -> int:
+    """After an admission: the patient joins the program's future sessions from the start."""
+    return calendar.roster_add_for_stay(
+        program_id=enrollment.program_id,
+        patient_id=enrollment.patient_id,
+        enrollment_id=enrollment.pk,
+        start_date=enrollment.start_date,
+        end_date=None,
+        zone=enrollment.program.clinic.time_zone,
+    )
+
+
+def rosters_follow_discharge(enrollment: Enrollment) -> int:
+    """After a discharge: the patient leaves the program's future sessions from the discharge
+    date; past sessions and recorded attendance stay."""
+    return calendar.roster_remove_from(
+        program_id=enrollment.program_id,
+        patient_id=enrollment.patient_id,
+        from_date=enrollment.discharge_date,
+        zone=enrollment.program.clinic.time_zone,
+    )

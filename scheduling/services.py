@@ -1,0 +1,513 @@
+"""Writes of the calendar: series and their expansion, sessions, rosters and attendance.
+
+Rosters of program sessions are kept in step with enrollments by the programs app, which calls
+``roster_add_for_stay`` / ``roster_remove_from`` inside its own transactions (scheduling never
+imports programs). Both are set-based: one statement whatever the number of sessions.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from clinic.errors import Conflict
+from clinic.models import AuditAction, Clinic
+from clinic.services import audit_record
+from patients.models import Patient
+from scheduling.models import (
+    ATTENDED,
+    Attendance,
+    AttendanceStatus,
+    Response,
+    RosterEntry,
+    Series,
+    Session,
+    SessionKind,
+    SessionStatus,
+)
+from scheduling.recurrence import local_to_utc, occurrences
+
+EDIT_SCOPES = ("this", "following", "all")
+
+
+def horizon_date(clinic: Clinic) -> datetime.date:
+    weeks = getattr(settings, "SCHEDULE_HORIZON_WEEKS", 8)
+    return timezone.localdate(timezone=clinic.zone) + datetime.timedelta(weeks=weeks)
+
+
+# Series -------------------------------------------------------------------------------------------
+
+
+def _check_series(weekdays, duration_minutes, starts_on, ends_on) -> list[int]:
+    errors = {}
+    days = sorted(set(weekdays or []))
+    if not days or any(day not in range(1, 8) for day in days):
+        errors["weekdays"] = ["Weekdays are 1 (Monday) to 7 (Sunday), at least one."]
+    if not 0 < duration_minutes <= 24 * 60:
+        errors["duration_minutes"] = ["A session lasts between 1 minute and 24 hours."]
+    if ends_on is not None and ends_on < starts_on:
+        errors["ends_on"] = ["A series cannot end before it starts."]
+    if errors:
+        raise ValidationError(errors)
+    return days
+
+
+@transaction.atomic
+def series_create(
+    *,
+    actor,
+    clinic: Clinic,
+    title: str,
+    weekdays,
+    local_start_time: datetime.time,
+    duration_minutes: int,
+    starts_on: datetime.date,
+    ends_on: datetime.date | None = None,
+    program=None,
+    kind: str = SessionKind.GROUP,
+    location: str = "",
+    room=None,
+    facilitator=None,
+    capacity: int | None = None,
+) -> Series:
+    days = _check_series(weekdays, duration_minutes, starts_on, ends_on)
+    series = Series.objects.create(
+        clinic=clinic,
+        program=program,
+        kind=kind,
+        title=title,
+        weekdays=days,
+        local_start_time=local_start_time,
+        duration_minutes=duration_minutes,
+        time_zone=clinic.time_zone,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        location=location,
+        room=room,
+        facilitator=facilitator,
+        capacity=capacity,
+        created_by=actor,
+    )
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=series, clinic=clinic)
+    return series
+
+
+def series_materialize(*, series: Series, until: datetime.date | None = None) -> list[Session]:
+    """Create the series' sessions up to ``until`` (default: the horizon) in one INSERT.
+
+    Idempotent: the series row is locked, occurrences that exist already are skipped, and a
+    unique key per series and occurrence date backs that up. An occurrence cancelled or moved on
+    its own keeps its row, so it is never recreated. Call inside a transaction. Returns the
+    sessions this call created.
+    """
+    series = (
+        Series.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=series.pk)
+    )
+    until = until or horizon_date(series.clinic)
+    if series.ends_on is not None:
+        until = min(until, series.ends_on)
+    first = series.starts_on
+    if first > until:
+        return []
+    planned = occurrences(
+        weekdays=series.weekdays,
+        wall_time=series.local_start_time,
+        duration=datetime.timedelta(minutes=series.duration_minutes),
+        zone=series.time_zone,
+        first=first,
+        last=until,
+    )
+    existing = set(
+        Session.objects.filter(
+            series=series, occurrence_date__gte=first, occurrence_date__lte=until
+        ).values_list("occurrence_date", flat=True)
+    )
+    created = Session.objects.bulk_create(
+        [
+            Session(
+                clinic_id=series.clinic_id,
+                program_id=series.program_id,
+                series=series,
+                occurrence_date=o.date,
+                kind=series.kind,
+                title=series.title,
+                starts_at=o.starts_at,
+                ends_at=o.ends_at,
+                location=series.location,
+                room_id=series.room_id,
+                facilitator_id=series.facilitator_id,
+                capacity=series.capacity,
+            )
+            for o in planned
+            if o.date not in existing
+        ]
+    )
+    Series.objects.filter(pk=series.pk).update(materialized_until=until)
+    series.materialized_until = until
+    return created
+
+
+def series_materialize_all(*, until: datetime.date | None = None) -> int:
+    """The nightly pass: extend every open series to the horizon. Returns sessions created."""
+    created = 0
+    today = timezone.localdate()
+    for series in Series.objects.select_related("clinic").exclude(ends_on__lt=today):
+        with transaction.atomic():
+            created += len(series_materialize(series=series, until=until))
+    return created
+
+
+# Sessions -----------------------------------------------------------------------------------------
+
+
+def _check_times(starts_at, ends_at) -> None:
+    if ends_at <= starts_at:
+        raise ValidationError({"ends_at": ["A session ends after it starts."]})
+
+
+@transaction.atomic
+def session_create(
+    *,
+    actor,
+    clinic: Clinic,
+    title: str,
+    kind: str,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    program=None,
+    location: str = "",
+    room=None,
+    facilitator=None,
+    capacity=None,
+    patient: Patient | None = None,
+) -> Session:
+    """A one-off session; an individual appointment names its one patient."""
+    _check_times(starts_at, ends_at)
+    if kind == SessionKind.INDIVIDUAL and patient is None:
+        raise ValidationError({"patient": ["An individual appointment names its patient."]})
+    if patient is not None and patient.clinic_id != clinic.pk:
+        raise ValidationError({"patient": ["The patient belongs to another clinic."]})
+    session = Session.objects.create(
+        clinic=clinic,
+        program=program,
+        kind=kind,
+        title=title,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=location,
+        room=room,
+        facilitator=facilitator,
+        capacity=1 if kind == SessionKind.INDIVIDUAL else capacity,
+    )
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=session, clinic=clinic)
+    if patient is not None:
+        entry = RosterEntry.objects.create(session=session, patient=patient)
+        audit_record(
+            actor=actor, action=AuditAction.CREATE, obj=entry, clinic=clinic, patient_id=patient.pk
+        )
+    return session
+
+
+def _lock_session(session: Session) -> Session:
+    return (
+        Session.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=session.pk)
+    )
+
+
+@transaction.atomic
+def session_move(
+    *,
+    actor,
+    session: Session,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    location: str | None = None,
+    room=None,
+) -> Session:
+    """Move one session (an occurrence of a series becomes detached from later series edits)."""
+    session = _lock_session(session)
+    if session.status != SessionStatus.SCHEDULED:
+        raise Conflict(f"A {session.status} session cannot be moved.", code="invalid_state")
+    _check_times(starts_at, ends_at)
+    session.starts_at, session.ends_at = starts_at, ends_at
+    fields = ["starts_at", "ends_at", "detached", "sequence", "updated_at"]
+    if location is not None:
+        session.location = location
+        fields.append("location")
+    if room is not None:
+        session.room = room
+        fields.append("room")
+    session.detached = session.series_id is not None
+    session.sequence += 1
+    session.save(update_fields=fields)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=session, clinic=session.clinic_id)
+    return session
+
+
+@transaction.atomic
+def session_cancel(*, actor, session: Session) -> Session:
+    session = _lock_session(session)
+    if session.status == SessionStatus.CANCELLED:
+        raise Conflict("This session is already cancelled.", code="invalid_state")
+    if session.status == SessionStatus.COMPLETED:
+        raise Conflict("A completed session cannot be cancelled.", code="invalid_state")
+    session.status = SessionStatus.CANCELLED
+    session.sequence += 1
+    session.save(update_fields=["status", "sequence", "updated_at"])
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=session, clinic=session.clinic_id)
+    return session
+
+
+@transaction.atomic
+def series_edit(
+    *,
+    actor,
+    session: Session,
+    scope: str,
+    local_start_time=None,
+    duration_minutes=None,
+    location=None,
+    title=None,
+) -> list[Session]:
+    """Edit this occurrence, this and the following ones, or all future ones of its series.
+
+    Past sessions never change; occurrences moved on their own (detached) are left alone by
+    "following" and "all". The series' pattern follows "following"/"all" edits so that the
+    nightly expansion creates new occurrences the same way.
+    """
+    if scope not in EDIT_SCOPES:
+        raise ValidationError({"scope": [f"Choose one of {', '.join(EDIT_SCOPES)}."]})
+    if session.series_id is None:
+        raise ValidationError({"scope": ["This session is not part of a series."]})
+    series = Series.objects.select_for_update().select_related("clinic").get(pk=session.series_id)
+    now = timezone.now()
+    if scope == "this":
+        targets = [session]
+    else:
+        targets = list(
+            Session.objects.select_for_update().filter(
+                series=series,
+                starts_at__gte=now,
+                status=SessionStatus.SCHEDULED,
+                detached=False,
+                **(
+                    {"occurrence_date__gte": session.occurrence_date}
+                    if scope == "following"
+                    else {}
+                ),
+            )
+        )
+    wall_time = local_start_time or series.local_start_time
+    minutes = duration_minutes or series.duration_minutes
+    if not 0 < minutes <= 24 * 60:
+        raise ValidationError(
+            {"duration_minutes": ["A session lasts between 1 minute and 24 hours."]}
+        )
+    for target in targets:
+        start = local_to_utc(target.occurrence_date, wall_time, series.time_zone)
+        target.starts_at = start
+        target.ends_at = start + datetime.timedelta(minutes=minutes)
+        target.location = target.location if location is None else location
+        target.title = target.title if title is None else title
+        target.detached = scope == "this"
+        target.sequence += 1
+        target.save(
+            update_fields=[
+                "starts_at",
+                "ends_at",
+                "location",
+                "title",
+                "detached",
+                "sequence",
+                "updated_at",
+            ]
+        )
+    if scope != "this":
+        series.local_start_time = wall_time
+        series.duration_minutes = minutes
+        series.location = series.location if location is None else location
+        series.title = series.title if title is None else title
+        series.save(update_fields=["local_start_time", "duration_minutes", "location", "title"])
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=series, clinic=series.clinic_id)
+    return targets
+
+
+# Rosters ------------------------------------------------------------------------------------------
+
+_SESSION_LOCAL_DATE = "(s.starts_at AT TIME ZONE %(zone)s)::date"
+
+
+def roster_add_for_stay(
+    *,
+    program_id: int,
+    patient_id: int,
+    enrollment_id: int,
+    start_date: datetime.date,
+    end_date: datetime.date | None,
+    zone: str,
+) -> int:
+    """Put a patient on the rosters of the program's future, scheduled sessions whose local
+    date falls in ``[start_date, end_date)`` (open-ended when ``end_date`` is None), skipping
+    sessions at capacity. One INSERT … SELECT. Returns the entries added."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
+                                                created_at)
+            SELECT s.id, %(patient)s, %(enrollment)s, 'none', now()
+            FROM scheduling_session s
+            WHERE s.program_id = %(program)s
+              AND s.status = 'scheduled'
+              AND s.starts_at > now()
+              AND {_SESSION_LOCAL_DATE} >= %(start)s
+              AND (%(end)s::date IS NULL OR {_SESSION_LOCAL_DATE} < %(end)s::date)
+              AND (s.capacity IS NULL OR s.capacity > (
+                    SELECT count(*) FROM scheduling_rosterentry r WHERE r.session_id = s.id))
+            ON CONFLICT (session_id, patient_id) DO NOTHING
+            """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
+            {
+                "patient": patient_id,
+                "enrollment": enrollment_id,
+                "program": program_id,
+                "start": start_date,
+                "end": end_date,
+                "zone": zone,
+            },
+        )
+        return cursor.rowcount
+
+
+def roster_remove_from(
+    *, program_id: int, patient_id: int, from_date: datetime.date, zone: str
+) -> int:
+    """Take a patient off the rosters of the program's future sessions from ``from_date`` on
+    (their local date). Past sessions and any recorded attendance are kept."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            DELETE FROM scheduling_rosterentry r
+            USING scheduling_session s
+            WHERE r.session_id = s.id
+              AND r.patient_id = %(patient)s
+              AND s.program_id = %(program)s
+              AND s.starts_at > now()
+              AND {_SESSION_LOCAL_DATE} >= %(from)s
+              AND NOT EXISTS (SELECT 1 FROM scheduling_attendance a
+                              WHERE a.roster_entry_id = r.id)
+            """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
+            {"patient": patient_id, "program": program_id, "from": from_date, "zone": zone},
+        )
+        return cursor.rowcount
+
+
+def roster_fill_sessions(*, session_ids: list[int], stays: list[tuple], zone: str) -> int:
+    """Seed new sessions' rosters with the patients enrolled on their dates, in one INSERT.
+
+    ``stays``: ``(patient_id, enrollment_id, start_date, end_date_or_None)`` of the program's
+    admitted or discharged enrollments (given by the programs app)."""
+    if not session_ids or not stays:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
+                                                created_at)
+            SELECT s.id, stay.patient_id, stay.enrollment_id, 'none', now()
+            FROM scheduling_session s
+            JOIN unnest(%(patients)s::bigint[], %(enrollments)s::bigint[], %(starts)s::date[],
+                        %(ends)s::date[])
+                 AS stay(patient_id, enrollment_id, start_date, end_date)
+              ON {_SESSION_LOCAL_DATE} >= stay.start_date
+             AND (stay.end_date IS NULL OR {_SESSION_LOCAL_DATE} < stay.end_date)
+            WHERE s.id = ANY(%(sessions)s)
+            ON CONFLICT (session_id, patient_id) DO NOTHING
+            """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
+            {
+                "sessions": session_ids,
+                "zone": zone,
+                "patients": [s[0] for s in stays],
+                "enrollments": [s[1] for s in stays],
+                "starts": [s[2] for s in stays],
+                "ends": [s[3] for s in stays],
+            },
+        )
+        return cursor.rowcount
+
+
+# Attendance and responses -------------------------------------------------------------------------
+
+
+@transaction.atomic
+def attendance_record(
+    *,
+    actor,
+    session: Session,
+    patient: Patient,
+    status: str,
+    checked_in_at: datetime.datetime | None = None,
+) -> Attendance:
+    """Record (or correct) whether a rostered patient attended."""
+    if status not in AttendanceStatus.values:
+        raise ValidationError({"status": [f"Choose one of {', '.join(AttendanceStatus.values)}."]})
+    session = _lock_session(session)
+    if session.status == SessionStatus.CANCELLED:
+        raise Conflict(
+            "Attendance is not recorded for a cancelled session.", code="session_cancelled"
+        )
+    now = timezone.now()
+    if session.starts_at - datetime.timedelta(hours=1) > now:
+        raise Conflict(
+            "Attendance is recorded from an hour before the session starts.",
+            code="session_not_started",
+        )
+    entry = RosterEntry.objects.filter(session=session, patient=patient).first()
+    if entry is None:
+        raise ValidationError({"patient": ["The patient is not on this session's roster."]})
+    # Only an attended session has a check-in time.
+    checked_in_at = (checked_in_at or now) if status in ATTENDED else None
+    attendance, created = Attendance.objects.update_or_create(
+        session=session,
+        patient=patient,
+        defaults={
+            "roster_entry": entry,
+            "status": status,
+            "checked_in_at": checked_in_at,
+            "recorded_by": actor,
+            "recorded_at": now,
+        },
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        obj=attendance,
+        clinic=session.clinic_id,
+        patient_id=patient.pk,
+    )
+    return attendance
+
+
+@transaction.atomic
+def session_respond(*, actor, session: Session, patient: Patient, response: str) -> RosterEntry:
+    """The patient confirms or declines a session of their own schedule."""
+    if response not in (Response.CONFIRMED, Response.DECLINED):
+        raise ValidationError({"response": ["Confirm or decline."]})
+    entry = RosterEntry.objects.select_for_update().filter(session=session, patient=patient).first()
+    if entry is None:
+        raise ValidationError({"session": ["This session is not on your schedule."]})
+    if session.status != SessionStatus.SCHEDULED or session.starts_at <= timezone.now():
+        raise Conflict(
+            "Only a future, scheduled session can be confirmed or declined.", code="invalid_state"
+        )
+    entry.response = response
+    entry.responded_at = timezone.now()
+    entry.save(update_fields=["response", "responded_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=entry,
+        clinic=session.clinic_id,
+        patient_id=patient.pk,
+    )
+    return entry
