@@ -11,6 +11,7 @@ clinic from the current instant, so one page can hold programs of clinics in dif
 
 import datetime
 import zoneinfo
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
@@ -45,6 +46,7 @@ from programs.models import (
     Program,
     Transition,
 )
+from scheduling.metrics import stay_figures
 
 # Census ---------------------------------------------------------------------------------------
 
@@ -253,6 +255,9 @@ FLAG_READY = "ready_for_step_down"
 FLAG_PAST_PLANNED_END = "past_planned_end"
 FLAG_GAP = "gap_after_transition"
 FLAGS = (FLAG_READY, FLAG_PAST_PLANNED_END, FLAG_GAP)
+# From attendance of the current week: shown on rows, not a filter (it is counted per page).
+FLAG_FALLING_SHORT = "falling_short_this_week"
+ROW_FLAGS = (*FLAGS, FLAG_FALLING_SHORT)
 
 STEP_DOWN_ORDERINGS = {
     "days_in_program": ("days_in_program", "id"),
@@ -390,7 +395,7 @@ def step_down_queryset(
     if ordering not in STEP_DOWN_ORDERINGS:
         raise ValidationError({"ordering": [f"Choose one of {', '.join(STEP_DOWN_ORDERINGS)}."]})
     return (
-        enrollments.select_related("patient", "program")
+        enrollments.select_related("patient", "program__clinic")
         .only(
             "id",
             "patient_id",
@@ -402,36 +407,53 @@ def step_down_queryset(
             "patient__last_name",
             "program__clinic_id",
             "program__min_stay_days",
+            "program__weekly_hours_min",
+            "program__clinic__time_zone",
         )
         .order_by(*STEP_DOWN_ORDERINGS[ordering])
     )
 
 
 def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
-    """Board rows of annotated enrollments from ``step_down_queryset`` (no further query).
-
-    ``adherence`` is null until scheduling records attendance.
-    """
-    return [
-        {
-            "enrollment": e.pk,
-            "patient": e.patient_id,
-            "patient_name": f"{e.patient.last_name}, {e.patient.first_name}",
-            "program": e.program_id,
-            "level": e.level,
-            "start_date": e.start_date,
-            "days_in_program": e.days_in_program,
-            "planned_end_date": e.planned_end_date,
-            "min_stay_days": e.program.min_stay_days,
-            "min_stay_reached": bool(e.min_stay_reached),
-            "latest_assessment": e.latest_assessment,
-            "latest_recommended_level": e.latest_recommended_level,
-            "latest_level": e.latest_level,
-            "adherence": None,
-            "flags": [flag for flag in FLAGS if getattr(e, flag)],
-        }
-        for e in enrollments
-    ]
+    """Board rows of annotated enrollments from ``step_down_queryset``, with their attendance
+    figures (``scheduling.metrics``: one query per clinic time zone on the page)."""
+    enrollments = list(enrollments)
+    figures = {}
+    by_zone = defaultdict(list)
+    for e in enrollments:
+        by_zone[e.program.clinic.time_zone].append(e.pk)
+    for zone, ids in by_zone.items():
+        figures.update(stay_figures(ids, zone=zoneinfo.ZoneInfo(zone)))
+    rows = []
+    for e in enrollments:
+        stay = figures[e.pk]
+        falling_short = stay.falling_short(e.program.weekly_hours_min)
+        rows.append(
+            {
+                "enrollment": e.pk,
+                "patient": e.patient_id,
+                "patient_name": f"{e.patient.last_name}, {e.patient.first_name}",
+                "program": e.program_id,
+                "level": e.level,
+                "start_date": e.start_date,
+                "days_in_program": e.days_in_program,
+                "planned_end_date": e.planned_end_date,
+                "min_stay_days": e.program.min_stay_days,
+                "min_stay_reached": bool(e.min_stay_reached),
+                "latest_assessment": e.latest_assessment,
+                "latest_recommended_level": e.latest_recommended_level,
+                "latest_level": e.latest_level,
+                "adherence": stay.adherence,
+                "sessions_expected": stay.expected,
+                "sessions_attended": stay.attended,
+                "no_show_rate": stay.no_show_rate,
+                "hours_this_week": stay.hours_this_week,
+                "weekly_hours_min": e.program.weekly_hours_min,
+                "flags": [flag for flag in FLAGS if getattr(e, flag)]
+                + ([FLAG_FALLING_SHORT] if falling_short else []),
+            }
+        )
+    return rows
 
 
 def step_down_board(*, user, today: datetime.date | None = None, **filters) -> list[dict]:

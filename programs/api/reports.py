@@ -142,10 +142,27 @@ class StepDownRowSerializer(serializers.Serializer):
         help_text="The latest assessment's decided level, else its recommendation.",
     )
     adherence = serializers.FloatField(
-        allow_null=True, help_text="Attendance adherence; null until attendance is recorded."
+        allow_null=True,
+        help_text="Sessions attended / sessions expected so far; null before the first one.",
+    )
+    sessions_expected = serializers.IntegerField(
+        help_text="Ended, not cancelled sessions the patient was on the roster of."
+    )
+    sessions_attended = serializers.IntegerField(help_text="Of those, present or late.")
+    no_show_rate = serializers.FloatField(
+        allow_null=True, help_text="Absences (not excused) / sessions expected."
+    )
+    hours_this_week = serializers.DecimalField(
+        max_digits=6, decimal_places=2, help_text="Hours attended this local week (Mon–Sun)."
+    )
+    weekly_hours_min = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        allow_null=True,
+        help_text="The program's weekly minimum (IOP: 9 hours for adults).",
     )
     flags = serializers.ListField(
-        child=serializers.ChoiceField(choices=reports.FLAGS),
+        child=serializers.ChoiceField(choices=reports.ROW_FLAGS),
         help_text="ready_for_step_down: minimum stay reached and the latest level less "
         "intensive than the enrollment's; past_planned_end: today is after the planned end; "
         "gap_after_transition: moved here more than 7 days before a first session (or none "

@@ -387,6 +387,11 @@ def test_step_down_board_rows_and_flags(client_for, clinician, board):
         "latest_recommended_level": "residential",
         "latest_level": "iop",
         "adherence": None,
+        "sessions_expected": 0,
+        "sessions_attended": 0,
+        "no_show_rate": None,
+        "hours_this_week": "0.00",
+        "weekly_hours_min": None,
         "flags": ["ready_for_step_down"],
     }
     summary = {
@@ -597,8 +602,9 @@ def test_step_down_queries_do_not_grow_with_the_page(
         )
     client = client_for(supervisor)
 
-    # roles, clinic ids, count, page (assessments and flags as subqueries), audit insert
-    with django_assert_num_queries(5):
+    # roles, clinic ids, count, page (assessments and flags as subqueries), attendance
+    # figures, audit insert
+    with django_assert_num_queries(6):
         response = client.get(STEP_DOWN, {"page_size": page_size})
 
     assert len(response.json()["results"]) == page_size
