@@ -13,11 +13,13 @@ import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.models import Bed, Clinic
+from clinic.models import Bed, Clinic, Room
 from patients.models import Level, Patient, Track
 from programs.models import LEVEL_DEFAULTS, Enrollment, Program, ProgramService
-from programs.services import aftercare
+from programs.services import aftercare, schedules
 from programs.services import enrollments as services
+from scheduling import services as calendar
+from scheduling.models import RosterEntry, Series
 
 PROGRAMS = {
     "residential": {
@@ -157,7 +159,50 @@ def seed_demo_enrollments(*, clinic: Clinic, admissions, clinician) -> int:
             services.enrollment_discharge(
                 actor=clinician, enrollment=stay, date=ago(1), reason="completed"
             )
+    _seed_schedule(clinic=clinic, programs=programs, clinician=clinician, today=today)
     return paths
+
+
+# (program key, title, weekdays, local start, minutes, room)
+SERIES = [
+    ("iop_day", "Morning group", [1, 3, 5], datetime.time(9), 180, "Group Room 1"),
+    ("iop_evening", "Evening group", [1, 2, 4], datetime.time(18), 180, "Group Room 1"),
+    ("outpatient", "Weekly check-in group", [3], datetime.time(17), 60, "Group Room 2"),
+]
+
+
+def _seed_schedule(*, clinic, programs, clinician, today) -> None:
+    """Three weeks of history and the horizon ahead; past sessions get attendance (mostly
+    present, some absences), so adherence and the step-down board have something to show."""
+    starts_on = today - datetime.timedelta(weeks=3)
+    for key, title, weekdays, start, minutes, room_name in SERIES:
+        program = programs[key]
+        if Series.objects.filter(program=program, title=title).exists():
+            continue
+        room, _ = Room.objects.get_or_create(clinic=clinic, name=room_name)
+        _series, sessions = schedules.program_series_create(
+            actor=clinician,
+            program=program,
+            title=title,
+            weekdays=weekdays,
+            local_start_time=start,
+            duration_minutes=minutes,
+            starts_on=starts_on,
+            location="Main building",
+            room=room,
+            facilitator=clinician,
+        )
+        now = timezone.now()
+        entries = (
+            RosterEntry.objects.filter(session__in=[x for x in sessions if x.ends_at <= now])
+            .select_related("session", "patient")
+            .order_by("session__starts_at", "patient_id")
+        )
+        for index, entry in enumerate(entries):
+            status = "absent" if index % 7 == 3 else ("late" if index % 11 == 5 else "present")
+            calendar.attendance_record(
+                actor=clinician, session=entry.session, patient=entry.patient, status=status
+            )
 
 
 def _seed_aftercare(enrollment: Enrollment, *, clinician, today: datetime.date) -> None:

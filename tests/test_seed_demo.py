@@ -84,6 +84,12 @@ def test_seed_has_programs_and_every_path_of_care_with_room_to_admit(settings):
     assert statuses == {"admitted", "waitlisted", "discharged"}
     assert Transition.objects.filter(kind="step_down").count() == 1
     assert AftercarePlan.objects.filter(status="active").count() == 1
+    # Three weeks of history with attendance, and the horizon ahead.
+    from scheduling.models import Attendance, Session
+
+    assert Session.objects.filter(program__name="IOP Evening Track").count() > 20
+    assert Attendance.objects.filter(status="present").exists()
+    assert Attendance.objects.filter(status="absent").exists()
     # A new admission always fits on a fresh demo (API.md).
     for name in ["Residential", "IOP Day Track", "IOP Evening Track"]:
         program = Program.objects.get(name=name)
