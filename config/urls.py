@@ -16,6 +16,8 @@ api_v1 = [
     path("", include("programs.api.report_urls")),
     path("", include("programs.api.aftercare_urls")),
     path("", include("clinic.api.alerts_urls")),
+    path("", include("programs.api.session_urls")),
+    path("", include("scheduling.api.me_urls")),
 ]
 
 urlpatterns = [
@@ -26,6 +28,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("", include("scheduling.api.feed_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("health/", HealthView.as_view(), name="health"),

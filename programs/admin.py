@@ -31,7 +31,7 @@ from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record, audit_record_many
 from patients.admin import ClinicScopedAdmin
 from patients.models import Assessment, Level
-from programs import admin_reports
+from programs import admin_reports, admin_schedules  # noqa: F401 - registers the calendar
 from programs.models import (
     LEVEL_DEFAULTS,
     BedAssignment,

@@ -258,8 +258,12 @@ class Attendance(models.Model):
 
 
 class CalendarFeed(models.Model):
-    """A private, revocable iCal URL for one patient or one clinician. Only a hash of the token
-    is stored; rotating revokes the old URL."""
+    """A private, revocable iCal URL for one patient or one clinician.
+
+    The URL's token is derived from ``secret`` with the server's SECRET_KEY (HMAC), so it can be
+    shown again on every request while the database alone (a backup, a replica) opens no feed;
+    ``token_hash`` finds the feed from a token. Rotating replaces the secret: the old URL stops
+    working at once."""
 
     patient = models.OneToOneField(
         "patients.Patient",
@@ -275,6 +279,7 @@ class CalendarFeed(models.Model):
         blank=True,
         related_name="calendar_feed",
     )
+    secret = models.CharField(max_length=64)
     token_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(db_default=Now())
 

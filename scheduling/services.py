@@ -284,7 +284,9 @@ def series_edit(
     series = Series.objects.select_for_update().select_related("clinic").get(pk=session.series_id)
     now = timezone.now()
     if scope == "this":
-        targets = [session]
+        targets = [_lock_session(session)]
+        if targets[0].status != SessionStatus.SCHEDULED:
+            raise Conflict(f"A {targets[0].status} session cannot be edited.", code="invalid_state")
     else:
         targets = list(
             Session.objects.select_for_update().filter(
@@ -299,6 +301,7 @@ def series_edit(
                 ),
             )
         )
+    retime = local_start_time is not None or duration_minutes is not None
     wall_time = local_start_time or series.local_start_time
     minutes = duration_minutes or series.duration_minutes
     if not 0 < minutes <= 24 * 60:
@@ -306,12 +309,15 @@ def series_edit(
             {"duration_minutes": ["A session lasts between 1 minute and 24 hours."]}
         )
     for target in targets:
-        start = local_to_utc(target.occurrence_date, wall_time, series.time_zone)
-        target.starts_at = start
-        target.ends_at = start + datetime.timedelta(minutes=minutes)
+        # Only a new time re-places an occurrence; a title or place edit keeps a moved one
+        # where it was moved to.
+        if retime:
+            start = local_to_utc(target.occurrence_date, wall_time, series.time_zone)
+            target.starts_at = start
+            target.ends_at = start + datetime.timedelta(minutes=minutes)
         target.location = target.location if location is None else location
         target.title = target.title if title is None else title
-        target.detached = scope == "this"
+        target.detached = target.detached or scope == "this"
         target.sequence += 1
         target.save(
             update_fields=[
@@ -414,14 +420,23 @@ def roster_fill_sessions(*, session_ids: list[int], stays: list[tuple], zone: st
             f"""
             INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
                                                 created_at)
-            SELECT s.id, stay.patient_id, stay.enrollment_id, 'none', now()
-            FROM scheduling_session s
-            JOIN unnest(%(patients)s::bigint[], %(enrollments)s::bigint[], %(starts)s::date[],
-                        %(ends)s::date[])
-                 AS stay(patient_id, enrollment_id, start_date, end_date)
-              ON {_SESSION_LOCAL_DATE} >= stay.start_date
-             AND (stay.end_date IS NULL OR {_SESSION_LOCAL_DATE} < stay.end_date)
-            WHERE s.id = ANY(%(sessions)s)
+            SELECT session_id, patient_id, enrollment_id, 'none', now()
+            FROM (
+                SELECT s.id AS session_id, stay.patient_id, stay.enrollment_id, s.capacity,
+                       row_number() OVER (PARTITION BY s.id
+                                          ORDER BY stay.start_date, stay.enrollment_id) AS place,
+                       (SELECT count(*) FROM scheduling_rosterentry r
+                        WHERE r.session_id = s.id) AS taken
+                FROM scheduling_session s
+                JOIN unnest(%(patients)s::bigint[], %(enrollments)s::bigint[],
+                            %(starts)s::date[], %(ends)s::date[])
+                     AS stay(patient_id, enrollment_id, start_date, end_date)
+                  ON {_SESSION_LOCAL_DATE} >= stay.start_date
+                 AND (stay.end_date IS NULL OR {_SESSION_LOCAL_DATE} < stay.end_date)
+                WHERE s.id = ANY(%(sessions)s)
+            ) AS candidate
+            -- A session's capacity holds: the earliest stays get its places.
+            WHERE capacity IS NULL OR taken + place <= capacity
             ON CONFLICT (session_id, patient_id) DO NOTHING
             """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
             {
@@ -493,6 +508,8 @@ def session_respond(*, actor, session: Session, patient: Patient, response: str)
     """The patient confirms or declines a session of their own schedule."""
     if response not in (Response.CONFIRMED, Response.DECLINED):
         raise ValidationError({"response": ["Confirm or decline."]})
+    # Re-read under a lock: a session cancelled since the caller read it cannot be answered.
+    session = _lock_session(session)
     entry = RosterEntry.objects.select_for_update().filter(session=session, patient=patient).first()
     if entry is None:
         raise ValidationError({"session": ["This session is not on your schedule."]})

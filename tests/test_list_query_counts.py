@@ -46,7 +46,17 @@ def test_list_query_count_is_constant_in_page_size(settings, path):
     from django.contrib.auth import get_user_model
 
     client = APIClient()
-    client.force_authenticate(get_user_model().objects.get(username="admin"))
+    users = get_user_model().objects
+    if path.startswith("/api/v1/me/"):
+        # The patient's own endpoints: a demo patient with an app account.
+        from patients.models import Patient
+
+        patient = Patient.objects.get(first_name="Avery", last_name="Patel")
+        patient.app_user = users.create_user(username="avery-app", password="x" * 20)
+        patient.save(update_fields=["app_user"])
+        client.force_authenticate(patient.app_user)
+    else:
+        client.force_authenticate(users.get(username="admin"))
 
     def queries_for(page_size):
         with CaptureQueriesContext(connection) as captured:

@@ -13,23 +13,36 @@ from scheduling import services as calendar
 from scheduling.models import Series, Session
 
 
+def _number(value) -> str:
+    return format(Decimal(value).normalize(), "f")
+
+
+def _bounds(low, high, unit: str) -> str:
+    if low is not None and high is not None:
+        return f"{_number(low)}–{_number(high)} {unit}"
+    if low is not None:
+        return f"at least {_number(low)} {unit}"
+    return f"at most {_number(high)} {unit}"
+
+
 def check_series_against_program(program: Program, *, weekdays, duration_minutes: int) -> None:
     """A series must give the program's cadence and session length (DOMAIN.md: IOP 3–5
-    sessions a week of 3–4 hours, PHP and outpatient within their bounds)."""
+    sessions a week of 3–4 hours, PHP and outpatient within their bounds). A bound a program
+    leaves empty does not apply."""
     errors = {}
     per_week = len(set(weekdays))
     low, high = program.sessions_per_week_min, program.sessions_per_week_max
     if (low is not None and per_week < low) or (high is not None and per_week > high):
         errors["weekdays"] = [
-            f"{program.name} ({program.get_level_display()}) meets {low}–{high} times a week; "
-            f"this series gives {per_week}."
+            f"{program.name} ({program.get_level_display()}) meets "
+            f"{_bounds(low, high, 'times a week')}; this series gives {per_week}."
         ]
     hours = Decimal(duration_minutes) / 60
     low_h, high_h = program.session_hours_min, program.session_hours_max
     if (low_h is not None and hours < low_h) or (high_h is not None and hours > high_h):
         errors["duration_minutes"] = [
-            f"{program.name} ({program.get_level_display()}) sessions last {low_h:g}–{high_h:g} "
-            f"hours; this series gives {hours:.2f}."
+            f"{program.name} ({program.get_level_display()}) sessions last "
+            f"{_bounds(low_h, high_h, 'hours')}; this series gives {_number(round(hours, 2))}."
         ]
     if errors:
         raise ValidationError(errors)

@@ -359,3 +359,23 @@ def test_session_capacity_is_respected(clinic, admissions, clinician, evening_io
 
     counts = {RosterEntry.objects.filter(session=s).count() for s in sessions}
     assert counts == {2}
+
+
+def test_seeding_new_sessions_respects_their_capacity(clinic, admissions, clinician, evening_iop):
+    with time_machine.travel(datetime.datetime(2026, 11, 30, 12, tzinfo=UTC), tick=False):
+        for patient in make_patients(clinic, admissions, 3):
+            enrollments.enrollment_create(
+                actor=admissions,
+                patient=patient,
+                program=evening_iop,
+                start_date=datetime.date(2026, 11, 30),
+            )
+        _series, sessions = program_series_create(
+            actor=clinician,
+            program=evening_iop,
+            starts_on=datetime.date(2026, 11, 30),
+            capacity=2,
+            **SERIES,
+        )
+
+    assert {RosterEntry.objects.filter(session=s).count() for s in sessions} == {2}

@@ -1,0 +1,345 @@
+"""Sessions, series, rosters and attendance. Thin: validate, call one service, render.
+
+These views live in the programs app because a program's sessions and series compose
+scheduling with programs' rules and rosters (DESIGN.md: scheduling never imports programs).
+
+A program's series is created by ``programs.services.schedules`` (it checks the program's
+cadence and session length and seeds the rosters); scheduling's own services serve the rest.
+"""
+
+import datetime
+
+import django_filters
+from django import forms
+from django.db import transaction
+from django.db.models import DateField, DateTimeField, F, Func
+from django.db.models.functions import Cast
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.utils.dateparse import parse_datetime
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
+from rest_framework import serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import OrderingFilter
+from rest_framework.response import Response
+
+from clinic.api.permissions import roles_allowed
+from clinic.api.utils import paginated, validated
+from clinic.models import AuditAction, Role
+from clinic.services import audit_record_many
+from programs.services.schedules import (
+    check_series_against_program,
+    fill_rosters,
+    program_series_create,
+)
+from scheduling import selectors, services
+from scheduling.api import serializers as s
+from scheduling.models import Attendance, Series, Session, SessionKind, SessionStatus
+
+ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
+# Clinicians and supervisors plan the calendar; the front desk (admissions) checks people in.
+WRITE_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
+ATTENDANCE_ROLES = ALL_STAFF
+
+
+class NoStoreMixin:
+    """Rosters, attendance and a patient's sessions are patient data: keep them out of caches."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+# Filters ------------------------------------------------------------------------------------------
+
+
+class DateOrDateTimeField(forms.CharField):
+    """``YYYY-MM-DD`` (a day in the session's clinic zone) or an ISO datetime with an offset."""
+
+    def clean(self, value):
+        value = super().clean(value)
+        if not value:
+            return None
+        try:
+            return datetime.date.fromisoformat(value)
+        except ValueError:
+            pass
+        parsed = None
+        try:
+            parsed = parse_datetime(value)
+        except ValueError:
+            parsed = None
+        if parsed is None or parsed.tzinfo is None:
+            raise forms.ValidationError(
+                "Give a date (YYYY-MM-DD) or an ISO datetime with its UTC offset.",
+                code="invalid",
+            )
+        return parsed
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DateOrDateTimeFilter(django_filters.Filter):
+    field_class = DateOrDateTimeField
+
+    def __init__(self, *, lower: bool, **kwargs):
+        self.lower = lower
+        super().__init__(**kwargs)
+
+    def filter(self, queryset, value):
+        if value is None:
+            return queryset
+        if isinstance(value, datetime.datetime):
+            lookup = "starts_at__gte" if self.lower else "starts_at__lt"
+            return queryset.filter(**{lookup: value})
+        # A date is a day of the clinic's calendar: compare the session's local date.
+        local_date = Cast(
+            Func(
+                F("clinic__time_zone"),
+                F("starts_at"),
+                function="timezone",
+                output_field=DateTimeField(),
+            ),
+            DateField(),
+        )
+        lookup = "local_date__gte" if self.lower else "local_date__lt"
+        return queryset.alias(local_date=local_date).filter(**{lookup: value})
+
+
+class SessionFilterSet(django_filters.FilterSet):
+    program = django_filters.NumberFilter(field_name="program")
+    patient = django_filters.NumberFilter(
+        field_name="roster__patient", label="Sessions with this patient on the roster"
+    )
+    clinician = django_filters.NumberFilter(field_name="facilitator", label="Facilitator (user id)")
+    clinic = django_filters.NumberFilter(field_name="clinic")
+    series = django_filters.NumberFilter(field_name="series")
+    kind = django_filters.ChoiceFilter(choices=SessionKind.choices)
+    status = django_filters.ChoiceFilter(choices=SessionStatus.choices)
+    starts_after = DateOrDateTimeFilter(
+        lower=True,
+        label="Starting at or after this instant, or on or after this local date (YYYY-MM-DD)",
+    )
+    starts_before = DateOrDateTimeFilter(
+        lower=False,
+        label="Starting before this instant, or before this local date (YYYY-MM-DD)",
+    )
+    needs_attendance = django_filters.BooleanFilter(
+        field_name="needs_attendance",
+        label="Ended, not cancelled, with someone's attendance unrecorded",
+    )
+
+    class Meta:
+        model = Session
+        fields = ["program", "patient", "clinician", "clinic", "series", "kind", "status"]
+
+
+class SeriesFilterSet(django_filters.FilterSet):
+    program = django_filters.NumberFilter(field_name="program")
+    clinician = django_filters.NumberFilter(field_name="facilitator", label="Facilitator (user id)")
+    clinic = django_filters.NumberFilter(field_name="clinic")
+    room = django_filters.NumberFilter(field_name="room")
+    kind = django_filters.ChoiceFilter(choices=SessionKind.choices)
+
+    class Meta:
+        model = Series
+        fields = ["program", "clinician", "clinic", "room", "kind"]
+
+
+# Sessions -----------------------------------------------------------------------------------------
+
+
+SessionPatchSerializer = PolymorphicProxySerializer(
+    component_name="SessionPatch",
+    serializers=[s.SessionMoveSerializer, s.SeriesEditSerializer],
+    resource_type_field_name=None,
+)
+
+ACTION_WRITE_ROLES = {
+    "create": WRITE_ROLES,
+    "partial_update": WRITE_ROLES,
+    "cancel": WRITE_ROLES,
+    "attendance": ATTENDANCE_ROLES,
+}
+
+
+class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
+    """Sessions of the caller's clinics: program sessions and individual appointments.
+
+    Reads: every staff role. Planning (create, move, series edits, cancel): clinicians and
+    supervisors. Attendance: also admissions (the front desk checks people in)."""
+
+    serializer_class = s.SessionSerializer
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = SessionFilterSet
+    ordering_fields = ["starts_at", "id"]
+    ordering = ["starts_at", "id"]
+
+    def get_permissions(self):
+        return [roles_allowed(read=ALL_STAFF, write=ACTION_WRITE_ROLES.get(self.action, ()))()]
+
+    def get_queryset(self):
+        return selectors.session_list(user=self.request.user)
+
+    def _fresh(self, session) -> Session:
+        """The session as the list shows it (with its annotations)."""
+        return self.get_queryset().get(pk=session.pk)
+
+    def _patient_filter(self) -> int | None:
+        try:
+            return int(self.request.query_params["patient"])
+        except (KeyError, ValueError):
+            return None
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        patient_id = self._patient_filter()
+        if patient_id is not None:
+            # Whose sessions these are is patient data (42 CFR Part 2): audit the page.
+            audit_record_many(
+                actor=request.user,
+                action=AuditAction.LIST,
+                objects=page,
+                patient_id_of=lambda session: patient_id,
+                clinic_id_of=lambda session: session.clinic_id,
+            )
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=s.SessionCreateSerializer, responses={201: s.SessionSerializer})
+    def create(self, request):
+        """A one-off session. An individual appointment names its patient (and its clinician:
+        the caller when left out); a program session's roster is the program's patients
+        enrolled on its date."""
+        data = validated(s.SessionCreateSerializer, request)
+        if data["kind"] == SessionKind.INDIVIDUAL and data["facilitator"] is None:
+            data["facilitator"] = request.user
+        with transaction.atomic():
+            session = services.session_create(actor=request.user, **data)
+            program = data["program"]
+            if program is not None and session.kind != SessionKind.INDIVIDUAL:
+                fill_rosters(program, [session])
+        return Response(
+            self.get_serializer(self._fresh(session)).data, status=status.HTTP_201_CREATED
+        )
+
+    @extend_schema(request=SessionPatchSerializer, responses=s.SessionSerializer)
+    def partial_update(self, request, pk=None):
+        """Move this session (`starts_at`, `ends_at`, `location`, `room`), or, with `scope`
+        (`this`, `following`, `all`), edit its series' occurrences (`local_start_time`,
+        `duration_minutes`, `location`, `title`): past and individually moved occurrences keep
+        theirs."""
+        session = self.get_object()
+        if "scope" in request.data:
+            data = validated(s.SeriesEditSerializer, request)
+            series = session.series
+            if series is not None and series.program_id is not None and "duration_minutes" in data:
+                # A program's series keeps the program's session length after an edit too.
+                check_series_against_program(
+                    session.program,
+                    weekdays=series.weekdays,
+                    duration_minutes=data["duration_minutes"],
+                )
+            services.series_edit(actor=request.user, session=session, **data)
+            return Response(self.get_serializer(self._fresh(session)).data)
+        data = validated(s.SessionMoveSerializer, request)
+        room = data.get("room")
+        if room is not None and room.clinic_id != session.clinic_id:
+            raise serializers.ValidationError({"room": ["Choose a room of the session's clinic."]})
+        starts_at = data.get("starts_at", session.starts_at)
+        # Moving only the start keeps the length.
+        default_end = session.ends_at + (starts_at - session.starts_at)
+        services.session_move(
+            actor=request.user,
+            session=session,
+            starts_at=starts_at,
+            ends_at=data.get("ends_at", default_end),
+            location=data.get("location"),
+            room=room,
+        )
+        return Response(self.get_serializer(self._fresh(session)).data)
+
+    @extend_schema(request=None, responses=s.SessionSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel this one session (a cancelled or completed one: 409)."""
+        session = services.session_cancel(actor=request.user, session=self.get_object())
+        return Response(self.get_serializer(self._fresh(session)).data)
+
+    @extend_schema(methods=["GET"], responses=paginated(s.RosterEntrySerializer))
+    @extend_schema(
+        methods=["POST"],
+        request=s.AttendanceInputSerializer,
+        responses={200: s.RosterEntrySerializer, 201: s.RosterEntrySerializer},
+    )
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
+    def attendance(self, request, pk=None):
+        """GET: the roster with each patient's answer and attendance. POST records (201) or
+        corrects (200) one rostered patient's attendance."""
+        session = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(selectors.roster_for(session))
+            audit_record_many(
+                actor=request.user,
+                action=AuditAction.LIST,
+                objects=page,
+                patient_id_of=lambda entry: entry.patient_id,
+                clinic_id_of=lambda entry: session.clinic_id,
+            )
+            return self.get_paginated_response(s.RosterEntrySerializer(page, many=True).data)
+        data = validated(s.AttendanceInputSerializer, request)
+        existed = Attendance.objects.filter(session=session, patient=data["patient"]).exists()
+        services.attendance_record(actor=request.user, session=session, **data)
+        entry = selectors.roster_for(session).get(patient=data["patient"])
+        return Response(
+            s.RosterEntrySerializer(entry).data,
+            status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
+        )
+
+
+# Series -------------------------------------------------------------------------------------------
+
+
+class SeriesViewSet(viewsets.GenericViewSet):
+    """Weekly series of the caller's clinics; creating one creates its sessions up to the
+    scheduling horizon (a program's series after checking the program's rules)."""
+
+    serializer_class = s.SeriesSerializer
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filterset_class = SeriesFilterSet
+    ordering_fields = ["title", "starts_on", "id"]
+    ordering = ["title", "id"]
+
+    def get_permissions(self):
+        write = WRITE_ROLES if self.action == "create" else ()
+        return [roles_allowed(read=ALL_STAFF, write=write)()]
+
+    def get_queryset(self):
+        return selectors.series_list(user=self.request.user)
+
+    def list(self, request):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, pk=None):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    @extend_schema(request=s.SeriesCreateSerializer, responses={201: s.SeriesCreatedSerializer})
+    def create(self, request):
+        data = validated(s.SeriesCreateSerializer, request)
+        clinic, program = data.pop("clinic"), data.pop("program")
+        with transaction.atomic():
+            if program is not None:
+                series, sessions = program_series_create(
+                    actor=request.user, program=program, **data
+                )
+            else:
+                series = services.series_create(actor=request.user, clinic=clinic, **data)
+                sessions = services.series_materialize(series=series)
+        series = self.get_queryset().get(pk=series.pk)
+        series.sessions_created = len(sessions)
+        return Response(s.SeriesCreatedSerializer(series).data, status=status.HTTP_201_CREATED)

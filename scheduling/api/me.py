@@ -1,0 +1,272 @@
+"""The patient's schedule and calendar feeds (API.md "The patient's app").
+
+``/api/v1/me/...`` serves the patient's app account only (``IsPatient``); every queryset here
+starts from ``request.user.patient``, so a patient can reach nothing but their own roster.
+Staff get their own facilitated sessions' feed at ``/api/v1/calendar-feed/``. The feed itself
+(``/calendar/<token>.ics``) is public: calendar apps cannot log in, the token is the key.
+"""
+
+import datetime
+import re
+
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import add_never_cache_headers, patch_cache_control
+from django.views.decorators.http import require_safe
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clinic.api.errors import GENERIC_DETAILS, error_body
+from clinic.api.mixins import PatientDataMixin
+from clinic.api.patient_permissions import IsPatient
+from clinic.api.permissions import IsStaff
+from clinic.models import AuditAction
+from clinic.services import audit_record
+from scheduling import feeds, services
+from scheduling.models import Response as RosterResponse
+from scheduling.models import RosterEntry, SessionKind, SessionStatus
+
+DEFAULT_SPAN = datetime.timedelta(days=14)
+MAX_SPAN = datetime.timedelta(days=92)
+
+
+class NoStoreMixin:
+    """Schedules and feed URLs are private: keep them out of browser, proxy and app caches."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        add_never_cache_headers(response)
+        patch_cache_control(response, no_store=True, private=True)
+        return response
+
+
+# Serializers --------------------------------------------------------------------------------------
+
+
+class ScheduleItemSerializer(serializers.Serializer):
+    """One session of the patient's schedule (a roster entry, seen from the patient)."""
+
+    id = serializers.IntegerField(source="session.id", help_text="The session's id.")
+    title = serializers.CharField(source="session.title")
+    kind = serializers.ChoiceField(source="session.kind", choices=SessionKind.choices)
+    starts_at = serializers.DateTimeField(source="session.starts_at")
+    ends_at = serializers.DateTimeField(source="session.ends_at")
+    location = serializers.CharField(source="session.location")
+    status = serializers.ChoiceField(
+        source="session.status",
+        choices=SessionStatus.choices,
+        help_text="Cancelled sessions stay on the schedule so that the app can show them.",
+    )
+    response = serializers.ChoiceField(choices=RosterResponse.choices)
+    responded_at = serializers.DateTimeField(allow_null=True)
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class DateOrDateTimeField(serializers.Field):
+    """``YYYY-MM-DD`` or an ISO 8601 date-time (read in the clinic's zone when it has no offset).
+
+    A date is kept as a date: as a start it means the beginning of that local day, as an end the
+    end of it (inclusive).
+    """
+
+    default_error_messages = {
+        "invalid": "Use a date (YYYY-MM-DD) or an ISO 8601 date-time (2026-12-01T09:00:00Z)."
+    }
+    # An unescaped "+" of an offset arrives as a space in a query string.
+    _SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        text = self._SPACED_OFFSET.sub(r"\1+\2", data.strip())
+        try:
+            if len(text) == 10:
+                return datetime.date.fromisoformat(text)
+            if "T" not in text and " " not in text:
+                self.fail("invalid")
+            return datetime.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail("invalid")
+
+    def to_representation(self, value):
+        return value.isoformat()
+
+
+class ScheduleQuerySerializer(serializers.Serializer):
+    start = DateOrDateTimeField(required=False)
+    end = DateOrDateTimeField(required=False)
+
+    def _instant(self, value, *, is_end: bool) -> datetime.datetime:
+        zone = self.context["zone"]
+        if isinstance(value, datetime.datetime):
+            return value if timezone.is_aware(value) else value.replace(tzinfo=zone)
+        day = value + datetime.timedelta(days=1) if is_end else value
+        return datetime.datetime.combine(day, datetime.time(), tzinfo=zone)
+
+    def validate(self, attrs):
+        start = attrs.get("start")
+        end = attrs.get("end")
+        start = timezone.now() if start is None else self._instant(start, is_end=False)
+        end = start + DEFAULT_SPAN if end is None else self._instant(end, is_end=True)
+        if end <= start:
+            raise serializers.ValidationError({"end": ["The end must come after the start."]})
+        if end - start > MAX_SPAN:
+            raise serializers.ValidationError(
+                {"end": [f"The range spans at most {MAX_SPAN.days} days."]}
+            )
+        return {"start": start, "end": end}
+
+
+class CalendarFeedUrlSerializer(serializers.Serializer):
+    url = serializers.URLField(
+        help_text="The private iCal URL. Keep it private; rotate to get a new URL (the old one "
+        "stops working at once)."
+    )
+
+
+# The patient's schedule ---------------------------------------------------------------------------
+
+SCHEDULE_PARAMETERS = [
+    OpenApiParameter(
+        "start",
+        OpenApiTypes.STR,
+        description="YYYY-MM-DD (the start of that day in the clinic's zone) or an ISO "
+        "date-time. Default: now.",
+    ),
+    OpenApiParameter(
+        "end",
+        OpenApiTypes.STR,
+        description="YYYY-MM-DD (inclusive: the end of that day in the clinic's zone) or an "
+        "ISO date-time. Default: 14 days after the start; at most 92 days after it.",
+    ),
+]
+
+
+@extend_schema(parameters=SCHEDULE_PARAMETERS)
+class MyScheduleView(PatientDataMixin, generics.ListAPIView):
+    """The patient's sessions overlapping the range, cancelled ones included, oldest first."""
+
+    permission_classes = [IsPatient]
+    serializer_class = ScheduleItemSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return RosterEntry.objects.none()
+        patient = self.request.user.patient
+        query = ScheduleQuerySerializer(
+            data=self.request.query_params, context={"zone": patient.clinic.zone}
+        )
+        query.is_valid(raise_exception=True)
+        window = query.validated_data
+        return (
+            RosterEntry.objects.filter(
+                patient=patient,
+                session__starts_at__lt=window["end"],
+                session__ends_at__gt=window["start"],
+            )
+            .select_related("session")
+            .order_by("session__starts_at", "session_id")
+        )
+
+    def audit_clinic_id(self, obj):
+        return obj.session.clinic_id
+
+
+class MySessionRespondView(NoStoreMixin, APIView):
+    """Confirm or decline a future session of the patient's own schedule."""
+
+    permission_classes = [IsPatient]
+    # Set per URL: ``as_view(answer=...)``.
+    answer = RosterResponse.CONFIRMED
+
+    @extend_schema(request=None, responses=ScheduleItemSerializer)
+    def post(self, request, pk):
+        patient = request.user.patient
+        entry = generics.get_object_or_404(
+            RosterEntry.objects.select_related("session"), patient=patient, session_id=pk
+        )
+        session = entry.session
+        entry = services.session_respond(
+            actor=request.user, session=session, patient=patient, response=self.answer
+        )
+        entry.session = session
+        return Response(ScheduleItemSerializer(entry).data)
+
+
+# Calendar feeds -----------------------------------------------------------------------------------
+
+
+def _feed_url(request, token: str) -> str:
+    return request.build_absolute_uri(reverse("calendar-feed-ics", kwargs={"token": token}))
+
+
+class MyCalendarFeedView(NoStoreMixin, APIView):
+    """The patient's private iCal feed (created on the first GET)."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(responses=CalendarFeedUrlSerializer)
+    def get(self, request):
+        _feed, token = feeds.calendar_feed_for(patient=request.user.patient, actor=request.user)
+        return Response({"url": _feed_url(request, token)})
+
+
+class MyCalendarFeedRotateView(NoStoreMixin, APIView):
+    """A new URL for the patient's feed; the old one stops working at once."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(request=None, responses=CalendarFeedUrlSerializer)
+    def post(self, request):
+        _feed, token = feeds.calendar_feed_rotate(patient=request.user.patient, actor=request.user)
+        return Response({"url": _feed_url(request, token)})
+
+
+class StaffCalendarFeedView(NoStoreMixin, APIView):
+    """The caller's private iCal feed of the sessions they facilitate (created on first GET)."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(responses=CalendarFeedUrlSerializer)
+    def get(self, request):
+        _feed, token = feeds.calendar_feed_for(user=request.user, actor=request.user)
+        return Response({"url": _feed_url(request, token)})
+
+
+class StaffCalendarFeedRotateView(NoStoreMixin, APIView):
+    """A new URL for the caller's feed; the old one stops working at once."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses=CalendarFeedUrlSerializer)
+    def post(self, request):
+        _feed, token = feeds.calendar_feed_rotate(user=request.user, actor=request.user)
+        return Response({"url": _feed_url(request, token)})
+
+
+@require_safe
+def calendar_feed_ics(request, token: str):
+    """``GET /calendar/<token>.ics``: the token is the only credential (calendar apps cannot
+    log in). Not a DRF view, so no session or JWT is looked at; outside the OpenAPI schema."""
+    feed = feeds.calendar_feed_by_token(token)
+    if feed is None:
+        response = JsonResponse(error_body("not_found", GENERIC_DETAILS[404]), status=404)
+    else:
+        response = HttpResponse(
+            feeds.build_calendar(feed), content_type="text/calendar; charset=utf-8"
+        )
+        audit_record(
+            actor=None,
+            action=AuditAction.READ,
+            obj=feed,
+            clinic=feed.patient.clinic_id if feed.patient_id is not None else None,
+            patient_id=feed.patient_id,
+        )
+    add_never_cache_headers(response)
+    patch_cache_control(response, no_store=True, private=True)
+    return response

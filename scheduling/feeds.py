@@ -1,0 +1,222 @@
+"""Private, revocable iCal feeds (RFC 5545) of a patient's or a clinician's sessions.
+
+The URL's token is an HMAC (SHA-256, keyed by SECRET_KEY) of a 256-bit random per-feed secret.
+The database keeps the secret and a SHA-256 hash of the token (to find the feed), never a working
+URL: a backup or a read replica opens no feed without the server's key. The app can show the URL
+on every request (API.md), and rotating draws a new secret, so the old URL stops working at once.
+
+A calendar on a phone is seen by whoever glances at it, and feeds are synced to third-party
+calendar services: a patient's feed names the clinic's neutral public name, the date and the
+time only (DOMAIN.md "Privacy"), never the session's title, program, kind or location. A staff
+feed may show titles and places but no patient.
+"""
+
+import base64
+import datetime
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from icalendar import Calendar, Event
+
+from clinic.models import AuditAction, Clinic, ClinicMembership
+from clinic.services import audit_record
+from scheduling.models import CalendarFeed, Session, SessionStatus
+
+# Events from this far back to this far ahead: enough for "what did I have last week" and the
+# coming quarter, small enough to stay one cheap query per fetch.
+FEED_PAST = datetime.timedelta(days=30)
+FEED_AHEAD = datetime.timedelta(days=90)
+# UIDs must be globally unique and stable across fetches; `.invalid` can never be a real host.
+UID_DOMAIN = "continuum.invalid"
+PRODID = f"-//{UID_DOMAIN}//Calendar 1.0//EN"
+# How often subscribed clients should poll (a hint; most clients pick their own interval).
+REFRESH_INTERVAL = datetime.timedelta(hours=1)
+TOKEN_BYTES = 32
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def feed_token(feed: CalendarFeed) -> str:
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"calendar-feed:{feed.secret}".encode(), hashlib.sha256
+    ).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def _new_secret() -> dict:
+    secret = secrets.token_urlsafe(TOKEN_BYTES)
+    probe = CalendarFeed(secret=secret)
+    return {"secret": secret, "token_hash": token_hash(feed_token(probe))}
+
+
+def _owner(patient, user) -> dict:
+    if (patient is None) == (user is None):
+        raise ValueError("A calendar feed belongs to one patient or one user.")
+    return {"patient": patient} if patient is not None else {"user": user}
+
+
+def _audit(*, actor, action, feed: CalendarFeed, patient) -> None:
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=feed,
+        clinic=patient.clinic_id if patient is not None else None,
+        patient_id=patient.pk if patient is not None else None,
+    )
+
+
+@transaction.atomic
+def calendar_feed_for(*, patient=None, user=None, actor=None) -> tuple[CalendarFeed, str]:
+    """The owner's feed, created on first use, and its current token."""
+    owner = _owner(patient, user)
+    feed = CalendarFeed.objects.filter(**owner).first()
+    if feed is not None:
+        return feed, feed_token(feed)
+    try:
+        # Two first requests at once (the app retrying, two devices): the one-to-one owner
+        # column lets exactly one create the feed; the other reads it.
+        with transaction.atomic():
+            feed = CalendarFeed.objects.create(**owner, **_new_secret())
+    except IntegrityError:
+        feed = CalendarFeed.objects.get(**owner)
+        return feed, feed_token(feed)
+    _audit(actor=actor, action=AuditAction.CREATE, feed=feed, patient=patient)
+    return feed, feed_token(feed)
+
+
+@transaction.atomic
+def calendar_feed_rotate(*, patient=None, user=None, actor=None) -> tuple[CalendarFeed, str]:
+    """A new secret for the owner's feed (creating the feed if there is none); the old URL stops
+    working when this commits. Returns ``(feed, token)`` with the new token."""
+    owner = _owner(patient, user)
+    # update_or_create locks the feed row, so concurrent rotations apply one after the other and
+    # the last one's URL is the one that works.
+    feed, created = CalendarFeed.objects.update_or_create(**owner, defaults=_new_secret())
+    action = AuditAction.CREATE if created else AuditAction.UPDATE
+    _audit(actor=actor, action=action, feed=feed, patient=patient)
+    return feed, feed_token(feed)
+
+
+def calendar_feed_by_token(token: str) -> CalendarFeed | None:
+    """The feed this raw token opens, or None: unknown, rotated, or its owner's account is gone
+    (a patient whose app access was withdrawn, a deactivated staff user). One query."""
+    feed = (
+        CalendarFeed.objects.select_related("patient__clinic", "patient__app_user", "user")
+        .filter(token_hash=token_hash(token))
+        .first()
+    )
+    if feed is None:
+        return None
+    account = feed.patient.app_user if feed.patient_id is not None else feed.user
+    if account is None or not account.is_active:
+        return None
+    return feed
+
+
+# The calendar ------------------------------------------------------------------------------------
+
+
+def _window(now: datetime.datetime) -> dict:
+    return {"starts_at__gte": now - FEED_PAST, "starts_at__lt": now + FEED_AHEAD}
+
+
+def _patient_sessions(feed: CalendarFeed, now) -> list[Session]:
+    # Only the columns the neutral event needs: a title or location is never even loaded.
+    return list(
+        Session.objects.filter(roster__patient_id=feed.patient_id, **_window(now))
+        .select_related("clinic")
+        .only(
+            "id",
+            "starts_at",
+            "ends_at",
+            "status",
+            "sequence",
+            "updated_at",
+            "clinic__public_name",
+        )
+        .order_by("starts_at", "id")
+    )
+
+
+def _staff_sessions(feed: CalendarFeed, now) -> list[Session]:
+    sessions = Session.objects.filter(facilitator_id=feed.user_id, **_window(now))
+    if not feed.user.is_superuser:
+        # Only the clinics the clinician still works at.
+        sessions = sessions.filter(
+            clinic_id__in=ClinicMembership.objects.filter(user_id=feed.user_id).values("clinic_id")
+        )
+    return list(sessions.select_related("clinic", "room").order_by("starts_at", "id"))
+
+
+def _staff_calendar_name(feed: CalendarFeed) -> str:
+    names = (
+        Clinic.objects.filter(memberships__user_id=feed.user_id)
+        .order_by("public_name")
+        .values_list("public_name", flat=True)
+    )
+    return ", ".join(names) or "Sessions"
+
+
+def _event(session: Session, *, summary: str, location: str, private: bool) -> Event:
+    event = Event()
+    event.add("uid", f"session-{session.pk}@{UID_DOMAIN}")
+    event.add("dtstamp", (session.updated_at or timezone.now()).astimezone(datetime.UTC))
+    event.add("dtstart", session.starts_at.astimezone(datetime.UTC))
+    event.add("dtend", session.ends_at.astimezone(datetime.UTC))
+    event.add("sequence", session.sequence)
+    event.add("summary", summary)
+    if location:
+        event.add("location", location)
+    # A cancelled session stays in the feed so that subscribed calendars remove it.
+    cancelled = session.status == SessionStatus.CANCELLED
+    event.add("status", "CANCELLED" if cancelled else "CONFIRMED")
+    if private:
+        event.add("class", "PRIVATE")
+    return event
+
+
+def build_calendar(feed: CalendarFeed) -> bytes:
+    """The feed's VCALENDAR, from 30 days ago to 90 days ahead. A patient's events read
+    "Appointment at <public name>"; declined sessions stay (the appointment still exists)."""
+    now = timezone.now()
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("method", "PUBLISH")
+    calendar.add("refresh-interval", REFRESH_INTERVAL, parameters={"VALUE": "DURATION"})
+    calendar.add("x-published-ttl", REFRESH_INTERVAL)
+
+    if feed.patient_id is not None:
+        calendar.add("x-wr-calname", feed.patient.clinic.public_name)
+        for session in _patient_sessions(feed, now):
+            public_name = session.clinic.public_name
+            calendar.add_component(
+                _event(
+                    session,
+                    summary=f"Appointment at {public_name}",
+                    location=public_name,
+                    private=True,
+                )
+            )
+    else:
+        calendar.add("x-wr-calname", _staff_calendar_name(feed))
+        for session in _staff_sessions(feed, now):
+            place = ", ".join(
+                p for p in (session.room and session.room.name, session.location) if p
+            )
+            calendar.add_component(
+                _event(
+                    session,
+                    summary=session.title,
+                    location=place or session.clinic.public_name,
+                    private=False,
+                )
+            )
+    return calendar.to_ical()
