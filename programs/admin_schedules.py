@@ -6,7 +6,7 @@ scheduling never imports programs); ``programs.admin`` imports it to register it
 Every save goes through the services (``clinic.admin_utils.ServiceModelForm``): adding a session
 calls ``session_create``, changing one moves it (``session_move``), changing a series edits its
 future occurrences (``series_edit``, scope "all"), cancelling is an action (``session_cancel``).
-A program's series is created by ``programs.services.schedules.program_series_create`` so that
+A program's series is created by ``programs.services.schedules`` so that
 the program's cadence and session length hold. A double booking the database refuses shows as
 the constraint's message on the field it concerns, never as a server error.
 
@@ -34,11 +34,7 @@ from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record_many
 from patients.models import Patient
-from programs.services.schedules import (
-    check_series_against_program,
-    fill_rosters,
-    program_series_create,
-)
+from programs.services import schedules
 from scheduling import selectors, services
 from scheduling.models import Series, Session, SessionKind, SessionStatus
 from scheduling.recurrence import local_to_utc
@@ -210,13 +206,9 @@ class SeriesAddForm(ServiceModelForm):
         fields = {name: data.get(name) for name in self.Meta.fields[2:]}
         fields["location"] = fields["location"] or ""
         with _refusals_as_form_errors():
-            if program is not None:
-                series, _sessions = program_series_create(
-                    actor=self.request.user, program=program, **fields
-                )
-            else:
-                series = services.series_create(actor=self.request.user, clinic=clinic, **fields)
-                services.series_materialize(series=series)
+            series, _sessions = schedules.series_create_and_expand(
+                actor=self.request.user, clinic=clinic, program=program, **fields
+            )
         return series
 
 
@@ -234,17 +226,11 @@ class SeriesEditForm(ServiceModelForm):
         changes = {name: data[name] for name in self.changed_data}
         if not changes:
             return series
-        if series.program is not None and "duration_minutes" in changes:
-            check_series_against_program(
-                series.program,
-                weekdays=series.weekdays,
-                duration_minutes=changes["duration_minutes"],
-            )
         occurrence = series.sessions.order_by("occurrence_date", "id").first()
         if occurrence is None:
             raise ValidationError("This series has no sessions to edit yet.")
         with _refusals_as_form_errors():
-            services.series_edit(
+            schedules.program_series_edit(
                 actor=self.request.user, session=occurrence, scope="all", **changes
             )
         series.refresh_from_db()
@@ -346,7 +332,7 @@ class SessionAddForm(ServiceModelForm):
         if data["kind"] == SessionKind.INDIVIDUAL and facilitator is None:
             facilitator = self.request.user
         with _refusals_as_form_errors():
-            session = services.session_create(
+            session = schedules.program_session_create(
                 actor=self.request.user,
                 clinic=clinic,
                 program=program,
@@ -360,8 +346,6 @@ class SessionAddForm(ServiceModelForm):
                 capacity=data.get("capacity"),
                 patient=data.get("patient"),
             )
-            if program is not None and session.kind != SessionKind.INDIVIDUAL:
-                fill_rosters(program, [session])
         return session
 
 

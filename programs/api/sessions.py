@@ -11,7 +11,6 @@ import datetime
 
 import django_filters
 from django import forms
-from django.db import transaction
 from django.db.models import DateField, DateTimeField, F, Func
 from django.db.models.functions import Cast
 from django.utils.cache import add_never_cache_headers, patch_cache_control
@@ -28,11 +27,7 @@ from clinic.api.permissions import roles_allowed
 from clinic.api.utils import paginated, validated
 from clinic.models import AuditAction, Role
 from clinic.services import audit_record_many
-from programs.services.schedules import (
-    check_series_against_program,
-    fill_rosters,
-    program_series_create,
-)
+from programs.services import schedules
 from scheduling import selectors, services
 from scheduling.api import serializers as s
 from scheduling.models import Attendance, Series, Session, SessionKind, SessionStatus
@@ -218,11 +213,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         data = validated(s.SessionCreateSerializer, request)
         if data["kind"] == SessionKind.INDIVIDUAL and data["facilitator"] is None:
             data["facilitator"] = request.user
-        with transaction.atomic():
-            session = services.session_create(actor=request.user, **data)
-            program = data["program"]
-            if program is not None and session.kind != SessionKind.INDIVIDUAL:
-                fill_rosters(program, [session])
+        session = schedules.program_session_create(actor=request.user, **data)
         return Response(
             self.get_serializer(self._fresh(session)).data, status=status.HTTP_201_CREATED
         )
@@ -236,15 +227,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         session = self.get_object()
         if "scope" in request.data:
             data = validated(s.SeriesEditSerializer, request)
-            series = session.series
-            if series is not None and series.program_id is not None and "duration_minutes" in data:
-                # A program's series keeps the program's session length after an edit too.
-                check_series_against_program(
-                    session.program,
-                    weekdays=series.weekdays,
-                    duration_minutes=data["duration_minutes"],
-                )
-            services.series_edit(actor=request.user, session=session, **data)
+            schedules.program_series_edit(actor=request.user, session=session, **data)
             return Response(self.get_serializer(self._fresh(session)).data)
         data = validated(s.SessionMoveSerializer, request)
         room = data.get("room")
@@ -332,14 +315,9 @@ class SeriesViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = validated(s.SeriesCreateSerializer, request)
         clinic, program = data.pop("clinic"), data.pop("program")
-        with transaction.atomic():
-            if program is not None:
-                series, sessions = program_series_create(
-                    actor=request.user, program=program, **data
-                )
-            else:
-                series = services.series_create(actor=request.user, clinic=clinic, **data)
-                sessions = services.series_materialize(series=series)
+        series, sessions = schedules.series_create_and_expand(
+            actor=request.user, clinic=clinic, program=program, **data
+        )
         series = self.get_queryset().get(pk=series.pk)
         series.sessions_created = len(sessions)
         return Response(s.SeriesCreatedSerializer(series).data, status=status.HTTP_201_CREATED)

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from programs.models import OCCUPYING, Enrollment, Program
 from scheduling import services as calendar
-from scheduling.models import Series, Session
+from scheduling.models import Series, Session, SessionKind
 
 
 def _number(value) -> str:
@@ -116,3 +116,37 @@ def rosters_follow_discharge(enrollment: Enrollment) -> int:
         from_date=enrollment.discharge_date,
         zone=enrollment.program.clinic.time_zone,
     )
+
+
+@transaction.atomic
+def program_session_create(*, actor, **fields) -> Session:
+    """A one-off session; a program session's roster is the program's patients enrolled on its
+    date (an individual appointment's is its one patient)."""
+    session = calendar.session_create(actor=actor, **fields)
+    program = fields.get("program")
+    if program is not None and session.kind != SessionKind.INDIVIDUAL:
+        fill_rosters(program, [session])
+    return session
+
+
+@transaction.atomic
+def program_series_edit(*, actor, session: Session, **changes) -> list[Session]:
+    """``scheduling.services.series_edit``, keeping a program's session length after an edit."""
+    series = session.series
+    if series is not None and series.program_id is not None and changes.get("duration_minutes"):
+        check_series_against_program(
+            series.program, weekdays=series.weekdays, duration_minutes=changes["duration_minutes"]
+        )
+    return calendar.series_edit(actor=actor, session=session, **changes)
+
+
+@transaction.atomic
+def series_create_and_expand(
+    *, actor, clinic, program: Program | None = None, until: datetime.date | None = None, **fields
+) -> tuple[Series, list[Session]]:
+    """A series with or without a program, expanded to the horizon (a program's: checked and
+    rostered by ``program_series_create``)."""
+    if program is not None:
+        return program_series_create(actor=actor, program=program, until=until, **fields)
+    series = calendar.series_create(actor=actor, clinic=clinic, **fields)
+    return series, calendar.series_materialize(series=series, until=until)
