@@ -4,6 +4,7 @@ The URL's token is an HMAC (SHA-256, keyed by SECRET_KEY) of a 256-bit random pe
 The database keeps the secret and a SHA-256 hash of the token (to find the feed), never a working
 URL: a backup or a read replica opens no feed without the server's key. The app can show the URL
 on every request (API.md), and rotating draws a new secret, so the old URL stops working at once.
+Changing SECRET_KEY changes every token: all feed URLs must then be fetched again.
 
 A calendar on a phone is seen by whoever glances at it, and feeds are synced to third-party
 calendar services: a patient's feed names the clinic's neutral public name, the date and the
