@@ -1,5 +1,6 @@
 """The organisation: clinics, staff membership and roles, and the audit trail."""
 
+import datetime
 import zoneinfo
 
 from django.conf import settings
@@ -34,6 +35,9 @@ class Clinic(models.Model):
         help_text="Neutral name shown in reminders and e-mails; must not reveal treatment.",
     )
     time_zone = models.CharField(max_length=64, validators=[validate_time_zone])
+    # No SMS or push inside these local hours (e-mail waits in the inbox anyway).
+    quiet_hours_start = models.TimeField(default=datetime.time(21))
+    quiet_hours_end = models.TimeField(default=datetime.time(8))
     created_at = models.DateTimeField(db_default=Now(), editable=False)
 
     class Meta:

@@ -91,6 +91,10 @@ LEVEL_DEFAULTS = {
 }
 
 
+def default_reminder_offsets() -> list[int]:
+    return [24 * 60, 2 * 60]
+
+
 def _ordered(low: str, high: str, name: str, message: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=Q(**{f"{low}__isnull": True})
@@ -134,6 +138,13 @@ class Program(models.Model):
         models.CharField(max_length=24, choices=ProgramService.choices), default=list, blank=True
     )
     beds = models.ManyToManyField("clinic.Bed", blank=True, related_name="programs")
+    reminder_offsets_minutes = ArrayField(
+        models.PositiveIntegerField(),
+        default=default_reminder_offsets,
+        blank=True,
+        help_text="When patients are reminded of a session, in minutes before it starts "
+        "(default 24 hours and 2 hours).",
+    )
     waitlist_offer_hours = models.PositiveIntegerField(
         default=48, help_text="How long a freed place is held for the offered patient."
     )

@@ -295,3 +295,117 @@ class CalendarFeed(models.Model):
 
     def __str__(self):
         return f"Calendar feed {self.pk}"
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    SMS = "sms", "SMS"
+    PUSH = "push", "Push notification"
+
+
+class ReminderKind(models.TextChoices):
+    REMINDER = "reminder", "Reminder"
+    CANCELLATION = "cancellation", "Cancellation notice"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    QUEUED = "queued", "Queued for a worker"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped"
+    CANCELLED = "cancelled", "Cancelled"
+    UNKNOWN = "unknown", "Outcome unknown (cut off mid-send; never resent)"
+
+
+class Reminder(models.Model):
+    """The outbox: one row per roster entry × offset × channel (and one cancellation notice per
+    session, patient and channel), so a reminder is sent at most once, ever. The database is the
+    source of truth; broker messages only wake workers up."""
+
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="reminders")
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="reminders"
+    )
+    # Kept when the roster entry goes (the row is history); the entry's removal cancels it.
+    roster_entry = models.ForeignKey(
+        RosterEntry, on_delete=models.SET_NULL, null=True, blank=True, related_name="reminders"
+    )
+    kind = models.CharField(
+        max_length=12, choices=ReminderKind.choices, default=ReminderKind.REMINDER
+    )
+    offset_minutes = models.PositiveIntegerField(help_text="Minutes before the start.")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    scheduled_for = models.DateTimeField()
+    status = models.CharField(
+        max_length=10, choices=ReminderStatus.choices, default=ReminderStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["scheduled_for", "id"]
+        indexes = [
+            models.Index(
+                fields=["status", "scheduled_for"],
+                name="reminder_due",
+                condition=Q(status__in=["pending", "queued", "sending"]),
+            ),
+            models.Index(fields=["session", "patient"], name="reminder_session_patient"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "patient", "kind", "offset_minutes", "channel"],
+                name="reminder_once",
+                violation_error_code="reminder_exists",
+                violation_error_message="This reminder exists already.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=ReminderStatus.values),
+                name="reminder_status_known",
+                violation_error_message="Unknown reminder status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(sent_at__isnull=True) | Q(status=ReminderStatus.SENT),
+                name="reminder_sent_at_only_when_sent",
+                violation_error_message="Only a sent reminder has a sending time.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.channel} {self.kind} for {self.session_id} ({self.status})"
+
+
+class Device(models.Model):
+    """A patient's phone registered for push (``me/devices/``)."""
+
+    class Platform(models.TextChoices):
+        IOS = "ios", "iOS"
+        ANDROID = "android", "Android"
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.CASCADE, related_name="devices"
+    )
+    platform = models.CharField(max_length=8, choices=Platform.choices)
+    token = models.CharField(max_length=4096)
+    created_at = models.DateTimeField(db_default=Now())
+    last_seen_at = models.DateTimeField(db_default=Now())
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["token"],
+                name="device_token_unique",
+                violation_error_code="device_exists",
+                violation_error_message="This device is registered already.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.platform} device of {self.patient_id}"

@@ -16,6 +16,7 @@ from clinic.errors import Conflict
 from clinic.models import AuditAction, Clinic
 from clinic.services import audit_record
 from patients.models import Patient
+from scheduling import reminders
 from scheduling.models import (
     ATTENDED,
     Attendance,
@@ -204,6 +205,7 @@ def session_create(
     audit_record(actor=actor, action=AuditAction.CREATE, obj=session, clinic=clinic)
     if patient is not None:
         entry = RosterEntry.objects.create(session=session, patient=patient)
+        reminders.plan_for_entries([entry.pk])
         audit_record(
             actor=actor, action=AuditAction.CREATE, obj=entry, clinic=clinic, patient_id=patient.pk
         )
@@ -242,6 +244,7 @@ def session_move(
     session.detached = session.series_id is not None
     session.sequence += 1
     session.save(update_fields=fields)
+    reminders.replan_session(session)
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=session, clinic=session.clinic_id)
     return session
 
@@ -256,6 +259,7 @@ def session_cancel(*, actor, session: Session) -> Session:
     session.status = SessionStatus.CANCELLED
     session.sequence += 1
     session.save(update_fields=["status", "sequence", "updated_at"])
+    reminders.cancel_with_notices(session=session)
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=session, clinic=session.clinic_id)
     return session
 
@@ -330,6 +334,8 @@ def series_edit(
                 "updated_at",
             ]
         )
+        if retime:
+            reminders.replan_session(target)
     if scope != "this":
         series.local_start_time = wall_time
         series.duration_minutes = minutes
@@ -372,6 +378,7 @@ def roster_add_for_stay(
               AND (s.capacity IS NULL OR s.capacity > (
                     SELECT count(*) FROM scheduling_rosterentry r WHERE r.session_id = s.id))
             ON CONFLICT (session_id, patient_id) DO NOTHING
+            RETURNING id
             """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
             {
                 "patient": patient_id,
@@ -382,30 +389,48 @@ def roster_add_for_stay(
                 "zone": zone,
             },
         )
-        return cursor.rowcount
+        entry_ids = [row[0] for row in cursor.fetchall()]
+    reminders.plan_for_entries(entry_ids)
+    return len(entry_ids)
 
 
 def roster_remove_from(
     *, program_id: int, patient_id: int, from_date: datetime.date, zone: str
 ) -> int:
     """Take a patient off the rosters of the program's future sessions from ``from_date`` on
-    (their local date). Past sessions and any recorded attendance are kept."""
+    (their local date). Past sessions and any recorded attendance are kept; the entries'
+    pending reminders are cancelled (one statement) and, where one already went out, a
+    cancellation notice is queued."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            DELETE FROM scheduling_rosterentry r
-            USING scheduling_session s
-            WHERE r.session_id = s.id
-              AND r.patient_id = %(patient)s
-              AND s.program_id = %(program)s
-              AND s.starts_at > now()
-              AND {_SESSION_LOCAL_DATE} >= %(from)s
-              AND NOT EXISTS (SELECT 1 FROM scheduling_attendance a
-                              WHERE a.roster_entry_id = r.id)
+            WITH doomed AS (
+                SELECT r.id, r.session_id, r.patient_id
+                FROM scheduling_rosterentry r
+                JOIN scheduling_session s ON s.id = r.session_id
+                WHERE r.patient_id = %(patient)s
+                  AND s.program_id = %(program)s
+                  AND s.starts_at > now()
+                  AND {_SESSION_LOCAL_DATE} >= %(from)s
+                  AND NOT EXISTS (SELECT 1 FROM scheduling_attendance a
+                                  WHERE a.roster_entry_id = r.id)
+            ), detached AS (
+                UPDATE scheduling_reminder
+                SET roster_entry_id = NULL,
+                    status = CASE WHEN status IN ('pending', 'queued') THEN 'cancelled'
+                                  ELSE status END
+                WHERE roster_entry_id IN (SELECT id FROM doomed)
+                RETURNING id
+            )
+            DELETE FROM scheduling_rosterentry
+            WHERE id IN (SELECT id FROM doomed)
+            RETURNING session_id, patient_id
             """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
             {"patient": patient_id, "program": program_id, "from": from_date, "zone": zone},
         )
-        return cursor.rowcount
+        removed = cursor.fetchall()
+    reminders.notices_for_removed([tuple(row) for row in removed])
+    return len(removed)
 
 
 def roster_fill_sessions(*, session_ids: list[int], stays: list[tuple], zone: str) -> int:
@@ -438,6 +463,7 @@ def roster_fill_sessions(*, session_ids: list[int], stays: list[tuple], zone: st
             -- A session's capacity holds: the earliest stays get its places.
             WHERE capacity IS NULL OR taken + place <= capacity
             ON CONFLICT (session_id, patient_id) DO NOTHING
+            RETURNING id
             """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
             {
                 "sessions": session_ids,
@@ -448,7 +474,9 @@ def roster_fill_sessions(*, session_ids: list[int], stays: list[tuple], zone: st
                 "ends": [s[3] for s in stays],
             },
         )
-        return cursor.rowcount
+        entry_ids = [row[0] for row in cursor.fetchall()]
+    reminders.plan_for_entries(entry_ids)
+    return len(entry_ids)
 
 
 # Attendance and responses -------------------------------------------------------------------------
@@ -520,6 +548,9 @@ def session_respond(*, actor, session: Session, patient: Patient, response: str)
     entry.response = response
     entry.responded_at = timezone.now()
     entry.save(update_fields=["response", "responded_at"])
+    if response == Response.DECLINED:
+        # API.md: a decline cancels that session's pending reminders; a confirm changes nothing.
+        reminders.cancel_pending(session=session, patient=patient)
     audit_record(
         actor=actor,
         action=AuditAction.UPDATE,

@@ -277,7 +277,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+REMINDER_SCAN_SECONDS = env.int("REMINDER_SCAN_SECONDS", default=60)
 CELERY_BEAT_SCHEDULE = {
+    "reminders-dispatch": {
+        "task": "scheduling.tasks.reminders_dispatch_task",
+        "schedule": REMINDER_SCAN_SECONDS,
+    },
     # Idempotent (a unique key per series and date): a missed night only delays the horizon.
     "series-materialize": {
         "task": "programs.tasks.series_materialize_task",

@@ -1,0 +1,414 @@
+"""Session reminders: an outbox in the database, sent by Celery workers exactly once.
+
+Life of a row: ``pending`` (due at ``scheduled_for``) → ``queued`` (claimed by the dispatcher,
+a send task enqueued after commit) → ``sending`` (claimed by one send task, committed before the
+provider is called) → ``sent`` | ``failed`` | back to ``pending`` with a backoff after a
+retryable provider error. A row left ``sending`` past ``SEND_TIMEOUT`` was cut off mid-call (a
+killed worker): it becomes ``unknown`` and is never sent again blindly. A ``queued`` row whose
+message was lost is re-enqueued by the next dispatch; the send task's compare-and-set claim
+makes a duplicate message harmless. Nothing depends on beat ticks or broker messages
+surviving: they only delay.
+
+Texts name the clinic's public name, the local date and time only (DOMAIN.md "Privacy").
+"""
+
+import datetime
+import logging
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from clinic import notifications
+from scheduling.models import (
+    Channel,
+    Device,
+    Reminder,
+    ReminderKind,
+    ReminderStatus,
+    Response,
+    RosterEntry,
+    Session,
+    SessionStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_OFFSETS = (24 * 60, 2 * 60)
+QUIET_CHANNELS = (Channel.SMS, Channel.PUSH)
+MAX_ATTEMPTS = 5
+SEND_TIMEOUT = datetime.timedelta(minutes=10)
+QUEUE_TIMEOUT = datetime.timedelta(minutes=5)
+CLAIM_BATCH = 500
+
+
+# Texts --------------------------------------------------------------------------------------------
+
+
+def render(reminder: Reminder) -> tuple[str, str]:
+    """``(subject, text)``: the public name, the local date and time, nothing else."""
+    session = reminder.session
+    clinic = session.clinic
+    local = session.starts_at.astimezone(clinic.zone)
+    when = f"{local:%A, %B} {local.day} at {local:%I:%M %p}".replace(" 0", " ")
+    if reminder.kind == ReminderKind.CANCELLATION:
+        return (
+            f"Appointment cancelled: {clinic.public_name}",
+            f"Your appointment at {clinic.public_name} on {when} is cancelled.",
+        )
+    return (
+        f"Appointment reminder: {clinic.public_name}",
+        f"Reminder: you have an appointment at {clinic.public_name} on {when}.",
+    )
+
+
+# Planning -----------------------------------------------------------------------------------------
+
+
+def _in_quiet_hours(moment: datetime.datetime, clinic) -> bool:
+    local = moment.astimezone(clinic.zone).time()
+    start, end = clinic.quiet_hours_start, clinic.quiet_hours_end
+    if start == end:
+        return False
+    return (local >= start or local < end) if start > end else (start <= local < end)
+
+
+def _quiet_hours_end(moment: datetime.datetime, clinic) -> datetime.datetime:
+    local = moment.astimezone(clinic.zone)
+    end = local.replace(
+        hour=clinic.quiet_hours_end.hour,
+        minute=clinic.quiet_hours_end.minute,
+        second=0,
+        microsecond=0,
+    )
+    if end <= local:
+        end += datetime.timedelta(days=1)
+    return end.astimezone(datetime.UTC)
+
+
+def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
+    """``[(offset, scheduled_for, status)]`` for one roster entry and channel.
+
+    Offsets already past when the entry is created: only the nearest to the start is sent (at
+    once), the others are skipped. SMS and push falling in the clinic's quiet hours go out when
+    they end if that is still before the session, else they are skipped.
+    """
+    offsets = sorted(set(offsets), reverse=True)
+    past = [o for o in offsets if session.starts_at - datetime.timedelta(minutes=o) <= now]
+    nearest_past = min(past) if past else None
+    plan = []
+    for offset in offsets:
+        when = session.starts_at - datetime.timedelta(minutes=offset)
+        status = ReminderStatus.PENDING
+        if when <= now:
+            when = now
+            if offset != nearest_past:
+                status = ReminderStatus.SKIPPED
+        if (
+            status == ReminderStatus.PENDING
+            and channel in QUIET_CHANNELS
+            and _in_quiet_hours(when, session.clinic)
+        ):
+            when = _quiet_hours_end(when, session.clinic)
+            if when >= session.starts_at:
+                status = ReminderStatus.SKIPPED
+        plan.append((offset, when, status))
+    return plan
+
+
+def plan_for_entries(entry_ids) -> int:
+    """Create the reminders of new roster entries (one read, one bulk insert); a second call
+    creates nothing (the unique constraint). Returns the rows created."""
+    if not entry_ids:
+        return 0
+    now = timezone.now()
+    entries = RosterEntry.objects.filter(
+        pk__in=list(entry_ids),
+        session__status=SessionStatus.SCHEDULED,
+        session__starts_at__gt=now,
+    ).select_related("session__clinic", "session__program", "patient")
+    rows = []
+    for entry in entries:
+        session = entry.session
+        offsets = (
+            session.program.reminder_offsets_minutes if session.program_id else DEFAULT_OFFSETS
+        ) or ()
+        for channel in entry.patient.reminder_channels:
+            for offset, when, status in _plan(session, channel, offsets, now):
+                rows.append(
+                    Reminder(
+                        session=session,
+                        patient_id=entry.patient_id,
+                        roster_entry=entry,
+                        offset_minutes=offset,
+                        channel=channel,
+                        scheduled_for=when,
+                        status=status,
+                    )
+                )
+    return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+def replan_session(session: Session) -> int:
+    """A moved session: its pending reminders follow the new time (by the same rules)."""
+    now = timezone.now()
+    session = Session.objects.select_related("clinic").get(pk=session.pk)
+    pending = list(
+        Reminder.objects.select_for_update().filter(
+            session=session,
+            kind=ReminderKind.REMINDER,
+            status__in=[ReminderStatus.PENDING, ReminderStatus.QUEUED],
+        )
+    )
+    for reminder in pending:
+        [(_offset, when, status)] = _plan(session, reminder.channel, [reminder.offset_minutes], now)
+        reminder.scheduled_for, reminder.status = when, status
+    Reminder.objects.bulk_update(pending, ["scheduled_for", "status"])
+    return len(pending)
+
+
+def cancel_pending(**filters) -> int:
+    return Reminder.objects.filter(
+        status__in=[ReminderStatus.PENDING, ReminderStatus.QUEUED], **filters
+    ).update(status=ReminderStatus.CANCELLED, updated_at=timezone.now())
+
+
+def cancel_with_notices(*, session: Session, patient_ids=None) -> int:
+    """Cancel pending reminders of a cancelled session (or of removed roster entries) and,
+    where a reminder already went out, queue one cancellation notice per patient and channel."""
+    scope = {"session": session}
+    if patient_ids is not None:
+        scope["patient_id__in"] = list(patient_ids)
+    cancel_pending(**scope)
+    if session.starts_at <= timezone.now():
+        return 0
+    notices = {
+        (patient_id, channel)
+        for patient_id, channel in Reminder.objects.filter(
+            status=ReminderStatus.SENT, kind=ReminderKind.REMINDER, **scope
+        ).values_list("patient_id", "channel")
+    }
+    now = timezone.now()
+    rows = [
+        Reminder(
+            session=session,
+            patient_id=patient_id,
+            kind=ReminderKind.CANCELLATION,
+            offset_minutes=0,
+            channel=channel,
+            scheduled_for=now,
+        )
+        for patient_id, channel in notices
+    ]
+    return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+def notices_for_removed(pairs) -> int:
+    """Cancellation notices for ``(session_id, patient_id)`` pairs taken off future rosters,
+    where a reminder already went out: one query to find them, one insert."""
+    if not pairs:
+        return 0
+    sessions = {session_id for session_id, _ in pairs}
+    sent = (
+        Reminder.objects.filter(
+            session_id__in=sessions,
+            status=ReminderStatus.SENT,
+            kind=ReminderKind.REMINDER,
+            session__starts_at__gt=timezone.now(),
+        )
+        .values_list("session_id", "patient_id", "channel")
+        .distinct()
+    )
+    wanted = set(pairs)
+    now = timezone.now()
+    rows = [
+        Reminder(
+            session_id=session_id,
+            patient_id=patient_id,
+            kind=ReminderKind.CANCELLATION,
+            offset_minutes=0,
+            channel=channel,
+            scheduled_for=now,
+        )
+        for session_id, patient_id, channel in sent
+        if (session_id, patient_id) in wanted
+    ]
+    return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
+
+
+# Dispatch -----------------------------------------------------------------------------------------
+
+_CLAIM_SQL = """
+UPDATE scheduling_reminder SET status = 'queued', claimed_at = %(now)s, updated_at = %(now)s
+WHERE id IN (
+    SELECT id FROM scheduling_reminder
+    WHERE (status = 'pending' AND scheduled_for <= %(now)s)
+       OR (status = 'queued' AND claimed_at < %(queue_deadline)s)
+    ORDER BY scheduled_for
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id
+"""
+
+
+def claim_due(*, limit: int = CLAIM_BATCH) -> list[int]:
+    """Claim due rows for sending (and re-claim queued rows whose message seems lost). SKIP
+    LOCKED lets several dispatchers run at once without waiting on or sharing rows."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL, {"now": now, "queue_deadline": now - QUEUE_TIMEOUT, "limit": limit}
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def mark_cut_off_sends() -> int:
+    """Rows stuck in ``sending`` (the worker died mid-call): the provider may or may not have
+    delivered, so they are never resent; staff see them as ``unknown``."""
+    return Reminder.objects.filter(
+        status=ReminderStatus.SENDING, claimed_at__lt=timezone.now() - SEND_TIMEOUT
+    ).update(
+        status=ReminderStatus.UNKNOWN,
+        last_error="Cut off while sending; not resent.",
+        updated_at=timezone.now(),
+    )
+
+
+def dispatch(enqueue) -> int:
+    """One dispatch pass: mark cut-off sends, claim due rows, enqueue a send task for each
+    after commit. Returns the rows claimed."""
+    with transaction.atomic():
+        mark_cut_off_sends()
+        ids = claim_due()
+        transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    return len(ids)
+
+
+# Sending ------------------------------------------------------------------------------------------
+
+
+def _claim_for_sending(reminder_id: int) -> bool:
+    # Compare-and-set: of two tasks holding the same id (a duplicated message), one wins.
+    return (
+        Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.QUEUED).update(
+            status=ReminderStatus.SENDING,
+            claimed_at=timezone.now(),
+            attempts=F("attempts") + 1,
+            updated_at=timezone.now(),
+        )
+        == 1
+    )
+
+
+def _why_not_send(reminder: Reminder) -> tuple[str, str] | None:
+    """``(status, reason)`` when the reminder must no longer go out, else None."""
+    session, patient = reminder.session, reminder.patient
+    if reminder.kind == ReminderKind.REMINDER:
+        if session.status != SessionStatus.SCHEDULED:
+            return ReminderStatus.CANCELLED, "The session is not scheduled any more."
+        if session.starts_at <= timezone.now():
+            return ReminderStatus.SKIPPED, "The session has started."
+        entry = reminder.roster_entry
+        if entry is None:
+            return ReminderStatus.CANCELLED, "The patient left the roster."
+        if entry.response == Response.DECLINED:
+            return ReminderStatus.CANCELLED, "The patient declined the session."
+    # Consent is read at the moment of sending: an opt-out applies to pending rows at once.
+    if reminder.channel not in patient.reminder_channels:
+        return ReminderStatus.CANCELLED, "The patient opted out of this channel."
+    return None
+
+
+def _deliver(reminder: Reminder, subject: str, text: str) -> str:
+    patient = reminder.patient
+    if reminder.channel == Channel.EMAIL:
+        return notifications.send_email(
+            to=patient.email, subject=subject, text=text
+        ).provider_message_id
+    if reminder.channel == Channel.SMS:
+        return notifications.send_sms(to=str(patient.phone), text=text).provider_message_id
+    devices = list(Device.objects.filter(patient=patient))
+    if not devices:
+        raise notifications.ChannelError("No device registered for push.", retryable=False)
+    ids = [
+        notifications.send_push(
+            token=device.token, platform=device.platform, title=subject, body=text
+        ).provider_message_id
+        for device in devices
+    ]
+    return ",".join(ids)[:200]
+
+
+def backoff(attempt: int) -> datetime.timedelta:
+    """1, 2, 4, 8 minutes... capped at 30."""
+    return datetime.timedelta(minutes=min(2 ** (attempt - 1), 30))
+
+
+def send(reminder_id: int) -> str:
+    """Send one claimed reminder; returns its final or next status. Safe to call twice."""
+    if not _claim_for_sending(reminder_id):
+        return "not-claimed"
+    reminder = Reminder.objects.select_related("session__clinic", "patient", "roster_entry").get(
+        pk=reminder_id
+    )
+    refusal = _why_not_send(reminder)
+    if refusal is not None:
+        status, reason = refusal
+        Reminder.objects.filter(pk=reminder_id).update(
+            status=status, last_error=reason, updated_at=timezone.now()
+        )
+        return status
+    subject, text = render(reminder)
+    try:
+        provider_id = _deliver(reminder, subject, text)
+    except notifications.ChannelError as error:
+        return _record_failure(reminder, error)
+    Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.SENDING).update(
+        status=ReminderStatus.SENT,
+        sent_at=timezone.now(),
+        provider_message_id=provider_id,
+        last_error="",
+        updated_at=timezone.now(),
+    )
+    return ReminderStatus.SENT
+
+
+def _record_failure(reminder: Reminder, error) -> str:
+    now = timezone.now()
+    retry_at = now + backoff(reminder.attempts)
+    deadline = reminder.session.starts_at if reminder.kind == ReminderKind.REMINDER else None
+    if (
+        error.retryable
+        and reminder.attempts < MAX_ATTEMPTS
+        and (deadline is None or retry_at < deadline)
+    ):
+        status = ReminderStatus.PENDING
+        fields = {"scheduled_for": retry_at}
+    else:
+        status = ReminderStatus.FAILED
+        fields = {}
+    Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.SENDING).update(
+        status=status, last_error=str(error.detail)[:300], updated_at=now, **fields
+    )
+    logger.warning("Reminder %s: %s (%s)", reminder.pk, status, error.detail)
+    return status
+
+
+def retry_failed(*, reminder: Reminder) -> bool:
+    """Staff retry of a failed row: back to pending now (if its session is still ahead)."""
+    return (
+        Reminder.objects.filter(
+            Q(kind=ReminderKind.CANCELLATION) | Q(session__starts_at__gt=timezone.now()),
+            pk=reminder.pk,
+            status=ReminderStatus.FAILED,
+        ).update(
+            status=ReminderStatus.PENDING, scheduled_for=timezone.now(), updated_at=timezone.now()
+        )
+        == 1
+    )
+
+
+def scan_seconds() -> int:
+    return getattr(settings, "REMINDER_SCAN_SECONDS", 60)
