@@ -119,7 +119,8 @@ def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
 
 def plan_for_entries(entry_ids) -> int:
     """Create the reminders of new roster entries (one read, one bulk insert); a second call
-    creates nothing (the unique constraint). Returns the rows created."""
+    creates nothing (and the unique constraint holds against a concurrent one). Returns the
+    rows planned."""
     if not entry_ids:
         return 0
     now = timezone.now()
@@ -127,7 +128,11 @@ def plan_for_entries(entry_ids) -> int:
         pk__in=list(entry_ids),
         session__status=SessionStatus.SCHEDULED,
         session__starts_at__gt=now,
-    ).select_related("session__clinic", "session__program", "patient")
+    )
+    # Entries planned before keep their rows (a second call creates nothing).
+    entries = entries.exclude(reminders__isnull=False).select_related(
+        "session__clinic", "session__program", "patient"
+    )
     rows = []
     for entry in entries:
         session = entry.session
@@ -147,7 +152,9 @@ def plan_for_entries(entry_ids) -> int:
                         status=status,
                     )
                 )
-    return len(Reminder.objects.bulk_create(rows, ignore_conflicts=True))
+    # ignore_conflicts: a concurrent planner of the same entries loses quietly (unique rows).
+    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
+    return len(rows)
 
 
 def replan_session(session: Session) -> int:

@@ -4,6 +4,14 @@ from rest_framework.test import APIClient
 from tests.factories import ClinicFactory, UserFactory, staff_user
 
 
+@pytest.fixture(autouse=True)
+def empty_channel_outbox():
+    """The in-memory SMS/push outbox starts empty in every test (like Django's mail.outbox)."""
+    from clinic.notifications import backends
+
+    backends.clear()
+
+
 @pytest.fixture
 def api_client():
     return APIClient()

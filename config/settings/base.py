@@ -198,6 +198,21 @@ else:
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
+# SMS and push channels (clinic.notifications); console backends until a provider is set.
+SMS_BACKEND = env.str("SMS_BACKEND", default="clinic.notifications.backends.ConsoleSMSBackend")
+PUSH_BACKEND = env.str("PUSH_BACKEND", default="clinic.notifications.backends.ConsolePushBackend")
+SMS_FILE_PATH = env.str("SMS_FILE_PATH", default=str(BASE_DIR / ".local" / "sms.jsonl"))
+PUSH_FILE_PATH = env.str("PUSH_FILE_PATH", default=str(BASE_DIR / ".local" / "push.jsonl"))
+SMS_API_BASE_URL = env.str("SMS_API_BASE_URL", default="https://api.twilio.com")
+SMS_ACCOUNT_SID = env.str("SMS_ACCOUNT_SID", default="")
+SMS_AUTH_TOKEN = env.str("SMS_AUTH_TOKEN", default="")
+SMS_FROM_NUMBER = env.str("SMS_FROM_NUMBER", default="")
+SMS_TIMEOUT_SECONDS = env.float("SMS_TIMEOUT_SECONDS", default=10)
+FCM_API_BASE_URL = env.str("FCM_API_BASE_URL", default="https://fcm.googleapis.com")
+FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")
+FCM_SERVICE_ACCOUNT_FILE = env.str("FCM_SERVICE_ACCOUNT_FILE", default="")
+FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10)
+
 # REST API -----------------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

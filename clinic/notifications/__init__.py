@@ -1,0 +1,154 @@
+"""Notification channels: the one way every app sends email, SMS and push.
+
+Email goes through Django's email framework (``EMAIL_BACKEND``); SMS and push go through the
+backend classes named by ``SMS_BACKEND`` and ``PUSH_BACKEND`` (see ``backends.py``). A failed
+delivery raises ``ChannelError``, whose ``retryable`` tells the caller whether trying again
+later can help. Errors are stored and logged, so their ``detail`` never carries the message,
+the phone number, the address or the device token (42 CFR Part 2: a reminder must not reveal
+treatment, and an error log is a disclosure too).
+"""
+
+import logging
+import smtplib
+import threading
+from dataclasses import dataclass
+from email.utils import make_msgid
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.utils import DNS_NAME
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.utils.module_loading import import_string
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SMS_BACKEND = "clinic.notifications.backends.ConsoleSMSBackend"
+DEFAULT_PUSH_BACKEND = "clinic.notifications.backends.ConsolePushBackend"
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    """A message the channel accepted; the id is the provider's (or the Message-ID header)."""
+
+    provider_message_id: str
+
+
+class ChannelError(Exception):
+    """A message the channel did not accept.
+
+    ``retryable``: a network error, a timeout, HTTP 429 or 5xx (trying later may work), as
+    opposed to a refusal of this message (an invalid number, an unregistered device token).
+    ``code``: the provider's machine-readable reason when it gave one (``"UNREGISTERED"``,
+    ``"21211"``), so a caller can, say, forget a dead device token.
+    ``detail``: one sentence for the logs, without any message content or recipient.
+    """
+
+    def __init__(self, detail: str, *, retryable: bool, code: str = ""):
+        super().__init__(detail)
+        self.detail = detail
+        self.retryable = retryable
+        self.code = code
+
+    def __repr__(self):
+        return f"ChannelError({self.detail!r}, retryable={self.retryable!r}, code={self.code!r})"
+
+
+# Backend instances, built on first use from the dotted path in settings and kept: the push
+# backend holds an OAuth access token that is worth reusing for its hour of validity.
+_backends: dict[str, object] = {}
+_backends_lock = threading.Lock()
+_BACKEND_SETTINGS = {
+    "sms": ("SMS_BACKEND", DEFAULT_SMS_BACKEND),
+    "push": ("PUSH_BACKEND", DEFAULT_PUSH_BACKEND),
+}
+# Settings the backends read when they are built: changing any of them rebuilds the backends.
+_RESET_PREFIXES = ("SMS_", "PUSH_", "FCM_")
+
+
+def _backend(kind: str):
+    backend = _backends.get(kind)
+    if backend is None:
+        name, default = _BACKEND_SETTINGS[kind]
+        with _backends_lock:
+            backend = _backends.get(kind)
+            if backend is None:
+                backend = import_string(getattr(settings, name, default))()
+                _backends[kind] = backend
+    return backend
+
+
+def reset_backends() -> None:
+    """Forget the built backends; the next send builds them again from settings."""
+    with _backends_lock:
+        _backends.clear()
+
+
+@receiver(setting_changed)
+def _reset_on_setting_changed(*, setting, **kwargs):
+    # Lets tests override SMS_BACKEND / PUSH_BACKEND and the providers' settings.
+    if setting.startswith(_RESET_PREFIXES):
+        reset_backends()
+
+
+def send_email(*, to: str, subject: str, text: str, html: str | None = None) -> DeliveryResult:
+    """Send one email (plain text, plus an HTML alternative when given) from
+    ``DEFAULT_FROM_EMAIL`` through the configured ``EMAIL_BACKEND``."""
+    # Set the Message-ID ourselves (as Django would) so that it can be returned as the id.
+    message_id = make_msgid(domain=DNS_NAME)
+    message = EmailMultiAlternatives(
+        subject=subject, body=text, to=[to], headers={"Message-ID": message_id}
+    )
+    if html is not None:
+        message.attach_alternative(html, "text/html")
+    try:
+        message.send(fail_silently=False)
+    except smtplib.SMTPRecipientsRefused as exc:
+        # Its message lists the refused addresses: keep only the server's reply codes.
+        codes = sorted({code for code, _reply in exc.recipients.values()})
+        raise ChannelError(
+            f"The mail server refused the recipient (SMTP {', '.join(map(str, codes))}).",
+            retryable=any(code < 500 for code in codes),
+            code=str(codes[0]) if codes else "",
+        ) from None
+    except smtplib.SMTPResponseException as exc:
+        # 4xx replies are transient by definition (RFC 5321 §4.2.1), 5xx permanent.
+        raise ChannelError(
+            f"The mail server refused the message (SMTP {exc.smtp_code}).",
+            retryable=exc.smtp_code < 500,
+            code=str(exc.smtp_code),
+        ) from None
+    except (smtplib.SMTPException, OSError) as exc:
+        raise ChannelError(
+            f"The mail server could not be reached ({type(exc).__name__}).", retryable=True
+        ) from None
+    logger.info("Email sent (%s).", message_id)
+    return DeliveryResult(provider_message_id=message_id)
+
+
+def send_sms(*, to: str, text: str) -> DeliveryResult:
+    """Send one text message through the backend named by ``SMS_BACKEND``."""
+    backend = _backend("sms")
+    result = backend.send(to, text)
+    logger.info("SMS sent through %s (%s).", type(backend).__name__, result.provider_message_id)
+    return result
+
+
+def send_push(
+    *, token: str, platform: str, title: str, body: str, data: dict | None = None
+) -> DeliveryResult:
+    """Send one push notification through the backend named by ``PUSH_BACKEND``."""
+    backend = _backend("push")
+    result = backend.send(token, platform, title, body, data)
+    logger.info("Push sent through %s (%s).", type(backend).__name__, result.provider_message_id)
+    return result
+
+
+__all__ = [
+    "ChannelError",
+    "DeliveryResult",
+    "reset_backends",
+    "send_email",
+    "send_push",
+    "send_sms",
+]
