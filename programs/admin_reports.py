@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 
+from clinic.api.mixins import never_cache_privately
 from clinic.models import AuditAction, Role
 from clinic.selectors import user_has_role
 from clinic.services import audit_record_many
@@ -84,6 +85,6 @@ def step_down_view(request):
         "flag": flag,
         "limit": BOARD_PAGE_SIZE,
     }
-    response = TemplateResponse(request, "admin/programs/step_down.html", context)
-    response["Cache-Control"] = "no-store, private"
-    return response
+    return never_cache_privately(
+        TemplateResponse(request, "admin/programs/step_down.html", context)
+    )

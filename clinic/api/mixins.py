@@ -1,12 +1,28 @@
 """Behaviour every viewset that serves patient data shares."""
 
 from django.utils.cache import add_never_cache_headers, patch_cache_control
+from rest_framework.response import Response
 
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_many
 
 
-class PatientDataMixin:
+def never_cache_privately(response):
+    """Patient data must not linger in browser, proxy or app caches."""
+    add_never_cache_headers(response)
+    patch_cache_control(response, no_store=True, private=True)
+    return response
+
+
+class NoStoreMixin:
+    """A view whose every response carries ``Cache-Control: no-store, private``."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        return never_cache_privately(response)
+
+
+class PatientDataMixin(NoStoreMixin):
     """Audits every read of patient data and keeps it out of caches.
 
     A list writes one audit row per record on the page (one INSERT); a detail read writes one.
@@ -49,13 +65,4 @@ class PatientDataMixin:
         return self.response_for(instance)
 
     def response_for(self, instance, status=200):
-        from rest_framework.response import Response
-
         return Response(self.get_serializer(instance).data, status=status)
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        # Patient data must not linger in browser, proxy or app caches.
-        add_never_cache_headers(response)
-        patch_cache_control(response, no_store=True, private=True)
-        return response

@@ -13,7 +13,6 @@ import django_filters
 from django import forms
 from django.db.models import DateField, DateTimeField, F, Func
 from django.db.models.functions import Cast
-from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -23,6 +22,7 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
+from clinic.api.mixins import NoStoreMixin
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import paginated, validated
 from clinic.models import AuditAction, Role
@@ -36,16 +36,6 @@ ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 # Clinicians and supervisors plan the calendar; the front desk (admissions) checks people in.
 WRITE_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
 ATTENDANCE_ROLES = ALL_STAFF
-
-
-class NoStoreMixin:
-    """Rosters, attendance and a patient's sessions are patient data: keep them out of caches."""
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        add_never_cache_headers(response)
-        patch_cache_control(response, no_store=True, private=True)
-        return response
 
 
 # Filters ------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import re
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers, patch_cache_control
 from django.views.decorators.http import require_safe
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
@@ -21,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.api.errors import GENERIC_DETAILS, error_body
-from clinic.api.mixins import PatientDataMixin
+from clinic.api.mixins import NoStoreMixin, PatientDataMixin, never_cache_privately
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.permissions import IsStaff
 from clinic.models import AuditAction
@@ -32,16 +31,6 @@ from scheduling.models import RosterEntry, SessionKind, SessionStatus
 
 DEFAULT_SPAN = datetime.timedelta(days=14)
 MAX_SPAN = datetime.timedelta(days=92)
-
-
-class NoStoreMixin:
-    """Schedules and feed URLs are private: keep them out of browser, proxy and app caches."""
-
-    def finalize_response(self, request, response, *args, **kwargs):
-        response = super().finalize_response(request, response, *args, **kwargs)
-        add_never_cache_headers(response)
-        patch_cache_control(response, no_store=True, private=True)
-        return response
 
 
 # Serializers --------------------------------------------------------------------------------------
@@ -267,6 +256,4 @@ def calendar_feed_ics(request, token: str):
             clinic=feed.patient.clinic_id if feed.patient_id is not None else None,
             patient_id=feed.patient_id,
         )
-    add_never_cache_headers(response)
-    patch_cache_control(response, no_store=True, private=True)
-    return response
+    return never_cache_privately(response)
