@@ -3,6 +3,8 @@
 import ast
 from pathlib import Path
 
+import pytest
+
 
 def test_the_apps_import_only_to_their_right():
     """DESIGN.md: programs → scheduling → patients → clinic, never the other way."""
@@ -25,3 +27,50 @@ def test_the_apps_import_only_to_their_right():
                     if name.split(".")[0] in higher
                 ]
     assert offenders == []
+
+
+@pytest.mark.django_db
+def test_denormalised_patients_must_match_what_they_hang_on(clinic, admissions, clinician):
+    """Composite foreign keys (programs migration 0006) refuse a mismatched patient."""
+    import datetime
+
+    from django.db import IntegrityError, transaction
+
+    from patients import services as patient_services
+    from programs.models import LEVEL_DEFAULTS, AftercarePlan, CheckIn, Program
+    from programs.services import aftercare, enrollments
+
+    program = Program.objects.create(
+        **{
+            **LEVEL_DEFAULTS["outpatient"],
+            "clinic": clinic,
+            "name": "OP",
+            "level": "outpatient",
+            "capacity": 5,
+        }
+    )
+    ana, ben = (
+        patient_services.patient_create(
+            actor=admissions,
+            clinic=clinic,
+            first_name=name,
+            last_name="Roe",
+            date_of_birth=datetime.date(1980, 1, 1),
+        )
+        for name in ("Ana", "Ben")
+    )
+    stay = enrollments.enrollment_create(
+        actor=admissions, patient=ana, program=program, start_date=datetime.date(2026, 11, 23)
+    )
+    plan = aftercare.aftercare_plan_create(actor=clinician, enrollment=stay)
+
+    with (
+        pytest.raises(IntegrityError, match="aftercareplan_patient_is_enrollments"),
+        transaction.atomic(),
+    ):
+        AftercarePlan.objects.filter(pk=plan.pk).update(patient=ben)
+    checkin = aftercare.checkin_record(
+        actor=clinician, plan=plan, craving=1, mood=4, used_substance=False
+    )
+    with pytest.raises(IntegrityError, match="checkin_patient_is_plans"), transaction.atomic():
+        CheckIn.objects.filter(pk=checkin.pk).update(patient=ben)

@@ -230,3 +230,14 @@ def test_a_transition_records_its_first_attended_session(
     assert move.gap_days == 5
     assert not move.gap_flagged(datetime.date(2026, 12, 30))
     assert Transition.objects.get().first_session_on == datetime.date(2026, 12, 9)
+
+
+def test_attendance_must_match_its_roster_entry(clinician, patient, week):
+    _stay, sessions = week
+    attendance = record(clinician, sessions[0], patient, "present")
+
+    with (
+        pytest.raises(IntegrityError, match="attendance_matches_roster_entry"),
+        transaction.atomic(),
+    ):
+        Attendance.objects.filter(pk=attendance.pk).update(session=sessions[1])
