@@ -15,7 +15,6 @@ Texts name the clinic's public name, the local date and time only (DOMAIN.md "Pr
 import datetime
 import logging
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -415,7 +414,3 @@ def retry_failed(*, reminder: Reminder) -> bool:
         )
         == 1
     )
-
-
-def scan_seconds() -> int:
-    return getattr(settings, "REMINDER_SCAN_SECONDS", 60)

@@ -150,16 +150,6 @@ def series_materialize(*, series: Series, until: datetime.date | None = None) ->
     return created
 
 
-def series_materialize_all(*, until: datetime.date | None = None) -> int:
-    """The nightly pass: extend every open series to the horizon. Returns sessions created."""
-    created = 0
-    today = timezone.localdate()
-    for series in Series.objects.select_related("clinic").exclude(ends_on__lt=today):
-        with transaction.atomic():
-            created += len(series_materialize(series=series, until=until))
-    return created
-
-
 # Sessions -----------------------------------------------------------------------------------------
 
 

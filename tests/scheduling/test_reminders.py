@@ -370,3 +370,31 @@ def test_leaving_the_program_cancels_future_reminders_with_a_notice(
         ("sms", 120, "cancelled"),
     ]
     assert Reminder.objects.filter(kind="cancellation", status="pending").count() == 2
+
+
+def test_staff_retry_puts_a_failed_reminder_back_in_line(
+    clinic, clinician, admissions, program, patient, run, monkeypatch
+):
+    with time_machine.travel(at(12, 1, 10), tick=False):
+        session_at(clinic, clinician, program, at(12, 4, 18))
+        enroll(admissions, patient, program, datetime.date(2026, 12, 1))
+
+    def refused(**kwargs):
+        raise notifications.ChannelError("invalid number (400)", retryable=False)
+
+    monkeypatch.setattr(notifications, "send_sms", refused)
+    with time_machine.travel(at(12, 3, 18, 1), tick=False):
+        run()
+    failed = Reminder.objects.get(channel="sms", offset_minutes=1440)
+    assert failed.status == "failed"
+    monkeypatch.undo()
+
+    with time_machine.travel(at(12, 3, 19), tick=False):
+        assert reminders.retry_failed(reminder=failed) is True
+        assert reminders.retry_failed(reminder=failed) is False  # only a failed row
+        run()
+    with time_machine.travel(at(12, 4, 19), tick=False):
+        assert reminders.retry_failed(reminder=failed) is False  # the session is over
+
+    failed.refresh_from_db()
+    assert failed.status == "sent"
