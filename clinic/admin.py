@@ -1,8 +1,10 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.forms.models import construct_instance
 
-from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm
-from clinic.models import AuditAction, AuditEvent, Bed, Clinic, ClinicMembership, Role
+from clinic import alerts
+from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm, related_table
+from clinic.errors import Conflict
+from clinic.models import AuditAction, AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
 from clinic.selectors import clinic_ids_for_user, user_has_role
 from clinic.services import audit_record
 
@@ -143,3 +145,70 @@ class BedAdmin(ClinicConfigAdmin):
     list_filter = [OwnClinicFilter, "is_active"]
     search_fields = ["room", "label"]
     ordering = ["clinic", "room", "label"]
+
+
+# Staff alerts ---------------------------------------------------------------------------------
+
+
+@admin.action(description="Acknowledge the selected alerts")
+def acknowledge_alerts(modeladmin, request, queryset):
+    done = 0
+    for alert in queryset.filter(acknowledged_at__isnull=True):
+        try:
+            alerts.alert_acknowledge(actor=request.user, alert=alert)
+        except Conflict:
+            continue  # acknowledged by someone else meanwhile
+        done += 1
+    modeladmin.message_user(request, f"{done} alert(s) acknowledged.", messages.SUCCESS)
+
+
+@admin.register(StaffAlert)
+class StaffAlertAdmin(admin.ModelAdmin):
+    """The alerts addressed to the staff member (by name or role) at their clinics, with the
+    e-mails sent about each. Read-only but for acknowledging."""
+
+    list_display = ["created_at", "kind", "message", "clinic", "acknowledged_at"]
+    list_filter = ["kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["clinic"]
+    actions = [acknowledge_alerts]
+    fields = [
+        "clinic",
+        "kind",
+        "message",
+        "created_at",
+        "acknowledged_at",
+        "acknowledged_by",
+        "emails",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return alerts.alert_list_for(request.user)
+
+    @admin.display(description="E-mails")
+    def emails(self, obj):
+        rows = [
+            (d.recipient, d.get_status_display(), d.sent_at or "", d.last_error)
+            for d in obj.deliveries.select_related("recipient").order_by("id")
+        ]
+        return related_table(["To", "Status", "Sent", "Error"], rows)
+
+    def _is_staff(self, request) -> bool:
+        user = request.user
+        return user.is_active and (user.is_superuser or user_has_role(user, *STAFF_ROLES))
+
+    def has_module_permission(self, request):
+        return self._is_staff(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._is_staff(request)
+
+    def has_change_permission(self, request, obj=None):
+        # Only the acknowledge action, which needs "change" to be offered.
+        return self._is_staff(request)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -181,8 +181,8 @@ class AlertKind(models.TextChoices):
 
 class StaffAlert(models.Model):
     """Something staff must act on. One alert per subject and kind, ever (a unique constraint),
-    so a retried task or a double submit never alerts twice. Delivery through the notification
-    channels comes with them; until then staff read alerts in the API and admin."""
+    so a retried task or a double submit never alerts twice. Staff read alerts in the API and the
+    admin, and each recipient gets one e-mail about it (``AlertDelivery``)."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=32, choices=AlertKind.choices)
@@ -223,3 +223,57 @@ class StaffAlert(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} ({self.created_at:%Y-%m-%d})"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled (acknowledged before it went out)"
+    UNKNOWN = "unknown", "Outcome unknown (cut off mid-send; never resent)"
+
+
+class AlertDelivery(models.Model):
+    """One e-mail telling one staff member that an alert awaits them: an outbox row, unique per
+    alert and person, claimed before the mail server is called, so it goes out at most once."""
+
+    alert = models.ForeignKey(StaffAlert, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alert_deliveries"
+    )
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    scheduled_for = models.DateTimeField(db_default=Now())
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["scheduled_for", "id"]
+        indexes = [
+            models.Index(
+                fields=["status", "scheduled_for"],
+                name="alert_delivery_due",
+                condition=Q(status__in=["pending", "sending"]),
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["alert", "recipient"],
+                name="alert_delivery_once",
+                violation_error_code="delivery_exists",
+                violation_error_message="This alert was already sent to this person.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=DeliveryStatus.values),
+                name="alert_delivery_status_known",
+                violation_error_message="Unknown delivery status.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Alert {self.alert_id} to {self.recipient_id} ({self.status})"

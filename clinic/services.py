@@ -79,9 +79,10 @@ def alert_raise(
 ):
     """Raise an alert about ``subject`` once: a second call for the same subject and kind is a
     no-op (the unique constraint decides, so concurrent callers cannot both raise it)."""
+    from clinic import alert_delivery
     from clinic.models import StaffAlert
 
-    alert, _created = StaffAlert.objects.get_or_create(
+    alert, created = StaffAlert.objects.get_or_create(
         kind=kind,
         object_type=_object_type(subject),
         object_id=str(subject.pk),
@@ -93,4 +94,8 @@ def alert_raise(
             "patient_id": patient_id,
         },
     )
+    if created:
+        # One e-mail per recipient, sent by the beat task (never enqueued from here: a stopped
+        # broker must not break the write that raised the alert).
+        alert_delivery.plan(alert)
     return alert

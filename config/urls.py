@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("clinic.api.alerts_urls")),
     path("", include("programs.api.session_urls")),
     path("", include("scheduling.api.me_urls")),
+    path("", include("scheduling.api.reminder_urls")),
 ]
 
 urlpatterns = [

@@ -209,6 +209,38 @@ def patient_update(*, actor, patient: Patient, **changes) -> Patient:
     return patient
 
 
+@transaction.atomic
+def patient_sms_opt_out(*, phone: str) -> list[int]:
+    """A ``STOP`` texted back to the clinic's number: every patient with that number stops
+    getting SMS at once (pending SMS reminders are refused at send time). No staff actor: the
+    audit rows name none. Returns the ids of the patients changed."""
+    patients = list(
+        Patient.objects.select_for_update().filter(
+            phone=phone, reminder_channels__contains=[ReminderChannel.SMS]
+        )
+    )
+    now = timezone.now()
+    for patient in patients:
+        patient.reminder_channels = [
+            channel for channel in patient.reminder_channels if channel != ReminderChannel.SMS
+        ]
+        patient.reminder_channels_recorded_by = None
+        patient.reminder_channels_recorded_at = now
+        patient.updated_at = now  # bulk_update does not touch auto_now fields
+    Patient.objects.bulk_update(
+        patients,
+        [
+            "reminder_channels",
+            "reminder_channels_recorded_by",
+            "reminder_channels_recorded_at",
+            "updated_at",
+        ],
+    )
+    for patient in patients:
+        _audit(None, AuditAction.UPDATE, patient, patient)
+    return [patient.pk for patient in patients]
+
+
 # Contacts -----------------------------------------------------------------------------------------
 
 

@@ -3,8 +3,9 @@
 Life of a row: ``pending`` (due at ``scheduled_for``) → ``queued`` (claimed by the dispatcher,
 a send task enqueued after commit) → ``sending`` (claimed by one send task, committed before the
 provider is called) → ``sent`` | ``failed`` | back to ``pending`` with a backoff after a
-retryable provider error. A row left ``sending`` past ``SEND_TIMEOUT`` was cut off mid-call (a
-killed worker): it becomes ``unknown`` and is never sent again blindly. A ``queued`` row whose
+retryable provider error. A row left ``sending`` past ``REMINDER_SEND_TIMEOUT_SECONDS`` was cut
+off mid-call (a killed worker): it becomes ``unknown`` and is never sent again blindly. A
+``queued`` row whose
 message was lost is re-enqueued by the next dispatch; the send task's compare-and-set claim
 makes a duplicate message harmless. Nothing depends on beat ticks or broker messages
 surviving: they only delay.
@@ -15,6 +16,7 @@ Texts name the clinic's public name, the local date and time only (DOMAIN.md "Pr
 import datetime
 import logging
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -37,9 +39,20 @@ logger = logging.getLogger(__name__)
 DEFAULT_OFFSETS = (24 * 60, 2 * 60)
 QUIET_CHANNELS = (Channel.SMS, Channel.PUSH)
 MAX_ATTEMPTS = 5
-SEND_TIMEOUT = datetime.timedelta(minutes=10)
-QUEUE_TIMEOUT = datetime.timedelta(minutes=5)
 CLAIM_BATCH = 500
+# FCM's answers for a token that will never work again.
+DEAD_TOKEN_CODES = frozenset({"UNREGISTERED", "NOT_FOUND"})
+
+
+def send_timeout() -> datetime.timedelta:
+    """A row ``sending`` for longer was cut off mid-call (REMINDER_SEND_TIMEOUT_SECONDS)."""
+    return datetime.timedelta(seconds=settings.REMINDER_SEND_TIMEOUT_SECONDS)
+
+
+def queue_timeout() -> datetime.timedelta:
+    """A row ``queued`` for longer lost its message and is enqueued again
+    (REMINDER_QUEUE_TIMEOUT_SECONDS)."""
+    return datetime.timedelta(seconds=settings.REMINDER_QUEUE_TIMEOUT_SECONDS)
 
 
 # Texts --------------------------------------------------------------------------------------------
@@ -265,7 +278,7 @@ def claim_due(*, limit: int = CLAIM_BATCH) -> list[int]:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            _CLAIM_SQL, {"now": now, "queue_deadline": now - QUEUE_TIMEOUT, "limit": limit}
+            _CLAIM_SQL, {"now": now, "queue_deadline": now - queue_timeout(), "limit": limit}
         )
         return [row[0] for row in cursor.fetchall()]
 
@@ -274,7 +287,7 @@ def mark_cut_off_sends() -> int:
     """Rows stuck in ``sending`` (the worker died mid-call): the provider may or may not have
     delivered, so they are never resent; staff see them as ``unknown``."""
     return Reminder.objects.filter(
-        status=ReminderStatus.SENDING, claimed_at__lt=timezone.now() - SEND_TIMEOUT
+        status=ReminderStatus.SENDING, claimed_at__lt=timezone.now() - send_timeout()
     ).update(
         status=ReminderStatus.UNKNOWN,
         last_error="Cut off while sending; not resent.",
@@ -338,12 +351,24 @@ def _deliver(reminder: Reminder, subject: str, text: str) -> str:
     devices = list(Device.objects.filter(patient=patient))
     if not devices:
         raise notifications.ChannelError("No device registered for push.", retryable=False)
-    ids = [
-        notifications.send_push(
-            token=device.token, platform=device.platform, title=subject, body=text
-        ).provider_message_id
-        for device in devices
-    ]
+    ids, errors = [], []
+    for device in devices:
+        try:
+            result = notifications.send_push(
+                token=device.token, platform=device.platform, title=subject, body=text
+            )
+        except notifications.ChannelError as error:
+            if error.code in DEAD_TOKEN_CODES:
+                # The app was removed or the token replaced: never push to it again.
+                device.delete()
+            errors.append(error)
+        else:
+            ids.append(result.provider_message_id)
+    if not ids:
+        # Retrying helps only if some device failed for a passing reason.
+        retryable = [error for error in errors if error.retryable]
+        raise retryable[0] if retryable else errors[0]
+    # Reached at least one of the patient's phones: sent (a retry would double it on the others).
     return ",".join(ids)[:200]
 
 

@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from clinic.models import Role, Room
 from clinic.selectors import clinic_ids_for_user
-from scheduling.models import RosterEntry, Series, Session, SessionStatus
+from scheduling.models import Reminder, RosterEntry, Series, Session, SessionStatus
 
 
 def _roster_count() -> Coalesce:
@@ -103,4 +103,14 @@ def facilitator_options(*, user):
         )
         .distinct()
         .order_by("last_name", "first_name", "username")
+    )
+
+
+def reminder_list(*, user) -> QuerySet[Reminder]:
+    """Reminders of the caller's clinics' sessions, with the session (whose clinic the audit
+    rows name) in the same query."""
+    return (
+        Reminder.objects.filter(session__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("session")
+        .order_by("scheduled_for", "id")
     )

@@ -21,6 +21,7 @@ from scheduling.models import (
     ATTENDED,
     Attendance,
     AttendanceStatus,
+    Device,
     Response,
     RosterEntry,
     Series,
@@ -549,3 +550,44 @@ def session_respond(*, actor, session: Session, patient: Patient, response: str)
         patient_id=patient.pk,
     )
     return entry
+
+
+# Devices (push) -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def device_register(*, actor, patient: Patient, platform: str, token: str) -> tuple[Device, bool]:
+    """Register the patient's phone for push; ``(device, created)``.
+
+    A token already known moves to this patient: a phone handed on (or an app signed into by
+    another account) must never receive the previous patient's reminders.
+    """
+    if platform not in Device.Platform.values:
+        raise ValidationError({"platform": ["Use ios or android."]})
+    token = token.strip()
+    if not token:
+        raise ValidationError({"token": ["This field may not be blank."]})
+    device, created = Device.objects.select_for_update().get_or_create(
+        token=token, defaults={"patient": patient, "platform": platform}
+    )
+    if not created:
+        device.patient, device.platform, device.last_seen_at = patient, platform, timezone.now()
+        device.save(update_fields=["patient", "platform", "last_seen_at"])
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        obj=device,
+        clinic=patient.clinic_id,
+        patient_id=patient.pk,
+    )
+    return device, created
+
+
+@transaction.atomic
+def device_forget(*, actor, device: Device) -> None:
+    """The app signs out (or the provider says the token is dead): no more push to it."""
+    patient_id, clinic_id = device.patient_id, device.patient.clinic_id
+    audit_record(
+        actor=actor, action=AuditAction.DELETE, obj=device, clinic=clinic_id, patient_id=patient_id
+    )
+    device.delete()

@@ -195,6 +195,8 @@ else:
         "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
     )
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".local" / "mail"))
+# The service's public address, for links in e-mails to staff (empty: links are paths only).
+PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -293,6 +295,11 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 REMINDER_SCAN_SECONDS = env.int("REMINDER_SCAN_SECONDS", default=60)
+# A reminder `sending` longer than this was cut off mid-call (worker killed): marked `unknown`,
+# never resent. Keep it well above the providers' timeouts.
+REMINDER_SEND_TIMEOUT_SECONDS = env.int("REMINDER_SEND_TIMEOUT_SECONDS", default=600)
+# A reminder `queued` longer than this lost its broker message: the next dispatch enqueues it again.
+REMINDER_QUEUE_TIMEOUT_SECONDS = env.int("REMINDER_QUEUE_TIMEOUT_SECONDS", default=300)
 CELERY_BEAT_SCHEDULE = {
     "reminders-dispatch": {
         "task": "scheduling.tasks.reminders_dispatch_task",
@@ -302,6 +309,10 @@ CELERY_BEAT_SCHEDULE = {
     "series-materialize": {
         "task": "programs.tasks.series_materialize_task",
         "schedule": crontab(hour=env.int("SERIES_MATERIALIZE_HOUR_UTC", default=7), minute=0),
+    },
+    "alerts-deliver": {
+        "task": "clinic.tasks.alert_deliveries_send_task",
+        "schedule": REMINDER_SCAN_SECONDS,
     },
     "waitlist-expire-offers": {
         "task": "programs.tasks.waitlist_expire_offers_task",

@@ -19,9 +19,11 @@ from .base import *  # noqa: E402,F403
 # Tests assert on security behaviour but talk plain HTTP to the test client.
 SECURE_SSL_REDIRECT = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-SMS_BACKEND = "clinic.notifications.backends.LocmemSMSBackend"
-PUSH_BACKEND = "clinic.notifications.backends.LocmemPushBackend"
+# In-memory channels, unless the environment names others: the worker processes that the
+# end-to-end tests start write to files or a fake provider the test can read.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "clinic.notifications.backends.LocmemSMSBackend")
+PUSH_BACKEND = os.environ.get("PUSH_BACKEND", "clinic.notifications.backends.LocmemPushBackend")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Each test run gets its own cache namespace on a shared Redis.

@@ -26,8 +26,8 @@ from clinic.api.permissions import IsStaff
 from clinic.models import AuditAction
 from clinic.services import audit_record
 from scheduling import feeds, services
+from scheduling.models import Device, RosterEntry, SessionKind, SessionStatus
 from scheduling.models import Response as RosterResponse
-from scheduling.models import RosterEntry, SessionKind, SessionStatus
 
 DEFAULT_SPAN = datetime.timedelta(days=14)
 MAX_SPAN = datetime.timedelta(days=92)
@@ -185,6 +185,50 @@ class MySessionRespondView(NoStoreMixin, APIView):
         )
         entry.session = session
         return Response(ScheduleItemSerializer(entry).data)
+
+
+# Devices (push) -----------------------------------------------------------------------------------
+
+
+class DeviceSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Device
+        fields = ["id", "platform", "token", "created_at", "last_seen_at"]
+        read_only_fields = ["id", "created_at", "last_seen_at"]
+        extra_kwargs = {
+            # The token's uniqueness is the service's business (a known token moves over).
+            "token": {"validators": [], "max_length": 4096, "write_only": True},
+        }
+
+
+class MyDevicesView(NoStoreMixin, APIView):
+    """Register the phone the app runs on for push reminders (``{"platform", "token"}``).
+    Registering a known token again refreshes it: 200 instead of 201."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(
+        request=DeviceSerializer, responses={201: DeviceSerializer, 200: DeviceSerializer}
+    )
+    def post(self, request):
+        serializer = DeviceSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        device, created = services.device_register(
+            actor=request.user, patient=request.user.patient, **serializer.validated_data
+        )
+        return Response(DeviceSerializer(device).data, status=201 if created else 200)
+
+
+class MyDeviceView(NoStoreMixin, APIView):
+    """Forget one of the patient's devices (the app signs out): no more push to it."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request, pk):
+        device = generics.get_object_or_404(Device, pk=pk, patient=request.user.patient)
+        services.device_forget(actor=request.user, device=device)
+        return Response(status=204)
 
 
 # Calendar feeds -----------------------------------------------------------------------------------

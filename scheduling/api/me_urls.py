@@ -17,6 +17,8 @@ urlpatterns = [
         me.MySessionRespondView.as_view(answer=Response.DECLINED),
         name="me-session-decline",
     ),
+    path("me/devices/", me.MyDevicesView.as_view(), name="me-devices"),
+    path("me/devices/<int:pk>/", me.MyDeviceView.as_view(), name="me-device"),
     path("me/calendar-feed/", me.MyCalendarFeedView.as_view(), name="me-calendar-feed"),
     path(
         "me/calendar-feed/rotate/",

@@ -1,0 +1,57 @@
+"""The SMS provider's inbound-message webhook: a patient texting ``STOP`` opts out of SMS.
+
+Public (the provider cannot log in) but signed: a request whose signature does not verify with
+``SMS_AUTH_TOKEN`` is refused with 403 and changes nothing. The answer is an empty TwiML
+document, so the provider sends no reply of ours (it confirms the opt-out itself).
+"""
+
+import logging
+
+from django.conf import settings
+from django.http import HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import FormParser
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from clinic.notifications import webhooks
+from patients import services
+
+logger = logging.getLogger(__name__)
+
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+class InboundSmsWebhookView(APIView):
+    authentication_classes = []
+    permission_classes = [AllowAny]
+    parser_classes = [FormParser]
+
+    @extend_schema(
+        request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
+        responses={(200, "application/xml"): OpenApiTypes.STR},
+        description="Inbound SMS from the provider (form fields `From`, `Body`; signed in "
+        "`X-Twilio-Signature`). `STOP` and its synonyms remove SMS from the sender's reminder "
+        "channels.",
+    )
+    def post(self, request):
+        params = request.data
+        signed = webhooks.verify_sms_signature(
+            url=request.build_absolute_uri(),
+            params=params,
+            signature=request.headers.get("X-Twilio-Signature", ""),
+            auth_token=settings.SMS_AUTH_TOKEN,
+        )
+        if not signed:
+            raise PermissionDenied("The request's signature does not verify.")
+        try:
+            sender, body = webhooks.parse_inbound_sms(params)
+        except ValueError as error:
+            raise ValidationError({"From": [str(error)]}) from None
+        if webhooks.is_opt_out(body):
+            changed = services.patient_sms_opt_out(phone=sender)
+            # A count only: the number and the text are patient data.
+            logger.info("Inbound SMS opt-out applied to %d patient record(s).", len(changed))
+        return HttpResponse(EMPTY_TWIML, content_type="application/xml")
