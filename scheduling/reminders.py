@@ -5,10 +5,9 @@ a send task enqueued after commit) → ``sending`` (claimed by one send task, co
 provider is called) → ``sent`` | ``failed`` | back to ``pending`` with a backoff after a
 retryable provider error. A row left ``sending`` past ``REMINDER_SEND_TIMEOUT_SECONDS`` was cut
 off mid-call (a killed worker): it becomes ``unknown`` and is never sent again blindly. A
-``queued`` row whose
-message was lost is re-enqueued by the next dispatch; the send task's compare-and-set claim
-makes a duplicate message harmless. Nothing depends on beat ticks or broker messages
-surviving: they only delay.
+``queued`` row whose message was lost is re-enqueued by the next dispatch; the send task's
+compare-and-set claim makes a duplicate message harmless. Nothing depends on beat ticks or
+broker messages surviving: they only delay.
 
 Texts name the clinic's public name, the local date and time only (DOMAIN.md "Privacy").
 """
