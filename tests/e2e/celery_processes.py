@@ -54,7 +54,7 @@ class CeleryProcesses:
     def _spawn(self, name: str, args: list[str]) -> subprocess.Popen:
         self._starts += 1
         log = (self.log_dir / f"{name}-{self._starts}.log").open("w")
-        return subprocess.Popen(  # noqa: S603 - fixed argv
+        return subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", *args],
             cwd=PROJECT_DIR,
             env=self.env,
