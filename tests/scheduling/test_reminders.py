@@ -398,3 +398,37 @@ def test_staff_retry_puts_a_failed_reminder_back_in_line(
 
     failed.refresh_from_db()
     assert failed.status == "sent"
+
+
+def test_every_channel_and_kind_carries_only_the_public_name_date_and_time(
+    clinic, clinician, admissions, program, patient, run
+):
+    """The word list on the rendered text of e-mail (subject and body), SMS and push (title and
+    body), for reminders and cancellation notices; nor the program, session title or the
+    clinic's internal name."""
+    from scheduling.models import Device
+
+    patient.reminder_channels = ["email", "sms", "push"]
+    patient.save(update_fields=["reminder_channels"])
+    Device.objects.create(patient=patient, platform="ios", token="device-token-1")
+    with time_machine.travel(at(12, 1, 10), tick=False):
+        session = session_at(clinic, clinician, program, at(12, 4, 18))
+        enroll(admissions, patient, program, datetime.date(2026, 12, 1))
+    mail.outbox.clear()
+    with time_machine.travel(at(12, 3, 18, 1), tick=False):
+        run()
+        services.session_cancel(actor=clinician, session=session)
+        run()
+
+    texts = [text for message in mail.outbox for text in (message.subject, message.body)]
+    texts += [message.text for message in backends.sms_outbox()]
+    texts += [text for push in backends.push_outbox() for text in (push.title, push.body)]
+    assert len(mail.outbox) == 2  # the reminder and the cancellation notice
+    assert len(backends.sms_outbox()) == 2
+    assert len(backends.push_outbox()) == 2
+    forbidden = [*REVEALING, program.name.lower(), session.title.lower(), clinic.name.lower()]
+    for text in texts:
+        lowered = text.lower()
+        assert not [word for word in forbidden if word in lowered], text
+        assert clinic.public_name in text
+        assert re.search(r"December 4 at 6:00 PM|Appointment (reminder|cancelled)", text), text
