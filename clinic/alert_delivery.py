@@ -119,14 +119,19 @@ def _send_one(delivery: AlertDelivery) -> str:
 
 
 def deliver_due(*, limit: int = CLAIM_BATCH) -> dict[str, int]:
-    """Mark cut-off sends, claim due rows, send them; returns the count of each outcome."""
+    """Mark cut-off sends, then claim and send up to ``limit`` due rows; returns the count of
+    each outcome. One row is claimed at a time: a worker dying mid-tick leaves only the row it
+    was sending in ``sending`` (a batch claimed at once would turn the rows it never tried into
+    ``unknown`` too, as it would rows still waiting when the tick outlasts the send timeout)."""
     mark_cut_off()
-    ids = _claim_due(timezone.now(), limit)
     outcomes: dict[str, int] = {}
-    deliveries = AlertDelivery.objects.filter(pk__in=ids).select_related(
-        "alert__clinic", "recipient"
-    )
-    for delivery in deliveries:
+    for _ in range(limit):
+        ids = _claim_due(timezone.now(), 1)
+        if not ids:
+            break
+        delivery = AlertDelivery.objects.select_related("alert__clinic", "recipient").get(
+            pk=ids[0]
+        )
         status = _send_one(delivery)
         outcomes[status] = outcomes.get(status, 0) + 1
     return outcomes

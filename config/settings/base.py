@@ -274,6 +274,7 @@ SPECTACULAR_SETTINGS = {
         "SessionKindEnum": "scheduling.models.SessionKind.choices",
         "SessionStatusEnum": "scheduling.models.SessionStatus.choices",
         "AttendanceStatusEnum": "scheduling.models.AttendanceStatus.choices",
+        "ReminderChannelEnum": "patients.models.ReminderChannel.choices",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
