@@ -129,9 +129,7 @@ def deliver_due(*, limit: int = CLAIM_BATCH) -> dict[str, int]:
         ids = _claim_due(timezone.now(), 1)
         if not ids:
             break
-        delivery = AlertDelivery.objects.select_related("alert__clinic", "recipient").get(
-            pk=ids[0]
-        )
+        delivery = AlertDelivery.objects.select_related("alert__clinic", "recipient").get(pk=ids[0])
         status = _send_one(delivery)
         outcomes[status] = outcomes.get(status, 0) + 1
     return outcomes
