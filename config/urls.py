@@ -18,6 +18,8 @@ api_v1 = [
     path("", include("clinic.api.alerts_urls")),
     path("", include("programs.api.session_urls")),
     path("", include("scheduling.api.me_urls")),
+    path("", include("patients.api.me_urls")),
+    path("", include("programs.api.me_urls")),
     path("", include("scheduling.api.reminder_urls")),
 ]
 

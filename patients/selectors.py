@@ -28,3 +28,8 @@ def consent_list(*, patient: Patient) -> QuerySet[Consent]:
 
 def contact_list(*, patient: Patient) -> QuerySet[PatientContact]:
     return patient.contacts.select_related("patient")
+
+
+def patient_of_app_user(*, user) -> Patient:
+    """The patient whose app account ``user`` is, with the clinic (``me/``)."""
+    return Patient.objects.select_related("clinic").get(app_user=user)

@@ -1,9 +1,9 @@
-"""Reads of the programs app, scoped to the caller's clinics."""
+"""Reads of the programs app, scoped to the caller's clinics (``me/``: to the patient)."""
 
 import datetime
 from collections import defaultdict
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Case, Count, Prefetch, QuerySet, When
 from django.utils import timezone
 
 from clinic.selectors import clinic_ids_for_user
@@ -12,6 +12,7 @@ from programs.models import (
     AftercareGoal,
     AftercareItem,
     AftercarePlan,
+    AftercarePlanStatus,
     CheckIn,
     Enrollment,
     EnrollmentStatus,
@@ -109,3 +110,41 @@ def aftercare_goal_list(*, plan: AftercarePlan) -> QuerySet[AftercareGoal]:
 def checkin_list(*, plan: AftercarePlan) -> QuerySet[CheckIn]:
     """The plan's check-ins, newest first."""
     return CheckIn.objects.filter(plan=plan).order_by("-recorded_at", "-id")
+
+
+# The patient's own (``me/``) ----------------------------------------------------------------------
+
+
+def enrollment_list_of_patient(*, patient) -> QuerySet[Enrollment]:
+    """The patient's enrollments, newest first."""
+    return (
+        Enrollment.objects.filter(patient=patient)
+        .select_related("program")
+        .order_by("-start_date", "-id")
+    )
+
+
+def aftercare_plan_current(*, patient, with_contents: bool = False) -> AftercarePlan | None:
+    """The patient's plan in force: the newest active one, else the newest draft (discharge
+    planning); a closed plan is no one's current plan. ``with_contents``: items and goals too."""
+    plans = (
+        AftercarePlan.objects.filter(patient=patient)
+        .exclude(status=AftercarePlanStatus.CLOSED)
+        .select_related("enrollment__program")
+        .order_by(
+            Case(When(status=AftercarePlanStatus.ACTIVE, then=0), default=1),
+            "-created_at",
+            "-id",
+        )
+    )
+    if with_contents:
+        plans = plans.prefetch_related(
+            Prefetch("items", queryset=AftercareItem.objects.order_by("kind", "id")),
+            Prefetch("goals", queryset=AftercareGoal.objects.order_by("id")),
+        )
+    return plans.first()
+
+
+def checkin_list_of_patient(*, patient) -> QuerySet[CheckIn]:
+    """The patient's check-ins on every plan, newest first."""
+    return CheckIn.objects.filter(patient=patient).order_by("-recorded_at", "-id")

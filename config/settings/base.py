@@ -275,6 +275,7 @@ SPECTACULAR_SETTINGS = {
         "SessionStatusEnum": "scheduling.models.SessionStatus.choices",
         "AttendanceStatusEnum": "scheduling.models.AttendanceStatus.choices",
         "ReminderChannelEnum": "patients.models.ReminderChannel.choices",
+        "EnrollmentStatusEnum": "programs.models.EnrollmentStatus.choices",
     },
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
