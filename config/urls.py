@@ -1,15 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
-from rest_framework_simplejwt.views import TokenRefreshView
 
-from clinic.api.auth import TokenObtainView
+from clinic.api.auth import LogoutView, TokenObtainView, TokenRefreshView
 from clinic.health import HealthView
 from patients.admin import AuditedAutocompleteJsonView
 
 api_v1 = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
+    path("auth/logout/", LogoutView.as_view(), name="logout"),
+    path("", include("patients.api.activation_urls")),
     path("", include("clinic.api.urls")),
     path("", include("patients.api.urls")),
     path("", include("programs.api.urls")),

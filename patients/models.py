@@ -329,3 +329,47 @@ class Assessment(models.Model):
     def level(self) -> str:
         """What counts: the decision when made, else the recommendation."""
         return self.decided_level or self.recommended_level
+
+
+class ActivationCode(models.Model):
+    """A one-time code that staff hand a patient at the front desk to set up the patient's app.
+
+    Only a keyed hash of the code is stored (``patients.activation``): the plain code is shown
+    to staff once and exists nowhere else. A code works once, until ``expires_at``; five wrong
+    dates of birth lock it; issuing a new code revokes the patient's earlier unused ones.
+    """
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="activation_codes")
+    code_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    failed_attempts = models.PositiveSmallIntegerField(default=0)
+    locked_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, help_text="Replaced by a newer code, or the app access was revoked."
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # The service revokes the earlier codes under a lock on the patient; this holds it.
+            models.UniqueConstraint(
+                fields=["patient"],
+                condition=Q(used_at__isnull=True, locked_at__isnull=True, revoked_at__isnull=True),
+                name="activation_code_one_open_per_patient",
+                violation_error_code="activation_code_open",
+                violation_error_message="The patient already has an open activation code.",
+            ),
+            models.CheckConstraint(
+                condition=Q(used_at__isnull=True) | Q(locked_at__isnull=True),
+                name="activation_code_used_or_locked",
+                violation_error_message="A used code cannot be locked, nor a locked one used.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Activation code of patient {self.patient_id} ({self.created_at:%Y-%m-%d})"

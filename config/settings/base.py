@@ -48,6 +48,8 @@ INSTALLED_APPS = [
     "django.contrib.postgres",
     "rest_framework",
     "rest_framework_simplejwt",
+    # Refresh tokens are recorded, so rotation, logout and revoked app access can void them.
+    "rest_framework_simplejwt.token_blacklist",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -241,6 +243,7 @@ REST_FRAMEWORK = {
         "anon": env.str("THROTTLE_ANON", default="60/minute"),
         "user": env.str("THROTTLE_USER", default="1200/minute"),
         "login": env.str("THROTTLE_LOGIN", default="10/minute"),
+        "activation": env.str("THROTTLE_ACTIVATION", default="10/minute"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -251,7 +254,17 @@ SIMPLE_JWT = {
     "REFRESH_TOKEN_LIFETIME": timedelta(days=env.int("JWT_REFRESH_DAYS", default=14)),
     "AUTH_HEADER_TYPES": ("Bearer",),
     "UPDATE_LAST_LOGIN": True,
+    # A refresh hands out a new refresh token and voids the old one: a stolen refresh token
+    # works once at most, and its reuse after the owner's refresh is refused (401).
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
+    # Every authenticated request loads the user: a disabled account is refused at once, even
+    # with an access token that has not expired yet.
+    "CHECK_USER_IS_ACTIVE": True,
 }
+
+# How long a patient's app activation code works (patients.activation).
+ACTIVATION_CODE_HOURS = env.int("ACTIVATION_CODE_HOURS", default=72)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Continuum API",
@@ -315,6 +328,11 @@ CELERY_BEAT_SCHEDULE = {
     "alerts-deliver": {
         "task": "clinic.tasks.alert_deliveries_send_task",
         "schedule": REMINDER_SCAN_SECONDS,
+    },
+    # Expired refresh tokens fail on their expiry alone; their blacklist rows can go.
+    "tokens-flush-expired": {
+        "task": "clinic.tasks.tokens_flush_expired_task",
+        "schedule": crontab(hour=4, minute=30),
     },
     "waitlist-expire-offers": {
         "task": "programs.tasks.waitlist_expire_offers_task",

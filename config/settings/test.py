@@ -32,4 +32,5 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     "anon": "1000/minute",
     "user": "10000/minute",
     "login": "1000/minute",
+    "activation": "1000/minute",
 }
