@@ -202,6 +202,8 @@ def patient_update(*, actor, patient: Patient, **changes) -> Patient:
         patient.reminder_channels_recorded_at = timezone.now()
         changed += ["reminder_channels_recorded_by", "reminder_channels_recorded_at"]
     if not changed:
+        # Nothing to write, but the caller gets the record back: that is a read.
+        _audit(actor, AuditAction.READ, patient, patient)
         return patient
     _validate_patient(patient)
     patient.save(update_fields=[*changed, "updated_at"])

@@ -132,9 +132,6 @@ class MyPreferencesView(NoStoreMixin, APIView):
     def patch(self, request):
         changes = validated(MyPreferencesUpdateSerializer, request)
         patient = selectors.patient_of_app_user(user=request.user)
-        unchanged = all(getattr(patient, name) == value for name, value in changes.items())
+        # A change is audited as an update; no change as a read (the service does both).
         patient = services.patient_update(actor=request.user, patient=patient, **changes)
-        if unchanged:
-            # The service writes (and audits) nothing; the answer still shows the patient's data.
-            _audit_read(request.user, patient)
         return Response(MyPreferencesSerializer(patient).data)

@@ -25,6 +25,9 @@ from patients.models import (
 NAME_MAX = 100
 TEXT_MAX = 5000
 
+# A phone number as typed (spaces, dashes, brackets) fits easily; E.164 has at most 16 characters.
+PHONE_INPUT_MAX = 32
+
 
 @extend_schema_field(OpenApiTypes.INT)
 class CallerScopedPrimaryKeyField(serializers.PrimaryKeyRelatedField):
@@ -58,7 +61,7 @@ def reminder_channels_field(**kwargs):
 
 
 class PatientContactSerializer(serializers.ModelSerializer):
-    phone = PhoneNumberField(required=False, allow_blank=True)
+    phone = PhoneNumberField(max_length=PHONE_INPUT_MAX, required=False, allow_blank=True)
 
     class Meta:
         model = PatientContact
@@ -69,7 +72,7 @@ class PatientContactInputSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ContactKind.choices)
     name = serializers.CharField(max_length=200)
     relationship = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    phone = PhoneNumberField(required=False, allow_blank=True)
+    phone = PhoneNumberField(max_length=PHONE_INPUT_MAX, required=False, allow_blank=True)
     email = serializers.EmailField(required=False, allow_blank=True)
 
 
@@ -111,7 +114,9 @@ class PatientCreateSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=NAME_MAX)
     date_of_birth = serializers.DateField()
     email = serializers.EmailField(required=False, allow_blank=True, default="")
-    phone = PhoneNumberField(required=False, allow_blank=True, default="")
+    phone = PhoneNumberField(
+        max_length=PHONE_INPUT_MAX, required=False, allow_blank=True, default=""
+    )
     reminder_channels = reminder_channels_field(required=False, default=list)
     allow_duplicate = serializers.BooleanField(
         required=False,
@@ -128,7 +133,7 @@ class PatientUpdateSerializer(serializers.Serializer):
     last_name = serializers.CharField(max_length=NAME_MAX, required=False)
     date_of_birth = serializers.DateField(required=False)
     email = serializers.EmailField(required=False, allow_blank=True)
-    phone = PhoneNumberField(required=False, allow_blank=True)
+    phone = PhoneNumberField(max_length=PHONE_INPUT_MAX, required=False, allow_blank=True)
     reminder_channels = reminder_channels_field(required=False)
 
     def validate(self, attrs):

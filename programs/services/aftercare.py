@@ -128,6 +128,8 @@ def aftercare_plan_update(*, actor, plan: AftercarePlan, **changes) -> Aftercare
             changes[name] = changes[name].strip()
     changed = [name for name, value in changes.items() if getattr(plan, name) != value]
     if not changed:
+        # Nothing to write, but the caller gets the plan back: that is a read.
+        _audit(actor, AuditAction.READ, plan, plan)
         return plan
     if "status" in changed:
         new_status = changes["status"]
@@ -218,6 +220,7 @@ def aftercare_goal_update(*, actor, goal: AftercareGoal, **changes) -> Aftercare
         changes["description"] = changes["description"].strip()
     changed = [name for name, value in changes.items() if getattr(goal, name) != value]
     if not changed:
+        _audit(actor, AuditAction.READ, goal, plan)
         return goal
     _require_open(plan)
     for name in changed:
