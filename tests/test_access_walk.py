@@ -1,0 +1,439 @@
+"""The access walk: every operation of the OpenAPI schema × every kind of caller.
+
+Clinic A holds the data (the demo's paths of care, plus an app account, a device, a reminder,
+an alert); clinic B holds only its staff and one patient with an app account. For each operation
+the matrix below says which callers may use it (README, "Endpoints and who may use them"), and:
+
+- A's staff in an allowed role get neither 401, 403, 404 nor a server error (an empty body may
+  well be a 400); in a forbidden role, 403.
+- B's staff: an operation naming one of A's objects is 404 when their role may use it, else 403;
+  a list shows none of A's rows (B has none of its own, so every list is empty).
+- A patient's token: 403 on every staff operation; the patient's own ``me/`` works; B's patient
+  naming A's session or device gets 404 and sees none of A's data in ``me/`` lists.
+- Nobody logged in: 401 on everything that is not public.
+
+An operation missing from the matrix fails the walk: a new endpoint must say who may use it.
+Each request runs in a savepoint that is rolled back, so no request changes what the next sees.
+"""
+
+import datetime
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+
+from clinic.demo import seed_demo_clinic
+from clinic.models import AlertKind, AuditEvent
+from clinic.services import alert_raise
+from patients.demo import seed_demo_patients
+from patients.models import Patient
+from programs.demo import seed_demo_enrollments
+from programs.models import Enrollment, Program, Transition
+from programs.services import aftercare
+from scheduling.models import Device, Reminder, RosterEntry, Series
+from tests.factories import ClinicFactory, UserFactory, staff_user
+
+pytestmark = pytest.mark.django_db
+
+ADM, CLIN, SUP, PATIENT = "admissions", "clinician", "supervisor", "patient"
+STAFF = frozenset({ADM, CLIN, SUP})
+ME = frozenset({PATIENT})
+PUBLIC = "public"
+
+# (method, path) -> who may use it. Mirrors README's role table.
+MATRIX = {
+    ("GET", "/api/v1/clinics/"): STAFF,
+    ("GET", "/api/v1/clinics/{id}/"): STAFF,
+    ("GET", "/api/v1/audit-events/"): {SUP},
+    ("GET", "/api/v1/audit-events/{id}/"): {SUP},
+    ("GET", "/api/v1/patients/"): STAFF,
+    ("POST", "/api/v1/patients/"): {ADM, CLIN},
+    ("GET", "/api/v1/patients/{id}/"): STAFF,
+    ("PATCH", "/api/v1/patients/{id}/"): {ADM, CLIN},
+    ("POST", "/api/v1/patients/{id}/activation/"): {ADM},
+    ("POST", "/api/v1/patients/{id}/app-access/revoke/"): {ADM, SUP},
+    ("GET", "/api/v1/patients/{id}/assessments/"): STAFF,
+    ("GET", "/api/v1/patients/{id}/consents/"): STAFF,
+    ("POST", "/api/v1/patients/{id}/consents/"): {ADM, CLIN},
+    ("POST", "/api/v1/patients/{id}/consents/{consent_id}/revoke/"): {ADM, CLIN},
+    ("GET", "/api/v1/patients/{id}/contacts/"): STAFF,
+    ("POST", "/api/v1/patients/{id}/contacts/"): {ADM, CLIN},
+    ("PATCH", "/api/v1/patients/{id}/contacts/{contact_id}/"): {ADM, CLIN},
+    ("DELETE", "/api/v1/patients/{id}/contacts/{contact_id}/"): {ADM, CLIN},
+    ("GET", "/api/v1/assessments/"): STAFF,
+    ("POST", "/api/v1/assessments/"): {ADM, CLIN},
+    ("GET", "/api/v1/assessments/{id}/"): STAFF,
+    ("PATCH", "/api/v1/assessments/{id}/"): {ADM, CLIN},
+    ("GET", "/api/v1/programs/"): STAFF,
+    ("GET", "/api/v1/programs/{id}/"): STAFF,
+    ("GET", "/api/v1/enrollments/"): STAFF,
+    ("POST", "/api/v1/enrollments/"): {ADM},
+    ("GET", "/api/v1/enrollments/{id}/"): STAFF,
+    ("POST", "/api/v1/enrollments/{id}/admit/"): {ADM},
+    ("POST", "/api/v1/enrollments/{id}/bed/"): {ADM},
+    ("POST", "/api/v1/enrollments/{id}/cancel/"): {ADM},
+    ("POST", "/api/v1/enrollments/{id}/discharge/"): {ADM, CLIN},
+    ("POST", "/api/v1/enrollments/{id}/transition/"): {CLIN},
+    ("GET", "/api/v1/transitions/"): STAFF,
+    ("GET", "/api/v1/transitions/{id}/"): STAFF,
+    ("GET", "/api/v1/aftercare-plans/"): STAFF,
+    ("POST", "/api/v1/aftercare-plans/"): {CLIN},
+    ("GET", "/api/v1/aftercare-plans/{id}/"): STAFF,
+    ("PATCH", "/api/v1/aftercare-plans/{id}/"): {CLIN},
+    ("GET", "/api/v1/aftercare-plans/{id}/check-ins/"): STAFF,
+    ("POST", "/api/v1/aftercare-plans/{id}/check-ins/"): {ADM, CLIN},
+    ("GET", "/api/v1/aftercare-plans/{id}/goals/"): STAFF,
+    ("POST", "/api/v1/aftercare-plans/{id}/goals/"): {CLIN},
+    ("PATCH", "/api/v1/aftercare-plans/{id}/goals/{goal_id}/"): {CLIN},
+    ("GET", "/api/v1/aftercare-plans/{id}/items/"): STAFF,
+    ("POST", "/api/v1/aftercare-plans/{id}/items/"): {CLIN},
+    ("DELETE", "/api/v1/aftercare-plans/{id}/items/{item_id}/"): {CLIN},
+    ("GET", "/api/v1/alerts/"): STAFF,
+    # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
+    ("GET", "/api/v1/alerts/{id}/"): STAFF,
+    ("POST", "/api/v1/alerts/{id}/acknowledge/"): STAFF,
+    ("GET", "/api/v1/reports/census/"): STAFF,
+    ("GET", "/api/v1/reports/step-down/"): STAFF,
+    ("GET", "/api/v1/sessions/"): STAFF,
+    ("POST", "/api/v1/sessions/"): {CLIN, SUP},
+    ("GET", "/api/v1/sessions/{id}/"): STAFF,
+    ("PATCH", "/api/v1/sessions/{id}/"): {CLIN, SUP},
+    ("POST", "/api/v1/sessions/{id}/cancel/"): {CLIN, SUP},
+    ("GET", "/api/v1/sessions/{id}/attendance/"): STAFF,
+    ("POST", "/api/v1/sessions/{id}/attendance/"): STAFF,
+    ("GET", "/api/v1/series/"): STAFF,
+    ("POST", "/api/v1/series/"): {CLIN, SUP},
+    ("GET", "/api/v1/series/{id}/"): STAFF,
+    ("GET", "/api/v1/calendar-feed/"): STAFF,
+    ("POST", "/api/v1/calendar-feed/rotate/"): STAFF,
+    ("GET", "/api/v1/reminders/"): STAFF,
+    ("GET", "/api/v1/reminders/{id}/"): STAFF,
+    ("POST", "/api/v1/reminders/{id}/retry/"): {ADM, SUP},
+    ("GET", "/api/v1/me/"): ME,
+    ("GET", "/api/v1/me/schedule/"): ME,
+    ("POST", "/api/v1/me/sessions/{id}/confirm/"): ME,
+    ("POST", "/api/v1/me/sessions/{id}/decline/"): ME,
+    ("GET", "/api/v1/me/enrollments/"): ME,
+    ("GET", "/api/v1/me/aftercare-plan/"): ME,
+    ("GET", "/api/v1/me/check-ins/"): ME,
+    ("POST", "/api/v1/me/check-ins/"): ME,
+    ("GET", "/api/v1/me/preferences/"): ME,
+    ("PATCH", "/api/v1/me/preferences/"): ME,
+    ("POST", "/api/v1/me/devices/"): ME,
+    ("DELETE", "/api/v1/me/devices/{id}/"): ME,
+    ("GET", "/api/v1/me/calendar-feed/"): ME,
+    ("POST", "/api/v1/me/calendar-feed/rotate/"): ME,
+    # Public: their own tests cover them (credentials, codes, provider signatures).
+    ("POST", "/api/v1/auth/token/"): PUBLIC,
+    ("POST", "/api/v1/auth/token/refresh/"): PUBLIC,
+    ("POST", "/api/v1/auth/activate/"): PUBLIC,
+    ("POST", "/api/v1/auth/logout/"): PUBLIC,
+    ("POST", "/api/v1/webhooks/sms/"): PUBLIC,
+}
+
+
+# Operations on an object addressed to some roles only: the others' answer is 404, as if the
+# object did not exist for them (alerts go to a person or a role).
+ADDRESSED_TO = {
+    ("GET", "/api/v1/alerts/{id}/"): {CLIN},
+    ("POST", "/api/v1/alerts/{id}/acknowledge/"): {CLIN},
+}
+# "My" singletons that a patient may lack: B's patient has no aftercare plan, so 404 (never A's).
+OWN_SINGLETONS = {("GET", "/api/v1/me/aftercare-plan/")}
+
+
+def schema_operations() -> list[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return sorted(
+        (method.upper(), path)
+        for path, operations in schema["paths"].items()
+        for method in operations
+        if method in ("get", "post", "put", "patch", "delete")
+    )
+
+
+def is_list(response_json) -> bool:
+    return isinstance(response_json, dict) and "results" in response_json
+
+
+class World:
+    """Clinic A with the demo's data and its people; clinic B with staff and one patient."""
+
+    def __init__(self):
+        self.clinic = seed_demo_clinic(password="walk-pass")
+        users = {u.username: u for u in UserFactory._meta.model.objects.all()}
+        self.staff = {role: users[role] for role in (ADM, CLIN, SUP)}
+        seed_demo_patients(clinic=self.clinic, actor=self.staff[ADM])
+        seed_demo_enrollments(
+            clinic=self.clinic, admissions=self.staff[ADM], clinician=self.staff[CLIN]
+        )
+        # The patient with a residential stay and sessions ahead gets the app account.
+        self.patient = (
+            Patient.objects.filter(clinic=self.clinic, roster_entries__isnull=False)
+            .filter(roster_entries__session__starts_at__gt=timezone.now())
+            .distinct()
+            .first()
+        )
+        self.patient_user = UserFactory()
+        self.patient.app_user = self.patient_user
+        self.patient.save(update_fields=["app_user"])
+        self.device = Device.objects.create(patient=self.patient, platform="ios", token="dev-a")
+        self.entry = (
+            RosterEntry.objects.filter(patient=self.patient, session__starts_at__gt=timezone.now())
+            .select_related("session")
+            .first()
+        )
+        self.session = self.entry.session
+        self.reminder = Reminder.objects.filter(session__clinic=self.clinic).first() or (
+            Reminder.objects.create(
+                session=self.session,
+                patient=self.patient,
+                roster_entry=self.entry,
+                offset_minutes=120,
+                channel="email",
+                scheduled_for=self.session.starts_at - datetime.timedelta(hours=2),
+            )
+        )
+        self.alert = alert_raise(
+            clinic_id=self.clinic.pk,
+            kind=AlertKind.RISKY_CHECK_IN,
+            subject=self.session,
+            message="A check-in needs attention.",
+            recipient_role=CLIN,
+            patient_id=self.patient.pk,
+        )
+        self.enrollment = Enrollment.objects.filter(patient=self.patient, status="admitted").first()
+        self.plan = aftercare.aftercare_plan_create(
+            actor=self.staff[CLIN], enrollment=self.enrollment
+        )
+        aftercare.aftercare_goal_add(
+            actor=self.staff[CLIN], plan=self.plan, description="Attend two meetings a week."
+        )
+        aftercare.aftercare_item_add(
+            actor=self.staff[CLIN], plan=self.plan, kind="support_group", text="Tuesday group."
+        )
+        self.contact = self.patient.contacts.first() or self.patient.contacts.create(
+            kind="emergency", name="Lee Lind", relationship="sister", phone="+12025550111"
+        )
+        self.consent = self.patient.consents.first()
+        self.assessment = self.patient.assessments.first()
+
+        self.other_clinic = ClinicFactory()
+        self.outside_staff = {
+            role: staff_user(role=role, clinics=[self.other_clinic]) for role in (ADM, CLIN, SUP)
+        }
+        self.outside_patient_user = UserFactory()
+        self.outside_patient = Patient.objects.create(
+            clinic=self.other_clinic,
+            mrn="B-1",
+            first_name="Bo",
+            last_name="Other",
+            date_of_birth=datetime.date(1980, 1, 1),
+            app_user=self.outside_patient_user,
+        )
+
+    def path_for(self, template: str) -> str:
+        """The template with clinic A's objects filled in."""
+        first = template.split("/")[3]
+        ids = {
+            "clinics": self.clinic.pk,
+            "audit-events": AuditEvent.objects.filter(clinic=self.clinic).values_list(
+                "pk", flat=True
+            )[:1][0],
+            "patients": self.patient.pk,
+            "assessments": self.assessment.pk,
+            "programs": Program.objects.filter(clinic=self.clinic).first().pk,
+            "enrollments": self.enrollment.pk,
+            "transitions": Transition.objects.filter(from_enrollment__patient__clinic=self.clinic)
+            .first()
+            .pk,
+            "aftercare-plans": self.plan.pk,
+            "alerts": self.alert.pk,
+            "sessions": self.session.pk,
+            "series": Series.objects.filter(clinic=self.clinic).first().pk,
+            "reminders": self.reminder.pk,
+            "me": self.device.pk if "/devices/" in template else self.session.pk,
+        }
+        plan_goal = self.plan.goals.first()
+        plan_item = self.plan.items.first()
+        values = {
+            "{id}": ids.get(first),
+            "{consent_id}": self.consent.pk if self.consent else 0,
+            "{contact_id}": self.contact.pk,
+            "{goal_id}": plan_goal.pk if plan_goal else 0,
+            "{item_id}": plan_item.pk if plan_item else 0,
+        }
+        path = template
+        for placeholder, value in values.items():
+            if placeholder in path:
+                assert value, f"no object of clinic A for {placeholder} in {template}"
+                path = path.replace(placeholder, str(value))
+        return path
+
+
+def call(user, method: str, path: str):
+    """One request in a savepoint that is rolled back afterwards; the response carries the
+    audit rows the request wrote as ``response.audit_rows``."""
+    client = APIClient()
+    if user is not None:
+        client.force_authenticate(user)
+    with transaction.atomic():
+        if method in ("GET", "DELETE"):
+            response = getattr(client, method.lower())(path)
+        else:
+            response = getattr(client, method.lower())(path, {}, format="json")
+        response.audit_rows = list(
+            AuditEvent.objects.filter(request_id=response.get("X-Request-ID", "-"))
+        )
+        transaction.set_rollback(True)
+    return response
+
+
+# Keys that make a response patient data (42 CFR Part 2): whose record, schedule or care it is.
+PATIENT_KEYS = {"patient", "patient_id", "mrn", "date_of_birth", "first_name"}
+# The audit trail itself names patients by id only; reading it is not a look at a record.
+NOT_PATIENT_DATA = {"/api/v1/audit-events/", "/api/v1/audit-events/{id}/"}
+
+
+def patient_rows(template: str, data) -> list | None:
+    """The rows of patient data in a response (a list's page, or the one object), else None."""
+    if template in NOT_PATIENT_DATA:
+        return None
+    rows = data["results"] if is_list(data) else [data] if isinstance(data, dict) else []
+    if template.startswith("/api/v1/me/"):
+        return rows
+    if any(isinstance(row, dict) and PATIENT_KEYS & row.keys() for row in rows):
+        return rows
+    return None
+
+
+def audit_problems(who, user, method, template, response) -> list[str]:
+    """A successful response with patient data: one audit row per record at least, each with
+    the actor, the patient, the request id (how it was found) and a UTC time."""
+    if not 200 <= response.status_code < 300 or not response.content:
+        return []
+    rows = patient_rows(template, response.json())
+    if not rows:
+        return []
+    audits = response.audit_rows
+    problems = []
+    if len(audits) < len(rows):
+        problems.append(
+            f"{who:>12} {method:6} {template}: {len(audits)} audit rows, {len(rows)} wanted"
+        )
+    for audit in audits:
+        if audit.actor_id != user.pk or audit.patient_id is None:
+            problems.append(f"{who:>12} {method:6} {template}: audit row without actor or patient")
+        if audit.occurred_at.utcoffset() != datetime.timedelta(0):
+            problems.append(f"{who:>12} {method:6} {template}: audit time not in UTC")
+    return problems
+
+
+def test_every_schema_operation_is_in_the_matrix():
+    operations = set(schema_operations())
+    assert operations - set(MATRIX) == set(), "operations without a matrix entry"
+    assert set(MATRIX) - operations == set(), "matrix entries for operations that are gone"
+
+
+def walk(world: World, matrix: dict, operations) -> list[str]:
+    """Every caller on every operation; returns what did not match the matrix."""
+    problems = []
+
+    def expect(who, method, template, response, wanted: str):
+        status = response.status_code
+        ok = {
+            "allowed": status < 500 and status not in (401, 403, 404),
+            "403": status == 403,
+            "404": status == 404,
+            "401": status == 401,
+        }[wanted]
+        if not ok:
+            body = response.content[:200].decode(errors="replace")
+            problems.append(f"{who:>12} {method:6} {template}: {status}, wanted {wanted} {body}")
+
+    def expect_no_rows(who, method, template, response):
+        """B's callers see only B's own rows: its clinic and its one patient."""
+        data = response.json()
+        if not is_list(data) or "clinics" in template:
+            return
+        theirs = [row for row in data["results"] if row.get("id") != world.outside_patient.pk]
+        if template != "/api/v1/patients/":
+            theirs = data["results"]
+        if theirs:
+            problems.append(f"{who:>12} {method:6} {template}: sees {len(theirs)} rows")
+
+    for method, template in operations:
+        allowed = matrix[(method, template)]
+        if allowed == PUBLIC:
+            continue
+        path = world.path_for(template)
+        names_an_object = "{" in template
+        addressed = ADDRESSED_TO.get((method, template), allowed)
+
+        for role in (ADM, CLIN, SUP):
+            response = call(world.staff[role], method, path)
+            if role not in allowed:
+                expect(f"A {role}", method, template, response, "403")
+            elif role not in addressed:
+                expect(f"A {role}", method, template, response, "404")
+            else:
+                expect(f"A {role}", method, template, response, "allowed")
+                problems.extend(
+                    audit_problems(f"A {role}", world.staff[role], method, template, response)
+                )
+
+            response = call(world.outside_staff[role], method, path)
+            if role not in allowed:
+                expect(f"B {role}", method, template, response, "403")
+            elif names_an_object:
+                expect(f"B {role}", method, template, response, "404")
+            else:
+                expect(f"B {role}", method, template, response, "allowed")
+                if method == "GET" and response.status_code == 200:
+                    expect_no_rows(f"B {role}", method, template, response)
+
+        response = call(world.patient_user, method, path)
+        expect("A patient", method, template, response, "allowed" if PATIENT in allowed else "403")
+        if PATIENT in allowed:
+            problems.extend(
+                audit_problems("A patient", world.patient_user, method, template, response)
+            )
+
+        response = call(world.outside_patient_user, method, path)
+        if PATIENT not in allowed:
+            expect("B patient", method, template, response, "403")
+        elif names_an_object or (method, template) in OWN_SINGLETONS:
+            expect("B patient", method, template, response, "404")
+        else:
+            expect("B patient", method, template, response, "allowed")
+            if method == "GET" and response.status_code == 200:
+                expect_no_rows("B patient", method, template, response)
+                if template == "/api/v1/me/" and response.json()["id"] == world.patient.pk:
+                    problems.append("B patient GET /api/v1/me/: sees A's patient")
+
+        expect("anonymous", method, template, call(None, method, path), "401")
+    return problems
+
+
+def test_the_access_walk():
+    problems = walk(World(), MATRIX, schema_operations())
+    assert problems == [], "\n" + "\n".join(problems)
+
+
+def test_the_walk_reports_a_mismatch():
+    """The walk can fail: a matrix that denies admissions the patient list, or grants
+    clinicians the audit trail, disagrees with the service and is reported."""
+    wrong = {
+        **MATRIX,
+        ("GET", "/api/v1/patients/"): {CLIN, SUP},
+        ("GET", "/api/v1/audit-events/"): {SUP, CLIN},
+    }
+    problems = walk(
+        World(), wrong, [("GET", "/api/v1/patients/"), ("GET", "/api/v1/audit-events/")]
+    )
+    # Admissions of A and B list patients (403 wanted); clinicians of A and B get 403 (allowed
+    # wanted) on the audit trail.
+    assert len(problems) == 4, problems
+    assert all("wanted" in problem for problem in problems)
