@@ -1,3 +1,5 @@
+import datetime
+
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -32,3 +34,34 @@ def staff_user(*, role: str, clinics=(), **kwargs):
     for clinic in clinics:
         ClinicMembership.objects.create(user=user, clinic=clinic)
     return user
+
+
+def make_patient(clinic, actor, first_name, *, last_name="Lee", **extra):
+    """A patient registered through the service (MRN, audit row and all)."""
+    from patients import services as patient_services
+
+    return patient_services.patient_create(
+        actor=actor,
+        clinic=clinic,
+        first_name=first_name,
+        last_name=last_name,
+        date_of_birth=datetime.date(1985, 3, len(first_name)),
+        **extra,
+    )
+
+
+def app_account(patient):
+    """Link a new user to ``patient`` as their app account (what activation does)."""
+    user = UserFactory()
+    patient.app_user = user
+    patient.save(update_fields=["app_user"])
+    return user
+
+
+def client_of(user):
+    """An API client authenticated as ``user`` (no token round trip)."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

@@ -11,44 +11,19 @@ from rest_framework.test import APIClient
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import backends
-from patients import services as patient_services
 from patients.models import Patient
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import reminders
 from scheduling import services as scheduling_services
 from scheduling.models import Reminder
-from tests.factories import UserFactory
+from tests.factories import app_account, client_of, make_patient
 
 pytestmark = pytest.mark.django_db
 
 ME = "/api/v1/me/"
 PREFERENCES = "/api/v1/me/preferences/"
 NY = zoneinfo.ZoneInfo("America/New_York")
-
-
-def make_patient(clinic, actor, first_name, **extra):
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=first_name,
-        last_name="Lee",
-        date_of_birth=datetime.date(1985, 3, len(first_name)),
-        **extra,
-    )
-
-
-def app_account(patient):
-    user = UserFactory()
-    patient.app_user = user
-    patient.save(update_fields=["app_user"])
-    return user
-
-
-def client_of(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def snapshot(patient):

@@ -10,10 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from clinic.models import AlertKind, AuditAction, AuditEvent, StaffAlert
-from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, AftercarePlan, CheckIn, Program
 from programs.services import aftercare, enrollments
-from tests.factories import UserFactory
+from tests.factories import app_account, client_of, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -42,29 +41,6 @@ CHECK_IN_KEYS = {"id", "plan", "craving", "mood", "used_substance", "note", "rec
 
 def days(n: int) -> datetime.date:
     return TODAY + datetime.timedelta(days=n)
-
-
-def make_patient(clinic, actor, first_name):
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=first_name,
-        last_name="Lee",
-        date_of_birth=datetime.date(1985, 3, len(first_name)),
-    )
-
-
-def app_account(patient):
-    user = UserFactory()
-    patient.app_user = user
-    patient.save(update_fields=["app_user"])
-    return user
-
-
-def client_of(user):
-    client = APIClient()
-    client.force_authenticate(user)
-    return client
 
 
 def make_program(clinic, level, name, **extra):

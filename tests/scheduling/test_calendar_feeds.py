@@ -16,12 +16,12 @@ from icalendar import Calendar
 from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent
-from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import feeds, services
 from scheduling.models import CalendarFeed, RosterEntry
-from tests.factories import UserFactory
+from tests import factories
+from tests.factories import app_account
 
 pytestmark = pytest.mark.django_db
 
@@ -49,20 +49,7 @@ def at(days: float, hour: int = 0) -> datetime.datetime:
 
 
 def make_patient(clinic, actor, first_name):
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=first_name,
-        last_name="Quintero",
-        date_of_birth=datetime.date(1985, 3, len(first_name)),
-    )
-
-
-def app_account(patient):
-    user = UserFactory()
-    patient.app_user = user
-    patient.save(update_fields=["app_user"])
-    return user
+    return factories.make_patient(clinic, actor, first_name, last_name="Quintero")
 
 
 def make_session(clinic, actor, start, **extra):

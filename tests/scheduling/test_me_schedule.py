@@ -10,12 +10,11 @@ from rest_framework.test import APIClient
 
 from clinic.errors import Conflict
 from clinic.models import AuditEvent
-from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import services
 from scheduling.models import RosterEntry, Session
-from tests.factories import UserFactory
+from tests.factories import app_account, make_patient
 
 pytestmark = pytest.mark.django_db
 
@@ -43,23 +42,6 @@ def at(days: float, hour: int = 0) -> datetime.datetime:
 
 def iso(moment: datetime.datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-def make_patient(clinic, actor, first_name):
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=first_name,
-        last_name="Lee",
-        date_of_birth=datetime.date(1985, 3, len(first_name)),
-    )
-
-
-def app_account(patient):
-    user = UserFactory()
-    patient.app_user = user
-    patient.save(update_fields=["app_user"])
-    return user
 
 
 def make_session(clinic, actor, start, *, title="Relapse Prevention Group", **extra):
