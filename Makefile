@@ -37,6 +37,13 @@ format: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
+## make bench: benchmarks against their baselines (bench/README.md); real PostgreSQL and Redis
+## (BENCH_DATABASE_URL, REDIS_URL), wrk from Debian's package. Not part of `make test`.
+bench: install
+	@command -v wrk >/dev/null || (apt-get install -y wrk || (apt-get update && apt-get install -y wrk))
+	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev,bench]"
+	$(PY) -m bench.run
+
 ## make stop: stop this checkout's embedded PostgreSQL and Redis (if left running)
 stop: install
 	$(PY) manage.py embedded_stop

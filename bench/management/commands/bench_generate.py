@@ -1,0 +1,347 @@
+"""Build a realistic clinic data set for the benchmarks, set-based (INSERT … SELECT over
+generate_series inside PostgreSQL: no row goes through Python).
+
+``--scale 1``: 1 clinic, 2,000 patients, 20 programs, 50,000 sessions (two years back, two
+months ahead), ~250,000 roster entries and ~230,000 attendance rows (past sessions), ~3,000
+enrollments (discharged history, current stays, waitlists). ``--scale N``: N such clinics.
+Plus the benchmark's accounts: ``bench-patient`` (an app account on a patient with a dense
+schedule for the next 60 days), ``bench-clinician`` (clinic 1) and ``bench-supervisor`` (every
+clinic).
+
+Wipes the project's tables first: it refuses a database whose name does not contain "bench".
+Loads with ``session_replication_role = replica`` (triggers and foreign-key checks off; the rows
+are valid by construction; unique and exclusion constraints still hold).
+"""
+
+import datetime
+import sys
+import time
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from clinic.models import Clinic, ClinicMembership, Role
+from patients.models import Level, Track
+from programs.models import LEVEL_DEFAULTS, Program
+
+PATIENTS = 2000
+PROGRAMS = 20
+SESSIONS_PER_PROGRAM = 2500
+ROSTER_PER_SESSION = 5
+CLINICIANS = 20
+DAYS_BACK = 700
+# Sessions of one program follow each other every 7 h 18 min: 2,500 of them span ~760 days.
+SESSION_STEP = "7 hours 18 minutes"
+BENCH_PATIENT_SESSIONS = 300
+PASSWORD = "bench-password-0123"  # noqa: S105 (a throwaway database's accounts)
+
+# Tables the generator owns (wiped first, identities restarted).
+TABLES = [
+    "scheduling_reminder",
+    "scheduling_attendance",
+    "scheduling_rosterentry",
+    "scheduling_session",
+    "scheduling_series",
+    "programs_enrollment",
+    "programs_program",
+    "patients_patient",
+    "clinic_auditevent",
+    "clinic_clinicmembership",
+    "clinic_clinic",
+    "auth_user",
+]
+
+
+class Progress:
+    """A one-line progress bar on stderr: one tick per step."""
+
+    def __init__(self, steps: int):
+        self.steps, self.done, self.started = steps, 0, time.monotonic()
+
+    def step(self, label: str):
+        self.done += 1
+        width = 30
+        filled = int(width * self.done / self.steps)
+        elapsed = time.monotonic() - self.started
+        sys.stderr.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.steps} "
+            f"{elapsed:6.1f}s {label:<40}"
+        )
+        sys.stderr.flush()
+        if self.done == self.steps:
+            sys.stderr.write("\n")
+
+
+def generated_scale() -> int | None:
+    """The scale the database holds (None when it was not generated or was changed since)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT (SELECT count(*) FROM clinic_clinic WHERE name LIKE 'Bench clinic %%'),"
+            " (SELECT count(*) FROM clinic_clinic),"
+            " (SELECT count(*) FROM scheduling_session),"
+            " (SELECT count(*) FROM auth_user WHERE username = 'bench-patient')"
+        )
+        bench, clinics, sessions, patient = cursor.fetchone()
+    if bench and bench == clinics and sessions == bench * PROGRAMS * SESSIONS_PER_PROGRAM:
+        return bench if patient else None
+    return None
+
+
+class Command(BaseCommand):
+    help = "Generate the benchmark data set (wipes the project's tables of a bench database)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--scale", type=int, default=1)
+        parser.add_argument(
+            "--if-needed",
+            action="store_true",
+            help="Do nothing when the database holds this scale already.",
+        )
+
+    def handle(self, *args, scale, if_needed, **options):
+        name = connection.settings_dict["NAME"]
+        if "bench" not in name:
+            raise CommandError(f"Refusing to wipe {name!r}: use a database named *bench*.")
+        if scale < 1:
+            raise CommandError("--scale is 1 or more.")
+        if if_needed and generated_scale() == scale:
+            self.stdout.write(f"{name}: scale {scale} present.")
+            return
+        started = time.monotonic()
+        progress = Progress(9)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
+            progress.step("wiped")
+            clinic_ids, clinicians = self._clinics_and_staff(scale)
+            progress.step("clinics, staff, programs")
+            cursor.execute("SET LOCAL session_replication_role = replica")
+            today = timezone.localdate()
+            base = datetime.datetime.combine(
+                today - datetime.timedelta(days=DAYS_BACK),
+                datetime.time(9),
+                tzinfo=Clinic.objects.get(pk=clinic_ids[0]).zone,
+            )
+            params = {
+                "scale": scale,
+                "patients": PATIENTS,
+                "programs": PROGRAMS,
+                "per_program": SESSIONS_PER_PROGRAM,
+                "roster": ROSTER_PER_SESSION,
+                "clinicians": CLINICIANS,
+                "today": today,
+                "base": base,
+                "now": timezone.now(),
+                "first_clinician": clinicians[0],
+            }
+            for label, sql in STEPS:
+                cursor.execute(sql, params)
+                progress.step(label)
+            self._bench_accounts(cursor, clinic_ids)
+            progress.step("bench accounts, identities")
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+        self.stdout.write(
+            f"{name}: scale {scale} generated in {time.monotonic() - started:.1f}s "
+            f"({scale * PATIENTS} patients, {scale * PROGRAMS * SESSIONS_PER_PROGRAM} sessions)."
+        )
+
+    def _clinics_and_staff(self, scale):
+        users = get_user_model().objects
+        clinician_group = Group.objects.get(name=Role.CLINICIAN)
+        levels = [Level.RESIDENTIAL, Level.PHP, Level.IOP, Level.OUTPATIENT]
+        clinic_ids, clinicians = [], []
+        template = users.model(username="x")
+        template.set_password(PASSWORD)
+        hashed = template.password
+        for c in range(1, scale + 1):
+            clinic = Clinic.objects.create(
+                name=f"Bench clinic {c}",
+                public_name=f"Riverside Health {c}",
+                time_zone="America/New_York",
+            )
+            clinic_ids.append(clinic.pk)
+            staff = users.bulk_create(
+                [
+                    users.model(
+                        username=f"clin-{c}-{i}",
+                        first_name="Clinician",
+                        last_name=f"{c}-{i}",
+                        password=hashed,
+                    )
+                    for i in range(CLINICIANS)
+                ]
+            )
+            clinicians += [u.pk for u in staff]
+            clinician_group.user_set.add(*staff)
+            ClinicMembership.objects.bulk_create(
+                [ClinicMembership(clinic=clinic, user=u) for u in staff]
+            )
+            programs = []
+            for p in range(PROGRAMS):
+                level = levels[p % len(levels)]
+                programs.append(
+                    Program(
+                        **LEVEL_DEFAULTS[level],
+                        clinic=clinic,
+                        name=f"{level.label} {p + 1}",
+                        level=level,
+                        track=Track.DAY if level in (Level.IOP, Level.PHP) else "",
+                        capacity=40,
+                    )
+                )
+            Program.objects.bulk_create(programs)
+        return clinic_ids, clinicians
+
+    def _bench_accounts(self, cursor, clinic_ids):
+        for table in TABLES:
+            cursor.execute(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"  # noqa: S608
+                f" GREATEST((SELECT max(id) FROM {table}), 1))"
+            )
+        users = get_user_model().objects
+        patient_user = users.create_user(username="bench-patient", password=PASSWORD)
+        clinician = users.create_user(username="bench-clinician", password=PASSWORD)
+        supervisor = users.create_user(username="bench-supervisor", password=PASSWORD)
+        Group.objects.get(name=Role.CLINICIAN).user_set.add(clinician)
+        Group.objects.get(name=Role.SUPERVISOR).user_set.add(supervisor)
+        ClinicMembership.objects.create(clinic_id=clinic_ids[0], user=clinician)
+        ClinicMembership.objects.bulk_create(
+            [ClinicMembership(clinic_id=c, user=supervisor) for c in clinic_ids]
+        )
+        cursor.execute(
+            "UPDATE patients_patient SET app_user_id = %s WHERE id = 1", [patient_user.pk]
+        )
+        # The bench patient's dense schedule: the next sessions of the first clinic.
+        cursor.execute(
+            """
+            INSERT INTO scheduling_rosterentry (session_id, patient_id, response, created_at)
+            SELECT s.id, 1, 'none', now() FROM scheduling_session s
+            WHERE s.clinic_id = %s AND s.starts_at > now() AND s.status = 'scheduled'
+            ORDER BY s.starts_at LIMIT %s
+            ON CONFLICT DO NOTHING
+            """,
+            [clinic_ids[0], BENCH_PATIENT_SESSIONS],
+        )
+
+
+# Ids are computed, not returned: clinic c's patient i has id (c-1)*patients + i (1-based);
+# program p (0-based) of clinic c has id (c-1)*programs + p + 1 (bulk_create above, in order);
+# session k (0-based) of program id P has id (P-1)*per_program + k + 1.
+STEPS = [
+    (
+        "patients",
+        """
+        INSERT INTO patients_patient (id, clinic_id, mrn, first_name, last_name, date_of_birth,
+            email, phone, reminder_channels, created_at, updated_at)
+        SELECT (c - 1) * %(patients)s + i, c, 'B' || c || '-' || i,
+            (ARRAY['Avery','Blake','Casey','Drew','Emery','Finley','Harper','Jordan',
+                   'Kendall','Logan','Morgan','Parker','Quinn','Riley','Sawyer','Taylor'])
+                [1 + i %% 16],
+            (ARRAY['Adams','Brooks','Chen','Diaz','Evans','Garcia','Hughes','Ito','Jones',
+                   'Khan','Lopez','Miller','Nguyen','Okafor','Patel','Reyes','Smith','Walsh'])
+                [1 + (i * 7) %% 18] || '-' || i,
+            DATE '1960-01-01' + (i * 37) %% 15000,
+            'patient' || c || '-' || i || '@example.com',
+            '+1555' || lpad(((c * 100000 + i) %% 10000000)::text, 7, '0'),
+            CASE i %% 4 WHEN 0 THEN ARRAY['email','sms'] WHEN 1 THEN ARRAY['sms']
+                        ELSE ARRAY['email'] END::varchar(8)[],
+            %(now)s, %(now)s
+        FROM generate_series(1, %(scale)s) AS c, generate_series(1, %(patients)s) AS i
+        """,
+    ),
+    (
+        "enrollments",
+        """
+        INSERT INTO programs_enrollment (patient_id, program_id, level, status, start_date,
+            planned_end_date, discharge_date, discharge_reason, priority, requested_at,
+            passed_over, admitted_at, updated_at)
+        -- A discharged stay in the past for every patient ...
+        SELECT pt.id, pr.id, pr.level, 'discharged', d.start, d.start + pr.default_stay_days,
+            d.start + 30 + i %% 60, 'completed', 0, %(now)s, false, %(now)s, %(now)s
+        FROM generate_series(1, %(scale)s) AS c CROSS JOIN generate_series(1, %(patients)s) AS i
+        JOIN patients_patient pt ON pt.id = (c - 1) * %(patients)s + i
+        JOIN programs_program pr ON pr.id = (c - 1) * %(programs)s + 1 + i %% %(programs)s
+        CROSS JOIN LATERAL (SELECT %(today)s::date - 500 + i %% 300 AS start) d
+        UNION ALL
+        -- ... a current stay for one in three ...
+        SELECT pt.id, pr.id, pr.level, 'admitted', d.start, d.start + pr.default_stay_days,
+            NULL, '', 0, %(now)s, false, %(now)s, %(now)s
+        FROM generate_series(1, %(scale)s) AS c CROSS JOIN generate_series(1, %(patients)s) AS i
+        JOIN patients_patient pt ON pt.id = (c - 1) * %(patients)s + i
+        JOIN programs_program pr
+            ON pr.id = (c - 1) * %(programs)s + 1 + (i + 7) %% %(programs)s
+        CROSS JOIN LATERAL (SELECT %(today)s::date - i %% 90 AS start) d
+        WHERE i %% 3 = 0
+        UNION ALL
+        -- ... and a waitlist request for one in seven.
+        SELECT pt.id, pr.id, pr.level, 'waitlisted', d.start, d.start + pr.default_stay_days,
+            NULL, '', 0, %(now)s, false, NULL, %(now)s
+        FROM generate_series(1, %(scale)s) AS c CROSS JOIN generate_series(1, %(patients)s) AS i
+        JOIN patients_patient pt ON pt.id = (c - 1) * %(patients)s + i
+        JOIN programs_program pr
+            ON pr.id = (c - 1) * %(programs)s + 1 + (i + 3) %% %(programs)s
+        CROSS JOIN LATERAL (SELECT %(today)s::date + i %% 20 AS start) d
+        WHERE i %% 7 = 1
+        """,
+    ),
+    (
+        "sessions",
+        """
+        INSERT INTO scheduling_session (id, clinic_id, program_id, detached, kind, title,
+            starts_at, ends_at, location, status, sequence, created_at, updated_at,
+            facilitator_id)
+        SELECT (pr.id - 1) * %(per_program)s + k + 1, pr.clinic_id, pr.id, false, 'group',
+            pr.name || ' group', t.starts_at, t.starts_at + interval '90 minutes',
+            'Room ' || (1 + pr.id %% 8),
+            CASE WHEN k %% 25 = 7 THEN 'cancelled'
+                 WHEN t.starts_at < %(now)s THEN 'completed' ELSE 'scheduled' END,
+            0, %(now)s, %(now)s,
+            %(first_clinician)s + (pr.clinic_id - 1) * %(clinicians)s
+                + (pr.id - 1) %% %(programs)s
+        FROM programs_program pr
+        CROSS JOIN generate_series(0, %(per_program)s - 1) AS k
+        CROSS JOIN LATERAL (
+            SELECT %(base)s::timestamptz + k * interval '7 hours 18 minutes'
+                + (pr.id %% %(programs)s) * interval '11 minutes' AS starts_at
+        ) t
+        """,
+    ),
+    (
+        "roster entries",
+        """
+        INSERT INTO scheduling_rosterentry (id, session_id, patient_id, response, created_at)
+        SELECT (s.id - 1) * %(roster)s + j + 1, s.id,
+            (s.clinic_id - 1) * %(patients)s + 1
+                + (((s.id - 1) * %(roster)s + j) * 7919) %% %(patients)s,
+            CASE WHEN j = 0 AND s.starts_at > %(now)s THEN 'confirmed' ELSE 'none' END,
+            %(now)s
+        FROM scheduling_session s CROSS JOIN generate_series(0, %(roster)s - 1) AS j
+        """,
+    ),
+    (
+        "attendance",
+        """
+        INSERT INTO scheduling_attendance (session_id, patient_id, roster_entry_id, status,
+            recorded_by_id, recorded_at)
+        SELECT r.session_id, r.patient_id, r.id,
+            CASE WHEN r.id %% 7 = 0 THEN 'absent' WHEN r.id %% 19 = 0 THEN 'late'
+                 ELSE 'present' END,
+            s.facilitator_id, s.ends_at
+        FROM scheduling_rosterentry r JOIN scheduling_session s ON s.id = r.session_id
+        WHERE s.ends_at < %(now)s AND s.status <> 'cancelled'
+        """,
+    ),
+    (
+        "roster links to enrollments",
+        """
+        UPDATE scheduling_rosterentry r SET enrollment_id = e.id
+        FROM scheduling_session s, programs_enrollment e
+        WHERE s.id = r.session_id AND e.patient_id = r.patient_id
+          AND e.program_id = s.program_id AND e.status = 'admitted'
+          AND s.starts_at >= e.start_date
+        """,
+    ),
+]
