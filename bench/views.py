@@ -39,15 +39,17 @@ SELECT s.id, s.clinic_id, c.name, s.program_id, p.name, s.series_id, s.occurrenc
        s.facilitator_id, u.first_name, u.last_name, s.capacity, s.status, s.sequence,
        (SELECT count(*) FROM scheduling_rosterentry r WHERE r.session_id = s.id),
        (s.ends_at <= %(now)s AND s.status <> 'cancelled' AND EXISTS (
+            -- The outer reference in a range test keeps this a per-row subplan, run for the
+            -- page's rows only (as an equality alone, it is hashed over the whole table).
             SELECT 1 FROM scheduling_rosterentry r
-            LEFT JOIN scheduling_attendance a ON a.roster_entry_id = r.id
-            WHERE r.session_id = s.id AND a.id IS NULL)),
+            WHERE r.session_id = s.id AND s.ends_at <= %(now)s AND NOT EXISTS (
+                SELECT 1 FROM scheduling_attendance a WHERE a.roster_entry_id = r.id))),
        s.created_at, s.updated_at
 FROM scheduling_session s
 JOIN clinic_clinic c ON c.id = s.clinic_id
 LEFT JOIN programs_program p ON p.id = s.program_id
 LEFT JOIN auth_user u ON u.id = s.facilitator_id
-WHERE s.clinic_id = ANY(%(clinics)s)
+WHERE s.clinic_id IN %(clinics)s
 ORDER BY s.starts_at, s.id
 LIMIT %(limit)s OFFSET %(offset)s
 """
@@ -153,7 +155,7 @@ class BaselineSessionsView(APIView):
                 SESSIONS_SQL,
                 {
                     "now": timezone.now(),
-                    "clinics": clinic_ids_for_user(request.user),
+                    "clinics": tuple(clinic_ids_for_user(request.user)) or (0,),
                     "limit": size + 1,
                     "offset": (number - 1) * size,
                 },

@@ -11,6 +11,19 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_old_database_connections(**kwargs):
+    """What Django does around each request: drop a connection past CONN_MAX_AGE or broken,
+    keep a healthy one (CELERY_DB_REUSE_MAX keeps Celery's fix-up from closing every one)."""
+    task = kwargs.get("task")
+    if task is None or getattr(task.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()
+
+
 @signals.celeryd_init.connect
 @signals.beat_init.connect
 def start_embedded_servers(**kwargs):

@@ -134,7 +134,9 @@ class Session(models.Model):
         ordering = ["starts_at", "id"]
         indexes = [
             models.Index(fields=["program", "starts_at"], name="session_program_time"),
-            models.Index(fields=["clinic", "starts_at"], name="session_clinic_time"),
+            # The session list's order (starts_at, id) within a clinic: a page is read off
+            # the index, not sorted out of the clinic's whole calendar.
+            models.Index(fields=["clinic", "starts_at", "id"], name="session_clinic_time"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -28,7 +28,6 @@ from scheduling.models import (
     ReminderKind,
     ReminderStatus,
     Response,
-    RosterEntry,
     Session,
     SessionStatus,
 )
@@ -39,6 +38,8 @@ DEFAULT_OFFSETS = (24 * 60, 2 * 60)
 QUIET_CHANNELS = (Channel.SMS, Channel.PUSH)
 MAX_ATTEMPTS = 5
 CLAIM_BATCH = 500
+# At most this many batches per dispatch pass (the next beat tick takes the rest).
+DISPATCH_MAX_BATCHES = 100
 # FCM's answers for a token that will never work again.
 DEAD_TOKEN_CODES = frozenset({"UNREGISTERED", "NOT_FOUND"})
 
@@ -128,44 +129,76 @@ def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
     return plan
 
 
+# The rules of ``_plan`` in SQL, for every new entry × channel × offset at once: no row passes
+# through Python, so planning a term's rosters costs about what copying the rows in would.
+# ``_plan`` stays the reference (replan_session uses it); tests hold the two to the same answers.
+_PLAN_SQL = """
+INSERT INTO scheduling_reminder (session_id, patient_id, roster_entry_id, kind, offset_minutes,
+    channel, scheduled_for, status, attempts, last_error, provider_message_id, updated_at)
+SELECT session_id, patient_id, entry_id, 'reminder', offset_minutes, channel,
+    CASE WHEN quiet THEN quiet_end ELSE due END,
+    CASE WHEN quiet AND quiet_end >= starts_at THEN 'skipped' ELSE status END,
+    0, '', '', %(now)s
+FROM (
+    SELECT p.*,
+        p.status = 'pending' AND p.channel IN ('sms', 'push') AND p.qs <> p.qe
+            AND CASE WHEN p.qs > p.qe THEN p.local_due >= p.qs OR p.local_due < p.qe
+                     ELSE p.local_due >= p.qs AND p.local_due < p.qe END AS quiet,
+        timezone(p.time_zone,
+            date_trunc('day', timezone(p.time_zone, p.due)) + p.qe
+            + CASE WHEN date_trunc('day', timezone(p.time_zone, p.due)) + p.qe
+                        <= timezone(p.time_zone, p.due)
+                   THEN interval '1 day' ELSE interval '0' END) AS quiet_end
+    FROM (
+        SELECT o.*, timezone(o.time_zone, o.due)::time AS local_due
+        FROM (
+            SELECT e.*, off.offset_minutes, ch.channel,
+                GREATEST(e.starts_at - make_interval(mins => off.offset_minutes), %(now)s) AS due,
+                CASE WHEN e.starts_at - make_interval(mins => off.offset_minutes) <= %(now)s
+                      AND off.offset_minutes <> e.nearest_past THEN 'skipped'
+                     ELSE 'pending' END AS status
+            FROM (
+                SELECT r.id AS entry_id, r.session_id, r.patient_id, s.starts_at,
+                    c.time_zone, c.quiet_hours_start AS qs, c.quiet_hours_end AS qe,
+                    pt.reminder_channels AS channels, offs.offsets,
+                    (SELECT min(x) FROM unnest(offs.offsets) AS x
+                     WHERE s.starts_at - make_interval(mins => x) <= %(now)s) AS nearest_past
+                FROM scheduling_rosterentry r
+                JOIN scheduling_session s ON s.id = r.session_id
+                JOIN clinic_clinic c ON c.id = s.clinic_id
+                JOIN patients_patient pt ON pt.id = r.patient_id
+                LEFT JOIN programs_program pr ON pr.id = s.program_id
+                CROSS JOIN LATERAL (
+                    SELECT CASE WHEN s.program_id IS NULL THEN %(default_offsets)s::integer[]
+                                ELSE pr.reminder_offsets_minutes END AS offsets
+                ) offs
+                WHERE r.id = ANY(%(ids)s::bigint[])
+                  AND s.status = 'scheduled' AND s.starts_at > %(now)s
+                  AND NOT EXISTS (
+                      SELECT 1 FROM scheduling_reminder m WHERE m.roster_entry_id = r.id)
+            ) e
+            CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.offsets) AS offset_minutes) off
+            CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.channels) AS channel) ch
+        ) o
+    ) p
+) planned
+ON CONFLICT DO NOTHING
+"""
+
+
 def plan_for_entries(entry_ids) -> int:
-    """Create the reminders of new roster entries (one read, one bulk insert); a second call
-    creates nothing (and the unique constraint holds against a concurrent one). Returns the
-    rows planned."""
-    if not entry_ids:
+    """Create the reminders of new roster entries (one INSERT … SELECT, by the rules of
+    ``_plan``); a second call creates nothing (and the unique constraint holds against a
+    concurrent one). Returns the rows created."""
+    ids = list(entry_ids)
+    if not ids:
         return 0
-    now = timezone.now()
-    entries = RosterEntry.objects.filter(
-        pk__in=list(entry_ids),
-        session__status=SessionStatus.SCHEDULED,
-        session__starts_at__gt=now,
-    )
-    # Entries planned before keep their rows (a second call creates nothing).
-    entries = entries.exclude(reminders__isnull=False).select_related(
-        "session__clinic", "session__program", "patient"
-    )
-    rows = []
-    for entry in entries:
-        session = entry.session
-        offsets = (
-            session.program.reminder_offsets_minutes if session.program_id else DEFAULT_OFFSETS
-        ) or ()
-        for channel in entry.patient.reminder_channels:
-            for offset, when, status in _plan(session, channel, offsets, now):
-                rows.append(
-                    Reminder(
-                        session=session,
-                        patient_id=entry.patient_id,
-                        roster_entry=entry,
-                        offset_minutes=offset,
-                        channel=channel,
-                        scheduled_for=when,
-                        status=status,
-                    )
-                )
-    # ignore_conflicts: a concurrent planner of the same entries loses quietly (unique rows).
-    Reminder.objects.bulk_create(rows, ignore_conflicts=True)
-    return len(rows)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _PLAN_SQL,
+            {"ids": ids, "now": timezone.now(), "default_offsets": list(DEFAULT_OFFSETS)},
+        )
+        return cursor.rowcount
 
 
 def replan_session(session: Session) -> int:
@@ -294,14 +327,21 @@ def mark_cut_off_sends() -> int:
     )
 
 
-def dispatch(enqueue) -> int:
-    """One dispatch pass: mark cut-off sends, claim due rows, enqueue a send task for each
-    after commit. Returns the rows claimed."""
-    with transaction.atomic():
-        mark_cut_off_sends()
-        ids = claim_due()
-        transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
-    return len(ids)
+def dispatch(enqueue, *, max_batches: int = DISPATCH_MAX_BATCHES) -> int:
+    """One dispatch pass: mark cut-off sends, then claim due rows in batches (each its own
+    transaction, its send tasks enqueued after its commit) until a batch comes back short, so
+    a morning's burst goes out on one beat tick rather than ``CLAIM_BATCH`` per tick. Returns
+    the rows claimed."""
+    mark_cut_off_sends()
+    claimed = 0
+    for _ in range(max_batches):
+        with transaction.atomic():
+            ids = claim_due()
+            transaction.on_commit(lambda ids=ids: [enqueue(pk) for pk in ids])
+        claimed += len(ids)
+        if len(ids) < CLAIM_BATCH:
+            break
+    return claimed
 
 
 # Sending ------------------------------------------------------------------------------------------

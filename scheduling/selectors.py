@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import (
     BooleanField,
     Count,
+    DateTimeField,
     Exists,
     ExpressionWrapper,
     IntegerField,
@@ -20,6 +21,7 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Coalesce
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
 from clinic.models import Role, Room
@@ -45,7 +47,14 @@ def _needs_attendance(now: datetime.datetime) -> ExpressionWrapper:
 
     ``now`` comes from Python, not the database's clock, so that it agrees with
     ``timezone.now()`` everywhere else (and with frozen time in tests)."""
-    unrecorded = RosterEntry.objects.filter(session=OuterRef("pk"), attendance__isnull=True)
+    # The outer ``ends_at`` tested inside the subquery too: with the correlation an equality
+    # alone, PostgreSQL may hash the subquery over the whole roster table once per list query
+    # (~100 ms at 250,000 entries) instead of probing the page's rows.
+    unrecorded = RosterEntry.objects.filter(
+        LessThanOrEqual(OuterRef("ends_at"), Value(now, output_field=DateTimeField())),
+        session=OuterRef("pk"),
+        attendance__isnull=True,
+    )
     return ExpressionWrapper(
         Q(ends_at__lte=now) & ~Q(status=SessionStatus.CANCELLED) & Exists(unrecorded),
         output_field=BooleanField(),

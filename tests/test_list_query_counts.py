@@ -4,10 +4,13 @@ A generic guard on top of the per-endpoint pins: it walks the OpenAPI schema, so
 added later is checked without anyone remembering to.
 """
 
+import datetime
+
 import pytest
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 
@@ -71,3 +74,38 @@ def test_list_query_count_is_constant_in_page_size(settings, path):
 
     assert large_queries == small_queries, (path, small_rows, large_rows)
     assert AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("page_size", [1, 200])
+def test_my_schedule_is_four_queries_with_token_auth_and_audit(settings, page_size):
+    """The patient's app opens on me/schedule/: one query loads the token's user with its
+    patient, clinic and roles, then the count, the page and one audit INSERT: four in all."""
+    settings.DEBUG = True
+    call_command("seed_demo")
+    from django.contrib.auth import get_user_model
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    from patients.models import Patient
+
+    patient = Patient.objects.get(first_name="Avery", last_name="Patel")
+    patient.app_user = get_user_model().objects.create_user(username="avery-app", password="x" * 20)
+    patient.save(update_fields=["app_user"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(patient.app_user)}")
+    audited = AuditEvent.objects.count()
+
+    today = timezone.localdate()
+    window = {
+        "start": today - datetime.timedelta(days=45),
+        "end": today + datetime.timedelta(days=45),
+    }
+
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/api/v1/me/schedule/", {"page_size": page_size, **window})
+
+    assert response.status_code == 200, response.content
+    statements = [q["sql"] for q in captured if q["sql"] not in ("BEGIN", "COMMIT")]
+    assert len(statements) <= 4, statements
+    rows = len(response.json()["results"])
+    assert rows >= 1
+    assert AuditEvent.objects.count() - audited == rows

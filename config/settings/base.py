@@ -226,7 +226,7 @@ FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # JWT first: its WWW-Authenticate header makes a missing token a 401, not a 403.
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "clinic.api.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -313,6 +313,11 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+# Workers keep their database connection across tasks, as web workers do across requests
+# (CONN_MAX_AGE, health checks; config/celery.py closes old or broken ones around each task).
+# Celery's Django fix-up otherwise closes it after every task: one new PostgreSQL connection per
+# reminder sent. Its own recycling (every 2 × this many tasks) is left as a far backstop.
+CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=100_000)
 REMINDER_SCAN_SECONDS = env.int("REMINDER_SCAN_SECONDS", default=60)
 # A reminder `sending` longer than this was cut off mid-call (worker killed): marked `unknown`,
 # never resent. Keep it well above the providers' timeouts.

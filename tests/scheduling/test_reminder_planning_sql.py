@@ -1,0 +1,100 @@
+"""Reminder planning is one INSERT … SELECT (``reminders._PLAN_SQL``); ``reminders._plan`` is the
+rules in Python. Both must give the same rows for every case the rules tell apart: offsets
+ahead, past (only the nearest sent at once), SMS and push in quiet hours (moved to their end, or
+skipped when that is too late), e-mail never held back, quiet hours across midnight or not, an
+empty offset list."""
+
+import datetime
+import zoneinfo
+
+import pytest
+import time_machine
+
+from patients.models import Patient
+from programs.models import LEVEL_DEFAULTS, Program
+from scheduling import reminders
+from scheduling.models import Reminder, RosterEntry, Session
+
+pytestmark = pytest.mark.django_db
+
+NY = zoneinfo.ZoneInfo("America/New_York")
+NOW = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=NY)
+
+STARTS = [
+    NOW + datetime.timedelta(minutes=30),  # every offset past: only the nearest, at once
+    NOW + datetime.timedelta(hours=5),  # 2 h ahead pending, 24 h past and not the nearest
+    datetime.datetime(2026, 12, 2, 7, 0, tzinfo=NY),  # 2 h before: 05:00, in quiet hours
+    datetime.datetime(2026, 12, 2, 8, 30, tzinfo=NY),  # 06:30 quiet → 08:00, before start
+    datetime.datetime(2026, 12, 2, 22, 30, tzinfo=NY),  # 20:30 not quiet, 24 h before quiet
+    datetime.datetime(2026, 12, 5, 23, 59, tzinfo=NY),
+    datetime.datetime(2026, 12, 6, 0, 30, tzinfo=NY),
+]
+
+
+@pytest.mark.parametrize(
+    ("quiet", "offsets"),
+    [
+        ((datetime.time(21), datetime.time(8)), [1440, 120]),
+        ((datetime.time(1), datetime.time(6)), [2880, 1440, 120, 30]),
+        ((datetime.time(8), datetime.time(8)), [120, 120, 60]),
+        ((datetime.time(21), datetime.time(8)), []),
+    ],
+)
+def test_sql_planning_matches_the_rules_in_python(clinic, clinician, quiet, offsets):
+    clinic.quiet_hours_start, clinic.quiet_hours_end = quiet
+    clinic.save()
+    program = Program.objects.create(
+        **{
+            **LEVEL_DEFAULTS["iop"],
+            "clinic": clinic,
+            "name": "Evening group",
+            "level": "iop",
+            "track": "evening",
+            "capacity": 10,
+            "reminder_offsets_minutes": offsets,
+        }
+    )
+    patient = Patient.objects.create(
+        clinic=clinic,
+        mrn="R1",
+        first_name="Rae",
+        last_name="Lind",
+        date_of_birth=datetime.date(1990, 2, 2),
+        email="rae@example.org",
+        phone="+12025550188",
+        reminder_channels=["email", "sms", "push"],
+    )
+    entries = []
+    for n, starts in enumerate(STARTS):
+        for with_program in (True, False):
+            session = Session.objects.create(
+                clinic=clinic,
+                program=program if with_program else None,
+                kind="group",
+                title=f"Session {n}",
+                starts_at=starts,
+                ends_at=starts + datetime.timedelta(hours=1),
+            )
+            entries.append(RosterEntry.objects.create(session=session, patient=patient))
+
+    with time_machine.travel(NOW, tick=False):
+        created = reminders.plan_for_entries([e.pk for e in entries])
+        expected = set()
+        for entry in entries:
+            session = Session.objects.select_related("clinic").get(pk=entry.session_id)
+            session_offsets = offsets if session.program_id else reminders.DEFAULT_OFFSETS
+            for channel in patient.reminder_channels:
+                for offset, when, status in reminders._plan(session, channel, session_offsets, NOW):
+                    expected.add((entry.pk, channel, offset, when, status))
+
+    actual = set(
+        Reminder.objects.values_list(
+            "roster_entry_id", "channel", "offset_minutes", "scheduled_for", "status"
+        )
+    )
+    assert actual == expected
+    assert created == len(expected)
+    assert {status for *_, status in expected} >= {"pending", "skipped"}
+    # Planned once: a second call creates nothing.
+    with time_machine.travel(NOW, tick=False):
+        assert reminders.plan_for_entries([e.pk for e in entries]) == 0
