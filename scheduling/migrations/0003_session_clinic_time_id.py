@@ -5,21 +5,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0006_alert_deliveries'),
-        ('programs', '0006_patient_consistency'),
-        ('scheduling', '0002_reminders'),
+        ("clinic", "0006_alert_deliveries"),
+        ("programs", "0006_patient_consistency"),
+        ("scheduling", "0002_reminders"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.RemoveIndex(
-            model_name='session',
-            name='session_clinic_time',
+            model_name="session",
+            name="session_clinic_time",
         ),
         migrations.AddIndex(
-            model_name='session',
-            index=models.Index(fields=['clinic', 'starts_at', 'id'], name='session_clinic_time'),
+            model_name="session",
+            index=models.Index(fields=["clinic", "starts_at", "id"], name="session_clinic_time"),
         ),
     ]
