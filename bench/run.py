@@ -31,7 +31,8 @@ OUT = ROOT / ".local" / "bench"
 PYTHON = sys.executable
 DB_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/continuum_bench")
 DB10_URL = DB_URL.rsplit("/", 1)[0] + "/" + DB_URL.rsplit("/", 1)[1].split("?")[0] + "_s10"
-REDIS = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Its own Redis database: the benchmark worker must not take anybody else's tasks.
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROUNDS = max(5, int(os.environ.get("BENCH_ROUNDS", "5")))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "2"))
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
@@ -364,7 +365,8 @@ def bench_plan() -> None:
                               ORDER BY (id * 7 + s.id) %% 997 LIMIT 26) p ON true
                 ON CONFLICT DO NOTHING
                 RETURNING id
-                """
+                """,
+                [],
             )
             ids = [row[0] for row in cursor.fetchall()][:PLAN_ENTRIES]
         copy_buffer = None

@@ -163,7 +163,8 @@ FROM (
                     pt.reminder_channels AS channels, offs.offsets,
                     (SELECT min(x) FROM unnest(offs.offsets) AS x
                      WHERE s.starts_at - make_interval(mins => x) <= %(now)s) AS nearest_past
-                FROM scheduling_rosterentry r
+                FROM unnest(%(ids)s::bigint[]) AS wanted(id)
+                JOIN scheduling_rosterentry r ON r.id = wanted.id
                 JOIN scheduling_session s ON s.id = r.session_id
                 JOIN clinic_clinic c ON c.id = s.clinic_id
                 JOIN patients_patient pt ON pt.id = r.patient_id
@@ -172,8 +173,7 @@ FROM (
                     SELECT CASE WHEN s.program_id IS NULL THEN %(default_offsets)s::integer[]
                                 ELSE pr.reminder_offsets_minutes END AS offsets
                 ) offs
-                WHERE r.id = ANY(%(ids)s::bigint[])
-                  AND s.status = 'scheduled' AND s.starts_at > %(now)s
+                WHERE s.status = 'scheduled' AND s.starts_at > %(now)s
                   AND NOT EXISTS (
                       SELECT 1 FROM scheduling_reminder m WHERE m.roster_entry_id = r.id)
             ) e
@@ -190,7 +190,7 @@ def plan_for_entries(entry_ids) -> int:
     """Create the reminders of new roster entries (one INSERT … SELECT, by the rules of
     ``_plan``); a second call creates nothing (and the unique constraint holds against a
     concurrent one). Returns the rows created."""
-    ids = list(entry_ids)
+    ids = sorted(set(entry_ids))
     if not ids:
         return 0
     with connection.cursor() as cursor:
