@@ -42,8 +42,15 @@ def horizon_date(clinic: Clinic) -> datetime.date:
 # Series -------------------------------------------------------------------------------------------
 
 
-def _check_series(weekdays, duration_minutes, starts_on, ends_on) -> list[int]:
+# How far back a new series may start: its occurrences from its first day on are created with
+# it, so a start years ago would be thousands of sessions in one request.
+SERIES_MAX_PAST = datetime.timedelta(days=366)
+
+
+def _check_series(weekdays, duration_minutes, starts_on, ends_on, *, clinic) -> list[int]:
     errors = {}
+    if starts_on < timezone.localdate(timezone=clinic.zone) - SERIES_MAX_PAST:
+        errors["starts_on"] = ["A series starts at most a year ago."]
     days = sorted(set(weekdays or []))
     if not days or any(day not in range(1, 8) for day in days):
         errors["weekdays"] = ["Weekdays are 1 (Monday) to 7 (Sunday), at least one."]
@@ -74,7 +81,7 @@ def series_create(
     facilitator=None,
     capacity: int | None = None,
 ) -> Series:
-    days = _check_series(weekdays, duration_minutes, starts_on, ends_on)
+    days = _check_series(weekdays, duration_minutes, starts_on, ends_on, clinic=clinic)
     series = Series.objects.create(
         clinic=clinic,
         program=program,

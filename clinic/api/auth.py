@@ -23,6 +23,8 @@ from rest_framework_simplejwt.serializers import (
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenViewBase
 
+from clinic.api.schema import ErrorSerializer
+
 # A refresh token is a few hundred characters; anything far longer is not one.
 TOKEN_MAX_LENGTH = 2000
 
@@ -52,7 +54,9 @@ class TokenObtainView(TokenObtainPairView):
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "login"
 
-    @extend_schema(request=SignInSerializer, responses=TokenPairSerializer)
+    @extend_schema(
+        request=SignInSerializer, responses={200: TokenPairSerializer, 401: ErrorSerializer}
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -95,7 +99,9 @@ class TokenRefreshView(TokenViewBase):
 
     serializer_class = RotatingRefreshSerializer
 
-    @extend_schema(request=RefreshInputSerializer, responses=TokenPairSerializer)
+    @extend_schema(
+        request=RefreshInputSerializer, responses={200: TokenPairSerializer, 401: ErrorSerializer}
+    )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
 
@@ -114,7 +120,7 @@ class LogoutView(TokenViewBase):
 
     serializer_class = LogoutSerializer
 
-    @extend_schema(request=RefreshInputSerializer, responses={204: None})
+    @extend_schema(request=RefreshInputSerializer, responses={204: None, 401: ErrorSerializer})
     def post(self, request, *args, **kwargs):
         super().post(request, *args, **kwargs)
         return Response(status=status.HTTP_204_NO_CONTENT)

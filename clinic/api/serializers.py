@@ -10,7 +10,9 @@ class ClinicSerializer(serializers.ModelSerializer):
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None, read_only=True)
+    actor = serializers.CharField(
+        source="actor.username", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = AuditEvent

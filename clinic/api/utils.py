@@ -1,8 +1,21 @@
 """Small helpers for thin views."""
 
+import datetime
 import functools
 
 from rest_framework import serializers
+
+
+def utc_instant(value: datetime.datetime) -> datetime.datetime:
+    """An aware input datetime as the same instant in UTC, before it reaches a query.
+
+    Python takes UTC offsets up to ±23:59, PostgreSQL only up to ±15:59 (a larger one in a
+    query is a database error). ValueError when the instant is outside years 1–9999 in UTC.
+    """
+    try:
+        return value.astimezone(datetime.UTC)
+    except OverflowError as error:
+        raise ValueError("The date-time is out of range.") from error
 
 
 def validated(serializer_class, request, *, data=None, **kwargs) -> dict:

@@ -294,6 +294,11 @@ SPECTACULAR_SETTINGS = {
         "ReminderChannelEnum": "patients.models.ReminderChannel.choices",
         "EnrollmentStatusEnum": "programs.models.EnrollmentStatus.choices",
     },
+    # Every operation's error responses ({code, detail, fields}), from what the operation is.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "clinic.api.schema.document_errors",
+    ],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,9 +1,29 @@
 import datetime
 
 import django_filters
+from django import forms
 from django.db.models import Q
+from django_filters.fields import IsoDateTimeField
 
+from clinic.api.utils import utc_instant
 from patients.models import Assessment, Level, Patient, ReminderChannel
+
+
+class InstantField(IsoDateTimeField):
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return utc_instant(value)
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+
+
+class InstantFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared as its UTC instant (any offset Python reads is fine)."""
+
+    field_class = InstantField
 
 
 class PatientFilterSet(django_filters.FilterSet):
@@ -52,8 +72,8 @@ class AssessmentFilterSet(django_filters.FilterSet):
     decided = django_filters.BooleanFilter(
         field_name="decided_at", lookup_expr="isnull", exclude=True
     )
-    assessed_after = django_filters.IsoDateTimeFilter(field_name="assessed_at", lookup_expr="gte")
-    assessed_before = django_filters.IsoDateTimeFilter(field_name="assessed_at", lookup_expr="lt")
+    assessed_after = InstantFilter(field_name="assessed_at", lookup_expr="gte")
+    assessed_before = InstantFilter(field_name="assessed_at", lookup_expr="lt")
 
     class Meta:
         model = Assessment

@@ -79,7 +79,10 @@ class PatientContactInputSerializer(serializers.Serializer):
 class PatientSerializer(serializers.ModelSerializer):
     phone = serializers.CharField(read_only=True)
     reminder_channels_recorded_by = serializers.CharField(
-        source="reminder_channels_recorded_by.username", default=None, read_only=True
+        source="reminder_channels_recorded_by.username",
+        default=None,
+        allow_null=True,
+        read_only=True,
     )
     has_app_account = serializers.SerializerMethodField()
     contacts = PatientContactSerializer(many=True, read_only=True)
@@ -210,7 +213,9 @@ class DimensionsSerializer(serializers.Serializer):
 class AssessmentSerializer(serializers.ModelSerializer):
     dimensions = DimensionsSerializer(read_only=True)
     assessed_by = serializers.CharField(source="assessed_by.username", read_only=True)
-    decided_by = serializers.CharField(source="decided_by.username", default=None, read_only=True)
+    decided_by = serializers.CharField(
+        source="decided_by.username", default=None, allow_null=True, read_only=True
+    )
     recommended_track = serializers.SerializerMethodField()
     decided_level = serializers.SerializerMethodField()
     decided_track = serializers.SerializerMethodField()

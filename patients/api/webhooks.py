@@ -16,6 +16,7 @@ from rest_framework.parsers import FormParser
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
+from clinic.api.schema import ErrorSerializer
 from clinic.notifications import webhooks
 from patients import services
 
@@ -31,7 +32,7 @@ class InboundSmsWebhookView(APIView):
 
     @extend_schema(
         request={"application/x-www-form-urlencoded": OpenApiTypes.OBJECT},
-        responses={(200, "application/xml"): OpenApiTypes.STR},
+        responses={(200, "application/xml"): OpenApiTypes.STR, 403: ErrorSerializer},
         description="Inbound SMS from the provider (form fields `From`, `Body`; signed in "
         "`X-Twilio-Signature`). `STOP` and its synonyms remove SMS from the sender's reminder "
         "channels.",

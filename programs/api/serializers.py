@@ -1,12 +1,10 @@
 from django.contrib.auth import get_user_model
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.models import Bed, Role
 from clinic.selectors import clinic_ids_for_user
 from patients.api.serializers import CallerScopedPrimaryKeyField, patients_of_caller
-from patients.models import Assessment
+from patients.models import Assessment, Track
 from programs.models import (
     BedAssignment,
     DischargeReason,
@@ -43,6 +41,8 @@ def beds_of_caller(user):
 
 
 class ProgramSerializer(serializers.ModelSerializer):
+    # Null for a program without a track (a blank track is served as null).
+    track = serializers.ChoiceField(choices=Track.choices, allow_null=True, read_only=True)
     active_count = serializers.SerializerMethodField()
     free_places = serializers.SerializerMethodField()
 
@@ -114,7 +114,6 @@ class EnrollmentSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    @extend_schema_field(OpenApiTypes.STR)
     def get_discharge_reason(self, enrollment) -> str | None:
         return enrollment.discharge_reason or None
 

@@ -8,6 +8,7 @@ cadence and session length and seeds the rosters); scheduling's own services ser
 """
 
 import datetime
+from collections.abc import Mapping
 
 import django_filters
 from django import forms
@@ -24,7 +25,7 @@ from rest_framework.response import Response
 
 from clinic.api.mixins import NoStoreMixin
 from clinic.api.permissions import roles_allowed
-from clinic.api.utils import paginated, validated
+from clinic.api.utils import paginated, utc_instant, validated
 from clinic.models import AuditAction, Role
 from clinic.services import audit_record_many
 from programs.services import schedules
@@ -57,12 +58,15 @@ class DateOrDateTimeField(forms.CharField):
             parsed = parse_datetime(value)
         except ValueError:
             parsed = None
-        if parsed is None or parsed.tzinfo is None:
-            raise forms.ValidationError(
-                "Give a date (YYYY-MM-DD) or an ISO datetime with its UTC offset.",
-                code="invalid",
-            )
-        return parsed
+        if parsed is not None and parsed.tzinfo is not None:
+            try:
+                return utc_instant(parsed)
+            except ValueError:
+                pass
+        raise forms.ValidationError(
+            "Give a date (YYYY-MM-DD) or an ISO datetime with its UTC offset.",
+            code="invalid",
+        )
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -215,7 +219,8 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         `duration_minutes`, `location`, `title`): past and individually moved occurrences keep
         theirs."""
         session = self.get_object()
-        if "scope" in request.data:
+        # A body that is not an object (null, a list) is the move serializer's 400.
+        if isinstance(request.data, Mapping) and "scope" in request.data:
             data = validated(s.SeriesEditSerializer, request)
             schedules.program_series_edit(actor=request.user, session=session, **data)
             return Response(self.get_serializer(self._fresh(session)).data)

@@ -23,6 +23,7 @@ from clinic.api.errors import GENERIC_DETAILS, error_body
 from clinic.api.mixins import NoStoreMixin, PatientDataMixin, never_cache_privately
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.permissions import IsStaff
+from clinic.api.utils import utc_instant
 from clinic.models import AuditAction
 from clinic.services import audit_record
 from scheduling import feeds, services
@@ -77,7 +78,8 @@ class DateOrDateTimeField(serializers.Field):
                 return datetime.date.fromisoformat(text)
             if "T" not in text and " " not in text:
                 self.fail("invalid")
-            return datetime.datetime.fromisoformat(text)
+            value = datetime.datetime.fromisoformat(text)
+            return utc_instant(value) if timezone.is_aware(value) else value
         except ValueError:
             self.fail("invalid")
 
@@ -99,8 +101,14 @@ class ScheduleQuerySerializer(serializers.Serializer):
     def validate(self, attrs):
         start = attrs.get("start")
         end = attrs.get("end")
-        start = timezone.now() if start is None else self._instant(start, is_end=False)
-        end = start + DEFAULT_SPAN if end is None else self._instant(end, is_end=True)
+        try:
+            start = timezone.now() if start is None else self._instant(start, is_end=False)
+            end = start + DEFAULT_SPAN if end is None else self._instant(end, is_end=True)
+        except OverflowError:
+            # A range reaching past the last day Python can count (9999-12-31).
+            raise serializers.ValidationError(
+                {"end": ["The range must end before the year 10000."]}
+            ) from None
         if end <= start:
             raise serializers.ValidationError({"end": ["The end must come after the start."]})
         if end - start > MAX_SPAN:

@@ -107,8 +107,12 @@ class SessionSerializer(serializers.ModelSerializer):
     time_zone = serializers.CharField(
         source="clinic.time_zone", read_only=True, help_text="The clinic's IANA time zone."
     )
-    program_name = serializers.CharField(source="program.name", default=None, read_only=True)
-    room_name = serializers.CharField(source="room.name", default=None, read_only=True)
+    program_name = serializers.CharField(
+        source="program.name", default=None, allow_null=True, read_only=True
+    )
+    room_name = serializers.CharField(
+        source="room.name", default=None, allow_null=True, read_only=True
+    )
     facilitator_name = serializers.SerializerMethodField()
     roster_count = serializers.IntegerField(read_only=True)
     needs_attendance = serializers.BooleanField(
@@ -230,7 +234,9 @@ class SeriesEditSerializer(StrictInputMixin, serializers.Serializer):
 
 
 class SeriesSerializer(serializers.ModelSerializer):
-    program_name = serializers.CharField(source="program.name", default=None, read_only=True)
+    program_name = serializers.CharField(
+        source="program.name", default=None, allow_null=True, read_only=True
+    )
     facilitator_name = serializers.SerializerMethodField()
     created_by = serializers.CharField(source="created_by.username", read_only=True)
 
