@@ -2,11 +2,16 @@ from django.contrib import admin, messages
 from django.forms.models import construct_instance
 
 from clinic import alerts
-from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm, related_table
+from clinic.admin_utils import (
+    AuditedAdminMixin,
+    ServiceAdminMixin,
+    ServiceModelForm,
+    related_table,
+)
 from clinic.errors import Conflict
 from clinic.models import AuditAction, AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
 from clinic.selectors import clinic_ids_for_user, user_has_role
-from clinic.services import audit_record, audit_record_many
+from clinic.services import audit_record
 
 
 class ClinicMembershipInline(admin.TabularInline):
@@ -163,7 +168,7 @@ def acknowledge_alerts(modeladmin, request, queryset):
 
 
 @admin.register(StaffAlert)
-class StaffAlertAdmin(admin.ModelAdmin):
+class StaffAlertAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The alerts addressed to the staff member (by name or role) at their clinics, with the
     e-mails sent about each. Read-only but for acknowledging."""
 
@@ -186,32 +191,6 @@ class StaffAlertAdmin(admin.ModelAdmin):
         return alerts.alert_list_for(request.user)
 
     # An alert names a patient by id: reads are audited as in the API (clinic.api.alerts).
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:
-            audit_record_many(
-                actor=request.user,
-                action=AuditAction.LIST,
-                objects=changelist.result_list,
-                patient_id_of=lambda alert: alert.patient_id,
-                clinic_id_of=lambda alert: alert.clinic_id,
-            )
-        return response
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        alert = getattr(response, "context_data", {}).get("original")
-        if request.method == "GET" and alert is not None:
-            audit_record(
-                actor=request.user,
-                action=AuditAction.READ,
-                obj=alert,
-                clinic=alert.clinic_id,
-                patient_id=alert.patient_id,
-            )
-        return response
-
     @admin.display(description="E-mails")
     def emails(self, obj):
         rows = [

@@ -14,7 +14,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from clinic.errors import ServiceError
+from clinic.models import AuditAction
 from clinic.selectors import user_has_role
+from clinic.services import audit_record, audit_record_many
 
 
 class ServiceModelForm(forms.ModelForm):
@@ -106,3 +108,40 @@ def related_table(headers, rows):
 def change_link(obj, text):
     url = reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
     return format_html('<a href="{}">{}</a>', url, text)
+
+
+class AuditedAdminMixin:
+    """An admin whose pages show patient data: a list page writes one audit row per row shown
+    (one INSERT), a change page one read row. Subclasses say whose record an object is."""
+
+    def audit_patient_id(self, obj) -> int | None:
+        return obj.patient_id
+
+    def audit_clinic_id(self, obj) -> int:
+        return obj.clinic_id
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None:
+            audit_record_many(
+                actor=request.user,
+                action=AuditAction.LIST,
+                objects=changelist.result_list,
+                patient_id_of=self.audit_patient_id,
+                clinic_id_of=self.audit_clinic_id,
+            )
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        original = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and original is not None:
+            audit_record(
+                actor=request.user,
+                action=AuditAction.READ,
+                obj=original,
+                clinic=self.audit_clinic_id(original),
+                patient_id=self.audit_patient_id(original),
+            )
+        return response

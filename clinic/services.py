@@ -50,14 +50,7 @@ def audit_record_many(
         )
         for obj in objects
     ]
-    if rows:
-        # One INSERT on its own: bulk_create would wrap even a single statement in BEGIN and
-        # COMMIT, two more round trips on every list page (the rows' ids are not read back).
-        fields = [
-            f for f in AuditEvent._meta.concrete_fields if f.name not in ("id", "occurred_at")
-        ]
-        AuditEvent.objects._insert(rows, fields=fields)
-    return rows
+    return AuditEvent.objects.bulk_create(rows)
 
 
 def _audit_fields(*, actor, action, obj=None, object_type="", clinic=None, patient_id=None):

@@ -17,10 +17,16 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from clinic.admin import OwnClinicFilter
-from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm, change_link, related_table
+from clinic.admin_utils import (
+    AuditedAdminMixin,
+    ServiceAdminMixin,
+    ServiceModelForm,
+    change_link,
+    related_table,
+)
 from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
-from clinic.services import audit_record, audit_record_many
+from clinic.services import audit_record_many
 from patients import services
 from patients.models import (
     DIMENSIONS,
@@ -40,7 +46,7 @@ def _patients_of(request):
     return Patient.objects.filter(clinic_id__in=clinic_ids_for_user(request.user))
 
 
-class ClinicScopedAdmin(ServiceAdminMixin, admin.ModelAdmin):
+class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     """Only the staff member's clinics; every page that shows a patient's data is audited."""
 
     read_roles = READ_ROLES
@@ -51,32 +57,11 @@ class ClinicScopedAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def patient_of(self, obj) -> Patient:
         return obj.patient
 
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        original = getattr(response, "context_data", {}).get("original")
-        if request.method == "GET" and original is not None:
-            patient = self.patient_of(original)
-            audit_record(
-                actor=request.user,
-                action=AuditAction.READ,
-                obj=original,
-                clinic=patient.clinic_id,
-                patient_id=patient.pk,
-            )
-        return response
+    def audit_patient_id(self, obj) -> int:
+        return self.patient_of(obj).pk
 
-    def changelist_view(self, request, extra_context=None):
-        response = super().changelist_view(request, extra_context)
-        changelist = getattr(response, "context_data", {}).get("cl")
-        if changelist is not None:
-            audit_record_many(
-                actor=request.user,
-                action=AuditAction.LIST,
-                objects=changelist.result_list,
-                patient_id_of=lambda obj: self.patient_of(obj).pk,
-                clinic_id_of=lambda obj: self.patient_of(obj).clinic_id,
-            )
-        return response
+    def audit_clinic_id(self, obj) -> int:
+        return self.patient_of(obj).clinic_id
 
     def get_queryset(self, request):
         return (
