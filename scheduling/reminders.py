@@ -14,10 +14,11 @@ Texts name the clinic's public name, the local date and time only (DOMAIN.md "Pr
 
 import datetime
 import logging
+import time
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from clinic import notifications
@@ -327,17 +328,30 @@ def mark_cut_off_sends() -> int:
     )
 
 
+def send_chunk_size() -> int:
+    """Reminder ids per send message (REMINDER_SEND_CHUNK)."""
+    return max(1, settings.REMINDER_SEND_CHUNK)
+
+
+def send_group_size() -> int:
+    """Rows a send task claims at once (REMINDER_SEND_GROUP): also the most a killed worker
+    leaves ``unknown`` per task it was running."""
+    return max(1, settings.REMINDER_SEND_GROUP)
+
+
 def dispatch(enqueue, *, max_batches: int = DISPATCH_MAX_BATCHES) -> int:
     """One dispatch pass: mark cut-off sends, then claim due rows in batches (each its own
-    transaction, its send tasks enqueued after its commit) until a batch comes back short, so
-    a morning's burst goes out on one beat tick rather than ``CLAIM_BATCH`` per tick. Returns
-    the rows claimed."""
+    transaction, its send messages enqueued after its commit, ``REMINDER_SEND_CHUNK`` ids each:
+    ``enqueue`` takes a list) until a batch comes back short, so a morning's burst goes out on
+    one beat tick rather than ``CLAIM_BATCH`` per tick. Returns the rows claimed."""
     mark_cut_off_sends()
     claimed = 0
+    size = send_chunk_size()
     for _ in range(max_batches):
         with transaction.atomic():
             ids = claim_due()
-            transaction.on_commit(lambda ids=ids: [enqueue(pk) for pk in ids])
+            chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
+            transaction.on_commit(lambda chunks=chunks: [enqueue(chunk) for chunk in chunks])
         claimed += len(ids)
         if len(ids) < CLAIM_BATCH:
             break
@@ -346,18 +360,79 @@ def dispatch(enqueue, *, max_batches: int = DISPATCH_MAX_BATCHES) -> int:
 
 # Sending ------------------------------------------------------------------------------------------
 
+# Compare-and-set, a group at a time: of two tasks holding the same id (a duplicated message),
+# one wins; the claim is committed before any of the group's provider calls.
+_CLAIM_GROUP_SQL = """
+UPDATE scheduling_reminder
+SET status = 'sending', claimed_at = %(now)s, attempts = attempts + 1, updated_at = %(now)s
+WHERE id = ANY(%(ids)s::bigint[]) AND status = 'queued'
+RETURNING id
+"""
 
-def _claim_for_sending(reminder_id: int) -> bool:
-    # Compare-and-set: of two tasks holding the same id (a duplicated message), one wins.
-    return (
-        Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.QUEUED).update(
-            status=ReminderStatus.SENDING,
-            claimed_at=timezone.now(),
-            attempts=F("attempts") + 1,
-            updated_at=timezone.now(),
+# The outcomes of a group in one statement. Only rows still ``sending`` (a row marked
+# ``unknown`` meanwhile stays so). ``queued`` gives back a claimed row that was not sent.
+_RECORD_SQL = """
+UPDATE scheduling_reminder r
+SET status = v.status,
+    last_error = v.last_error,
+    provider_message_id = CASE WHEN v.status = 'sent' THEN v.provider_message_id
+                               ELSE r.provider_message_id END,
+    sent_at = CASE WHEN v.status = 'sent' THEN %(now)s ELSE r.sent_at END,
+    scheduled_for = COALESCE(v.scheduled_for, r.scheduled_for),
+    attempts = CASE WHEN v.status = 'queued' THEN r.attempts - 1 ELSE r.attempts END,
+    claimed_at = CASE WHEN v.status = 'queued' THEN %(now)s ELSE r.claimed_at END,
+    updated_at = %(now)s
+FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(errors)s::text[],
+            %(provider_ids)s::text[], %(retry_at)s::timestamptz[])
+     AS v(id, status, last_error, provider_message_id, scheduled_for)
+WHERE r.id = v.id AND r.status = 'sending'
+"""
+
+
+def _claim_group(ids: list[int]) -> list[Reminder]:
+    """Claim a group of queued rows for sending; returns the claimed rows, read after the claim
+    (session, clinic, patient, roster entry; push rows with their devices)."""
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_GROUP_SQL, {"ids": ids, "now": timezone.now()})
+        claimed = [row[0] for row in cursor.fetchall()]
+    if not claimed:
+        return []
+    rows = {
+        r.pk: r
+        for r in Reminder.objects.select_related(
+            "session__clinic", "patient", "roster_entry"
+        ).filter(pk__in=claimed)
+    }
+    push = {r.patient_id for r in rows.values() if r.channel == Channel.PUSH}
+    devices: dict[int, list[Device]] = {}
+    if push:
+        for device in Device.objects.filter(patient_id__in=push).order_by("pk"):
+            devices.setdefault(device.patient_id, []).append(device)
+    ordered = [rows[pk] for pk in ids if pk in rows]
+    for reminder in ordered:
+        reminder._devices = devices.get(reminder.patient_id, [])
+    return ordered
+
+
+def _record(outcomes: list[tuple]) -> None:
+    """``outcomes``: ``(id, status, last_error, provider_message_id, retry_at)``."""
+    if not outcomes:
+        return
+    ids, statuses, errors, provider_ids, retry_at = (list(c) for c in zip(*outcomes, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _RECORD_SQL,
+            {
+                "ids": ids,
+                "statuses": statuses,
+                "errors": errors,
+                "provider_ids": provider_ids,
+                "retry_at": retry_at,
+                "now": timezone.now(),
+            },
         )
-        == 1
-    )
 
 
 def _why_not_send(reminder: Reminder) -> tuple[str, str] | None:
@@ -373,7 +448,8 @@ def _why_not_send(reminder: Reminder) -> tuple[str, str] | None:
             return ReminderStatus.CANCELLED, "The patient left the roster."
         if entry.response == Response.DECLINED:
             return ReminderStatus.CANCELLED, "The patient declined the session."
-    # Consent is read at the moment of sending: an opt-out applies to pending rows at once.
+    # Consent is read when the row is claimed, right before its group goes out: an opt-out
+    # applies to pending rows at once.
     if reminder.channel not in patient.reminder_channels:
         return ReminderStatus.CANCELLED, "The patient opted out of this channel."
     return None
@@ -387,7 +463,9 @@ def _deliver(reminder: Reminder, subject: str, text: str) -> str:
         ).provider_message_id
     if reminder.channel == Channel.SMS:
         return notifications.send_sms(to=str(patient.phone), text=text).provider_message_id
-    devices = list(Device.objects.filter(patient=patient))
+    devices = getattr(reminder, "_devices", None)
+    if devices is None:
+        devices = list(Device.objects.filter(patient=patient))
     if not devices:
         raise notifications.ChannelError("No device registered for push.", retryable=False)
     ids, errors = [], []
@@ -416,36 +494,70 @@ def backoff(attempt: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(2 ** (attempt - 1), 30))
 
 
-def send(reminder_id: int) -> str:
-    """Send one claimed reminder; returns its final or next status. Safe to call twice."""
-    if not _claim_for_sending(reminder_id):
-        return "not-claimed"
-    reminder = Reminder.objects.select_related("session__clinic", "patient", "roster_entry").get(
-        pk=reminder_id
-    )
+def _send_one(reminder: Reminder) -> tuple:
+    """Send one claimed row; returns its outcome for ``_record``."""
     refusal = _why_not_send(reminder)
     if refusal is not None:
         status, reason = refusal
-        Reminder.objects.filter(pk=reminder_id).update(
-            status=status, last_error=reason, updated_at=timezone.now()
-        )
-        return status
+        return (reminder.pk, status, reason, "", None)
     subject, text = render(reminder)
     try:
         provider_id = _deliver(reminder, subject, text)
     except notifications.ChannelError as error:
-        return _record_failure(reminder, error)
-    Reminder.objects.filter(pk=reminder_id, status=ReminderStatus.SENDING).update(
-        status=ReminderStatus.SENT,
-        sent_at=timezone.now(),
-        provider_message_id=provider_id,
-        last_error="",
-        updated_at=timezone.now(),
-    )
-    return ReminderStatus.SENT
+        return _failure(reminder, error)
+    return (reminder.pk, ReminderStatus.SENT, "", provider_id, None)
 
 
-def _record_failure(reminder: Reminder, error) -> str:
+def send_chunk(reminder_ids) -> dict[int, str]:
+    """Send the claimed (``queued``) reminders of one message, ``REMINDER_SEND_GROUP`` at a
+    time: one statement claims a group (compare-and-set, committed before any of its provider
+    calls), each row is checked and sent, and the group's outcomes are recorded in one statement,
+    in the transaction that claims the next group. A killed worker leaves at most one group per
+    task ``sending`` (``unknown`` later, never resent); a group running past half the send
+    timeout gives its unsent rows back. Returns each id's final or next status
+    (``not-claimed`` for a row another task holds or that is not queued). Safe to call twice."""
+    todo = list(dict.fromkeys(reminder_ids))
+    result = dict.fromkeys(todo, "not-claimed")
+    size = send_group_size()
+    limit = send_timeout().total_seconds() / 2
+    outcomes: list[tuple] = []
+    while todo or outcomes:
+        group, todo = todo[:size], todo[size:]
+        with transaction.atomic():
+            _record(outcomes)
+            outcomes = []
+            claimed = _claim_group(group)
+        started = time.monotonic()
+        position = 0
+        try:
+            for position, reminder in enumerate(claimed):
+                if position and time.monotonic() - started > limit:
+                    # Slow provider: give the rest back before the send timeout calls them
+                    # cut off; they go in the next group.
+                    rest = [r.pk for r in claimed[position:]]
+                    outcomes.extend((pk, ReminderStatus.QUEUED, "", "", None) for pk in rest)
+                    todo = rest + todo
+                    break
+                outcome = _send_one(reminder)
+                outcomes.append(outcome)
+                result[reminder.pk] = outcome[1]
+        except BaseException:
+            # An unexpected error mid-send: record what went out, give back the rows not
+            # tried; the row that raised stays ``sending`` (its fate is unknown).
+            outcomes.extend(
+                (r.pk, ReminderStatus.QUEUED, "", "", None) for r in claimed[position + 1 :]
+            )
+            _record(outcomes)
+            raise
+    return result
+
+
+def send(reminder_id: int) -> str:
+    """Send one claimed reminder; returns its final or next status. Safe to call twice."""
+    return send_chunk([reminder_id])[reminder_id]
+
+
+def _failure(reminder: Reminder, error) -> tuple:
     now = timezone.now()
     retry_at = now + backoff(reminder.attempts)
     deadline = reminder.session.starts_at if reminder.kind == ReminderKind.REMINDER else None
@@ -454,16 +566,11 @@ def _record_failure(reminder: Reminder, error) -> str:
         and reminder.attempts < MAX_ATTEMPTS
         and (deadline is None or retry_at < deadline)
     ):
-        status = ReminderStatus.PENDING
-        fields = {"scheduled_for": retry_at}
+        status, when = ReminderStatus.PENDING, retry_at
     else:
-        status = ReminderStatus.FAILED
-        fields = {}
-    Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.SENDING).update(
-        status=status, last_error=str(error.detail)[:300], updated_at=now, **fields
-    )
+        status, when = ReminderStatus.FAILED, None
     logger.warning("Reminder %s: %s (%s)", reminder.pk, status, error.detail)
-    return status
+    return (reminder.pk, status, str(error.detail)[:300], "", when)
 
 
 def retry_failed(*, reminder: Reminder) -> bool:

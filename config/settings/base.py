@@ -329,6 +329,11 @@ REMINDER_SCAN_SECONDS = env.int("REMINDER_SCAN_SECONDS", default=60)
 REMINDER_SEND_TIMEOUT_SECONDS = env.int("REMINDER_SEND_TIMEOUT_SECONDS", default=600)
 # A reminder `queued` longer than this lost its broker message: the next dispatch enqueues it again.
 REMINDER_QUEUE_TIMEOUT_SECONDS = env.int("REMINDER_QUEUE_TIMEOUT_SECONDS", default=300)
+# Reminder ids per send message, and rows a send task claims at once (one statement claims a
+# group, one records its outcomes): a killed worker leaves at most one group per task it was
+# running `sending` (then `unknown`), so keep groups small where providers are slow.
+REMINDER_SEND_CHUNK = env.int("REMINDER_SEND_CHUNK", default=200)
+REMINDER_SEND_GROUP = env.int("REMINDER_SEND_GROUP", default=20)
 CELERY_BEAT_SCHEDULE = {
     "reminders-dispatch": {
         "task": "scheduling.tasks.reminders_dispatch_task",

@@ -35,6 +35,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 REVEALING = ["treatment", "recovery", "addiction", "substance", "detox", "program", "therapy"]
 IN_FLIGHT = ("pending", "queued", "sending")
+# Worker threads in the fault test, and rows a send task claims at once: a killed worker leaves
+# at most THREADS × SEND_GROUP rows `sending` (then `unknown`).
+THREADS = 2
+SEND_GROUP = 2
+SEND_CHUNK = 20
 
 
 class FakeSmsProvider:
@@ -111,6 +116,10 @@ def celery_processes(transactional_db, tmp_path, broker, sms_provider):
             # production defaults, so that the test sees cut-off and lost rows recovered.
             "REMINDER_SEND_TIMEOUT_SECONDS": "6",
             "REMINDER_QUEUE_TIMEOUT_SECONDS": "4",
+            # Chunks of ids per message and rows claimed at once per send task (see the fault
+            # test's bound on `unknown`).
+            "REMINDER_SEND_CHUNK": str(SEND_CHUNK),
+            "REMINDER_SEND_GROUP": str(SEND_GROUP),
             "NO_PROXY": "127.0.0.1,localhost",
         },
     )
@@ -249,7 +258,7 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
     phones = make_due_sms_reminders(1000)
     rng = random.Random()
     for name in ("w1", "w2"):
-        celery_processes.start_worker(name)
+        celery_processes.start_worker(name, concurrency=THREADS)
     celery_processes.start_beat()
 
     def sent_so_far() -> int:
@@ -270,7 +279,7 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
             victim = rng.choice(sorted(celery_processes.workers))
             celery_processes.kill_worker(victim)
             events.append(f"SIGKILL {victim} after {sent_so_far()} provider calls")
-            celery_processes.start_worker(victim)
+            celery_processes.start_worker(victim, concurrency=THREADS)
         else:
             broker.stop()
             events.append(f"broker stopped after {sent_so_far()} provider calls")
@@ -302,7 +311,9 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
             assert sms_provider.received[phone] == 1, phone
         else:
             assert sms_provider.received[phone] <= 1, phone
-    assert counts.get("unknown", 0) <= 2 * 4  # at most the sends in flight in two killed workers
+    # At most the rows in flight in two killed workers: their threads' claimed groups.
+    assert THREADS * SEND_GROUP == 4
+    assert counts.get("unknown", 0) <= 2 * THREADS * SEND_GROUP
 
 
 def test_with_redis_stopped_writes_succeed_and_reminders_go_out_later(

@@ -306,7 +306,7 @@ def test_an_opt_out_in_the_app_cancels_a_pending_sms_at_send_time(
     with time_machine.travel(datetime.datetime(2026, 12, 3, 18, 1, tzinfo=NY), tick=False):
         claimed = []
         with django_capture_on_commit_callbacks(execute=True):
-            reminders.dispatch(claimed.append)
+            reminders.dispatch(claimed.extend)
         outcomes = [reminders.send(pk) for pk in claimed]
 
     assert sorted(outcomes) == ["cancelled", "sent"]

@@ -336,7 +336,7 @@ def test_a_pending_sms_reminder_is_cancelled_at_send_time(
     claimed = []
     with time_machine.travel(at(12, 3, 18, 1), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
-            reminders.dispatch(claimed.append)
+            reminders.dispatch(claimed.extend)
         outcomes = sorted(reminders.send(pk) for pk in claimed)
 
     # then

@@ -383,7 +383,7 @@ def run(django_capture_on_commit_callbacks):
         claimed = []
         with time_machine.travel(when, tick=False):
             with django_capture_on_commit_callbacks(execute=True):
-                reminders.dispatch(claimed.append)
+                reminders.dispatch(claimed.extend)
             return [reminders.send(pk) for pk in claimed]
 
     return dispatch_and_send

@@ -206,7 +206,7 @@ def run(django_capture_on_commit_callbacks):
     def dispatch_and_send(lose_messages=False):
         claimed = []
         with django_capture_on_commit_callbacks(execute=True):
-            reminders.dispatch(claimed.append)
+            reminders.dispatch(claimed.extend)
         if lose_messages:
             return []
         return [reminders.send(pk) for pk in claimed]
@@ -214,7 +214,7 @@ def run(django_capture_on_commit_callbacks):
     def claim():
         claimed = []
         with django_capture_on_commit_callbacks(execute=True):
-            reminders.dispatch(claimed.append)
+            reminders.dispatch(claimed.extend)
         return claimed
 
     dispatch_and_send.claim = claim

@@ -111,7 +111,7 @@ def run_due(django_capture_on_commit_callbacks):
     """Claim the due rows and send each one, as beat and a worker would."""
     claimed = []
     with django_capture_on_commit_callbacks(execute=True):
-        reminders.dispatch(claimed.append)
+        reminders.dispatch(claimed.extend)
     return [reminders.send(pk) for pk in claimed]
 
 
