@@ -7,8 +7,10 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 PORT ?= 8000
+# Debian's Chromium, driven by Playwright in the admin's browser tests (tests/e2e/test_admin_browser.py).
+export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install lint format bench stop clean lock
+.PHONY: run test install browser lint format bench stop clean lock
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +21,11 @@ $(STAMP): pyproject.toml requirements.lock | $(PY)
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) browser
+
+## the browser of the admin's browser tests: Debian's chromium package (Playwright's download is not used)
+browser:
+	@test -x $(CHROMIUM) || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 ## make run: embedded servers (unless DATABASE_URL/REDIS_URL), migrate, seed, serve + worker + beat
 run: install

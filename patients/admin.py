@@ -13,6 +13,7 @@ from django.contrib import admin
 from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
@@ -83,6 +84,16 @@ class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
         if "patient" in request.GET:
             initial["patient"] = request.GET["patient"]
         return initial
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A plain "Save" of a new record lands on its patient's page, where the admissions
+        path goes on (the record is listed there); the other buttons keep their meaning."""
+        response = super().response_add(request, obj, post_url_continue)
+        if any(key in request.POST for key in ("_continue", "_addanother", "_popup", "_saveasnew")):
+            return response
+        return HttpResponseRedirect(
+            reverse("admin:patients_patient_change", args=[self.patient_of(obj).pk])
+        )
 
 
 class ReminderChannelFilter(admin.SimpleListFilter):
@@ -296,13 +307,20 @@ class PatientAdmin(ClinicScopedAdmin):
         def level(label, track):
             return f"{label} ({track})" if track else label
 
+        def rationale(sentences):
+            return format_html(
+                '<ul class="rationale" style="margin: 0; padding-left: 1em">{}</ul>',
+                format_html_join("", "<li>{}</li>", ((sentence,) for sentence in sentences)),
+            )
+
         return related_table(
-            ["Assessed", "Severity", "Recommended", "Decided", "By"],
+            ["Assessed", "Severity", "Recommended", "Why", "Decided", "By"],
             [
                 (
                     change_link(a, f"{a.assessed_at:%Y-%m-%d %H:%M}"),
                     a.get_severity_display(),
                     level(a.get_recommended_level_display(), a.recommended_track),
+                    rationale(a.rationale),
                     level(a.get_decided_level_display(), a.decided_track)
                     if a.decided_level
                     else "undecided",

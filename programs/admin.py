@@ -22,6 +22,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic.admin import STAFF_ROLES, AuditedModelForm, ClinicConfigAdmin
 from clinic.admin_utils import ServiceModelForm, change_link, related_table
@@ -31,7 +32,11 @@ from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record, audit_record_many
 from patients.admin import ClinicScopedAdmin
 from patients.models import Assessment, Level
-from programs import admin_reports, admin_schedules  # noqa: F401 - registers the calendar
+from programs import (  # noqa: F401 - admin_patients and admin_schedules register pages
+    admin_patients,
+    admin_reports,
+    admin_schedules,
+)
 from programs.models import (
     LEVEL_DEFAULTS,
     BedAssignment,
@@ -493,7 +498,18 @@ class BedForm(EnrollmentActionForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["bed"].queryset = self.enrollment.program.beds.filter(is_active=True)
+        beds = self.enrollment.program.beds.filter(is_active=True).order_by("room", "label")
+        field = self.fields["bed"]
+        field.queryset = beds
+        # Say which beds are taken today (the service refuses a taken one anyway), without
+        # naming who is in them: the bed board does that.
+        today = self.today()
+        taken = set(
+            BedAssignment.objects.filter(bed__in=beds, start_date__lte=today)
+            .filter(Q(end_date__isnull=True) | Q(end_date__gt=today))
+            .values_list("bed_id", flat=True)
+        )
+        field.label_from_instance = lambda bed: f"{bed} ({'taken' if bed.pk in taken else 'free'})"
 
     def perform(self, data):
         return services.bed_assign(
@@ -722,10 +738,18 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
         data = request.POST if request.method == "POST" else None
         form = form_class(data, enrollment=enrollment, request=request)
+        # The page it was opened from (the patient's page), when that is one of ours.
+        back_to = request.POST.get("next") or request.GET.get("next") or ""
+        if not url_has_allowed_host_and_scheme(
+            back_to, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back_to = ""
         if form.is_bound and form.is_valid():
             result = form.run()
             if result is not None:
                 self.message_user(request, form.success_message(result), messages.SUCCESS)
+                if back_to:
+                    return redirect(back_to)
                 target = form.redirect_to(result)
                 return redirect(
                     f"admin:{self.opts.app_label}_{self.opts.model_name}_change", target.pk
@@ -748,9 +772,11 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             "submit_label": form_class.submit_label,
             "form": form,
             "media": self.media + form.media,
-            "change_url": reverse(
+            "change_url": back_to
+            or reverse(
                 f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[enrollment.pk]
             ),
+            "next": back_to,
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(

@@ -1,4 +1,4 @@
-"""The census and the step-down board as admin pages (server-rendered tables).
+"""The census and the step-down board as admin pages (server-rendered tables and SVG charts).
 
 Both read the same selectors as `reports/census/` and `reports/step-down/`, scoped to the staff
 member's clinics; the board names patients, so each view of it is audited row by row.
@@ -13,7 +13,7 @@ from clinic.api.mixins import never_cache_privately
 from clinic.models import AuditAction, Role
 from clinic.selectors import user_has_role
 from clinic.services import audit_record_many
-from programs import reports
+from programs import charts, reports, selectors
 
 STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 BOARD_PAGE_SIZE = 200
@@ -47,6 +47,18 @@ def census_view(request):
         error = " ".join(
             message for messages in refusal.message_dict.values() for message in messages
         )
+    beds = selectors.bed_board(user=request.user)
+    occupied = [entry["assignment"].enrollment for entry in beds if entry["assignment"]]
+    # The bed board names the patients in the beds.
+    audit_record_many(
+        actor=request.user,
+        action=AuditAction.LIST,
+        objects=occupied,
+        patient_id_of=lambda e: e.patient_id,
+        clinic_id_of=lambda e: e.program.clinic_id,
+    )
+    for row in rows:
+        row["chart"] = charts.occupancy_chart(row)
     context = {
         **admin.site.each_context(request),
         "title": "Census",
@@ -55,8 +67,10 @@ def census_view(request):
         "end": end,
         "rows": rows,
         "error": error,
+        "beds": beds,
+        "beds_free": sum(1 for entry in beds if entry["assignment"] is None),
     }
-    return TemplateResponse(request, "admin/programs/census.html", context)
+    return never_cache_privately(TemplateResponse(request, "admin/programs/census.html", context))
 
 
 def step_down_view(request):
@@ -81,6 +95,7 @@ def step_down_view(request):
         **admin.site.each_context(request),
         "title": "Step-down board",
         "rows": rows,
+        "chart": charts.step_down_chart(rows),
         "flags": reports.FLAGS,
         "flag": flag,
         "limit": BOARD_PAGE_SIZE,

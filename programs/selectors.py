@@ -3,9 +3,10 @@
 import datetime
 from collections import defaultdict
 
-from django.db.models import Case, Count, Prefetch, QuerySet, When
+from django.db.models import Case, Count, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
+from clinic.models import Bed
 from clinic.selectors import clinic_ids_for_user
 from programs.models import (
     OCCUPYING,
@@ -13,6 +14,7 @@ from programs.models import (
     AftercareItem,
     AftercarePlan,
     AftercarePlanStatus,
+    BedAssignment,
     CheckIn,
     Enrollment,
     EnrollmentStatus,
@@ -148,3 +150,46 @@ def aftercare_plan_current(*, patient, with_contents: bool = False) -> Aftercare
 def checkin_list_of_patient(*, patient) -> QuerySet[CheckIn]:
     """The patient's check-ins on every plan, newest first."""
     return CheckIn.objects.filter(patient=patient).order_by("-recorded_at", "-id")
+
+
+def bed_board(*, user) -> list[dict]:
+    """Every active bed of the caller's clinics with who is in it today (the clinic's date).
+
+    ``[{"bed", "programs": [names], "assignment": BedAssignment | None}]`` by clinic, room and
+    label, in three queries (beds, their programs, today's assignments with patient and
+    program).
+    """
+    beds = list(
+        Bed.objects.filter(clinic_id__in=clinic_ids_for_user(user), is_active=True)
+        .select_related("clinic")
+        .prefetch_related(Prefetch("programs", queryset=Program.objects.order_by("name")))
+        .order_by("clinic_id", "room", "label")
+    )
+    if not beds:
+        return []
+    today = {bed.clinic_id: timezone.localdate(timezone=bed.clinic.zone) for bed in beds}
+    candidates = (
+        BedAssignment.objects.filter(
+            bed__in=beds,
+            start_date__lte=max(today.values()),
+        )
+        .filter(Q(end_date__isnull=True) | Q(end_date__gt=min(today.values())))
+        .select_related("enrollment__patient", "enrollment__program")
+        .order_by("start_date", "id")
+    )
+    clinic_of_bed = {bed.pk: bed.clinic_id for bed in beds}
+    current = {}
+    for assignment in candidates:
+        day = today[clinic_of_bed[assignment.bed_id]]
+        if assignment.start_date <= day and (
+            assignment.end_date is None or assignment.end_date > day
+        ):
+            current[assignment.bed_id] = assignment
+    return [
+        {
+            "bed": bed,
+            "programs": [program.name for program in bed.programs.all()],
+            "assignment": current.get(bed.pk),
+        }
+        for bed in beds
+    ]

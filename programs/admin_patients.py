@@ -1,0 +1,185 @@
+"""The patient's page as the admissions desk's one screen: care and beds beside the record.
+
+``patients.admin.PatientAdmin`` cannot know about programs (the apps import only to their right),
+so this module extends it and registers the extension in its place. The page then shows, under
+the assessments, every enrollment of the patient with its bed and waitlist state, the programs of
+the level the latest assessment points to with their free places today, and a link for each step
+that is left (admit or waitlist, assign a bed, admit from the waitlist, transition). Each link
+opens the service-backed form of that step and comes back to this page.
+"""
+
+from urllib.parse import urlencode
+
+from django.contrib import admin
+from django.db.models import Q
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from clinic.admin_utils import change_link, related_table
+from clinic.models import Role
+from clinic.selectors import user_has_role
+from patients.admin import PatientAdmin
+from patients.models import Patient
+from programs.models import BedAssignment, EnrollmentStatus, Program
+from programs.selectors import clinic_today, program_places
+
+# Who may take each step from the patient's page (the services check again).
+STEP_ROLES = {
+    "enroll": (Role.ADMISSIONS,),
+    "admit": (Role.ADMISSIONS,),
+    "bed": (Role.ADMISSIONS,),
+    "transition": (Role.CLINICIAN,),
+}
+
+
+def _may(user, step: str) -> bool:
+    if user is None:
+        return False
+    return user.is_superuser or user_has_role(user, *STEP_ROLES[step])
+
+
+def _link(url: str, text: str, css_class: str = ""):
+    return format_html('<a href="{}" class="{}">{}</a>', url, css_class, text)
+
+
+class PatientCareAdmin(PatientAdmin):
+    """PatientAdmin plus the patient's programs, beds and the next admission steps."""
+
+    readonly_fields = [*PatientAdmin.readonly_fields, "admission_links", "care_table"]
+
+    def get_object(self, request, object_id, from_field=None):
+        patient = super().get_object(request, object_id, from_field)
+        if patient is not None:
+            # The read-only displays get the object only, and their links depend on who looks:
+            # the viewer travels on this request's own instance (the admin is shared).
+            patient.viewer = request.user
+        return patient
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        return [
+            *fieldsets,
+            ("Programs and beds", {"fields": ["admission_links", "care_table"]}),
+        ]
+
+    def _patient_url(self, patient: Patient) -> str:
+        return reverse("admin:patients_patient_change", args=[patient.pk])
+
+    def _step_url(self, enrollment, step: str, patient: Patient) -> str:
+        url = reverse(f"admin:programs_enrollment_{step}", args=[enrollment.pk])
+        return f"{url}?{urlencode({'next': self._patient_url(patient)})}"
+
+    @admin.display(description="Admit or waitlist")
+    def admission_links(self, patient):
+        """The programs of the level the latest assessment points to, with today's free places.
+
+        Without an assessment there is nothing to admit on: the page says so. Other programs
+        stay reachable through the general form (a clinician may have decided otherwise).
+        """
+        if not _may(getattr(patient, "viewer", None), "enroll"):
+            return "Admissions staff admit from here."
+        latest = patient.assessments.order_by("-assessed_at", "-id").first()
+        if latest is None:
+            return "Record an assessment first: the admission follows its level."
+        level = latest.decided_level or latest.recommended_level
+        track = latest.decided_track if latest.decided_level else latest.recommended_track
+        programs = Program.objects.filter(
+            clinic_id=patient.clinic_id, level=level, is_active=True
+        ).select_related("clinic")
+        if track:
+            programs = programs.filter(Q(track=track) | Q(track=""))
+        programs = list(programs.order_by("name", "id"))
+        places = program_places(programs)
+        add_url = reverse("admin:programs_enrollment_add")
+
+        def add_link(program=None):
+            query = {"patient": patient.pk, "assessment": latest.pk}
+            if program is not None:
+                query["program"] = program.pk
+                query["start_date"] = clinic_today(program).isoformat()
+            return f"{add_url}?{urlencode(query)}"
+
+        decided = "decided" if latest.decided_level else "recommended"
+        level_label = (
+            latest.get_decided_level_display()
+            if latest.decided_level
+            else (latest.get_recommended_level_display())
+        )
+        program_links = format_html_join(
+            " · ",
+            '<a href="{}" class="admit-link">{}</a> ({} of {} places free today)',
+            ((add_link(p), p.name, places[p.pk]["free_places"], p.capacity) for p in programs),
+        )
+        return format_html(
+            "<p>Level {}: <strong>{}</strong>{}.</p><p>{}</p><p>{}</p>",
+            decided,
+            level_label,
+            f" ({track})" if track else "",
+            program_links or "No active program of this level in the clinic.",
+            _link(add_link(), "Another program…"),
+        )
+
+    @admin.display(description="Enrollments")
+    def care_table(self, patient):
+        viewer = getattr(patient, "viewer", None)
+        enrollments = list(
+            patient.enrollments.select_related("program__clinic").order_by("-start_date", "-id")
+        )
+        beds = {}
+        for assignment in (
+            BedAssignment.objects.filter(enrollment__in=enrollments)
+            .select_related("bed")
+            .order_by("start_date", "id")
+        ):
+            beds[assignment.enrollment_id] = assignment  # the latest one wins
+        with_beds = set(
+            Program.beds.through.objects.filter(
+                program_id__in={e.program_id for e in enrollments}
+            ).values_list("program_id", flat=True)
+        )
+
+        def bed_cell(enrollment):
+            assignment = beds.get(enrollment.pk)
+            if assignment is None:
+                return "—"
+            if assignment.end_date:
+                return f"{assignment.bed} (until {assignment.end_date})"
+            return f"{assignment.bed} (from {assignment.start_date})"
+
+        def steps(enrollment):
+            links = []
+            if enrollment.status == EnrollmentStatus.WAITLISTED and _may(viewer, "admit"):
+                links.append(("admit", "Admit from the waitlist"))
+            if enrollment.status == EnrollmentStatus.ADMITTED:
+                if enrollment.program_id in with_beds and _may(viewer, "bed"):
+                    links.append(("bed", "Assign a bed"))
+                if _may(viewer, "transition"):
+                    links.append(("transition", "Transition"))
+            return format_html_join(
+                " · ",
+                '<a href="{}" class="step-{}">{}</a>',
+                ((self._step_url(enrollment, step, patient), step, label) for step, label in links),
+            )
+
+        return related_table(
+            ["Program", "Level", "Status", "From", "Planned end", "Discharged", "Bed", "Next step"],
+            [
+                (
+                    change_link(e, e.program.name),
+                    e.get_level_display(),
+                    e.get_status_display(),
+                    e.start_date,
+                    e.planned_end_date,
+                    e.discharge_date or "",
+                    bed_cell(e),
+                    steps(e),
+                )
+                for e in enrollments
+            ],
+        )
+
+
+admin.site.unregister(Patient)
+admin.site.register(Patient, PatientCareAdmin)

@@ -1,0 +1,228 @@
+"""Server-rendered SVG charts for the admin boards (no JavaScript, nothing from a CDN).
+
+Each function takes rows the reports already computed and returns inline SVG markup, escaped
+through ``format_html`` (patients' and programs' names are data, never markup). The pictures are
+meant to be read at a glance; the numbers stay in the tables beside them.
+"""
+
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+# Colours: readable in the admin's light and dark themes, distinguishable without colour vision
+# by their place (admitted at the bottom, reserved stacked above, the capacity as a line).
+ADMITTED = "#417690"
+RESERVED = "#9fc5d8"
+CAPACITY = "#ba2121"
+WAITLIST = "#c17f00"
+READY = "#2e7d32"
+LATE = "#ba2121"
+NEUTRAL = "#417690"
+PLANNED = "#d9d9d9"
+TEXT = "currentColor"
+
+
+def _svg(width: int, height: int, label: str, body) -> SafeString:
+    return format_html(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="board-chart" width="{}" height="{}" '
+        'viewBox="0 0 {} {}" role="img" aria-label="{}" font-family="sans-serif" '
+        'font-size="11">{}</svg>',
+        width,
+        height,
+        width,
+        height,
+        label,
+        body,
+    )
+
+
+def occupancy_chart(row: dict, *, height: int = 120) -> SafeString:
+    """One program's places over the census days: a bar per day (admitted below, reserved above
+    it), the capacity as a red line, the waitlist as an amber step line.
+
+    ``row`` is one element of ``programs.reports.census``: ``{"program", "days": [{"date",
+    "capacity", "admitted", "reserved", "waitlisted", "free"}]}``.
+    """
+    days = row["days"]
+    name = row["program"]["name"]
+    if not days:
+        return _svg(300, 20, f"{name}: no days", format_html(""))
+    left, right, top, bottom = 28, 8, 8, 18
+    bar = 14
+    width = left + right + bar * len(days)
+    plot_height = height - top - bottom
+    top_value = max(
+        max(d["capacity"] for d in days),
+        max(d["admitted"] + d["reserved"] for d in days),
+        max(d["waitlisted"] for d in days),
+        1,
+    )
+
+    def y(value: float) -> float:
+        return round(top + plot_height - plot_height * value / top_value, 1)
+
+    bars = []
+    for i, day in enumerate(days):
+        x = left + i * bar + 1
+        admitted_top = y(day["admitted"])
+        reserved_top = y(day["admitted"] + day["reserved"])
+        bars.append(
+            format_html(
+                "<g><title>{}: {} admitted, {} reserved, {} waitlisted, capacity {}</title>"
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/></g>',
+                f"{day['date']:%Y-%m-%d}",
+                day["admitted"],
+                day["reserved"],
+                day["waitlisted"],
+                day["capacity"],
+                x,
+                admitted_top,
+                bar - 2,
+                round(y(0) - admitted_top, 1),
+                ADMITTED,
+                x,
+                reserved_top,
+                bar - 2,
+                round(admitted_top - reserved_top, 1),
+                RESERVED,
+            )
+        )
+
+    def step_line(key: str) -> str:
+        points = []
+        for i, day in enumerate(days):
+            points += [(left + i * bar, y(day[key])), (left + (i + 1) * bar, y(day[key]))]
+        return " ".join(f"{px},{py}" for px, py in points)
+
+    # Week ticks: the date under every seventh day, from the first.
+    ticks = format_html_join(
+        "",
+        '<text x="{}" y="{}" fill="{}">{}</text>',
+        (
+            (left + i * bar, height - 4, TEXT, f"{day['date']:%m-%d}")
+            for i, day in enumerate(days)
+            if i % 7 == 0
+        ),
+    )
+    axis = format_html(
+        '<text x="2" y="{}" fill="{}">{}</text><text x="2" y="{}" fill="{}">0</text>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-opacity="0.4"/>',
+        round(y(top_value) + 4, 1),
+        TEXT,
+        top_value,
+        y(0),
+        TEXT,
+        left,
+        y(0),
+        width - right,
+        y(0),
+        TEXT,
+    )
+    lines = format_html(
+        '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"><title>capacity</title>'
+        "</polyline>"
+        '<polyline points="{}" fill="none" stroke="{}" stroke-width="2" stroke-dasharray="4 2">'
+        "<title>waitlisted</title></polyline>",
+        step_line("capacity"),
+        CAPACITY,
+        step_line("waitlisted"),
+        WAITLIST,
+    )
+    return _svg(
+        width,
+        height,
+        f"Occupancy of {name}, {days[0]['date']:%Y-%m-%d} to {days[-1]['date']:%Y-%m-%d}",
+        format_html(
+            "{}{}{}{}",
+            axis,
+            format_html_join("", "{}", ((b,) for b in bars)),
+            lines,
+            ticks,
+        ),
+    )
+
+
+def step_down_chart(rows: list[dict]) -> SafeString:
+    """A bar per patient: days in the program (coloured by flag) against the planned stay (the
+    grey bar behind) and the minimum stay (a black tick); adherence written at the end.
+
+    ``rows`` are ``programs.reports.step_down_rows`` with ``program_name``.
+    """
+    if not rows:
+        return _svg(
+            400,
+            24,
+            "Nobody is active",
+            format_html(
+                '<text x="4" y="16" fill="{}">Nobody is active in a program today.</text>', TEXT
+            ),
+        )
+    label_width, right, top, line = 230, 70, 6, 20
+    scale_days = max(
+        max((r["planned_end_date"] - r["start_date"]).days for r in rows),
+        max(r["days_in_program"] for r in rows),
+        max(r["min_stay_days"] or 0 for r in rows),
+        1,
+    )
+    plot_width = 520
+    width = label_width + plot_width + right
+    height = top + line * len(rows) + 8
+
+    def x(days: float) -> float:
+        return round(label_width + plot_width * max(days, 0) / scale_days, 1)
+
+    def colour(flags) -> str:
+        if "past_planned_end" in flags:
+            return LATE
+        if "ready_for_step_down" in flags:
+            return READY
+        return NEUTRAL
+
+    bars = []
+    for i, row in enumerate(rows):
+        y = top + i * line
+        planned = (row["planned_end_date"] - row["start_date"]).days
+        adherence = "—" if row["adherence"] is None else f"{row['adherence']:.0%}"
+        flags = ", ".join(row["flags"]) or "no flags"
+        bars.append(
+            format_html(
+                "<g><title>{}: day {} of {} planned ({}); adherence {}; {}</title>"
+                '<text x="4" y="{}" fill="{}">{}</text>'
+                '<rect x="{}" y="{}" width="{}" height="12" fill="{}"/>'
+                '<rect x="{}" y="{}" width="{}" height="12" fill="{}"/>'
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"/>'
+                '<text x="{}" y="{}" fill="{}">{}</text></g>',
+                row["patient_name"],
+                row["days_in_program"],
+                planned,
+                row["program_name"],
+                adherence,
+                flags,
+                y + 10,
+                TEXT,
+                f"{row['patient_name']} · {row['program_name']}"[:38],
+                label_width,
+                y,
+                round(x(planned) - label_width, 1),
+                PLANNED,
+                label_width,
+                y + 2,
+                round(x(row["days_in_program"]) - label_width, 1),
+                colour(row["flags"]),
+                x(row["min_stay_days"] or 0),
+                y - 1,
+                x(row["min_stay_days"] or 0),
+                y + 13,
+                TEXT,
+                label_width + plot_width + 6,
+                y + 10,
+                TEXT,
+                adherence,
+            )
+        )
+    return _svg(
+        width,
+        height,
+        f"Step-down board, {len(rows)} patients",
+        format_html_join("", "{}", ((b,) for b in bars)),
+    )

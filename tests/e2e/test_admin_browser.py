@@ -1,0 +1,237 @@
+"""The admin in a real browser: Playwright for Python driving Debian's Chromium.
+
+The admissions path from the patient's page (register, consent, assessment with its
+recommendation and rationale, admit to residential, assign a bed), the census changing with it,
+a clinician's step-down to IOP, and the boards' screenshots (tests/e2e/screenshots/, git-ignored).
+The data is the demo clinic of `make run` (`manage.py seed_demo`), served by pytest-django's
+live server. `make install` installs Debian's chromium package (CHROMIUM overrides the binary).
+"""
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from rest_framework.test import APIClient
+
+from patients.models import Patient
+from programs.models import Enrollment, EnrollmentStatus, Program
+from programs.selectors import clinic_today
+from tests.factories import make_patient
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
+PASSWORD = "browser-demo-password"
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make install` installs Debian's chromium package")
+    # Playwright's sync API runs an event loop in this thread; the test's own ORM calls are
+    # synchronous and safe here (Django refuses them inside a running loop unless told).
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",  # CI runs as root
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-default-apps",
+                "--disable-sync",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+            ],
+        )
+        yield chromium
+        chromium.close()
+    os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+
+
+@pytest.fixture
+def demo(settings):
+    settings.DEBUG = True
+    settings.DEMO_PASSWORD = PASSWORD
+    call_command("seed_demo", verbosity=0)
+
+
+@pytest.fixture
+def page(browser, live_server, demo):
+    context = browser.new_context(
+        base_url=live_server.url, viewport={"width": 1400, "height": 1000}
+    )
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def log_in(page, username: str) -> None:
+    page.context.clear_cookies()
+    page.goto("/admin/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    sync_api.expect(page.locator("#user-tools")).to_contain_text(username)
+
+
+def save(page) -> None:
+    page.click("input[name=_save]")
+
+
+def success_message(page):
+    return page.locator("ul.messagelist li.success")
+
+
+def bed_summary(page) -> str:
+    page.goto("/admin/programs/enrollment/census/")
+    return page.locator("#content-main > p").first.inner_text()
+
+
+def test_admissions_path_census_and_step_down_in_a_browser(page):
+    residential = Program.objects.get(name="Residential")
+    iop = Program.objects.get(name="IOP Evening Track")
+
+    log_in(page, "admissions")
+    beds_before = bed_summary(page)
+    free_before = int(re.search(r"(\d+) free", beds_before).group(1))
+
+    # Register.
+    page.goto("/admin/patients/patient/add/")
+    page.select_option("#id_clinic", label="Demo Recovery Center")
+    page.fill("#id_first_name", "Robin")
+    page.fill("#id_last_name", "Quayle")
+    page.fill("#id_date_of_birth", "1990-04-02")
+    page.fill("#id_email", "robin.quayle@example.org")
+    page.fill("#id_phone", "+12025550177")
+    page.check("#id_reminder_channels_0")
+    save(page)
+    sync_api.expect(success_message(page)).to_contain_text("Quayle")
+    patient = Patient.objects.get(last_name="Quayle")
+    assert page.url.endswith(f"/admin/patients/patient/{patient.pk}/change/")
+    patient_url = page.url
+
+    # Consent (42 CFR Part 2).
+    page.click("text=Record a consent")
+    page.fill("#id_discloser", "Demo Recovery Center")
+    page.fill("#id_information", "Dates of attendance")
+    page.fill("#id_recipients", "Primary care physician")
+    page.fill("#id_purpose", "Coordination of care")
+    page.fill("#id_signed_on", "2026-11-20")
+    page.fill("#id_expiry_event", "End of treatment")
+    save(page)
+    assert page.url == patient_url
+    sync_api.expect(page.locator(".field-consents_table")).to_contain_text("Primary care physician")
+
+    # Assessment: the recommendation and its rationale on the patient's page.
+    page.click("text=Record an assessment")
+    page.fill("#id_criteria_count", "7")
+    for dimension, rating in zip(
+        ("d1", "d2", "d3", "d4", "d5", "d6"), (3, 1, 2, 2, 3, 2), strict=True
+    ):
+        page.fill(f"#id_{dimension}", str(rating))
+    save(page)
+    assert page.url == patient_url
+    assessments = page.locator(".field-assessments_table")
+    sync_api.expect(assessments).to_contain_text("Residential")
+    sync_api.expect(assessments).to_contain_text("Withdrawal risk is high")
+    admission = page.locator(".field-admission_links")
+    sync_api.expect(admission).to_contain_text("Level recommended: Residential")
+
+    # Admit to residential from the link the recommendation offers.
+    admission.locator("a.admit-link", has_text="Residential").click()
+    assert page.input_value("#id_program") == str(residential.pk)
+    save(page)
+    assert page.url == patient_url
+    care = page.locator(".field-care_table")
+    sync_api.expect(care).to_contain_text("Admitted")
+    enrollment = Enrollment.objects.get(patient=patient, program=residential)
+    assert enrollment.status == EnrollmentStatus.ADMITTED
+
+    # Assign a bed, and come back to the patient.
+    care.locator("a.step-bed").click()
+    free_bed = page.locator("#id_bed option", has_text="(free)").first
+    bed_label = free_bed.inner_text().removesuffix(" (free)")
+    page.select_option("#id_bed", value=free_bed.get_attribute("value"))
+    page.click("input[type=submit][value='Assign the bed']")
+    assert page.url == patient_url
+    sync_api.expect(success_message(page)).to_contain_text("is in bed")
+    sync_api.expect(care).to_contain_text(bed_label)
+
+    # The census changed: one bed fewer free, and the patient is on the bed board.
+    beds_after = bed_summary(page)
+    assert int(re.search(r"(\d+) free", beds_after).group(1)) == free_before - 1
+    sync_api.expect(page.locator("#bed-board")).to_contain_text("Quayle, Robin")
+    chart = page.locator(f"figure.census-program[data-program='{residential.pk}'] svg")
+    sync_api.expect(chart).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "census.png", full_page=True)
+
+    # A clinician steps the patient down to IOP.
+    log_in(page, "clinician")
+    page.goto(patient_url)
+    page.locator(".field-care_table a.step-transition").click()
+    page.select_option("#id_to_program", value=str(iop.pk))
+    page.select_option("#id_kind", value="step_down")
+    page.fill("#id_reason", "Stable for two weeks; ready for evening IOP.")
+    page.click("input[type=submit][value='Move the patient']")
+    assert page.url == patient_url
+    sync_api.expect(success_message(page)).to_contain_text("IOP Evening Track")
+    care = page.locator(".field-care_table")
+    sync_api.expect(care).to_contain_text("IOP Evening Track")
+    sync_api.expect(care).to_contain_text("Discharged")
+    assert Enrollment.objects.get(patient=patient, program=iop).status == EnrollmentStatus.ADMITTED
+    page.screenshot(path=SCREENSHOTS / "patient.png", full_page=True)
+
+    # The step-down board shows the patient in IOP, with its chart.
+    page.goto("/admin/programs/enrollment/step-down/")
+    board = page.locator("table.step-down")
+    sync_api.expect(board).to_contain_text("Quayle, Robin")
+    sync_api.expect(page.locator("figure.step-down-chart svg")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / "step_down.png", full_page=True)
+
+    # The bed went with the residential stay.
+    sync_api.expect(page.locator("body")).not_to_contain_text("Traceback")
+    assert int(re.search(r"(\d+) free", bed_summary(page)).group(1)) == free_before
+
+
+def test_the_admin_refuses_an_over_capacity_admission_with_the_services_message(page):
+    residential = Program.objects.get(name="Residential")
+    admissions = get_user_model().objects.get(username="admissions")
+    patient = make_patient(residential.clinic, admissions, "Ola", last_name="Overflow")
+    occupied = Enrollment.objects.filter(
+        program=residential, status=EnrollmentStatus.ADMITTED
+    ).count()
+    Program.objects.filter(pk=residential.pk).update(capacity=occupied)
+    today = clinic_today(residential)
+
+    # What the API answers to the same admission.
+    api = APIClient()
+    api.force_authenticate(admissions)
+    refusal = api.post(
+        "/api/v1/enrollments/",
+        {
+            "patient": patient.pk,
+            "program": residential.pk,
+            "start_date": today.isoformat(),
+        },
+        format="json",
+    )
+    assert refusal.status_code == 409, refusal.content
+    message = refusal.json()["detail"]
+
+    log_in(page, "admissions")
+    page.goto(f"/admin/programs/enrollment/add/?patient={patient.pk}&program={residential.pk}")
+    page.fill("#id_start_date", today.isoformat())
+    save(page)
+    sync_api.expect(page.locator(".errornote")).to_be_visible()
+    sync_api.expect(page.locator("#content-main")).to_contain_text(message)
+    assert not Enrollment.objects.filter(patient=patient).exists()
