@@ -30,6 +30,19 @@ class ClinicAdmin(admin.ModelAdmin):
         return super().get_queryset(request).filter(id__in=clinic_ids_for_user(request.user))
 
 
+class OwnClinicFilter(admin.SimpleListFilter):
+    title = "clinic"
+    parameter_name = "clinic"
+
+    def lookups(self, request, model_admin):
+        return [
+            (c.pk, c.name) for c in Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
+        ]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(clinic_id=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
     """Supervisors read the trail of their clinics; nobody adds, edits or deletes (the database
@@ -45,7 +58,7 @@ class AuditEventAdmin(admin.ModelAdmin):
         "clinic",
         "request_id",
     ]
-    list_filter = ["action", "object_type", "clinic"]
+    list_filter = ["action", "object_type", OwnClinicFilter]
     search_fields = ["object_id", "request_id", "actor__username"]
     date_hierarchy = "occurred_at"
     list_select_related = ["actor", "clinic"]
@@ -97,19 +110,6 @@ class AuditedModelForm(ServiceModelForm):
             clinic=instance.clinic_id,
         )
         return instance
-
-
-class OwnClinicFilter(admin.SimpleListFilter):
-    title = "clinic"
-    parameter_name = "clinic"
-
-    def lookups(self, request, model_admin):
-        return [
-            (c.pk, c.name) for c in Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
-        ]
-
-    def queryset(self, request, queryset):
-        return queryset.filter(clinic_id=self.value()) if self.value() else queryset
 
 
 class ClinicConfigAdmin(ServiceAdminMixin, admin.ModelAdmin):
