@@ -64,6 +64,9 @@ ACTION_ROLES = {
 
 BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
 
+# The admin's home page lists the boards above the apps (programs.admin_reports).
+admin.site.index_template = "admin/continuum_index.html"
+
 
 def _programs_of(request):
     return Program.objects.filter(clinic_id__in=clinic_ids_for_user(request.user)).select_related(

@@ -93,7 +93,8 @@ def success_message(page):
 
 
 def bed_summary(page) -> str:
-    page.goto("/admin/programs/enrollment/census/")
+    page.goto("/admin/")
+    page.click("#boards a:text('Census')")
     return page.locator("#content-main > p").first.inner_text()
 
 
@@ -192,7 +193,8 @@ def test_admissions_path_census_and_step_down_in_a_browser(page):
     page.screenshot(path=SCREENSHOTS / "patient.png", full_page=True)
 
     # The step-down board shows the patient in IOP, with its chart.
-    page.goto("/admin/programs/enrollment/step-down/")
+    page.goto("/admin/")
+    page.click("#boards a:text('Step-down board')")
     board = page.locator("table.step-down")
     sync_api.expect(board).to_contain_text("Quayle, Robin")
     sync_api.expect(page.locator("figure.step-down-chart svg")).to_be_visible()
