@@ -15,6 +15,9 @@ Texts name the clinic's public name, the local date and time only (DOMAIN.md "Pr
 import datetime
 import logging
 import time
+import weakref
+import zoneinfo
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -61,18 +64,21 @@ def queue_timeout() -> datetime.timedelta:
 
 def render(reminder: Reminder) -> tuple[str, str]:
     """``(subject, text)``: the public name, the local date and time, nothing else."""
-    session = reminder.session
-    clinic = session.clinic
-    local = session.starts_at.astimezone(clinic.zone)
+    clinic = reminder.session.clinic
+    return _texts(reminder.kind, clinic.public_name, clinic.time_zone, reminder.session.starts_at)
+
+
+def _texts(kind: str, public_name: str, time_zone: str, starts_at) -> tuple[str, str]:
+    local = starts_at.astimezone(zoneinfo.ZoneInfo(time_zone))
     when = f"{local:%A, %B} {local.day} at {local:%I:%M %p}".replace(" 0", " ")
-    if reminder.kind == ReminderKind.CANCELLATION:
+    if kind == ReminderKind.CANCELLATION:
         return (
-            f"Appointment cancelled: {clinic.public_name}",
-            f"Your appointment at {clinic.public_name} on {when} is cancelled.",
+            f"Appointment cancelled: {public_name}",
+            f"Your appointment at {public_name} on {when} is cancelled.",
         )
     return (
-        f"Appointment reminder: {clinic.public_name}",
-        f"Reminder: you have an appointment at {clinic.public_name} on {when}.",
+        f"Appointment reminder: {public_name}",
+        f"Reminder: you have an appointment at {public_name} on {when}.",
     )
 
 
@@ -291,17 +297,26 @@ def notices_for_removed(pairs) -> int:
 
 # Dispatch -----------------------------------------------------------------------------------------
 
+# Two index scans in due order (``reminder_due``: status, scheduled_for) rather than one OR,
+# which sorts every open row on every batch of a burst.
 _CLAIM_SQL = """
-UPDATE scheduling_reminder SET status = 'queued', claimed_at = %(now)s, updated_at = %(now)s
-WHERE id IN (
+WITH due AS (
     SELECT id FROM scheduling_reminder
-    WHERE (status = 'pending' AND scheduled_for <= %(now)s)
-       OR (status = 'queued' AND claimed_at < %(queue_deadline)s)
+    WHERE status = 'pending' AND scheduled_for <= %(now)s
+    ORDER BY scheduled_for
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), lost AS (
+    SELECT id FROM scheduling_reminder
+    WHERE status = 'queued' AND claimed_at < %(queue_deadline)s
     ORDER BY scheduled_for
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id
+UPDATE scheduling_reminder r SET status = 'queued', claimed_at = %(now)s, updated_at = %(now)s
+FROM (SELECT id FROM due UNION ALL SELECT id FROM lost) picked
+WHERE r.id = picked.id
+RETURNING r.id
 """
 
 
@@ -363,57 +378,107 @@ def dispatch(enqueue, *, max_batches: int = DISPATCH_MAX_BATCHES) -> int:
 # Compare-and-set, a group at a time: of two tasks holding the same id (a duplicated message),
 # one wins; the claim is committed before any of the group's provider calls.
 _CLAIM_GROUP_SQL = """
-UPDATE scheduling_reminder
-SET status = 'sending', claimed_at = %(now)s, attempts = attempts + 1, updated_at = %(now)s
-WHERE id = ANY(%(ids)s::bigint[]) AND status = 'queued'
-RETURNING id
+WITH locked AS MATERIALIZED (
+    -- By primary key (a status test here would lure the planner onto the partial index of
+    -- open rows, thousands of them in a burst); the lock makes the status read current.
+    SELECT id, status FROM scheduling_reminder WHERE id = ANY($1::bigint[]) FOR UPDATE
+), claimed AS (
+    UPDATE scheduling_reminder r
+    SET status = 'sending', claimed_at = $2, attempts = r.attempts + 1, updated_at = $2
+    FROM locked
+    WHERE r.id = locked.id AND locked.status = 'queued'
+    RETURNING r.id, r.session_id, r.patient_id, r.roster_entry_id, r.kind, r.channel, r.attempts
+)
+SELECT c.id, c.kind, c.channel, c.attempts, s.status, s.starts_at, cl.public_name,
+    cl.time_zone, p.email, p.phone, p.reminder_channels, c.roster_entry_id, e.response,
+    d.devices
+FROM claimed c
+JOIN scheduling_session s ON s.id = c.session_id
+JOIN clinic_clinic cl ON cl.id = s.clinic_id
+JOIN patients_patient p ON p.id = c.patient_id
+LEFT JOIN scheduling_rosterentry e ON e.id = c.roster_entry_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(ARRAY[dv.id::text, dv.platform, dv.token] ORDER BY dv.id) AS devices
+    FROM scheduling_device dv WHERE c.channel = 'push' AND dv.patient_id = c.patient_id
+) d ON true
 """
+
+
+@dataclass(slots=True)
+class _Claimed:
+    """A row claimed for sending, with what deciding and sending it needs (read in the claim)."""
+
+    id: int
+    kind: str
+    channel: str
+    attempts: int
+    session_status: str
+    starts_at: datetime.datetime
+    public_name: str
+    time_zone: str
+    email: str
+    phone: str
+    reminder_channels: list
+    roster_entry_id: int | None
+    response: str | None
+    devices: list | None
+
 
 # The outcomes of a group in one statement. Only rows still ``sending`` (a row marked
 # ``unknown`` meanwhile stays so). ``queued`` gives back a claimed row that was not sent.
 _RECORD_SQL = """
+WITH locked AS MATERIALIZED (
+    SELECT id, status FROM scheduling_reminder WHERE id = ANY($1::bigint[]) FOR UPDATE
+)
 UPDATE scheduling_reminder r
 SET status = v.status,
     last_error = v.last_error,
     provider_message_id = CASE WHEN v.status = 'sent' THEN v.provider_message_id
                                ELSE r.provider_message_id END,
-    sent_at = CASE WHEN v.status = 'sent' THEN %(now)s ELSE r.sent_at END,
+    sent_at = CASE WHEN v.status = 'sent' THEN $6 ELSE r.sent_at END,
     scheduled_for = COALESCE(v.scheduled_for, r.scheduled_for),
     attempts = CASE WHEN v.status = 'queued' THEN r.attempts - 1 ELSE r.attempts END,
-    claimed_at = CASE WHEN v.status = 'queued' THEN %(now)s ELSE r.claimed_at END,
-    updated_at = %(now)s
-FROM unnest(%(ids)s::bigint[], %(statuses)s::text[], %(errors)s::text[],
-            %(provider_ids)s::text[], %(retry_at)s::timestamptz[])
-     AS v(id, status, last_error, provider_message_id, scheduled_for)
-WHERE r.id = v.id AND r.status = 'sending'
+    claimed_at = CASE WHEN v.status = 'queued' THEN $6 ELSE r.claimed_at END,
+    updated_at = $6
+FROM unnest($1::bigint[], $2::text[], $3::text[],
+            $4::text[], $5::timestamptz[])
+     AS v(id, status, last_error, provider_message_id, scheduled_for),
+     locked
+WHERE r.id = v.id AND locked.id = v.id AND locked.status = 'sending'
 """
 
 
-def _claim_group(ids: list[int]) -> list[Reminder]:
-    """Claim a group of queued rows for sending; returns the claimed rows, read after the claim
-    (session, clinic, patient, roster entry; push rows with their devices)."""
+# Prepared once per database connection: planning these joins costs more than running them.
+_PREPARED = {
+    "reminder_claim_group": ("bigint[], timestamptz", _CLAIM_GROUP_SQL),
+    "reminder_record_group": (
+        "bigint[], text[], text[], text[], timestamptz[], timestamptz",
+        _RECORD_SQL,
+    ),
+}
+_prepared_on: "weakref.WeakKeyDictionary[object, set[str]]" = weakref.WeakKeyDictionary()
+
+
+def _execute_prepared(cursor, name: str, params: list) -> None:
+    connection.ensure_connection()
+    done = _prepared_on.setdefault(connection.connection, set())
+    if name not in done:
+        types, sql = _PREPARED[name]
+        cursor.execute(f"PREPARE {name} ({types}) AS {sql}")
+        done.add(name)
+    casts = ", ".join(f"%s::{t}" for t in _PREPARED[name][0].split(", "))
+    cursor.execute(f"EXECUTE {name} ({casts})", params)
+
+
+def _claim_group(ids: list[int]) -> list[_Claimed]:
+    """Claim a group of queued rows for sending (one statement, compare-and-set) and read them
+    with their session, clinic, patient, roster entry and, for push, devices."""
     if not ids:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_GROUP_SQL, {"ids": ids, "now": timezone.now()})
-        claimed = [row[0] for row in cursor.fetchall()]
-    if not claimed:
-        return []
-    rows = {
-        r.pk: r
-        for r in Reminder.objects.select_related(
-            "session__clinic", "patient", "roster_entry"
-        ).filter(pk__in=claimed)
-    }
-    push = {r.patient_id for r in rows.values() if r.channel == Channel.PUSH}
-    devices: dict[int, list[Device]] = {}
-    if push:
-        for device in Device.objects.filter(patient_id__in=push).order_by("pk"):
-            devices.setdefault(device.patient_id, []).append(device)
-    ordered = [rows[pk] for pk in ids if pk in rows]
-    for reminder in ordered:
-        reminder._devices = devices.get(reminder.patient_id, [])
-    return ordered
+        _execute_prepared(cursor, "reminder_claim_group", [ids, timezone.now()])
+        rows = {row[0]: _Claimed(*row) for row in cursor.fetchall()}
+    return [rows[pk] for pk in ids if pk in rows]
 
 
 def _record(outcomes: list[tuple]) -> None:
@@ -422,62 +487,50 @@ def _record(outcomes: list[tuple]) -> None:
         return
     ids, statuses, errors, provider_ids, retry_at = (list(c) for c in zip(*outcomes, strict=True))
     with connection.cursor() as cursor:
-        cursor.execute(
-            _RECORD_SQL,
-            {
-                "ids": ids,
-                "statuses": statuses,
-                "errors": errors,
-                "provider_ids": provider_ids,
-                "retry_at": retry_at,
-                "now": timezone.now(),
-            },
+        _execute_prepared(
+            cursor,
+            "reminder_record_group",
+            [ids, statuses, errors, provider_ids, retry_at, timezone.now()],
         )
 
 
-def _why_not_send(reminder: Reminder) -> tuple[str, str] | None:
+def _why_not_send(row: _Claimed) -> tuple[str, str] | None:
     """``(status, reason)`` when the reminder must no longer go out, else None."""
-    session, patient = reminder.session, reminder.patient
-    if reminder.kind == ReminderKind.REMINDER:
-        if session.status != SessionStatus.SCHEDULED:
+    if row.kind == ReminderKind.REMINDER:
+        if row.session_status != SessionStatus.SCHEDULED:
             return ReminderStatus.CANCELLED, "The session is not scheduled any more."
-        if session.starts_at <= timezone.now():
+        if row.starts_at <= timezone.now():
             return ReminderStatus.SKIPPED, "The session has started."
-        entry = reminder.roster_entry
-        if entry is None:
+        if row.roster_entry_id is None:
             return ReminderStatus.CANCELLED, "The patient left the roster."
-        if entry.response == Response.DECLINED:
+        if row.response == Response.DECLINED:
             return ReminderStatus.CANCELLED, "The patient declined the session."
     # Consent is read when the row is claimed, right before its group goes out: an opt-out
     # applies to pending rows at once.
-    if reminder.channel not in patient.reminder_channels:
+    if row.channel not in row.reminder_channels:
         return ReminderStatus.CANCELLED, "The patient opted out of this channel."
     return None
 
 
-def _deliver(reminder: Reminder, subject: str, text: str) -> str:
-    patient = reminder.patient
-    if reminder.channel == Channel.EMAIL:
+def _deliver(row: _Claimed, subject: str, text: str) -> str:
+    if row.channel == Channel.EMAIL:
         return notifications.send_email(
-            to=patient.email, subject=subject, text=text
+            to=row.email, subject=subject, text=text
         ).provider_message_id
-    if reminder.channel == Channel.SMS:
-        return notifications.send_sms(to=str(patient.phone), text=text).provider_message_id
-    devices = getattr(reminder, "_devices", None)
-    if devices is None:
-        devices = list(Device.objects.filter(patient=patient))
-    if not devices:
+    if row.channel == Channel.SMS:
+        return notifications.send_sms(to=row.phone, text=text).provider_message_id
+    if not row.devices:
         raise notifications.ChannelError("No device registered for push.", retryable=False)
     ids, errors = [], []
-    for device in devices:
+    for device_id, platform, token in row.devices:
         try:
             result = notifications.send_push(
-                token=device.token, platform=device.platform, title=subject, body=text
+                token=token, platform=platform, title=subject, body=text
             )
         except notifications.ChannelError as error:
             if error.code in DEAD_TOKEN_CODES:
                 # The app was removed or the token replaced: never push to it again.
-                device.delete()
+                Device.objects.filter(pk=int(device_id)).delete()
             errors.append(error)
         else:
             ids.append(result.provider_message_id)
@@ -494,18 +547,18 @@ def backoff(attempt: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(2 ** (attempt - 1), 30))
 
 
-def _send_one(reminder: Reminder) -> tuple:
+def _send_one(row: _Claimed) -> tuple:
     """Send one claimed row; returns its outcome for ``_record``."""
-    refusal = _why_not_send(reminder)
+    refusal = _why_not_send(row)
     if refusal is not None:
         status, reason = refusal
-        return (reminder.pk, status, reason, "", None)
-    subject, text = render(reminder)
+        return (row.id, status, reason, "", None)
+    subject, text = _texts(row.kind, row.public_name, row.time_zone, row.starts_at)
     try:
-        provider_id = _deliver(reminder, subject, text)
+        provider_id = _deliver(row, subject, text)
     except notifications.ChannelError as error:
-        return _failure(reminder, error)
-    return (reminder.pk, ReminderStatus.SENT, "", provider_id, None)
+        return _failure(row, error)
+    return (row.id, ReminderStatus.SENT, "", provider_id, None)
 
 
 def send_chunk(reminder_ids) -> dict[int, str]:
@@ -534,18 +587,18 @@ def send_chunk(reminder_ids) -> dict[int, str]:
                 if position and time.monotonic() - started > limit:
                     # Slow provider: give the rest back before the send timeout calls them
                     # cut off; they go in the next group.
-                    rest = [r.pk for r in claimed[position:]]
+                    rest = [r.id for r in claimed[position:]]
                     outcomes.extend((pk, ReminderStatus.QUEUED, "", "", None) for pk in rest)
                     todo = rest + todo
                     break
                 outcome = _send_one(reminder)
                 outcomes.append(outcome)
-                result[reminder.pk] = outcome[1]
+                result[reminder.id] = outcome[1]
         except BaseException:
             # An unexpected error mid-send: record what went out, give back the rows not
             # tried; the row that raised stays ``sending`` (its fate is unknown).
             outcomes.extend(
-                (r.pk, ReminderStatus.QUEUED, "", "", None) for r in claimed[position + 1 :]
+                (r.id, ReminderStatus.QUEUED, "", "", None) for r in claimed[position + 1 :]
             )
             _record(outcomes)
             raise
@@ -557,20 +610,20 @@ def send(reminder_id: int) -> str:
     return send_chunk([reminder_id])[reminder_id]
 
 
-def _failure(reminder: Reminder, error) -> tuple:
+def _failure(row: _Claimed, error) -> tuple:
     now = timezone.now()
-    retry_at = now + backoff(reminder.attempts)
-    deadline = reminder.session.starts_at if reminder.kind == ReminderKind.REMINDER else None
+    retry_at = now + backoff(row.attempts)
+    deadline = row.starts_at if row.kind == ReminderKind.REMINDER else None
     if (
         error.retryable
-        and reminder.attempts < MAX_ATTEMPTS
+        and row.attempts < MAX_ATTEMPTS
         and (deadline is None or retry_at < deadline)
     ):
         status, when = ReminderStatus.PENDING, retry_at
     else:
         status, when = ReminderStatus.FAILED, None
-    logger.warning("Reminder %s: %s (%s)", reminder.pk, status, error.detail)
-    return (reminder.pk, status, str(error.detail)[:300], "", when)
+    logger.warning("Reminder %s: %s (%s)", row.id, status, error.detail)
+    return (row.id, status, str(error.detail)[:300], "", when)
 
 
 def retry_failed(*, reminder: Reminder) -> bool:
