@@ -103,6 +103,44 @@ def series_create(
     return series
 
 
+def _series_until(series: Series, until: datetime.date | None) -> datetime.date:
+    until = until or horizon_date(series.clinic)
+    if series.ends_on is not None:
+        until = min(until, series.ends_on)
+    return until
+
+
+def _new_sessions(series: Series, until: datetime.date, existing) -> list[Session]:
+    """The series' occurrences from its first day to ``until`` whose dates are not in
+    ``existing``, as unsaved sessions."""
+    planned = occurrences(
+        weekdays=series.weekdays,
+        wall_time=series.local_start_time,
+        duration=datetime.timedelta(minutes=series.duration_minutes),
+        zone=series.time_zone,
+        first=series.starts_on,
+        last=until,
+    )
+    return [
+        Session(
+            clinic_id=series.clinic_id,
+            program_id=series.program_id,
+            series=series,
+            occurrence_date=o.date,
+            kind=series.kind,
+            title=series.title,
+            starts_at=o.starts_at,
+            ends_at=o.ends_at,
+            location=series.location,
+            room_id=series.room_id,
+            facilitator_id=series.facilitator_id,
+            capacity=series.capacity,
+        )
+        for o in planned
+        if o.date not in existing
+    ]
+
+
 def series_materialize(*, series: Series, until: datetime.date | None = None) -> list[Session]:
     """Create the series' sessions up to ``until`` (default: the horizon) in one INSERT.
 
@@ -114,47 +152,59 @@ def series_materialize(*, series: Series, until: datetime.date | None = None) ->
     series = (
         Series.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=series.pk)
     )
-    until = until or horizon_date(series.clinic)
-    if series.ends_on is not None:
-        until = min(until, series.ends_on)
+    until = _series_until(series, until)
     first = series.starts_on
     if first > until:
         return []
-    planned = occurrences(
-        weekdays=series.weekdays,
-        wall_time=series.local_start_time,
-        duration=datetime.timedelta(minutes=series.duration_minutes),
-        zone=series.time_zone,
-        first=first,
-        last=until,
-    )
     existing = set(
         Session.objects.filter(
             series=series, occurrence_date__gte=first, occurrence_date__lte=until
         ).values_list("occurrence_date", flat=True)
     )
-    created = Session.objects.bulk_create(
-        [
-            Session(
-                clinic_id=series.clinic_id,
-                program_id=series.program_id,
-                series=series,
-                occurrence_date=o.date,
-                kind=series.kind,
-                title=series.title,
-                starts_at=o.starts_at,
-                ends_at=o.ends_at,
-                location=series.location,
-                room_id=series.room_id,
-                facilitator_id=series.facilitator_id,
-                capacity=series.capacity,
-            )
-            for o in planned
-            if o.date not in existing
-        ]
-    )
+    created = Session.objects.bulk_create(_new_sessions(series, until, existing))
     Series.objects.filter(pk=series.pk).update(materialized_until=until)
     series.materialized_until = until
+    return created
+
+
+def series_materialize_open(*, until: datetime.date | None = None) -> list[Session]:
+    """``series_materialize`` for every open series at once (the nightly pass), with a constant
+    number of queries: lock the series, read their existing occurrence dates, one INSERT of the
+    new sessions, one UPDATE of the horizons. Call inside a transaction. Returns the sessions
+    created."""
+    today = timezone.localdate()
+    open_series = list(
+        Series.objects.select_for_update(of=("self",))
+        .select_related("clinic")
+        .exclude(ends_on__lt=today - datetime.timedelta(days=1))
+        .order_by("pk")
+    )
+    spans = {}
+    for series in open_series:
+        last = _series_until(series, until)
+        if series.starts_on <= last:
+            spans[series.pk] = (series, last)
+    if not spans:
+        return []
+    existing: dict[int, set] = {pk: set() for pk in spans}
+    for series_id, day in Session.objects.filter(
+        series_id__in=list(spans),
+        occurrence_date__gte=min(series.starts_on for series, _ in spans.values()),
+        occurrence_date__lte=max(last for _, last in spans.values()),
+    ).values_list("series_id", "occurrence_date"):
+        existing[series_id].add(day)
+    new = [
+        session
+        for series, last in spans.values()
+        for session in _new_sessions(series, last, existing[series.pk])
+    ]
+    created = Session.objects.bulk_create(new) if new else []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE scheduling_series s SET materialized_until = v.until"
+            " FROM unnest(%s::bigint[], %s::date[]) AS v(id, until) WHERE s.id = v.id",
+            [list(spans), [last for _, last in spans.values()]],
+        )
     return created
 
 
@@ -470,6 +520,55 @@ def roster_fill_sessions(*, session_ids: list[int], stays: list[tuple], zone: st
                 "enrollments": [s[1] for s in stays],
                 "starts": [s[2] for s in stays],
                 "ends": [s[3] for s in stays],
+            },
+        )
+        entry_ids = [row[0] for row in cursor.fetchall()]
+    reminders.plan_for_entries(entry_ids)
+    return len(entry_ids)
+
+
+def roster_fill_program_sessions(*, session_ids: list[int], stays: list[tuple]) -> int:
+    """``roster_fill_sessions`` for new sessions of several programs in one INSERT: each session
+    gets the stays of its own program. ``stays``: ``(program_id, patient_id, enrollment_id,
+    start_date, end_date_or_None, time_zone)`` (the program's clinic's zone)."""
+    if not session_ids or not stays:
+        return 0
+    local_date = "(s.starts_at AT TIME ZONE stay.zone)::date"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
+                                                created_at)
+            SELECT session_id, patient_id, enrollment_id, 'none', now()
+            FROM (
+                SELECT s.id AS session_id, stay.patient_id, stay.enrollment_id, s.capacity,
+                       row_number() OVER (PARTITION BY s.id
+                                          ORDER BY stay.start_date, stay.enrollment_id) AS place,
+                       (SELECT count(*) FROM scheduling_rosterentry r
+                        WHERE r.session_id = s.id) AS taken
+                FROM scheduling_session s
+                JOIN unnest(%(programs)s::bigint[], %(patients)s::bigint[],
+                            %(enrollments)s::bigint[], %(starts)s::date[], %(ends)s::date[],
+                            %(zones)s::text[])
+                     AS stay(program_id, patient_id, enrollment_id, start_date, end_date, zone)
+                  ON stay.program_id = s.program_id
+                 AND {local_date} >= stay.start_date
+                 AND (stay.end_date IS NULL OR {local_date} < stay.end_date)
+                WHERE s.id = ANY(%(sessions)s)
+            ) AS candidate
+            -- A session's capacity holds: the earliest stays get its places.
+            WHERE capacity IS NULL OR taken + place <= capacity
+            ON CONFLICT (session_id, patient_id) DO NOTHING
+            RETURNING id
+            """,  # noqa: S608 - interpolates only a constant expression
+            {
+                "sessions": session_ids,
+                "programs": [s[0] for s in stays],
+                "patients": [s[1] for s in stays],
+                "enrollments": [s[2] for s in stays],
+                "starts": [s[3] for s in stays],
+                "ends": [s[4] for s in stays],
+                "zones": [s[5] for s in stays],
             },
         )
         entry_ids = [row[0] for row in cursor.fetchall()]

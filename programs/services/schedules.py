@@ -6,7 +6,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from programs.models import OCCUPYING, Enrollment, Program
 from scheduling import services as calendar
@@ -82,17 +81,28 @@ def program_series_create(
 
 def materialize_all_series(*, until: datetime.date | None = None) -> int:
     """The nightly pass (idempotent): extend every open series to the horizon and seed the new
-    program sessions' rosters. Returns how many sessions were created."""
-    created = 0
-    for series in Series.objects.select_related("clinic", "program__clinic").exclude(
-        ends_on__lt=timezone.localdate() - datetime.timedelta(days=1)
-    ):
-        with transaction.atomic():
-            sessions = calendar.series_materialize(series=series, until=until)
-            if series.program is not None and sessions:
-                fill_rosters(series.program, sessions)
-            created += len(sessions)
-    return created
+    program sessions' rosters, in one transaction with a constant number of queries whatever
+    the number of series. Returns how many sessions were created."""
+    with transaction.atomic():
+        sessions = calendar.series_materialize_open(until=until)
+        programs = {s.program_id for s in sessions if s.program_id is not None}
+        if programs:
+            stays = list(
+                Enrollment.objects.filter(
+                    program_id__in=programs, status__in=OCCUPYING
+                ).values_list(
+                    "program_id",
+                    "patient_id",
+                    "id",
+                    "start_date",
+                    "discharge_date",
+                    "program__clinic__time_zone",
+                )
+            )
+            calendar.roster_fill_program_sessions(
+                session_ids=[s.pk for s in sessions if s.program_id is not None], stays=stays
+            )
+    return len(sessions)
 
 
 def rosters_follow_admission(enrollment: Enrollment) -> int:

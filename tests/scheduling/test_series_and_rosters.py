@@ -380,3 +380,74 @@ def test_seeding_new_sessions_respects_their_capacity(clinic, admissions, clinic
         )
 
     assert {RosterEntry.objects.filter(session=s).count() for s in sessions} == {2}
+
+
+@time_machine.travel(datetime.datetime(2026, 10, 26, 12, tzinfo=UTC), tick=False)
+def test_the_nightly_pass_costs_the_same_queries_for_2_and_10_series_of_two_programs(
+    clinic, clinician, admissions, evening_iop
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from patients.models import Patient
+    from scheduling.models import Reminder
+
+    morning_iop = Program.objects.create(
+        **{
+            **LEVEL_DEFAULTS["iop"],
+            "clinic": clinic,
+            "name": "Morning IOP",
+            "level": "iop",
+            "track": "morning",
+            "capacity": 40,
+        }
+    )
+    start = datetime.date(2026, 10, 26)
+    patients = make_patients(clinic, admissions, 6)
+    Patient.objects.filter(pk__in=[p.pk for p in patients]).update(
+        reminder_channels=["email"], email="someone@example.org"
+    )
+    for n, patient in enumerate(patients):
+        enrollments.enrollment_create(
+            actor=admissions,
+            patient=patient,
+            program=evening_iop if n % 2 else morning_iop,
+            start_date=start,
+        )
+
+    def add_series(count):
+        return [
+            services.series_create(
+                actor=clinician,
+                clinic=clinic,
+                program=evening_iop if n % 2 else morning_iop,
+                starts_on=start + datetime.timedelta(days=1),
+                ends_on=start + datetime.timedelta(weeks=12),
+                **{**SERIES, "title": f"Track {n}"},
+            )
+            for n in range(count)
+        ]
+
+    counts = []
+    for count in (2, 10):
+        made = add_series(count)
+        with CaptureQueriesContext(connection) as captured:
+            created = materialize_all_series(until=start + datetime.timedelta(weeks=12))
+        counts.append(len(captured))
+        assert created == 36 * count
+        for series in made:
+            sessions = Session.objects.filter(series=series)
+            assert sessions.count() == 36
+            # Each session has its own program's three patients, and their reminders.
+            entries = RosterEntry.objects.filter(session__series=series)
+            assert entries.count() == 36 * 3
+            assert {e.patient_id for e in entries} == {
+                p.pk for n, p in enumerate(patients) if (n % 2) == (series.program == evening_iop)
+            }
+            # Planned for every new entry (2 offsets x email).
+            assert Reminder.objects.filter(roster_entry__in=entries).count() == 36 * 3 * 2
+            series.refresh_from_db()
+            assert series.materialized_until == start + datetime.timedelta(weeks=12)
+
+    assert counts[0] == counts[1], counts
+    assert materialize_all_series(until=start + datetime.timedelta(weeks=12)) == 0
