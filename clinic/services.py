@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from django.db import models
+from django.db import connection, models
 
 from clinic.middleware import current_request_id
 from clinic.models import AuditAction, AuditEvent, Clinic
@@ -36,21 +36,51 @@ def audit_record(
 
 def audit_record_many(
     *, actor, action: AuditAction, objects: Iterable[models.Model], patient_id_of, clinic_id_of
-) -> list[AuditEvent]:
+) -> None:
     """One audit row per object in a single INSERT (a list page of patient records)."""
-    rows = [
-        AuditEvent(
-            **_audit_fields(
-                actor=actor,
-                action=action,
-                obj=obj,
-                clinic=clinic_id_of(obj),
-                patient_id=patient_id_of(obj),
-            )
+    by_type: dict[str, list] = {}
+    for obj in objects:
+        by_type.setdefault(_object_type(obj), []).append(
+            (obj.pk, clinic_id_of(obj), patient_id_of(obj))
         )
-        for obj in objects
-    ]
-    return AuditEvent.objects.bulk_create(rows)
+    for object_type, rows in by_type.items():
+        audit_record_rows(actor=actor, action=action, object_type=object_type, rows=rows)
+
+
+# The table is AuditEvent's (clinic/models.py).
+_AUDIT_ROWS_SQL = """
+INSERT INTO clinic_auditevent
+    (actor_id, action, object_type, object_id, clinic_id, patient_id, request_id, occurred_at)
+SELECT %s, %s, %s, o.object_id, o.clinic_id, o.patient_id, %s, statement_timestamp()
+FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS o(object_id, clinic_id, patient_id)
+"""
+
+
+def audit_record_rows(
+    *, actor, action: AuditAction, object_type: str, rows: Iterable[tuple[object, int, int]]
+) -> None:
+    """One audit row per ``(object id, clinic id, patient id)`` of ``object_type`` (a model's
+    ``app_label.model``) in a single set-based INSERT: for list pages read as ``.values()`` rows
+    rather than model instances, and cheaper than building a model instance per row."""
+    rows = list(rows)
+    if not rows:
+        return
+    if actor is not None and not actor.is_authenticated:
+        actor = None
+    object_ids, clinic_ids, patient_ids = zip(*rows, strict=True)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _AUDIT_ROWS_SQL,
+            [
+                actor.pk if actor is not None else None,
+                action.value if isinstance(action, AuditAction) else action,
+                object_type,
+                current_request_id(),
+                [str(object_id) for object_id in object_ids],
+                [c.pk if isinstance(c, Clinic) else c for c in clinic_ids],
+                list(patient_ids),
+            ],
+        )
 
 
 def _audit_fields(*, actor, action, obj=None, object_type="", clinic=None, patient_id=None):

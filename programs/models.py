@@ -305,6 +305,12 @@ class Enrollment(models.Model):
                 fields=["program", "status", "discharge_date"], name="enrollment_program_discharge"
             ),
             models.Index(fields=["patient", "-start_date"], name="enrollment_patient"),
+            # The step-down board cuts its page of active stays by start date (days in program).
+            models.Index(
+                fields=["start_date"],
+                condition=Q(status="admitted"),
+                name="enrollment_admitted_start",
+            ),
         ]
         constraints = [
             models.CheckConstraint(

@@ -34,6 +34,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 
 from clinic.models import Clinic
@@ -296,6 +297,117 @@ def _intensity(field: str) -> Case:
     )
 
 
+def _step_down_active(
+    *,
+    user,
+    today: datetime.date | None,
+    now: datetime.datetime,
+    clinic: int | None = None,
+    program: int | None = None,
+    level: str | None = None,
+) -> QuerySet[Enrollment]:
+    """The enrollments active today in the caller's clinics, with ``today`` (the clinic's local
+    date unless given) and ``days_in_program``: what the board filters and sorts on."""
+    today_expr = (
+        Value(today, output_field=DateField())
+        if today is not None
+        else _clinic_today("program__clinic__time_zone", now)
+    )
+    enrollments = (
+        Enrollment.objects.filter(
+            program__clinic_id__in=clinic_ids_for_user(user), status=EnrollmentStatus.ADMITTED
+        )
+        .annotate(today=today_expr)
+        .filter(start_date__lte=F("today"))
+    )
+    if clinic is not None:
+        enrollments = enrollments.filter(program__clinic_id=clinic)
+    if program is not None:
+        enrollments = enrollments.filter(program_id=program)
+    if level:
+        enrollments = enrollments.filter(level=level)
+    return enrollments.annotate(days_in_program=_DateDiff(F("today"), F("start_date")))
+
+
+def _latest_assessments() -> tuple[QuerySet, QuerySet]:
+    latest = Assessment.objects.filter(patient_id=OuterRef("patient_id")).order_by(
+        "-assessed_at", "-id"
+    )
+    latest_counting = latest.annotate(
+        counts=Coalesce(NullIf("decided_level", Value("")), "recommended_level")
+    )
+    return latest, latest_counting
+
+
+def _min_stay_reached() -> Q:
+    return Q(program__min_stay_days__isnull=True) | Q(
+        days_in_program__gte=F("program__min_stay_days")
+    )
+
+
+def _flag_expressions(flags: Iterable[str]) -> dict:
+    """The SQL of these flags (over ``_step_down_active``'s annotations)."""
+    expressions = {}
+    if FLAG_READY in flags:
+        _latest, latest_counting = _latest_assessments()
+        # Ranked inside the subquery so that the flag does not repeat it per level.
+        latest_intensity = Subquery(
+            latest_counting.annotate(rank=_intensity("counts")).values("rank")[:1]
+        )
+        expressions[FLAG_READY] = ExpressionWrapper(
+            _min_stay_reached() & Q(LessThan(latest_intensity, _intensity("level"))),
+            output_field=BooleanField(),
+        )
+    if FLAG_PAST_PLANNED_END in flags:
+        expressions[FLAG_PAST_PLANNED_END] = ExpressionWrapper(
+            Q(today__gt=F("planned_end_date")), output_field=BooleanField()
+        )
+    if FLAG_GAP in flags:
+        target_days = datetime.timedelta(days=Transition.CONTINUITY_TARGET_DAYS)
+        late_moves = Transition.objects.filter(to_enrollment=OuterRef("pk")).filter(
+            Q(first_session_on__isnull=False, first_session_on__gt=F("date") + target_days)
+            | Q(first_session_on__isnull=True, date__lt=OuterRef("today") - target_days)
+        )
+        expressions[FLAG_GAP] = Exists(late_moves)
+    return expressions
+
+
+def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment]:
+    """Everything a board row shows, over ``_step_down_active``."""
+    latest, latest_counting = _latest_assessments()
+    return (
+        enrollments.annotate(
+            min_stay_reached=ExpressionWrapper(_min_stay_reached(), output_field=BooleanField()),
+            latest_assessment=Subquery(latest.values("id")[:1]),
+            latest_recommended_level=Subquery(latest.values("recommended_level")[:1]),
+            latest_level=Subquery(latest_counting.values("counts")[:1]),
+        )
+        .annotate(**_flag_expressions(FLAGS))
+        .select_related("patient", "program__clinic")
+        .only(
+            "id",
+            "patient_id",
+            "program_id",
+            "level",
+            "start_date",
+            "planned_end_date",
+            "patient__first_name",
+            "patient__last_name",
+            "program__clinic_id",
+            "program__min_stay_days",
+            "program__weekly_hours_min",
+            "program__clinic__time_zone",
+        )
+    )
+
+
+def _check_choices(flag: str | None, ordering: str) -> None:
+    if flag and flag not in FLAGS:
+        raise ValidationError({"flag": [f"Choose one of {', '.join(FLAGS)}."]})
+    if ordering not in STEP_DOWN_ORDERINGS:
+        raise ValidationError({"ordering": [f"Choose one of {', '.join(STEP_DOWN_ORDERINGS)}."]})
+
+
 def step_down_queryset(
     *,
     user,
@@ -308,7 +420,8 @@ def step_down_queryset(
 ) -> QuerySet[Enrollment]:
     """The enrollments active today in the caller's clinics (admitted, started on or before
     today, not discharged), annotated with everything a board row shows; ``step_down_rows``
-    turns a page of them into rows.
+    turns a page of them into rows. (The API cuts its page first: ``step_down_page_ids`` then
+    ``step_down_enrollments``, so that the annotations are computed for the page's rows only.)
 
     ``today`` defaults to each clinic's local date. Annotations:
 
@@ -328,90 +441,104 @@ def step_down_queryset(
 
     ``flag`` keeps only rows with that flag; ``ordering`` is a key of ``STEP_DOWN_ORDERINGS``.
     """
-    now = timezone.now()
-    today_expr = (
-        Value(today, output_field=DateField())
-        if today is not None
-        else _clinic_today("program__clinic__time_zone", now)
-    )
-    latest = Assessment.objects.filter(patient_id=OuterRef("patient_id")).order_by(
-        "-assessed_at", "-id"
-    )
-    latest_counting = latest.annotate(
-        counts=Coalesce(NullIf("decided_level", Value("")), "recommended_level")
-    )
-    target_days = datetime.timedelta(days=Transition.CONTINUITY_TARGET_DAYS)
-    late_moves = Transition.objects.filter(to_enrollment=OuterRef("pk")).filter(
-        Q(first_session_on__isnull=False, first_session_on__gt=F("date") + target_days)
-        | Q(first_session_on__isnull=True, date__lt=OuterRef("today") - target_days)
-    )
-    enrollments = (
-        Enrollment.objects.filter(
-            program__clinic_id__in=clinic_ids_for_user(user), status=EnrollmentStatus.ADMITTED
-        )
-        .annotate(today=today_expr)
-        .filter(start_date__lte=F("today"))
-    )
-    if clinic is not None:
-        enrollments = enrollments.filter(program__clinic_id=clinic)
-    if program is not None:
-        enrollments = enrollments.filter(program_id=program)
-    if level:
-        enrollments = enrollments.filter(level=level)
-    enrollments = (
-        enrollments.annotate(
-            days_in_program=_DateDiff(F("today"), F("start_date")),
-            min_stay_reached=ExpressionWrapper(
-                Q(program__min_stay_days__isnull=True)
-                | Q(days_in_program__gte=F("program__min_stay_days")),
-                output_field=BooleanField(),
-            ),
-            latest_assessment=Subquery(latest.values("id")[:1]),
-            latest_recommended_level=Subquery(latest.values("recommended_level")[:1]),
-            latest_level=Subquery(latest_counting.values("counts")[:1]),
-        )
-        .alias(
-            # Ranked inside the subquery so that the flag does not repeat it per level.
-            latest_intensity=Subquery(
-                latest_counting.annotate(rank=_intensity("counts")).values("rank")[:1]
-            ),
-            level_intensity=_intensity("level"),
-        )
-        .annotate(
-            ready_for_step_down=ExpressionWrapper(
-                Q(min_stay_reached=True) & Q(latest_intensity__lt=F("level_intensity")),
-                output_field=BooleanField(),
-            ),
-            past_planned_end=ExpressionWrapper(
-                Q(today__gt=F("planned_end_date")), output_field=BooleanField()
-            ),
-            gap_after_transition=Exists(late_moves),
+    _check_choices(flag, ordering)
+    enrollments = _step_down_annotate(
+        _step_down_active(
+            user=user,
+            today=today,
+            now=timezone.now(),
+            clinic=clinic,
+            program=program,
+            level=level,
         )
     )
     if flag:
-        if flag not in FLAGS:
-            raise ValidationError({"flag": [f"Choose one of {', '.join(FLAGS)}."]})
         enrollments = enrollments.filter(**{flag: True})
-    if ordering not in STEP_DOWN_ORDERINGS:
-        raise ValidationError({"ordering": [f"Choose one of {', '.join(STEP_DOWN_ORDERINGS)}."]})
-    return (
-        enrollments.select_related("patient", "program__clinic")
-        .only(
-            "id",
-            "patient_id",
-            "program_id",
-            "level",
-            "start_date",
-            "planned_end_date",
-            "patient__first_name",
-            "patient__last_name",
-            "program__clinic_id",
-            "program__min_stay_days",
-            "program__weekly_hours_min",
-            "program__clinic__time_zone",
-        )
-        .order_by(*STEP_DOWN_ORDERINGS[ordering])
+    return enrollments.order_by(*STEP_DOWN_ORDERINGS[ordering])
+
+
+def step_down_page_ids(
+    *,
+    user,
+    now: datetime.datetime,
+    today: datetime.date | None = None,
+    clinic: int | None = None,
+    program: int | None = None,
+    level: str | None = None,
+    flag: str | None = None,
+    ordering: str = STEP_DOWN_DEFAULT_ORDERING,
+    first: int | None = None,
+) -> QuerySet:
+    """The ids of ``step_down_queryset``'s rows in its order, to cut a page from: only what the
+    board filters and sorts on (no per-row subquery unless ``flag`` asks for one; the flag's
+    own expression is then tested on the active enrollments, each an index probe).
+    ``step_down_enrollments(page, now=now)`` then annotates the page's rows.
+
+    ``first``: the page needs no more than the first ``first`` rows; ordered by days in the
+    program, the rows are then read off the start-date index near the page (``_near_the_first``)
+    instead of sorting every active stay."""
+    _check_choices(flag, ordering)
+    enrollments = _step_down_active(
+        user=user, today=today, now=now, clinic=clinic, program=program, level=level
     )
+    if flag:
+        enrollments = enrollments.alias(**_flag_expressions([flag])).filter(**{flag: True})
+    if first is not None and ordering in ("days_in_program", "-days_in_program"):
+        enrollments = _near_the_first(enrollments, first, oldest_first=ordering.startswith("-"))
+    return enrollments.order_by(*STEP_DOWN_ORDERINGS[ordering]).values_list("id", flat=True)
+
+
+# Local dates of one instant differ by at most 2 days around the world (UTC−12 to UTC+14).
+_TODAY_SPREAD_DAYS = 2
+
+
+def _near_the_first(enrollments: QuerySet, first: int, *, oldest_first: bool) -> QuerySet:
+    """Only the enrollments that can be among the ``first`` by days in the program, found on the
+    (admitted, start_date) index rather than by computing every stay's days.
+
+    Days in the program are the clinic's today − start date, and the todays of the caller's
+    clinics differ by at most ``_TODAY_SPREAD_DAYS``. With S the ``first``-th start date in
+    start order (oldest first for the longest stays), the ``first`` longest stays all started
+    by S + the spread (each of the ``first`` oldest has at least today_min − S days), so nothing
+    later can be on the page; likewise from the other end for the shortest stays.
+    """
+    by_start = "start_date" if oldest_first else "-start_date"
+    spread = _TODAY_SPREAD_DAYS if oldest_first else -_TODAY_SPREAD_DAYS
+    nth = (
+        enrollments.order_by(by_start)
+        .annotate(bound=ExpressionWrapper(F("start_date") + spread, output_field=DateField()))
+        .values("bound")[first - 1 : first]
+    )
+    # Fewer than ``first`` stays: no bound (the subquery is empty).
+    bound = Coalesce(
+        Subquery(nth, output_field=DateField()),
+        Value(datetime.date.max if oldest_first else datetime.date.min, output_field=DateField()),
+    )
+    if oldest_first:
+        return enrollments.filter(start_date__lte=bound)
+    return enrollments.filter(start_date__gte=bound)
+
+
+def step_down_enrollments(
+    ids: Iterable[int], *, now: datetime.datetime, today: datetime.date | None = None
+) -> list[Enrollment]:
+    """These enrollments (a page of ``step_down_page_ids``) annotated as
+    ``step_down_queryset``'s, in the order of ``ids``: the annotations cost the page's rows."""
+    ids = list(ids)
+    if not ids:
+        return []
+    enrollments = _step_down_annotate(
+        Enrollment.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(
+            today=Value(today, output_field=DateField())
+            if today is not None
+            else _clinic_today("program__clinic__time_zone", now)
+        )
+        .annotate(days_in_program=_DateDiff(F("today"), F("start_date")))
+    )
+    by_id = {e.pk: e for e in enrollments}
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:

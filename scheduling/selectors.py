@@ -7,6 +7,7 @@ attendance is overdue), computed by the database in the list's one query rather 
 import datetime
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import (
     BooleanField,
     Count,
@@ -70,6 +71,84 @@ def session_annotate(queryset: QuerySet[Session]) -> QuerySet[Session]:
 def session_list(*, user) -> QuerySet[Session]:
     """Sessions of the caller's clinics with ``roster_count`` and ``needs_attendance``."""
     return session_annotate(Session.objects.filter(clinic_id__in=clinic_ids_for_user(user)))
+
+
+def session_list_for_page(*, user) -> QuerySet[Session]:
+    """What the session list filters, orders and cuts into a page (``session_page_rows`` then
+    reads the page): the caller's clinics' sessions. A plain query for the ORM to build:
+    ``session_list``'s annotations and joins cost more to compile than to run."""
+    return Session.objects.filter(clinic_id__in=clinic_ids_for_user(user))
+
+
+def needs_attendance() -> ExpressionWrapper:
+    """``session_annotate``'s ``needs_attendance`` now, for a filter."""
+    return _needs_attendance(timezone.now())
+
+
+# The columns of scheduling.api.serializers.SESSION_COLUMNS for the given session ids, in their
+# order, with ``roster_count`` and ``needs_attendance`` as ``session_annotate`` computes them.
+# ("programs_program": scheduling knows programs only through the foreign key, DESIGN.md.)
+_SESSION_PAGE_SQL = """
+SELECT s.id, s.clinic_id, s.program_id, p.name, s.series_id, s.occurrence_date, s.detached,
+       s.kind, s.title, s.starts_at, s.ends_at, c.time_zone, s.location, s.room_id, rm.name,
+       s.facilitator_id, u.first_name, u.last_name, u.username, s.capacity, s.status,
+       s.sequence,
+       (SELECT count(*) FROM scheduling_rosterentry r WHERE r.session_id = s.id),
+       (s.ends_at <= %(now)s AND NOT (s.status = %(cancelled)s) AND EXISTS (
+            -- The outer ends_at tested inside too: see _needs_attendance.
+            SELECT 1 FROM scheduling_rosterentry r
+            LEFT JOIN scheduling_attendance a ON a.roster_entry_id = r.id
+            WHERE r.session_id = s.id AND s.ends_at <= %(now)s AND a.id IS NULL)),
+       s.created_at, s.updated_at
+FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS page(id, n)
+JOIN scheduling_session s ON s.id = page.id
+JOIN clinic_clinic c ON c.id = s.clinic_id
+LEFT JOIN programs_program p ON p.id = s.program_id
+LEFT JOIN clinic_room rm ON rm.id = s.room_id
+LEFT JOIN auth_user u ON u.id = s.facilitator_id
+ORDER BY page.n
+"""
+SESSION_PAGE_COLUMNS = (
+    "id",
+    "clinic_id",
+    "program_id",
+    "program__name",
+    "series_id",
+    "occurrence_date",
+    "detached",
+    "kind",
+    "title",
+    "starts_at",
+    "ends_at",
+    "clinic__time_zone",
+    "location",
+    "room_id",
+    "room__name",
+    "facilitator_id",
+    "facilitator__first_name",
+    "facilitator__last_name",
+    "facilitator__username",
+    "capacity",
+    "status",
+    "sequence",
+    "roster_count",
+    "needs_attendance",
+    "created_at",
+    "updated_at",
+)
+
+
+def session_page_rows(ids: list[int]) -> list[dict]:
+    """The list's rows of these sessions (``SESSION_PAGE_COLUMNS``), in the order of ``ids``:
+    one query, its cost that of the page."""
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SESSION_PAGE_SQL,
+            {"ids": list(ids), "now": timezone.now(), "cancelled": SessionStatus.CANCELLED.value},
+        )
+        return [dict(zip(SESSION_PAGE_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 
 
 def series_list(*, user) -> QuerySet[Series]:

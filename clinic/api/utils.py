@@ -39,3 +39,18 @@ def paginated(serializer_class) -> type[serializers.Serializer]:
             "results": serializer_class(many=True),
         },
     )
+
+
+def datetime_text(value: datetime.datetime | None, zone: datetime.tzinfo) -> str | None:
+    """An aware datetime as DRF's ``DateTimeField`` shows it: ISO 8601 in ``zone`` (pass
+    ``timezone.get_current_timezone()``, read once per list), ``Z`` for UTC. For lists
+    serialized from ``.values()`` rows."""
+    if not value:
+        return None
+    text = value.astimezone(zone).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def date_text(value: datetime.date | None) -> str | None:
+    """A date as DRF's ``DateField`` shows it."""
+    return value.isoformat() if value else None

@@ -2,11 +2,13 @@
 call the report selectors in ``programs.reports``, render. Every staff role reads both."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
 
 from clinic.api.mixins import PatientDataMixin
+from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import paginated, validated
 from patients.models import Level, Track
@@ -178,6 +180,8 @@ class StepDownBoardView(PatientDataMixin, generics.GenericAPIView):
     permission_classes = [roles_allowed(read=ALL_STAFF)]
     serializer_class = StepDownRowSerializer
     filter_backends = []
+    # No COUNT of the whole board for a page (page_size + 1 ids say whether there is more).
+    pagination_class = UncountedPageNumberPagination
 
     def audit_clinic_id(self, obj):
         return obj.program.clinic_id
@@ -188,8 +192,13 @@ class StepDownBoardView(PatientDataMixin, generics.GenericAPIView):
     )
     def get(self, request):
         query = validated(StepDownQuerySerializer, request, data=request.query_params)
-        enrollments = reports.step_down_queryset(user=request.user, **query)
-        page = self.paginate_queryset(enrollments)
+        # The page is cut first, then only its rows are annotated (cost follows the page).
+        now = timezone.now()
+        first = self.paginator.rows_needed(request)
+        ids = self.paginate_queryset(
+            reports.step_down_page_ids(user=request.user, now=now, first=first, **query)
+        )
+        page = reports.step_down_enrollments(ids, now=now)
         self.audit_list(page)
         rows = reports.step_down_rows(page)
         return self.get_paginated_response(StepDownRowSerializer(rows, many=True).data)

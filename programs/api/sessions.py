@@ -14,6 +14,7 @@ import django_filters
 from django import forms
 from django.db.models import DateField, DateTimeField, F, Func
 from django.db.models.functions import Cast
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -22,12 +23,16 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 
+from clinic.api.filters import DjangoFilterBackend as QuickDjangoFilterBackend
 from clinic.api.mixins import NoStoreMixin
+from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
+from clinic.api.renderers import orjson_first
 from clinic.api.utils import paginated, utc_instant, validated
 from clinic.models import AuditAction, Role
-from clinic.services import audit_record_many
+from clinic.services import audit_record_many, audit_record_rows
 from programs.services import schedules
 from scheduling import selectors, services
 from scheduling.api import serializers as s
@@ -116,13 +121,19 @@ class SessionFilterSet(django_filters.FilterSet):
         label="Starting before this instant, or before this local date (YYYY-MM-DD)",
     )
     needs_attendance = django_filters.BooleanFilter(
-        field_name="needs_attendance",
+        method="filter_needs_attendance",
         label="Ended, not cancelled, with someone's attendance unrecorded",
     )
 
     class Meta:
         model = Session
         fields = ["program", "patient", "clinician", "clinic", "series", "kind", "status"]
+
+    def filter_needs_attendance(self, queryset, name, value):
+        # Computed only when asked for (the list's page query does not select it).
+        return queryset.alias(attendance_overdue=selectors.needs_attendance()).filter(
+            attendance_overdue=value
+        )
 
 
 class SeriesFilterSet(django_filters.FilterSet):
@@ -161,8 +172,11 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
     supervisors. Attendance: also admissions (the front desk checks people in)."""
 
     serializer_class = s.SessionSerializer
-    filter_backends = [DjangoFilterBackend, OrderingFilter]
+    filter_backends = [QuickDjangoFilterBackend, OrderingFilter]
     filterset_class = SessionFilterSet
+    # Pages without a COUNT (page_size + 1 rows say whether there is a next one), JSON by orjson.
+    pagination_class = UncountedPageNumberPagination
+    renderer_classes = orjson_first(api_settings.DEFAULT_RENDERER_CLASSES)
     ordering_fields = ["starts_at", "id"]
     ordering = ["starts_at", "id"]
 
@@ -183,18 +197,25 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
             return None
 
     def list(self, request):
-        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        # The page's ids through the filters, then its rows in one set query: s.session_item
+        # builds what SessionSerializer shows, without model instances.
+        ids = self.paginate_queryset(
+            self.filter_queryset(selectors.session_list_for_page(user=request.user)).values_list(
+                "id", flat=True
+            )
+        )
+        rows = selectors.session_page_rows(ids)
         patient_id = self._patient_filter()
         if patient_id is not None:
             # Whose sessions these are is patient data (42 CFR Part 2): audit the page.
-            audit_record_many(
+            audit_record_rows(
                 actor=request.user,
                 action=AuditAction.LIST,
-                objects=page,
-                patient_id_of=lambda session: patient_id,
-                clinic_id_of=lambda session: session.clinic_id,
+                object_type=Session._meta.label_lower,
+                rows=[(row["id"], row["clinic_id"], patient_id) for row in rows],
             )
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        zone = timezone.get_current_timezone()
+        return self.get_paginated_response([s.session_item(row, zone) for row in rows])
 
     def retrieve(self, request, pk=None):
         return Response(self.get_serializer(self.get_object()).data)

@@ -17,15 +17,18 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from clinic.api.errors import GENERIC_DETAILS, error_body
 from clinic.api.mixins import NoStoreMixin, PatientDataMixin, never_cache_privately
+from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.permissions import IsStaff
-from clinic.api.utils import utc_instant
+from clinic.api.renderers import orjson_first
+from clinic.api.utils import datetime_text, utc_instant
 from clinic.models import AuditAction
-from clinic.services import audit_record
+from clinic.services import audit_record, audit_record_rows
 from scheduling import feeds, services
 from scheduling.models import Device, RosterEntry, SessionKind, SessionStatus
 from scheduling.models import Response as RosterResponse
@@ -53,6 +56,40 @@ class ScheduleItemSerializer(serializers.Serializer):
     )
     response = serializers.ChoiceField(choices=RosterResponse.choices)
     responded_at = serializers.DateTimeField(allow_null=True)
+
+
+# The list reads these columns (``.values_list``) and builds each item with ``schedule_item``:
+# the same content as ``ScheduleItemSerializer`` (tests/scheduling/test_me_schedule.py compares
+# them), without a model instance and a serializer field per value.
+SCHEDULE_COLUMNS = (
+    "session_id",
+    "session__title",
+    "session__kind",
+    "session__starts_at",
+    "session__ends_at",
+    "session__location",
+    "session__status",
+    "response",
+    "responded_at",
+    "id",
+    "session__clinic_id",
+)
+
+
+def schedule_item(row: tuple, zone: datetime.tzinfo) -> dict:
+    """A ``SCHEDULE_COLUMNS`` row as ``ScheduleItemSerializer`` shows its roster entry
+    (datetimes in ``zone``, the current time zone)."""
+    return {
+        "id": row[0],
+        "title": row[1],
+        "kind": row[2],
+        "starts_at": datetime_text(row[3], zone),
+        "ends_at": datetime_text(row[4], zone),
+        "location": row[5],
+        "status": row[6],
+        "response": row[7],
+        "responded_at": datetime_text(row[8], zone),
+    }
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -150,6 +187,8 @@ class MyScheduleView(PatientDataMixin, generics.ListAPIView):
     permission_classes = [IsPatient]
     serializer_class = ScheduleItemSerializer
     filter_backends = []
+    pagination_class = UncountedPageNumberPagination
+    renderer_classes = orjson_first(api_settings.DEFAULT_RENDERER_CLASSES)
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
@@ -172,6 +211,18 @@ class MyScheduleView(PatientDataMixin, generics.ListAPIView):
 
     def audit_clinic_id(self, obj):
         return obj.session.clinic_id
+
+    def list(self, request, *args, **kwargs):
+        rows = self.paginate_queryset(self.get_queryset().values_list(*SCHEDULE_COLUMNS))
+        patient_id = request.user.patient.pk
+        audit_record_rows(
+            actor=request.user,
+            action=AuditAction.LIST,
+            object_type=RosterEntry._meta.label_lower,
+            rows=[(row[9], row[10], patient_id) for row in rows],
+        )
+        zone = timezone.get_current_timezone()
+        return self.get_paginated_response([schedule_item(row, zone) for row in rows])
 
 
 class MySessionRespondView(NoStoreMixin, APIView):

@@ -5,6 +5,8 @@ import random
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditEvent
 from patients import services as patient_services
@@ -456,6 +458,86 @@ def test_step_down_gap_flag_follows_the_clock(clinician, board):
     }
 
     assert flags["Diaz, Dee"] == []
+
+
+@pytest.mark.parametrize("ordering", list(reports.STEP_DOWN_ORDERINGS))
+@pytest.mark.parametrize("flag", [None, *reports.FLAGS])
+def test_step_down_pages_are_the_boards_rows(client_for, clinician, board, ordering, flag):
+    # The API cuts the page first and annotates its rows after; page by page, the same rows as
+    # the whole annotated board in the same order.
+    params = {"ordering": ordering, **({"flag": flag} if flag else {})}
+    expected = reports.step_down_board(user=clinician, **params)
+    client = client_for(clinician)
+
+    shown, page = [], 1
+    while True:
+        response = client.get(STEP_DOWN, {**params, "page_size": 2, "page": page})
+        assert response.status_code == 200, response.json()
+        shown += response.json()["results"]
+        if response.json()["next"] is None:
+            break
+        page += 1
+
+    assert [row["enrollment"] for row in shown] == [row["enrollment"] for row in expected]
+    assert [row["flags"] for row in shown] == [row["flags"] for row in expected]
+    assert expected or flag
+
+
+@pytest.mark.parametrize("ordering", ["-days_in_program", "days_in_program"])
+def test_step_down_pages_by_days_hold_across_time_zones(client_for, clinic, other_clinic, ordering):
+    # At 11:00 UTC it is already the 2nd in Kiritimati (UTC+14) and still the 30th at UTC-12:
+    # the page cut near the start dates (programs.reports._near_the_first) must allow for it.
+    clinic.time_zone = "Etc/GMT+12"
+    clinic.save(update_fields=["time_zone"])
+    other_clinic.time_zone = "Pacific/Kiritimati"
+    other_clinic.save(update_fields=["time_zone"])
+    user = staff_user(role="supervisor", clinics=[clinic, other_clinic])
+    rng = random.Random(7)
+    for place in (clinic, other_clinic):
+        program = Program.objects.create(
+            clinic=place,
+            name="Outpatient",
+            level=Level.OUTPATIENT,
+            capacity=100,
+            **LEVEL_DEFAULTS[Level.OUTPATIENT],
+        )
+        for patient in bulk_patients(place, 25):
+            admit(patient, program, day("2026-11-28") - datetime.timedelta(days=rng.randrange(8)))
+
+    with time_machine.travel(datetime.datetime(2026, 12, 1, 11, tzinfo=datetime.UTC), tick=False):
+        expected = [
+            row["enrollment"] for row in reports.step_down_board(user=user, ordering=ordering)
+        ]
+        client = client_for(user)
+        for size in (1, 3, 7):
+            shown = []
+            for page in range(1, 100):
+                response = client.get(
+                    STEP_DOWN, {"ordering": ordering, "page_size": size, "page": page}
+                )
+                if response.status_code == 404:
+                    break
+                shown += [row["enrollment"] for row in response.json()["results"]]
+            assert shown == expected, size
+    assert len(expected) == 50
+
+
+def test_step_down_annotates_only_the_page(client_for, supervisor, board):
+    with CaptureQueriesContext(connection) as captured:
+        response = client_for(supervisor).get(STEP_DOWN, {"page_size": 2})
+
+    assert response.status_code == 200
+    [page] = [q["sql"] for q in captured if "LIMIT 3" in q["sql"]]
+    # the page's cut reads no assessment or transition, and counts nothing
+    assert "patients_assessment" not in page
+    assert "programs_transition" not in page
+    assert not [q for q in captured if "count(*) as" in q["sql"].lower()]
+    # the annotations run over the page's two enrollments
+    [annotated] = [q["sql"] for q in captured if "patients_assessment" in q["sql"]]
+    first, second = (row["enrollment"] for row in response.json()["results"])
+    assert {f"IN ({first}, {second})", f"IN ({second}, {first})"} & {
+        annotated[annotated.index("IN (") :][: len(f"IN ({first}, {second})")]
+    }
 
 
 def test_step_down_board_is_audited_per_page_and_never_cached(client_for, supervisor, board):

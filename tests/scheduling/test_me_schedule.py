@@ -13,6 +13,7 @@ from clinic.models import AuditEvent
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import services
+from scheduling.api.me import ScheduleItemSerializer
 from scheduling.models import RosterEntry, Session
 from tests.factories import app_account, make_patient
 
@@ -234,8 +235,53 @@ def test_schedule_query_count_does_not_grow_with_the_sessions(
 
     assert few[1] == 2
     assert many[1] == 10
-    # count, page, one audit INSERT for the page
-    assert few[0] == many[0] == 3
+    # the page (page_size + 1 rows, no count) and one audit INSERT for the page
+    assert few[0] == many[0] == 2
+
+
+@frozen
+def test_the_list_items_are_what_the_item_serializer_shows(ana_client, ana, schedule):
+    # The list builds its items from rows (scheduling.api.me.schedule_item): the same content
+    # as ScheduleItemSerializer over the roster entries, with every field given a value.
+    RosterEntry.objects.filter(patient=ana, session=schedule["individual"]).update(
+        response="confirmed", responded_at=at(-1) + datetime.timedelta(microseconds=1234)
+    )
+    Session.objects.filter(pk=schedule["group_later"].pk).update(status="cancelled")
+
+    response = ana_client.get("/api/v1/me/schedule/", {"start": "2026-11-01", "end": "2026-12-31"})
+
+    entries = (
+        RosterEntry.objects.filter(patient=ana)
+        .select_related("session")
+        .order_by("session__starts_at", "session_id")
+    )
+    expected = ScheduleItemSerializer(entries, many=True).data
+    assert len(expected) == 4
+    assert response.json()["results"] == expected
+    assert {item["status"] for item in expected} == {"scheduled", "cancelled"}
+    assert any(item["responded_at"] for item in expected)
+
+
+@frozen
+def test_the_list_pages_without_a_count(ana_client, schedule):
+    window = {"start": "2026-11-01", "end": "2026-12-31", "page_size": 3}
+
+    first = ana_client.get("/api/v1/me/schedule/", window).json()
+    second = ana_client.get("/api/v1/me/schedule/", {**window, "page": 2}).json()
+    last = ana_client.get("/api/v1/me/schedule/", {**window, "page": "last"}).json()
+
+    assert len(first["results"]) == 3
+    assert first["previous"] is None
+    assert "page=2" in first["next"]
+    assert len(second["results"]) == 1
+    assert second["next"] is None
+    assert "page=" not in second["previous"]
+    assert last == second
+    for page in (3, 0, "x", 2**70):
+        response = ana_client.get("/api/v1/me/schedule/", {**window, "page": page})
+        assert response.status_code == 404, page
+    empty = ana_client.get("/api/v1/me/schedule/", {"start": "2027-03-01"})
+    assert empty.json() == {"next": None, "previous": None, "results": []}
 
 
 # Confirm and decline ------------------------------------------------------------------------------

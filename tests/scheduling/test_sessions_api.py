@@ -6,6 +6,7 @@ import zoneinfo
 
 import pytest
 import time_machine
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -13,7 +14,8 @@ from clinic.models import AuditAction, AuditEvent, Room
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
-from scheduling import services
+from scheduling import selectors, services
+from scheduling.api.serializers import SessionSerializer
 from scheduling.models import Attendance, RosterEntry, Series, Session
 from tests.factories import staff_user
 
@@ -286,6 +288,53 @@ def ids(response) -> list[int]:
     return [row["id"] for row in response.json()["results"]]
 
 
+def test_the_list_rows_are_what_the_session_serializer_shows(
+    calendar, client_for, clinician, clinic
+):
+    # The list builds its rows in SQL (selectors.session_page_rows, serializers.session_item):
+    # the same content as SessionSerializer over session_list, with every field given a value
+    # (a room, an occurrence date, a capacity, a facilitator known only by username).
+    nameless = get_user_model().objects.create_user(username="nameless-1")
+    room = Room.objects.create(clinic=clinic, name="Room 2")
+    Session.objects.filter(pk=calendar["other"].pk).update(
+        room=room,
+        facilitator=nameless,
+        occurrence_date=TODAY,
+        capacity=8,
+        updated_at=at(hours=-1) + datetime.timedelta(microseconds=5),
+    )
+    Session.objects.filter(pk=calendar["tomorrow"].pk).update(status="cancelled", detached=True)
+
+    for params in ({}, {"needs_attendance": "true"}, {"ordering": "-starts_at"}):
+        # (the needs_attendance filter keeps the default ordering)
+        results = client_for(clinician).get(SESSIONS, {"page_size": 200, **params}).json()
+        sessions = selectors.session_list(user=clinician)
+        if params.get("needs_attendance"):
+            sessions = sessions.filter(needs_attendance=True)
+        ordering = [params["ordering"]] if "ordering" in params else ["starts_at", "id"]
+        sessions = sessions.order_by(*ordering)
+        expected = SessionSerializer(sessions, many=True).data
+        assert results["results"] == expected, params
+    assert {row["facilitator_name"] for row in expected} >= {"nameless-1", None}
+
+
+def test_the_list_pages_without_a_count(calendar, client_for, clinician):
+    client = client_for(clinician)
+    everything = ids(client.get(SESSIONS, {"page_size": 200}))
+
+    first = client.get(SESSIONS, {"page_size": 3}).json()
+    second = client.get(SESSIONS, {"page_size": 3, "page": 2}).json()
+
+    assert [row["id"] for row in first["results"] + second["results"]] == everything
+    assert first["previous"] is None
+    assert "page=2" in first["next"]
+    assert second["next"] is None
+    assert "page=" not in second["previous"]
+    assert client.get(SESSIONS, {"page_size": 3, "page": "last"}).json() == second
+    for page in (3, 0, "x"):
+        assert client.get(SESSIONS, {"page_size": 3, "page": page}).status_code == 404, page
+
+
 def test_the_list_filters_by_program(calendar, client_for, admissions, iop):
     response = client_for(admissions).get(SESSIONS, {"program": iop.pk})
 
@@ -407,8 +456,17 @@ def test_the_list_query_count_does_not_grow_with_the_page_size(
         assert len(response.json()["results"]) == min(page_size, 70)
         return len(captured)
 
-    # then: the count and the page (the user's roles and clinics are cached on the user)
+    # then: the page's ids and its rows (the user's roles and clinics are cached on the user)
     assert [queries_for(1), queries_for(50), queries_for(200)] == [2, 2, 2]
+    with CaptureQueriesContext(connection) as captured:
+        client.get(SESSIONS, {"page_size": 50})
+    page, rows = (query["sql"] for query in captured)
+    # No COUNT of the whole list; the page is cut on the sessions alone, and the roster counts
+    # and attendance probes run for the page's rows only.
+    assert "count(" not in page.lower()
+    assert "rosterentry" not in page
+    assert "LIMIT 51" in page
+    assert "unnest" in rows
 
 
 def test_another_clinics_session_is_not_found_and_not_listed(
