@@ -38,10 +38,6 @@ def _may(user, step: str) -> bool:
     return user.is_superuser or user_has_role(user, *STEP_ROLES[step])
 
 
-def _link(url: str, text: str, css_class: str = ""):
-    return format_html('<a href="{}" class="{}">{}</a>', url, css_class, text)
-
-
 class PatientCareAdmin(PatientAdmin):
     """PatientAdmin plus the patient's programs, beds and the next admission steps."""
 
@@ -101,12 +97,10 @@ class PatientCareAdmin(PatientAdmin):
                 query["start_date"] = clinic_today(program).isoformat()
             return f"{add_url}?{urlencode(query)}"
 
-        decided = "decided" if latest.decided_level else "recommended"
-        level_label = (
-            latest.get_decided_level_display()
-            if latest.decided_level
-            else (latest.get_recommended_level_display())
-        )
+        if latest.decided_level:
+            decided, level_label = "decided", latest.get_decided_level_display()
+        else:
+            decided, level_label = "recommended", latest.get_recommended_level_display()
         program_links = format_html_join(
             " · ",
             '<a href="{}" class="admit-link">{}</a> ({} of {} places free today)',
@@ -118,7 +112,7 @@ class PatientCareAdmin(PatientAdmin):
             level_label,
             f" ({track})" if track else "",
             program_links or "No active program of this level in the clinic.",
-            _link(add_link(), "Another program…"),
+            format_html('<a href="{}">{}</a>', add_link(), "Another program…"),
         )
 
     @admin.display(description="Enrollments")
