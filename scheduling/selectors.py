@@ -85,28 +85,30 @@ def needs_attendance() -> ExpressionWrapper:
     return _needs_attendance(timezone.now())
 
 
-# The columns of scheduling.api.serializers.SESSION_COLUMNS for the given session ids, in their
-# order, with ``roster_count`` and ``needs_attendance`` as ``session_annotate`` computes them.
+# The list's columns (SESSION_PAGE_COLUMNS) of the page whose ids the query ``{ids}`` reads in
+# order (the ORM's page of ids, inlined: one round trip), with ``roster_count`` and
+# ``needs_attendance`` as ``session_annotate`` computes them, for the page's rows only.
 # ("programs_program": scheduling knows programs only through the foreign key, DESIGN.md.)
 _SESSION_PAGE_SQL = """
+WITH page AS MATERIALIZED (SELECT ARRAY({ids}) AS ids)
 SELECT s.id, s.clinic_id, s.program_id, p.name, s.series_id, s.occurrence_date, s.detached,
        s.kind, s.title, s.starts_at, s.ends_at, c.time_zone, s.location, s.room_id, rm.name,
        s.facilitator_id, u.first_name, u.last_name, u.username, s.capacity, s.status,
        s.sequence,
        (SELECT count(*) FROM scheduling_rosterentry r WHERE r.session_id = s.id),
-       (s.ends_at <= %(now)s AND NOT (s.status = %(cancelled)s) AND EXISTS (
+       (s.ends_at <= %s AND NOT (s.status = %s) AND EXISTS (
             -- The outer ends_at tested inside too: see _needs_attendance.
             SELECT 1 FROM scheduling_rosterentry r
             LEFT JOIN scheduling_attendance a ON a.roster_entry_id = r.id
-            WHERE r.session_id = s.id AND s.ends_at <= %(now)s AND a.id IS NULL)),
+            WHERE r.session_id = s.id AND s.ends_at <= %s AND a.id IS NULL)),
        s.created_at, s.updated_at
-FROM unnest(%(ids)s::bigint[]) WITH ORDINALITY AS page(id, n)
-JOIN scheduling_session s ON s.id = page.id
+FROM scheduling_session s
 JOIN clinic_clinic c ON c.id = s.clinic_id
 LEFT JOIN programs_program p ON p.id = s.program_id
 LEFT JOIN clinic_room rm ON rm.id = s.room_id
 LEFT JOIN auth_user u ON u.id = s.facilitator_id
-ORDER BY page.n
+WHERE s.id = ANY((SELECT ids FROM page)::bigint[])
+ORDER BY array_position((SELECT ids FROM page), s.id)
 """
 SESSION_PAGE_COLUMNS = (
     "id",
@@ -138,15 +140,30 @@ SESSION_PAGE_COLUMNS = (
 )
 
 
-def session_page_rows(ids: list[int]) -> list[dict]:
-    """The list's rows of these sessions (``SESSION_PAGE_COLUMNS``), in the order of ``ids``:
-    one query, its cost that of the page."""
-    if not ids:
-        return []
+class SessionPage:
+    """The session list for the paginator: a slice of it is that page's rows
+    (``SESSION_PAGE_COLUMNS``) in one query, the ids cut by ``ids`` (the filtered, ordered
+    ``session_list_for_page`` as ``values_list("id", flat=True)``)."""
+
+    def __init__(self, ids: QuerySet):
+        self.ids = ids
+
+    def count(self) -> int:
+        return self.ids.count()
+
+    def __getitem__(self, window: slice) -> list[dict]:
+        return session_page_rows(self.ids[window])
+
+
+def session_page_rows(ids: QuerySet) -> list[dict]:
+    """The list's rows (``SESSION_PAGE_COLUMNS``) of the sessions a (sliced) query of ids
+    reads, in its order: one query, its cost that of the page."""
+    ids_sql, ids_params = ids.query.sql_with_params()
+    now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            _SESSION_PAGE_SQL,
-            {"ids": list(ids), "now": timezone.now(), "cancelled": SessionStatus.CANCELLED.value},
+            _SESSION_PAGE_SQL.format(ids=ids_sql),
+            [*ids_params, now, SessionStatus.CANCELLED.value, now],
         )
         return [dict(zip(SESSION_PAGE_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
 

@@ -197,14 +197,10 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
             return None
 
     def list(self, request):
-        # The page's ids through the filters, then its rows in one set query: s.session_item
-        # builds what SessionSerializer shows, without model instances.
-        ids = self.paginate_queryset(
-            self.filter_queryset(selectors.session_list_for_page(user=request.user)).values_list(
-                "id", flat=True
-            )
-        )
-        rows = selectors.session_page_rows(ids)
+        # The page's ids through the filters, its rows read off them in the same query:
+        # s.session_item builds what SessionSerializer shows, without model instances.
+        ids = self.filter_queryset(selectors.session_list_for_page(user=request.user))
+        rows = self.paginate_queryset(selectors.SessionPage(ids.values_list("id", flat=True)))
         patient_id = self._patient_filter()
         if patient_id is not None:
             # Whose sessions these are is patient data (42 CFR Part 2): audit the page.
