@@ -9,6 +9,7 @@ POST of a change form inside one transaction, and admins built on this have no i
 """
 
 from django import forms
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -48,11 +49,35 @@ class ServiceModelForm(forms.ModelForm):
         pass
 
 
+class KeyCheckingAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete widget, rendering a posted value that is not a key (a tampered or
+    garbled form) as no selection instead of letting its own lookup raise (a 500); the field
+    itself then reports the invalid choice."""
+
+    def optgroups(self, name, value, attr=None):
+        remote = self.field.remote_field
+        key_field = remote.model._meta.get_field(remote.field_name)
+        keys = []
+        for item in value:
+            try:
+                key_field.to_python(item)
+            except (ValidationError, ValueError, TypeError):
+                continue
+            keys.append(item)
+        return super().optgroups(name, keys, attr)
+
+
 class ServiceAdminMixin:
     """Wires ``ServiceModelForm`` into the admin and grants access by staff role."""
 
     read_roles: tuple[str, ...] = ()
     write_roles: tuple[str, ...] = ()
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        field = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        if field is not None and type(field.widget) is AutocompleteSelect:
+            field.widget.__class__ = KeyCheckingAutocompleteSelect
+        return field
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

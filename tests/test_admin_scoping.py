@@ -201,3 +201,38 @@ def test_supervisors_read_the_audit_trail_and_nobody_changes_it(client, world):
         assert AuditEvent.objects.filter(pk=row.pk).exists()
     client.force_login(world["users"]["admissions"])
     assert client.get(url).status_code == 403
+
+
+JUNK_VALUES = ("", "x" * 3000, "-1", "0", "9999-99-99", "<script>", "1e309", "999999999999")
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_no_admin_form_answers_junk_with_a_server_error(client, world, role):
+    """Every add form and enrollment action page a role may open, posted empty and with junk in
+    every field: a form with errors (or a refusal), never a 500 and never a half-written row."""
+    user = world["users"][role]
+    client.force_login(user)
+    client.raise_request_exception = False
+    stay = Enrollment.objects.filter(program__clinic=world["home"], status="admitted").first()
+    waiting = Enrollment.objects.filter(program__clinic=world["home"], status="waitlisted").first()
+    pages = []
+    for _model, model_admin in visible_admins(client, user):
+        url = f"{changelist_url(model_admin)}add/"
+        if client.get(url).status_code == 200:
+            pages.append(url)
+    for enrollment, actions in ((stay, ("discharge", "transition", "bed")), (waiting, ("admit",))):
+        for action in actions:
+            url = f"/admin/programs/enrollment/{enrollment.pk}/{action}/"
+            if client.get(url).status_code == 200:
+                pages.append(url)
+    assert pages or role == "supervisor"
+    counts_before = {model: model.objects.count() for model in (Patient, Enrollment, Bed)}
+    for url in pages:
+        form = client.get(url).context["adminform"].form if "/add/" in url else None
+        names = list(form.fields) if form is not None else ["date", "reason", "bed", "kind"]
+        for junk in JUNK_VALUES:
+            response = client.post(url, dict.fromkeys(names, junk))
+            assert response.status_code < 500, (role, url, junk)
+    if role != "supervisor":
+        counts_after = {model: model.objects.count() for model in (Patient, Enrollment, Bed)}
+        assert counts_after == counts_before
