@@ -1,13 +1,14 @@
 """Session reminders: an outbox in the database, sent by Celery workers exactly once.
 
-Life of a row: ``pending`` (due at ``scheduled_for``) → ``queued`` (claimed by the dispatcher,
-a send task enqueued after commit) → ``sending`` (claimed by one send task, committed before the
-provider is called) → ``sent`` | ``failed`` | back to ``pending`` with a backoff after a
-retryable provider error. A row left ``sending`` past ``REMINDER_SEND_TIMEOUT_SECONDS`` was cut
-off mid-call (a killed worker): it becomes ``unknown`` and is never sent again blindly. A
-``queued`` row whose message was lost is re-enqueued by the next dispatch; the send task's
-compare-and-set claim makes a duplicate message harmless. Nothing depends on beat ticks or
-broker messages surviving: they only delay.
+Life of a row: ``pending`` (due at ``scheduled_for``) → ``sending`` (claimed by a drain with a
+group of due rows, committed before the provider is called) → ``sent`` | ``failed`` | back to
+``pending`` with a backoff after a retryable provider error. A row left ``sending`` past
+``REMINDER_SEND_TIMEOUT_SECONDS`` was cut off mid-call (a killed worker): it becomes ``unknown``
+and is never sent again blindly. The beat tick only wakes drains; a lost or duplicated message
+neither loses nor doubles anything (due rows stay ``pending`` until a drain claims them; SKIP
+LOCKED and the status re-read under the row lock give each row to one drain). ``queued`` is the
+state the dispatcher of before drains left rows in: the next dispatch puts them back to
+``pending``. Nothing depends on beat ticks or broker messages surviving: they only delay.
 
 Texts name the clinic's public name, the local date and time only (DOMAIN.md "Privacy").
 """
@@ -41,9 +42,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_OFFSETS = (24 * 60, 2 * 60)
 QUIET_CHANNELS = (Channel.SMS, Channel.PUSH)
 MAX_ATTEMPTS = 5
-CLAIM_BATCH = 500
-# At most this many batches per dispatch pass (the next beat tick takes the rest).
-DISPATCH_MAX_BATCHES = 100
 # FCM's answers for a token that will never work again.
 DEAD_TOKEN_CODES = frozenset({"UNREGISTERED", "NOT_FOUND"})
 
@@ -51,12 +49,6 @@ DEAD_TOKEN_CODES = frozenset({"UNREGISTERED", "NOT_FOUND"})
 def send_timeout() -> datetime.timedelta:
     """A row ``sending`` for longer was cut off mid-call (REMINDER_SEND_TIMEOUT_SECONDS)."""
     return datetime.timedelta(seconds=settings.REMINDER_SEND_TIMEOUT_SECONDS)
-
-
-def queue_timeout() -> datetime.timedelta:
-    """A row ``queued`` for longer lost its message and is enqueued again
-    (REMINDER_QUEUE_TIMEOUT_SECONDS)."""
-    return datetime.timedelta(seconds=settings.REMINDER_QUEUE_TIMEOUT_SECONDS)
 
 
 # Texts --------------------------------------------------------------------------------------------
@@ -297,39 +289,6 @@ def notices_for_removed(pairs) -> int:
 
 # Dispatch -----------------------------------------------------------------------------------------
 
-# Two index scans in due order (``reminder_due``: status, scheduled_for) rather than one OR,
-# which sorts every open row on every batch of a burst.
-_CLAIM_SQL = """
-WITH due AS (
-    SELECT id FROM scheduling_reminder
-    WHERE status = 'pending' AND scheduled_for <= %(now)s
-    ORDER BY scheduled_for
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), lost AS (
-    SELECT id FROM scheduling_reminder
-    WHERE status = 'queued' AND claimed_at < %(queue_deadline)s
-    ORDER BY scheduled_for
-    LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-)
-UPDATE scheduling_reminder r SET status = 'queued', claimed_at = %(now)s, updated_at = %(now)s
-FROM (SELECT id FROM due UNION ALL SELECT id FROM lost) picked
-WHERE r.id = picked.id
-RETURNING r.id
-"""
-
-
-def claim_due(*, limit: int = CLAIM_BATCH) -> list[int]:
-    """Claim due rows for sending (and re-claim queued rows whose message seems lost). SKIP
-    LOCKED lets several dispatchers run at once without waiting on or sharing rows."""
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _CLAIM_SQL, {"now": now, "queue_deadline": now - queue_timeout(), "limit": limit}
-        )
-        return [row[0] for row in cursor.fetchall()]
-
 
 def mark_cut_off_sends() -> int:
     """Rows stuck in ``sending`` (the worker died mid-call): the provider may or may not have
@@ -343,51 +302,76 @@ def mark_cut_off_sends() -> int:
     )
 
 
-def send_chunk_size() -> int:
-    """Reminder ids per send message (REMINDER_SEND_CHUNK)."""
-    return max(1, settings.REMINDER_SEND_CHUNK)
+def release_queued() -> int:
+    """Rows left ``queued`` by the dispatcher of before drains (each waited for a message of
+    ids): back to ``pending``, where a drain claims them. A message of the old kind still in
+    the broker only wakes a drain; its own claim of ``queued`` rows is gone, so nothing is
+    sent twice."""
+    return Reminder.objects.filter(status=ReminderStatus.QUEUED).update(
+        status=ReminderStatus.PENDING, updated_at=timezone.now()
+    )
 
 
 def send_group_size() -> int:
-    """Rows a send task claims at once (REMINDER_SEND_GROUP): also the most a killed worker
-    leaves ``unknown`` per task it was running."""
+    """Rows a drain claims at once (REMINDER_SEND_GROUP): also the most a killed worker leaves
+    ``unknown`` per drain it was running (so per worker thread or process)."""
     return max(1, settings.REMINDER_SEND_GROUP)
 
 
-def dispatch(enqueue, *, max_batches: int = DISPATCH_MAX_BATCHES) -> int:
-    """One dispatch pass: mark cut-off sends, then claim due rows in batches (each its own
-    transaction, its send messages enqueued after its commit, ``REMINDER_SEND_CHUNK`` ids each:
-    ``enqueue`` takes a list) until a batch comes back short, so a morning's burst goes out on
-    one beat tick rather than ``CLAIM_BATCH`` per tick. Returns the rows claimed."""
+def drain_tasks() -> int:
+    """Drains woken per dispatch at most (REMINDER_DRAIN_TASKS): about the worker processes and
+    threads that may send at once."""
+    return max(1, settings.REMINDER_DRAIN_TASKS)
+
+
+_COUNT_DUE_SQL = """
+SELECT count(*) FROM (
+    SELECT 1 FROM scheduling_reminder
+    WHERE status = 'pending' AND scheduled_for <= %(now)s
+    LIMIT %(cap)s
+) due
+"""
+
+
+def dispatch(wake) -> int:
+    """One dispatch pass (beat): mark cut-off sends, release legacy ``queued`` rows, count the
+    due rows (up to what the drains would take in one group each) and call ``wake()`` once per
+    drain wanted: one per ``REMINDER_SEND_GROUP`` due rows, at most ``REMINDER_DRAIN_TASKS``.
+    Claims nothing itself: drains claim due rows as they go, so a lost message loses nothing
+    (the rows stay ``pending``; the next tick wakes drains again). Returns the drains woken."""
     mark_cut_off_sends()
-    claimed = 0
-    size = send_chunk_size()
-    for _ in range(max_batches):
-        with transaction.atomic():
-            ids = claim_due()
-            chunks = [ids[i : i + size] for i in range(0, len(ids), size)]
-            transaction.on_commit(lambda chunks=chunks: [enqueue(chunk) for chunk in chunks])
-        claimed += len(ids)
-        if len(ids) < CLAIM_BATCH:
-            break
-    return claimed
+    release_queued()
+    size, most = send_group_size(), drain_tasks()
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_DUE_SQL, {"now": timezone.now(), "cap": size * most})
+        due = cursor.fetchone()[0]
+    wanted = min(most, -(-due // size))
+    for _ in range(wanted):
+        wake()
+    return wanted
 
 
 # Sending ------------------------------------------------------------------------------------------
 
-# Compare-and-set, a group at a time: of two tasks holding the same id (a duplicated message),
-# one wins; the claim is committed before any of the group's provider calls.
+# A group of due rows claimed in one statement, committed before any of its provider calls: SKIP
+# LOCKED lets drains run side by side without waiting on or sharing rows, and the lock re-reads
+# the status, so of two drains reaching for a row one gets it. The rows come back with what
+# deciding and sending them needs: session, clinic, patient (consent), roster entry and, for
+# push, devices, as they are at claim time.
 _CLAIM_GROUP_SQL = """
-WITH locked AS MATERIALIZED (
-    -- By primary key (a status test here would lure the planner onto the partial index of
-    -- open rows, thousands of them in a burst); the lock makes the status read current.
-    SELECT id, status FROM scheduling_reminder WHERE id = ANY($1::bigint[]) FOR UPDATE
+WITH picked AS MATERIALIZED (
+    SELECT id FROM scheduling_reminder
+    WHERE status = 'pending' AND scheduled_for <= $2
+    ORDER BY scheduled_for
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE scheduling_reminder r
     SET status = 'sending', claimed_at = $2, attempts = r.attempts + 1, updated_at = $2
-    FROM locked
-    WHERE r.id = locked.id AND locked.status = 'queued'
-    RETURNING r.id, r.session_id, r.patient_id, r.roster_entry_id, r.kind, r.channel, r.attempts
+    FROM picked
+    WHERE r.id = picked.id
+    RETURNING r.id, r.session_id, r.patient_id, r.roster_entry_id, r.kind, r.channel, r.attempts,
+        r.scheduled_for
 )
 SELECT c.id, c.kind, c.channel, c.attempts, s.status, s.starts_at, cl.public_name,
     cl.time_zone, p.email, p.phone, p.reminder_channels, c.roster_entry_id, e.response,
@@ -401,6 +385,7 @@ LEFT JOIN LATERAL (
     SELECT array_agg(ARRAY[dv.id::text, dv.platform, dv.token] ORDER BY dv.id) AS devices
     FROM scheduling_device dv WHERE c.channel = 'push' AND dv.patient_id = c.patient_id
 ) d ON true
+ORDER BY c.scheduled_for, c.id
 """
 
 
@@ -425,7 +410,8 @@ class _Claimed:
 
 
 # The outcomes of a group in one statement. Only rows still ``sending`` (a row marked
-# ``unknown`` meanwhile stays so). ``queued`` gives back a claimed row that was not sent.
+# ``unknown`` meanwhile stays so). ``pending`` with no retry time gives back a claimed row that
+# was not tried (its attempt not counted).
 _RECORD_SQL = """
 WITH locked AS MATERIALIZED (
     SELECT id, status FROM scheduling_reminder WHERE id = ANY($1::bigint[]) FOR UPDATE
@@ -437,8 +423,8 @@ SET status = v.status,
                                ELSE r.provider_message_id END,
     sent_at = CASE WHEN v.status = 'sent' THEN $6 ELSE r.sent_at END,
     scheduled_for = COALESCE(v.scheduled_for, r.scheduled_for),
-    attempts = CASE WHEN v.status = 'queued' THEN r.attempts - 1 ELSE r.attempts END,
-    claimed_at = CASE WHEN v.status = 'queued' THEN $6 ELSE r.claimed_at END,
+    attempts = CASE WHEN v.status = 'pending' AND v.scheduled_for IS NULL
+                    THEN r.attempts - 1 ELSE r.attempts END,
     updated_at = $6
 FROM unnest($1::bigint[], $2::text[], $3::text[],
             $4::text[], $5::timestamptz[])
@@ -450,7 +436,7 @@ WHERE r.id = v.id AND locked.id = v.id AND locked.status = 'sending'
 
 # Prepared once per database connection: planning these joins costs more than running them.
 _PREPARED = {
-    "reminder_claim_group": ("bigint[], timestamptz", _CLAIM_GROUP_SQL),
+    "reminder_claim_due_group": ("integer, timestamptz", _CLAIM_GROUP_SQL),
     "reminder_record_group": (
         "bigint[], text[], text[], text[], timestamptz[], timestamptz",
         _RECORD_SQL,
@@ -470,15 +456,12 @@ def _execute_prepared(cursor, name: str, params: list) -> None:
     cursor.execute(f"EXECUTE {name} ({casts})", params)
 
 
-def _claim_group(ids: list[int]) -> list[_Claimed]:
-    """Claim a group of queued rows for sending (one statement, compare-and-set) and read them
-    with their session, clinic, patient, roster entry and, for push, devices."""
-    if not ids:
-        return []
+def _claim_group(size: int) -> list[_Claimed]:
+    """Claim up to ``size`` due rows for sending (one statement) and read them with their
+    session, clinic, patient, roster entry and, for push, devices; oldest due first."""
     with connection.cursor() as cursor:
-        _execute_prepared(cursor, "reminder_claim_group", [ids, timezone.now()])
-        rows = {row[0]: _Claimed(*row) for row in cursor.fetchall()}
-    return [rows[pk] for pk in ids if pk in rows]
+        _execute_prepared(cursor, "reminder_claim_due_group", [size, timezone.now()])
+        return [_Claimed(*row) for row in cursor.fetchall()]
 
 
 def _record(outcomes: list[tuple]) -> None:
@@ -494,12 +477,12 @@ def _record(outcomes: list[tuple]) -> None:
         )
 
 
-def _why_not_send(row: _Claimed) -> tuple[str, str] | None:
+def _why_not_send(row: _Claimed, now: datetime.datetime) -> tuple[str, str] | None:
     """``(status, reason)`` when the reminder must no longer go out, else None."""
     if row.kind == ReminderKind.REMINDER:
         if row.session_status != SessionStatus.SCHEDULED:
             return ReminderStatus.CANCELLED, "The session is not scheduled any more."
-        if row.starts_at <= timezone.now():
+        if row.starts_at <= now:
             return ReminderStatus.SKIPPED, "The session has started."
         if row.roster_entry_id is None:
             return ReminderStatus.CANCELLED, "The patient left the roster."
@@ -547,9 +530,9 @@ def backoff(attempt: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(2 ** (attempt - 1), 30))
 
 
-def _send_one(row: _Claimed) -> tuple:
+def _send_one(row: _Claimed, now: datetime.datetime) -> tuple:
     """Send one claimed row; returns its outcome for ``_record``."""
-    refusal = _why_not_send(row)
+    refusal = _why_not_send(row, now)
     if refusal is not None:
         status, reason = refusal
         return (row.id, status, reason, "", None)
@@ -561,53 +544,52 @@ def _send_one(row: _Claimed) -> tuple:
     return (row.id, ReminderStatus.SENT, "", provider_id, None)
 
 
-def send_chunk(reminder_ids) -> dict[int, str]:
-    """Send the claimed (``queued``) reminders of one message, ``REMINDER_SEND_GROUP`` at a
-    time: one statement claims a group (compare-and-set, committed before any of its provider
-    calls), each row is checked and sent, and the group's outcomes are recorded in one statement,
-    in the transaction that claims the next group. A killed worker leaves at most one group per
-    task ``sending`` (``unknown`` later, never resent); a group running past half the send
-    timeout gives its unsent rows back. Returns each id's final or next status
-    (``not-claimed`` for a row another task holds or that is not queued). Safe to call twice."""
-    todo = list(dict.fromkeys(reminder_ids))
-    result = dict.fromkeys(todo, "not-claimed")
+def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
+    """Send due reminders, ``REMINDER_SEND_GROUP`` at a time, until none is left or the time
+    budget (``REMINDER_DRAIN_SECONDS``) is used: one statement claims a group of due rows
+    (``pending`` → ``sending``, SKIP LOCKED, committed before any of its provider calls), each
+    row is checked and sent, and the group's outcomes are recorded in one statement, in the
+    transaction that claims the next group. A killed worker leaves at most one group per drain
+    it was running ``sending`` (``unknown`` later, never resent); a group running past half the
+    send timeout gives its unsent rows back. Returns each claimed id's final or next status.
+    Any number of drains may run at once."""
+    if budget_seconds is None:
+        budget_seconds = settings.REMINDER_DRAIN_SECONDS
+    result: dict[int, str] = {}
     size = send_group_size()
     limit = send_timeout().total_seconds() / 2
+    stop_at = time.monotonic() + budget_seconds
     outcomes: list[tuple] = []
-    while todo or outcomes:
-        group, todo = todo[:size], todo[size:]
+    while True:
         with transaction.atomic():
             _record(outcomes)
             outcomes = []
-            claimed = _claim_group(group)
+            claimed = _claim_group(size) if time.monotonic() < stop_at else []
+        if not claimed:
+            return result
         started = time.monotonic()
+        now = timezone.now()
         position = 0
         try:
             for position, reminder in enumerate(claimed):
                 if position and time.monotonic() - started > limit:
                     # Slow provider: give the rest back before the send timeout calls them
-                    # cut off; they go in the next group.
-                    rest = [r.id for r in claimed[position:]]
-                    outcomes.extend((pk, ReminderStatus.QUEUED, "", "", None) for pk in rest)
-                    todo = rest + todo
+                    # cut off; the next group takes them first (they are the oldest due).
+                    outcomes.extend(
+                        (r.id, ReminderStatus.PENDING, "", "", None) for r in claimed[position:]
+                    )
                     break
-                outcome = _send_one(reminder)
+                outcome = _send_one(reminder, now)
                 outcomes.append(outcome)
                 result[reminder.id] = outcome[1]
         except BaseException:
             # An unexpected error mid-send: record what went out, give back the rows not
             # tried; the row that raised stays ``sending`` (its fate is unknown).
             outcomes.extend(
-                (r.id, ReminderStatus.QUEUED, "", "", None) for r in claimed[position + 1 :]
+                (r.id, ReminderStatus.PENDING, "", "", None) for r in claimed[position + 1 :]
             )
             _record(outcomes)
             raise
-    return result
-
-
-def send(reminder_id: int) -> str:
-    """Send one claimed reminder; returns its final or next status. Safe to call twice."""
-    return send_chunk([reminder_id])[reminder_id]
 
 
 def _failure(row: _Claimed, error) -> tuple:

@@ -10,19 +10,27 @@ from scheduling import reminders
 
 
 @shared_task(ignore_result=True)
-def reminder_send_chunk_task(reminder_ids: list[int]) -> int:
-    """Send a chunk of claimed reminders, a group at a time; returns how many went out."""
-    outcomes = reminders.send_chunk(reminder_ids)
+def reminders_drain_task() -> int:
+    """Claim and send due reminders a group at a time until none is left (or the time budget
+    is used); returns how many went out."""
+    outcomes = reminders.drain()
     return sum(1 for status in outcomes.values() if status == "sent")
 
 
 @shared_task(ignore_result=True)
-def reminder_send_task(reminder_id: int) -> str:
-    """One reminder (messages enqueued one id each before chunked sending)."""
-    return reminders.send(reminder_id)
+def reminder_send_chunk_task(reminder_ids: list[int]) -> int:
+    """A message of the dispatcher of before drains (ids it had marked ``queued``): the next
+    dispatch puts such rows back to ``pending``; the message only wakes a drain."""
+    return reminders_drain_task()
+
+
+@shared_task(ignore_result=True)
+def reminder_send_task(reminder_id: int) -> int:
+    """A message of one id from before chunked sending: only wakes a drain."""
+    return reminders_drain_task()
 
 
 @shared_task(ignore_result=True)
 def reminders_dispatch_task() -> int:
-    """Claim due reminders and enqueue one send message per chunk of ids after commit (beat)."""
-    return reminders.dispatch(reminder_send_chunk_task.delay)
+    """Wake drains for the due reminders (beat): one per send group due, a few at most."""
+    return reminders.dispatch(reminders_drain_task.delay)

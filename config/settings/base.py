@@ -327,13 +327,16 @@ REMINDER_SCAN_SECONDS = env.int("REMINDER_SCAN_SECONDS", default=60)
 # A reminder `sending` longer than this was cut off mid-call (worker killed): marked `unknown`,
 # never resent. Keep it well above the providers' timeouts.
 REMINDER_SEND_TIMEOUT_SECONDS = env.int("REMINDER_SEND_TIMEOUT_SECONDS", default=600)
-# A reminder `queued` longer than this lost its broker message: the next dispatch enqueues it again.
-REMINDER_QUEUE_TIMEOUT_SECONDS = env.int("REMINDER_QUEUE_TIMEOUT_SECONDS", default=300)
-# Reminder ids per send message, and rows a send task claims at once (one statement claims a
-# group, one records its outcomes): a killed worker leaves at most one group per task it was
-# running `sending` (then `unknown`), so keep groups small where providers are slow.
-REMINDER_SEND_CHUNK = env.int("REMINDER_SEND_CHUNK", default=200)
-REMINDER_SEND_GROUP = env.int("REMINDER_SEND_GROUP", default=20)
+# Rows a drain claims and sends at once (one statement claims a group, one records its
+# outcomes): larger groups cost fewer commits per row, but a killed worker leaves at most one
+# group per drain it was running `sending` (then `unknown`, never resent): processes × threads ×
+# this many rows. Keep it small where providers are slow or workers are killed often.
+REMINDER_SEND_GROUP = env.int("REMINDER_SEND_GROUP", default=200)
+# Drains a dispatch wakes at most (one per group of due rows): about the worker processes and
+# threads that may send at once. A drain stops claiming after REMINDER_DRAIN_SECONDS; the next
+# tick wakes drains for whatever is left.
+REMINDER_DRAIN_TASKS = env.int("REMINDER_DRAIN_TASKS", default=4)
+REMINDER_DRAIN_SECONDS = env.int("REMINDER_DRAIN_SECONDS", default=120)
 CELERY_BEAT_SCHEDULE = {
     "reminders-dispatch": {
         "task": "scheduling.tasks.reminders_dispatch_task",

@@ -35,11 +35,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 REVEALING = ["treatment", "recovery", "addiction", "substance", "detox", "program", "therapy"]
 IN_FLIGHT = ("pending", "queued", "sending")
-# Worker threads in the fault test, and rows a send task claims at once: a killed worker leaves
-# at most THREADS × SEND_GROUP rows `sending` (then `unknown`).
+# Worker threads in the fault test, and rows a drain claims at once: a killed worker leaves at
+# most THREADS × SEND_GROUP rows `sending` (then `unknown`). The test's own group, far below the
+# production default (REMINDER_SEND_GROUP), keeps its bound on `unknown` tight.
 THREADS = 2
 SEND_GROUP = 2
-SEND_CHUNK = 20
 
 
 class FakeSmsProvider:
@@ -113,13 +113,12 @@ def celery_processes(transactional_db, tmp_path, broker, sms_provider):
             "SMS_FROM_NUMBER": "+12025550100",
             "SMS_TIMEOUT_SECONDS": "3",
             # Far above a send's duration here (30 ms, provider timeout 3 s), far below the
-            # production defaults, so that the test sees cut-off and lost rows recovered.
+            # production default, so that the test sees cut-off rows marked `unknown`.
             "REMINDER_SEND_TIMEOUT_SECONDS": "6",
-            "REMINDER_QUEUE_TIMEOUT_SECONDS": "4",
-            # Chunks of ids per message and rows claimed at once per send task (see the fault
-            # test's bound on `unknown`).
-            "REMINDER_SEND_CHUNK": str(SEND_CHUNK),
+            # Rows a drain claims at once (see the fault test's bound on `unknown`), and drains
+            # woken per tick: one per worker thread.
             "REMINDER_SEND_GROUP": str(SEND_GROUP),
+            "REMINDER_DRAIN_TASKS": str(2 * THREADS),
             "NO_PROXY": "127.0.0.1,localhost",
         },
     )

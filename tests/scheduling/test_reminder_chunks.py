@@ -1,8 +1,9 @@
-"""Chunked sending: dispatch enqueues chunks of ids; a send task claims, sends and records a group
-at a time with a constant number of statements, and a send cut off mid-group leaves at most that
-group's rows ``sending``."""
+"""Drains: dispatch wakes a few drains; a drain claims due rows, sends and records them a group at a
+time with a constant number of statements per group, and a send cut off mid-group leaves at most
+that group's rows ``sending``."""
 
 import datetime
+import itertools
 
 import pytest
 from django.db import connection
@@ -22,6 +23,9 @@ def locmem_channels(settings):
     settings.SMS_BACKEND = "clinic.notifications.backends.LocmemSMSBackend"
     settings.PUSH_BACKEND = "clinic.notifications.backends.LocmemPushBackend"
     backends.outbox.clear()
+
+
+_numbers = itertools.count()
 
 
 def due_sms(clinic, count: int) -> list[int]:
@@ -44,7 +48,7 @@ def due_sms(clinic, count: int) -> list[int]:
             phone=f"+1202555{n:04d}",
             reminder_channels=["sms"],
         )
-        for n in range(count)
+        for n in (next(_numbers) for _ in range(count))
     )
     entries = RosterEntry.objects.bulk_create(
         RosterEntry(session=session, patient=patient) for patient in patients
@@ -63,11 +67,11 @@ def due_sms(clinic, count: int) -> list[int]:
     return sorted(r.pk for r in rows)
 
 
-def claim(django_capture_on_commit_callbacks) -> list[list[int]]:
-    chunks = []
+def wake(django_capture_on_commit_callbacks) -> int:
+    wakes = []
     with django_capture_on_commit_callbacks(execute=True):
-        reminders.dispatch(chunks.append)
-    return chunks
+        reminders.dispatch(lambda: wakes.append(1))
+    return len(wakes)
 
 
 def statuses() -> dict[str, int]:
@@ -77,30 +81,57 @@ def statuses() -> dict[str, int]:
     return counts
 
 
-def test_dispatch_enqueues_chunks_of_ids(clinic, settings, django_capture_on_commit_callbacks):
-    settings.REMINDER_SEND_CHUNK = 2
-    ids = due_sms(clinic, 5)
-
-    chunks = claim(django_capture_on_commit_callbacks)
-
-    assert [len(chunk) for chunk in chunks] == [2, 2, 1]
-    assert sorted(pk for chunk in chunks for pk in chunk) == ids
-    assert statuses() == {"queued": 5}
-
-
-def test_a_group_costs_the_same_statements_whatever_its_size(
+def test_dispatch_wakes_one_drain_per_group_due_up_to_the_limit(
     clinic, settings, django_capture_on_commit_callbacks
 ):
+    settings.REMINDER_SEND_GROUP = 2
+    settings.REMINDER_DRAIN_TASKS = 3
+    assert wake(django_capture_on_commit_callbacks) == 0
+    due_sms(clinic, 3)
+    assert wake(django_capture_on_commit_callbacks) == 2
+    due_sms(clinic, 5)
+    assert wake(django_capture_on_commit_callbacks) == 3
+    # Waking claims nothing: the rows wait, pending, for a drain.
+    assert statuses() == {"pending": 8}
+
+
+def test_a_drain_sends_every_due_row_a_group_at_a_time(clinic, settings):
+    settings.REMINDER_SEND_GROUP = 3
+    ids = due_sms(clinic, 10)
+    Reminder.objects.filter(pk=ids[-1]).update(
+        scheduled_for=timezone.now() + datetime.timedelta(minutes=5)
+    )
+    claims = []
+    claim_group = reminders._claim_group
+
+    def counted(size):
+        rows = claim_group(size)
+        claims.append(len(rows))
+        return rows
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reminders, "_claim_group", counted)
+        outcomes = reminders.drain()
+
+    assert sorted(outcomes) == ids[:-1]
+    assert set(outcomes.values()) == {"sent"}
+    assert claims == [3, 3, 3, 0]
+    assert statuses() == {"sent": 9, "pending": 1}
+    assert len(backends.sms_outbox()) == 9
+    assert reminders.drain() == {}
+
+
+def test_a_group_costs_the_same_statements_whatever_its_size(clinic, settings):
     settings.REMINDER_SEND_GROUP = 50
-    due_sms(clinic, 31)
-    ids = [pk for chunk in claim(django_capture_on_commit_callbacks) for pk in chunk]
-    warm, small, large = ids[:1], ids[1:4], ids[4:]
-    reminders.send_chunk(warm)  # prepares the statements on this connection
+    due_sms(clinic, 1)
+    reminders.drain()  # prepares the statements on this connection
+    due_sms(clinic, 3)
 
     with CaptureQueriesContext(connection) as few:
-        assert set(reminders.send_chunk(small).values()) == {"sent"}
+        assert set(reminders.drain().values()) == {"sent"}
+    due_sms(clinic, 27)
     with CaptureQueriesContext(connection) as many:
-        assert set(reminders.send_chunk(large).values()) == {"sent"}
+        assert set(reminders.drain().values()) == {"sent"}
 
     assert len(few) == len(many)
     assert statuses() == {"sent": 31}
@@ -108,12 +139,9 @@ def test_a_group_costs_the_same_statements_whatever_its_size(
     assert Reminder.objects.filter(attempts=1, sent_at__isnull=False).count() == 31
 
 
-def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(
-    clinic, settings, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(clinic, settings, monkeypatch):
     settings.REMINDER_SEND_GROUP = 4
     due_sms(clinic, 10)
-    ids = [pk for chunk in claim(django_capture_on_commit_callbacks) for pk in chunk]
     deliver = reminders._deliver
     calls = []
 
@@ -125,39 +153,47 @@ def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(
 
     monkeypatch.setattr(reminders, "_deliver", dies_on_the_sixth)
     with pytest.raises(SystemExit):
-        reminders.send_chunk(ids)
+        reminders.drain()
 
-    by_id = dict(Reminder.objects.values_list("id", "status"))
     # Group 1 recorded, group 2: one sent, one cut off, two given back untried; group 3 untouched.
-    assert [by_id[pk] for pk in ids] == ["sent"] * 5 + ["sending"] + ["queued"] * 4
-    assert Reminder.objects.get(pk=ids[6]).attempts == 0
+    assert statuses() == {"sent": 5, "sending": 1, "pending": 4}
+    assert Reminder.objects.get(status="sending").pk == calls[-1]
+    assert set(Reminder.objects.filter(status="pending").values_list("attempts", flat=True)) == {0}
 
     monkeypatch.setattr(reminders, "_deliver", deliver)
-    again = reminders.send_chunk(ids)  # the redelivered message (acks late)
-    assert [again[pk] for pk in ids] == ["not-claimed"] * 6 + ["sent"] * 4
+    again = reminders.drain()  # another drain (or the redelivered message: acks late)
+    assert sorted(again.values()) == ["sent"] * 4
+    assert calls[-1] not in again
+    assert statuses() == {"sent": 9, "sending": 1}
     assert len(backends.sms_outbox()) == 9
 
 
-def test_a_slow_group_gives_its_unsent_rows_back_and_sends_them_next(
-    clinic, settings, monkeypatch, django_capture_on_commit_callbacks
-):
+def test_a_slow_group_gives_its_unsent_rows_back_and_sends_them_next(clinic, settings, monkeypatch):
     settings.REMINDER_SEND_GROUP = 5
     settings.REMINDER_SEND_TIMEOUT_SECONDS = 0  # every send is past half the timeout
     due_sms(clinic, 5)
-    ids = [pk for chunk in claim(django_capture_on_commit_callbacks) for pk in chunk]
     claims = []
     claim_group = reminders._claim_group
 
-    def counted(group):
-        rows = claim_group(group)
+    def counted(size):
+        rows = claim_group(size)
         claims.append(len(rows))
         return rows
 
     monkeypatch.setattr(reminders, "_claim_group", counted)
 
-    outcomes = reminders.send_chunk(ids)
+    outcomes = reminders.drain()
 
     assert set(outcomes.values()) == {"sent"}
-    assert claims[:5] == [5, 4, 3, 2, 1]  # one row out per claim, the rest given back
+    assert claims == [5, 4, 3, 2, 1, 0]  # one row out per claim, the rest given back
     assert set(Reminder.objects.values_list("attempts", flat=True)) == {1}
     assert len(backends.sms_outbox()) == 5
+
+
+def test_a_drain_stops_claiming_when_its_time_budget_is_used(clinic, settings):
+    settings.REMINDER_SEND_GROUP = 2
+    due_sms(clinic, 5)
+
+    assert reminders.drain(budget_seconds=0) == {}
+    assert statuses() == {"pending": 5}
+    assert len(reminders.drain(budget_seconds=60)) == 5

@@ -8,6 +8,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from clinic import notifications
 from clinic.notifications import backends
@@ -200,22 +201,20 @@ def test_a_declined_session_cancels_its_pending_reminders(
 
 @pytest.fixture
 def run(django_capture_on_commit_callbacks):
-    """What beat and a worker do, in-process: claim, then send each claimed row (the enqueue
-    runs on commit, as with the real broker)."""
+    """What beat and a worker do, in-process: dispatch wakes drains (a message each), each
+    drain claims and sends due rows; returns every claimed row's outcome."""
 
     def dispatch_and_send(lose_messages=False):
-        claimed = []
-        with django_capture_on_commit_callbacks(execute=True):
-            reminders.dispatch(claimed.extend)
+        wakes = claim()
         if lose_messages:
             return []
-        return [reminders.send(pk) for pk in claimed]
+        return [status for _ in range(wakes) for status in reminders.drain().values()]
 
     def claim():
-        claimed = []
+        wakes = []
         with django_capture_on_commit_callbacks(execute=True):
-            reminders.dispatch(claimed.extend)
-        return claimed
+            reminders.dispatch(lambda: wakes.append(1))
+        return len(wakes)
 
     dispatch_and_send.claim = claim
     return dispatch_and_send
@@ -246,18 +245,18 @@ def test_due_reminders_are_sent_once_with_a_private_text(
     assert Reminder.objects.filter(session=session, status="sent").count() == 2
 
 
-def test_a_duplicated_send_message_sends_once(clinic, clinician, admissions, program, patient, run):
+def test_a_duplicated_wake_message_sends_once(clinic, clinician, admissions, program, patient, run):
     with time_machine.travel(at(12, 1, 10), tick=False):
         session_at(clinic, clinician, program, at(12, 4, 18))
         enroll(admissions, patient, program, datetime.date(2026, 12, 1))
     mail.outbox.clear()
 
     with time_machine.travel(at(12, 3, 18, 1), tick=False):
-        claimed = run.claim()
-        outcomes = [reminders.send(pk) for pk in claimed + claimed]
+        assert run.claim() == 1
+        first, second = reminders.drain(), reminders.drain()
 
-    assert outcomes.count("sent") == 2
-    assert outcomes.count("not-claimed") == 2
+    assert sorted(first.values()) == ["sent", "sent"]
+    assert second == {}
     assert len(mail.outbox) == 1
 
 
@@ -268,26 +267,45 @@ def test_a_send_cut_off_mid_call_becomes_unknown_and_is_not_resent(
         session_at(clinic, clinician, program, at(12, 4, 18))
         enroll(admissions, patient, program, datetime.date(2026, 12, 1))
     with time_machine.travel(at(12, 3, 18, 1), tick=False):
-        claimed = run.claim()
-        # A worker claims a row for sending and dies before recording the outcome.
-        Reminder.objects.filter(pk=claimed[0]).update(status="sending")
+        # A drain claims a row for sending and dies before recording the outcome.
+        cut_off = Reminder.objects.filter(status="pending", scheduled_for__lte=timezone.now())[0]
+        Reminder.objects.filter(pk=cut_off.pk).update(status="sending", claimed_at=timezone.now())
 
     with time_machine.travel(at(12, 3, 18, 30), tick=False):
         run()
 
-    assert Reminder.objects.get(pk=claimed[0]).status == "unknown"
+    assert Reminder.objects.get(pk=cut_off.pk).status == "unknown"
 
 
-def test_a_lost_queue_message_is_reenqueued(clinic, clinician, admissions, program, patient, run):
+def test_a_lost_wake_message_loses_nothing(clinic, clinician, admissions, program, patient, run):
     with time_machine.travel(at(12, 1, 10), tick=False):
         session_at(clinic, clinician, program, at(12, 4, 18))
         enroll(admissions, patient, program, datetime.date(2026, 12, 1))
     with time_machine.travel(at(12, 3, 18, 1), tick=False):
         run(lose_messages=True)  # the broker loses the messages
-    with time_machine.travel(at(12, 3, 18, 10), tick=False):
+        assert Reminder.objects.filter(status="pending").count() == 4
+    with time_machine.travel(at(12, 3, 18, 2), tick=False):
         outcomes = run()
 
     assert sorted(outcomes) == ["sent", "sent"]
+
+
+def test_rows_left_queued_by_the_old_dispatcher_are_sent_once(
+    clinic, clinician, admissions, program, patient, run
+):
+    with time_machine.travel(at(12, 1, 10), tick=False):
+        session_at(clinic, clinician, program, at(12, 4, 18))
+        enroll(admissions, patient, program, datetime.date(2026, 12, 1))
+    mail.outbox.clear()
+    with time_machine.travel(at(12, 3, 18, 1), tick=False):
+        due = Reminder.objects.filter(status="pending", scheduled_for__lte=timezone.now())
+        assert due.update(status="queued", claimed_at=timezone.now()) == 2
+        outcomes = run()
+        again = run()
+
+    assert sorted(outcomes) == ["sent", "sent"]
+    assert again == []
+    assert len(mail.outbox) == 1
 
 
 def test_provider_errors_retry_with_backoff_then_fail(
