@@ -141,8 +141,8 @@ SESSION_PAGE_COLUMNS = (
 
 
 class SessionPage:
-    """The session list for the paginator: a slice of it is that page's rows
-    (``SESSION_PAGE_COLUMNS``) in one query, the ids cut by ``ids`` (the filtered, ordered
+    """The session list for the paginator: a slice of it is that page's rows (tuples of
+    ``SESSION_PAGE_COLUMNS``) in one query, the ids cut by ``ids`` (the filtered, ordered
     ``session_list_for_page`` as ``values_list("id", flat=True)``)."""
 
     def __init__(self, ids: QuerySet):
@@ -151,13 +151,13 @@ class SessionPage:
     def count(self) -> int:
         return self.ids.count()
 
-    def __getitem__(self, window: slice) -> list[dict]:
+    def __getitem__(self, window: slice) -> list[tuple]:
         return session_page_rows(self.ids[window])
 
 
-def session_page_rows(ids: QuerySet) -> list[dict]:
-    """The list's rows (``SESSION_PAGE_COLUMNS``) of the sessions a (sliced) query of ids
-    reads, in its order: one query, its cost that of the page."""
+def session_page_rows(ids: QuerySet) -> list[tuple]:
+    """The list's rows (tuples of ``SESSION_PAGE_COLUMNS``) of the sessions a (sliced) query of
+    ids reads, in its order: one query, its cost that of the page."""
     ids_sql, ids_params = ids.query.sql_with_params()
     now = timezone.now()
     with connection.cursor() as cursor:
@@ -165,7 +165,7 @@ def session_page_rows(ids: QuerySet) -> list[dict]:
             _SESSION_PAGE_SQL.format(ids=ids_sql),
             [*ids_params, now, SessionStatus.CANCELLED.value, now],
         )
-        return [dict(zip(SESSION_PAGE_COLUMNS, row, strict=True)) for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
 def series_list(*, user) -> QuerySet[Series]:

@@ -3,6 +3,7 @@
 import datetime
 import functools
 
+from django.utils import timezone
 from rest_framework import serializers
 
 
@@ -44,11 +45,29 @@ def paginated(serializer_class) -> type[serializers.Serializer]:
 def datetime_text(value: datetime.datetime | None, zone: datetime.tzinfo) -> str | None:
     """An aware datetime as DRF's ``DateTimeField`` shows it: ISO 8601 in ``zone`` (pass
     ``timezone.get_current_timezone()``, read once per list), ``Z`` for UTC. For lists
-    serialized from ``.values()`` rows."""
+    serialized from rows rather than model instances."""
     if not value:
         return None
     text = value.astimezone(zone).isoformat()
     return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _utc_text(value: datetime.datetime | None) -> str | None:
+    # datetime_text in UTC: rows come from the database in UTC already (no conversion).
+    if not value:
+        return None
+    if value.utcoffset():
+        value = value.astimezone(datetime.UTC)
+    return value.isoformat()[:-6] + "Z"
+
+
+def datetime_writer():
+    """``datetime_text`` in the current time zone as a one-argument function, for a list's
+    rows: without a conversion per value when that zone is UTC (the service's default)."""
+    zone = timezone.get_current_timezone()
+    if getattr(zone, "key", None) == "UTC":
+        return _utc_text
+    return functools.partial(datetime_text, zone=zone)
 
 
 def date_text(value: datetime.date | None) -> str | None:

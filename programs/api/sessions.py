@@ -14,7 +14,6 @@ import django_filters
 from django import forms
 from django.db.models import DateField, DateTimeField, F, Func
 from django.db.models.functions import Cast
-from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -30,7 +29,7 @@ from clinic.api.mixins import NoStoreMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.renderers import orjson_first
-from clinic.api.utils import paginated, utc_instant, validated
+from clinic.api.utils import datetime_writer, paginated, utc_instant, validated
 from clinic.models import AuditAction, Role
 from clinic.services import audit_record_many, audit_record_rows
 from programs.services import schedules
@@ -208,10 +207,10 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
                 actor=request.user,
                 action=AuditAction.LIST,
                 object_type=Session._meta.label_lower,
-                rows=[(row["id"], row["clinic_id"], patient_id) for row in rows],
+                rows=[(row[0], row[1], patient_id) for row in rows],  # id, clinic_id
             )
-        zone = timezone.get_current_timezone()
-        return self.get_paginated_response([s.session_item(row, zone) for row in rows])
+        text = datetime_writer()
+        return self.get_paginated_response([s.session_item(row, text) for row in rows])
 
     def retrieve(self, request, pk=None):
         return Response(self.get_serializer(self.get_object()).data)

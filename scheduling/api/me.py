@@ -26,7 +26,7 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.permissions import IsStaff
 from clinic.api.renderers import orjson_first
-from clinic.api.utils import datetime_text, utc_instant
+from clinic.api.utils import datetime_writer, utc_instant
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_rows
 from scheduling import feeds, services
@@ -76,19 +76,19 @@ SCHEDULE_COLUMNS = (
 )
 
 
-def schedule_item(row: tuple, zone: datetime.tzinfo) -> dict:
-    """A ``SCHEDULE_COLUMNS`` row as ``ScheduleItemSerializer`` shows its roster entry
-    (datetimes in ``zone``, the current time zone)."""
+def schedule_item(row: tuple, text) -> dict:
+    """A ``SCHEDULE_COLUMNS`` row as ``ScheduleItemSerializer`` shows its roster entry,
+    datetimes written by ``text`` (``clinic.api.utils.datetime_writer()``)."""
     return {
         "id": row[0],
         "title": row[1],
         "kind": row[2],
-        "starts_at": datetime_text(row[3], zone),
-        "ends_at": datetime_text(row[4], zone),
+        "starts_at": text(row[3]),
+        "ends_at": text(row[4]),
         "location": row[5],
         "status": row[6],
         "response": row[7],
-        "responded_at": datetime_text(row[8], zone),
+        "responded_at": text(row[8]),
     }
 
 
@@ -221,8 +221,8 @@ class MyScheduleView(PatientDataMixin, generics.ListAPIView):
             object_type=RosterEntry._meta.label_lower,
             rows=[(row[9], row[10], patient_id) for row in rows],
         )
-        zone = timezone.get_current_timezone()
-        return self.get_paginated_response([schedule_item(row, zone) for row in rows])
+        text = datetime_writer()
+        return self.get_paginated_response([schedule_item(row, text) for row in rows])
 
 
 class MySessionRespondView(NoStoreMixin, APIView):

@@ -1,11 +1,9 @@
 """Input serializers check shapes, types and that every reference is the caller's (and of one
 clinic); the services check the rules. Output serializers only render."""
 
-import datetime
-
 from rest_framework import serializers
 
-from clinic.api.utils import date_text, datetime_text
+from clinic.api.utils import date_text
 from clinic.selectors import clinic_ids_for_user
 from patients.api.serializers import (
     CallerScopedPrimaryKeyField,
@@ -157,42 +155,69 @@ class SessionSerializer(serializers.ModelSerializer):
         return staff_name(session.facilitator)
 
 
-def session_item(row: dict, zone: datetime.tzinfo) -> dict:
-    """A row of ``selectors.session_page_rows`` as ``SessionSerializer`` shows the session
-    (datetimes in ``zone``, the current time zone): the same content (tests/scheduling/
+def session_item(row: tuple, text) -> dict:
+    """A row of ``selectors.session_page_rows`` (``SESSION_PAGE_COLUMNS``) as
+    ``SessionSerializer`` shows the session, datetimes written by ``text``
+    (``clinic.api.utils.datetime_writer()``): the same content (tests/scheduling/
     test_sessions_api.py compares them) without five model instances and a serializer field per
     value for each row."""
-    if row["facilitator_id"] is None:
-        facilitator_name = None
-    else:
-        # User.get_full_name(), else the username (staff_name).
-        full = f"{row['facilitator__first_name']} {row['facilitator__last_name']}".strip()
-        facilitator_name = full or row["facilitator__username"]
+    (
+        pk,
+        clinic_id,
+        program_id,
+        program_name,
+        series_id,
+        occurrence_date,
+        detached,
+        kind,
+        title,
+        starts_at,
+        ends_at,
+        time_zone,
+        location,
+        room_id,
+        room_name,
+        facilitator_id,
+        first_name,
+        last_name,
+        username,
+        capacity,
+        status,
+        sequence,
+        roster_count,
+        needs_attendance,
+        created_at,
+        updated_at,
+    ) = row
+    # User.get_full_name(), else the username (staff_name).
+    facilitator_name = (
+        None if facilitator_id is None else f"{first_name} {last_name}".strip() or username
+    )
     return {
-        "id": row["id"],
-        "clinic": row["clinic_id"],
-        "program": row["program_id"],
-        "program_name": row["program__name"],
-        "series": row["series_id"],
-        "occurrence_date": date_text(row["occurrence_date"]),
-        "detached": row["detached"],
-        "kind": row["kind"],
-        "title": row["title"],
-        "starts_at": datetime_text(row["starts_at"], zone),
-        "ends_at": datetime_text(row["ends_at"], zone),
-        "time_zone": row["clinic__time_zone"],
-        "location": row["location"],
-        "room": row["room_id"],
-        "room_name": row["room__name"],
-        "facilitator": row["facilitator_id"],
+        "id": pk,
+        "clinic": clinic_id,
+        "program": program_id,
+        "program_name": program_name,
+        "series": series_id,
+        "occurrence_date": date_text(occurrence_date),
+        "detached": detached,
+        "kind": kind,
+        "title": title,
+        "starts_at": text(starts_at),
+        "ends_at": text(ends_at),
+        "time_zone": time_zone,
+        "location": location,
+        "room": room_id,
+        "room_name": room_name,
+        "facilitator": facilitator_id,
         "facilitator_name": facilitator_name,
-        "capacity": row["capacity"],
-        "status": row["status"],
-        "sequence": row["sequence"],
-        "roster_count": row["roster_count"],
-        "needs_attendance": row["needs_attendance"],
-        "created_at": datetime_text(row["created_at"], zone),
-        "updated_at": datetime_text(row["updated_at"], zone),
+        "capacity": capacity,
+        "status": status,
+        "sequence": sequence,
+        "roster_count": roster_count,
+        "needs_attendance": needs_attendance,
+        "created_at": text(created_at),
+        "updated_at": text(updated_at),
     }
 
 

@@ -1,0 +1,28 @@
+"""Row serialization helpers write what DRF's fields write."""
+
+import datetime
+import zoneinfo
+
+import pytest
+from django.utils import timezone
+from rest_framework import serializers
+
+from clinic.api.utils import datetime_text, datetime_writer
+
+MOMENTS = [
+    datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC),
+    datetime.datetime(2026, 7, 1, 15, 30, 5, 123456, tzinfo=datetime.UTC),
+    datetime.datetime(2026, 7, 1, 9, tzinfo=zoneinfo.ZoneInfo("America/New_York")),
+    None,
+]
+
+
+@pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Europe/London", "Asia/Kolkata"])
+def test_datetimes_are_written_as_drfs_datetime_field_writes_them(zone):
+    field = serializers.DateTimeField()
+    with timezone.override(zoneinfo.ZoneInfo(zone)):
+        text = datetime_writer()
+        for moment in MOMENTS:
+            expected = field.to_representation(moment)
+            assert text(moment) == expected, (zone, moment)
+            assert datetime_text(moment, timezone.get_current_timezone()) == expected
