@@ -24,7 +24,7 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     "anon": "100000000/minute",
     "user": "100000000/minute",
 }
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+EMAIL_BACKEND = "clinic.notifications.backends.LocmemEmailBackend"
 SMS_BACKEND = "clinic.notifications.backends.LocmemSMSBackend"
 PUSH_BACKEND = "clinic.notifications.backends.LocmemPushBackend"
 CELERY_TASK_ALWAYS_EAGER = False

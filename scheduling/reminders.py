@@ -409,13 +409,12 @@ class _Claimed:
     devices: list | None
 
 
-# The outcomes of a group in one statement. Only rows still ``sending`` (a row marked
-# ``unknown`` meanwhile stays so). ``pending`` with no retry time gives back a claimed row that
-# was not tried (its attempt not counted).
+# The outcomes of a group in one statement, driven by the outcomes (a primary-key lookup each):
+# only rows still ``sending`` (a row marked ``unknown`` meanwhile stays so; the status test is
+# re-read on the row's current version under its lock, and written so that the planner cannot
+# take it to the partial index of open rows). ``pending`` with no retry time gives back a claimed
+# row that was not tried (its attempt not counted).
 _RECORD_SQL = """
-WITH locked AS MATERIALIZED (
-    SELECT id, status FROM scheduling_reminder WHERE id = ANY($1::bigint[]) FOR UPDATE
-)
 UPDATE scheduling_reminder r
 SET status = v.status,
     last_error = v.last_error,
@@ -428,9 +427,8 @@ SET status = v.status,
     updated_at = $6
 FROM unnest($1::bigint[], $2::text[], $3::text[],
             $4::text[], $5::timestamptz[])
-     AS v(id, status, last_error, provider_message_id, scheduled_for),
-     locked
-WHERE r.id = v.id AND locked.id = v.id AND locked.status = 'sending'
+     AS v(id, status, last_error, provider_message_id, scheduled_for)
+WHERE r.id = v.id AND (r.status = 'sending') IS TRUE
 """
 
 

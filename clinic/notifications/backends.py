@@ -6,6 +6,7 @@ with the same ``send``). Console, file and in-memory backends serve development 
 real. A backend is built once, on first use, and reads its settings then.
 """
 
+import copy
 import functools
 import json
 import sys
@@ -17,7 +18,9 @@ from typing import ClassVar
 
 import requests
 from django.conf import settings
+from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
+from django.core.mail.backends.base import BaseEmailBackend
 from django.utils import timezone
 
 from clinic.notifications import ChannelError, DeliveryResult
@@ -205,6 +208,32 @@ class LocmemPushBackend(BasePushBackend):
         )
         outbox.append(message)
         return DeliveryResult(provider_message_id=message.id)
+
+
+class LocmemEmailBackend(BaseEmailBackend):
+    """Django's in-memory e-mail backend (``django.core.mail.outbox``, the same messages) without
+    its deep copy of each message, which costs about as much as rendering it. Each message is
+    still rendered (``message()``: header validation and MIME encoding, the work a real e-mail
+    backend does per message); the outbox keeps a copy with its own recipient lists, headers,
+    attachments and alternatives, so changing the sent message afterwards does not change it."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not hasattr(mail, "outbox"):
+            mail.outbox = []
+
+    def send_messages(self, messages):
+        count = 0
+        for message in messages:
+            message.message()
+            kept = copy.copy(message)
+            for name in ("to", "cc", "bcc", "reply_to", "attachments", "alternatives"):
+                if hasattr(message, name):
+                    setattr(kept, name, list(getattr(message, name)))
+            kept.extra_headers = dict(message.extra_headers)
+            mail.outbox.append(kept)
+            count += 1
+        return count
 
 
 # HTTP ---------------------------------------------------------------------------------------------

@@ -19,7 +19,9 @@ from urllib.parse import parse_qs
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from django.core import mail
 from django.core.exceptions import ImproperlyConfigured
+from django.core.mail import BadHeaderError, EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.http import QueryDict
 
@@ -295,6 +297,38 @@ def test_locmem_backends_fill_the_outbox_and_clear_empties_it(settings):
     channel_backends.clear()
     assert channel_backends.outbox is outbox
     assert outbox == []
+
+
+def test_the_locmem_email_backend_renders_each_message_and_keeps_a_copy(settings):
+    settings.EMAIL_BACKEND = "clinic.notifications.backends.LocmemEmailBackend"
+    mail.outbox = []
+
+    result = send_email(to="rae@example.org", subject="Appointment reminder", text=TEXT)
+    message = EmailMultiAlternatives(subject="S", body="B", to=["a@example.org"])
+    message.attach_alternative("<p>B</p>", "text/html")
+    assert get_connection().send_messages([message]) == 1
+    message.to.append("b@example.org")
+    message.alternatives.clear()
+
+    first, second = mail.outbox
+    assert (first.subject, first.body, first.to) == (
+        "Appointment reminder",
+        TEXT,
+        ["rae@example.org"],
+    )
+    assert first.extra_headers["Message-ID"] == result.provider_message_id
+    assert second.to == ["a@example.org"]
+    assert len(second.alternatives) == 1
+    # Rendered as by any e-mail backend: a header with a line break is refused.
+    with pytest.raises(BadHeaderError):
+        get_connection().send_messages(
+            [
+                EmailMultiAlternatives(
+                    subject="S\nBcc: x@example.org", body="B", to=["a@example.org"]
+                )
+            ]
+        )
+    assert len(mail.outbox) == 2
 
 
 def test_changing_the_setting_switches_the_backend(settings, capsys):
