@@ -14,6 +14,7 @@ Texts name the clinic's public name, the local date and time only (DOMAIN.md "Pr
 """
 
 import datetime
+import functools
 import logging
 import time
 import weakref
@@ -60,6 +61,9 @@ def render(reminder: Reminder) -> tuple[str, str]:
     return _texts(reminder.kind, clinic.public_name, clinic.time_zone, reminder.session.starts_at)
 
 
+# The rows of a burst share a few sessions (a group session's roster, a clinic's morning): each
+# text is built once per session and kind, not per row.
+@functools.lru_cache(maxsize=4096)
 def _texts(kind: str, public_name: str, time_zone: str, starts_at) -> tuple[str, str]:
     local = starts_at.astimezone(zoneinfo.ZoneInfo(time_zone))
     when = f"{local:%A, %B} {local.day} at {local:%I:%M %p}".replace(" 0", " ")

@@ -197,3 +197,14 @@ def test_a_drain_stops_claiming_when_its_time_budget_is_used(clinic, settings):
     assert reminders.drain(budget_seconds=0) == {}
     assert statuses() == {"pending": 5}
     assert len(reminders.drain(budget_seconds=60)) == 5
+
+
+def test_the_texts_of_a_sessions_rows_are_built_once(clinic):
+    reminders._texts.cache_clear()
+    due_sms(clinic, 5)
+
+    assert set(reminders.drain().values()) == {"sent"}
+
+    info = reminders._texts.cache_info()
+    assert (info.misses, info.hits) == (1, 4)
+    assert len({message.text for message in backends.sms_outbox()}) == 1
