@@ -219,3 +219,43 @@ def reminder_list(*, user) -> QuerySet[Reminder]:
         .select_related("session")
         .order_by("scheduled_for", "id")
     )
+
+
+# The patient's schedule (``me/schedule/``): one statement, built once at import. The same rows
+# and order as ``RosterEntry.objects.filter(patient=..., session__starts_at__lt=end,
+# session__ends_at__gt=start).order_by("session__starts_at", "session_id")`` read as
+# ``scheduling.api.me.SCHEDULE_COLUMNS`` (tests/scheduling/test_me_schedule.py compares them),
+# without the ORM building and compiling that query on every request.
+_SCHEDULE_FROM = f"""
+FROM {RosterEntry._meta.db_table} r JOIN {Session._meta.db_table} s ON s.id = r.session_id
+WHERE r.patient_id = %s AND s.starts_at < %s AND s.ends_at > %s
+"""
+_SCHEDULE_PAGE_SQL = f"""
+SELECT s.id, s.title, s.kind, s.starts_at, s.ends_at, s.location, s.status, r.response,
+       r.responded_at, r.id, s.clinic_id
+{_SCHEDULE_FROM}
+ORDER BY s.starts_at, r.session_id
+LIMIT %s OFFSET %s
+"""
+_SCHEDULE_COUNT_SQL = f"SELECT count(*) {_SCHEDULE_FROM}"
+
+
+class SchedulePage:
+    """The patient's roster entries on sessions overlapping [start, end), oldest first, for the
+    paginator: a slice is that window's rows (session id, title, kind, starts_at, ends_at,
+    location, status, response, responded_at, roster entry id, clinic id) in one query."""
+
+    def __init__(self, *, patient_id: int, start: datetime.datetime, end: datetime.datetime):
+        self.params = [patient_id, end, start]
+
+    def count(self) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(_SCHEDULE_COUNT_SQL, self.params)
+            return cursor.fetchone()[0]
+
+    def __getitem__(self, window: slice) -> list[tuple]:
+        offset = window.start or 0
+        limit = window.stop - offset if window.stop is not None else None
+        with connection.cursor() as cursor:
+            cursor.execute(_SCHEDULE_PAGE_SQL, [*self.params, limit, offset])
+            return cursor.fetchall()

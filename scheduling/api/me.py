@@ -29,7 +29,7 @@ from clinic.api.renderers import orjson_first
 from clinic.api.utils import datetime_writer, utc_instant
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_rows
-from scheduling import feeds, services
+from scheduling import feeds, selectors, services
 from scheduling.models import Device, RosterEntry, SessionKind, SessionStatus
 from scheduling.models import Response as RosterResponse
 
@@ -124,35 +124,62 @@ class DateOrDateTimeField(serializers.Field):
         return value.isoformat()
 
 
+def _instant(value, zone, *, is_end: bool) -> datetime.datetime:
+    if isinstance(value, datetime.datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=zone)
+    day = value + datetime.timedelta(days=1) if is_end else value
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=zone)
+
+
+def _window(start, end, zone) -> dict:
+    """The [start, end) instants of parsed ``start``/``end`` values (None when not given).
+    Raises ``ValidationError`` with the range's field messages."""
+    try:
+        start = timezone.now() if start is None else _instant(start, zone, is_end=False)
+        end = start + DEFAULT_SPAN if end is None else _instant(end, zone, is_end=True)
+    except OverflowError:
+        # A range reaching past the last day Python can count (9999-12-31).
+        raise serializers.ValidationError(
+            {"end": ["The range must end before the year 10000."]}
+        ) from None
+    if end <= start:
+        raise serializers.ValidationError({"end": ["The end must come after the start."]})
+    if end - start > MAX_SPAN:
+        raise serializers.ValidationError(
+            {"end": [f"The range spans at most {MAX_SPAN.days} days."]}
+        )
+    return {"start": start, "end": end}
+
+
 class ScheduleQuerySerializer(serializers.Serializer):
     start = DateOrDateTimeField(required=False)
     end = DateOrDateTimeField(required=False)
 
-    def _instant(self, value, *, is_end: bool) -> datetime.datetime:
-        zone = self.context["zone"]
-        if isinstance(value, datetime.datetime):
-            return value if timezone.is_aware(value) else value.replace(tzinfo=zone)
-        day = value + datetime.timedelta(days=1) if is_end else value
-        return datetime.datetime.combine(day, datetime.time(), tzinfo=zone)
-
     def validate(self, attrs):
-        start = attrs.get("start")
-        end = attrs.get("end")
-        try:
-            start = timezone.now() if start is None else self._instant(start, is_end=False)
-            end = start + DEFAULT_SPAN if end is None else self._instant(end, is_end=True)
-        except OverflowError:
-            # A range reaching past the last day Python can count (9999-12-31).
-            raise serializers.ValidationError(
-                {"end": ["The range must end before the year 10000."]}
-            ) from None
-        if end <= start:
-            raise serializers.ValidationError({"end": ["The end must come after the start."]})
-        if end - start > MAX_SPAN:
-            raise serializers.ValidationError(
-                {"end": [f"The range spans at most {MAX_SPAN.days} days."]}
-            )
-        return {"start": start, "end": end}
+        return _window(attrs.get("start"), attrs.get("end"), self.context["zone"])
+
+
+_PARAMETER = DateOrDateTimeField()
+
+
+def schedule_window(params, zone) -> dict:
+    """``ScheduleQuerySerializer(data=params, context={"zone": zone})``'s validated data without
+    building a serializer per request: its field parses each value, the same ``_window`` makes
+    the range. Anything it refuses goes through the serializer itself, which raises the 400 with
+    the same field messages as before."""
+    try:
+        # As the serializer reads a query string: the last value, an empty one as absent.
+        start = params.get("start") or None
+        end = params.get("end") or None
+        return _window(
+            None if start is None else _PARAMETER.to_internal_value(start),
+            None if end is None else _PARAMETER.to_internal_value(end),
+            zone,
+        )
+    except serializers.ValidationError:
+        query = ScheduleQuerySerializer(data=params, context={"zone": zone})
+        query.is_valid(raise_exception=True)
+        return query.validated_data
 
 
 class CalendarFeedUrlSerializer(serializers.Serializer):
@@ -191,14 +218,12 @@ class MyScheduleView(PatientDataMixin, generics.ListAPIView):
     renderer_classes = orjson_first(api_settings.DEFAULT_RENDERER_CLASSES)
 
     def get_queryset(self):
+        # The list reads ``selectors.SchedulePage``; this is the same rows as a queryset (for
+        # the schema and anything generic).
         if getattr(self, "swagger_fake_view", False):
             return RosterEntry.objects.none()
         patient = self.request.user.patient
-        query = ScheduleQuerySerializer(
-            data=self.request.query_params, context={"zone": patient.clinic.zone}
-        )
-        query.is_valid(raise_exception=True)
-        window = query.validated_data
+        window = schedule_window(self.request.query_params, patient.clinic.zone)
         return (
             RosterEntry.objects.filter(
                 patient=patient,
@@ -213,13 +238,14 @@ class MyScheduleView(PatientDataMixin, generics.ListAPIView):
         return obj.session.clinic_id
 
     def list(self, request, *args, **kwargs):
-        rows = self.paginate_queryset(self.get_queryset().values_list(*SCHEDULE_COLUMNS))
-        patient_id = request.user.patient.pk
+        patient = request.user.patient
+        window = schedule_window(request.query_params, patient.clinic.zone)
+        rows = self.paginate_queryset(selectors.SchedulePage(patient_id=patient.pk, **window))
         audit_record_rows(
             actor=request.user,
             action=AuditAction.LIST,
             object_type=RosterEntry._meta.label_lower,
-            rows=[(row[9], row[10], patient_id) for row in rows],
+            rows=[(row[9], row[10], patient.pk) for row in rows],
         )
         text = datetime_writer()
         return self.get_paginated_response([schedule_item(row, text) for row in rows])

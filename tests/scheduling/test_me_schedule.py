@@ -409,3 +409,90 @@ def test_an_account_without_a_patient_gets_403_and_no_token_401(client_for, user
     assert client_for(user_without_role).get("/api/v1/me/schedule/").status_code == 403
     assert APIClient().get("/api/v1/me/schedule/").status_code == 401
     assert APIClient().post("/api/v1/me/sessions/1/confirm/").status_code == 401
+
+
+# The list's own reads: the range without a serializer, the page in one prebuilt statement -------
+
+WINDOW_QUERIES = [
+    {},
+    {"start": "2026-12-01"},
+    {"start": "2026-12-01", "end": "2026-12-31"},
+    {"end": "2026-12-05"},
+    {"start": "", "end": ""},
+    {"start": " 2026-12-01 "},
+    {"start": "2026-12-01T09:00:00Z", "end": "2026-12-02T09:00"},
+    {"start": "2026-12-01T09:00:00 05:00"},  # an unescaped "+"
+    {"start": "2026-12-01T09:00:00.5-03:00", "end": "2027-03-02"},
+    {"start": ["2026-12-05", "2026-12-01"]},  # the last value, as the serializer reads it
+    {"start": "9999-12-30", "end": "9999-12-31"},
+    {"start": "tomorrow"},
+    {"start": "2026-13-01"},
+    {"end": "2026-12-01T25:00"},
+    {"start": "2026-12-10", "end": "2026-12-01"},
+    {"start": "2026-12-01", "end": "2027-03-10"},
+    {"start": "2026-12-01 09:00"},
+    {"start": "20261201"},
+    {"start": " "},
+]
+
+
+@pytest.mark.parametrize("query", WINDOW_QUERIES)
+@frozen
+def test_schedule_window_is_what_the_query_serializer_validates(query):
+    from django.http import QueryDict
+    from rest_framework.exceptions import ValidationError
+
+    from scheduling.api.me import ScheduleQuerySerializer, schedule_window
+
+    params = QueryDict(mutable=True)
+    for name, value in query.items():
+        params.setlist(name, value if isinstance(value, list) else [value])
+    zone = datetime.timezone(datetime.timedelta(hours=-5))
+    serializer = ScheduleQuerySerializer(data=params, context={"zone": zone})
+    if serializer.is_valid():
+        assert schedule_window(params, zone) == serializer.validated_data
+    else:
+        with pytest.raises(ValidationError) as refused:
+            schedule_window(params, zone)
+        assert refused.value.detail == serializer.errors
+
+
+@frozen
+def test_a_valid_range_builds_no_serializer(ana_client, schedule, monkeypatch):
+    from scheduling.api import me
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("ScheduleQuerySerializer built for a valid range")
+
+    monkeypatch.setattr(me.ScheduleQuerySerializer, "__init__", refuse)
+    response = ana_client.get("/api/v1/me/schedule/", {"start": "2026-11-01", "end": "2026-12-31"})
+    assert len(ids(response)) == 4
+
+
+@frozen
+def test_the_schedule_page_reads_the_rows_of_the_orm_query(ana, clinic, clinician, schedule):
+    from scheduling.api.me import SCHEDULE_COLUMNS
+    from scheduling.selectors import SchedulePage
+
+    # Ties on the start time are ordered by session id, as the ORM query orders them.
+    for title in ("A", "B", "C"):
+        make_session(clinic, clinician, at(5), title=title, kind="individual", patient=ana)
+    start, end = at(-30), at(30)
+    orm = list(
+        RosterEntry.objects.filter(
+            patient=ana, session__starts_at__lt=end, session__ends_at__gt=start
+        )
+        .order_by("session__starts_at", "session_id")
+        .values_list(*SCHEDULE_COLUMNS)
+    )
+    page = SchedulePage(patient_id=ana.pk, start=start, end=end)
+
+    assert len(orm) == 7
+    assert page[0:100] == orm
+    assert page[2:5] == orm[2:5]
+    assert page[6:] == orm[6:]
+    assert page.count() == 7
+    assert SchedulePage(patient_id=ana.pk, start=at(1, 12), end=at(2)).count() == 0
+    with CaptureQueriesContext(connection) as queries:
+        page[0:3]
+    assert len(queries) == 1
