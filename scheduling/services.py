@@ -481,56 +481,12 @@ def roster_remove_from(
     return len(removed)
 
 
-def roster_fill_sessions(*, session_ids: list[int], stays: list[tuple], zone: str) -> int:
-    """Seed new sessions' rosters with the patients enrolled on their dates, in one INSERT.
-
-    ``stays``: ``(patient_id, enrollment_id, start_date, end_date_or_None)`` of the program's
-    admitted or discharged enrollments (given by the programs app)."""
-    if not session_ids or not stays:
-        return 0
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
-                                                created_at)
-            SELECT session_id, patient_id, enrollment_id, 'none', now()
-            FROM (
-                SELECT s.id AS session_id, stay.patient_id, stay.enrollment_id, s.capacity,
-                       row_number() OVER (PARTITION BY s.id
-                                          ORDER BY stay.start_date, stay.enrollment_id) AS place,
-                       (SELECT count(*) FROM scheduling_rosterentry r
-                        WHERE r.session_id = s.id) AS taken
-                FROM scheduling_session s
-                JOIN unnest(%(patients)s::bigint[], %(enrollments)s::bigint[],
-                            %(starts)s::date[], %(ends)s::date[])
-                     AS stay(patient_id, enrollment_id, start_date, end_date)
-                  ON {_SESSION_LOCAL_DATE} >= stay.start_date
-                 AND (stay.end_date IS NULL OR {_SESSION_LOCAL_DATE} < stay.end_date)
-                WHERE s.id = ANY(%(sessions)s)
-            ) AS candidate
-            -- A session's capacity holds: the earliest stays get its places.
-            WHERE capacity IS NULL OR taken + place <= capacity
-            ON CONFLICT (session_id, patient_id) DO NOTHING
-            RETURNING id
-            """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
-            {
-                "sessions": session_ids,
-                "zone": zone,
-                "patients": [s[0] for s in stays],
-                "enrollments": [s[1] for s in stays],
-                "starts": [s[2] for s in stays],
-                "ends": [s[3] for s in stays],
-            },
-        )
-        entry_ids = [row[0] for row in cursor.fetchall()]
-    reminders.plan_for_entries(entry_ids)
-    return len(entry_ids)
-
-
 def roster_fill_program_sessions(*, session_ids: list[int], stays: list[tuple]) -> int:
-    """``roster_fill_sessions`` for new sessions of several programs in one INSERT: each session
-    gets the stays of its own program. ``stays``: ``(program_id, patient_id, enrollment_id,
-    start_date, end_date_or_None, time_zone)`` (the program's clinic's zone)."""
+    """Seed new sessions' rosters with the patients enrolled on their dates, for sessions of one
+    or several programs in one INSERT: each session gets the stays of its own program.
+
+    ``stays``: ``(program_id, patient_id, enrollment_id, start_date, end_date_or_None,
+    time_zone)`` (the program's clinic's zone), given by the programs app."""
     if not session_ids or not stays:
         return 0
     local_date = "(s.starts_at AT TIME ZONE stay.zone)::date"

@@ -47,18 +47,24 @@ def check_series_against_program(program: Program, *, weekdays, duration_minutes
         raise ValidationError(errors)
 
 
-def _stays(program: Program) -> list[tuple]:
+def _stays(program_ids) -> list[tuple]:
+    """The occupying stays of these programs, as ``roster_fill_program_sessions`` takes them."""
     return list(
-        Enrollment.objects.filter(program=program, status__in=OCCUPYING).values_list(
-            "patient_id", "id", "start_date", "discharge_date"
+        Enrollment.objects.filter(program_id__in=program_ids, status__in=OCCUPYING).values_list(
+            "program_id",
+            "patient_id",
+            "id",
+            "start_date",
+            "discharge_date",
+            "program__clinic__time_zone",
         )
     )
 
 
 def fill_rosters(program: Program, sessions: list[Session]) -> int:
     """Seed new sessions of ``program`` with the patients enrolled on their dates (2 queries)."""
-    return calendar.roster_fill_sessions(
-        session_ids=[s.pk for s in sessions], stays=_stays(program), zone=program.clinic.time_zone
+    return calendar.roster_fill_program_sessions(
+        session_ids=[s.pk for s in sessions], stays=_stays([program.pk])
     )
 
 
@@ -87,20 +93,9 @@ def materialize_all_series(*, until: datetime.date | None = None) -> int:
         sessions = calendar.series_materialize_open(until=until)
         programs = {s.program_id for s in sessions if s.program_id is not None}
         if programs:
-            stays = list(
-                Enrollment.objects.filter(
-                    program_id__in=programs, status__in=OCCUPYING
-                ).values_list(
-                    "program_id",
-                    "patient_id",
-                    "id",
-                    "start_date",
-                    "discharge_date",
-                    "program__clinic__time_zone",
-                )
-            )
             calendar.roster_fill_program_sessions(
-                session_ids=[s.pk for s in sessions if s.program_id is not None], stays=stays
+                session_ids=[s.pk for s in sessions if s.program_id is not None],
+                stays=_stays(programs),
             )
     return len(sessions)
 
