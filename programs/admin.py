@@ -37,6 +37,7 @@ from programs import (  # noqa: F401 - admin_patients and admin_schedules regist
     admin_reports,
     admin_schedules,
 )
+from programs.admin_patients import ACTION_ROLES
 from programs.models import (
     LEVEL_DEFAULTS,
     BedAssignment,
@@ -48,19 +49,8 @@ from programs.models import (
     Transition,
     TransitionKind,
 )
-from programs.selectors import clinic_today
+from programs.selectors import bed_assignments_holding, clinic_today
 from programs.services import enrollments as services
-
-# Who may do what (the same as the API): admissions enroll, admit, cancel and assign beds;
-# admissions and clinicians discharge; clinicians decide transitions; supervisors read.
-ACTION_ROLES = {
-    "enroll": (Role.ADMISSIONS,),
-    "admit": (Role.ADMISSIONS,),
-    "cancel": (Role.ADMISSIONS,),
-    "bed": (Role.ADMISSIONS,),
-    "discharge": (Role.ADMISSIONS, Role.CLINICIAN),
-    "transition": (Role.CLINICIAN,),
-}
 
 BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
 
@@ -223,10 +213,8 @@ class ProgramAdmin(ClinicConfigAdmin):
             today = clinic_today(program)
             current = {
                 assignment.bed_id: assignment
-                for assignment in BedAssignment.objects.filter(
-                    bed__programs=program, start_date__lte=today
-                )
-                .filter(Q(end_date__isnull=True) | Q(end_date__gt=today))
+                for assignment in bed_assignments_holding(today)
+                .filter(bed__programs=program)
                 .select_related("enrollment__patient", "enrollment__program")
             }
             program._occupied_beds = [(bed, current.get(bed.pk)) for bed in program.beds.all()]
@@ -508,9 +496,7 @@ class BedForm(EnrollmentActionForm):
         # naming who is in them: the bed board does that.
         today = self.today()
         taken = set(
-            BedAssignment.objects.filter(bed__in=beds, start_date__lte=today)
-            .filter(Q(end_date__isnull=True) | Q(end_date__gt=today))
-            .values_list("bed_id", flat=True)
+            bed_assignments_holding(today).filter(bed__in=beds).values_list("bed_id", flat=True)
         )
         field.label_from_instance = lambda bed: f"{bed} ({'taken' if bed.pk in taken else 'free'})"
 

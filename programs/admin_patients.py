@@ -23,11 +23,15 @@ from patients.models import Patient
 from programs.models import BedAssignment, EnrollmentStatus, Program
 from programs.selectors import clinic_today, program_places
 
-# Who may take each step from the patient's page (the services check again).
-STEP_ROLES = {
+# Who may take each enrollment step in the admin, on the patient's page and the enrollment pages
+# (the same as the API; the services check again): admissions enroll, admit, cancel and assign
+# beds; admissions and clinicians discharge; clinicians decide transitions; supervisors read.
+ACTION_ROLES = {
     "enroll": (Role.ADMISSIONS,),
     "admit": (Role.ADMISSIONS,),
+    "cancel": (Role.ADMISSIONS,),
     "bed": (Role.ADMISSIONS,),
+    "discharge": (Role.ADMISSIONS, Role.CLINICIAN),
     "transition": (Role.CLINICIAN,),
 }
 
@@ -35,7 +39,7 @@ STEP_ROLES = {
 def _may(user, step: str) -> bool:
     if user is None:
         return False
-    return user.is_superuser or user_has_role(user, *STEP_ROLES[step])
+    return user.is_superuser or user_has_role(user, *ACTION_ROLES[step])
 
 
 class PatientCareAdmin(PatientAdmin):

@@ -152,6 +152,16 @@ def checkin_list_of_patient(*, patient) -> QuerySet[CheckIn]:
     return CheckIn.objects.filter(patient=patient).order_by("-recorded_at", "-id")
 
 
+def bed_assignments_holding(
+    first_day: datetime.date, last_day: datetime.date | None = None
+) -> QuerySet[BedAssignment]:
+    """Bed assignments holding their bed on some day from ``first_day`` to ``last_day``
+    (default: that one day); an assignment holds ``[start_date, end_date)``."""
+    return BedAssignment.objects.filter(start_date__lte=last_day or first_day).filter(
+        Q(end_date__isnull=True) | Q(end_date__gt=first_day)
+    )
+
+
 def bed_board(*, user) -> list[dict]:
     """Every active bed of the caller's clinics with who is in it today (the clinic's date).
 
@@ -169,11 +179,8 @@ def bed_board(*, user) -> list[dict]:
         return []
     today = {bed.clinic_id: timezone.localdate(timezone=bed.clinic.zone) for bed in beds}
     candidates = (
-        BedAssignment.objects.filter(
-            bed__in=beds,
-            start_date__lte=max(today.values()),
-        )
-        .filter(Q(end_date__isnull=True) | Q(end_date__gt=min(today.values())))
+        bed_assignments_holding(min(today.values()), max(today.values()))
+        .filter(bed__in=beds)
         .select_related("enrollment__patient", "enrollment__program")
         .order_by("start_date", "id")
     )
