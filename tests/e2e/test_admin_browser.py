@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from playwright import sync_api
 from rest_framework.test import APIClient
 
 from patients.models import Patient
@@ -26,8 +27,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 PASSWORD = "browser-demo-password"
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is a dev dependency")
 
 
 @pytest.fixture(scope="module")
