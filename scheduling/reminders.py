@@ -177,8 +177,6 @@ FROM (
                                 ELSE pr.reminder_offsets_minutes END AS offsets
                 ) offs
                 WHERE s.status = 'scheduled' AND s.starts_at > %(now)s
-                  AND NOT EXISTS (
-                      SELECT 1 FROM scheduling_reminder m WHERE m.roster_entry_id = r.id)
             ) e
             CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.offsets) AS offset_minutes) off
             CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.channels) AS channel) ch
@@ -189,17 +187,34 @@ ON CONFLICT DO NOTHING
 """
 
 
+# The entries among the given ones that have no reminder yet, as an array literal. A statement
+# of its own, before the INSERT: inside the INSERT the same test may be planned as a nested loop
+# over a sequential scan of the reminder table (when its statistics say it is empty), which
+# rereads the pages the INSERT has just written for every entry: quadratic.
+_UNPLANNED_SQL = """
+SELECT array_agg(wanted.id ORDER BY wanted.id)::text
+FROM unnest(%s::bigint[]) AS wanted(id)
+WHERE NOT EXISTS (SELECT 1 FROM scheduling_reminder m WHERE m.roster_entry_id = wanted.id)
+"""
+
+
 def plan_for_entries(entry_ids) -> int:
     """Create the reminders of new roster entries (one INSERT … SELECT, by the rules of
-    ``_plan``); a second call creates nothing (and the unique constraint holds against a
-    concurrent one). Returns the rows created."""
-    ids = sorted(set(entry_ids))
+    ``_plan``); an entry that has reminders already gets none (a second call creates nothing,
+    and the unique constraint holds against a concurrent one). Returns the rows created."""
+    ids = sorted({int(entry_id) for entry_id in entry_ids})
     if not ids:
         return 0
+    # The ids as one array literal ('{1,2,…}'): psycopg2 would send a list as ARRAY[1, 2, …],
+    # an expression of one node per id that PostgreSQL parses and plans (~0.2 s for 100,000).
     with connection.cursor() as cursor:
+        cursor.execute(_UNPLANNED_SQL, ["{" + ",".join(map(str, ids)) + "}"])
+        unplanned = cursor.fetchone()[0]
+        if unplanned is None:
+            return 0
         cursor.execute(
             _PLAN_SQL,
-            {"ids": ids, "now": timezone.now(), "default_offsets": list(DEFAULT_OFFSETS)},
+            {"ids": unplanned, "now": timezone.now(), "default_offsets": list(DEFAULT_OFFSETS)},
         )
         return cursor.rowcount
 
