@@ -8,14 +8,17 @@ the phone number, the address or the device token (42 CFR Part 2: a reminder mus
 treatment, and an error log is a disclosure too).
 """
 
+import copy
+import functools
 import logging
 import smtplib
 import threading
 from dataclasses import dataclass
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
+from django.core.mail.message import SafeMIMEText
 from django.core.mail.utils import DNS_NAME
 from django.core.signals import setting_changed
 from django.dispatch import receiver
@@ -91,14 +94,59 @@ def _reset_on_setting_changed(*, setting, **kwargs):
         reset_backends()
 
 
+@functools.lru_cache(maxsize=1024)
+def _text_part(body: str, subject: str, from_email: str, encoding: str) -> SafeMIMEText:
+    """The part of ``EmailMessage.message()`` that depends only on the text and the sender: the
+    MIME body with its content headers, Subject and From. Never changed once built."""
+    part = SafeMIMEText(body, "plain", encoding)
+    part["Subject"] = subject
+    part["From"] = from_email
+    return part
+
+
+class TextEmail(EmailMultiAlternatives):
+    """A plain-text e-mail whose rendering reuses the MIME body and the Subject and From headers
+    of an earlier message with the same text, subject and sender (a session's reminders share
+    theirs): building them is most of ``EmailMessage.message()`` (charset and header encoding).
+    ``message()`` returns what ``EmailMessage.message()`` would, header for header and byte for
+    byte (tests/clinic/test_notifications.py compares them); anything it does not handle (Cc,
+    Reply-To, alternatives, attachments, another From) takes Django's own path."""
+
+    def message(self):
+        if (
+            self.cc
+            or self.reply_to
+            or self.alternatives
+            or self.attachments
+            or self.content_subtype != "plain"
+            or any(name.lower() == "from" for name in self.extra_headers)
+        ):
+            return super().message()
+        encoding = self.encoding or settings.DEFAULT_CHARSET
+        shared = _text_part(self.body, self.subject, self.from_email, str(encoding))
+        msg = copy.copy(shared)
+        # The stdlib message keeps its headers in this list: the copy gets its own, so the
+        # headers added below never reach the shared part.
+        msg._headers = list(shared._headers)
+        # From here on as EmailMessage.message() does after Subject and From.
+        self._set_list_header_if_not_empty(msg, "To", self.to)
+        header_names = [key.lower() for key in self.extra_headers]
+        if "date" not in header_names:
+            msg["Date"] = formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
+        if "message-id" not in header_names:
+            msg["Message-ID"] = make_msgid(domain=DNS_NAME)
+        for name, value in self.extra_headers.items():
+            if name.lower() not in {"from", "to", "cc", "reply-to"}:
+                msg[name] = value
+        return msg
+
+
 def send_email(*, to: str, subject: str, text: str, html: str | None = None) -> DeliveryResult:
     """Send one email (plain text, plus an HTML alternative when given) from
     ``DEFAULT_FROM_EMAIL`` through the configured ``EMAIL_BACKEND``."""
     # Set the Message-ID ourselves (as Django would) so that it can be returned as the id.
     message_id = make_msgid(domain=DNS_NAME)
-    message = EmailMultiAlternatives(
-        subject=subject, body=text, to=[to], headers={"Message-ID": message_id}
-    )
+    message = TextEmail(subject=subject, body=text, to=[to], headers={"Message-ID": message_id})
     if html is not None:
         message.attach_alternative(html, "text/html")
     try:
@@ -147,6 +195,7 @@ def send_push(
 __all__ = [
     "ChannelError",
     "DeliveryResult",
+    "TextEmail",
     "reset_backends",
     "send_email",
     "send_push",

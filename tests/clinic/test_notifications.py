@@ -728,3 +728,61 @@ def test_other_texts_do_not_opt_out(body):
 
 def test_start_opts_back_in():
     assert is_opt_in("start")
+
+
+# The reminders' e-mail: its rendering reuses the shared part of a message with the same text.
+
+RENDER_CASES = [
+    ("Appointment reminder: Maple Street", "Reminder: you have an appointment on Tuesday."),
+    ("Rendez-vous : Clinique Étoile", "Rappel : vous avez un rendez-vous à 18 h, salle « B »."),
+    ("A subject " * 12, ("A long line of text that goes on " * 20).strip()),
+    ("Line breaks", "First line\nSecond line\n\nAfter a blank line\n"),
+]
+
+
+@pytest.mark.parametrize(("subject", "body"), RENDER_CASES)
+@pytest.mark.parametrize("localtime", [False, True])
+def test_text_email_renders_what_djangos_email_message_renders(settings, subject, body, localtime):
+    import time_machine
+    from django.core.mail import EmailMessage
+
+    from clinic.notifications import TextEmail
+
+    settings.DEFAULT_FROM_EMAIL = "Clinique Étoile <rappels@clinic.example>"
+    settings.EMAIL_USE_LOCALTIME = localtime
+    with time_machine.travel("2026-11-23 07:30:00+00:00", tick=False):
+        for n, to in enumerate(["pat@example.com", "Zoë Doe <zoe@example.org>", "ann@example.net"]):
+            headers = {"Message-ID": f"<{n}.reminder@clinic.example>"}
+            ours = TextEmail(subject=subject, body=body, to=[to], headers=headers).message()
+            django = EmailMessage(subject=subject, body=body, to=[to], headers=headers).message()
+            assert ours.as_bytes() == django.as_bytes()
+            assert ours.items() == django.items()
+        # Without a Message-ID of its own, one is made as Django makes it.
+        made = TextEmail(subject=subject, body=body, to=["pat@example.com"]).message()
+        assert made["Message-ID"].startswith("<")
+        assert made["Date"] == django["Date"]
+
+
+def test_text_emails_of_one_text_do_not_share_their_recipients(mailoutbox):
+    for to in ["one@example.com", "two@example.com"]:
+        send_email(to=to, subject="Appointment reminder", text="Same text for both")
+
+    first, second = (message.message() for message in mailoutbox)
+    assert first.get_all("To") == ["one@example.com"]
+    assert second.get_all("To") == ["two@example.com"]
+    assert first["Message-ID"] != second["Message-ID"]
+    assert first.get_payload() == second.get_payload() == "Same text for both"
+
+
+def test_text_email_with_what_it_does_not_handle_takes_djangos_path(settings):
+    import time_machine
+    from django.core.mail import EmailMessage
+
+    from clinic.notifications import TextEmail
+
+    extra = {"cc": ["cc@example.com"], "reply_to": ["desk@example.com"]}
+    with time_machine.travel("2026-11-23 07:30:00+00:00", tick=False):
+        headers = {"Message-ID": "<1@clinic.example>", "From": "Desk <desk@clinic.example>"}
+        ours = TextEmail(subject="S", body="B", to=["a@example.com"], headers=headers, **extra)
+        django = EmailMessage(subject="S", body="B", to=["a@example.com"], headers=headers, **extra)
+        assert ours.message().as_bytes() == django.message().as_bytes()
