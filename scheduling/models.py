@@ -326,7 +326,11 @@ class Reminder(models.Model):
     session, patient and channel), so a reminder is sent at most once, ever. The database is the
     source of truth; broker messages only wake workers up."""
 
-    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="reminders")
+    # No index of its own: reminder_once (session, patient, …) serves lookups by session, and by
+    # session and patient (every index is written again on each of a row's status changes).
+    session = models.ForeignKey(
+        Session, on_delete=models.PROTECT, related_name="reminders", db_index=False
+    )
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="reminders"
     )
@@ -359,7 +363,6 @@ class Reminder(models.Model):
                 name="reminder_due",
                 condition=Q(status__in=["pending", "queued", "sending"]),
             ),
-            models.Index(fields=["session", "patient"], name="reminder_session_patient"),
         ]
         constraints = [
             models.UniqueConstraint(

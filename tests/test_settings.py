@@ -144,3 +144,13 @@ def test_database_url_selects_that_server():
         "clinicdb",
         "[]",
     ]
+
+
+@pytest.mark.django_db
+def test_the_service_sessions_run_without_postgres_jit():
+    """JIT compiling cost more than it won on the service's statements (config/settings)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone()[0] == "off"

@@ -148,3 +148,85 @@ def test_planning_skips_planned_entries_and_never_reads_the_table_it_writes(clin
         plan = "\n".join(row[0] for row in cursor.fetchall())
     assert "Insert on scheduling_reminder" in plan
     assert " on scheduling_reminder" not in plan.replace("Insert on scheduling_reminder", "")
+
+
+def _group_sessions(clinic, count):
+    sessions = []
+    for n in range(count):
+        starts = NOW + datetime.timedelta(days=n + 2)
+        sessions.append(
+            Session.objects.create(
+                clinic=clinic,
+                kind="group",
+                title=f"Group {n}",
+                starts_at=starts,
+                ends_at=starts + datetime.timedelta(hours=1),
+            )
+        )
+    return sessions
+
+
+def test_a_patient_back_on_a_roster_gets_only_the_reminders_not_sent_or_kept(clinic):
+    """Taken off a roster and put back: the rows of the first entry stay (history, and the
+    unique key), so the new entry's plan skips what collides with them and adds the rest; a
+    first-time entry in the same call is planned in full."""
+    patient = Patient.objects.create(
+        clinic=clinic,
+        mrn="R3",
+        first_name="Ola",
+        last_name="Berg",
+        date_of_birth=datetime.date(1991, 4, 4),
+        email="ola@example.org",
+        phone="+12025550177",
+        reminder_channels=["email"],
+    )
+    back, first_time = _group_sessions(clinic, 2)
+    with time_machine.travel(NOW, tick=False):
+        old = RosterEntry.objects.create(session=back, patient=patient)
+        assert reminders.plan_for_entries([old.pk]) == len(reminders.DEFAULT_OFFSETS)
+        Reminder.objects.filter(roster_entry=old).update(status="cancelled")
+        old.delete()  # the rows stay, their roster entry unset
+        patient.reminder_channels = ["email", "sms"]
+        patient.save()
+        again = RosterEntry.objects.create(session=back, patient=patient)
+        new = RosterEntry.objects.create(session=first_time, patient=patient)
+        created = reminders.plan_for_entries([again.pk, new.pk])
+
+    offsets = len(reminders.DEFAULT_OFFSETS)
+    # Back on the roster: the e-mail rows exist (cancelled), only SMS is new; the new session:
+    # both channels.
+    assert created == offsets + 2 * offsets
+    assert Reminder.objects.filter(roster_entry=again, channel="sms").count() == offsets
+    assert not Reminder.objects.filter(roster_entry=again, channel="email").exists()
+    assert Reminder.objects.filter(roster_entry=new).count() == 2 * offsets
+
+
+def test_a_concurrent_plan_of_the_same_rows_sends_planning_the_careful_way(clinic, monkeypatch):
+    """Between the check and the fast INSERT, another call planned some of the rows: the fast
+    INSERT is undone (nothing half-written) and every entry goes through ON CONFLICT."""
+    patient = Patient.objects.create(
+        clinic=clinic,
+        mrn="R4",
+        first_name="Lea",
+        last_name="Holm",
+        date_of_birth=datetime.date(1992, 5, 5),
+        email="lea@example.org",
+        reminder_channels=["email"],
+    )
+    sessions = _group_sessions(clinic, 3)
+    with time_machine.travel(NOW, tick=False):
+        entries = [RosterEntry.objects.create(session=s, patient=patient) for s in sessions]
+        assert reminders.plan_for_entries([entries[1].pk]) == len(reminders.DEFAULT_OFFSETS)
+        # As if the check had run before that plan: every entry looks clear.
+        monkeypatch.setattr(
+            reminders,
+            "_UNPLANNED_SQL",
+            "SELECT array_agg(id), NULL::bigint[] FROM unnest(%s::bigint[]) AS wanted(id)",
+        )
+        created = reminders.plan_for_entries([e.pk for e in entries])
+
+    assert created == 2 * len(reminders.DEFAULT_OFFSETS)
+    assert Reminder.objects.count() == 3 * len(reminders.DEFAULT_OFFSETS)
+    assert set(Reminder.objects.values_list("roster_entry_id", flat=True)) == {
+        e.pk for e in entries
+    }
