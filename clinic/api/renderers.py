@@ -17,7 +17,8 @@ class ORJSONRenderer(JSONRenderer):
         if self.get_indent(accepted_media_type, renderer_context or {}) is not None:
             return super().render(data, accepted_media_type, renderer_context)
         try:
-            body = orjson.dumps(data)
+            # UTC datetimes with "Z", as DRF's DateTimeField and encoder write them.
+            body = orjson.dumps(data, option=orjson.OPT_UTC_Z)
         except TypeError:
             return super().render(data, accepted_media_type, renderer_context)
         # DRF escapes these two for JavaScript's sake (JSONP): the same bytes here.

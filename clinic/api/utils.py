@@ -52,21 +52,23 @@ def datetime_text(value: datetime.datetime | None, zone: datetime.tzinfo) -> str
     return text[:-6] + "Z" if text.endswith("+00:00") else text
 
 
-def _utc_text(value: datetime.datetime | None) -> str | None:
-    # datetime_text in UTC: rows come from the database in UTC already (no conversion).
-    if not value:
-        return None
-    if value.utcoffset():
-        value = value.astimezone(datetime.UTC)
-    return value.isoformat()[:-6] + "Z"
+def _utc_value(value: datetime.datetime | None) -> datetime.datetime | None:
+    # datetime_writer in UTC: the value itself, in UTC (rows come from the database in UTC
+    # already). The service's JSON renderers write it as DateTimeField does, ISO 8601 with "Z"
+    # (ORJSONRenderer with OPT_UTC_Z, and DRF's encoder), so no text is built here per value.
+    if value is not None and value.utcoffset():
+        return value.astimezone(datetime.UTC)
+    return value
 
 
 def datetime_writer():
-    """``datetime_text`` in the current time zone as a one-argument function, for a list's
-    rows: without a conversion per value when that zone is UTC (the service's default)."""
+    """What a list row's datetime becomes in the response, as a one-argument function: in the
+    current time zone as DRF's ``DateTimeField`` writes it. For UTC (the service's default) the
+    datetime itself, which the JSON renderers write as that text (tests/clinic/
+    test_api_utils.py); else ``datetime_text``."""
     zone = timezone.get_current_timezone()
     if getattr(zone, "key", None) == "UTC":
-        return _utc_text
+        return _utc_value
     return functools.partial(datetime_text, zone=zone)
 
 

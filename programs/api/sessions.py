@@ -197,9 +197,15 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
 
     def list(self, request):
         # The page's ids through the filters, its rows read off them in the same query:
-        # s.session_item builds what SessionSerializer shows, without model instances.
-        ids = self.filter_queryset(selectors.session_list_for_page(user=request.user))
-        rows = self.paginate_queryset(selectors.SessionPage(ids.values_list("id", flat=True)))
+        # s.session_item builds what SessionSerializer shows, without model instances. With
+        # no parameter but the page's, no filter or ordering applies: the plain list's
+        # statement, built once, stands in for the ORM's.
+        if set(request.query_params) <= {"page", "page_size"}:
+            page = selectors.SessionPage.plain(user=request.user)
+        else:
+            ids = self.filter_queryset(selectors.session_list_for_page(user=request.user))
+            page = selectors.SessionPage(ids.values_list("id", flat=True))
+        rows = self.paginate_queryset(page)
         patient_id = self._patient_filter()
         if patient_id is not None:
             # Whose sessions these are is patient data (42 CFR Part 2): audit the page.
