@@ -21,6 +21,21 @@ pytestmark = pytest.mark.django_db
 NY = zoneinfo.ZoneInfo("America/New_York")
 NOW = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=NY)
 
+
+def make_patient(clinic, mrn: str, first_name: str, channels: list[str]) -> Patient:
+    """A patient reachable on ``channels`` (an e-mail address and a phone number both given)."""
+    return Patient.objects.create(
+        clinic=clinic,
+        mrn=mrn,
+        first_name=first_name,
+        last_name="Lind",
+        date_of_birth=datetime.date(1990, 2, 2),
+        email=f"{first_name.lower()}@example.org",
+        phone="+12025550188",
+        reminder_channels=channels,
+    )
+
+
 STARTS = [
     NOW + datetime.timedelta(minutes=30),  # every offset past: only the nearest, at once
     NOW + datetime.timedelta(hours=5),  # 2 h ahead pending, 24 h past and not the nearest
@@ -55,16 +70,7 @@ def test_sql_planning_matches_the_rules_in_python(clinic, clinician, quiet, offs
             "reminder_offsets_minutes": offsets,
         }
     )
-    patient = Patient.objects.create(
-        clinic=clinic,
-        mrn="R1",
-        first_name="Rae",
-        last_name="Lind",
-        date_of_birth=datetime.date(1990, 2, 2),
-        email="rae@example.org",
-        phone="+12025550188",
-        reminder_channels=["email", "sms", "push"],
-    )
+    patient = make_patient(clinic, "R1", "Rae", ["email", "sms", "push"])
     entries = []
     for n, starts in enumerate(STARTS):
         for with_program in (True, False):
@@ -110,26 +116,11 @@ def test_planning_skips_planned_entries_and_never_reads_the_table_it_writes(clin
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    patient = Patient.objects.create(
-        clinic=clinic,
-        mrn="R2",
-        first_name="Ida",
-        last_name="Moss",
-        date_of_birth=datetime.date(1988, 3, 3),
-        email="ida@example.org",
-        reminder_channels=["email"],
-    )
-    entries = []
-    for n in range(3):
-        starts = NOW + datetime.timedelta(days=n + 2)
-        session = Session.objects.create(
-            clinic=clinic,
-            kind="group",
-            title=f"Group {n}",
-            starts_at=starts,
-            ends_at=starts + datetime.timedelta(hours=1),
-        )
-        entries.append(RosterEntry.objects.create(session=session, patient=patient))
+    patient = make_patient(clinic, "R2", "Ida", ["email"])
+    entries = [
+        RosterEntry.objects.create(session=session, patient=patient)
+        for session in _group_sessions(clinic, 3)
+    ]
     with time_machine.travel(NOW, tick=False):
         assert reminders.plan_for_entries([entries[0].pk]) == len(reminders.DEFAULT_OFFSETS)
         with CaptureQueriesContext(connection) as captured:
@@ -170,16 +161,7 @@ def test_a_patient_back_on_a_roster_gets_only_the_reminders_not_sent_or_kept(cli
     """Taken off a roster and put back: the rows of the first entry stay (history, and the
     unique key), so the new entry's plan skips what collides with them and adds the rest; a
     first-time entry in the same call is planned in full."""
-    patient = Patient.objects.create(
-        clinic=clinic,
-        mrn="R3",
-        first_name="Ola",
-        last_name="Berg",
-        date_of_birth=datetime.date(1991, 4, 4),
-        email="ola@example.org",
-        phone="+12025550177",
-        reminder_channels=["email"],
-    )
+    patient = make_patient(clinic, "R3", "Ola", ["email"])
     back, first_time = _group_sessions(clinic, 2)
     with time_machine.travel(NOW, tick=False):
         old = RosterEntry.objects.create(session=back, patient=patient)
@@ -204,15 +186,7 @@ def test_a_patient_back_on_a_roster_gets_only_the_reminders_not_sent_or_kept(cli
 def test_a_concurrent_plan_of_the_same_rows_sends_planning_the_careful_way(clinic, monkeypatch):
     """Between the check and the fast INSERT, another call planned some of the rows: the fast
     INSERT is undone (nothing half-written) and every entry goes through ON CONFLICT."""
-    patient = Patient.objects.create(
-        clinic=clinic,
-        mrn="R4",
-        first_name="Lea",
-        last_name="Holm",
-        date_of_birth=datetime.date(1992, 5, 5),
-        email="lea@example.org",
-        reminder_channels=["email"],
-    )
+    patient = make_patient(clinic, "R4", "Lea", ["email"])
     sessions = _group_sessions(clinic, 3)
     with time_machine.travel(NOW, tick=False):
         entries = [RosterEntry.objects.create(session=s, patient=patient) for s in sessions]
