@@ -65,3 +65,16 @@ def client_of(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def group_session(clinic, starts_at, *, hours: float = 1, title: str = "Group"):
+    """A group session of ``clinic`` from ``starts_at``, without a program (no roster)."""
+    from scheduling.models import Session
+
+    return Session.objects.create(
+        clinic=clinic,
+        title=title,
+        kind="group",
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(hours=hours),
+    )

@@ -27,9 +27,9 @@ from django.utils import timezone
 from clinic.models import Clinic
 from config.embedded import EmbeddedRedis, free_port
 from patients.models import Patient
-from scheduling.models import Reminder, RosterEntry, Session
+from scheduling.models import Reminder, RosterEntry
 from tests.e2e.celery_processes import CeleryProcesses, wait_until
-from tests.factories import staff_user
+from tests.factories import group_session, staff_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -213,13 +213,7 @@ def make_due_sms_reminders(count: int) -> list[str]:
         name="Fault Test Clinic", public_name="Harbor Health", time_zone="UTC"
     )
     starts = timezone.now() + datetime.timedelta(hours=1)
-    session = Session.objects.create(
-        clinic=clinic,
-        title="Group",
-        kind="group",
-        starts_at=starts,
-        ends_at=starts + datetime.timedelta(hours=1),
-    )
+    session = group_session(clinic, starts)
     phones = [f"+1202555{n:04d}" for n in range(count)]
     patients = Patient.objects.bulk_create(
         Patient(

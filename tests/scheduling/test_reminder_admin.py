@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from clinic.models import AuditAction, AuditEvent, Clinic
 from patients.models import Patient
-from scheduling.models import Reminder, RosterEntry, Session
-from tests.factories import staff_user
+from scheduling.models import Reminder, RosterEntry
+from tests.factories import group_session, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -25,13 +25,7 @@ def log_in(client, user):
 
 def failed_reminder(clinic: Clinic, *, mrn: str, last_name: str) -> Reminder:
     starts = timezone.now() + datetime.timedelta(days=1)
-    session = Session.objects.create(
-        clinic=clinic,
-        title="Group",
-        kind="group",
-        starts_at=starts,
-        ends_at=starts + datetime.timedelta(hours=1),
-    )
+    session = group_session(clinic, starts)
     patient = Patient.objects.create(
         clinic=clinic,
         mrn=mrn,

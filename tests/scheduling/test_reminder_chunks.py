@@ -13,7 +13,8 @@ from django.utils import timezone
 from clinic.notifications import backends
 from patients.models import Patient
 from scheduling import reminders
-from scheduling.models import Reminder, RosterEntry, Session
+from scheduling.models import Reminder, RosterEntry
+from tests.factories import group_session
 
 pytestmark = pytest.mark.django_db
 
@@ -31,13 +32,7 @@ _numbers = itertools.count()
 def due_sms(clinic, count: int) -> list[int]:
     """``count`` patients with one SMS reminder each, due now, for a session in an hour."""
     starts = timezone.now() + datetime.timedelta(hours=1)
-    session = Session.objects.create(
-        clinic=clinic,
-        title="Group",
-        kind="group",
-        starts_at=starts,
-        ends_at=starts + datetime.timedelta(hours=1),
-    )
+    session = group_session(clinic, starts)
     patients = Patient.objects.bulk_create(
         Patient(
             clinic=clinic,

@@ -15,6 +15,7 @@ from patients.models import Patient
 from programs.models import LEVEL_DEFAULTS, Program
 from scheduling import reminders
 from scheduling.models import Reminder, RosterEntry, Session
+from tests.factories import group_session
 
 pytestmark = pytest.mark.django_db
 
@@ -142,19 +143,10 @@ def test_planning_skips_planned_entries_and_never_reads_the_table_it_writes(clin
 
 
 def _group_sessions(clinic, count):
-    sessions = []
-    for n in range(count):
-        starts = NOW + datetime.timedelta(days=n + 2)
-        sessions.append(
-            Session.objects.create(
-                clinic=clinic,
-                kind="group",
-                title=f"Group {n}",
-                starts_at=starts,
-                ends_at=starts + datetime.timedelta(hours=1),
-            )
-        )
-    return sessions
+    return [
+        group_session(clinic, NOW + datetime.timedelta(days=n + 2), title=f"Group {n}")
+        for n in range(count)
+    ]
 
 
 def test_a_patient_back_on_a_roster_gets_only_the_reminders_not_sent_or_kept(clinic):
