@@ -486,10 +486,7 @@ def bench_dispatch() -> None:
         # The only reminders in the database are the benchmark's: a count off the partial
         # index of open rows, cheap enough to poll without slowing the worker down.
         with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM scheduling_reminder"
-                " WHERE status IN ('pending', 'queued', 'sending')"
-            )
+            cursor.execute("SELECT count(*) FROM scheduling_reminder WHERE is_open")
             return cursor.fetchone()[0]
 
     def sent_rows() -> int:

@@ -341,8 +341,13 @@ def notices_for_removed(pairs) -> int:
 def mark_cut_off_sends() -> int:
     """Rows stuck in ``sending`` (the worker died mid-call): the provider may or may not have
     delivered, so they are never resent; staff see them as ``unknown``."""
+    cutoff = timezone.now() - send_timeout()
+    # Through the index of open rows: a row claimed before the cutoff was due before it.
     return Reminder.objects.filter(
-        status=ReminderStatus.SENDING, claimed_at__lt=timezone.now() - send_timeout()
+        is_open=True,
+        scheduled_for__lt=cutoff,
+        status=ReminderStatus.SENDING,
+        claimed_at__lt=cutoff,
     ).update(
         status=ReminderStatus.UNKNOWN,
         last_error="Cut off while sending; not resent.",
@@ -355,9 +360,10 @@ def release_queued() -> int:
     ids): back to ``pending``, where a drain claims them. A message of the old kind still in
     the broker only wakes a drain; its own claim of ``queued`` rows is gone, so nothing is
     sent twice."""
-    return Reminder.objects.filter(status=ReminderStatus.QUEUED).update(
-        status=ReminderStatus.PENDING, updated_at=timezone.now()
-    )
+    # Through the index of open rows: that dispatcher queued only rows that were due.
+    return Reminder.objects.filter(
+        is_open=True, scheduled_for__lte=timezone.now(), status=ReminderStatus.QUEUED
+    ).update(status=ReminderStatus.PENDING, updated_at=timezone.now())
 
 
 def send_group_size() -> int:
@@ -375,7 +381,7 @@ def drain_tasks() -> int:
 _COUNT_DUE_SQL = """
 SELECT count(*) FROM (
     SELECT 1 FROM scheduling_reminder
-    WHERE status = 'pending' AND scheduled_for <= %(now)s
+    WHERE is_open AND scheduled_for <= %(now)s AND status = 'pending'
     LIMIT %(cap)s
 ) due
 """
@@ -405,11 +411,13 @@ def dispatch(wake) -> int:
 # LOCKED lets drains run side by side without waiting on or sharing rows, and the lock re-reads
 # the status, so of two drains reaching for a row one gets it. The rows come back with what
 # deciding and sending them needs: session, clinic, patient (consent), roster entry and, for
-# push, devices, as they are at claim time.
+# push, devices, as they are at claim time. The claim changes no indexed value (the row stays
+# open), so PostgreSQL rewrites each row in place: only the outcome adds index entries. The scan
+# of open rows walks past the rows other drains are sending (a group each, at most).
 _CLAIM_GROUP_SQL = """
 WITH picked AS MATERIALIZED (
     SELECT id FROM scheduling_reminder
-    WHERE status = 'pending' AND scheduled_for <= $2
+    WHERE is_open AND scheduled_for <= $2 AND status = 'pending'
     ORDER BY scheduled_for
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -516,16 +524,38 @@ def _claim_group(size: int) -> list[_Claimed]:
         return [_Claimed(*row) for row in cursor.fetchall()]
 
 
+def _text_array_literal(values) -> str:
+    """One array literal of texts (``None``: NULL), each element quoted: see ``_array_literal``
+    (five lists of a group's outcomes as ``ARRAY[…]`` cost about a tenth of recording them)."""
+    return (
+        "{"
+        + ",".join(
+            "NULL"
+            if value is None
+            else '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            for value in values
+        )
+        + "}"
+    )
+
+
 def _record(outcomes: list[tuple]) -> None:
     """``outcomes``: ``(id, status, last_error, provider_message_id, retry_at)``."""
     if not outcomes:
         return
-    ids, statuses, errors, provider_ids, retry_at = (list(c) for c in zip(*outcomes, strict=True))
+    ids, statuses, errors, provider_ids, retry_at = zip(*outcomes, strict=True)
     with connection.cursor() as cursor:
         _execute_prepared(
             cursor,
             "reminder_record_group",
-            [ids, statuses, errors, provider_ids, retry_at, timezone.now()],
+            [
+                _array_literal(ids),
+                _text_array_literal(statuses),
+                _text_array_literal(errors),
+                _text_array_literal(provider_ids),
+                _text_array_literal(None if at is None else at.isoformat() for at in retry_at),
+                timezone.now(),
+            ],
         )
 
 
@@ -547,10 +577,10 @@ def _why_not_send(row: _Claimed, now: datetime.datetime) -> tuple[str, str] | No
     return None
 
 
-def _deliver(row: _Claimed, subject: str, text: str) -> str:
+def _deliver(row: _Claimed, subject: str, text: str, email_connection) -> str:
     if row.channel == Channel.EMAIL:
         return notifications.send_email(
-            to=row.email, subject=subject, text=text
+            to=row.email, subject=subject, text=text, connection=email_connection
         ).provider_message_id
     if row.channel == Channel.SMS:
         return notifications.send_sms(to=row.phone, text=text).provider_message_id
@@ -582,15 +612,16 @@ def backoff(attempt: int) -> datetime.timedelta:
     return datetime.timedelta(minutes=min(2 ** (attempt - 1), 30))
 
 
-def _send_one(row: _Claimed, now: datetime.datetime) -> tuple:
-    """Send one claimed row; returns its outcome for ``_record``."""
+def _send_one(row: _Claimed, now: datetime.datetime, email_connection) -> tuple:
+    """Send one claimed row (an e-mail through ``email_connection``); returns its outcome for
+    ``_record``."""
     refusal = _why_not_send(row, now)
     if refusal is not None:
         status, reason = refusal
         return (row.id, status, reason, "", None)
     subject, text = _texts(row.kind, row.public_name, row.time_zone, row.starts_at)
     try:
-        provider_id = _deliver(row, subject, text)
+        provider_id = _deliver(row, subject, text, email_connection)
     except notifications.ChannelError as error:
         return _failure(row, error)
     return (row.id, ReminderStatus.SENT, "", provider_id, None)
@@ -603,8 +634,9 @@ def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
     row is checked and sent, and the group's outcomes are recorded in one statement, in the
     transaction that claims the next group. A killed worker leaves at most one group per drain
     it was running ``sending`` (``unknown`` later, never resent); a group running past half the
-    send timeout gives its unsent rows back. Returns each claimed id's final or next status.
-    Any number of drains may run at once."""
+    send timeout gives its unsent rows back. A group's e-mails share one connection of the
+    e-mail backend (one SMTP session), closed after the group. Returns each claimed id's final
+    or next status. Any number of drains may run at once."""
     if budget_seconds is None:
         budget_seconds = settings.REMINDER_DRAIN_SECONDS
     result: dict[int, str] = {}
@@ -612,6 +644,8 @@ def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
     limit = send_timeout().total_seconds() / 2
     stop_at = time.monotonic() + budget_seconds
     outcomes: list[tuple] = []
+    # Built before any row is claimed (it connects on its first message).
+    email_connection = notifications.email_connection()
     while True:
         with transaction.atomic():
             _record(outcomes)
@@ -631,7 +665,7 @@ def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
                         (r.id, ReminderStatus.PENDING, "", "", None) for r in claimed[position:]
                     )
                     break
-                outcome = _send_one(reminder, now)
+                outcome = _send_one(reminder, now, email_connection)
                 outcomes.append(outcome)
                 result[reminder.id] = outcome[1]
         except BaseException:
@@ -642,6 +676,8 @@ def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
             )
             _record(outcomes)
             raise
+        finally:
+            notifications.close_email_connection(email_connection)
 
 
 def _failure(row: _Claimed, error) -> tuple:

@@ -13,11 +13,12 @@ import functools
 import logging
 import smtplib
 import threading
+import time
 from dataclasses import dataclass
 from email.utils import formatdate, make_msgid
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.message import SafeMIMEText
 from django.core.mail.utils import DNS_NAME
 from django.core.signals import setting_changed
@@ -94,45 +95,82 @@ def _reset_on_setting_changed(*, setting, **kwargs):
         reset_backends()
 
 
-@functools.lru_cache(maxsize=1024)
-def _text_part(body: str, subject: str, from_email: str, encoding: str) -> SafeMIMEText:
-    """The part of ``EmailMessage.message()`` that depends only on the text and the sender: the
-    MIME body with its content headers, Subject and From. Never changed once built."""
-    part = SafeMIMEText(body, "plain", encoding)
+# Django's SafeMIMEText encodes a UTF-8 text as it is (7bit or 8bit) unless a line is longer than
+# this (then quoted-printable): the shells below stand for the first case only.
+_LONGEST_LINE = 998
+
+
+@functools.lru_cache(maxsize=256)
+def _text_shell(subject: str, from_email: str, ascii_text: bool) -> SafeMIMEText:
+    """What ``EmailMessage.message()`` builds for a plain UTF-8 text, up to and including the
+    Subject and From headers, with a stand-in text: the content headers depend on the text only
+    through whether it is ASCII (``Content-Transfer-Encoding: 7bit`` or ``8bit``). Never changed
+    once built; each message gets a copy with its own text and headers."""
+    part = SafeMIMEText("text" if ascii_text else "t\u00e9xt", "plain", "utf-8")
     part["Subject"] = subject
     part["From"] = from_email
     return part
 
 
+def _copy_of(part: SafeMIMEText, payload: str) -> SafeMIMEText:
+    """``part`` with its own header list and ``payload``: building a part (the charset's header
+    and body encoding) is most of the cost of rendering a short e-mail. The stdlib message keeps
+    its headers in ``_headers`` and its text in ``_payload``; tests compare the result with
+    Django's, byte for byte."""
+    message = copy.copy(part)
+    message._headers = list(part._headers)
+    message._payload = payload
+    return message
+
+
+_last_date: tuple[int, bool, str] = (-1, False, "")
+
+
+def _date_header(localtime: bool) -> str:
+    """``formatdate(localtime=…)`` of now, computed once a second (it names whole seconds)."""
+    global _last_date
+    now = time.time()
+    second, was_localtime, text = _last_date
+    if second != int(now) or was_localtime != localtime:
+        text = formatdate(now, localtime=localtime)
+        _last_date = (int(now), localtime, text)
+    return text
+
+
 class TextEmail(EmailMultiAlternatives):
-    """A plain-text e-mail whose rendering reuses the MIME body and the Subject and From headers
-    of an earlier message with the same text, subject and sender (a session's reminders share
-    theirs): building them is most of ``EmailMessage.message()`` (charset and header encoding).
-    ``message()`` returns what ``EmailMessage.message()`` would, header for header and byte for
-    byte (tests/clinic/test_notifications.py compares them); anything it does not handle (Cc,
-    Reply-To, alternatives, attachments, another From) takes Django's own path."""
+    """A plain-text UTF-8 e-mail whose rendering starts from a copy of a part built once per
+    subject and sender (``_text_shell``) instead of building the MIME part anew: the reminders
+    of a burst share a few subjects. ``message()`` returns what ``EmailMessage.message()`` would,
+    header for header and byte for byte (tests/clinic/test_notifications.py compares them);
+    anything it does not handle (Cc, Reply-To, alternatives, attachments, another From, another
+    charset, a line long enough for quoted-printable) takes Django's own path."""
 
     def message(self):
+        body = self.body
         if (
             self.cc
             or self.reply_to
             or self.alternatives
             or self.attachments
             or self.content_subtype != "plain"
+            or (self.encoding or settings.DEFAULT_CHARSET) != "utf-8"
             or any(name.lower() == "from" for name in self.extra_headers)
+            or not isinstance(body, str)
         ):
             return super().message()
-        encoding = self.encoding or settings.DEFAULT_CHARSET
-        shared = _text_part(self.body, self.subject, self.from_email, str(encoding))
-        msg = copy.copy(shared)
-        # The stdlib message keeps its headers in this list: the copy gets its own, so the
-        # headers added below never reach the shared part.
-        msg._headers = list(shared._headers)
+        # What MIMEText.set_payload stores for a UTF-8 text (raises as it would on a lone
+        # surrogate).
+        payload = body.encode("utf-8").decode("ascii", "surrogateescape")
+        if len(payload) > _LONGEST_LINE and any(
+            len(line.encode(errors="surrogateescape")) > _LONGEST_LINE for line in body.splitlines()
+        ):
+            return super().message()
+        msg = _copy_of(_text_shell(self.subject, self.from_email, body.isascii()), payload)
         # From here on as EmailMessage.message() does after Subject and From.
         self._set_list_header_if_not_empty(msg, "To", self.to)
         header_names = [key.lower() for key in self.extra_headers]
         if "date" not in header_names:
-            msg["Date"] = formatdate(localtime=settings.EMAIL_USE_LOCALTIME)
+            msg["Date"] = _date_header(settings.EMAIL_USE_LOCALTIME)
         if "message-id" not in header_names:
             msg["Message-ID"] = make_msgid(domain=DNS_NAME)
         for name, value in self.extra_headers.items():
@@ -141,16 +179,51 @@ class TextEmail(EmailMultiAlternatives):
         return msg
 
 
-def send_email(*, to: str, subject: str, text: str, html: str | None = None) -> DeliveryResult:
+def email_connection():
+    """A connection of the e-mail backend to send many messages through (``send_email``'s
+    ``connection``): with SMTP, one session for a group of reminders instead of one each. Built
+    here without connecting (the first ``send_email`` connects); ``close_email_connection()``
+    ends the session, and the next ``send_email`` through it opens a new one."""
+    return get_connection()
+
+
+def close_email_connection(connection) -> None:
+    """Close ``connection`` (``email_connection()``); an error while closing is logged, not
+    raised: the connection is dropped either way."""
+    _close_quietly(connection)
+
+
+def send_email(
+    *, to: str, subject: str, text: str, html: str | None = None, connection=None
+) -> DeliveryResult:
     """Send one email (plain text, plus an HTML alternative when given) from
-    ``DEFAULT_FROM_EMAIL`` through the configured ``EMAIL_BACKEND``."""
+    ``DEFAULT_FROM_EMAIL`` through the configured ``EMAIL_BACKEND``, or through ``connection``
+    (``email_connection()``), opened here if it is not open yet; after a failure other than a
+    refused recipient it is closed, so the next message opens it anew."""
     # Set the Message-ID ourselves (as Django would) so that it can be returned as the id.
     message_id = make_msgid(domain=DNS_NAME)
-    message = TextEmail(subject=subject, body=text, to=[to], headers={"Message-ID": message_id})
+    message = TextEmail(
+        subject=subject,
+        body=text,
+        to=[to],
+        headers={"Message-ID": message_id},
+        connection=connection,
+    )
     if html is not None:
         message.attach_alternative(html, "text/html")
     try:
-        message.send(fail_silently=False)
+        try:
+            if connection is not None:
+                # Opens it once (a no-op when open): send_messages() would otherwise open and
+                # close it around each message.
+                connection.open()
+            message.send(fail_silently=False)
+        except smtplib.SMTPRecipientsRefused:
+            raise
+        except BaseException:
+            if connection is not None:
+                _close_quietly(connection)
+            raise
     except smtplib.SMTPRecipientsRefused as exc:
         # Its message lists the refused addresses: keep only the server's reply codes.
         codes = sorted({code for code, _reply in exc.recipients.values()})
@@ -172,6 +245,14 @@ def send_email(*, to: str, subject: str, text: str, html: str | None = None) -> 
         ) from None
     logger.info("Email sent (%s).", message_id)
     return DeliveryResult(provider_message_id=message_id)
+
+
+def _close_quietly(connection) -> None:
+    try:
+        connection.close()
+    except (smtplib.SMTPException, OSError) as exc:
+        # The connection is dropped either way (the backend forgets it before raising).
+        logger.warning("The mail connection did not close cleanly (%s).", type(exc).__name__)
 
 
 def send_sms(*, to: str, text: str) -> DeliveryResult:
@@ -196,6 +277,8 @@ __all__ = [
     "ChannelError",
     "DeliveryResult",
     "TextEmail",
+    "close_email_connection",
+    "email_connection",
     "reset_backends",
     "send_email",
     "send_push",

@@ -737,6 +737,12 @@ RENDER_CASES = [
     ("Rendez-vous : Clinique Étoile", "Rappel : vous avez un rendez-vous à 18 h, salle « B »."),
     ("A subject " * 12, ("A long line of text that goes on " * 20).strip()),
     ("Line breaks", "First line\nSecond line\n\nAfter a blank line\n"),
+    ("Empty", ""),
+    ("Windows line ends", "One\r\nTwo\r\n"),
+    # A line over 998 bytes: Django switches to quoted-printable (TextEmail takes its path).
+    ("Long line", "word " * 250),
+    ("Long line, not the first", "Short\n" + "é" * 600 + "\nShort again"),
+    ("Nearly long", "é" * 499),
 ]
 
 
@@ -786,3 +792,99 @@ def test_text_email_with_what_it_does_not_handle_takes_djangos_path(settings):
         ours = TextEmail(subject="S", body="B", to=["a@example.com"], headers=headers, **extra)
         django = EmailMessage(subject="S", body="B", to=["a@example.com"], headers=headers, **extra)
         assert ours.message().as_bytes() == django.message().as_bytes()
+
+
+def test_text_emails_of_many_texts_render_as_django_renders_each(settings):
+    # The shell of one subject serves every text: each message still equals Django's.
+    import time_machine
+    from django.core.mail import EmailMessage
+
+    from clinic.notifications import TextEmail
+
+    texts = [f"Reminder: appointment on day {n} at {n % 12 + 1}:00." for n in range(30)]
+    texts += [f"Rappel : rendez-vous le {n} à {n % 12 + 1} h." for n in range(30)]
+    for charset in ["utf-8", "iso-8859-1"]:
+        settings.DEFAULT_CHARSET = charset
+        with time_machine.travel("2026-11-23 07:30:00+00:00", tick=False):
+            for n, text in enumerate(texts):
+                headers = {"Message-ID": f"<{n}@clinic.example>"}
+                args = {"subject": "Appointment reminder", "body": text, "to": ["a@example.com"]}
+                ours = TextEmail(**args, headers=headers).message()
+                django = EmailMessage(**args, headers=headers).message()
+                assert ours.as_bytes() == django.as_bytes(), (charset, text)
+
+
+class CountingEmailBackend(BaseEmailBackend):
+    """Records opens, closes and sends; ``fail_on`` makes that message's send drop the line."""
+
+    events: list[str] = []
+    fail_on: str = ""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.connected = False
+
+    def open(self):
+        if self.connected:
+            return False
+        self.connected = True
+        CountingEmailBackend.events.append("open")
+        return True
+
+    def close(self):
+        if self.connected:
+            CountingEmailBackend.events.append("close")
+        self.connected = False
+
+    def send_messages(self, email_messages):
+        new = self.open()
+        for message in email_messages:
+            if message.to[0] == CountingEmailBackend.fail_on:
+                raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+            CountingEmailBackend.events.append("send " + message.to[0])
+        if new:
+            self.close()
+        return len(email_messages)
+
+
+def test_emails_through_one_connection_share_its_session_until_a_failure(settings, monkeypatch):
+    from clinic.notifications import close_email_connection, email_connection
+
+    settings.EMAIL_BACKEND = f"{__name__}.CountingEmailBackend"
+    monkeypatch.setattr(CountingEmailBackend, "events", [])
+    monkeypatch.setattr(CountingEmailBackend, "fail_on", "c@example.com")
+    connection = email_connection()
+    assert CountingEmailBackend.events == []  # built, not connected
+    for to in ["a@example.com", "b@example.com", "c@example.com", "d@example.com"]:
+        try:
+            send_email(to=to, subject="S", text="T", connection=connection)
+        except ChannelError as error:
+            assert error.retryable
+    close_email_connection(connection)
+    close_email_connection(connection)  # closing twice is harmless
+
+    # One session for a and b; the failure closes it; d opens the next one.
+    assert CountingEmailBackend.events == [
+        "open",
+        "send a@example.com",
+        "send b@example.com",
+        "close",
+        "open",
+        "send d@example.com",
+        "close",
+    ]
+
+
+def test_without_a_connection_each_email_has_its_own_session(settings, monkeypatch):
+    settings.EMAIL_BACKEND = f"{__name__}.CountingEmailBackend"
+    monkeypatch.setattr(CountingEmailBackend, "events", [])
+    for to in ["a@example.com", "b@example.com"]:
+        send_email(to=to, subject="S", text="T")
+    assert CountingEmailBackend.events == [
+        "open",
+        "send a@example.com",
+        "close",
+        "open",
+        "send b@example.com",
+        "close",
+    ]

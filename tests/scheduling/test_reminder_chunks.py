@@ -140,11 +140,11 @@ def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(clinic, setting
     deliver = reminders._deliver
     calls = []
 
-    def dies_on_the_sixth(reminder, subject, text):
+    def dies_on_the_sixth(reminder, subject, text, email_connection):
         calls.append(reminder.id)
         if len(calls) == 6:
             raise SystemExit("worker killed")
-        return deliver(reminder, subject, text)
+        return deliver(reminder, subject, text, email_connection)
 
     monkeypatch.setattr(reminders, "_deliver", dies_on_the_sixth)
     with pytest.raises(SystemExit):
@@ -203,3 +203,24 @@ def test_the_texts_of_a_sessions_rows_are_built_once(clinic):
     info = reminders._texts.cache_info()
     assert (info.misses, info.hits) == (1, 4)
     assert len({message.text for message in backends.sms_outbox()}) == 1
+
+
+def test_the_emails_of_a_group_share_one_connection(clinic, settings, monkeypatch):
+    from tests.clinic.test_notifications import CountingEmailBackend
+
+    settings.EMAIL_BACKEND = "tests.clinic.test_notifications.CountingEmailBackend"
+    settings.REMINDER_SEND_GROUP = 3
+    monkeypatch.setattr(CountingEmailBackend, "events", [])
+    ids = due_sms(clinic, 5)
+    Reminder.objects.filter(pk__in=ids).update(channel="email")
+    Patient.objects.filter(reminders__pk__in=ids).update(
+        reminder_channels=["email"], email="pat@example.com"
+    )
+
+    assert set(reminders.drain().values()) == {"sent"}
+
+    sends = ["send pat@example.com"]
+    assert CountingEmailBackend.events == [
+        *["open", *sends * 3, "close"],
+        *["open", *sends * 2, "close"],
+    ]
