@@ -482,11 +482,12 @@ def bench_dispatch() -> None:
             # (25 a row after a run) and both variants pay for what no real burst leaves.
             cursor.execute("VACUUM scheduling_reminder")
 
-    def open_rows() -> int:
-        # The only reminders in the database are the benchmark's: a count off the partial
-        # index of open rows, cheap enough to poll without slowing the worker down.
+    def any_open() -> bool:
+        # The only reminders in the database are the benchmark's. Whether one is still open,
+        # off the index of open rows: it stops at the first, where counting them all would
+        # take a core's tenth from the worker it measures (2 ms every poll, with 10,000 open).
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM scheduling_reminder WHERE is_open")
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM scheduling_reminder WHERE is_open)")
             return cursor.fetchone()[0]
 
     def sent_rows() -> int:
@@ -529,13 +530,10 @@ def bench_dispatch() -> None:
                 if variant == "worker":
                     reminders_dispatch_task.delay()
                     deadline = time.monotonic() + 300
-                    while True:
-                        pending = open_rows()
-                        if pending == 0:
-                            break
+                    while any_open():
                         if time.monotonic() > deadline:
-                            raise RuntimeError(f"dispatch stuck: {pending} open")
-                        time.sleep(0.02)
+                            raise RuntimeError("dispatch stuck: reminders still open")
+                        time.sleep(0.01)
                 else:
                     with connection.cursor() as cursor:
                         cursor.execute(

@@ -8,7 +8,6 @@ the phone number, the address or the device token (42 CFR Part 2: a reminder mus
 treatment, and an error log is a disclosure too).
 """
 
-import copy
 import functools
 import logging
 import smtplib
@@ -117,7 +116,8 @@ def _copy_of(part: SafeMIMEText, payload: str) -> SafeMIMEText:
     and body encoding) is most of the cost of rendering a short e-mail. The stdlib message keeps
     its headers in ``_headers`` and its text in ``_payload``; tests compare the result with
     Django's, byte for byte."""
-    message = copy.copy(part)
+    message = object.__new__(type(part))  # as copy.copy() does, without its generic steps
+    message.__dict__.update(part.__dict__)
     message._headers = list(part._headers)
     message._payload = payload
     return message
@@ -166,8 +166,12 @@ class TextEmail(EmailMultiAlternatives):
         ):
             return super().message()
         msg = _copy_of(_text_shell(self.subject, self.from_email, body.isascii()), payload)
-        # From here on as EmailMessage.message() does after Subject and From.
-        self._set_list_header_if_not_empty(msg, "To", self.to)
+        # From here on as EmailMessage.message() does after Subject and From (its To header
+        # written out: _set_list_header_if_not_empty() raises and catches a KeyError each time).
+        if "To" in self.extra_headers:
+            msg["To"] = self.extra_headers["To"]
+        elif self.to:
+            msg["To"] = ", ".join(str(v) for v in self.to)
         header_names = [key.lower() for key in self.extra_headers]
         if "date" not in header_names:
             msg["Date"] = _date_header(settings.EMAIL_USE_LOCALTIME)
