@@ -430,7 +430,8 @@ WITH picked AS MATERIALIZED (
         r.scheduled_for
 )
 SELECT c.id, c.kind, c.channel, c.attempts, s.status, s.starts_at, cl.public_name,
-    cl.time_zone, p.email, p.phone, p.reminder_channels, c.roster_entry_id, e.response,
+    cl.time_zone, p.email, p.phone, c.channel = ANY(p.reminder_channels) AS consented,
+    c.roster_entry_id, e.response,
     d.devices
 FROM claimed c
 JOIN scheduling_session s ON s.id = c.session_id
@@ -459,7 +460,7 @@ class _Claimed:
     time_zone: str
     email: str
     phone: str
-    reminder_channels: list
+    consented: bool  # the patient's channels include this row's
     roster_entry_id: int | None
     response: str | None
     devices: list | None
@@ -572,7 +573,7 @@ def _why_not_send(row: _Claimed, now: datetime.datetime) -> tuple[str, str] | No
             return ReminderStatus.CANCELLED, "The patient declined the session."
     # Consent is read when the row is claimed, right before its group goes out: an opt-out
     # applies to pending rows at once.
-    if row.channel not in row.reminder_channels:
+    if not row.consented:
         return ReminderStatus.CANCELLED, "The patient opted out of this channel."
     return None
 
