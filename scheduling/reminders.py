@@ -468,14 +468,12 @@ class _Claimed:
 
 # The outcomes of a group in one statement: the rows found by primary key (the ids behind a
 # subquery, whose size the planner does not guess: given the array itself, it may prefer reading
-# a small table whole), each row's outcome
-# read off the arrays at its id's position. (Joined to the unnested arrays instead, the planner
-# may, misjudging how many rows are left ``sending``, test every outcome against every row: a
-# group of 200 took 40,000 comparisons.) Only rows still ``sending`` are written (a row marked
-# ``unknown`` meanwhile stays so; the status test is re-read on the row's current version under
-# its lock, and written so that the planner cannot take it to the partial index of open rows).
-# ``pending`` with no retry time gives back a claimed row that was not tried (its attempt not
-# counted).
+# a small table whole), each row's outcome read off the arrays at its id's position. (Joined to
+# the unnested arrays instead, the planner may, misjudging how many rows are left ``sending``,
+# test every outcome against every row: a group of 200 took 40,000 comparisons.) Only rows still
+# ``sending`` are written (a row marked ``unknown`` meanwhile stays so; the status test is
+# re-read on the row's current version under its lock). ``pending`` with no retry time gives
+# back a claimed row that was not tried (its attempt not counted).
 _RECORD_SQL = """
 UPDATE scheduling_reminder r
 SET (status, last_error, provider_message_id, sent_at, scheduled_for, attempts, updated_at) = (
@@ -491,7 +489,7 @@ SET (status, last_error, provider_message_id, sent_at, scheduled_for, attempts, 
                  $5[i] AS scheduled_for
           FROM array_position($1, r.id) AS i) v
 )
-WHERE r.id = ANY(ARRAY(SELECT unnest($1))) AND (r.status = 'sending') IS TRUE
+WHERE r.id = ANY(ARRAY(SELECT unnest($1))) AND r.status = 'sending'
 """
 
 

@@ -1,8 +1,10 @@
 import datetime
+import itertools
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from clinic.models import Clinic, ClinicMembership
 
@@ -78,3 +80,43 @@ def group_session(clinic, starts_at, *, hours: float = 1, title: str = "Group"):
         starts_at=starts_at,
         ends_at=starts_at + datetime.timedelta(hours=hours),
     )
+
+
+_numbers = itertools.count()
+
+
+def due_sms(clinic, count: int) -> list[int]:
+    """``count`` patients with one SMS reminder each, due now, for a session in an hour; the
+    reminders' ids, in order."""
+    from patients.models import Patient
+    from scheduling.models import Reminder, RosterEntry
+
+    starts = timezone.now() + datetime.timedelta(hours=1)
+    session = group_session(clinic, starts)
+    patients = Patient.objects.bulk_create(
+        Patient(
+            clinic=clinic,
+            mrn=f"C{n}",
+            first_name="Pat",
+            last_name=f"Number {n}",
+            date_of_birth=datetime.date(1980, 1, 1),
+            phone=f"+1202555{n:04d}",
+            reminder_channels=["sms"],
+        )
+        for n in (next(_numbers) for _ in range(count))
+    )
+    entries = RosterEntry.objects.bulk_create(
+        RosterEntry(session=session, patient=patient) for patient in patients
+    )
+    rows = Reminder.objects.bulk_create(
+        Reminder(
+            session=session,
+            patient_id=entry.patient_id,
+            roster_entry=entry,
+            offset_minutes=120,
+            channel="sms",
+            scheduled_for=timezone.now() - datetime.timedelta(minutes=1),
+        )
+        for entry in entries
+    )
+    return sorted(r.pk for r in rows)

@@ -193,8 +193,11 @@ def email_connection():
 
 def close_email_connection(connection) -> None:
     """Close ``connection`` (``email_connection()``); an error while closing is logged, not
-    raised: the connection is dropped either way."""
-    _close_quietly(connection)
+    raised: the connection is dropped either way (the backend forgets it before raising)."""
+    try:
+        connection.close()
+    except (smtplib.SMTPException, OSError) as exc:
+        logger.warning("The mail connection did not close cleanly (%s).", type(exc).__name__)
 
 
 def send_email(
@@ -202,8 +205,9 @@ def send_email(
 ) -> DeliveryResult:
     """Send one email (plain text, plus an HTML alternative when given) from
     ``DEFAULT_FROM_EMAIL`` through the configured ``EMAIL_BACKEND``, or through ``connection``
-    (``email_connection()``), opened here if it is not open yet; after a failure other than a
-    refused recipient it is closed, so the next message opens it anew."""
+    (``email_connection()``), opened here if it is not open yet; after a mail server's refusal
+    of the message or a lost connection it is closed, so the next message opens it anew (its
+    owner closes it after any other error)."""
     # Set the Message-ID ourselves (as Django would) so that it can be returned as the id.
     message_id = make_msgid(domain=DNS_NAME)
     message = TextEmail(
@@ -216,18 +220,11 @@ def send_email(
     if html is not None:
         message.attach_alternative(html, "text/html")
     try:
-        try:
-            if connection is not None:
-                # Opens it once (a no-op when open): send_messages() would otherwise open and
-                # close it around each message.
-                connection.open()
-            message.send(fail_silently=False)
-        except smtplib.SMTPRecipientsRefused:
-            raise
-        except BaseException:
-            if connection is not None:
-                _close_quietly(connection)
-            raise
+        if connection is not None:
+            # Opens it once (a no-op when open): send_messages() would otherwise open and close
+            # it around each message.
+            connection.open()
+        message.send(fail_silently=False)
     except smtplib.SMTPRecipientsRefused as exc:
         # Its message lists the refused addresses: keep only the server's reply codes.
         codes = sorted({code for code, _reply in exc.recipients.values()})
@@ -237,6 +234,7 @@ def send_email(
             code=str(codes[0]) if codes else "",
         ) from None
     except smtplib.SMTPResponseException as exc:
+        _drop(connection)
         # 4xx replies are transient by definition (RFC 5321 §4.2.1), 5xx permanent.
         raise ChannelError(
             f"The mail server refused the message (SMTP {exc.smtp_code}).",
@@ -244,6 +242,7 @@ def send_email(
             code=str(exc.smtp_code),
         ) from None
     except (smtplib.SMTPException, OSError) as exc:
+        _drop(connection)
         raise ChannelError(
             f"The mail server could not be reached ({type(exc).__name__}).", retryable=True
         ) from None
@@ -251,12 +250,10 @@ def send_email(
     return DeliveryResult(provider_message_id=message_id)
 
 
-def _close_quietly(connection) -> None:
-    try:
-        connection.close()
-    except (smtplib.SMTPException, OSError) as exc:
-        # The connection is dropped either way (the backend forgets it before raising).
-        logger.warning("The mail connection did not close cleanly (%s).", type(exc).__name__)
+def _drop(connection) -> None:
+    # A shared connection after a failed message: the next message opens a new session.
+    if connection is not None:
+        close_email_connection(connection)
 
 
 def send_sms(*, to: str, text: str) -> DeliveryResult:

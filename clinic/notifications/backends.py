@@ -6,6 +6,7 @@ with the same ``send``). Console, file and in-memory backends serve development 
 real. A backend is built once, on first use, and reads its settings then.
 """
 
+import copy
 import functools
 import json
 import sys
@@ -225,8 +226,7 @@ class LocmemEmailBackend(BaseEmailBackend):
         count = 0
         for message in messages:
             message.message()
-            kept = object.__new__(type(message))  # copy.copy(), without its generic steps
-            kept.__dict__.update(message.__dict__)
+            kept = copy.copy(message)
             for name in ("to", "cc", "bcc", "reply_to", "attachments", "alternatives"):
                 if hasattr(message, name):
                     setattr(kept, name, list(getattr(message, name)))

@@ -3,7 +3,6 @@ time with a constant number of statements per group, and a send cut off mid-grou
 that group's rows ``sending``."""
 
 import datetime
-import itertools
 
 import pytest
 from django.db import connection
@@ -13,8 +12,8 @@ from django.utils import timezone
 from clinic.notifications import backends
 from patients.models import Patient
 from scheduling import reminders
-from scheduling.models import Reminder, RosterEntry
-from tests.factories import group_session
+from scheduling.models import Reminder
+from tests.factories import due_sms
 
 pytestmark = pytest.mark.django_db
 
@@ -24,42 +23,6 @@ def locmem_channels(settings):
     settings.SMS_BACKEND = "clinic.notifications.backends.LocmemSMSBackend"
     settings.PUSH_BACKEND = "clinic.notifications.backends.LocmemPushBackend"
     backends.outbox.clear()
-
-
-_numbers = itertools.count()
-
-
-def due_sms(clinic, count: int) -> list[int]:
-    """``count`` patients with one SMS reminder each, due now, for a session in an hour."""
-    starts = timezone.now() + datetime.timedelta(hours=1)
-    session = group_session(clinic, starts)
-    patients = Patient.objects.bulk_create(
-        Patient(
-            clinic=clinic,
-            mrn=f"C{n}",
-            first_name="Pat",
-            last_name=f"Number {n}",
-            date_of_birth=datetime.date(1980, 1, 1),
-            phone=f"+1202555{n:04d}",
-            reminder_channels=["sms"],
-        )
-        for n in (next(_numbers) for _ in range(count))
-    )
-    entries = RosterEntry.objects.bulk_create(
-        RosterEntry(session=session, patient=patient) for patient in patients
-    )
-    rows = Reminder.objects.bulk_create(
-        Reminder(
-            session=session,
-            patient_id=entry.patient_id,
-            roster_entry=entry,
-            offset_minutes=120,
-            channel="sms",
-            scheduled_for=timezone.now() - datetime.timedelta(minutes=1),
-        )
-        for entry in entries
-    )
-    return sorted(r.pk for r in rows)
 
 
 def wake(django_capture_on_commit_callbacks) -> int:

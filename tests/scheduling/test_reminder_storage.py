@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from scheduling import reminders
 from scheduling.models import Reminder
-from tests.scheduling.test_reminder_chunks import due_sms
+from tests.factories import due_sms
 
 pytestmark = pytest.mark.django_db
 
