@@ -24,9 +24,10 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     "anon": "100000000/minute",
     "user": "100000000/minute",
 }
-EMAIL_BACKEND = "clinic.notifications.backends.LocmemEmailBackend"
-SMS_BACKEND = "clinic.notifications.backends.LocmemSMSBackend"
-PUSH_BACKEND = "clinic.notifications.backends.LocmemPushBackend"
+# In memory, keeping nothing (bench/backends.py: why not the tests' outboxes).
+EMAIL_BACKEND = "bench.backends.RenderingEmailBackend"
+SMS_BACKEND = "bench.backends.AcceptingSMSBackend"
+PUSH_BACKEND = "bench.backends.AcceptingPushBackend"
 CELERY_TASK_ALWAYS_EAGER = False
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 CACHES["default"]["KEY_PREFIX"] = "continuum-bench"  # noqa: F405

@@ -769,6 +769,36 @@ def test_text_email_renders_what_djangos_email_message_renders(settings, subject
         assert made["Date"] == django["Date"]
 
 
+def test_text_email_headers_are_checked_and_encoded_as_django_does(settings):
+    # Headers of ASCII on one line are written straight in: anything else goes through Django.
+    import time_machine
+    from django.core.mail import BadHeaderError, EmailMessage
+
+    from clinic.notifications import TextEmail
+
+    with time_machine.travel("2026-11-23 07:30:00+00:00", tick=False):
+        for headers in [
+            {"Message-ID": "<1@clinic.example>", "X-Note": "Café"},
+            {"Message-ID": "<2@clinic.example>", "To": "Zoë <zoe@example.org>"},
+            {"Message-ID": "<3@clinic.example>", "Subject": "A second subject " * 8},
+            {"Message-ID": "<4@clinic.example>", "X-Number": 7},
+            {"Message-ID": "<5@clinic.example>", "Date": "Mon, 23 Nov 2026 07:30:00 -0000"},
+        ]:
+            args = {"subject": "S", "body": "B", "to": ["a@example.com"], "headers": headers}
+            ours, django = TextEmail(**args).message(), EmailMessage(**args).message()
+            assert ours.as_bytes() == django.as_bytes(), headers
+            assert ours.items() == django.items()
+        for bad in [
+            {"to": ["a@example.com\nBcc: b@example.com"]},
+            {"to": ["a@example.com"], "headers": {"X-Note": "one\r\nBcc: b@example.com"}},
+            {"to": ["a@example.com"], "headers": {"Message-ID": "<1@x>\nBcc: b@example.com"}},
+        ]:
+            with pytest.raises(BadHeaderError):
+                EmailMessage(subject="S", body="B", **bad).message()
+            with pytest.raises(BadHeaderError):
+                TextEmail(subject="S", body="B", **bad).message()
+
+
 def test_text_emails_of_one_text_do_not_share_their_recipients(mailoutbox):
     for to in ["one@example.com", "two@example.com"]:
         send_email(to=to, subject="Appointment reminder", text="Same text for both")

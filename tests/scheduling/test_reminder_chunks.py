@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from clinic.notifications import backends
+from clinic.notifications import ChannelError, backends
 from patients.models import Patient
 from scheduling import reminders
 from scheduling.models import Reminder
@@ -95,6 +95,49 @@ def test_a_group_costs_the_same_statements_whatever_its_size(clinic, settings):
     assert statuses() == {"sent": 31}
     assert len(backends.sms_outbox()) == 31
     assert Reminder.objects.filter(attempts=1, sent_at__isnull=False).count() == 31
+
+
+def test_a_groups_outcomes_of_every_kind_are_recorded_together(clinic, settings, monkeypatch):
+    # Sent rows are written by a statement of their own, the rest by the general one: one group
+    # holding both gets each row's own outcome.
+    settings.REMINDER_SEND_GROUP = 10
+    ids = due_sms(clinic, 6)
+    sent_first, busy, refused, opted_out, left, sent_last = ids
+    Patient.objects.filter(reminders__pk=opted_out).update(reminder_channels=[])
+    Reminder.objects.filter(pk=left).update(roster_entry=None)
+    deliver = reminders._deliver
+
+    def provider(reminder, subject, text, email_connection):
+        if reminder.id == busy:
+            raise ChannelError("Busy.", retryable=True)
+        if reminder.id == refused:
+            raise ChannelError("Refused.", retryable=False)
+        return deliver(reminder, subject, text, email_connection)
+
+    monkeypatch.setattr(reminders, "_deliver", provider)
+    before = timezone.now()
+    outcomes = reminders.drain()
+
+    assert outcomes == {
+        sent_first: "sent",
+        busy: "pending",
+        refused: "failed",
+        opted_out: "cancelled",
+        left: "cancelled",
+        sent_last: "sent",
+    }
+    rows = Reminder.objects.in_bulk(ids)
+    provider_ids = [message.id for message in backends.sms_outbox()]
+    assert [rows[pk].provider_message_id for pk in (sent_first, sent_last)] == provider_ids
+    for pk in (sent_first, sent_last):
+        assert rows[pk].sent_at >= before and rows[pk].last_error == ""
+    for pk in (busy, refused, opted_out, left):
+        assert rows[pk].sent_at is None and rows[pk].provider_message_id == ""
+    assert rows[busy].last_error == "Busy." and rows[busy].attempts == 1
+    assert rows[busy].scheduled_for >= before + reminders.backoff(1)
+    assert rows[refused].last_error == "Refused." and rows[refused].attempts == 1
+    assert rows[opted_out].last_error == "The patient opted out of this channel."
+    assert rows[left].last_error == "The patient left the roster."
 
 
 def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(clinic, settings, monkeypatch):
