@@ -130,12 +130,16 @@ def test_a_groups_outcomes_of_every_kind_are_recorded_together(clinic, settings,
     provider_ids = [message.id for message in backends.sms_outbox()]
     assert [rows[pk].provider_message_id for pk in (sent_first, sent_last)] == provider_ids
     for pk in (sent_first, sent_last):
-        assert rows[pk].sent_at >= before and rows[pk].last_error == ""
+        assert rows[pk].sent_at >= before
+        assert rows[pk].last_error == ""
     for pk in (busy, refused, opted_out, left):
-        assert rows[pk].sent_at is None and rows[pk].provider_message_id == ""
-    assert rows[busy].last_error == "Busy." and rows[busy].attempts == 1
+        assert rows[pk].sent_at is None
+        assert rows[pk].provider_message_id == ""
+    assert rows[busy].last_error == "Busy."
+    assert rows[busy].attempts == 1
     assert rows[busy].scheduled_for >= before + reminders.backoff(1)
-    assert rows[refused].last_error == "Refused." and rows[refused].attempts == 1
+    assert rows[refused].last_error == "Refused."
+    assert rows[refused].attempts == 1
     assert rows[opted_out].last_error == "The patient opted out of this channel."
     assert rows[left].last_error == "The patient left the roster."
 
