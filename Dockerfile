@@ -62,7 +62,6 @@ EXPOSE 8000
 
 # Workers: gunicorn reads WEB_CONCURRENCY (default 1); more options via GUNICORN_CMD_ARGS.
 CMD ["gunicorn", "config.wsgi:application", \
-     "--config", "config/gunicorn.py", \
      "--bind", "0.0.0.0:8000", \
      "--access-logfile", "-", \
      "--worker-tmp-dir", "/dev/shm"]

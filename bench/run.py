@@ -120,8 +120,6 @@ def gunicorn(url: str, port: int):
             "-m",
             "gunicorn",
             "config.wsgi",
-            "--config",
-            "config/gunicorn.py",
             "--workers",
             "2",
             "--worker-class",
