@@ -27,9 +27,9 @@ from django.utils import timezone
 from clinic.models import Clinic
 from config.embedded import EmbeddedRedis, free_port
 from patients.models import Patient
-from scheduling.models import Reminder, RosterEntry
+from scheduling.models import Reminder
 from tests.e2e.celery_processes import CeleryProcesses, wait_until
-from tests.factories import group_session, staff_user
+from tests.factories import due_sms, staff_user
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -208,41 +208,15 @@ def test_a_session_90_minutes_ahead_gets_one_sent_and_one_skipped_email(
 
 
 def make_due_sms_reminders(count: int) -> list[str]:
-    """``count`` patients, each with one SMS reminder due now for a session in an hour."""
+    """``count`` patients, each with one SMS reminder due now for a session in an hour; their
+    phone numbers."""
     clinic = Clinic.objects.create(
         name="Fault Test Clinic", public_name="Harbor Health", time_zone="UTC"
     )
-    starts = timezone.now() + datetime.timedelta(hours=1)
-    session = group_session(clinic, starts)
-    phones = [f"+1202555{n:04d}" for n in range(count)]
-    patients = Patient.objects.bulk_create(
-        Patient(
-            clinic=clinic,
-            mrn=f"F{n}",
-            first_name="Pat",
-            last_name=f"Number {n}",
-            date_of_birth=datetime.date(1980, 1, 1),
-            phone=phone,
-            reminder_channels=["sms"],
-        )
-        for n, phone in enumerate(phones)
+    ids = due_sms(clinic, count)
+    return list(
+        Reminder.objects.filter(pk__in=ids).order_by("pk").values_list("patient__phone", flat=True)
     )
-    entries = RosterEntry.objects.bulk_create(
-        RosterEntry(session=session, patient=patient) for patient in patients
-    )
-    now = timezone.now()
-    Reminder.objects.bulk_create(
-        Reminder(
-            session=session,
-            patient_id=entry.patient_id,
-            roster_entry=entry,
-            offset_minutes=120,
-            channel="sms",
-            scheduled_for=now,
-        )
-        for entry in entries
-    )
-    return phones
 
 
 def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
