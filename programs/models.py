@@ -449,6 +449,11 @@ class Transition(models.Model):
     on the same date, in one transaction."""
 
     kind = models.CharField(max_length=10, choices=TransitionKind.choices)
+    # Both enrollments' patient (and the assessment's): composite foreign keys hold that the two
+    # enrollments and the assessment are this one patient's (migration 0008).
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="transitions"
+    )
     from_enrollment = models.OneToOneField(
         Enrollment, on_delete=models.PROTECT, related_name="transition_out"
     )

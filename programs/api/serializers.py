@@ -158,7 +158,7 @@ class TransitionSerializer(serializers.ModelSerializer):
     decided_by = serializers.CharField(source="decided_by.username", read_only=True)
     from_program = serializers.IntegerField(source="from_enrollment.program_id", read_only=True)
     to_program = serializers.IntegerField(source="to_enrollment.program_id", read_only=True)
-    patient = serializers.IntegerField(source="from_enrollment.patient_id", read_only=True)
+    patient = serializers.IntegerField(source="patient_id", read_only=True)
     gap_days = serializers.IntegerField(read_only=True, allow_null=True)
 
     class Meta:

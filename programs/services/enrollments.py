@@ -469,6 +469,7 @@ def transition_create(
     )
     move = Transition.objects.create(
         kind=kind,
+        patient_id=source.patient_id,
         from_enrollment=source,
         to_enrollment=target_enrollment,
         date=date,

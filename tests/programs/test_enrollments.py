@@ -783,3 +783,65 @@ def test_the_database_refuses_two_patients_in_one_bed(clinic, admissions, reside
             start_date=today + datetime.timedelta(days=2),
             assigned_by=admissions,
         )
+
+
+@frozen
+def test_a_transition_and_its_enrollments_and_assessments_are_one_patients_in_the_database(
+    admissions, clinician, residential, iop, patients
+):
+    """Composite foreign keys (programs migration 0008) refuse, whatever the code path, a
+    transition whose enrollments or assessment belong to another patient, an enrollment with
+    another patient's assessment, and moving an enrollment a transition names to another
+    patient."""
+    ana, ben = patients[0], patients[1]
+    ana_assessment, ben_assessment = (
+        patient_services.assessment_create(
+            actor=clinician,
+            patient=patient,
+            severity="severe",
+            dimensions={"d1": 3, "d2": 1, "d3": 1, "d4": 1, "d5": 1, "d6": 1},
+        )
+        for patient in (ana, ben)
+    )
+    source = services.enrollment_create(
+        actor=admissions, patient=ana, program=residential, start_date=TODAY
+    )
+    move = services.transition_create(
+        actor=clinician,
+        enrollment=source,
+        to_program=iop,
+        date=day(1),
+        kind="step_down",
+        reason="stable",
+        assessment=ana_assessment,
+    )
+    bens_stay = services.enrollment_create(
+        actor=admissions, patient=ben, program=iop, start_date=TODAY
+    )
+
+    assert move.patient_id == ana.pk
+    transitions = Transition.objects.filter(pk=move.pk)
+    refused = [
+        (
+            "transition_to_enrollment_of_patient",
+            lambda: transitions.update(to_enrollment=bens_stay),
+        ),
+        ("transition_from_enrollment_of_patient", lambda: transitions.update(patient=ben)),
+        (
+            "transition_assessment_of_patient",
+            lambda: transitions.update(assessment=ben_assessment),
+        ),
+        (
+            "enrollment_assessment_of_patient",
+            lambda: Enrollment.objects.filter(pk=bens_stay.pk).update(assessment=ana_assessment),
+        ),
+        (
+            "transition_from_enrollment_of_patient",
+            lambda: Enrollment.objects.filter(pk=source.pk).update(patient=ben),
+        ),
+    ]
+    for constraint, write in refused:
+        with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+            write()  # (the composite keys are not deferred: the write itself fails)
+    # Ana's own assessment on her own stay is fine.
+    Enrollment.objects.filter(pk=source.pk).update(assessment=ana_assessment)
