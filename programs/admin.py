@@ -852,13 +852,13 @@ class TransitionAdmin(ClinicScopedAdmin):
     list_display = ["date", "kind", "patient", "from_program", "to_program", "decided_by"]
     list_filter = ["kind"]
     search_fields = [
-        "from_enrollment__patient__last_name",
-        "from_enrollment__patient__first_name",
-        "=from_enrollment__patient__mrn",
+        "patient__last_name",
+        "patient__first_name",
+        "=patient__mrn",
     ]
     date_hierarchy = "date"
     list_select_related = [
-        "from_enrollment__patient",
+        "patient",
         "from_enrollment__program",
         "to_enrollment__program",
         "decided_by",
@@ -877,14 +877,14 @@ class TransitionAdmin(ClinicScopedAdmin):
     readonly_fields = fields
 
     def patient_of(self, obj):
-        return obj.from_enrollment.patient
+        return obj.patient
 
     def has_change_permission(self, request, obj=None):
         return False
 
-    @admin.display(description="Patient", ordering="from_enrollment__patient__last_name")
+    @admin.display(description="Patient", ordering="patient__last_name")
     def patient(self, move):
-        return move.from_enrollment.patient
+        return move.patient
 
     @admin.display(description="From program")
     def from_program(self, move):

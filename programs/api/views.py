@@ -155,7 +155,7 @@ class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
 
 
 class TransitionFilterSet(filters.FilterSet):
-    patient = filters.NumberFilter(field_name="from_enrollment__patient")
+    patient = filters.NumberFilter(field_name="patient")
     date_after = filters.DateFilter(field_name="date", lookup_expr="gte")
     date_before = filters.DateFilter(field_name="date", lookup_expr="lte")
 
@@ -176,7 +176,7 @@ class TransitionViewSet(PatientDataMixin, viewsets.GenericViewSet):
         return selectors.transition_list(user=self.request.user)
 
     def audit_patient_id(self, obj):
-        return obj.from_enrollment.patient_id
+        return obj.patient_id
 
     def audit_clinic_id(self, obj):
         return obj.from_enrollment.program.clinic_id

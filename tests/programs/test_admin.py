@@ -808,6 +808,12 @@ def test_transitions_are_listed_read_only_scoped_and_audited(
     assert listing.status_code == 200
     assert [m.pk for m in listing.context["cl"].result_list] == [move.pk]
     assert audit_rows(AuditAction.LIST, patient_id=stay.patient_id).count() == 1
+    # Found by the patient's name or MRN; "Patient" shows (and sorts by) the moved patient.
+    for query in [stay.patient.last_name, f"{stay.patient.mrn}"]:
+        found = clinician_client.get(TRANSITIONS, {"q": query}).context["cl"].result_list
+        assert [m.pk for m in found] == [move.pk]
+    assert not clinician_client.get(TRANSITIONS, {"q": "Nobody"}).context["cl"].result_list
+    assert str(stay.patient) in html(listing)
 
     page = clinician_client.get(f"{TRANSITIONS}{move.pk}/change/")
     assert page.status_code == 200

@@ -74,6 +74,22 @@ def patients(clinic, admissions):
     return [make_patient(clinic, admissions) for _ in range(4)]
 
 
+def step_down_after_a_stay(admissions, clinician, patient, residential, iop, **extra):
+    """A residential stay from TODAY, stepped down to ``iop`` the next day: the transition."""
+    source = services.enrollment_create(
+        actor=admissions, patient=patient, program=residential, start_date=TODAY
+    )
+    return services.transition_create(
+        actor=clinician,
+        enrollment=source,
+        to_program=iop,
+        date=day(1),
+        kind="step_down",
+        reason="stable",
+        **extra,
+    )
+
+
 def enroll(client, patient, program, start="2026-12-01", **extra):
     return client.post(
         "/api/v1/enrollments/",
@@ -684,17 +700,7 @@ def test_the_continuity_gap_is_flagged_past_seven_days(
     admissions, clinician, clinic, residential, iop, patients
 ):
     with time_machine.travel(NOW, tick=False):
-        source = services.enrollment_create(
-            actor=admissions, patient=patients[0], program=residential, start_date=TODAY
-        )
-        move = services.transition_create(
-            actor=clinician,
-            enrollment=source,
-            to_program=iop,
-            date=day(1),
-            kind="step_down",
-            reason="stable",
-        )
+        move = step_down_after_a_stay(admissions, clinician, patients[0], residential, iop)
 
     assert not move.gap_flagged(day(8))  # 7 days without a session yet: still within target
     assert move.gap_flagged(day(9))
@@ -709,24 +715,18 @@ def test_the_continuity_gap_is_flagged_past_seven_days(
 def test_transition_list_is_scoped_and_audited(
     client_for, admissions, clinician, residential, iop, patients, supervisor
 ):
-    source = services.enrollment_create(
-        actor=admissions, patient=patients[0], program=residential, start_date=TODAY
-    )
-    move = services.transition_create(
-        actor=clinician,
-        enrollment=source,
-        to_program=iop,
-        date=day(1),
-        kind="step_down",
-        reason="stable",
-    )
+    move = step_down_after_a_stay(admissions, clinician, patients[0], residential, iop)
 
     rows = client_for(supervisor).get("/api/v1/transitions/").json()["results"]
 
     assert [row["id"] for row in rows] == [move.pk]
+    assert rows[0]["patient"] == patients[0].pk
     assert AuditEvent.objects.filter(
         action="list", object_type="programs.transition", patient_id=patients[0].pk
     ).exists()
+    for patient, expected in [(patients[0], [move.pk]), (patients[1], [])]:
+        filtered = client_for(supervisor).get("/api/v1/transitions/", {"patient": patient.pk})
+        assert [row["id"] for row in filtered.json()["results"]] == expected
 
 
 # Beds ---------------------------------------------------------------------------------------------
@@ -803,18 +803,10 @@ def test_a_transition_and_its_enrollments_and_assessments_are_one_patients_in_th
         )
         for patient in (ana, ben)
     )
-    source = services.enrollment_create(
-        actor=admissions, patient=ana, program=residential, start_date=TODAY
+    move = step_down_after_a_stay(
+        admissions, clinician, ana, residential, iop, assessment=ana_assessment
     )
-    move = services.transition_create(
-        actor=clinician,
-        enrollment=source,
-        to_program=iop,
-        date=day(1),
-        kind="step_down",
-        reason="stable",
-        assessment=ana_assessment,
-    )
+    source = move.from_enrollment
     bens_stay = services.enrollment_create(
         actor=admissions, patient=ben, program=iop, start_date=TODAY
     )
