@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Now, Upper
+from django.utils import timezone
 
 
 def validate_time_zone(value: str) -> None:
@@ -38,7 +39,7 @@ class Clinic(models.Model):
     # No SMS or push inside these local hours (e-mail waits in the inbox anyway).
     quiet_hours_start = models.TimeField(default=datetime.time(21))
     quiet_hours_end = models.TimeField(default=datetime.time(8))
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["name"]
@@ -71,7 +72,7 @@ class ClinicMembership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clinic_memberships"
     )
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         constraints = [
@@ -120,7 +121,9 @@ class AuditEvent(models.Model):
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=64, blank=True)
     request_id = models.CharField(max_length=64, blank=True)
-    occurred_at = models.DateTimeField(db_default=Now(), editable=False, db_index=True)
+    occurred_at = models.DateTimeField(
+        default=timezone.now, db_default=Now(), editable=False, db_index=True
+    )
 
     class Meta:
         ordering = ["-occurred_at", "-id"]
@@ -199,7 +202,7 @@ class StaffAlert(models.Model):
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=64)
     message = models.CharField(max_length=300)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -245,7 +248,7 @@ class AlertDelivery(models.Model):
     status = models.CharField(
         max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
-    scheduled_for = models.DateTimeField(db_default=Now())
+    scheduled_for = models.DateTimeField(default=timezone.now, db_default=Now())
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=300, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)

@@ -3,6 +3,7 @@
 from collections.abc import Iterable
 
 from django.db import connection, models
+from django.utils import timezone
 
 from clinic.middleware import current_request_id
 from clinic.models import AuditAction, AuditEvent, Clinic
@@ -51,7 +52,7 @@ def audit_record_many(
 _AUDIT_ROWS_SQL = """
 INSERT INTO clinic_auditevent
     (actor_id, action, object_type, object_id, clinic_id, patient_id, request_id, occurred_at)
-SELECT %s, %s, %s, o.object_id, o.clinic_id, o.patient_id, %s, statement_timestamp()
+SELECT %s, %s, %s, o.object_id, o.clinic_id, o.patient_id, %s, %s
 FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS o(object_id, clinic_id, patient_id)
 """
 
@@ -76,6 +77,7 @@ def audit_record_rows(
                 action.value if isinstance(action, AuditAction) else action,
                 object_type,
                 current_request_id(),
+                timezone.now(),
                 [str(object_id) for object_id in object_ids],
                 [c.pk if isinstance(c, Clinic) else c for c in clinic_ids],
                 list(patient_ids),

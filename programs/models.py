@@ -14,6 +14,7 @@ from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOper
 from django.db import models
 from django.db.models import F, Func, Q
 from django.db.models.functions import Now
+from django.utils import timezone
 
 from patients.models import Level, Track
 
@@ -149,7 +150,7 @@ class Program(models.Model):
         default=48, help_text="How long a freed place is held for the offered patient."
     )
     is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["clinic", "level", "name"]
@@ -285,7 +286,7 @@ class Enrollment(models.Model):
     # Waitlist: higher priority first, then earlier requests; a patient whose offer lapsed
     # goes behind those not yet passed over.
     priority = models.SmallIntegerField(default=0)
-    requested_at = models.DateTimeField(db_default=Now())
+    requested_at = models.DateTimeField(default=timezone.now, db_default=Now())
     passed_over = models.BooleanField(default=False)
     offered_at = models.DateTimeField(null=True, blank=True)
     offer_expires_at = models.DateTimeField(null=True, blank=True)
@@ -404,7 +405,7 @@ class BedAssignment(models.Model):
     assigned_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-start_date", "-id"]
@@ -476,7 +477,7 @@ class Transition(models.Model):
     # Continuity of care: days from the move to the first attended session at the new level
     # (recorded by the scheduling side once the patient attends; > 7 is flagged).
     first_session_on = models.DateField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     CONTINUITY_TARGET_DAYS = 7
 
@@ -539,7 +540,7 @@ class AftercarePlan(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -613,7 +614,7 @@ class CheckIn(models.Model):
         related_name="+",
         help_text="The patient's own account, or staff on their behalf.",
     )
-    recorded_at = models.DateTimeField(db_default=Now(), editable=False)
+    recorded_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["-recorded_at", "-id"]

@@ -12,6 +12,7 @@ from django.contrib.postgres.fields import ArrayField, DateTimeRangeField, Range
 from django.db import models
 from django.db.models import F, Func, Q
 from django.db.models.functions import Now
+from django.utils import timezone
 
 
 class TsTzRange(Func):
@@ -66,7 +67,7 @@ class Series(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["title", "id"]
@@ -127,7 +128,7 @@ class Session(models.Model):
     )
     # iCalendar SEQUENCE: bumped whenever the time, place or status changes.
     sequence = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -196,7 +197,7 @@ class RosterEntry(models.Model):
     enrollment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
     response = models.CharField(max_length=10, choices=Response.choices, default=Response.NONE)
     responded_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
         ordering = ["session__starts_at", "id"]
@@ -236,7 +237,7 @@ class Attendance(models.Model):
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
-    recorded_at = models.DateTimeField(db_default=Now())
+    recorded_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     class Meta:
         ordering = ["session__starts_at", "id"]
@@ -283,7 +284,7 @@ class CalendarFeed(models.Model):
     )
     secret = models.CharField(max_length=64)
     token_hash = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(db_default=Now())
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     class Meta:
         constraints = [
@@ -356,7 +357,7 @@ class Reminder(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(db_default=Now(), editable=False)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     # Whether the row is still on its way (pending, queued or sending), kept by PostgreSQL. The
     # index of open rows is on this column rather than on ``status``: claiming a row (pending →
@@ -417,8 +418,8 @@ class Device(models.Model):
     )
     platform = models.CharField(max_length=8, choices=Platform.choices)
     token = models.CharField(max_length=4096)
-    created_at = models.DateTimeField(db_default=Now())
-    last_seen_at = models.DateTimeField(db_default=Now())
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    last_seen_at = models.DateTimeField(default=timezone.now, db_default=Now())
 
     class Meta:
         constraints = [

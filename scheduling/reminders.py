@@ -137,11 +137,12 @@ def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
 # ``_plan`` stays the reference (replan_session uses it); tests hold the two to the same answers.
 _PLAN_SQL = """
 INSERT INTO scheduling_reminder (session_id, patient_id, roster_entry_id, kind, offset_minutes,
-    channel, scheduled_for, status, attempts, last_error, provider_message_id, updated_at)
+    channel, scheduled_for, status, attempts, last_error, provider_message_id, created_at,
+    updated_at)
 SELECT session_id, patient_id, entry_id, 'reminder', offset_minutes, channel,
     CASE WHEN quiet THEN quiet_end ELSE due END,
     CASE WHEN quiet AND quiet_end >= starts_at THEN 'skipped' ELSE status END,
-    0, '', '', %(now)s
+    0, '', '', %(now)s, %(now)s
 FROM (
     SELECT p.*,
         p.status = 'pending' AND p.channel IN ('sms', 'push') AND p.qs <> p.qe

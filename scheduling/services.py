@@ -416,11 +416,11 @@ def roster_add_for_stay(
             f"""
             INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
                                                 created_at)
-            SELECT s.id, %(patient)s, %(enrollment)s, 'none', now()
+            SELECT s.id, %(patient)s, %(enrollment)s, 'none', %(now)s
             FROM scheduling_session s
             WHERE s.program_id = %(program)s
               AND s.status = 'scheduled'
-              AND s.starts_at > now()
+              AND s.starts_at > %(now)s
               AND {_SESSION_LOCAL_DATE} >= %(start)s
               AND (%(end)s::date IS NULL OR {_SESSION_LOCAL_DATE} < %(end)s::date)
               AND (s.capacity IS NULL OR s.capacity > (
@@ -435,6 +435,7 @@ def roster_add_for_stay(
                 "start": start_date,
                 "end": end_date,
                 "zone": zone,
+                "now": timezone.now(),
             },
         )
         entry_ids = [row[0] for row in cursor.fetchall()]
@@ -458,7 +459,7 @@ def roster_remove_from(
                 JOIN scheduling_session s ON s.id = r.session_id
                 WHERE r.patient_id = %(patient)s
                   AND s.program_id = %(program)s
-                  AND s.starts_at > now()
+                  AND s.starts_at > %(now)s
                   AND {_SESSION_LOCAL_DATE} >= %(from)s
                   AND NOT EXISTS (SELECT 1 FROM scheduling_attendance a
                                   WHERE a.roster_entry_id = r.id)
@@ -474,7 +475,13 @@ def roster_remove_from(
             WHERE id IN (SELECT id FROM doomed)
             RETURNING session_id, patient_id
             """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
-            {"patient": patient_id, "program": program_id, "from": from_date, "zone": zone},
+            {
+                "patient": patient_id,
+                "program": program_id,
+                "from": from_date,
+                "zone": zone,
+                "now": timezone.now(),
+            },
         )
         removed = cursor.fetchall()
     reminders.notices_for_removed([tuple(row) for row in removed])
@@ -495,7 +502,7 @@ def roster_fill_program_sessions(*, session_ids: list[int], stays: list[tuple]) 
             f"""
             INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
                                                 created_at)
-            SELECT session_id, patient_id, enrollment_id, 'none', now()
+            SELECT session_id, patient_id, enrollment_id, 'none', %(now)s
             FROM (
                 SELECT s.id AS session_id, stay.patient_id, stay.enrollment_id, s.capacity,
                        row_number() OVER (PARTITION BY s.id
@@ -525,6 +532,7 @@ def roster_fill_program_sessions(*, session_ids: list[int], stays: list[tuple]) 
                 "starts": [s[3] for s in stays],
                 "ends": [s[4] for s in stays],
                 "zones": [s[5] for s in stays],
+                "now": timezone.now(),
             },
         )
         entry_ids = [row[0] for row in cursor.fetchall()]

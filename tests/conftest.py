@@ -1,7 +1,32 @@
+import datetime
+
 import pytest
+import time_machine
 from rest_framework.test import APIClient
 
 from tests.factories import ClinicFactory, UserFactory, staff_user
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--clock-shift-days",
+        type=int,
+        default=0,
+        help="Run the suite with Python's clock moved this many days from the real date (the "
+        "database's stays real): a test that depends on the real date, or code that mixes the "
+        "two clocks, fails. Tests that freeze time still do.",
+    )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def shifted_clock(request):
+    days = request.config.getoption("--clock-shift-days")
+    if not days:
+        yield
+        return
+    moved = datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=days)
+    with time_machine.travel(moved, tick=True):
+        yield
 
 
 @pytest.fixture(autouse=True)
