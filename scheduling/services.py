@@ -542,6 +542,8 @@ def roster_fill_program_sessions(*, session_ids: list[int], stays: list[tuple]) 
 
 # Attendance and responses -------------------------------------------------------------------------
 
+ATTENDANCE_OPENS_BEFORE = datetime.timedelta(hours=1)
+
 
 @transaction.atomic
 def attendance_record(
@@ -552,7 +554,11 @@ def attendance_record(
     status: str,
     checked_in_at: datetime.datetime | None = None,
 ) -> Attendance:
-    """Record (or correct) whether a rostered patient attended."""
+    """Record (or correct) whether a rostered patient attended.
+
+    ``present``, ``late`` and ``absent`` are recorded from an hour before the start; ``excused``
+    at any time, so a patient who calls ahead is excused before the session (and is no longer
+    reminded of it)."""
     if status not in AttendanceStatus.values:
         raise ValidationError({"status": [f"Choose one of {', '.join(AttendanceStatus.values)}."]})
     session = _lock_session(session)
@@ -561,14 +567,17 @@ def attendance_record(
             "Attendance is not recorded for a cancelled session.", code="session_cancelled"
         )
     now = timezone.now()
-    if session.starts_at - datetime.timedelta(hours=1) > now:
+    if status != AttendanceStatus.EXCUSED and session.starts_at - ATTENDANCE_OPENS_BEFORE > now:
         raise Conflict(
-            "Attendance is recorded from an hour before the session starts.",
+            "Present, late and absent are recorded from an hour before the session starts; "
+            "a patient can be excused at any time.",
             code="session_not_started",
         )
     entry = RosterEntry.objects.filter(session=session, patient=patient).first()
     if entry is None:
         raise ValidationError({"patient": ["The patient is not on this session's roster."]})
+    if status == AttendanceStatus.EXCUSED and session.starts_at > now:
+        reminders.cancel_pending(session=session, patient=patient)
     # Only an attended session has a check-in time.
     checked_in_at = (checked_in_at or now) if status in ATTENDED else None
     attendance, created = Attendance.objects.update_or_create(

@@ -279,7 +279,9 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
     @action(detail=True, methods=["get", "post"], filter_backends=[])
     def attendance(self, request, pk=None):
         """GET: the roster with each patient's answer and attendance. POST records (201) or
-        corrects (200) one rostered patient's attendance."""
+        corrects (200) one rostered patient's attendance: `present`, `late` and `absent` from an
+        hour before the start (else 409 `session_not_started`), `excused` at any time (a patient
+        who calls ahead; their pending reminders of the session are cancelled)."""
         session = self.get_object()
         if request.method == "GET":
             page = self.paginate_queryset(selectors.roster_for(session))

@@ -7,6 +7,7 @@ import zoneinfo
 import pytest
 import time_machine
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -16,7 +17,7 @@ from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import selectors, services
 from scheduling.api.serializers import SessionSerializer
-from scheduling.models import Attendance, RosterEntry, Series, Session
+from scheduling.models import Attendance, Reminder, RosterEntry, Series, Session
 from tests.factories import staff_user
 
 pytestmark = pytest.mark.django_db
@@ -961,6 +962,48 @@ def test_attendance_long_before_the_start_is_a_409(calendar, client_for, clinici
     )
 
     assert (response.status_code, response.json()["code"]) == (409, "session_not_started")
+
+
+def test_a_patient_who_calls_ahead_is_excused_and_no_longer_reminded(
+    frozen_time, client_for, clinician, admissions, clinic, iop
+):
+    # given: two patients reminded by e-mail of a program session in two days
+    ana, ben = (
+        patient_services.patient_create(
+            actor=admissions,
+            clinic=clinic,
+            first_name=name,
+            last_name="Rivera",
+            date_of_birth=datetime.date(1980, 1, 1),
+            email=f"{name.lower()}@example.org",
+            reminder_channels=["email"],
+        )
+        for name in ("Ana", "Ben")
+    )
+    for patient in (ana, ben):
+        enrollments.enrollment_create(
+            actor=admissions, patient=patient, program=iop, start_date=TODAY
+        )
+    client = client_for(clinician)
+    session = client.post(SESSIONS, body(iop, start=at(days=2)), format="json").json()
+    url = f"{SESSIONS}{session['id']}/attendance/"
+
+    # when: Ana calls ahead
+    response = client.post(url, {"patient": ana.pk, "status": "excused"}, format="json")
+
+    # then: excused, her reminders of that session cancelled, Ben's untouched
+    assert response.status_code == 201, response.content
+    assert (response.json()["status"], response.json()["checked_in_at"]) == ("excused", None)
+    statuses = dict(
+        Reminder.objects.filter(session_id=session["id"])
+        .values("patient_id")
+        .annotate(statuses=ArrayAgg("status", distinct=True))
+        .values_list("patient_id", "statuses")
+    )
+    assert statuses == {ana.pk: ["cancelled"], ben.pk: ["pending"]}
+    # and the other statuses still wait for the hour before the start
+    present = client.post(url, {"patient": ben.pk, "status": "present"}, format="json")
+    assert (present.status_code, present.json()["code"]) == (409, "session_not_started")
 
 
 def test_a_user_without_a_role_cannot_read_or_record_attendance(
