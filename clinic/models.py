@@ -180,6 +180,7 @@ class Bed(models.Model):
 class AlertKind(models.TextChoices):
     WAITLIST_OFFER = "waitlist_offer", "A freed place is offered to a waitlisted patient"
     RISKY_CHECK_IN = "risky_check_in", "A check-in reports use or strong cravings"
+    CONTINUITY_GAP = "continuity_gap", "No session attended a week after a move between levels"
 
 
 class StaffAlert(models.Model):

@@ -505,6 +505,15 @@ class Transition(models.Model):
             return None
         return (self.first_session_on - self.date).days
 
+    @classmethod
+    def gap_open_q(cls, today) -> Q:
+        """No session attended yet, and the move more than the target ago (``today``: a date or
+        an expression giving the clinic's date)."""
+        return Q(
+            first_session_on__isnull=True,
+            date__lt=today - datetime.timedelta(days=cls.CONTINUITY_TARGET_DAYS),
+        )
+
     def gap_flagged(self, today: datetime.date) -> bool:
         """Past the continuity target: a late first session, or none yet after 7 days."""
         if self.first_session_on is not None:

@@ -366,7 +366,7 @@ def _flag_expressions(flags: Iterable[str]) -> dict:
         target_days = datetime.timedelta(days=Transition.CONTINUITY_TARGET_DAYS)
         late_moves = Transition.objects.filter(to_enrollment=OuterRef("pk")).filter(
             Q(first_session_on__isnull=False, first_session_on__gt=F("date") + target_days)
-            | Q(first_session_on__isnull=True, date__lt=OuterRef("today") - target_days)
+            | Transition.gap_open_q(OuterRef("today"))
         )
         expressions[FLAG_GAP] = Exists(late_moves)
     return expressions

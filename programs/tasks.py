@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
 from programs.services.schedules import materialize_all_series
 
@@ -16,3 +17,9 @@ def waitlist_expire_offers_task() -> int:
 def series_materialize_task() -> int:
     """Nightly: extend every series to the horizon and seed new sessions' rosters."""
     return materialize_all_series()
+
+
+@shared_task(ignore_result=True)
+def continuity_gaps_alert_task() -> int:
+    """Alert primary clinicians about moves with no session attended a week on (idempotent)."""
+    return len(continuity_gaps_alert())

@@ -362,6 +362,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "clinic.tasks.tokens_flush_expired_task",
         "schedule": crontab(hour=4, minute=30),
     },
+    # Idempotent (one alert per move, ever); hourly is soon enough for a 7-day target.
+    "continuity-gaps-alert": {
+        "task": "programs.tasks.continuity_gaps_alert_task",
+        "schedule": env.int("CONTINUITY_SCAN_SECONDS", default=3600),
+    },
     "waitlist-expire-offers": {
         "task": "programs.tasks.waitlist_expire_offers_task",
         "schedule": env.int("WAITLIST_SCAN_SECONDS", default=300),
