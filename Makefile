@@ -21,37 +21,39 @@ $(STAMP): pyproject.toml requirements.lock | $(PY)
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
+# `make run` needs only the virtualenv; the test suite also needs the browser.
 install: $(STAMP) browser
 
-## the browser of the admin's browser tests: Debian's chromium package (Playwright's download is not used)
+## the browser of the admin's browser tests: Debian's chromium package (Playwright's download is
+## not used). Only `make test` (and CI) need it: installing it takes root.
 browser:
 	@test -x $(CHROMIUM) || apt-get install -y -q chromium || (apt-get update -q && apt-get install -y -q chromium)
 
 ## make run: embedded servers (unless DATABASE_URL/REDIS_URL), migrate, seed, serve + worker + beat
-run: install
+run: $(STAMP)
 	DEBUG=$${DEBUG:-1} PORT=$(PORT) exec $(PY) manage.py serve
 
 ## make test: the whole suite (real servers when the URLs are set, throwaway embedded ones if not)
 test: install
 	exec $(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install
+format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
 ## make bench: benchmarks against their baselines (bench/README.md); real PostgreSQL and Redis
 ## (BENCH_DATABASE_URL, REDIS_URL), wrk from Debian's package. Not part of `make test`.
-bench: install
+bench: $(STAMP)
 	@command -v wrk >/dev/null || (apt-get install -y wrk || (apt-get update && apt-get install -y wrk))
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev,bench]"
 	$(PY) -m bench.run
 
 ## make stop: stop this checkout's embedded PostgreSQL and Redis (if left running)
-stop: install
+stop: $(STAMP)
 	$(PY) manage.py embedded_stop
 
 ## make lock: re-pin the whole dependency tree after changing pyproject.toml

@@ -1,5 +1,5 @@
-"""`make run` on a machine without servers: embedded PostgreSQL and Redis, migrate, seed, web,
-worker and beat; /health/ 200; SIGTERM stops everything it started."""
+"""`make run` on a machine without servers or the browser: embedded PostgreSQL and Redis,
+migrate, seed, web, worker and beat; /health/ 200; SIGTERM stops everything it started."""
 
 import json
 import os
@@ -60,8 +60,21 @@ def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
         for key, value in os.environ.items()
         if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY")
     }
+    # A machine without the browser and without root: `make run` must not try to install
+    # Chromium (an apt-get that fails, first on the PATH, would stop it).
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    apt_get = fake_bin / "apt-get"
+    apt_get.write_text(f"#!/bin/sh\ntouch {tmp_path / 'apt-get-ran'}\nexit 100\n")
+    apt_get.chmod(0o755)
     env.update(
-        {"PORT": str(port), "CONTINUUM_LOCAL_DIR": str(local), "DEMO_PASSWORD": "e2e-demo-pass"}
+        {
+            "PORT": str(port),
+            "CONTINUUM_LOCAL_DIR": str(local),
+            "DEMO_PASSWORD": "e2e-demo-pass",
+            "CHROMIUM": str(tmp_path / "no-chromium"),
+            "PATH": f"{fake_bin}:{env['PATH']}",
+        }
     )
     log = (tmp_path / "run.log").open("w")
     make = subprocess.Popen(
@@ -105,6 +118,7 @@ def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
         log.close()
         shutil.rmtree(_fallback_dir(local / "postgres"), ignore_errors=True)
 
+    assert not (tmp_path / "apt-get-ran").exists()
     assert not listening(port)
     assert not listening(ports["postgres"])
     assert not listening(ports["redis"])
