@@ -9,6 +9,7 @@ import time
 import pytest
 import time_machine
 from django.db import connection
+from django.utils import timezone
 from rest_framework.test import APIClient
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -268,7 +269,8 @@ def test_the_daily_task_forgets_expired_refresh_tokens(user):
 
     from clinic.tasks import tokens_flush_expired_task
 
-    with time_machine.travel(datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)):
+    # A month ago: past the refresh tokens' 14 days (relative, so any real date will do).
+    with time_machine.travel(timezone.now() - datetime.timedelta(days=30)):
         old = sign_in(user)
     current = sign_in(user)
     assert refresh(old["refresh"]).status_code == 401  # expired

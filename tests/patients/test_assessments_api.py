@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+import time_machine
 
 from clinic.models import AuditEvent
 from patients import services
@@ -181,6 +182,8 @@ def test_the_database_holds_the_override_rule(patient, clinician):
         )
 
 
+# The first assessment is dated, and an assessment cannot be dated in the future.
+@time_machine.travel(datetime.datetime(2026, 11, 20, 15, tzinfo=datetime.UTC), tick=False)
 def test_reassessments_keep_the_history(client_for, clinician, patient):
     client = client_for(clinician)
     first = assess(client, patient, **API_MD_EXAMPLE, assessed_at="2026-10-01T10:00:00Z").json()

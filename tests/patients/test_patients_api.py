@@ -453,6 +453,8 @@ CONSENT = {
 }
 
 
+# Signed and revoked on fixed dates, which must not be in the future.
+@time_machine.travel(datetime.datetime(2026, 11, 20, 15, tzinfo=datetime.UTC), tick=False)
 def test_consents_are_recorded_listed_and_revoked(client_for, admissions, clinic):
     patient = make_patient(clinic, admissions)
     client = client_for(admissions)
