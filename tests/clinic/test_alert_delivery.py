@@ -69,8 +69,12 @@ def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_
     enrollment_services.enrollment_discharge(
         actor=admissions, enrollment=present, date=today, reason="completed"
     )
+    # The alert's subject is the offer (each offer alerts anew).
     return StaffAlert.objects.get(
-        kind=AlertKind.WAITLIST_OFFER, object_id=str(waiting.pk), clinic=clinic
+        kind=AlertKind.WAITLIST_OFFER,
+        object_type="programs.waitlistoffer",
+        object_id=str(waiting.offers.get().pk),
+        clinic=clinic,
     )
 
 
