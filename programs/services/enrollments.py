@@ -425,11 +425,14 @@ def waitlist_offer_next(
 def _offer_free_places(
     *, actor, program: Program, now: datetime.datetime, skip=()
 ) -> list[WaitlistOffer]:
-    offers = []
+    offers, skip = [], set(skip)
+    # Each offer holds its place, so the loop ends when the places or the candidates run out;
+    # the offered are skipped too, in case an offer held for 0 hours holds nothing.
     while (
         offer := waitlist_offer_next(actor=actor, program=program, now=now, skip=skip)
     ) is not None:
         offers.append(offer)
+        skip.add(offer.enrollment_id)
     return offers
 
 
