@@ -599,6 +599,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
         return [
             (None, {"fields": self.detail_fields}),
             ("Waitlist and history", {"fields": self.waitlist_fields}),
+            ("Waitlist offers", {"fields": ["offers_table"]}),
             ("Beds", {"fields": ["beds_table"]}),
             ("Transitions", {"fields": ["transitions_table"]}),
         ]
@@ -606,7 +607,13 @@ class EnrollmentAdmin(ClinicScopedAdmin):
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
-        return [*self.detail_fields, *self.waitlist_fields, "beds_table", "transitions_table"]
+        return [
+            *self.detail_fields,
+            *self.waitlist_fields,
+            "offers_table",
+            "beds_table",
+            "transitions_table",
+        ]
 
     def get_changeform_initial_data(self, request):
         initial = super().get_changeform_initial_data(request)
@@ -655,6 +662,23 @@ class EnrollmentAdmin(ClinicScopedAdmin):
                 and (name != "bed" or obj.program.beds.exists())
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Offers")
+    def offers_table(self, enrollment):
+        return related_table(
+            ["Offered", "Expires", "Outcome", "Patient told", "Note"],
+            [
+                (
+                    offer.offered_at,
+                    offer.expires_at,
+                    offer.get_outcome_display(),
+                    offer.get_notice_status_display()
+                    + (f" ({offer.get_channel_display()})" if offer.channel else ""),
+                    offer.last_error,
+                )
+                for offer in enrollment.offers.order_by("-offered_at", "-id")
+            ],
+        )
 
     @admin.display(description="Bed assignments")
     def beds_table(self, enrollment):

@@ -16,7 +16,7 @@ from django.db.models import F, Func, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from patients.models import Level, Track
+from patients.models import Level, ReminderChannel, Track
 
 LEVEL_INTENSITY = {Level.RESIDENTIAL: 4, Level.PHP: 3, Level.IOP: 2, Level.OUTPATIENT: 1}
 
@@ -390,6 +390,100 @@ class Enrollment(models.Model):
             and self.start_date <= day
             and (self.discharge_date is None or day < self.discharge_date)
         )
+
+
+class OfferOutcome(models.TextChoices):
+    OPEN = "open", "Open (the place is held)"
+    ACCEPTED = "accepted", "Accepted (admitted)"
+    LAPSED = "lapsed", "Lapsed (not taken up in time)"
+    WITHDRAWN = "withdrawn", "Withdrawn (the patient left the waitlist)"
+
+
+class NoticeStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Being sent"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    SKIPPED = "skipped", "Skipped (no channel, or the offer closed first): admissions call"
+    UNKNOWN = "unknown", "Outcome unknown (cut off mid-send; never resent)"
+
+
+class WaitlistOffer(models.Model):
+    """A freed place offered to a waitlisted patient, held until ``expires_at``, and the notice
+    telling the patient (an outbox row: claimed before the provider is called, sent at most
+    once). ``Enrollment.offered_at``/``offer_expires_at`` mirror the enrollment's latest offer
+    (while it is open) for the readers that need no join."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.PROTECT, related_name="offers")
+    # The enrollment's patient: a composite foreign key holds that they agree (migration 0010).
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="waitlist_offers"
+    )
+    offered_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    outcome = models.CharField(
+        max_length=10, choices=OfferOutcome.choices, default=OfferOutcome.OPEN
+    )
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # The patient's notice. The channel is the patient's consented one at offer time (e-mail
+    # before SMS; blank: none, so the notice is skipped and admissions call).
+    channel = models.CharField(max_length=8, choices=ReminderChannel.choices, blank=True)
+    notice_status = models.CharField(
+        max_length=8, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
+    )
+    notice_due_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-offered_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["notice_status", "notice_due_at"],
+                name="waitlist_offer_notice_due",
+                condition=Q(notice_status__in=["pending", "sending"]),
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gte=F("offered_at")),
+                name="waitlist_offer_expires_after_offer",
+                violation_error_message="An offer cannot expire before it is made.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome__in=OfferOutcome.values),
+                name="waitlist_offer_outcome_known",
+                violation_error_message="Unknown offer outcome.",
+            ),
+            models.CheckConstraint(
+                condition=Q(notice_status__in=NoticeStatus.values),
+                name="waitlist_offer_notice_status_known",
+                violation_error_message="Unknown notice status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome=OfferOutcome.OPEN, closed_at__isnull=True)
+                | (~Q(outcome=OfferOutcome.OPEN) & Q(closed_at__isnull=False)),
+                name="waitlist_offer_closed_iff_not_open",
+                violation_error_message="An offer has a closing time exactly when it is closed.",
+            ),
+            # One place held per waitlist entry at a time.
+            models.UniqueConstraint(
+                fields=["enrollment"],
+                condition=Q(outcome=OfferOutcome.OPEN),
+                name="waitlist_offer_one_open_per_enrollment",
+                violation_error_code="offer_open",
+                violation_error_message="This patient already holds an open offer.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Offer of {self.offered_at:%Y-%m-%d %H:%M} ({self.outcome})"
+
+    def is_live(self, now: datetime.datetime) -> bool:
+        return self.outcome == OfferOutcome.OPEN and self.expires_at > now
 
 
 class BedAssignment(models.Model):

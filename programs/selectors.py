@@ -20,6 +20,7 @@ from programs.models import (
     EnrollmentStatus,
     Program,
     Transition,
+    WaitlistOffer,
 )
 
 
@@ -27,57 +28,76 @@ def program_list(*, user) -> QuerySet[Program]:
     return Program.objects.filter(clinic_id__in=clinic_ids_for_user(user)).select_related("clinic")
 
 
-def clinic_today(program: Program) -> datetime.date:
-    return timezone.localdate(timezone=program.clinic.zone)
+def clinic_today(program: Program, now: datetime.datetime | None = None) -> datetime.date:
+    """The program's date in its clinic's zone at ``now`` (default: the current time)."""
+    return timezone.localdate(now, timezone=program.clinic.zone)
 
 
-def program_places(programs: list[Program]) -> dict[int, dict[str, int]]:
+def program_places(
+    programs: list[Program],
+    *,
+    now: datetime.datetime | None = None,
+    on_date: datetime.date | None = None,
+    for_enrollment: Enrollment | None = None,
+) -> dict[int, dict[str, int]]:
     """``{program id: {"active_count", "free_places"}}`` for a page of programs, in two queries.
 
-    ``active_count``: patients admitted and present today (in the clinic's zone);
-    ``free_places``: capacity less the peak occupancy from today on (future admissions reserve
-    their places) and less places held for waitlisted patients who were offered one.
+    The one count of free places: the programs list, the patient page and the admission service
+    (``services.enrollments.free_places``, one program) all read it here.
+
+    ``active_count``: patients admitted and present today (in the clinic's zone at ``now``);
+    ``free_places``: capacity less the peak occupancy from ``on_date`` (default: each program's
+    today) on, since future admissions reserve their places, and less the places held by live
+    offers (open, expiring after ``now``), except ``for_enrollment``'s own: an offered patient's
+    held place is free for them.
     """
     if not programs:
         return {}
-    earliest_today = min(clinic_today(p) for p in programs)
+    now = now or timezone.now()
+    from_dates = {p.pk: on_date or clinic_today(p, now) for p in programs}
+    todays = {p.pk: clinic_today(p, now) for p in programs}
+    earliest = min([*from_dates.values(), *todays.values()])
     stays = defaultdict(list)
     for program_id, start, end in (
         Enrollment.objects.filter(program__in=programs, status__in=OCCUPYING)
-        .exclude(discharge_date__lte=earliest_today)
+        .exclude(discharge_date__lte=earliest)
         .values_list("program_id", "start_date", "discharge_date")
     ):
         stays[program_id].append((start, end))
-    held = dict(
-        Enrollment.objects.filter(
-            program__in=programs,
-            status=EnrollmentStatus.WAITLISTED,
-            offer_expires_at__gt=timezone.now(),
-        )
-        .values("program_id")
-        .annotate(n=Count("id"))
-        .values_list("program_id", "n")
+    offers = Enrollment.objects.filter(
+        program__in=programs, status=EnrollmentStatus.WAITLISTED, offer_expires_at__gt=now
     )
+    if for_enrollment is not None:
+        offers = offers.exclude(pk=for_enrollment.pk)
+    held = dict(offers.values("program_id").annotate(n=Count("id")).values_list("program_id", "n"))
     places = {}
     for program in programs:
-        today = clinic_today(program)
-        ranges = stays[program.pk]
+        from_date, ranges = from_dates[program.pk], stays[program.pk]
 
         def occupied(day, ranges=ranges):
             return sum(1 for start, end in ranges if start <= day and (end is None or day < end))
 
-        peak = max([occupied(today), *(occupied(s) for s, _e in ranges if s > today)])
+        # Occupancy only rises at an admission's start, so its peak over [from_date, ∞) is at
+        # from_date or at a later start.
+        peak = max([occupied(from_date), *(occupied(s) for s, _e in ranges if s > from_date)])
         places[program.pk] = {
-            "active_count": occupied(today),
+            "active_count": occupied(todays[program.pk]),
             "free_places": max(program.capacity - peak - held.get(program.pk, 0), 0),
         }
     return places
 
 
-def enrollment_list(*, user) -> QuerySet[Enrollment]:
-    return Enrollment.objects.filter(
+def enrollment_list(*, user, with_offers: bool = False) -> QuerySet[Enrollment]:
+    """Enrollments of the caller's clinics; ``with_offers``: their waitlist offers too, newest
+    first (one more query)."""
+    enrollments = Enrollment.objects.filter(
         program__clinic_id__in=clinic_ids_for_user(user)
     ).select_related("program", "patient")
+    if with_offers:
+        enrollments = enrollments.prefetch_related(
+            Prefetch("offers", queryset=WaitlistOffer.objects.order_by("-offered_at", "-id"))
+        )
+    return enrollments
 
 
 def transition_list(*, user) -> QuerySet[Transition]:

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from programs import waitlist_notices
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
 from programs.services.schedules import materialize_all_series
@@ -9,8 +10,14 @@ from programs.services.schedules import materialize_all_series
 
 @shared_task(ignore_result=True)
 def waitlist_expire_offers_task() -> int:
-    """Lapse waitlist offers past their expiry and pass the places on (idempotent; beat)."""
+    """Lapse waitlist offers past their expiry and offer free places on (idempotent; beat)."""
     return waitlist_expire_offers()
+
+
+@shared_task(ignore_result=True)
+def waitlist_offer_notices_send_task() -> dict[str, int]:
+    """Tell offered patients (beat): claim due notices, send, record the outcome."""
+    return waitlist_notices.deliver_due()
 
 
 @shared_task(ignore_result=True)

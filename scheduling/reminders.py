@@ -81,7 +81,9 @@ def _texts(kind: str, public_name: str, time_zone: str, starts_at) -> tuple[str,
 # Planning -----------------------------------------------------------------------------------------
 
 
-def _in_quiet_hours(moment: datetime.datetime, clinic) -> bool:
+def in_quiet_hours(moment: datetime.datetime, clinic) -> bool:
+    """Whether ``moment`` is in the clinic's quiet hours (no SMS or push then; the waitlist's
+    offer notices keep them too)."""
     local = moment.astimezone(clinic.zone).time()
     start, end = clinic.quiet_hours_start, clinic.quiet_hours_end
     if start == end:
@@ -89,7 +91,8 @@ def _in_quiet_hours(moment: datetime.datetime, clinic) -> bool:
     return (local >= start or local < end) if start > end else (start <= local < end)
 
 
-def _quiet_hours_end(moment: datetime.datetime, clinic) -> datetime.datetime:
+def quiet_hours_end(moment: datetime.datetime, clinic) -> datetime.datetime:
+    """The next end of the clinic's quiet hours after ``moment``."""
     local = moment.astimezone(clinic.zone)
     end = local.replace(
         hour=clinic.quiet_hours_end.hour,
@@ -123,9 +126,9 @@ def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
         if (
             status == ReminderStatus.PENDING
             and channel in QUIET_CHANNELS
-            and _in_quiet_hours(when, session.clinic)
+            and in_quiet_hours(when, session.clinic)
         ):
-            when = _quiet_hours_end(when, session.clinic)
+            when = quiet_hours_end(when, session.clinic)
             if when >= session.starts_at:
                 status = ReminderStatus.SKIPPED
         plan.append((offset, when, status))

@@ -52,6 +52,21 @@ def make_patient(clinic, actor, first_name, *, last_name="Lee", **extra):
     )
 
 
+def make_program(clinic, level="residential", capacity=2, **overrides):
+    """A program of ``level`` with DOMAIN.md's defaults for it, named by level and capacity."""
+    from programs.models import LEVEL_DEFAULTS, Program
+
+    fields = {
+        **LEVEL_DEFAULTS[level],
+        "clinic": clinic,
+        "name": f"{level} {capacity}",
+        "level": level,
+        "capacity": capacity,
+        **overrides,
+    }
+    return Program.objects.create(**fields)
+
+
 def app_account(patient):
     """Link a new user to ``patient`` as their app account (what activation does)."""
     user = UserFactory()

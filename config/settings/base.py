@@ -371,6 +371,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "programs.tasks.waitlist_expire_offers_task",
         "schedule": env.int("WAITLIST_SCAN_SECONDS", default=300),
     },
+    # Patients told of their waitlist offers, at the pace of the other outboxes.
+    "waitlist-offer-notices": {
+        "task": "programs.tasks.waitlist_offer_notices_send_task",
+        "schedule": REMINDER_SCAN_SECONDS,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(embedded.LOCAL_DIR / "celerybeat-schedule")

@@ -4,15 +4,18 @@ Only the patient's app account reaches these (``IsPatient``) and every queryset 
 account's own patient: no id is taken from the request, so no other patient can be named. A
 check-in goes to the patient's current plan, never to one the body names.
 
-What the patient sees is what is theirs to act on: programs and dates of their stays; the plan's
-items, goals, medication and sober-living arrangements; their check-ins. Left out on purpose:
-staff (primary clinician, who created what), the plan's free-text ``notes`` (kept by staff for
-staff), waitlist bookkeeping (priority, offers), discharge reasons and the risk flag of a
-check-in (the care team is alerted; the app need not grade the patient's answers).
+What the patient sees is what is theirs to act on: programs and dates of their stays, and a
+place offered to them from the waitlist with its expiry while they may still take it up; the
+plan's items, goals, medication and sober-living arrangements; their check-ins. Left out on
+purpose: staff (primary clinician, who created what), the plan's free-text ``notes`` (kept by
+staff for staff), waitlist bookkeeping (priority, passed over, lapsed offers), discharge reasons
+and the risk flag of a check-in (the care team is alerted; the app need not grade the patient's
+answers).
 """
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -25,16 +28,37 @@ from clinic.models import AuditAction
 from clinic.services import audit_record
 from programs import selectors
 from programs.api.aftercare import CheckInCreateSerializer
-from programs.models import AftercareGoal, AftercareItem, AftercarePlan, CheckIn, Enrollment
+from programs.models import (
+    AftercareGoal,
+    AftercareItem,
+    AftercarePlan,
+    CheckIn,
+    Enrollment,
+    EnrollmentStatus,
+)
 from programs.services import aftercare as services
 
 # Serializers --------------------------------------------------------------------------------------
+
+
+class MyOfferSerializer(serializers.Serializer):
+    offered_at = serializers.DateTimeField(read_only=True)
+    expires_at = serializers.DateTimeField(
+        read_only=True, help_text="Call the clinic before this time to take up the place."
+    )
 
 
 class MyEnrollmentSerializer(serializers.ModelSerializer):
     program_name = serializers.CharField(source="program.name", read_only=True)
     track = serializers.CharField(
         source="program.track", read_only=True, help_text="day, evening, or empty."
+    )
+    offer = serializers.SerializerMethodField(
+        help_text="The place offered to the patient while they are waitlisted and may still "
+        "take it up by calling the clinic; null otherwise (none, taken, lapsed or withdrawn)."
+    )
+    offer_expires_at = serializers.SerializerMethodField(
+        help_text="When the live offer expires; null when there is none."
     )
 
     class Meta:
@@ -49,11 +73,36 @@ class MyEnrollmentSerializer(serializers.ModelSerializer):
             "start_date",
             "planned_end_date",
             "discharge_date",
+            "offer",
+            "offer_expires_at",
         ]
         read_only_fields = fields
         extra_kwargs = {
             "start_date": {"help_text": "The admission date (the date asked for while waitlisted)."}
         }
+
+    def _live_offer(self, enrollment) -> bool:
+        # The enrollment holds its open offer's times (no query per row); ``now`` is the
+        # request's one reading of the clock (MyEnrollmentsView).
+        return (
+            enrollment.status == EnrollmentStatus.WAITLISTED
+            and enrollment.offer_expires_at is not None
+            and enrollment.offer_expires_at > self.context["now"]
+        )
+
+    @extend_schema_field(MyOfferSerializer(allow_null=True))
+    def get_offer(self, enrollment):
+        if not self._live_offer(enrollment):
+            return None
+        return MyOfferSerializer(
+            {"offered_at": enrollment.offered_at, "expires_at": enrollment.offer_expires_at}
+        ).data
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_offer_expires_at(self, enrollment):
+        if not self._live_offer(enrollment):
+            return None
+        return serializers.DateTimeField().to_representation(enrollment.offer_expires_at)
 
 
 class MyAftercareItemSerializer(serializers.ModelSerializer):
@@ -126,6 +175,9 @@ class MyEnrollmentsView(PatientDataMixin, generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):
             return Enrollment.objects.none()
         return selectors.enrollment_list_of_patient(patient=self.request.user.patient)
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "now": timezone.now()}
 
     def audit_clinic_id(self, obj):
         return obj.program.clinic_id

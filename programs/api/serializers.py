@@ -12,6 +12,7 @@ from programs.models import (
     Program,
     Transition,
     TransitionKind,
+    WaitlistOffer,
 )
 
 TEXT_MAX = 5000
@@ -116,6 +117,41 @@ class EnrollmentSerializer(serializers.ModelSerializer):
 
     def get_discharge_reason(self, enrollment) -> str | None:
         return enrollment.discharge_reason or None
+
+
+class WaitlistOfferSerializer(serializers.ModelSerializer):
+    """One offer of a freed place and how the patient was told of it."""
+
+    class Meta:
+        model = WaitlistOffer
+        fields = [
+            "id",
+            "offered_at",
+            "expires_at",
+            "outcome",
+            "closed_at",
+            "channel",
+            "notice_status",
+            "sent_at",
+            "attempts",
+            "last_error",
+        ]
+        read_only_fields = fields
+        extra_kwargs = {
+            "channel": {"help_text": "How the patient is told: email, sms, or empty (none)."},
+            "last_error": {"help_text": "Why the notice was skipped or failed, if it was."},
+        }
+
+
+class EnrollmentDetailSerializer(EnrollmentSerializer):
+    """An enrollment with its waitlist offers, newest first (``offered_at`` and
+    ``offer_expires_at`` are the latest one's while it holds the place)."""
+
+    offers = WaitlistOfferSerializer(many=True, read_only=True)
+
+    class Meta(EnrollmentSerializer.Meta):
+        fields = [*EnrollmentSerializer.Meta.fields, "offers"]
+        read_only_fields = fields
 
 
 class EnrollmentCreateSerializer(serializers.Serializer):

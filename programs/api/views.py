@@ -91,7 +91,15 @@ class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
         return [roles_allowed(read=ALL_STAFF, write=write)()]
 
     def get_queryset(self):
-        return selectors.enrollment_list(user=self.request.user)
+        return selectors.enrollment_list(
+            user=self.request.user, with_offers=self.action == "retrieve"
+        )
+
+    def get_serializer_class(self):
+        # The offers' history on the detail only: the list stays one query for its page.
+        if self.action == "retrieve":
+            return s.EnrollmentDetailSerializer
+        return s.EnrollmentSerializer
 
     def audit_clinic_id(self, obj):
         return obj.program.clinic_id

@@ -11,24 +11,29 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import AlertKind, AuditAction, Bed, Role
 from clinic.services import alert_raise, audit_record
-from patients.models import Assessment, Level, Patient
+from patients.models import Assessment, Level, Patient, ReminderChannel
+from programs import waitlist_notices
 from programs.models import (
     OCCUPYING,
     BedAssignment,
     DischargeReason,
     Enrollment,
     EnrollmentStatus,
+    NoticeStatus,
+    OfferOutcome,
     Program,
     Transition,
     TransitionKind,
+    WaitlistOffer,
 )
+from programs.selectors import clinic_today, program_places
 from programs.services import schedules
 
 
@@ -52,63 +57,35 @@ def _lock_enrollment(enrollment: Enrollment) -> Enrollment:
     )
 
 
-def _today(program: Program) -> datetime.date:
-    return timezone.localdate(timezone=program.clinic.zone)
+def _today(program: Program, now: datetime.datetime) -> datetime.date:
+    return clinic_today(program, now)
 
 
 # Capacity -----------------------------------------------------------------------------------------
 
 
-def peak_occupancy(
-    program: Program, from_date: datetime.date, exclude: Enrollment | None = None
-) -> int:
-    """The most places taken on any day from ``from_date`` on.
-
-    Occupancy only rises at an admission's start, so its peak over ``[from_date, ∞)`` is at
-    ``from_date`` or at a later start date.
-    """
-    stays = Enrollment.objects.filter(program=program, status__in=OCCUPYING).exclude(
-        discharge_date__lte=from_date
-    )
-    if exclude is not None:
-        stays = stays.exclude(pk=exclude.pk)
-    ranges = list(stays.values_list("start_date", "discharge_date"))
-    days = {from_date} | {start for start, _end in ranges if start > from_date}
-    return max(
-        (
-            sum(1 for start, end in ranges if start <= day and (end is None or day < end))
-            for day in days
-        ),
-        default=0,
-    )
-
-
-def held_offers(
-    program: Program, *, now: datetime.datetime, exclude: Enrollment | None = None
-) -> int:
-    """Places held for waitlisted patients who were offered them and may still accept."""
-    offers = Enrollment.objects.filter(
-        program=program, status=EnrollmentStatus.WAITLISTED, offer_expires_at__gt=now
-    )
-    if exclude is not None:
-        offers = offers.exclude(pk=exclude.pk)
-    return offers.count()
-
-
 def free_places(
-    program: Program, on_date: datetime.date, *, for_enrollment: Enrollment | None = None
+    program: Program,
+    on_date: datetime.date,
+    *,
+    now: datetime.datetime | None = None,
+    for_enrollment: Enrollment | None = None,
 ) -> int:
-    """Places free from ``on_date`` on; an offered patient's own held place counts as free."""
-    taken = peak_occupancy(program, on_date) + held_offers(
-        program, now=timezone.now(), exclude=for_enrollment
-    )
-    return max(program.capacity - taken, 0)
+    """Places free from ``on_date`` on: the programs list's count (``program_places``) for this
+    one program; an offered patient's own held place counts as free for them."""
+    return program_places(
+        [program], now=now or timezone.now(), on_date=on_date, for_enrollment=for_enrollment
+    )[program.pk]["free_places"]
 
 
 def _require_place(
-    program: Program, on_date: datetime.date, *, for_enrollment: Enrollment | None = None
+    program: Program,
+    on_date: datetime.date,
+    *,
+    now: datetime.datetime,
+    for_enrollment: Enrollment | None = None,
 ) -> None:
-    if free_places(program, on_date, for_enrollment=for_enrollment) <= 0:
+    if free_places(program, on_date, now=now, for_enrollment=for_enrollment) <= 0:
         raise Conflict(
             f"{program.name} has no free place from {on_date:%Y-%m-%d}.", code="program_full"
         )
@@ -145,7 +122,12 @@ def _planned_end(
 
 
 def _check_enrollable(
-    patient: Patient, program: Program, assessment: Assessment | None, start_date: datetime.date
+    patient: Patient,
+    program: Program,
+    assessment: Assessment | None,
+    start_date: datetime.date,
+    *,
+    now: datetime.datetime,
 ) -> None:
     if patient.clinic_id != program.clinic_id:
         raise ValidationError({"program": ["The program belongs to another clinic."]})
@@ -153,7 +135,7 @@ def _check_enrollable(
         raise ValidationError({"program": ["This program no longer takes admissions."]})
     if assessment is not None and assessment.patient_id != patient.pk:
         raise ValidationError({"assessment": ["The assessment is of another patient."]})
-    if start_date < _today(program) - datetime.timedelta(days=30):
+    if start_date < _today(program, now) - datetime.timedelta(days=30):
         raise ValidationError(
             {"start_date": ["An admission cannot be back-dated by more than 30 days."]}
         )
@@ -195,8 +177,9 @@ def enrollment_create(
 ) -> Enrollment:
     """Admit ``patient`` to ``program`` from ``start_date``; when it is full, refuse with
     ``program_full`` or, with ``waitlist``, put the patient on the waitlist."""
+    now = timezone.now()
     program = _lock_program(program)
-    _check_enrollable(patient, program, assessment, start_date)
+    _check_enrollable(patient, program, assessment, start_date, now=now)
     planned_end = _planned_end(program, start_date, planned_end_date)
     enrollment = Enrollment(
         patient=patient,
@@ -209,10 +192,10 @@ def enrollment_create(
         priority=priority,
         created_by=actor,
     )
-    if free_places(program, start_date) > 0:
+    if free_places(program, start_date, now=now) > 0:
         _check_no_overlap(patient, program, start_date)
         enrollment.status = EnrollmentStatus.ADMITTED
-        enrollment.admitted_at = timezone.now()
+        enrollment.admitted_at = now
     elif waitlist:
         if Enrollment.objects.filter(
             patient=patient, program=program, status=EnrollmentStatus.WAITLISTED
@@ -222,7 +205,7 @@ def enrollment_create(
             )
         enrollment.status = EnrollmentStatus.WAITLISTED
     else:
-        _require_place(program, start_date)
+        _require_place(program, start_date, now=now)
     enrollment.save()
     if enrollment.status == EnrollmentStatus.ADMITTED:
         schedules.rosters_follow_admission(enrollment)
@@ -235,7 +218,8 @@ def enrollment_admit(
     *, actor, enrollment: Enrollment, start_date: datetime.date | None = None
 ) -> Enrollment:
     """Admit a waitlisted patient (a staff action, never automatic). A patient holding an
-    offer uses the place held for them."""
+    offer uses the place held for them, and the offer is accepted."""
+    now = timezone.now()
     program = _lock_program(enrollment.program)
     enrollment = _lock_enrollment(enrollment)
     if enrollment.status != EnrollmentStatus.WAITLISTED:
@@ -243,20 +227,21 @@ def enrollment_admit(
             f"Only a waitlisted enrollment can be admitted; this one is {enrollment.status}.",
             code="invalid_state",
         )
-    start = start_date or max(enrollment.start_date, _today(program))
-    _check_enrollable(enrollment.patient, program, enrollment.assessment, start)
-    _require_place(program, start, for_enrollment=enrollment)
+    start = start_date or max(enrollment.start_date, _today(program, now))
+    _check_enrollable(enrollment.patient, program, enrollment.assessment, start, now=now)
+    _require_place(program, start, now=now, for_enrollment=enrollment)
     _check_no_overlap(enrollment.patient, program, start, exclude=enrollment)
     planned_end = _planned_end(program, start, None)
     enrollment.status = EnrollmentStatus.ADMITTED
     enrollment.start_date = start
     enrollment.planned_end_date = planned_end
-    enrollment.admitted_at = timezone.now()
+    enrollment.admitted_at = now
     enrollment.save(
         update_fields=["status", "start_date", "planned_end_date", "admitted_at", "updated_at"]
     )
     schedules.rosters_follow_admission(enrollment)
     _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+    _close_offer(actor, enrollment, OfferOutcome.ACCEPTED, now=now)
     return enrollment
 
 
@@ -270,7 +255,7 @@ def enrollment_discharge(
     enrollment = _lock_enrollment(enrollment)
     _discharge(enrollment, date=date, reason=reason)
     _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
-    waitlist_offer_next(program=program)
+    waitlist_offer_places(actor=actor, program=program, now=timezone.now())
     return enrollment
 
 
@@ -305,6 +290,9 @@ def _discharge(enrollment: Enrollment, *, date: datetime.date, reason: str) -> N
 
 @transaction.atomic
 def enrollment_cancel(*, actor, enrollment: Enrollment) -> Enrollment:
+    """Take a patient off the waitlist; an offer they held is withdrawn and its place offered
+    on."""
+    now = timezone.now()
     program = _lock_program(enrollment.program)
     enrollment = _lock_enrollment(enrollment)
     if enrollment.status != EnrollmentStatus.WAITLISTED:
@@ -312,16 +300,15 @@ def enrollment_cancel(*, actor, enrollment: Enrollment) -> Enrollment:
             f"Only a waitlisted enrollment can be cancelled; this one is {enrollment.status}.",
             code="invalid_state",
         )
-    held_an_offer = (
-        enrollment.offer_expires_at is not None and enrollment.offer_expires_at > timezone.now()
-    )
+    held_an_offer = enrollment.offer_expires_at is not None and enrollment.offer_expires_at > now
     enrollment.status = EnrollmentStatus.CANCELLED
-    enrollment.cancelled_at = timezone.now()
+    enrollment.cancelled_at = now
     enrollment.offer_expires_at = None if held_an_offer else enrollment.offer_expires_at
     enrollment.save(update_fields=["status", "cancelled_at", "offer_expires_at", "updated_at"])
     _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+    _close_offer(actor, enrollment, OfferOutcome.WITHDRAWN, now=now)
     if held_an_offer:
-        waitlist_offer_next(program=program)
+        waitlist_offer_places(actor=actor, program=program, now=now)
     return enrollment
 
 
@@ -329,69 +316,170 @@ def enrollment_cancel(*, actor, enrollment: Enrollment) -> Enrollment:
 
 
 def waitlist_queue(program: Program):
-    """The program's waitlist in offer order: priority, then not yet passed over, then the
-    earliest request."""
+    """The program's waitlist in offer order: higher priority first; within a priority, those
+    never passed over by request time, then the passed-over, the one whose last offer is oldest
+    first. Offers lapse in the order they were made, so the passed-over take turns: a patient
+    who lapsed twice waits behind one who lapsed once before them, and the earliest request
+    does not get every second chance."""
+    last_offer_if_passed_over = Case(When(passed_over=True, then=F("offered_at")))
     return Enrollment.objects.filter(program=program, status=EnrollmentStatus.WAITLISTED).order_by(
-        "-priority", "passed_over", "requested_at", "id"
+        "-priority",
+        "passed_over",
+        last_offer_if_passed_over.asc(nulls_first=True),
+        "requested_at",
+        "id",
     )
 
 
-def waitlist_offer_next(*, program: Program) -> Enrollment | None:
-    """Offer a free place to the next waitlisted patient who holds no offer yet, and tell
-    admissions. Call with the program locked. Returns the offered enrollment, if any."""
-    now = timezone.now()
-    if free_places(program, _today(program)) <= 0:
+def _close_offer(actor, enrollment: Enrollment, outcome: str, *, now: datetime.datetime) -> None:
+    """Close the enrollment's open offer, if any, as ``outcome``. A notice not sent yet is then
+    skipped by the sender (it re-reads the outcome after claiming the row)."""
+    offer = (
+        WaitlistOffer.objects.select_for_update()
+        .filter(enrollment=enrollment, outcome=OfferOutcome.OPEN)
+        .first()
+    )
+    if offer is None:
+        return
+    offer.outcome, offer.closed_at = outcome, now
+    offer.save(update_fields=["outcome", "closed_at"])
+    _audit(actor, AuditAction.UPDATE, offer, enrollment.patient_id, enrollment.program.clinic_id)
+
+
+def _lapse_expired(*, actor, program: Program, now: datetime.datetime) -> list[int]:
+    """Lapse the program's offers past their expiry: the patient goes behind the queue (passed
+    over) and the place is free again. Call with the program locked. Returns their ids."""
+    expired = list(
+        Enrollment.objects.select_for_update(of=("self",))
+        .select_related("program")
+        .filter(program=program, status=EnrollmentStatus.WAITLISTED, offer_expires_at__lte=now)
+        .order_by("pk")
+    )
+    for enrollment in expired:
+        # offered_at stays: it orders the passed-over (the oldest last offer first).
+        enrollment.offer_expires_at = None
+        enrollment.passed_over = True
+        enrollment.save(update_fields=["offer_expires_at", "passed_over", "updated_at"])
+        _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+        _close_offer(actor, enrollment, OfferOutcome.LAPSED, now=now)
+    return [enrollment.pk for enrollment in expired]
+
+
+_NOTICE_FOR_STAFF = {
+    ReminderChannel.EMAIL: "The patient is asked by e-mail to call the clinic.",
+    ReminderChannel.SMS: "The patient is asked by text message to call the clinic.",
+    "": "The patient has no e-mail or SMS consent on file: call them.",
+}
+
+
+def waitlist_offer_next(
+    *, actor, program: Program, now: datetime.datetime, skip=()
+) -> WaitlistOffer | None:
+    """Offer a free place to the first patient in queue order who holds no live offer (none,
+    or one past its expiry), except those in ``skip``; record the offer, queue the patient's
+    notice (sent by beat, ``programs.waitlist_notices``) and alert admissions. Call with the
+    program locked. Returns the offer, if one was made."""
+    if not program.is_active or free_places(program, _today(program, now), now=now) <= 0:
         return None
-    candidate = waitlist_queue(program).filter(offered_at__isnull=True).first()
+    candidate = (
+        waitlist_queue(program)
+        .filter(Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now))
+        .exclude(pk__in=list(skip))
+        .select_related("patient")
+        .select_for_update(of=("self",))
+        .first()
+    )
     if candidate is None:
         return None
-    candidate.offered_at = now
-    candidate.offer_expires_at = now + datetime.timedelta(hours=program.waitlist_offer_hours)
+    expires_at = now + datetime.timedelta(hours=program.waitlist_offer_hours)
+    channel = waitlist_notices.notice_channel(candidate.patient)
+    offer = WaitlistOffer.objects.create(
+        enrollment=candidate,
+        patient_id=candidate.patient_id,
+        offered_at=now,
+        expires_at=expires_at,
+        channel=channel,
+        notice_status=NoticeStatus.PENDING if channel else NoticeStatus.SKIPPED,
+        notice_due_at=now,
+        last_error="" if channel else waitlist_notices.NO_CHANNEL,
+    )
+    candidate.offered_at, candidate.offer_expires_at = now, expires_at
     candidate.save(update_fields=["offered_at", "offer_expires_at", "updated_at"])
+    _audit(actor, AuditAction.CREATE, offer, candidate.patient_id, program.clinic_id)
+    # The offer is the alert's subject: an alert is raised once per subject ever, and each
+    # offer (a re-offer too) is one for admissions to act on.
     alert_raise(
         clinic_id=program.clinic_id,
         kind=AlertKind.WAITLIST_OFFER,
-        subject=candidate,
+        subject=offer,
         recipient_role=Role.ADMISSIONS,
         patient_id=candidate.patient_id,
-        message=f"A place in {program.name} is offered to the next patient on its waitlist "
-        f"until {candidate.offer_expires_at:%Y-%m-%d %H:%M} UTC; admit them or cancel.",
+        message=(
+            f"A place in {program.name} is offered to the next patient on its waitlist until "
+            f"{expires_at:%Y-%m-%d %H:%M} UTC; admit them or cancel. {_NOTICE_FOR_STAFF[channel]}"
+        )[:300],
     )
-    return candidate
+    return offer
 
 
-def waitlist_expire_offers() -> int:
-    """Lapse offers past their expiry (the patient goes behind the queue) and pass each place
-    on. Idempotent; run periodically by beat. Returns how many offers lapsed."""
-    now = timezone.now()
+def _offer_free_places(
+    *, actor, program: Program, now: datetime.datetime, skip=()
+) -> list[WaitlistOffer]:
+    offers, skip = [], set(skip)
+    # Each offer holds its place, so the loop ends when the places or the candidates run out;
+    # the offered are skipped too, in case an offer held for 0 hours holds nothing.
+    while (
+        offer := waitlist_offer_next(actor=actor, program=program, now=now, skip=skip)
+    ) is not None:
+        offers.append(offer)
+        skip.add(offer.enrollment_id)
+    return offers
+
+
+def waitlist_offer_places(
+    *, actor, program: Program, now: datetime.datetime
+) -> list[WaitlistOffer]:
+    """Lapse the program's expired offers, then offer every free place, each to the next
+    patient in queue order (``waitlist_offer_next``). Call with the program locked.
+
+    A patient whose offer lapses in a call is not offered again in that call: the place goes to
+    the next one waiting. When no one else waits, it stays unoffered until the next call (the
+    beat's pass, ``WAITLIST_SCAN_SECONDS`` later, or the next discharge), which offers it to
+    them again with a new alert: staff see the lapse and then a fresh offer, never a place left
+    unoffered for good."""
+    lapsed = _lapse_expired(actor=actor, program=program, now=now)
+    return _offer_free_places(actor=actor, program=program, now=now, skip=lapsed)
+
+
+def waitlist_expire_offers(*, now: datetime.datetime | None = None) -> int:
+    """The beat's pass: in every program with a waitlisted patient holding no live offer, lapse
+    expired offers and offer free places (``waitlist_offer_places``' rules). Idempotent.
+    Returns how many offers lapsed."""
+    now = now or timezone.now()
+    waiting = Enrollment.objects.filter(status=EnrollmentStatus.WAITLISTED).filter(
+        Q(offer_expires_at__isnull=True) | Q(offer_expires_at__lte=now)
+    )
+    with_expired = set(
+        waiting.filter(offer_expires_at__lte=now).values_list("program_id", flat=True)
+    )
+    programs = list(
+        Program.objects.filter(pk__in=waiting.values("program_id")).select_related("clinic")
+    )
+    # Read without locks first (a fixed number of queries), so that full programs, the usual
+    # case, are never locked; the ones to act on are re-checked under their lock.
+    places = program_places(programs, now=now)
+    due = sorted(p.pk for p in programs if p.pk in with_expired or places[p.pk]["free_places"] > 0)
     lapsed = 0
-    program_ids = set(
-        Enrollment.objects.filter(
-            status=EnrollmentStatus.WAITLISTED,
-            offer_expires_at__lte=now,
-        ).values_list("program_id", flat=True)
-    )
-    for program_id in program_ids:
+    for program_id in due:
         with transaction.atomic():
             program = (
                 Program.objects.select_for_update(of=("self",))
                 .select_related("clinic")
                 .get(pk=program_id)
             )
-            expired = list(
-                Enrollment.objects.select_for_update().filter(
-                    program=program, status=EnrollmentStatus.WAITLISTED, offer_expires_at__lte=now
-                )
-            )
-            for enrollment in expired:
-                # Keep offered_at (history) but no longer hold the place: passed over.
-                enrollment.offer_expires_at = None
-                enrollment.passed_over = True
-                enrollment.save(update_fields=["offer_expires_at", "passed_over", "updated_at"])
-            lapsed += len(expired)
-            for _ in expired:
-                if waitlist_offer_next(program=program) is None:
-                    break
+            ids = _lapse_expired(actor=None, program=program, now=now)
+            _offer_free_places(actor=None, program=program, now=now, skip=ids)
+            lapsed += len(ids)
     return lapsed
 
 
@@ -479,7 +567,7 @@ def transition_create(
     )
     _audit(actor, AuditAction.UPDATE, source, source.patient_id, source.program.clinic_id)
     _audit(actor, AuditAction.CREATE, move, source.patient_id, source.program.clinic_id)
-    waitlist_offer_next(program=programs[source.program_id])
+    waitlist_offer_places(actor=actor, program=programs[source.program_id], now=timezone.now())
     return move
 
 
@@ -498,7 +586,7 @@ def bed_assign(
         raise Conflict("Only an admitted patient gets a bed.", code="invalid_state")
     if not program.beds.filter(pk=bed.pk).exists():
         raise ValidationError({"bed": [f"This bed is not one of {program.name}'s beds."]})
-    start = date or max(enrollment.start_date, _today(program))
+    start = date or max(enrollment.start_date, _today(program, timezone.now()))
     if start < enrollment.start_date:
         raise ValidationError({"date": ["A bed is assigned from the admission on."]})
     Bed.objects.select_for_update().get(pk=bed.pk)

@@ -69,8 +69,12 @@ def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_
     enrollment_services.enrollment_discharge(
         actor=admissions, enrollment=present, date=today, reason="completed"
     )
+    # The alert's subject is the offer (each offer alerts anew).
     return StaffAlert.objects.get(
-        kind=AlertKind.WAITLIST_OFFER, object_id=str(waiting.pk), clinic=clinic
+        kind=AlertKind.WAITLIST_OFFER,
+        object_type="programs.waitlistoffer",
+        object_id=str(waiting.offers.get().pk),
+        clinic=clinic,
     )
 
 
@@ -164,7 +168,7 @@ def test_without_a_primary_clinician_every_clinician_of_the_clinic_gets_one(
 
     checkin = risky_check_in(clinic, admissions, clinician, primary=False)
 
-    alert = StaffAlert.objects.get(object_id=str(checkin.pk))
+    alert = StaffAlert.objects.get(object_type="programs.checkin", object_id=str(checkin.pk))
     assert alert.recipient_role == "clinician"
     assert recipients(alert) == sorted([clinician.username, colleague.username])
 
@@ -233,7 +237,7 @@ def test_the_beat_task_delivers(clinic, admissions, clinician):
 def test_the_email_names_neither_the_patient_nor_the_note(clinic, admissions, clinician, settings):
     settings.PUBLIC_BASE_URL = "https://continuum.example.org/"
     checkin = risky_check_in(clinic, admissions, clinician)
-    alert = StaffAlert.objects.get(object_id=str(checkin.pk))
+    alert = StaffAlert.objects.get(object_type="programs.checkin", object_id=str(checkin.pk))
     patient = checkin.plan.enrollment.patient
 
     alert_delivery.deliver_due()
@@ -476,7 +480,7 @@ def two_clinics_alerts(clinic, other_clinic, admissions, clinician):
     other_admissions = staff_user(role="admissions", clinics=[other_clinic])
     theirs = waitlist_offer(other_clinic, other_admissions, name="Hilltop Residential")
     checkin = risky_check_in(clinic, admissions, clinician)
-    clinicians = StaffAlert.objects.get(object_id=str(checkin.pk))
+    clinicians = StaffAlert.objects.get(object_type="programs.checkin", object_id=str(checkin.pk))
     return {"ours": ours, "theirs": theirs, "clinicians": clinicians}
 
 

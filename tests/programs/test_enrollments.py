@@ -11,10 +11,10 @@ from django.utils import timezone
 from clinic.errors import Conflict
 from clinic.models import AuditEvent, Bed, StaffAlert
 from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Enrollment, Program, Transition
+from programs.models import Enrollment, Transition
 from programs.services import enrollments as services
 from programs.tasks import waitlist_expire_offers_task
-from tests.factories import staff_user
+from tests.factories import make_program, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -30,18 +30,6 @@ def clinic_today(clinic) -> datetime.date:
 
 def day(offset: int) -> datetime.date:
     return TODAY + datetime.timedelta(days=offset)
-
-
-def make_program(clinic, level="residential", capacity=2, **overrides):
-    fields = {
-        **LEVEL_DEFAULTS[level],
-        "clinic": clinic,
-        "name": f"{level} {capacity}",
-        "level": level,
-        "capacity": capacity,
-        **overrides,
-    }
-    return Program.objects.create(**fields)
 
 
 _counter = iter(range(1, 10_000))

@@ -35,6 +35,8 @@ ENROLLMENT_KEYS = {
     "start_date",
     "planned_end_date",
     "discharge_date",
+    "offer",
+    "offer_expires_at",
 }
 CHECK_IN_KEYS = {"id", "plan", "craving", "mood", "used_substance", "note", "recorded_at"}
 
@@ -206,6 +208,8 @@ def test_enrollments_list_the_patients_own_stays_newest_first(ana_client, stays,
         "start_date": days(-20).isoformat(),
         "planned_end_date": stays["current"].planned_end_date.isoformat(),
         "discharge_date": None,
+        "offer": None,
+        "offer_expires_at": None,
     }
     assert (earlier["status"], earlier["level"], earlier["track"]) == (
         "discharged",
