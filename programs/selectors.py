@@ -18,6 +18,7 @@ from programs.models import (
     CheckIn,
     Enrollment,
     EnrollmentStatus,
+    EnrollmentStatusChange,
     Program,
     Transition,
 )
@@ -75,9 +76,19 @@ def program_places(programs: list[Program]) -> dict[int, dict[str, int]]:
 
 
 def enrollment_list(*, user) -> QuerySet[Enrollment]:
-    return Enrollment.objects.filter(
-        program__clinic_id__in=clinic_ids_for_user(user)
-    ).select_related("program", "patient")
+    """Enrollments of the caller's clinics with their status history (one query for a page)."""
+    return (
+        Enrollment.objects.filter(program__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("program", "patient")
+        .prefetch_related(
+            Prefetch(
+                "status_changes",
+                queryset=EnrollmentStatusChange.objects.select_related("changed_by").order_by(
+                    "changed_at", "id"
+                ),
+            )
+        )
+    )
 
 
 def transition_list(*, user) -> QuerySet[Transition]:
