@@ -311,7 +311,7 @@ def enrollment_admit(
             f"Only a waitlisted enrollment can be admitted; this one is {enrollment.status}.",
             code="invalid_state",
         )
-    start = start_date or max(enrollment.start_date, _today(program))
+    start = start_date or max(enrollment.start_date, _today(program, now))
     _check_enrollable(enrollment.patient, program, enrollment.assessment, start)
     _require_place(program, start, for_enrollment=enrollment)
     _check_no_overlap(enrollment.patient, program, start, exclude=enrollment)
