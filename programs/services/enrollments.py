@@ -1,5 +1,6 @@
 """Enrollments: admission with capacity, the waitlist and its offers, discharge, transitions and
-beds. One atomic function per state transition; each locks what it changes and audits.
+beds. One atomic function per state transition; each locks what it changes, audits, and appends
+a change of status to the enrollment's history (``_status_change_record``).
 
 Capacity is checked under a lock on the program's row: concurrent admissions to one program queue
 there, so the last place goes to exactly one request. The database constraints (exclusion
