@@ -418,9 +418,16 @@ class CancelForm(EnrollmentActionForm):
     title = "Cancel the waitlisted enrollment"
     submit_label = "Cancel the enrollment"
     intro = "The patient leaves the program's waitlist; a place held for them passes on."
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional; kept in the enrollment's status history.",
+    )
 
     def perform(self, data):
-        return services.enrollment_cancel(actor=self.request.user, enrollment=self.enrollment)
+        return services.enrollment_cancel(
+            actor=self.request.user, enrollment=self.enrollment, reason=data.get("reason", "")
+        )
 
     def success_message(self, result):
         return _cancelled(result)
@@ -571,6 +578,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
         "level",
         "status",
         "start_date",
+        "requested_start_date",
         "planned_end_date",
         "discharge_date",
         "discharge_reason",
@@ -600,6 +608,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             (None, {"fields": self.detail_fields}),
             ("Waitlist and history", {"fields": self.waitlist_fields}),
             ("Waitlist offers", {"fields": ["offers_table"]}),
+            ("Status history", {"fields": ["status_history_table"]}),
             ("Beds", {"fields": ["beds_table"]}),
             ("Transitions", {"fields": ["transitions_table"]}),
         ]
@@ -611,6 +620,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             *self.detail_fields,
             *self.waitlist_fields,
             "offers_table",
+            "status_history_table",
             "beds_table",
             "transitions_table",
         ]
@@ -677,6 +687,24 @@ class EnrollmentAdmin(ClinicScopedAdmin):
                     offer.last_error,
                 )
                 for offer in enrollment.offers.order_by("-offered_at", "-id")
+            ],
+        )
+
+    @admin.display(description="Status changes")
+    def status_history_table(self, enrollment):
+        zone = enrollment.program.clinic.zone  # recorded times in the clinic's time
+        return related_table(
+            ["From", "To", "Effective", "Recorded at", "By", "Reason"],
+            [
+                (
+                    change.get_from_status_display() or "(new)",
+                    change.get_to_status_display(),
+                    change.effective_date,
+                    f"{timezone.localtime(change.changed_at, zone):%Y-%m-%d %H:%M}",
+                    change.changed_by or "",
+                    change.reason,
+                )
+                for change in enrollment.status_changes.select_related("changed_by")
             ],
         )
 

@@ -266,6 +266,10 @@ class Enrollment(models.Model):
     level = models.CharField(max_length=12, choices=Level.choices, editable=False)
     status = models.CharField(max_length=12, choices=EnrollmentStatus.choices)
     start_date = models.DateField(help_text="Admission date (requested date while waitlisted).")
+    # Kept when an admission from the waitlist moves start_date to the admission date.
+    requested_start_date = models.DateField(
+        editable=False, help_text="The start date asked for when the enrollment was created."
+    )
     planned_end_date = models.DateField()
     discharge_date = models.DateField(null=True, blank=True)
     discharge_reason = models.CharField(max_length=16, choices=DischargeReason.choices, blank=True)
@@ -484,6 +488,68 @@ class WaitlistOffer(models.Model):
 
     def is_live(self, now: datetime.datetime) -> bool:
         return self.outcome == OfferOutcome.OPEN and self.expires_at > now
+
+
+class EnrollmentStatusChange(models.Model):
+    """One change of an enrollment's status (or its creation, ``from_status`` blank), appended
+    by the service that makes the change, in its transaction. The database refuses UPDATE and
+    DELETE of these rows and holds that each row is a move of the state machine (migration
+    0011)."""
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    # The enrollment's patient: a composite foreign key holds that it is (as on Transition), so
+    # a patient's history reads without a join.
+    patient = models.ForeignKey("patients.Patient", on_delete=models.PROTECT, related_name="+")
+    from_status = models.CharField(
+        max_length=12, choices=EnrollmentStatus.choices, blank=True, editable=False
+    )
+    to_status = models.CharField(max_length=12, choices=EnrollmentStatus.choices, editable=False)
+    effective_date = models.DateField(
+        editable=False,
+        help_text="When the change takes effect in the clinic: the start date of an admission, "
+        "the discharge date of a discharge, the clinic's date of a waitlisting or cancellation.",
+    )
+    changed_at = models.DateTimeField(editable=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text="Empty for a change the system made, or one backfilled without its author.",
+    )
+    reason = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        constraints = [
+            # The moves the enrollment state machine allows (migration 0002), and its creation.
+            models.CheckConstraint(
+                condition=Q(
+                    from_status="",
+                    to_status__in=[EnrollmentStatus.WAITLISTED, EnrollmentStatus.ADMITTED],
+                )
+                | Q(
+                    from_status=EnrollmentStatus.WAITLISTED,
+                    to_status__in=[EnrollmentStatus.ADMITTED, EnrollmentStatus.CANCELLED],
+                )
+                | Q(from_status=EnrollmentStatus.ADMITTED, to_status=EnrollmentStatus.DISCHARGED),
+                name="enrollment_status_change_follows_state_machine",
+                violation_error_message="An enrollment's status change follows its state machine.",
+            ),
+            # The state machine has no loop: each status is reached at most once.
+            models.UniqueConstraint(
+                fields=["enrollment", "to_status"],
+                name="enrollment_status_change_once",
+                violation_error_message="This enrollment reached this status already.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.from_status or 'new'} → {self.to_status} on {self.effective_date}"
 
 
 class BedAssignment(models.Model):

@@ -18,6 +18,7 @@ from programs.models import (
     CheckIn,
     Enrollment,
     EnrollmentStatus,
+    EnrollmentStatusChange,
     Program,
     Transition,
     WaitlistOffer,
@@ -88,11 +89,20 @@ def program_places(
 
 
 def enrollment_list(*, user, with_offers: bool = False) -> QuerySet[Enrollment]:
-    """Enrollments of the caller's clinics; ``with_offers``: their waitlist offers too, newest
-    first (one more query)."""
-    enrollments = Enrollment.objects.filter(
-        program__clinic_id__in=clinic_ids_for_user(user)
-    ).select_related("program", "patient")
+    """Enrollments of the caller's clinics with their status history (one query for a page);
+    ``with_offers``: their waitlist offers too, newest first (one more query)."""
+    enrollments = (
+        Enrollment.objects.filter(program__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("program", "patient")
+        .prefetch_related(
+            Prefetch(
+                "status_changes",
+                queryset=EnrollmentStatusChange.objects.select_related("changed_by").order_by(
+                    "changed_at", "id"
+                ),
+            )
+        )
+    )
     if with_offers:
         enrollments = enrollments.prefetch_related(
             Prefetch("offers", queryset=WaitlistOffer.objects.order_by("-offered_at", "-id"))

@@ -9,6 +9,8 @@ from programs.models import (
     BedAssignment,
     DischargeReason,
     Enrollment,
+    EnrollmentStatus,
+    EnrollmentStatusChange,
     Program,
     Transition,
     TransitionKind,
@@ -88,8 +90,42 @@ class ProgramSerializer(serializers.ModelSerializer):
         return data
 
 
+class EnrollmentStatusChangeSerializer(serializers.ModelSerializer):
+    # Null for the enrollment's creation (a blank from_status is served as null).
+    from_status = serializers.ChoiceField(
+        choices=EnrollmentStatus.choices, allow_null=True, read_only=True
+    )
+    # As a transition's decided_by: the username; null for a change the system made.
+    changed_by = serializers.CharField(
+        source="changed_by.username", allow_null=True, read_only=True
+    )
+
+    class Meta:
+        model = EnrollmentStatusChange
+        fields = [
+            "from_status",
+            "to_status",
+            "effective_date",
+            "changed_at",
+            "changed_by",
+            "reason",
+        ]
+        read_only_fields = fields
+
+    def to_representation(self, change):
+        data = super().to_representation(change)
+        data["from_status"] = change.from_status or None
+        return data
+
+
 class EnrollmentSerializer(serializers.ModelSerializer):
     discharge_reason = serializers.SerializerMethodField()
+    status_history = EnrollmentStatusChangeSerializer(
+        source="status_changes",
+        many=True,
+        read_only=True,
+        help_text="Every change of status, oldest first; the first is the enrollment's creation.",
+    )
 
     class Meta:
         model = Enrollment
@@ -100,6 +136,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             "level",
             "status",
             "start_date",
+            "requested_start_date",
             "planned_end_date",
             "discharge_date",
             "discharge_reason",
@@ -112,6 +149,7 @@ class EnrollmentSerializer(serializers.ModelSerializer):
             "offer_expires_at",
             "admitted_at",
             "cancelled_at",
+            "status_history",
         ]
         read_only_fields = fields
 
@@ -173,6 +211,12 @@ class EnrollmentCreateSerializer(serializers.Serializer):
 
 class EnrollmentAdmitSerializer(serializers.Serializer):
     start_date = serializers.DateField(required=False, allow_null=True, default=None)
+
+
+class EnrollmentCancelSerializer(serializers.Serializer):
+    reason = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=TEXT_MAX
+    )
 
 
 class EnrollmentDischargeSerializer(serializers.Serializer):

@@ -131,11 +131,15 @@ class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
         )
         return self.response_for(enrollment)
 
-    @extend_schema(request=None, responses=s.EnrollmentSerializer)
+    @extend_schema(request=s.EnrollmentCancelSerializer, responses=s.EnrollmentSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
-        """Cancel a waitlisted enrollment."""
-        enrollment = services.enrollment_cancel(actor=request.user, enrollment=self.get_object())
+        """Cancel a waitlisted enrollment (the body and its reason are optional)."""
+        enrollment = services.enrollment_cancel(
+            actor=request.user,
+            enrollment=self.get_object(),
+            **validated(s.EnrollmentCancelSerializer, request),
+        )
         return self.response_for(enrollment)
 
     @extend_schema(request=s.TransitionCreateSerializer, responses={201: s.TransitionSerializer})

@@ -1,5 +1,6 @@
 """Enrollments: admission with capacity, the waitlist and its offers, discharge, transitions and
-beds. One atomic function per state transition; each locks what it changes and audits.
+beds. One atomic function per state transition; each locks what it changes, audits, and appends
+a change of status to the enrollment's history (``_status_change_record``).
 
 Capacity is checked under a lock on the program's row: concurrent admissions to one program queue
 there, so the last place goes to exactly one request. The database constraints (exclusion
@@ -26,6 +27,7 @@ from programs.models import (
     DischargeReason,
     Enrollment,
     EnrollmentStatus,
+    EnrollmentStatusChange,
     NoticeStatus,
     OfferOutcome,
     Program,
@@ -59,6 +61,30 @@ def _lock_enrollment(enrollment: Enrollment) -> Enrollment:
 
 def _today(program: Program, now: datetime.datetime) -> datetime.date:
     return clinic_today(program, now)
+
+
+def _status_change_record(
+    enrollment: Enrollment,
+    *,
+    from_status: str,
+    actor,
+    now: datetime.datetime,
+    effective_date: datetime.date,
+    reason: str = "",
+) -> EnrollmentStatusChange:
+    """Append the move of ``enrollment`` from ``from_status`` ("" when it is new) to its
+    current status to its history. Every service that changes a status calls this in its own
+    transaction, so a refused or rolled-back change leaves no row."""
+    return EnrollmentStatusChange.objects.create(
+        enrollment=enrollment,
+        patient_id=enrollment.patient_id,
+        from_status=from_status,
+        to_status=enrollment.status,
+        effective_date=effective_date,
+        changed_at=now,
+        changed_by=actor if actor is not None and actor.is_authenticated else None,
+        reason=reason,
+    )
 
 
 # Capacity -----------------------------------------------------------------------------------------
@@ -177,7 +203,36 @@ def enrollment_create(
 ) -> Enrollment:
     """Admit ``patient`` to ``program`` from ``start_date``; when it is full, refuse with
     ``program_full`` or, with ``waitlist``, put the patient on the waitlist."""
-    now = timezone.now()
+    return _enrollment_create(
+        actor=actor,
+        patient=patient,
+        program=program,
+        start_date=start_date,
+        waitlist=waitlist,
+        planned_end_date=planned_end_date,
+        primary_clinician=primary_clinician,
+        assessment=assessment,
+        priority=priority,
+        now=timezone.now(),
+    )
+
+
+def _enrollment_create(
+    *,
+    actor,
+    patient: Patient,
+    program: Program,
+    start_date: datetime.date,
+    waitlist: bool = False,
+    planned_end_date: datetime.date | None = None,
+    primary_clinician=None,
+    assessment: Assessment | None = None,
+    priority: int = 0,
+    now: datetime.datetime,
+    reason: str = "",
+) -> Enrollment:
+    """``enrollment_create`` on the caller's clock (a transition's), with the reason its
+    history gives the creation."""
     program = _lock_program(program)
     _check_enrollable(patient, program, assessment, start_date, now=now)
     planned_end = _planned_end(program, start_date, planned_end_date)
@@ -186,10 +241,12 @@ def enrollment_create(
         program=program,
         level=program.level,
         start_date=start_date,
+        requested_start_date=start_date,
         planned_end_date=planned_end,
         primary_clinician=primary_clinician,
         assessment=assessment,
         priority=priority,
+        requested_at=now,
         created_by=actor,
     )
     if free_places(program, start_date, now=now) > 0:
@@ -207,7 +264,16 @@ def enrollment_create(
     else:
         _require_place(program, start_date, now=now)
     enrollment.save()
-    if enrollment.status == EnrollmentStatus.ADMITTED:
+    admitted = enrollment.status == EnrollmentStatus.ADMITTED
+    _status_change_record(
+        enrollment,
+        from_status="",
+        actor=actor,
+        now=now,
+        effective_date=start_date if admitted else _today(program, now),
+        reason=reason,
+    )
+    if admitted:
         schedules.rosters_follow_admission(enrollment)
     _audit(actor, AuditAction.CREATE, enrollment, patient.pk, program.clinic_id)
     return enrollment
@@ -218,7 +284,8 @@ def enrollment_admit(
     *, actor, enrollment: Enrollment, start_date: datetime.date | None = None
 ) -> Enrollment:
     """Admit a waitlisted patient (a staff action, never automatic). A patient holding an
-    offer uses the place held for them, and the offer is accepted."""
+    offer uses the place held for them, and the offer is accepted. ``start_date`` becomes the
+    admission date; ``requested_start_date`` keeps the date asked for."""
     now = timezone.now()
     program = _lock_program(enrollment.program)
     enrollment = _lock_enrollment(enrollment)
@@ -239,6 +306,13 @@ def enrollment_admit(
     enrollment.save(
         update_fields=["status", "start_date", "planned_end_date", "admitted_at", "updated_at"]
     )
+    _status_change_record(
+        enrollment,
+        from_status=EnrollmentStatus.WAITLISTED,
+        actor=actor,
+        now=now,
+        effective_date=start,
+    )
     schedules.rosters_follow_admission(enrollment)
     _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
     _close_offer(actor, enrollment, OfferOutcome.ACCEPTED, now=now)
@@ -251,15 +325,26 @@ def enrollment_discharge(
 ) -> Enrollment:
     """Discharge on ``date`` (a same-day discharge frees the place at once) and offer the freed
     place to the head of the waitlist."""
+    now = timezone.now()
     program = _lock_program(enrollment.program)
     enrollment = _lock_enrollment(enrollment)
-    _discharge(enrollment, date=date, reason=reason)
+    _discharge(enrollment, actor=actor, now=now, date=date, reason=reason)
     _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
-    waitlist_offer_places(actor=actor, program=program, now=timezone.now())
+    waitlist_offer_places(actor=actor, program=program, now=now)
     return enrollment
 
 
-def _discharge(enrollment: Enrollment, *, date: datetime.date, reason: str) -> None:
+def _discharge(
+    enrollment: Enrollment,
+    *,
+    actor,
+    now: datetime.datetime,
+    date: datetime.date,
+    reason: str,
+    history_reason: str | None = None,
+) -> None:
+    """Discharge with ``reason`` (a ``DischargeReason``); the history records
+    ``history_reason`` (a transition's own words), else ``reason``."""
     if enrollment.status != EnrollmentStatus.ADMITTED:
         raise Conflict(
             f"Only an admitted enrollment can be discharged; this one is {enrollment.status}.",
@@ -280,6 +365,14 @@ def _discharge(enrollment: Enrollment, *, date: datetime.date, reason: str) -> N
     enrollment.discharge_date = date
     enrollment.discharge_reason = reason
     enrollment.save(update_fields=["status", "discharge_date", "discharge_reason", "updated_at"])
+    _status_change_record(
+        enrollment,
+        from_status=EnrollmentStatus.ADMITTED,
+        actor=actor,
+        now=now,
+        effective_date=date,
+        reason=reason if history_reason is None else history_reason,
+    )
     schedules.rosters_follow_discharge(enrollment)
     # The bed goes with the stay; an assignment that began after a late-recorded discharge
     # date closes where it began (it never held the bed).
@@ -289,9 +382,9 @@ def _discharge(enrollment: Enrollment, *, date: datetime.date, reason: str) -> N
 
 
 @transaction.atomic
-def enrollment_cancel(*, actor, enrollment: Enrollment) -> Enrollment:
-    """Take a patient off the waitlist; an offer they held is withdrawn and its place offered
-    on."""
+def enrollment_cancel(*, actor, enrollment: Enrollment, reason: str = "") -> Enrollment:
+    """Take a patient off the waitlist (``reason`` goes in the history); an offer they held is
+    withdrawn and its place offered on."""
     now = timezone.now()
     program = _lock_program(enrollment.program)
     enrollment = _lock_enrollment(enrollment)
@@ -305,6 +398,14 @@ def enrollment_cancel(*, actor, enrollment: Enrollment) -> Enrollment:
     enrollment.cancelled_at = now
     enrollment.offer_expires_at = None if held_an_offer else enrollment.offer_expires_at
     enrollment.save(update_fields=["status", "cancelled_at", "offer_expires_at", "updated_at"])
+    _status_change_record(
+        enrollment,
+        from_status=EnrollmentStatus.WAITLISTED,
+        actor=actor,
+        now=now,
+        effective_date=_today(program, now),
+        reason=reason.strip(),
+    )
     _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
     _close_offer(actor, enrollment, OfferOutcome.WITHDRAWN, now=now)
     if held_an_offer:
@@ -523,7 +624,9 @@ def transition_create(
     assessment: Assessment | None = None,
 ) -> Transition:
     """Discharge the source as ``transferred`` on ``date`` and admit to ``to_program`` on the
-    same date, in one transaction: both happen or neither does."""
+    same date, in one transaction: both happen or neither does. The history of both enrollments
+    records the move with its reason."""
+    now = timezone.now()
     # Lock both programs in id order so two opposite transitions cannot deadlock.
     programs = {
         p.pk: p
@@ -546,14 +649,23 @@ def transition_create(
     _check_kind(kind, source.program, target)
     if assessment is not None and assessment.patient_id != source.patient_id:
         raise ValidationError({"assessment": ["The assessment is of another patient."]})
-    _discharge(source, date=date, reason=DischargeReason.TRANSFERRED)
-    target_enrollment = enrollment_create(
+    _discharge(
+        source,
+        actor=actor,
+        now=now,
+        date=date,
+        reason=DischargeReason.TRANSFERRED,
+        history_reason=reason.strip(),
+    )
+    target_enrollment = _enrollment_create(
         actor=actor,
         patient=source.patient,
         program=target,
         start_date=date,
         primary_clinician=source.primary_clinician,
         assessment=assessment or source.assessment,
+        now=now,
+        reason=reason.strip(),
     )
     move = Transition.objects.create(
         kind=kind,
@@ -564,6 +676,7 @@ def transition_create(
         reason=reason.strip(),
         decided_by=actor,
         assessment=assessment,
+        created_at=now,
     )
     _audit(actor, AuditAction.UPDATE, source, source.patient_id, source.program.clinic_id)
     _audit(actor, AuditAction.CREATE, move, source.patient_id, source.program.clinic_id)

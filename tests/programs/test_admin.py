@@ -6,6 +6,7 @@ import datetime
 import itertools
 
 import pytest
+import time_machine
 from django.contrib.messages import get_messages
 from django.core.exceptions import ValidationError
 from django.utils.html import escape
@@ -357,6 +358,20 @@ def test_the_cancel_page_cancels_a_waitlisted_enrollment(admissions_client, wait
     waitlisted.refresh_from_db()
     assert waitlisted.status == EnrollmentStatus.CANCELLED
     assert audit_rows(AuditAction.UPDATE, patient_id=waitlisted.patient_id).count() == 1
+
+
+def test_the_cancel_pages_reason_goes_in_the_status_history(admissions_client, waitlisted):
+    response = admissions_client.post(
+        f"{ENROLLMENTS}{waitlisted.pk}/cancel/", {"reason": "Moved out of state."}
+    )
+
+    assert response.status_code == 302
+    change = waitlisted.status_changes.last()
+    assert (change.from_status, change.to_status, change.reason) == (
+        EnrollmentStatus.WAITLISTED,
+        EnrollmentStatus.CANCELLED,
+        "Moved out of state.",
+    )
 
 
 def test_cancelling_an_admitted_enrollment_shows_the_services_refusal(admissions_client, stay):
@@ -767,6 +782,36 @@ def test_the_change_page_is_read_only_with_buttons_for_the_allowed_actions(
 
     response = client.post(change_url(stay), {"start_date": "2020-01-01"})
     assert response.status_code == 403
+
+
+def test_the_change_page_shows_the_status_history(
+    admissions_client, admissions, clinician, alvarez, residential
+):
+    # given: admitted on 1 December from the 3rd (New York), discharged by a clinician
+    with time_machine.travel(datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC), tick=False):
+        stay = enroll(admissions, alvarez, residential, start_date=datetime.date(2026, 12, 3))
+    with time_machine.travel(datetime.datetime(2026, 12, 20, 17, tzinfo=datetime.UTC), tick=False):
+        services.enrollment_discharge(
+            actor=clinician, enrollment=stay, date=datetime.date(2026, 12, 20), reason="ama"
+        )
+
+    # when
+    page = html(admissions_client.get(change_url(stay)))
+
+    # then: a row per change, oldest first, times in the clinic's zone; the requested start
+    assert "Status history" in page
+    created = (
+        "<td>(new)</td><td>Admitted</td><td>2026-12-03</td><td>2026-12-01 10:00</td>"
+        f"<td>{admissions.username}</td><td></td>"
+    )
+    discharged = (
+        "<td>Admitted</td><td>Discharged</td><td>2026-12-20</td><td>2026-12-20 12:00</td>"
+        f"<td>{clinician.username}</td><td>ama</td>"
+    )
+    assert created in page
+    assert discharged in page
+    assert page.index(created) < page.index(discharged)
+    assert "Requested start date" in page
 
 
 # 9. Audit -----------------------------------------------------------------------------------------

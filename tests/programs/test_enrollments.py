@@ -298,7 +298,12 @@ def test_the_database_refuses_overlapping_stays_whatever_the_code_path(
 ):
     north = make_program(clinic, "residential", capacity=5, name="North")
     south = make_program(clinic, "residential", capacity=5, name="South")
-    common = {"patient": patients[0], "status": "admitted", "planned_end_date": day(40)}
+    common = {
+        "patient": patients[0],
+        "status": "admitted",
+        "requested_start_date": TODAY,
+        "planned_end_date": day(40),
+    }
 
     Enrollment.objects.create(program=north, level="residential", start_date=TODAY, **common)
     with (
@@ -450,8 +455,9 @@ def test_enrollment_list_queries_do_not_grow_with_the_page(
             start_date=clinic_today(clinic),
         )
 
-    # roles, clinic ids, count, page (program and patient joined), audit insert
-    with django_assert_num_queries(5):
+    # roles, clinic ids, count, page (program and patient joined), the page's status history
+    # (its users joined), audit insert
+    with django_assert_num_queries(6):
         response = client_for(supervisor).get(f"/api/v1/enrollments/?page_size={page_size}")
 
     assert len(response.json()["results"]) == page_size

@@ -83,6 +83,7 @@ def admit(patient, program, start, *, status=EnrollmentStatus.ADMITTED, **fields
         level=program.level,
         status=status,
         start_date=start,
+        requested_start_date=start,
         planned_end_date=fields.pop("planned_end_date", start + datetime.timedelta(days=30)),
         **fields,
     )

@@ -45,6 +45,7 @@ TABLES = [
     "scheduling_rosterentry",
     "scheduling_session",
     "scheduling_series",
+    "programs_enrollmentstatuschange",
     "programs_enrollment",
     "programs_program",
     "patients_patient",
@@ -111,7 +112,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{name}: scale {scale} present.")
             return
         started = time.monotonic()
-        progress = Progress(9)
+        progress = Progress(10)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
             progress.step("wiped")
@@ -256,10 +257,11 @@ STEPS = [
         "enrollments",
         """
         INSERT INTO programs_enrollment (patient_id, program_id, level, status, start_date,
-            planned_end_date, discharge_date, discharge_reason, priority, requested_at,
-            passed_over, admitted_at, updated_at)
+            requested_start_date, planned_end_date, discharge_date, discharge_reason, priority,
+            requested_at, passed_over, admitted_at, updated_at)
         -- A discharged stay in the past for every patient ...
-        SELECT pt.id, pr.id, pr.level, 'discharged', d.start, d.start + pr.default_stay_days,
+        SELECT pt.id, pr.id, pr.level, 'discharged', d.start, d.start,
+            d.start + pr.default_stay_days,
             d.start + 30 + i %% 60, 'completed', 0, %(now)s, false, %(now)s, %(now)s
         FROM generate_series(1, %(scale)s) AS c CROSS JOIN generate_series(1, %(patients)s) AS i
         JOIN patients_patient pt ON pt.id = (c - 1) * %(patients)s + i
@@ -267,8 +269,8 @@ STEPS = [
         CROSS JOIN LATERAL (SELECT %(today)s::date - 500 + i %% 300 AS start) d
         UNION ALL
         -- ... a current stay for one in three ...
-        SELECT pt.id, pr.id, pr.level, 'admitted', d.start, d.start + pr.default_stay_days,
-            NULL, '', 0, %(now)s, false, %(now)s, %(now)s
+        SELECT pt.id, pr.id, pr.level, 'admitted', d.start, d.start,
+            d.start + pr.default_stay_days, NULL, '', 0, %(now)s, false, %(now)s, %(now)s
         FROM generate_series(1, %(scale)s) AS c CROSS JOIN generate_series(1, %(patients)s) AS i
         JOIN patients_patient pt ON pt.id = (c - 1) * %(patients)s + i
         JOIN programs_program pr
@@ -277,14 +279,29 @@ STEPS = [
         WHERE i %% 3 = 0
         UNION ALL
         -- ... and a waitlist request for one in seven.
-        SELECT pt.id, pr.id, pr.level, 'waitlisted', d.start, d.start + pr.default_stay_days,
-            NULL, '', 0, %(now)s, false, NULL, %(now)s
+        SELECT pt.id, pr.id, pr.level, 'waitlisted', d.start, d.start,
+            d.start + pr.default_stay_days, NULL, '', 0, %(now)s, false, NULL, %(now)s
         FROM generate_series(1, %(scale)s) AS c CROSS JOIN generate_series(1, %(patients)s) AS i
         JOIN patients_patient pt ON pt.id = (c - 1) * %(patients)s + i
         JOIN programs_program pr
             ON pr.id = (c - 1) * %(programs)s + 1 + (i + 3) %% %(programs)s
         CROSS JOIN LATERAL (SELECT %(today)s::date + i %% 20 AS start) d
         WHERE i %% 7 = 1
+        """,
+    ),
+    (
+        "enrollment history",
+        """
+        INSERT INTO programs_enrollmentstatuschange (enrollment_id, patient_id, from_status,
+            to_status, effective_date, changed_at, reason)
+        SELECT id, patient_id, '', CASE status WHEN 'waitlisted' THEN 'waitlisted'
+            ELSE 'admitted' END, CASE status WHEN 'waitlisted' THEN %(today)s ELSE start_date END,
+            %(now)s, ''
+        FROM programs_enrollment
+        UNION ALL
+        SELECT id, patient_id, 'admitted', 'discharged', discharge_date, %(now)s,
+            discharge_reason
+        FROM programs_enrollment WHERE status = 'discharged'
         """,
     ),
     (
