@@ -1,5 +1,6 @@
-"""The SMS provider's signed inbound-message webhook: STOP opts the sender out of SMS
-(patients.api.webhooks, patients.services.patient_sms_opt_out)."""
+"""The SMS provider's signed inbound-message webhook: STOP opts the sender out of SMS, START
+after a STOP back in (patients.api.webhooks, patients.services.patient_sms_opt_out and
+patient_sms_opt_in)."""
 
 import datetime
 import zoneinfo
@@ -347,3 +348,150 @@ def test_a_pending_sms_reminder_is_cancelled_at_send_time(
     assert backends.sms_outbox() == []
     assert Reminder.objects.get(patient=rae, channel="email").status == "sent"
     assert len(mail.outbox) == 1
+
+
+# Opting back in -----------------------------------------------------------------------------------
+
+LATER = NOW + datetime.timedelta(days=1)
+
+
+def opted_in_audits():
+    return opt_out_audits().filter(occurred_at=LATER)
+
+
+@pytest.mark.parametrize("body", ["START", "unstop", "  Start\n", "yes"])
+@frozen
+def test_start_after_stop_gives_sms_back(api_client, rae, clinic, body):
+    stop(api_client)
+
+    with time_machine.travel(LATER, tick=False):
+        response = stop(api_client, body)
+
+    assert response.status_code == 200
+    assert response.content.decode() == EMPTY_TWIML
+    patient = refreshed(rae)
+    assert patient.reminder_channels == ["email", "sms"]
+    assert (patient.reminder_channels_recorded_by, patient.reminder_channels_recorded_at) == (
+        None,
+        LATER,
+    )
+    assert patient.sms_opted_out_at is None
+    [event] = opted_in_audits()
+    assert (event.patient_id, event.clinic_id, event.actor_id) == (rae.pk, clinic.pk, None)
+
+
+@frozen
+def test_start_gives_sms_back_only_where_a_stop_took_it_away(api_client, rae, clinic, admissions):
+    # given: Rae and a relative texted STOP from their shared number; later another relative
+    # on that number, who never chose SMS, is registered, and staff record the second one's
+    # channels again (without SMS) after the STOP
+    relative = make_patient(clinic, admissions, channels=["email", "sms"])
+    stop(api_client)
+    never_chose_sms = make_patient(clinic, admissions, channels=["email"])
+    patient_services.patient_update(
+        actor=admissions, patient=relative, reminder_channels=["email", "push"]
+    )
+
+    # when
+    with time_machine.travel(LATER, tick=False):
+        response = stop(api_client, "START")
+
+    # then
+    assert response.status_code == 200
+    assert refreshed(rae).reminder_channels == ["email", "sms"]
+    assert refreshed(relative).reminder_channels == ["email", "push"]
+    assert refreshed(relative).reminder_channels_recorded_by == admissions
+    assert refreshed(never_chose_sms).reminder_channels == ["email"]
+    assert list(opted_in_audits().values_list("patient_id", flat=True)) == [rae.pk]
+
+
+@frozen
+def test_start_from_a_number_that_never_texted_stop_changes_nothing(
+    api_client, rae, clinic, admissions
+):
+    # given: the number's one STOP was Rae's; Sam's number never texted STOP
+    sam = make_patient(clinic, admissions, channels=["email"], phone="+12025550199")
+    stop(api_client)
+
+    with time_machine.travel(LATER, tick=False):
+        assert stop(api_client, "START", phone="+12025550199").status_code == 200
+        assert stop(api_client, "START").status_code == 200
+
+    assert refreshed(sam).reminder_channels == ["email"]
+    assert refreshed(sam).reminder_channels_recorded_by == admissions
+    assert refreshed(rae).reminder_channels == ["email", "sms"]
+    assert list(opted_in_audits().values_list("patient_id", flat=True)) == [rae.pk]
+
+
+@frozen
+def test_a_start_after_the_number_changed_changes_nothing(api_client, rae, admissions):
+    stop(api_client)
+    patient_services.patient_update(actor=admissions, patient=rae, phone="+12025550177")
+
+    with time_machine.travel(LATER, tick=False):
+        stop(api_client, "START", phone="+12025550177")
+
+    assert refreshed(rae).reminder_channels == ["email"]
+    assert not opted_in_audits().exists()
+
+
+@frozen
+def test_a_badly_signed_start_is_a_403_and_changes_nothing(api_client, rae):
+    stop(api_client)
+    params = {"From": PHONE, "Body": "START"}
+
+    with time_machine.travel(LATER, tick=False):
+        response = inbound(api_client, params, signature="bm90IGEgc2lnbmF0dXJl")
+
+    assert response.status_code == 403
+    assert refreshed(rae).reminder_channels == ["email"]
+    assert refreshed(rae).sms_opted_out_at == NOW
+
+
+@frozen
+def test_start_plans_the_sms_reminders_of_sessions_already_on_the_schedule(
+    api_client, rae, clinic, admissions, clinician, send_due_reminders
+):
+    # given: Rae texted STOP before she joined a program with sessions on 4 and 5 December
+    program = Program.objects.create(
+        **{
+            **LEVEL_DEFAULTS["iop"],
+            "clinic": clinic,
+            "name": "Evening IOP",
+            "level": "iop",
+            "track": "evening",
+            "capacity": 10,
+            "reminder_offsets_minutes": [1440],
+        }
+    )
+    assert stop(api_client).status_code == 200
+    for day in (4, 5):
+        start = at(12, day, 18)
+        services.session_create(
+            actor=clinician,
+            clinic=clinic,
+            program=program,
+            title="Group",
+            kind="group",
+            starts_at=start,
+            ends_at=start + datetime.timedelta(hours=3),
+        )
+    enrollments.enrollment_create(
+        actor=admissions, patient=rae, program=program, start_date=datetime.date(2026, 12, 1)
+    )
+    assert not Reminder.objects.filter(patient=rae, channel="sms").exists()
+
+    # when
+    with time_machine.travel(LATER, tick=False):
+        assert stop(api_client, "UNSTOP").status_code == 200
+
+    # then
+    assert sorted(
+        Reminder.objects.filter(patient=rae, channel="sms").values_list("scheduled_for", "status")
+    ) == [(at(12, 3, 18), "pending"), (at(12, 4, 18), "pending")]
+    mail.outbox.clear()
+    with time_machine.travel(at(12, 3, 18, 1), tick=False):
+        assert send_due_reminders() == ["sent", "sent"]  # the e-mail and the SMS
+        assert send_due_reminders() == []
+    [sms] = backends.sms_outbox()
+    assert sms.to == PHONE
