@@ -136,9 +136,8 @@ def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
 # The rules of ``_plan`` in SQL, for every new entry × channel × offset at once: no row passes
 # through Python, so planning a term's rosters costs about what copying the rows in would.
 # ``_plan`` stays the reference (replan_session uses it); tests hold the two to the same answers.
-# A declined entry is planned nothing (a decline cancels the session's reminders). ``channels``
-# limits the rows to channels a patient has just added (``plan_for_channels``); for new entries
-# it is NULL and PostgreSQL folds the test away, so their statement costs what it did.
+# ``channels`` limits the rows to channels a patient has just added (``plan_for_channels``); for
+# new entries it is NULL and PostgreSQL folds the test away: their plan is what it was.
 _PLAN_SQL = """
 INSERT INTO scheduling_reminder (session_id, patient_id, roster_entry_id, kind, offset_minutes,
     channel, scheduled_for, status, attempts, last_error, provider_message_id, created_at,
@@ -182,7 +181,6 @@ FROM (
                                 ELSE pr.reminder_offsets_minutes END AS offsets
                 ) offs
                 WHERE s.status = 'scheduled' AND s.starts_at > %(now)s
-                    AND r.response <> 'declined'
             ) e
             CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.offsets) AS offset_minutes) off
             CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.channels) AS channel) ch
@@ -266,18 +264,22 @@ def plan_for_channels(*, patient_ids, channels, now: datetime.datetime) -> int:
     A declined entry gets nothing (a decline cancels the session's reminders). Returns the rows
     created.
 
-    The caller holds the patients' rows locked, which orders this after a roster write of them
-    that has committed, but not after one still open: an entry of a concurrent admission can
-    miss the new channel (its planning read the channels before this change committed)."""
+    A race left open: the caller holds the patients' rows locked, but a roster entry of a
+    transaction still open meanwhile (an admission of the same patient that very moment) is
+    invisible here, and its own planning read the channels from before: it misses the channel.
+    Closing it would lock every patient a roster write plans for, on the hot path."""
     channels = sorted(set(channels))
-    # Narrows the entries to the future ones (an index scan per patient); the rules that decide
-    # what is planned are all in ``_PLAN_SQL``.
+    # The entries a new channel may still remind: ahead, and not declined (a decline cancels the
+    # session's reminders; new entries, all ``plan_for_entries`` sees, are never declined, so the
+    # test stays out of its statement). ``_PLAN_SQL`` applies the planning rules to them.
     ids = list(
         RosterEntry.objects.filter(
             patient_id__in=list(patient_ids),
             session__status=SessionStatus.SCHEDULED,
             session__starts_at__gt=now,
-        ).values_list("id", flat=True)
+        )
+        .exclude(response=Response.DECLINED)
+        .values_list("id", flat=True)
     )
     if not ids or not channels:
         return 0
