@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 import time_machine
 from django.core import mail
+from django.db import IntegrityError, transaction
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import backends
@@ -442,6 +443,15 @@ def test_a_badly_signed_start_is_a_403_and_changes_nothing(api_client, rae):
     with time_machine.travel(LATER, tick=False):
         assert inbound(api_client, params).status_code == 200
     assert refreshed(rae).reminder_channels == ["email", "sms"]
+
+
+@frozen
+def test_the_database_keeps_sms_off_while_a_stop_holds(api_client, rae):
+    stop(api_client)
+
+    refused = pytest.raises(IntegrityError, match="patient_sms_opt_out_without_sms")
+    with refused, transaction.atomic():
+        Patient.objects.filter(pk=rae.pk).update(reminder_channels=["email", "sms"])
 
 
 @frozen

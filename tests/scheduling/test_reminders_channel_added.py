@@ -15,6 +15,7 @@ from programs.services import enrollments
 from scheduling import reminders, services
 from scheduling.models import Reminder
 from tests.factories import app_account, client_of, make_patient
+from tests.patients.test_admin import log_in, management_forms
 
 pytestmark = pytest.mark.django_db
 
@@ -140,6 +141,33 @@ def test_adding_sms_plans_it_for_future_sessions_only(
     assert sorted(Reminder.objects.exclude(channel="sms").values_list("id", "status")) == emails
 
 
+def test_adding_sms_in_the_admin_plans_it_too(schedule, rae, admissions, client):
+    [session] = schedule(at(12, 4, 18))
+    url = f"/admin/patients/patient/{rae.pk}/change/"
+
+    with time_machine.travel(NOW, tick=False):
+        log_in(client, admissions)
+        response = client.post(
+            url,
+            {
+                **management_forms(client, url),
+                "first_name": rae.first_name,
+                "last_name": rae.last_name,
+                "date_of_birth": rae.date_of_birth.isoformat(),
+                "email": rae.email,
+                "phone": PHONE,
+                "reminder_channels": ["email", "sms"],
+                "_save": "Save",
+            },
+        )
+
+    assert response.status_code == 302
+    assert sms_rows() == [
+        (session.pk, 120, at(12, 4, 16), "pending"),
+        (session.pk, 1440, at(12, 3, 18), "pending"),
+    ]
+
+
 def test_offsets_already_past_send_only_the_nearest_at_once(schedule, rae, admissions):
     # 90 minutes before the session both offsets (24 h and 2 h) are past.
     [soon] = schedule(at(12, 1, 11, 30))
@@ -244,3 +272,10 @@ def test_planning_an_added_channel_costs_the_same_for_any_number_of_sessions(
         add_sms(admissions, rae)
 
     assert Reminder.objects.filter(channel="sms", status="pending").count() == 2 * sessions
+
+
+def test_scheduling_registers_the_planner_that_patients_calls():
+    """patients.hooks: scheduling's planner, registered when its app is ready (DESIGN.md)."""
+    from patients import hooks
+
+    assert isinstance(hooks.reminder_planner(), reminders.ChannelPlanner)
