@@ -383,16 +383,18 @@ def test_start_after_stop_gives_sms_back(api_client, rae, clinic, body):
 
 @frozen
 def test_start_gives_sms_back_only_where_a_stop_took_it_away(api_client, rae, clinic, admissions):
-    # given: Rae and two relatives texted STOP from their shared number; afterwards staff record
-    # one relative's channels again (without SMS) and the other's new number, and a third
-    # relative on that number, who never chose SMS, is registered
+    # given: Rae and three relatives texted STOP from their shared number; afterwards staff
+    # record one relative's channels again (without SMS), another's new number and the third's
+    # SMS back, and a fourth relative on that number, who never chose SMS, is registered
     relative = make_patient(clinic, admissions, channels=["email", "sms"])
     moved = make_patient(clinic, admissions, channels=["sms"])
+    back = make_patient(clinic, admissions, channels=["sms"])
     stop(api_client)
     patient_services.patient_update(
         actor=admissions, patient=relative, reminder_channels=["email", "push"]
     )
     patient_services.patient_update(actor=admissions, patient=moved, phone="+12025550177")
+    patient_services.patient_update(actor=admissions, patient=back, reminder_channels=["sms"])
     never_chose_sms = make_patient(clinic, admissions, channels=["email"])
 
     # when: START from the shared number and from the new one
@@ -406,6 +408,8 @@ def test_start_gives_sms_back_only_where_a_stop_took_it_away(api_client, rae, cl
     assert refreshed(relative).reminder_channels == ["email", "push"]
     assert refreshed(relative).reminder_channels_recorded_by == admissions
     assert refreshed(moved).reminder_channels == []
+    assert refreshed(back).reminder_channels == ["sms"]
+    assert refreshed(back).reminder_channels_recorded_by == admissions
     assert refreshed(never_chose_sms).reminder_channels == ["email"]
     assert list(opted_in_audits().values_list("patient_id", flat=True)) == [rae.pk]
 
