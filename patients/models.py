@@ -39,6 +39,10 @@ class Patient(models.Model):
         related_name="+",
     )
     reminder_channels_recorded_at = models.DateTimeField(null=True, blank=True)
+    # When a STOP texted from ``phone`` took SMS away, as long as that is the last change of the
+    # channels and the number: only then does a START give SMS back (a carrier re-subscribes the
+    # number that sent STOP; it must not override staff, nor a patient who never chose SMS).
+    sms_opted_out_at = models.DateTimeField(null=True, blank=True, editable=False)
     # The patient's own app account (activation arrives with the patient app).
     app_user = models.OneToOneField(
         settings.AUTH_USER_MODEL,
@@ -87,6 +91,13 @@ class Patient(models.Model):
                 name="patient_email_needs_email",
                 violation_error_code="email_needs_email",
                 violation_error_message="E-mail reminders need an e-mail address.",
+            ),
+            models.CheckConstraint(
+                condition=Q(sms_opted_out_at__isnull=True)
+                | ~Q(reminder_channels__contains=["sms"]),
+                name="patient_sms_opt_out_without_sms",
+                violation_error_code="sms_opted_out",
+                violation_error_message="A patient who texted STOP has no SMS reminders.",
             ),
         ]
 

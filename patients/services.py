@@ -14,6 +14,7 @@ from django.utils import timezone
 from clinic.errors import Conflict
 from clinic.models import AuditAction, Clinic
 from clinic.services import audit_record
+from patients import hooks
 from patients.models import (
     DIMENSIONS,
     Assessment,
@@ -188,19 +189,29 @@ def patient_create(
 
 @transaction.atomic
 def patient_update(*, actor, patient: Patient, **changes) -> Patient:
-    """Change a patient's names, birth date or contact details, or their reminder consent."""
+    """Change a patient's names, birth date or contact details, or their reminder consent.
+
+    A channel added plans its reminders for the sessions already on the patient's schedule, in
+    this transaction; one removed stops the reminders planned for it when they fall due."""
     unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
+    now = timezone.now()
     patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+    had = list(patient.reminder_channels)
     changed = [name for name, value in changes.items() if getattr(patient, name) != value]
     for name in changed:
         setattr(patient, name, changes[name])
     if "reminder_channels" in changed:
         patient.reminder_channels = list(patient.reminder_channels)
         patient.reminder_channels_recorded_by = actor
-        patient.reminder_channels_recorded_at = timezone.now()
+        patient.reminder_channels_recorded_at = now
         changed += ["reminder_channels_recorded_by", "reminder_channels_recorded_at"]
+    if patient.sms_opted_out_at is not None and {"reminder_channels", "phone"} & set(changed):
+        # A STOP counts until someone records the channels again or the number changes: a
+        # START after that must not override them (nor re-subscribe another number).
+        patient.sms_opted_out_at = None
+        changed.append("sms_opted_out_at")
     if not changed:
         # Nothing to write, but the caller gets the record back: that is a read.
         _audit(actor, AuditAction.READ, patient, patient)
@@ -208,7 +219,19 @@ def patient_update(*, actor, patient: Patient, **changes) -> Patient:
     _validate_patient(patient)
     patient.save(update_fields=[*changed, "updated_at"])
     _audit(actor, AuditAction.UPDATE, patient, patient)
+    added = [channel for channel in patient.reminder_channels if channel not in had]
+    if added:
+        hooks.reminder_planner().channels_added(patient_ids=[patient.pk], channels=added, now=now)
     return patient
+
+
+_CHANNEL_RECORD_FIELDS = [
+    "reminder_channels",
+    "reminder_channels_recorded_by",
+    "reminder_channels_recorded_at",
+    "sms_opted_out_at",
+    "updated_at",
+]
 
 
 @transaction.atomic
@@ -216,31 +239,54 @@ def patient_sms_opt_out(*, phone: str) -> list[int]:
     """A ``STOP`` texted back to the clinic's number: every patient with that number stops
     getting SMS at once (pending SMS reminders are refused at send time). No staff actor: the
     audit rows name none. Returns the ids of the patients changed."""
+    now = timezone.now()
     patients = list(
         Patient.objects.select_for_update().filter(
             phone=phone, reminder_channels__contains=[ReminderChannel.SMS]
         )
     )
-    now = timezone.now()
     for patient in patients:
         patient.reminder_channels = [
             channel for channel in patient.reminder_channels if channel != ReminderChannel.SMS
         ]
         patient.reminder_channels_recorded_by = None
         patient.reminder_channels_recorded_at = now
+        patient.sms_opted_out_at = now  # what a START may undo
         patient.updated_at = now  # bulk_update does not touch auto_now fields
-    Patient.objects.bulk_update(
-        patients,
-        [
-            "reminder_channels",
-            "reminder_channels_recorded_by",
-            "reminder_channels_recorded_at",
-            "updated_at",
-        ],
-    )
+    Patient.objects.bulk_update(patients, _CHANNEL_RECORD_FIELDS)
     for patient in patients:
         _audit(None, AuditAction.UPDATE, patient, patient)
     return [patient.pk for patient in patients]
+
+
+@transaction.atomic
+def patient_sms_opt_in(*, phone: str) -> list[int]:
+    """A ``START`` (or ``UNSTOP``…) texted back: SMS comes back for the patients with that number
+    whose SMS a STOP took away and whose channels nobody has recorded since (``sms_opted_out_at``);
+    a patient who never chose SMS, or whose staff changed the channels after the STOP, keeps what
+    is on file. Their SMS reminders for the sessions already on their schedule are planned;
+    pending ones the STOP left are simply sent, those refused at send time while it held stay
+    cancelled (one row per reminder, ever). Audited like the STOP, without an actor. Returns the
+    ids of the patients changed."""
+    now = timezone.now()
+    patients = list(
+        Patient.objects.select_for_update().filter(phone=phone, sms_opted_out_at__isnull=False)
+    )
+    for patient in patients:
+        patient.reminder_channels = [*patient.reminder_channels, ReminderChannel.SMS]
+        patient.reminder_channels_recorded_by = None
+        patient.reminder_channels_recorded_at = now
+        patient.sms_opted_out_at = None
+        patient.updated_at = now  # bulk_update does not touch auto_now fields
+    Patient.objects.bulk_update(patients, _CHANNEL_RECORD_FIELDS)
+    for patient in patients:
+        _audit(None, AuditAction.UPDATE, patient, patient)
+    changed = [patient.pk for patient in patients]
+    if changed:
+        hooks.reminder_planner().channels_added(
+            patient_ids=changed, channels=[ReminderChannel.SMS], now=now
+        )
+    return changed
 
 
 # Contacts -----------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ from scheduling.models import (
     ReminderKind,
     ReminderStatus,
     Response,
+    RosterEntry,
     Session,
     SessionStatus,
 )
@@ -138,6 +139,8 @@ def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
 # The rules of ``_plan`` in SQL, for every new entry × channel × offset at once: no row passes
 # through Python, so planning a term's rosters costs about what copying the rows in would.
 # ``_plan`` stays the reference (replan_session uses it); tests hold the two to the same answers.
+# ``channels`` limits the rows to channels a patient has just added (``plan_for_channels``); for
+# new entries it is NULL and PostgreSQL folds the test away: their plan is what it was.
 _PLAN_SQL = """
 INSERT INTO scheduling_reminder (session_id, patient_id, roster_entry_id, kind, offset_minutes,
     channel, scheduled_for, status, attempts, last_error, provider_message_id, created_at,
@@ -184,6 +187,8 @@ FROM (
             ) e
             CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.offsets) AS offset_minutes) off
             CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.channels) AS channel) ch
+            -- Only the channels just added (NULL: all, what new entries get; folded away then).
+            WHERE %(channels)s::text[] IS NULL OR ch.channel = ANY(%(channels)s::text[])
         ) o
     ) p
 ) planned
@@ -232,7 +237,7 @@ def plan_for_entries(entry_ids) -> int:
     ids = sorted({int(entry_id) for entry_id in entry_ids})
     if not ids:
         return 0
-    params = {"now": timezone.now(), "default_offsets": list(DEFAULT_OFFSETS)}
+    params = {"now": timezone.now(), "default_offsets": list(DEFAULT_OFFSETS), "channels": None}
     with connection.cursor() as cursor:
         cursor.execute(_UNPLANNED_SQL, [_array_literal(ids)])
         clear, seen = cursor.fetchone()
@@ -250,6 +255,54 @@ def plan_for_entries(entry_ids) -> int:
             )
             created += cursor.rowcount
     return created
+
+
+def plan_for_channels(*, patient_ids, channels, now: datetime.datetime) -> int:
+    """Channels just added to these patients' consent: plan the reminders on them of their
+    entries still ahead, by the rules of ``plan_for_entries`` as of ``now`` (offsets already past:
+    only the nearest, at once; quiet hours), in one INSERT … SELECT that skips every reminder
+    that exists. So a channel added twice plans nothing the second time, and one removed and
+    added again plans nothing new: its rows still pending are simply sent (consent is read at
+    send time), those refused while it was off stay cancelled (one row per reminder, ever).
+    A declined entry gets nothing (a decline cancels the session's reminders). Returns the rows
+    created.
+
+    A race left open: the caller holds the patients' rows locked, but a roster entry of a
+    transaction still open meanwhile (an admission of the same patient that very moment) is
+    invisible here, and its own planning read the channels from before: it misses the channel.
+    Closing it would lock every patient a roster write plans for, on the hot path."""
+    channels = sorted(set(channels))
+    # The entries a new channel may still remind: ahead, and not declined (a decline cancels the
+    # session's reminders; new entries, all ``plan_for_entries`` sees, are never declined, so the
+    # test stays out of its statement). ``_PLAN_SQL`` applies the planning rules to them.
+    ids = list(
+        RosterEntry.objects.filter(
+            patient_id__in=list(patient_ids),
+            session__status=SessionStatus.SCHEDULED,
+            session__starts_at__gt=now,
+        )
+        .exclude(response=Response.DECLINED)
+        .values_list("id", flat=True)
+    )
+    if not ids or not channels:
+        return 0
+    params = {
+        "now": now,
+        "default_offsets": list(DEFAULT_OFFSETS),
+        "channels": channels,
+        "ids": _array_literal(ids),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_PLAN_SQL + "ON CONFLICT DO NOTHING", params)
+        return cursor.rowcount
+
+
+class ChannelPlanner:
+    """Scheduling's side of ``patients.hooks.ReminderPlanner`` (registered in
+    ``SchedulingConfig.ready``)."""
+
+    def channels_added(self, *, patient_ids, channels, now) -> int:
+        return plan_for_channels(patient_ids=patient_ids, channels=channels, now=now)
 
 
 def replan_session(session: Session) -> int:

@@ -83,3 +83,18 @@ def client_for(api_client):
         return client
 
     return make
+
+
+@pytest.fixture
+def send_due_reminders(django_capture_on_commit_callbacks):
+    """``send_due_reminders()``: what beat and a worker do, in-process (dispatch wakes drains,
+    each drain claims and sends due rows); returns every claimed row's outcome."""
+    from scheduling import reminders
+
+    def send():
+        wakes = []
+        with django_capture_on_commit_callbacks(execute=True):
+            reminders.dispatch(lambda: wakes.append(1))
+        return sorted(status for _ in wakes for status in reminders.drain().values())
+
+    return send

@@ -79,8 +79,9 @@ class MyPreferencesSerializer(serializers.Serializer):
 class MyPreferencesUpdateSerializer(serializers.Serializer):
     reminder_channels = reminder_channels_field(
         required=False,
-        help_text="The whole new list; [] opts out of every reminder. Applies at once, to "
-        "reminders already planned too.",
+        help_text="The whole new list; [] opts out of every reminder. Applies at once: a channel "
+        "added is planned for the sessions already on the schedule, one removed stops the "
+        "reminders already planned for it.",
     )
 
     def validate(self, attrs):
@@ -118,7 +119,8 @@ class MyProfileView(NoStoreMixin, APIView):
 
 
 class MyPreferencesView(NoStoreMixin, APIView):
-    """The patient's reminder channels; PATCH replaces the list (an opt-out applies at once)."""
+    """The patient's reminder channels; PATCH replaces the list (applies at once, to the sessions
+    already on the schedule too)."""
 
     permission_classes = [IsPatient]
 

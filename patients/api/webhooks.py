@@ -1,8 +1,9 @@
-"""The SMS provider's inbound-message webhook: a patient texting ``STOP`` opts out of SMS.
+"""The SMS provider's inbound-message webhook: a patient texting ``STOP`` opts out of SMS, and
+``START`` (or ``UNSTOP``, ``YES``) after a STOP opts back in.
 
 Public (the provider cannot log in) but signed: a request whose signature does not verify with
 ``SMS_AUTH_TOKEN`` is refused with 403 and changes nothing. The answer is an empty TwiML
-document, so the provider sends no reply of ours (it confirms the opt-out itself).
+document, so the provider sends no reply of ours (it confirms the opt-out and opt-in itself).
 """
 
 import logging
@@ -35,7 +36,9 @@ class InboundSmsWebhookView(APIView):
         responses={(200, "application/xml"): OpenApiTypes.STR, 403: ErrorSerializer},
         description="Inbound SMS from the provider (form fields `From`, `Body`; signed in "
         "`X-Twilio-Signature`). `STOP` and its synonyms remove SMS from the sender's reminder "
-        "channels.",
+        "channels; `START`, `UNSTOP` or `YES` give it back where a STOP took it away (and "
+        "nothing changed the channels since), planning SMS reminders for the sessions already "
+        "on the schedule.",
     )
     def post(self, request):
         params = request.data
@@ -55,4 +58,7 @@ class InboundSmsWebhookView(APIView):
             changed = services.patient_sms_opt_out(phone=sender)
             # A count only: the number and the text are patient data.
             logger.info("Inbound SMS opt-out applied to %d patient record(s).", len(changed))
+        elif webhooks.is_opt_in(body):
+            changed = services.patient_sms_opt_in(phone=sender)
+            logger.info("Inbound SMS opt-in applied to %d patient record(s).", len(changed))
         return HttpResponse(EMPTY_TWIML, content_type="application/xml")

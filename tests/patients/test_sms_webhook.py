@@ -1,5 +1,6 @@
-"""The SMS provider's signed inbound-message webhook: STOP opts the sender out of SMS
-(patients.api.webhooks, patients.services.patient_sms_opt_out)."""
+"""The SMS provider's signed inbound-message webhook: STOP opts the sender out of SMS, START
+after a STOP back in (patients.api.webhooks, patients.services.patient_sms_opt_out and
+patient_sms_opt_in)."""
 
 import datetime
 import zoneinfo
@@ -8,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 import time_machine
 from django.core import mail
+from django.db import IntegrityError, transaction
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import backends
@@ -347,3 +349,159 @@ def test_a_pending_sms_reminder_is_cancelled_at_send_time(
     assert backends.sms_outbox() == []
     assert Reminder.objects.get(patient=rae, channel="email").status == "sent"
     assert len(mail.outbox) == 1
+
+
+# Opting back in -----------------------------------------------------------------------------------
+
+LATER = NOW + datetime.timedelta(days=1)
+
+
+def opted_in_audits():
+    return opt_out_audits().filter(occurred_at=LATER)
+
+
+@pytest.mark.parametrize("body", ["START", "unstop", "  Start\n", "yes"])
+@frozen
+def test_start_after_stop_gives_sms_back(api_client, rae, clinic, body):
+    stop(api_client)
+
+    with time_machine.travel(LATER, tick=False):
+        response = stop(api_client, body)
+
+    assert response.status_code == 200
+    assert response.content.decode() == EMPTY_TWIML
+    patient = refreshed(rae)
+    assert patient.reminder_channels == ["email", "sms"]
+    assert (patient.reminder_channels_recorded_by, patient.reminder_channels_recorded_at) == (
+        None,
+        LATER,
+    )
+    assert patient.sms_opted_out_at is None
+    [event] = opted_in_audits()
+    assert (event.patient_id, event.clinic_id, event.actor_id) == (rae.pk, clinic.pk, None)
+
+
+@frozen
+def test_start_gives_sms_back_only_where_a_stop_took_it_away(api_client, rae, clinic, admissions):
+    # given: Rae and three relatives texted STOP from their shared number; afterwards staff
+    # record one relative's channels again (without SMS), another's new number and the third's
+    # SMS back, and a fourth relative on that number, who never chose SMS, is registered
+    relative = make_patient(clinic, admissions, channels=["email", "sms"])
+    moved = make_patient(clinic, admissions, channels=["sms"])
+    back = make_patient(clinic, admissions, channels=["sms"])
+    stop(api_client)
+    patient_services.patient_update(
+        actor=admissions, patient=relative, reminder_channels=["email", "push"]
+    )
+    patient_services.patient_update(actor=admissions, patient=moved, phone="+12025550177")
+    patient_services.patient_update(actor=admissions, patient=back, reminder_channels=["sms"])
+    never_chose_sms = make_patient(clinic, admissions, channels=["email"])
+
+    # when: START from the shared number and from the new one
+    with time_machine.travel(LATER, tick=False):
+        response = stop(api_client, "START")
+        stop(api_client, "START", phone="+12025550177")
+
+    # then: only Rae's last change was the STOP
+    assert response.status_code == 200
+    assert refreshed(rae).reminder_channels == ["email", "sms"]
+    assert refreshed(relative).reminder_channels == ["email", "push"]
+    assert refreshed(relative).reminder_channels_recorded_by == admissions
+    assert refreshed(moved).reminder_channels == []
+    assert refreshed(back).reminder_channels == ["sms"]
+    assert refreshed(back).reminder_channels_recorded_by == admissions
+    assert refreshed(never_chose_sms).reminder_channels == ["email"]
+    assert list(opted_in_audits().values_list("patient_id", flat=True)) == [rae.pk]
+
+
+@frozen
+def test_start_from_a_number_that_never_texted_stop_changes_nothing(
+    api_client, rae, clinic, admissions
+):
+    # given: the number's one STOP was Rae's; Sam's number never texted STOP
+    sam = make_patient(clinic, admissions, channels=["email"], phone="+12025550199")
+    stop(api_client)
+
+    with time_machine.travel(LATER, tick=False):
+        assert stop(api_client, "START", phone="+12025550199").status_code == 200
+        assert stop(api_client, "START").status_code == 200
+
+    assert refreshed(sam).reminder_channels == ["email"]
+    assert refreshed(sam).reminder_channels_recorded_by == admissions
+    assert refreshed(rae).reminder_channels == ["email", "sms"]
+    assert list(opted_in_audits().values_list("patient_id", flat=True)) == [rae.pk]
+
+
+@frozen
+def test_a_badly_signed_start_is_a_403_and_changes_nothing(api_client, rae):
+    stop(api_client)
+    params = {"From": PHONE, "Body": "START"}
+
+    with time_machine.travel(LATER, tick=False):
+        response = inbound(api_client, params, signature="bm90IGEgc2lnbmF0dXJl")
+
+    assert response.status_code == 403
+    assert refreshed(rae).reminder_channels == ["email"]
+    assert not opted_in_audits().exists()
+    # The STOP still counts: the provider's own START, signed, is taken.
+    with time_machine.travel(LATER, tick=False):
+        assert inbound(api_client, params).status_code == 200
+    assert refreshed(rae).reminder_channels == ["email", "sms"]
+
+
+@frozen
+def test_the_database_keeps_sms_off_while_a_stop_holds(api_client, rae):
+    stop(api_client)
+
+    refused = pytest.raises(IntegrityError, match="patient_sms_opt_out_without_sms")
+    with refused, transaction.atomic():
+        Patient.objects.filter(pk=rae.pk).update(reminder_channels=["email", "sms"])
+
+
+@frozen
+def test_start_plans_the_sms_reminders_of_sessions_already_on_the_schedule(
+    api_client, rae, clinic, admissions, clinician, send_due_reminders
+):
+    # given: Rae texted STOP before she joined a program with sessions on 4 and 5 December
+    program = Program.objects.create(
+        **{
+            **LEVEL_DEFAULTS["iop"],
+            "clinic": clinic,
+            "name": "Evening IOP",
+            "level": "iop",
+            "track": "evening",
+            "capacity": 10,
+            "reminder_offsets_minutes": [1440],
+        }
+    )
+    assert stop(api_client).status_code == 200
+    for day in (4, 5):
+        start = at(12, day, 18)
+        services.session_create(
+            actor=clinician,
+            clinic=clinic,
+            program=program,
+            title="Group",
+            kind="group",
+            starts_at=start,
+            ends_at=start + datetime.timedelta(hours=3),
+        )
+    enrollments.enrollment_create(
+        actor=admissions, patient=rae, program=program, start_date=datetime.date(2026, 12, 1)
+    )
+    assert not Reminder.objects.filter(patient=rae, channel="sms").exists()
+
+    # when
+    with time_machine.travel(LATER, tick=False):
+        assert stop(api_client, "UNSTOP").status_code == 200
+
+    # then
+    assert sorted(
+        Reminder.objects.filter(patient=rae, channel="sms").values_list("scheduled_for", "status")
+    ) == [(at(12, 3, 18), "pending"), (at(12, 4, 18), "pending")]
+    mail.outbox.clear()
+    with time_machine.travel(at(12, 3, 18, 1), tick=False):
+        assert send_due_reminders() == ["sent", "sent"]  # the e-mail and the SMS
+        assert send_due_reminders() == []
+    [sms] = backends.sms_outbox()
+    assert sms.to == PHONE
