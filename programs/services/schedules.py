@@ -210,7 +210,8 @@ def check_program_week(
             over = cursor.fetchall()
         if over:
             monday, count = over[0]
-            more = f" (and {len(over) - 1} more weeks)" if len(over) > 1 else ""
+            more = len(over) - 1
+            more = f" (and {more} more week{'s' if more > 1 else ''})" if more else ""
             errors[week_field] = [
                 f"{program.name} ({program.get_level_display()}) meets at most {maximum} "
                 f"times a week; {_week_name(monday)} would have {count}{more}."
