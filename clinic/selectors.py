@@ -1,5 +1,6 @@
 """Reads of the clinic app, scoped to the caller."""
 
+from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 
 from clinic.models import AuditEvent, Clinic, Role
@@ -33,6 +34,24 @@ def clinic_ids_for_user(user) -> list[int]:
                 user.clinic_memberships.values_list("clinic_id", flat=True)
             )
     return user._continuum_clinic_ids
+
+
+# Who treats patients: a primary clinician, a session's facilitator. Admissions staff do not.
+CLINICAL_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
+
+
+def clinic_staff(*, clinic_ids, roles=CLINICAL_ROLES) -> QuerySet:
+    """Users who work at one of ``clinic_ids`` (a membership) and hold one of ``roles``: the
+    one home for "who is staff of this clinic with this role"."""
+    return (
+        get_user_model()
+        .objects.filter(groups__name__in=list(roles), clinic_memberships__clinic_id__in=clinic_ids)
+        .distinct()
+    )
+
+
+def is_clinic_staff(user, *, clinic_id: int, roles=CLINICAL_ROLES) -> bool:
+    return clinic_staff(clinic_ids=[clinic_id], roles=roles).filter(pk=user.pk).exists()
 
 
 def clinic_list(*, user) -> QuerySet[Clinic]:

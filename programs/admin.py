@@ -14,7 +14,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminDateWidget
-from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -27,8 +26,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from clinic.admin import STAFF_ROLES, AuditedModelForm, ClinicConfigAdmin
 from clinic.admin_utils import ServiceModelForm, change_link, related_table
 from clinic.errors import ServiceError
-from clinic.models import AuditAction, Bed, Role
-from clinic.selectors import clinic_ids_for_user
+from clinic.models import AuditAction, Bed
+from clinic.selectors import clinic_ids_for_user, clinic_staff
 from clinic.services import audit_record, audit_record_many
 from patients.admin import ClinicScopedAdmin
 from patients.models import Assessment, Level
@@ -533,13 +532,8 @@ ACTIONS_BY_STATUS = {
 
 
 def _clinicians_of(request):
-    return (
-        get_user_model()
-        .objects.filter(
-            groups__name=Role.CLINICIAN,
-            clinic_memberships__clinic_id__in=clinic_ids_for_user(request.user),
-        )
-        .distinct()
+    return clinic_staff(clinic_ids=clinic_ids_for_user(request.user)).order_by(
+        "last_name", "first_name", "username"
     )
 
 

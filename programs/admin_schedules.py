@@ -4,11 +4,12 @@ It lives in the programs app because it composes scheduling with programs' rules
 scheduling never imports programs); ``programs.admin`` imports it to register it.
 
 Every save goes through the services (``clinic.admin_utils.ServiceModelForm``): adding a session
-calls ``session_create``, changing one moves it (``session_move``), changing a series edits its
-future occurrences (``series_edit``, scope "all"), cancelling is an action (``session_cancel``).
-A program's series is created by ``programs.services.schedules`` so that
-the program's cadence and session length hold. A double booking the database refuses shows as
-the constraint's message on the field it concerns, never as a server error.
+calls ``program_session_create``, changing one moves it (``program_session_move``), changing a
+series edits its future occurrences (``program_series_edit``, scope "all", weekdays too),
+cancelling is an action (``session_cancel``). The ``programs.services.schedules`` wrappers keep
+a program's cadence (its week as a whole) and session length, as the API does. A double
+booking the database refuses shows as the constraint's message on the field it concerns, never
+as a server error.
 
 Clinicians and supervisors plan; admissions read. Times are entered and shown in the clinic's
 zone; a session's page lists its roster (patients' names), so opening it is audited.
@@ -213,9 +214,17 @@ class SeriesAddForm(ServiceModelForm):
 
 
 class SeriesEditForm(ServiceModelForm):
+    weekdays = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Future occurrences on a dropped day are cancelled; an added day gets its "
+        "occurrences from today. A program's week must keep its cadence.",
+    )
+
     class Meta:
         model = Series
-        fields = ["title", "local_start_time", "duration_minutes", "location"]
+        fields = ["title", "weekdays", "local_start_time", "duration_minutes", "location"]
         help_texts = {
             "local_start_time": "Changes every future occurrence, except those moved on "
             "their own; past sessions keep theirs.",
@@ -224,6 +233,8 @@ class SeriesEditForm(ServiceModelForm):
     def perform(self, data):
         series = self.instance
         changes = {name: data[name] for name in self.changed_data}
+        if "weekdays" in changes and sorted(changes["weekdays"]) == sorted(series.weekdays):
+            del changes["weekdays"]
         if not changes:
             return series
         occurrence = series.sessions.order_by("occurrence_date", "id").first()
@@ -366,7 +377,7 @@ class SessionMoveForm(ServiceModelForm):
         if room is not None and room.clinic_id != session.clinic_id:
             raise ValidationError({"room": ["Choose a room of the session's clinic."]})
         with _refusals_as_form_errors():
-            return services.session_move(
+            return schedules.program_session_move(
                 actor=self.request.user,
                 session=session,
                 starts_at=data["starts_at"],

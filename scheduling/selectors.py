@@ -7,7 +7,6 @@ attendance is overdue), computed by the database in the list's one query rather 
 import datetime
 import functools
 
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import (
     BooleanField,
@@ -26,8 +25,8 @@ from django.db.models.functions import Coalesce
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from clinic.models import Role, Room
-from clinic.selectors import clinic_ids_for_user
+from clinic.models import Room
+from clinic.selectors import clinic_ids_for_user, clinic_staff
 from scheduling.models import Reminder, RosterEntry, Series, Session, SessionStatus
 
 
@@ -236,14 +235,8 @@ def room_options(*, user) -> QuerySet[Room]:
 
 def facilitator_options(*, user):
     """Clinicians and supervisors who work at one of the caller's clinics."""
-    return (
-        get_user_model()
-        .objects.filter(
-            groups__name__in=[Role.CLINICIAN, Role.SUPERVISOR],
-            clinic_memberships__clinic_id__in=clinic_ids_for_user(user),
-        )
-        .distinct()
-        .order_by("last_name", "first_name", "username")
+    return clinic_staff(clinic_ids=clinic_ids_for_user(user)).order_by(
+        "last_name", "first_name", "username"
     )
 
 

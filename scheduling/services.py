@@ -6,6 +6,7 @@ imports programs). Both are set-based: one statement whatever the number of sess
 """
 
 import datetime
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -47,13 +48,16 @@ def horizon_date(clinic: Clinic) -> datetime.date:
 SERIES_MAX_PAST = datetime.timedelta(days=366)
 
 
+WEEKDAYS_MESSAGE = "Weekdays are 1 (Monday) to 7 (Sunday), at least one."
+
+
 def _check_series(weekdays, duration_minutes, starts_on, ends_on, *, clinic) -> list[int]:
     errors = {}
     if starts_on < timezone.localdate(timezone=clinic.zone) - SERIES_MAX_PAST:
         errors["starts_on"] = ["A series starts at most a year ago."]
     days = sorted(set(weekdays or []))
     if not days or any(day not in range(1, 8) for day in days):
-        errors["weekdays"] = ["Weekdays are 1 (Monday) to 7 (Sunday), at least one."]
+        errors["weekdays"] = [WEEKDAYS_MESSAGE]
     if not 0 < duration_minutes <= 24 * 60:
         errors["duration_minutes"] = ["A session lasts between 1 minute and 24 hours."]
     if ends_on is not None and ends_on < starts_on:
@@ -110,15 +114,26 @@ def _series_until(series: Series, until: datetime.date | None) -> datetime.date:
     return until
 
 
-def _new_sessions(series: Series, until: datetime.date, existing) -> list[Session]:
-    """The series' occurrences from its first day to ``until`` whose dates are not in
-    ``existing``, as unsaved sessions."""
+def _first_unmaterialized(series: Series) -> datetime.date:
+    """The first date the expansion still owes: the day after what it has materialised. A
+    weekday added by an edit gets its occurrences from the edit on (``series_edit``), never
+    back to the series' first day."""
+    if series.materialized_until is None:
+        return series.starts_on
+    return max(series.starts_on, series.materialized_until + datetime.timedelta(days=1))
+
+
+def _new_sessions(
+    series: Series, until: datetime.date, existing, first: datetime.date | None = None
+) -> list[Session]:
+    """The series' occurrences from ``first`` (default its first day) to ``until`` whose dates
+    are not in ``existing``, as unsaved sessions."""
     planned = occurrences(
         weekdays=series.weekdays,
         wall_time=series.local_start_time,
         duration=datetime.timedelta(minutes=series.duration_minutes),
         zone=series.time_zone,
-        first=series.starts_on,
+        first=first or series.starts_on,
         last=until,
     )
     return [
@@ -146,14 +161,17 @@ def series_materialize(*, series: Series, until: datetime.date | None = None) ->
 
     Idempotent: the series row is locked, occurrences that exist already are skipped, and a
     unique key per series and occurrence date backs that up. An occurrence cancelled or moved on
-    its own keeps its row, so it is never recreated. Call inside a transaction. Returns the
-    sessions this call created.
+    its own keeps its row, so it is never recreated; the expansion goes on from the day after
+    what it has materialised, so a weekday added later is not filled in backwards. Call inside
+    a transaction. Returns the sessions this call created (and sets the caller's
+    ``series.materialized_until``).
     """
-    series = (
-        Series.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=series.pk)
+    given, series = (
+        series,
+        Series.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=series.pk),
     )
     until = _series_until(series, until)
-    first = series.starts_on
+    first = _first_unmaterialized(series)
     if first > until:
         return []
     existing = set(
@@ -161,10 +179,16 @@ def series_materialize(*, series: Series, until: datetime.date | None = None) ->
             series=series, occurrence_date__gte=first, occurrence_date__lte=until
         ).values_list("occurrence_date", flat=True)
     )
-    created = Session.objects.bulk_create(_new_sessions(series, until, existing))
+    created = Session.objects.bulk_create(_new_sessions(series, until, existing, first))
     Series.objects.filter(pk=series.pk).update(materialized_until=until)
-    series.materialized_until = until
+    series.materialized_until = given.materialized_until = until
     return created
+
+
+def series_open():
+    """The series the nightly expansion still extends (not ended before yesterday)."""
+    today = timezone.localdate()
+    return Series.objects.exclude(ends_on__lt=today - datetime.timedelta(days=1))
 
 
 def series_materialize_open(*, until: datetime.date | None = None) -> list[Session]:
@@ -172,38 +196,34 @@ def series_materialize_open(*, until: datetime.date | None = None) -> list[Sessi
     number of queries: lock the series, read their existing occurrence dates, one INSERT of the
     new sessions, one UPDATE of the horizons. Call inside a transaction. Returns the sessions
     created."""
-    today = timezone.localdate()
     open_series = list(
-        Series.objects.select_for_update(of=("self",))
-        .select_related("clinic")
-        .exclude(ends_on__lt=today - datetime.timedelta(days=1))
-        .order_by("pk")
+        series_open().select_for_update(of=("self",)).select_related("clinic").order_by("pk")
     )
     spans = {}
     for series in open_series:
-        last = _series_until(series, until)
-        if series.starts_on <= last:
-            spans[series.pk] = (series, last)
+        first, last = _first_unmaterialized(series), _series_until(series, until)
+        if first <= last:
+            spans[series.pk] = (series, first, last)
     if not spans:
         return []
     existing: dict[int, set] = {pk: set() for pk in spans}
     for series_id, day in Session.objects.filter(
         series_id__in=list(spans),
-        occurrence_date__gte=min(series.starts_on for series, _ in spans.values()),
-        occurrence_date__lte=max(last for _, last in spans.values()),
+        occurrence_date__gte=min(first for _, first, _ in spans.values()),
+        occurrence_date__lte=max(last for _, _, last in spans.values()),
     ).values_list("series_id", "occurrence_date"):
         existing[series_id].add(day)
     new = [
         session
-        for series, last in spans.values()
-        for session in _new_sessions(series, last, existing[series.pk])
+        for series, first, last in spans.values()
+        for session in _new_sessions(series, last, existing[series.pk], first)
     ]
     created = Session.objects.bulk_create(new) if new else []
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE scheduling_series s SET materialized_until = v.until"
             " FROM unnest(%s::bigint[], %s::date[]) AS v(id, until) WHERE s.id = v.id",
-            [list(spans), [last for _, last in spans.values()]],
+            [list(spans), [last for _, _, last in spans.values()]],
         )
     return created
 
@@ -312,6 +332,24 @@ def session_cancel(*, actor, session: Session) -> Session:
     return session
 
 
+@dataclass(frozen=True)
+class SeriesEdit:
+    """What a series edit did: occurrences edited in place, occurrences cancelled because their
+    weekday was dropped, and occurrences created on added weekdays (their rosters are the
+    caller's: a program's are filled by the programs app)."""
+
+    edited: list[Session]
+    cancelled: list[Session]
+    created: list[Session]
+
+
+def _check_weekdays(weekdays) -> list[int]:
+    days = sorted(set(weekdays or []))
+    if not days or any(day not in range(1, 8) for day in days):
+        raise ValidationError({"weekdays": [WEEKDAYS_MESSAGE]})
+    return days
+
+
 @transaction.atomic
 def series_edit(
     *,
@@ -322,17 +360,29 @@ def series_edit(
     duration_minutes=None,
     location=None,
     title=None,
-) -> list[Session]:
+    weekdays=None,
+) -> SeriesEdit:
     """Edit this occurrence, this and the following ones, or all future ones of its series.
 
     Past sessions never change; occurrences moved on their own (detached) are left alone by
     "following" and "all". The series' pattern follows "following"/"all" edits so that the
     nightly expansion creates new occurrences the same way.
+
+    New ``weekdays`` ("following"/"all" only) re-materialise the affected occurrences: those
+    on a dropped weekday are cancelled (with notices where a reminder went out; the row stays,
+    so the expansion never recreates it), and the added weekdays get occurrences from the
+    edited one (or today, for "all") up to what the series has materialised; the nightly
+    expansion carries the new pattern on from there.
     """
     if scope not in EDIT_SCOPES:
         raise ValidationError({"scope": [f"Choose one of {', '.join(EDIT_SCOPES)}."]})
     if session.series_id is None:
         raise ValidationError({"scope": ["This session is not part of a series."]})
+    if weekdays is not None and scope == "this":
+        raise ValidationError(
+            {"weekdays": ["Weekdays change for this and the following occurrences, or all."]}
+        )
+    days = None if weekdays is None else _check_weekdays(weekdays)
     series = Series.objects.select_for_update().select_related("clinic").get(pk=session.series_id)
     now = timezone.now()
     if scope == "this":
@@ -360,7 +410,16 @@ def series_edit(
         raise ValidationError(
             {"duration_minutes": ["A session lasts between 1 minute and 24 hours."]}
         )
-    for target in targets:
+    before = list(series.weekdays)
+    dropped = set(before) - set(days) if days is not None else set()
+    cancelled = [t for t in targets if t.occurrence_date.isoweekday() in dropped]
+    edited = [t for t in targets if t.occurrence_date.isoweekday() not in dropped]
+    for target in cancelled:
+        target.status = SessionStatus.CANCELLED
+        target.sequence += 1
+        target.save(update_fields=["status", "sequence", "updated_at"])
+        reminders.cancel_with_notices(session=target)
+    for target in edited:
         # Only a new time re-places an occurrence; a title or place edit keeps a moved one
         # where it was moved to.
         if retime:
@@ -384,14 +443,54 @@ def series_edit(
         )
         if retime:
             reminders.replan_session(target)
+    created = []
     if scope != "this":
         series.local_start_time = wall_time
         series.duration_minutes = minutes
         series.location = series.location if location is None else location
         series.title = series.title if title is None else title
-        series.save(update_fields=["local_start_time", "duration_minutes", "location", "title"])
+        series.weekdays = series.weekdays if days is None else days
+        series.save(
+            update_fields=["local_start_time", "duration_minutes", "location", "title", "weekdays"]
+        )
+        if days is not None:
+            created = _occurrences_on_added_days(
+                series,
+                added=set(days) - set(before),
+                since=session.occurrence_date if scope == "following" else None,
+                now=now,
+            )
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=series, clinic=series.clinic_id)
-    return targets
+    return SeriesEdit(edited=edited, cancelled=cancelled, created=created)
+
+
+def _occurrences_on_added_days(
+    series: Series, *, added: set[int], since: datetime.date | None, now: datetime.datetime
+) -> list[Session]:
+    """The occurrences of newly added weekdays from ``since`` (or today) up to what the series
+    has materialised, that start after ``now`` and have no row yet: one INSERT. The nightly
+    expansion creates them beyond."""
+    if not added or series.materialized_until is None:
+        return []
+    first = max(series.starts_on, since or now.astimezone(series.clinic.zone).date())
+    until = series.materialized_until
+    if series.ends_on is not None:
+        until = min(until, series.ends_on)
+    if first > until:
+        return []
+    existing = set(
+        Session.objects.filter(
+            series=series, occurrence_date__gte=first, occurrence_date__lte=until
+        ).values_list("occurrence_date", flat=True)
+    )
+    new = [
+        occurrence
+        for occurrence in _new_sessions(series, until, existing)
+        if occurrence.occurrence_date >= first
+        and occurrence.occurrence_date.isoweekday() in added
+        and occurrence.starts_at > now
+    ]
+    return Session.objects.bulk_create(new) if new else []
 
 
 # Rosters ------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@ their successes; this hook adds, to every operation, the errors it can answer wi
 the operation is:
 
 - every operation: 429 (every view is throttled);
-- one with a request body or query parameters: 400 (validation); with a body, 413 (too large);
+- one with a request body or query parameters: 400 (validation); with a body, 413 (too large)
+  and 415 (a media type the API does not parse, or a multipart body it cannot read one from);
 - a token-protected operation: 401 (no or a bad token) and 403 (role, or not the patient's
   app); a token-protected write (POST, PUT, PATCH, DELETE): 400 and 409 (a service's
   validation or conflict);
@@ -57,6 +58,7 @@ DESCRIPTIONS = {
     "404": "Not found, or outside the caller's reach.",
     "409": "The request conflicts with the current state.",
     "413": "The request body is too large.",
+    "415": "The request body's media type is not supported.",
     "429": "Too many requests; try again later.",
 }
 
@@ -67,7 +69,7 @@ def error_statuses(method: str, operation: dict) -> set[str]:
     statuses = {"429"}
     parameters = operation.get("parameters", [])
     if "requestBody" in operation:
-        statuses |= {"400", "413"}
+        statuses |= {"400", "413", "415"}
     if any(parameter["in"] == "query" for parameter in parameters):
         statuses.add("400")
     if any(requirement for requirement in operation.get("security") or []):

@@ -1,8 +1,7 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from clinic.models import Bed, Role
-from clinic.selectors import clinic_ids_for_user
+from clinic.models import Bed
+from clinic.selectors import clinic_ids_for_user, clinic_staff
 from patients.api.serializers import CallerScopedPrimaryKeyField, patients_of_caller
 from patients.models import Assessment, Track
 from programs.models import (
@@ -29,14 +28,8 @@ def assessments_of_caller(user):
 
 
 def clinicians_of_caller(user):
-    return (
-        get_user_model()
-        .objects.filter(
-            groups__name=Role.CLINICIAN,
-            clinic_memberships__clinic_id__in=clinic_ids_for_user(user),
-        )
-        .distinct()
-    )
+    # Which of them works at the program's clinic is the service's check.
+    return clinic_staff(clinic_ids=clinic_ids_for_user(user))
 
 
 def beds_of_caller(user):

@@ -238,8 +238,9 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
     def partial_update(self, request, pk=None):
         """Move this session (`starts_at`, `ends_at`, `location`, `room`), or, with `scope`
         (`this`, `following`, `all`), edit its series' occurrences (`local_start_time`,
-        `duration_minutes`, `location`, `title`): past and individually moved occurrences keep
-        theirs."""
+        `duration_minutes`, `location`, `title`, and for `following`/`all` `weekdays`): past
+        and individually moved occurrences keep theirs. A program session must keep its
+        program's session length and weekly maximum (400 naming the rule and the ISO week)."""
         session = self.get_object()
         # A body that is not an object (null, a list) is the move serializer's 400.
         if isinstance(request.data, Mapping) and "scope" in request.data:
@@ -253,7 +254,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         starts_at = data.get("starts_at", session.starts_at)
         # Moving only the start keeps the length.
         default_end = session.ends_at + (starts_at - session.starts_at)
-        services.session_move(
+        schedules.program_session_move(
             actor=request.user,
             session=session,
             starts_at=starts_at,

@@ -18,9 +18,11 @@ from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import AlertKind, AuditAction, Bed, Role
+from clinic.selectors import CLINICAL_ROLES, is_clinic_staff
 from clinic.services import alert_raise, audit_record
 from patients.models import Assessment, Level, Patient, ReminderChannel
 from programs import waitlist_notices
+from programs.locks import program_lock, programs_lock
 from programs.models import (
     OCCUPYING,
     BedAssignment,
@@ -45,10 +47,9 @@ def _audit(actor, action, obj, patient_id: int, clinic_id: int):
 
 def _lock_program(program: Program) -> Program:
     # Every admission, discharge and offer of a program takes this lock first: it serialises
-    # the capacity check against concurrent admissions (the race for the last place).
-    return (
-        Program.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=program.pk)
-    )
+    # the capacity check against concurrent admissions (the race for the last place), and
+    # the roster updates against new sessions of the program (programs/locks.py).
+    return program_lock(program.pk)
 
 
 def _lock_enrollment(enrollment: Enrollment) -> Enrollment:
@@ -167,6 +168,24 @@ def _check_enrollable(
         )
 
 
+def _is_clinician_of(user, program: Program) -> bool:
+    return is_clinic_staff(user, clinic_id=program.clinic_id, roles=CLINICAL_ROLES)
+
+
+def _check_primary_clinician(clinician, program: Program) -> None:
+    # A risky check-in alerts the primary clinician by name; someone outside the clinic (or
+    # without a clinical role) could not open it, and the care team would never hear of it.
+    if clinician is not None and not _is_clinician_of(clinician, program):
+        raise ValidationError(
+            {
+                "primary_clinician": [
+                    f"The primary clinician must be a clinician or supervisor of "
+                    f"{program.clinic.name}."
+                ]
+            }
+        )
+
+
 def _check_no_overlap(
     patient: Patient, program: Program, start: datetime.date, exclude: Enrollment | None = None
 ) -> None:
@@ -235,6 +254,7 @@ def _enrollment_create(
     history gives the creation."""
     program = _lock_program(program)
     _check_enrollable(patient, program, assessment, start_date, now=now)
+    _check_primary_clinician(primary_clinician, program)
     planned_end = _planned_end(program, start_date, planned_end_date)
     enrollment = Enrollment(
         patient=patient,
@@ -573,11 +593,7 @@ def waitlist_expire_offers(*, now: datetime.datetime | None = None) -> int:
     lapsed = 0
     for program_id in due:
         with transaction.atomic():
-            program = (
-                Program.objects.select_for_update(of=("self",))
-                .select_related("clinic")
-                .get(pk=program_id)
-            )
+            program = program_lock(program_id)
             ids = _lapse_expired(actor=None, program=program, now=now)
             _offer_free_places(actor=None, program=program, now=now, skip=ids)
             lapsed += len(ids)
@@ -628,13 +644,7 @@ def transition_create(
     records the move with its reason."""
     now = timezone.now()
     # Lock both programs in id order so two opposite transitions cannot deadlock.
-    programs = {
-        p.pk: p
-        for p in Program.objects.select_for_update(of=("self",))
-        .select_related("clinic")
-        .filter(pk__in=[enrollment.program_id, to_program.pk])
-        .order_by("pk")
-    }
+    programs = programs_lock([enrollment.program_id, to_program.pk])
     source = _lock_enrollment(enrollment)
     target = programs[to_program.pk]
     if source.status != EnrollmentStatus.ADMITTED:
@@ -657,12 +667,17 @@ def transition_create(
         reason=DischargeReason.TRANSFERRED,
         history_reason=reason.strip(),
     )
+    # A clinician who has left the clinic does not follow the patient: the new stay has none
+    # (its alerts go to the clinic's clinicians) rather than the move being refused.
+    clinician = source.primary_clinician
+    if clinician is not None and not _is_clinician_of(clinician, target):
+        clinician = None
     target_enrollment = _enrollment_create(
         actor=actor,
         patient=source.patient,
         program=target,
         start_date=date,
-        primary_clinician=source.primary_clinician,
+        primary_clinician=clinician,
         assessment=assessment or source.assessment,
         now=now,
         reason=reason.strip(),
@@ -680,7 +695,7 @@ def transition_create(
     )
     _audit(actor, AuditAction.UPDATE, source, source.patient_id, source.program.clinic_id)
     _audit(actor, AuditAction.CREATE, move, source.patient_id, source.program.clinic_id)
-    waitlist_offer_places(actor=actor, program=programs[source.program_id], now=timezone.now())
+    waitlist_offer_places(actor=actor, program=programs[source.program_id], now=now)
     return move
 
 

@@ -287,12 +287,20 @@ class SeriesEditSerializer(StrictInputMixin, serializers.Serializer):
     duration_minutes = serializers.IntegerField(min_value=1, max_value=DAY_MINUTES, required=False)
     location = serializers.CharField(max_length=LOCATION_MAX, required=False, allow_blank=True)
     title = serializers.CharField(max_length=TITLE_MAX, required=False)
+    weekdays = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=7),
+        min_length=1,
+        max_length=7,
+        required=False,
+        help_text="New ISO weekdays (Monday = 1 … Sunday = 7), for `following` or `all`: "
+        "occurrences on a dropped day are cancelled, an added day gets occurrences.",
+    )
 
     def validate(self, attrs):
         attrs = super().validate(attrs)
         if set(attrs) == {"scope"}:
             raise serializers.ValidationError(
-                "Give what changes: local_start_time, duration_minutes, location, title."
+                "Give what changes: local_start_time, duration_minutes, location, title, weekdays."
             )
         return attrs
 

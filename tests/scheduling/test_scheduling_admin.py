@@ -406,6 +406,7 @@ def test_the_series_change_form_edits_the_future_occurrences(frozen, client, cli
         f"{SERIES}{series.pk}/change/",
         {
             "title": "Evening group",
+            "weekdays": ["1", "3", "5"],
             "local_start_time": "17:30",
             "duration_minutes": "180",
             "location": "Hall",

@@ -127,10 +127,11 @@ def test_a_12_week_evening_track_for_30_patients_materializes_in_one_bulk_pass(
         )
     start = datetime.date(2026, 10, 26)
 
-    # series insert + audit, lock, existing dates, session insert, horizon update,
-    # stays, roster insert, the new entries' reminder plan (check + insert in a savepoint of its
-    # own), savepoints: constant, not per session or patient.
-    with django_assert_max_num_queries(16):
+    # program lock, series insert + audit, lock, existing dates, session insert, horizon
+    # update, the program's weeks counted, stays, roster insert, the new entries' reminder plan
+    # (check + insert in a savepoint of its own), savepoints: constant, not per session or
+    # patient.
+    with django_assert_max_num_queries(18):
         series, sessions = program_series_create(
             actor=clinician,
             program=evening_iop,

@@ -1,0 +1,41 @@
+"""The program lock: one home for the row lock that serialises a program's writes (Saleor's
+``lock_objects.py`` habit).
+
+Every write that reads a program's stays or its calendar and acts on what it read takes this
+lock first, in the caller's transaction:
+
+- admissions, discharges, offers and transitions (the capacity check: the last place goes to
+  exactly one request);
+- creating or moving a program's sessions, creating, editing and expanding its series: the new
+  sessions' rosters are filled from the stays read under the lock, so a patient admitted (or
+  discharged) at the same moment is either seen by the roster fill or sees the new session in
+  their own roster update, never neither; and the program's week is counted under it, so two
+  concurrent sessions cannot both take the last place of a week.
+
+Several programs are locked in id order, so two writers cannot deadlock.
+"""
+
+from collections.abc import Iterable
+
+from programs.models import Program
+
+
+def program_lock(program_id: int) -> Program:
+    """Lock the program's row (with its clinic read alongside) until the transaction ends."""
+    return (
+        Program.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=program_id)
+    )
+
+
+def programs_lock(program_ids: Iterable[int]) -> dict[int, Program]:
+    """Lock several programs' rows in id order; returns them by id."""
+    ids = sorted(set(program_ids))
+    if not ids:
+        return {}
+    return {
+        program.pk: program
+        for program in Program.objects.select_for_update(of=("self",))
+        .select_related("clinic")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
