@@ -151,36 +151,47 @@ changes AS (
     SELECT program_id, GREATEST(start_date, %(start)s) AS day,
            CASE WHEN is_future THEN 0 ELSE 1 END AS admitted,
            CASE WHEN is_future THEN 1 ELSE 0 END AS reserved,
-           0 AS waitlisted
+           0 AS waitlisted, 0 AS held
     FROM stays
     UNION ALL
     -- ... to its discharge date, the first day it no longer occupies (range [start, discharge)).
     SELECT program_id, discharge_date,
            CASE WHEN is_future THEN 0 ELSE -1 END,
            CASE WHEN is_future THEN -1 ELSE 0 END,
-           0
+           0, 0
     FROM stays
     WHERE discharge_date <= %(end)s
     UNION ALL
     -- A waitlist request counts from its requested start, but never before today.
-    SELECT e.program_id, GREATEST(e.start_date, %(start)s, page.today), 0, 0, 1
+    SELECT e.program_id, GREATEST(e.start_date, %(start)s, page.today), 0, 0, 1, 0
     FROM page
     JOIN programs_enrollment e ON e.program_id = page.id
     WHERE e.program_id = ANY(%(program_ids)s)
       AND e.status = %(waitlisted)s
       AND e.start_date <= %(end)s
       AND page.today <= %(end)s
+    UNION ALL
+    -- A live offer holds a place from today on (as admissions count it: selectors.program_places).
+    SELECT e.program_id, GREATEST(%(start)s, page.today), 0, 0, 0, 1
+    FROM page
+    JOIN programs_enrollment e ON e.program_id = page.id
+    WHERE e.program_id = ANY(%(program_ids)s)
+      AND e.status = %(waitlisted)s
+      AND e.offer_expires_at > %(now)s
+      AND page.today <= %(end)s
 ),
 daily AS (
     SELECT program_id, day,
-           SUM(admitted) AS admitted, SUM(reserved) AS reserved, SUM(waitlisted) AS waitlisted
+           SUM(admitted) AS admitted, SUM(reserved) AS reserved, SUM(waitlisted) AS waitlisted,
+           SUM(held) AS held
     FROM changes
     GROUP BY program_id, day
 )
 SELECT page.id, calendar.day::date, page.capacity,
        COALESCE(SUM(daily.admitted) OVER running, 0)::integer,
        COALESCE(SUM(daily.reserved) OVER running, 0)::integer,
-       COALESCE(SUM(daily.waitlisted) OVER running, 0)::integer
+       COALESCE(SUM(daily.waitlisted) OVER running, 0)::integer,
+       COALESCE(SUM(daily.held) OVER running, 0)::integer
 FROM page
 CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS calendar(day)
 LEFT JOIN daily ON daily.program_id = page.id AND daily.day = calendar.day::date
@@ -205,11 +216,14 @@ def census(
     - ``waitlisted``: enrollments on the program's waitlist whose requested start is on or
       before ``d``, for days from today on. For past days it is 0: the waitlist's history is
       not kept, so who was waiting on a past day cannot be told;
-    - ``free``: ``max(capacity − admitted − reserved, 0)`` (places held for an offered
-      waitlisted patient are not subtracted).
+    - ``held``: places held from today on for waitlisted patients with a live offer (0 for
+      past days);
+    - ``free``: ``max(capacity − admitted − reserved − held, 0)``: as admissions count a day's
+      places (an offered patient's held place is taken for everyone else).
 
     Returns ``[{"program": {"id", "name", "level", "track"}, "days": [{"date", "capacity",
-    "admitted", "reserved", "waitlisted", "free"}, ...]}, ...]`` in the programs' order.
+    "admitted", "reserved", "waitlisted", "held", "free"}, ...]}, ...]`` in the programs'
+    order.
     """
     census_range_check(start, end)
     allowed = set(clinic_ids_for_user(user))
@@ -230,7 +244,7 @@ def census(
                 "waitlisted": EnrollmentStatus.WAITLISTED.value,
             },
         )
-        for program_id, day, capacity, admitted, reserved, waitlisted in cursor.fetchall():
+        for program_id, day, capacity, admitted, reserved, waitlisted, held in cursor.fetchall():
             days[program_id].append(
                 {
                     "date": day,
@@ -238,7 +252,8 @@ def census(
                     "admitted": admitted,
                     "reserved": reserved,
                     "waitlisted": waitlisted,
-                    "free": max(capacity - admitted - reserved, 0),
+                    "held": held,
+                    "free": max(capacity - admitted - reserved - held, 0),
                 }
             )
     return [

@@ -64,7 +64,13 @@ class CensusDaySerializer(serializers.Serializer):
         help_text="Waitlisted with a requested start on or before this day; 0 for past days "
         "(waitlist history is not kept)."
     )
-    free = serializers.IntegerField(help_text="max(capacity − admitted − reserved, 0).")
+    held = serializers.IntegerField(
+        help_text="Places held from today on for waitlisted patients with a live offer (0 for "
+        "past days)."
+    )
+    free = serializers.IntegerField(
+        help_text="max(capacity − admitted − reserved − held, 0): as admissions count places."
+    )
 
 
 class CensusRowSerializer(serializers.Serializer):

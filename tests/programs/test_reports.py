@@ -136,21 +136,22 @@ def test_census_by_hand(client_for, admissions, clinic):
         "level": "residential",
         "track": "",
     }
+    # (no offer is held: B's discharge frees no place from today on, C takes it on the 2nd)
     expected = [
-        # date,       capacity, admitted, reserved, waitlisted, free
-        ("2026-11-24", 3, 1, 0, 0, 2),
-        ("2026-11-25", 3, 2, 0, 0, 1),
-        ("2026-11-26", 3, 2, 0, 0, 1),
-        ("2026-11-27", 3, 2, 0, 0, 1),
-        ("2026-11-28", 3, 2, 0, 0, 1),
-        ("2026-11-29", 3, 2, 0, 0, 1),
-        ("2026-11-30", 3, 2, 0, 0, 1),
-        ("2026-12-01", 3, 2, 0, 1, 1),
-        ("2026-12-02", 3, 2, 1, 1, 0),
-        ("2026-12-03", 3, 1, 1, 1, 1),
-        ("2026-12-04", 3, 1, 1, 1, 1),
+        # date,       capacity, admitted, reserved, waitlisted, held, free
+        ("2026-11-24", 3, 1, 0, 0, 0, 2),
+        ("2026-11-25", 3, 2, 0, 0, 0, 1),
+        ("2026-11-26", 3, 2, 0, 0, 0, 1),
+        ("2026-11-27", 3, 2, 0, 0, 0, 1),
+        ("2026-11-28", 3, 2, 0, 0, 0, 1),
+        ("2026-11-29", 3, 2, 0, 0, 0, 1),
+        ("2026-11-30", 3, 2, 0, 0, 0, 1),
+        ("2026-12-01", 3, 2, 0, 1, 0, 1),
+        ("2026-12-02", 3, 2, 1, 1, 0, 0),
+        ("2026-12-03", 3, 1, 1, 1, 0, 1),
+        ("2026-12-04", 3, 1, 1, 1, 0, 1),
     ]
-    keys = ("date", "capacity", "admitted", "reserved", "waitlisted", "free")
+    keys = ("date", "capacity", "admitted", "reserved", "waitlisted", "held", "free")
     assert row["days"] == [dict(zip(keys, values, strict=True)) for values in expected]
 
 
@@ -163,7 +164,20 @@ def test_census_agrees_with_enrollment_is_active_on(admissions, clinic):
         start = TODAY + datetime.timedelta(days=rng.randint(-80, 60))
         kind = rng.choice(["admitted", "discharged", "waitlisted", "cancelled"])
         status = EnrollmentStatus.WAITLISTED if kind in ("waitlisted", "cancelled") else "admitted"
-        enrollment = admit(patient, program, start, status=status)
+        # Some waitlisted patients hold an offer, live or lapsed.
+        offer_expires_at = (
+            NOW + datetime.timedelta(hours=rng.choice([-5, 5]))
+            if kind == "waitlisted" and rng.random() < 0.5
+            else None
+        )
+        enrollment = admit(
+            patient,
+            program,
+            start,
+            status=status,
+            offered_at=offer_expires_at and NOW - datetime.timedelta(hours=43),
+            offer_expires_at=offer_expires_at,
+        )
         if kind == "discharged":
             discharge(enrollment, start + datetime.timedelta(days=rng.randint(0, 40)))
         elif kind == "cancelled":
@@ -177,6 +191,7 @@ def test_census_agrees_with_enrollment_is_active_on(admissions, clinic):
 
     # then
     assert len(row["days"]) == reports.CENSUS_MAX_DAYS
+    assert any(entry["held"] for entry in row["days"])  # the mix holds live offers
     for entry in row["days"]:
         on = entry["date"]
         occupying = [e for e in enrollments if e.is_active_on(on)]
@@ -187,13 +202,23 @@ def test_census_agrees_with_enrollment_is_active_on(admissions, clinic):
             if on >= TODAY
             else 0
         )
+        held = (
+            sum(
+                1
+                for e in enrollments
+                if e.status == "waitlisted" and e.offer_expires_at and e.offer_expires_at > NOW
+            )
+            if on >= TODAY
+            else 0
+        )
         assert entry == {
             "date": on,
             "capacity": 12,
             "admitted": admitted,
             "reserved": reserved,
             "waitlisted": waitlisted,
-            "free": max(12 - admitted - reserved, 0),
+            "held": held,
+            "free": max(12 - admitted - reserved - held, 0),
         }
 
 

@@ -312,7 +312,7 @@ def test_staff_see_an_enrollments_offers_newest_first(
     ]
 
 
-def test_the_programs_list_and_the_admission_service_agree_on_a_held_place(
+def test_the_programs_list_the_census_and_admissions_agree_on_a_held_place(
     client_for, admissions, clinic, one_bed, present
 ):
     # given: one bed, freed by a discharge and held for Bea's offer
@@ -323,6 +323,7 @@ def test_the_programs_list_and_the_admission_service_agree_on_a_held_place(
 
     with at(datetime.timedelta(hours=1)):
         listed = client.get("/api/v1/programs/").json()["results"]
+        census = client.get("/api/v1/reports/census/", {"end": TODAY.isoformat()}).json()
         refused = client.post(
             "/api/v1/enrollments/",
             {"patient": walk_in.pk, "program": one_bed.pk, "start_date": TODAY.isoformat()},
@@ -331,8 +332,10 @@ def test_the_programs_list_and_the_admission_service_agree_on_a_held_place(
         admitted = client.post(f"/api/v1/enrollments/{bea.pk}/admit/", {}, format="json")
         listed_after = client.get("/api/v1/programs/").json()["results"]
 
-    # then: the list counts the held offer as taken, and so does the service...
+    # then: the list and the census count the held offer as taken, and so does the service...
     assert [(row["id"], row["free_places"]) for row in listed] == [(one_bed.pk, 0)]
+    [census_today] = census["results"][0]["days"]
+    assert (census_today["held"], census_today["free"]) == (1, 0)
     assert (refused.status_code, refused.json()["code"]) == (409, "program_full")
     # ...except for the offered patient, whose held place is theirs
     assert (admitted.status_code, admitted.json()["status"]) == (200, "admitted")
