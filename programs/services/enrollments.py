@@ -219,39 +219,13 @@ def enrollment_create(
     primary_clinician=None,
     assessment: Assessment | None = None,
     priority: int = 0,
-) -> Enrollment:
-    """Admit ``patient`` to ``program`` from ``start_date``; when it is full, refuse with
-    ``program_full`` or, with ``waitlist``, put the patient on the waitlist."""
-    return _enrollment_create(
-        actor=actor,
-        patient=patient,
-        program=program,
-        start_date=start_date,
-        waitlist=waitlist,
-        planned_end_date=planned_end_date,
-        primary_clinician=primary_clinician,
-        assessment=assessment,
-        priority=priority,
-        now=timezone.now(),
-    )
-
-
-def _enrollment_create(
-    *,
-    actor,
-    patient: Patient,
-    program: Program,
-    start_date: datetime.date,
-    waitlist: bool = False,
-    planned_end_date: datetime.date | None = None,
-    primary_clinician=None,
-    assessment: Assessment | None = None,
-    priority: int = 0,
-    now: datetime.datetime,
+    now: datetime.datetime | None = None,
     reason: str = "",
 ) -> Enrollment:
-    """``enrollment_create`` on the caller's clock (a transition's), with the reason its
-    history gives the creation."""
+    """Admit ``patient`` to ``program`` from ``start_date``; when it is full, refuse with
+    ``program_full`` or, with ``waitlist``, put the patient on the waitlist. A transition passes
+    its own clock (``now``) and the reason its history gives the creation."""
+    now = now or timezone.now()
     program = _lock_program(program)
     _check_enrollable(patient, program, assessment, start_date, now=now)
     _check_primary_clinician(primary_clinician, program)
@@ -672,7 +646,7 @@ def transition_create(
     clinician = source.primary_clinician
     if clinician is not None and not _is_clinician_of(clinician, target):
         clinician = None
-    target_enrollment = _enrollment_create(
+    target_enrollment = enrollment_create(
         actor=actor,
         patient=source.patient,
         program=target,

@@ -378,13 +378,10 @@ def reminded(clinic, clinician, admissions, program):
 
 
 @pytest.fixture
-def run(django_capture_on_commit_callbacks):
+def run(send_due_reminders):
     def dispatch_and_send(when=DUE):
-        wakes = []
         with time_machine.travel(when, tick=False):
-            with django_capture_on_commit_callbacks(execute=True):
-                reminders.dispatch(lambda: wakes.append(1))
-            return [status for _ in wakes for status in reminders.drain().values()]
+            return send_due_reminders()
 
     return dispatch_and_send
 
