@@ -110,13 +110,15 @@ def add_sms(admissions, rae):
 def test_adding_sms_plans_it_for_future_sessions_only(
     by, schedule, rae, admissions, client_for, clinician
 ):
-    # given: a session already past, two ahead, one cancelled and one Rae declined
-    _past, first, second, cancelled, declined = schedule(
-        at(11, 28, 18), at(12, 4, 18), at(12, 5, 18), at(12, 6, 18), at(12, 7, 18)
+    # given: a session already past, two ahead, one cancelled, one Rae declined and one she is
+    # excused from
+    _past, first, second, cancelled, declined, excused = schedule(
+        at(11, 28, 18), at(12, 4, 18), at(12, 5, 18), at(12, 6, 18), at(12, 7, 18), at(12, 8, 18)
     )
     with time_machine.travel(JOINED, tick=False):
         services.session_cancel(actor=clinician, session=cancelled)
         services.session_respond(actor=None, session=declined, patient=rae, response="declined")
+        services.attendance_record(actor=clinician, session=excused, patient=rae, status="excused")
     emails = sorted(Reminder.objects.values_list("id", "status"))
 
     # when
