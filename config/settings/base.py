@@ -271,7 +271,13 @@ SIMPLE_JWT = {
     # Every authenticated request loads the user: a disabled account is refused at once, even
     # with an access token that has not expired yet.
     "CHECK_USER_IS_ACTIVE": True,
+    # Tokens carry a digest of the password hash: a password change voids the access tokens at
+    # once, as it blacklists the refresh tokens (clinic.signals).
+    "CHECK_REVOKE_TOKEN": True,
 }
+# However often it is refreshed, a sign-in's chain of refresh tokens ends this many days after
+# the sign-in (clinic.tokens).
+JWT_REFRESH_MAX_DAYS = env.int("JWT_REFRESH_MAX_DAYS", default=30)
 
 # How long a patient's app activation code works (patients.activation).
 ACTIVATION_CODE_HOURS = env.int("ACTIVATION_CODE_HOURS", default=72)
