@@ -140,6 +140,12 @@ CACHES = {
     }
 }
 
+# GET /health/ names the failing parts only to staff signed in to the admin or to callers
+# with this bearer token (empty: no token works); anonymous callers get the status alone, with
+# the worker pinged at most once per HEALTH_WORKER_CHECK_SECONDS (clinic.health).
+HEALTH_CHECK_TOKEN = env.str("HEALTH_CHECK_TOKEN", default="")
+HEALTH_WORKER_CHECK_SECONDS = env.int("HEALTH_WORKER_CHECK_SECONDS", default=15)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth ---------------------------------------------------------------------------------------------
