@@ -205,10 +205,18 @@ if _proxy_ssl_header:
 
 # Email --------------------------------------------------------------------------------------------
 # EMAIL_URL (e.g. smtp+tls://user:pass@host:587) wins; else EMAIL_BACKEND (+ EMAIL_FILE_PATH).
+# The console default is for DEBUG only: it would print patients' addresses and messages to the
+# service's log, so with DEBUG off one of the two must be set.
 
 if env.str("EMAIL_URL", default=""):
     globals().update(env.email_url("EMAIL_URL"))
 else:
+    if not DEBUG and not env.str("EMAIL_BACKEND", default=""):
+        configuration_error(
+            "EMAIL_URL is not set. Set EMAIL_URL to the SMTP server's URL (e.g. "
+            "smtp+tls://user:password@smtp.example.org:587), or EMAIL_BACKEND to a Django e-mail "
+            "backend (required when DEBUG is off), or set DEBUG=1 for local development."
+        )
     EMAIL_BACKEND = env.str(
         "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
     )
