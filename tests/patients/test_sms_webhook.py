@@ -537,7 +537,7 @@ def test_a_burst_of_signed_stops_is_not_throttled_and_every_one_opts_out(
 
 
 @frozen
-def test_unsigned_bursts_are_still_throttled(api_client, production_anon_rate):
+def test_unsigned_bursts_are_still_throttled(production_anon_rate):
     caller = APIClient(REMOTE_ADDR=production_anon_rate)
 
     codes = [
