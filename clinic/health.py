@@ -22,6 +22,7 @@ import hmac
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import DatabaseError
 from django.http import JsonResponse
 from health_check.checks import Database
 from health_check.contrib.celery import Ping
@@ -53,7 +54,10 @@ async def _authorised(request) -> bool:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
     if token and scheme.lower() == "bearer" and hmac.compare_digest(given.encode(), token.encode()):
         return True
-    user = await request.auser()
+    try:
+        user = await request.auser()
+    except DatabaseError:
+        return False  # the session cannot be read while the database is down
     return user.is_active and user.is_staff
 
 

@@ -120,6 +120,10 @@ def refresh_chain_revoke(*, payload: dict, now: datetime.datetime) -> int:
         )
         if chain_id(token_backend.decode(token, verify=False)) == chain
     ]
+    if not voided:
+        # The chain had already ended (logout, password change, a revocation before): a stale
+        # app, nothing to record.
+        return 0
     audit_record(actor=None, action=AuditAction.UPDATE, obj=user)
     # No account named: which person holds it may be patient data (the audit row has it).
     logger.warning("A rotated refresh token was reused; its chain is revoked.")

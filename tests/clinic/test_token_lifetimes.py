@@ -177,6 +177,16 @@ def test_reusing_a_rotated_token_voids_its_whole_chain(user):
         assert AuditEvent.objects.filter(object_type="auth.user", object_id=str(user.pk)).exists()
 
 
+def test_a_token_of_an_ended_chain_is_refused_without_a_theft_record(user):
+    with days_after_sign_in(0):
+        tokens = sign_in(user)
+        anonymous().post("/api/v1/auth/logout/", {"refresh": tokens["refresh"]})
+
+        assert refresh(tokens["refresh"]).status_code == 401
+
+        assert not AuditEvent.objects.filter(object_type="auth.user").exists()
+
+
 def test_reusing_a_token_from_the_middle_of_the_chain_voids_it_too(user):
     with days_after_sign_in(0):
         first = sign_in(user)
