@@ -9,7 +9,8 @@
 #
 # Configuration comes from the environment at run time (.env.example lists it); nothing secret
 # is baked into the image. DATABASE_URL and REDIS_URL must be set when running it: without
-# them the settings would start embedded servers, which is meant for development only.
+# them the settings would start embedded servers, which is meant for development only. So must
+# EMAIL_URL (or EMAIL_BACKEND): without either the settings refuse to start.
 
 FROM python:3.11-slim
 
@@ -46,13 +47,16 @@ RUN pip install -c requirements.lock . \
  && python -m compileall -q /app
 
 # Static files are collected at build time into STATIC_ROOT (.local/static) and served by
-# whitenoise. The dummy URLs keep the settings from starting embedded servers; collectstatic
-# connects to neither, and the values exist only for this command (not in the image).
+# whitenoise. The dummy URLs keep the settings from starting embedded servers, and the dummy
+# e-mail backend satisfies their rule that DEBUG off needs EMAIL_URL or EMAIL_BACKEND (set them
+# at run time); collectstatic uses none of them, and the values exist only for this command
+# (not in the image).
 # .local/ is then the one place the service may write (e.g. EMAIL_FILE_PATH); the collected
 # static files inside it stay owned by root, read-only for the service.
 RUN DATABASE_URL=postgres://build@localhost/build \
     REDIS_URL=redis://localhost:6379/0 \
     SECRET_KEY=build-only \
+    EMAIL_BACKEND=django.core.mail.backends.dummy.EmailBackend \
     python manage.py collectstatic --noinput \
  && chown 10001:10001 .local
 

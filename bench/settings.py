@@ -14,6 +14,8 @@ os.environ.setdefault("ALLOWED_HOSTS", "127.0.0.1,localhost")
 os.environ.setdefault("SECURE_SSL_REDIRECT", "0")
 os.environ.setdefault("JWT_ACCESS_MINUTES", "120")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+# Replaced below; the base settings require one with DEBUG off.
+os.environ.setdefault("EMAIL_BACKEND", "bench.backends.RenderingEmailBackend")
 
 from config.settings.base import *  # noqa: F403
 

@@ -24,7 +24,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 
 from clinic.errors import Conflict, ServiceError
 from clinic.models import AuditAction
@@ -255,13 +254,8 @@ def patient_app_access_revoke(*, actor, patient: Patient) -> None:
     user = patient.app_user
     if user is not None and user.is_active:
         user.is_active = False
+        # The save voids the account's refresh tokens (clinic.signals), in this transaction.
         user.save(update_fields=["is_active"])
-        outstanding = OutstandingToken.objects.filter(
-            user=user, expires_at__gt=now, blacklistedtoken__isnull=True
-        )
-        BlacklistedToken.objects.bulk_create(
-            [BlacklistedToken(token=token) for token in outstanding], ignore_conflicts=True
-        )
     elif not codes_revoked:
         raise Conflict("The patient has no app access to revoke.", code="no_app_access")
     audit_record(

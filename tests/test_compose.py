@@ -25,7 +25,14 @@ DOCKERFILE = ROOT / "Dockerfile"
 REQUIRED_SERVICES = {"web", "worker", "beat", "postgres", "redis"}
 APP_SERVICES = {"web", "worker", "beat"}
 # What the settings cannot run without in production (DEBUG off).
-REQUIRED_IN_PRODUCTION = {"SECRET_KEY", "DATABASE_URL", "REDIS_URL", "ALLOWED_HOSTS", "DEBUG"}
+REQUIRED_IN_PRODUCTION = {
+    "SECRET_KEY",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "ALLOWED_HOSTS",
+    "DEBUG",
+    "EMAIL_URL",
+}
 
 
 # Helpers: each returns a list of problems (empty when the document is fine) -------------------

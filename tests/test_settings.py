@@ -15,7 +15,10 @@ PRODUCTION_LIKE = {
     "ALLOWED_HOSTS": "continuum.example.org",
     "CSRF_TRUSTED_ORIGINS": "https://continuum.example.org",
     "SECURE_PROXY_SSL_HEADER_NAME": "HTTP_X_FORWARDED_PROTO",
+    "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
 }
+# The same without any e-mail configuration.
+WITHOUT_EMAIL = {key: value for key, value in PRODUCTION_LIKE.items() if key != "EMAIL_BACKEND"}
 
 
 def manage(*args, env_overrides, drop=()):
@@ -52,12 +55,59 @@ def test_debug_is_off_unless_the_environment_turns_it_on():
         "--no-imports",
         "-c",
         "from django.conf import settings; print(settings.DEBUG)",
-        env_overrides={"SECRET_KEY": "s" * 60},
+        env_overrides={"SECRET_KEY": "s" * 60, "EMAIL_BACKEND": PRODUCTION_LIKE["EMAIL_BACKEND"]},
         drop=("DEBUG",),
     )
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "False"
+
+
+def test_without_debug_email_must_be_configured_not_printed_to_the_log():
+    result = manage("check", env_overrides=WITHOUT_EMAIL, drop=("EMAIL_URL", "EMAIL_BACKEND"))
+
+    assert result.returncode != 0
+    assert "EMAIL_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("EMAIL_URL", "smtp://mail.internal:25", "django.core.mail.backends.smtp.EmailBackend"),
+        (
+            "EMAIL_BACKEND",
+            "django.core.mail.backends.filebased.EmailBackend",
+            "django.core.mail.backends.filebased.EmailBackend",
+        ),
+    ],
+)
+def test_without_debug_either_email_variable_will_do(variable, value, expected):
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.EMAIL_BACKEND)",
+        env_overrides={**WITHOUT_EMAIL, variable: value},
+        drop=("EMAIL_URL", "EMAIL_BACKEND"),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == expected
+
+
+def test_debug_prints_email_to_the_console_without_configuration():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings; print(settings.EMAIL_BACKEND)",
+        env_overrides={"DEBUG": "1"},
+        drop=("SECRET_KEY", "EMAIL_URL", "EMAIL_BACKEND"),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "django.core.mail.backends.console.EmailBackend"
 
 
 def test_debug_needs_no_secret_key():

@@ -140,6 +140,12 @@ CACHES = {
     }
 }
 
+# GET /health/ names the failing parts only to staff signed in to the admin or to callers
+# with this bearer token (empty: no token works); anonymous callers get the status alone, with
+# the worker pinged at most once per HEALTH_WORKER_CHECK_SECONDS (clinic.health).
+HEALTH_CHECK_TOKEN = env.str("HEALTH_CHECK_TOKEN", default="")
+HEALTH_WORKER_CHECK_SECONDS = env.int("HEALTH_WORKER_CHECK_SECONDS", default=15)
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Auth ---------------------------------------------------------------------------------------------
@@ -199,10 +205,18 @@ if _proxy_ssl_header:
 
 # Email --------------------------------------------------------------------------------------------
 # EMAIL_URL (e.g. smtp+tls://user:pass@host:587) wins; else EMAIL_BACKEND (+ EMAIL_FILE_PATH).
+# The console default is for DEBUG only: it would print patients' addresses and messages to the
+# service's log, so with DEBUG off one of the two must be set.
 
 if env.str("EMAIL_URL", default=""):
     globals().update(env.email_url("EMAIL_URL"))
 else:
+    if not DEBUG and not env.str("EMAIL_BACKEND", default=""):
+        configuration_error(
+            "EMAIL_URL is not set. Set EMAIL_URL to the SMTP server's URL (e.g. "
+            "smtp+tls://user:password@smtp.example.org:587), or EMAIL_BACKEND to a Django e-mail "
+            "backend (required when DEBUG is off), or set DEBUG=1 for local development."
+        )
     EMAIL_BACKEND = env.str(
         "EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend"
     )
@@ -271,7 +285,13 @@ SIMPLE_JWT = {
     # Every authenticated request loads the user: a disabled account is refused at once, even
     # with an access token that has not expired yet.
     "CHECK_USER_IS_ACTIVE": True,
+    # Tokens carry a digest of the password hash: a password change voids the access tokens at
+    # once, as it blacklists the refresh tokens (clinic.signals).
+    "CHECK_REVOKE_TOKEN": True,
 }
+# However often it is refreshed, a sign-in's chain of refresh tokens ends this many days after
+# the sign-in (clinic.tokens).
+JWT_REFRESH_MAX_DAYS = env.int("JWT_REFRESH_MAX_DAYS", default=30)
 
 # How long a patient's app activation code works (patients.activation).
 ACTIVATION_CODE_HOURS = env.int("ACTIVATION_CODE_HOURS", default=72)

@@ -12,6 +12,9 @@ from config.test_servers import start_throwaway_servers
 
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("SECRET_KEY", "test-only-secret-key-not-for-any-deployment-0123456789")
+# In memory, unless the environment names another: the worker processes that the end-to-end
+# tests start write to files or a fake provider the test can read.
+os.environ.setdefault("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
 start_throwaway_servers()
 
 from .base import *  # noqa: E402,F403
@@ -19,9 +22,9 @@ from .base import *  # noqa: E402,F403
 # Tests assert on security behaviour but talk plain HTTP to the test client.
 SECURE_SSL_REDIRECT = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-# In-memory channels, unless the environment names others: the worker processes that the
-# end-to-end tests start write to files or a fake provider the test can read.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.locmem.EmailBackend")
+# In-memory channels, unless the environment names others (e-mail's is set above, before the
+# base settings require one; it wins over an EMAIL_URL of the environment here).
+EMAIL_BACKEND = os.environ["EMAIL_BACKEND"]
 SMS_BACKEND = os.environ.get("SMS_BACKEND", "clinic.notifications.backends.LocmemSMSBackend")
 PUSH_BACKEND = os.environ.get("PUSH_BACKEND", "clinic.notifications.backends.LocmemPushBackend")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=True)  # noqa: F405

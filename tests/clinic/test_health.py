@@ -1,10 +1,47 @@
-"""GET /health/ names the failing part with a 503 (a 200 with a real worker is in tests/e2e)."""
+"""GET /health/: the status for anyone, each part named only for staff or the health token, and
+no worker ping per anonymous request (a 200 with a real worker is in tests/e2e)."""
+
+import time
 
 import pytest
+from health_check.contrib.celery import Ping
+from health_check.exceptions import ServiceUnavailable
 
 from config import embedded
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
+
+TOKEN = "health-token-for-the-tests-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def health_settings(settings):
+    settings.HEALTH_CHECK_TOKEN = TOKEN
+    # Each test its own cache keys (the worker state is shared through the cache).
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "KEY_PREFIX": f"{settings.CACHES['default']['KEY_PREFIX']}-{time.monotonic_ns()}",
+        }
+    }
+
+
+@pytest.fixture
+def worker(monkeypatch):
+    """The worker ping, counted; ``worker.up`` says whether it answers."""
+
+    class Worker:
+        up = True
+        pings = 0
+
+    def run(check):
+        Worker.pings += 1
+        if not Worker.up:
+            raise ServiceUnavailable("Celery workers unavailable")
+
+    monkeypatch.setattr(Ping, "run", run)
+    return Worker
 
 
 @pytest.fixture
@@ -17,18 +54,83 @@ def own_redis(tmp_path, settings):
     server.destroy()
 
 
-def test_health_is_public_json_and_names_each_part(client):
+def with_token(client, token=TOKEN):
+    return client.get("/health/", HTTP_AUTHORIZATION=f"Bearer {token}")
+
+
+# Anyone -------------------------------------------------------------------------------------------
+
+
+def test_anyone_gets_the_status_alone(client, worker):
     response = client.get("/health/")
 
-    body = response.json()
-    assert set(body["checks"]) == {"database", "broker", "worker"}
-    assert body["checks"]["database"] == "ok"
-    assert body["checks"]["broker"] == "ok"
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_anyone_gets_a_503_that_names_no_part(client, worker):
+    worker.up = False
+
+    response = client.get("/health/")
+
+    assert response.status_code == 503
+    assert response.json() == {
+        "code": "unhealthy",
+        "detail": "The service is unavailable.",
+        "fields": {},
+    }
+
+
+def test_anonymous_requests_ping_the_workers_at_most_once_per_interval(client, worker, settings):
+    settings.HEALTH_WORKER_CHECK_SECONDS = 1
+
+    codes = {client.get("/health/").status_code for _ in range(20)}
+
+    assert codes == {200}
+    assert worker.pings == 1
+    # The worker stops: anonymous callers learn it at the next check, not before.
+    worker.up = False
+    assert client.get("/health/").status_code == 200
+    time.sleep(1.1)
+    assert client.get("/health/").status_code == 503
+    assert worker.pings == 2
+
+
+def test_a_wrong_token_or_a_user_who_is_not_staff_gets_the_status_alone(client, worker):
+    assert with_token(client, "not-the-token").json() == {"status": "ok"}
+    client.force_login(UserFactory())
+    assert client.get("/health/").json() == {"status": "ok"}
+
+
+def test_no_token_is_accepted_when_none_is_set(client, worker, settings):
+    settings.HEALTH_CHECK_TOKEN = ""
+
+    assert client.get("/health/", HTTP_AUTHORIZATION="Bearer ").json() == {"status": "ok"}
+
+
+# Staff and the token ------------------------------------------------------------------------------
+
+
+def test_the_token_shows_each_part_and_checks_the_worker_each_time(client, worker):
+    responses = [with_token(client) for _ in range(3)]
+
+    assert [r.status_code for r in responses] == [200] * 3
+    assert responses[0].json() == {
+        "status": "ok",
+        "checks": {"database": "ok", "broker": "ok", "worker": "ok"},
+    }
+    assert worker.pings == 3
+
+
+def test_staff_signed_in_to_the_admin_see_each_part(client, worker):
+    client.force_login(UserFactory(is_staff=True))
+
+    assert set(client.get("/health/").json()["checks"]) == {"database", "broker", "worker"}
 
 
 def test_health_is_503_naming_the_worker_when_none_runs(client):
-    # The test suite runs no worker (tasks run eagerly).
-    response = client.get("/health/")
+    # The test suite runs no worker (tasks run eagerly): the real ping finds none.
+    response = with_token(client)
 
     assert response.status_code == 503
     body = response.json()
@@ -36,13 +138,14 @@ def test_health_is_503_naming_the_worker_when_none_runs(client):
     assert body["fields"] == {}
     assert "worker" in body["detail"]
     assert body["checks"]["worker"].startswith("unavailable")
+    assert body["checks"]["database"] == "ok"
 
 
-def test_health_is_503_naming_the_broker_when_redis_stops(client, own_redis):
-    assert client.get("/health/").json()["checks"]["broker"] == "ok"
+def test_health_is_503_naming_the_broker_when_redis_stops(client, own_redis, worker):
+    assert with_token(client).json()["checks"]["broker"] == "ok"
 
     own_redis.stop()
-    response = client.get("/health/")
+    response = with_token(client)
 
     assert response.status_code == 503
     body = response.json()
@@ -50,3 +153,5 @@ def test_health_is_503_naming_the_broker_when_redis_stops(client, own_redis):
     assert body["checks"]["broker"].startswith("unavailable")
     assert body["checks"]["database"] == "ok"
     assert response.headers["Cache-Control"].startswith("max-age=0")
+    # Anyone learns only that it is down.
+    assert client.get("/health/").json()["detail"] == "The service is unavailable."

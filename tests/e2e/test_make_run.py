@@ -26,8 +26,10 @@ def listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
-def get(url: str, data: bytes | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+def get(url: str, data: bytes | None = None, headers: dict | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        url, data=data, headers={"Content-Type": "application/json", **(headers or {})}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, response.read()
@@ -55,11 +57,10 @@ def processes_started_by_this_run(local: Path) -> list[str]:
 def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
     port = free_port()
     local = tmp_path / "local"
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY")
-    }
+    # What the test run's settings put in the environment: `make run` starts without them.
+    test_run_only = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY"}
+    test_run_only |= {"EMAIL_BACKEND", "EMAIL_URL"}
+    env = {key: value for key, value in os.environ.items() if key not in test_run_only}
     # A machine without the browser and without root: `make run` must not try to install
     # Chromium (an apt-get that fails, first on the PATH, would stop it).
     fake_bin = tmp_path / "bin"
@@ -72,6 +73,7 @@ def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
             "PORT": str(port),
             "CONTINUUM_LOCAL_DIR": str(local),
             "DEMO_PASSWORD": "e2e-demo-pass",
+            "HEALTH_CHECK_TOKEN": "e2e-health-token",
             "CHROMIUM": str(tmp_path / "no-chromium"),
             "PATH": f"{fake_bin}:{env['PATH']}",
         }
@@ -90,6 +92,9 @@ def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
                 break
             time.sleep(1)
         assert status == 200, (tmp_path / "run.log").read_text()[-3000:]
+        assert json.loads(body) == {"status": "ok"}  # anyone: the status alone
+        status, body = get(f"{base}/health/", headers={"Authorization": "Bearer e2e-health-token"})
+        assert status == 200, body
         assert json.loads(body)["checks"] == {"database": "ok", "broker": "ok", "worker": "ok"}
 
         assert get(f"{base}/admin/login/")[0] == 200

@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.core import mail
 from django.db import IntegrityError, transaction
+from rest_framework.test import APIClient
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import backends
@@ -505,3 +506,46 @@ def test_start_plans_the_sms_reminders_of_sessions_already_on_the_schedule(
         assert send_due_reminders() == []
     [sms] = backends.sms_outbox()
     assert sms.to == PHONE
+
+
+# Throttling ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def production_anon_rate(monkeypatch):
+    """The anonymous rate of production (the test settings raise it), on a cache key of this
+    test's own: another client address than the other tests'."""
+    from rest_framework.throttling import AnonRateThrottle
+
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "60/minute"})
+    return f"10.9.{next(_names) % 256}.{next(_names) % 250 + 1}"
+
+
+@frozen
+def test_a_burst_of_signed_stops_is_not_throttled_and_every_one_opts_out(
+    clinic, admissions, production_anon_rate
+):
+    # Replies to a bulk message, relayed by the provider from one of its addresses.
+    numbers = [f"+120255501{n:02d}" for n in range(100)]
+    patients = [make_patient(clinic, admissions, phone=number) for number in numbers]
+    provider = APIClient(REMOTE_ADDR=production_anon_rate)
+
+    codes = [stop(provider, phone=number).status_code for number in numbers]
+
+    assert codes == [200] * 100
+    assert all("sms" not in refreshed(p).reminder_channels for p in patients)
+
+
+@frozen
+def test_unsigned_bursts_are_still_throttled(production_anon_rate):
+    caller = APIClient(REMOTE_ADDR=production_anon_rate)
+
+    codes = [
+        inbound(caller, {"From": PHONE, "Body": "STOP"}, signature="forged").status_code
+        for _ in range(61)
+    ]
+
+    assert codes[:60] == [403] * 60
+    assert codes[60] == 429
+    # A signed request from the same address still goes through.
+    assert stop(caller).status_code == 200
