@@ -119,3 +119,20 @@ def test_the_demo_staff_sign_in_with_the_documented_authenticator_key(settings):
             {"username": username, "password": "demo-pass-123", "otp": code},
         )
         assert response.status_code == 200, response.content
+
+
+def test_the_make_run_banner_gives_the_demo_authenticator_key(settings):
+    import io
+
+    from clinic.demo import demo_otpauth_uri
+    from clinic.management.commands.serve import Command
+
+    settings.DEBUG = True
+    settings.STAFF_MFA_REQUIRED = False
+    out = io.StringIO()
+
+    Command(stdout=out)._print_banner(8000)
+
+    assert "Two-factor   off (STAFF_MFA_REQUIRED=1)" in out.getvalue()
+    assert "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" in out.getvalue()
+    assert demo_otpauth_uri() in out.getvalue()

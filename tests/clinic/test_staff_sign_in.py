@@ -261,3 +261,28 @@ def test_wrong_codes_on_the_admin_count_toward_the_lockout(client, admin_staff, 
 
     assert answers == [200, 200, 200, 200, 429]
     assert_error(admin_post(client, admin_staff, otp=totp_code(device)), 429, "locked_out")
+
+
+# Enrolling an authenticator ---------------------------------------------------------------------
+
+
+def test_the_enroll_command_gives_a_key_that_signs_in(clinician, traveller):
+    import io
+    import re
+    from base64 import b32decode
+
+    from django.core.management import CommandError, call_command
+    from django_otp.oath import totp
+
+    out = io.StringIO()
+    call_command("staff_totp_enroll", clinician.username, stdout=out)
+    key = re.search(r"key for \S+: ([A-Z2-7]+)", out.getvalue()).group(1)
+    assert "otpauth://totp/Continuum%3A" in out.getvalue()
+
+    code = f"{totp(b32decode(key)):06d}"
+    assert sign_in(clinician, otp=code).status_code == 200
+
+    with pytest.raises(CommandError, match="already has an authenticator"):
+        call_command("staff_totp_enroll", clinician.username, stdout=io.StringIO())
+    call_command("staff_totp_enroll", clinician.username, "--replace", stdout=io.StringIO())
+    assert clinician.totpdevice_set.count() == 1
