@@ -185,8 +185,9 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 # The client's address as the throttles see it (NUM_PROXIES), not a header anyone can forge.
 AXES_CLIENT_IP_CALLABLE = "clinic.signin.client_address"
 AXES_LOCKOUT_CALLABLE = "clinic.api.auth.lockout_response"
+# No start-up banner; failures are still logged, with names and addresses masked.
+AXES_VERBOSE = False
 # Failed attempts keep no typed-in secrets (axes stores the other form fields).
-AXES_VERBOSE = False  # no start-up banner; failures are still logged, without names or addresses
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "otp_token", "csrfmiddlewaretoken"]
 
 # Automatic log-off (HIPAA §164.312(a)(2)(iii)): a session ends SESSION_IDLE_MINUTES after its
