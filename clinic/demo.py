@@ -1,8 +1,12 @@
 """The demo clinic and its staff (API.md, "Demo data"); idempotent: a second run changes nothing."""
 
+from base64 import b32encode
+from urllib.parse import quote
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.models import Clinic, ClinicMembership, Role
 
@@ -17,6 +21,26 @@ DEMO_STAFF = {
     "clinician": Role.CLINICIAN,
     "supervisor": Role.SUPERVISOR,
 }
+
+
+# The demo staff's authenticator key, for signing in when two-factor sign-in is on: RFC 6238's
+# published test secret (ASCII "12345678901234567890"), as public as the demo password. Every
+# demo user has it, so one entry in an authenticator app serves them all.
+DEMO_TOTP_KEY = "3132333435363738393031323334353637383930"  # hex, as django-otp stores it
+DEMO_TOTP_DEVICE = "demo authenticator"
+
+
+def demo_totp_secret() -> str:
+    """The key as authenticator apps take it (base32)."""
+    return b32encode(bytes.fromhex(DEMO_TOTP_KEY)).decode()
+
+
+def demo_otpauth_uri() -> str:
+    """The key as an ``otpauth://`` URI (what a QR code would hold) for the demo staff."""
+    return (
+        f"otpauth://totp/{quote('Continuum demo:staff')}?secret={demo_totp_secret()}"
+        f"&issuer={quote('Continuum demo')}&algorithm=SHA1&digits=6&period=30"
+    )
 
 
 @transaction.atomic
@@ -37,4 +61,7 @@ def seed_demo_clinic(*, password: str) -> Clinic:
         if role is not None:
             user.groups.add(Group.objects.get_or_create(name=role)[0])
         ClinicMembership.objects.get_or_create(user=user, clinic=clinic)
+        TOTPDevice.objects.get_or_create(
+            user=user, name=DEMO_TOTP_DEVICE, defaults={"key": DEMO_TOTP_KEY, "confirmed": True}
+        )
     return clinic

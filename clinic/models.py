@@ -20,6 +20,14 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+# auth.User is not ours to give constraints, so its case-insensitive uniqueness is an index of
+# migration 0009: "Ana" cannot sign up beside "ana". With Django's own (case-sensitive) unique
+# constraint, these are the indexes whose violation means "this username is taken".
+USERNAME_LOWER_UNIQUE_INDEX = "auth_user_username_lower_uniq"
+USERNAME_UNIQUE_INDEXES = frozenset({USERNAME_LOWER_UNIQUE_INDEX, "auth_user_username_key"})
+USERNAME_TAKEN = "This username is taken; choose another."
+
+
 class Role(models.TextChoices):
     """Staff roles; each is a Django group of the same name (created by a migration)."""
 

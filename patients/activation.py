@@ -11,7 +11,9 @@ not yet used.
 A refused activation says nothing about why: an unknown, used, expired, replaced or locked code
 and a wrong date of birth all give one and the same error (``ActivationRefused``), so the
 endpoint cannot be used to learn whether a code exists or whose birth date is whose. A wrong
-date of birth does not use the code up, but ``MAX_FAILED_ATTEMPTS`` of them lock it.
+date of birth does not use the code up, but ``MAX_FAILED_ATTEMPTS`` of them lock it. Nor can it
+be used to learn which usernames exist (a staff member's, say): a taken username is said only
+to a caller who holds a valid code and the right date of birth.
 """
 
 import datetime
@@ -26,7 +28,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from clinic.errors import Conflict, ServiceError
-from clinic.models import AuditAction
+from clinic.models import USERNAME_TAKEN, AuditAction
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record
 from patients.models import ActivationCode, Patient
@@ -37,7 +39,6 @@ CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 12
 CODE_GROUP = 4
 MAX_FAILED_ATTEMPTS = 5
-USERNAME_TAKEN = "This username is taken; choose another."
 
 
 class ActivationRefused(ServiceError):
@@ -149,18 +150,16 @@ def patient_app_activate(
 ):
     """Create the patient's app account from a code and the date of birth; returns the user.
 
-    The username and password are checked first, against nothing the code decides, so their
-    field errors cannot tell anyone whether a code is valid. Then the code and date of birth:
-    every failure there is the same ``ActivationRefused``.
+    The password is checked first, against nothing the code decides or any account holds, so
+    its field errors tell nothing. Then the code and date of birth: every failure there is the
+    same ``ActivationRefused``. Only then the username: whether it is taken (in any case: the
+    database's index on ``lower(username)`` decides) is told only to a caller who holds both.
 
     Not one atomic block on purpose: a wrong date of birth must count (and lock the code at the
     fifth) even though the request fails, so the count commits before the refusal is raised.
     Callers must not wrap this in a transaction of their own.
     """
-    User = get_user_model()
-    errors = _new_account_errors(User(username=username), password)
-    if User.objects.filter(username__iexact=username).exists():
-        errors["username"] = [USERNAME_TAKEN]
+    errors = _new_account_errors(get_user_model()(username=username), password)
     if errors:
         raise ValidationError(errors)
 
@@ -227,7 +226,7 @@ def _activate_under_lock(hashed: str, date_of_birth, *, username: str, password:
         with transaction.atomic():
             user = User.objects.create_user(username=username, password=password)
     except IntegrityError as error:
-        # Taken between the check above and here.
+        # The unique indexes on username and lower(username); nothing else can clash here.
         raise ValidationError({"username": [USERNAME_TAKEN]}) from error
     patient.app_user = user
     patient.save(update_fields=["app_user", "updated_at"])

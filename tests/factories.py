@@ -1,5 +1,6 @@
 import datetime
 import itertools
+import time
 
 import factory
 from django.contrib.auth import get_user_model
@@ -36,6 +37,42 @@ def staff_user(*, role: str, clinics=(), **kwargs):
     for clinic in clinics:
         ClinicMembership.objects.create(user=user, clinic=clinic)
     return user
+
+
+def totp_device(user):
+    """The user's authenticator (a confirmed TOTP device), made on first use."""
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    return TOTPDevice.objects.get_or_create(
+        user=user, name="authenticator", defaults={"confirmed": True}
+    )[0]
+
+
+def totp_code(device) -> str:
+    """A code ``device`` takes now (Python's clock, so time_machine moves it): the one its
+    authenticator app shows, or, when that was used already (a device takes each code once),
+    the next step's, which the server's tolerance of one step also takes. So a test may sign
+    in twice within one 30-second step, not three times."""
+    from django_otp.oath import hotp
+
+    device.refresh_from_db()
+    now = (int(time.time()) - device.t0) // device.step
+    step = max(now, device.last_t + 1)
+    return f"{hotp(device.bin_key, step, device.digits):0{device.digits}d}"
+
+
+def admin_login(client, user):
+    """Sign ``user`` in to the admin in Django's test ``client`` as the login form does with
+    password and code: the session holds the user and their verified second factor
+    (django-otp's session key, what ``django_otp.login`` stores)."""
+    from django_otp import DEVICE_ID_SESSION_KEY
+
+    device = totp_device(user)
+    client.force_login(user)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
 
 
 def make_patient(clinic, actor, first_name, *, last_name="Lee", **extra):

@@ -19,7 +19,7 @@ from patients.models import Patient, PatientContact
 from programs.demo import seed_demo_enrollments
 from programs.models import Enrollment, Program
 from scheduling.models import Series, Session
-from tests.factories import ClinicFactory, staff_user
+from tests.factories import ClinicFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -95,7 +95,7 @@ def filter_parameters(model_admin, away: Clinic) -> list[dict]:
 def test_no_admin_page_shows_another_clinics_data(client, world, role):
     user = world["users"][role]
     away = world["away"]
-    client.force_login(user)
+    admin_login(client, user)
     away_patient = Patient.objects.filter(clinic=away).first()
     seen = []
     for model, model_admin in visible_admins(client, user):
@@ -144,7 +144,7 @@ def _away_objects(model, away: Clinic):
 @pytest.mark.parametrize("role", ROLES)
 def test_no_autocomplete_offers_another_clinics_patients(client, world, role):
     user = world["users"][role]
-    client.force_login(user)
+    admin_login(client, user)
     away_patient = Patient.objects.filter(clinic=world["away"]).first()
     home_patient = Patient.objects.filter(clinic=world["home"]).first()
     fields = [
@@ -177,7 +177,7 @@ def test_supervisors_read_the_audit_trail_and_nobody_changes_it(client, world):
     assert row is not None
     url = "/admin/clinic/auditevent/"
 
-    client.force_login(supervisor)
+    admin_login(client, supervisor)
     listing = client.get(url)
     assert listing.status_code == 200
     assert MARK not in listing.content.decode()
@@ -187,7 +187,7 @@ def test_supervisors_read_the_audit_trail_and_nobody_changes_it(client, world):
 
     superuser = get_user_model().objects.create_superuser("root-admin", password="x-x-x-x-x-1")
     for user in (supervisor, world["users"]["admissions"], superuser):
-        client.force_login(user)
+        admin_login(client, user)
         assert client.get(f"{url}add/").status_code == 403
         assert client.post(f"{url}add/", {}).status_code == 403
         assert client.post(f"{url}{row.pk}/delete/", {"post": "yes"}).status_code in (403, 302)
@@ -199,7 +199,7 @@ def test_supervisors_read_the_audit_trail_and_nobody_changes_it(client, world):
             url, {"action": "delete_selected", "_selected_action": [row.pk], "post": "yes"}
         ).status_code in (200, 302, 403)
         assert AuditEvent.objects.filter(pk=row.pk).exists()
-    client.force_login(world["users"]["admissions"])
+    admin_login(client, world["users"]["admissions"])
     assert client.get(url).status_code == 403
 
 
@@ -211,7 +211,7 @@ def test_no_admin_form_answers_junk_with_a_server_error(client, world, role):
     """Every add form and enrollment action page a role may open, posted empty and with junk in
     every field: a form with errors (or a refusal), never a 500 and never a half-written row."""
     user = world["users"][role]
-    client.force_login(user)
+    admin_login(client, user)
     client.raise_request_exception = False
     stay = Enrollment.objects.filter(program__clinic=world["home"], status="admitted").first()
     waiting = Enrollment.objects.filter(program__clinic=world["home"], status="waitlisted").first()

@@ -94,3 +94,45 @@ def test_seed_has_programs_and_every_path_of_care_with_room_to_admit(settings):
     for name in ["Residential", "IOP Day Track", "IOP Evening Track"]:
         program = Program.objects.get(name=name)
         assert free_places(program, timezone.localdate(timezone=program.clinic.zone)) >= 2
+
+
+def test_the_demo_staff_sign_in_with_the_documented_authenticator_key(settings):
+    from django_otp.oath import totp
+    from rest_framework.test import APIClient
+
+    from clinic.demo import DEMO_TOTP_KEY, demo_otpauth_uri, demo_totp_secret
+
+    settings.DEBUG = True
+    settings.DEMO_PASSWORD = "demo-pass-123"
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: still one authenticator each
+
+    # The key an authenticator app is given (README, the `make run` banner): RFC 6238's.
+    assert demo_totp_secret() == "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
+    assert f"secret={demo_totp_secret()}" in demo_otpauth_uri()
+    code = f"{totp(bytes.fromhex(DEMO_TOTP_KEY)):06d}"
+    for username in ("admin", "admissions", "clinician", "supervisor"):
+        user = get_user_model().objects.get(username=username)
+        assert user.totpdevice_set.filter(confirmed=True).count() == 1
+        response = APIClient().post(
+            "/api/v1/auth/token/",
+            {"username": username, "password": "demo-pass-123", "otp": code},
+        )
+        assert response.status_code == 200, response.content
+
+
+def test_the_make_run_banner_gives_the_demo_authenticator_key(settings):
+    import io
+
+    from clinic.demo import demo_otpauth_uri
+    from clinic.management.commands.serve import Command
+
+    settings.DEBUG = True
+    settings.STAFF_MFA_REQUIRED = False
+    out = io.StringIO()
+
+    Command(stdout=out)._print_banner(8000)
+
+    assert "Two-factor   off (STAFF_MFA_REQUIRED=1)" in out.getvalue()
+    assert "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" in out.getvalue()
+    assert demo_otpauth_uri() in out.getvalue()

@@ -5,15 +5,22 @@ disabled account, or a token from before the last password change, is refused at
 tokens are recorded (simplejwt's token blacklist): each refresh voids the token it used and
 hands out a new one of the same chain (``clinic.tokens``), logout voids the one it is given,
 and a password change or a disabled account voids all of the account's (``clinic.signals``).
+
+Sign-in counts toward django-axes' lockout (clinic.signin): ``AXES_FAILURE_LIMIT`` failures of
+one username from one address within ``AXES_COOLOFF_MINUTES`` lock that pair for the cool-off,
+answered 429 ``locked_out``, the admin's login form and the API alike. Staff give the code of
+their authenticator app as well (``otp``) when ``STAFF_MFA_REQUIRED`` is on.
 """
 
 import datetime
 
 from django.conf import settings
+from django.contrib.auth.models import update_last_login
 from django.db import transaction
+from django.http import JsonResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -28,8 +35,10 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenViewBase
 
-from clinic import tokens
+from clinic import signin, tokens
+from clinic.api.errors import error_body
 from clinic.api.schema import ErrorSerializer
+from clinic.errors import ServiceError
 from clinic.tokens import ChainedRefreshToken, RefreshTokenReused
 
 # A refresh token is a few hundred characters; anything far longer is not one.
@@ -45,17 +54,90 @@ class RefreshInputSerializer(serializers.Serializer):
     refresh = serializers.CharField(write_only=True, max_length=TOKEN_MAX_LENGTH)
 
 
+LOCKED_OUT = (
+    "Too many failed sign-ins for this username from this address: signing in is locked for "
+    "{minutes} minutes."
+)
+
+
+def _cool_off_seconds() -> int:
+    return int(settings.AXES_COOLOFF_TIME.total_seconds())
+
+
+class LockedOut(exceptions.APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "locked_out"
+
+    def __init__(self):
+        super().__init__(LOCKED_OUT.format(minutes=_cool_off_seconds() // 60))
+        self.wait = _cool_off_seconds()  # DRF's handler sends it as Retry-After
+
+
+def lockout_response(request, original_response=None, credentials=None):
+    """django-axes' answer to a locked-out sign-in outside the API (the admin's login form):
+    the API's error body (``AXES_LOCKOUT_CALLABLE``)."""
+    exc = LockedOut()
+    return JsonResponse(
+        error_body(exc.default_code, str(exc.detail)),
+        status=exc.status_code,
+        headers={"Retry-After": str(exc.wait)},
+    )
+
+
 class SignInSerializer(TokenObtainPairSerializer):
-    """simplejwt's sign-in with bounded inputs (the lengths Django's user model allows)."""
+    """simplejwt's sign-in with bounded inputs (the lengths Django's user model allows), the
+    lockout, and for staff the second factor before any token is made."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields[self.username_field] = serializers.CharField(write_only=True, max_length=150)
         self.fields["password"] = PasswordField(max_length=128, trim_whitespace=False)
+        self.fields["otp"] = serializers.CharField(
+            write_only=True,
+            required=False,
+            allow_blank=True,
+            max_length=16,
+            help_text="Staff: the code their authenticator app shows (required when the "
+            "deployment requires two-factor sign-in for staff). Not for patients' app accounts.",
+        )
+
+    def validate(self, attrs):
+        request = self.context["request"]
+        try:
+            # Authentication only (the pair's own validate would make tokens at once): django-axes
+            # refuses a locked-out caller and counts a wrong password.
+            super(TokenObtainPairSerializer, self).validate(attrs)
+        except AuthenticationFailed:
+            if signin.locked_out(request):
+                raise LockedOut() from None
+            raise
+        if signin.second_factor_required(self.user):
+            self._second_factor_check(request, attrs.get("otp", ""))
+        refresh = self.get_token(self.user)
+        if api_settings.UPDATE_LAST_LOGIN:
+            update_last_login(None, self.user)
+        return {"refresh": str(refresh), "access": str(refresh.access_token)}
+
+    def _second_factor_check(self, request, code: str) -> None:
+        if not code.strip():
+            raise ServiceError(
+                "Enter the code of your authenticator app to sign in.",
+                code="otp_required",
+                fields={"otp": ["This field is required for staff."]},
+            )
+        if signin.second_factor_verify(self.user, code) is None:
+            signin.sign_in_failed(request, self.user.get_username())
+            if signin.locked_out(request):
+                raise LockedOut()
+            raise AuthenticationFailed(
+                "The code is not valid. Enter the code your authenticator app shows now.",
+                code="otp_invalid",
+            )
 
 
 class TokenObtainView(TokenObtainPairView):
-    """``POST auth/token/`` with its own, tighter throttle against password guessing."""
+    """``POST auth/token/`` with its own, tighter throttle against password guessing, and the
+    lockout behind it."""
 
     serializer_class = SignInSerializer
     throttle_classes = [ScopedRateThrottle]
@@ -65,6 +147,11 @@ class TokenObtainView(TokenObtainPairView):
         request=SignInSerializer, responses={200: TokenPairSerializer, 401: ErrorSerializer}
     )
     def post(self, request, *args, **kwargs):
+        """Sign in: a wrong username or password is 401 `authentication_failed`. Staff give
+        `otp` as well when two-factor sign-in is required: without it 400 `otp_required` (after
+        the password), a wrong or reused code 401 `otp_invalid`. After `AXES_FAILURE_LIMIT`
+        failures of one username from one address: 429 `locked_out` for `AXES_COOLOFF_MINUTES`
+        (with Retry-After), whatever the password."""
         return super().post(request, *args, **kwargs)
 
 

@@ -13,12 +13,15 @@ from django.contrib.auth.models import Group
 from django.contrib.postgres.expressions import ArraySubquery
 from django.db.models import OuterRef
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.authentication import SessionScheme
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from rest_framework import authentication as drf_authentication
 from rest_framework_simplejwt import authentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from clinic import signin
 from clinic.models import ClinicMembership, Role
 
 
@@ -65,7 +68,28 @@ class JWTAuthentication(authentication.JWTAuthentication):
         return cache_context(user)
 
 
+class SessionAuthentication(drf_authentication.SessionAuthentication):
+    """The admin's session, for staff only once it holds their second factor (as the admin
+    itself asks): a session signed in without it, before ``STAFF_MFA_REQUIRED`` was turned on,
+    is anonymous here too."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user = result[0]
+        if signin.second_factor_required(user) and not user.is_verified():
+            return None
+        return result
+
+
 class JWTScheme(SimpleJWTScheme):
     """The schema's security scheme for this class: simplejwt's (Bearer JWT)."""
 
     target_class = "clinic.api.authentication.JWTAuthentication"
+
+
+class SessionCookieScheme(SessionScheme):
+    """The schema's security scheme for the session class: DRF's (the session cookie)."""
+
+    target_class = "clinic.api.authentication.SessionAuthentication"

@@ -4,7 +4,8 @@
 - Django's ``ValidationError`` from a service or ``full_clean()`` is a 400 with ``fields``.
 - ``IntegrityError`` from a known constraint is a 409 carrying that constraint's
   ``violation_error_code`` and ``violation_error_message``: the database holds the invariant and
-  the model says how to explain it.
+  the model says how to explain it. The usernames' unique indexes (``auth.User`` is not ours to
+  give constraints) are a 400 on ``username``.
 - ``clinic.errors.ServiceError`` carries its own status and code.
 - Anything else is logged with its traceback and answered with a generic 500.
 """
@@ -22,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from clinic.errors import ServiceError
+from clinic.models import USERNAME_TAKEN, USERNAME_UNIQUE_INDEXES
 
 logger = logging.getLogger(__name__)
 
@@ -115,13 +117,15 @@ def _constraints_by_name() -> dict[str, models.BaseConstraint]:
     }
 
 
-def _integrity_body(exc: IntegrityError) -> dict | None:
+def _integrity_body(exc: IntegrityError) -> tuple[dict, int] | None:
     name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+    if name in USERNAME_UNIQUE_INDEXES:
+        return error_body("invalid", USERNAME_TAKEN, {"username": [USERNAME_TAKEN]}), 400
     constraint = _constraints_by_name().get(name or "")
     if constraint is None:
         return None
     code = constraint.violation_error_code or "conflict"
-    return error_body(code, str(constraint.get_violation_error_message()))
+    return error_body(code, str(constraint.get_violation_error_message())), 409
 
 
 def exception_handler(exc, context):
@@ -136,9 +140,10 @@ def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         return Response(_django_validation_body(exc), status=status.HTTP_400_BAD_REQUEST)
     if isinstance(exc, IntegrityError):
-        body = _integrity_body(exc)
-        if body is not None:
-            return Response(body, status=status.HTTP_409_CONFLICT)
+        known = _integrity_body(exc)
+        if known is not None:
+            body, status_code = known
+            return Response(body, status=status_code)
         return _server_error(exc, context)
     if isinstance(exc, exceptions.ValidationError):
         response = drf_exception_handler(exc, context)
@@ -151,7 +156,7 @@ def exception_handler(exc, context):
             # simplejwt's token errors carry nested "messages"; keep the body flat.
             code = (
                 code
-                if code in ("not_authenticated", "token_not_valid")
+                if code in ("not_authenticated", "token_not_valid", "otp_invalid")
                 else "authentication_failed"
             )
         detail = exc.detail

@@ -39,7 +39,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"] if 
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # The admin, on a site that asks staff for their second factor (clinic.admin_site).
+    "clinic.admin_apps.StaffAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -55,6 +56,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "health_check",
     "phonenumber_field",
+    # Staff two-factor sign-in (TOTP authenticator apps) and the lockout after failed sign-ins.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "axes",
     "clinic",
     "patients",
     "scheduling",
@@ -70,8 +75,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Marks the session's user verified by a second factor (user.is_verified()).
+    "django_otp.middleware.OTPMiddleware",
+    "clinic.sessions.SessionIdleTimeoutMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out admin sign-in into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 # The largest request body accepted (413 above it): JSON requests of this API are small.
@@ -156,6 +166,41 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# Every sign-in (admin, API) goes through django-axes first: it refuses a locked-out one and
+# counts the failures (clinic.signin).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Staff (the roles, staff and superusers) sign in with a TOTP code as well as the password: the
+# admin's login form asks for it, `auth/token/` takes it as `otp`. Patients' app accounts never.
+STAFF_MFA_REQUIRED = env.bool("STAFF_MFA_REQUIRED", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("OTP_TOTP_ISSUER", default="Continuum")
+
+# Lockout after repeated failed sign-ins (password or second factor), per username and address:
+# a guesser at one address is stopped after AXES_FAILURE_LIMIT tries within the cool-off, while
+# the colleague at the clinic's address (and the account's owner elsewhere) can still sign in, so
+# nobody can lock a staff member out from afar. Guessing spread over many addresses still meets
+# the second factor, whose device slows every wrong code down (django-otp's throttle).
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+# The client's address as the throttles see it (NUM_PROXIES), not a header anyone can forge.
+AXES_CLIENT_IP_CALLABLE = "clinic.signin.client_address"
+AXES_LOCKOUT_CALLABLE = "clinic.api.auth.lockout_response"
+# No start-up banner; failures are still logged, with names and addresses masked.
+AXES_VERBOSE = False
+# Failed attempts keep no typed-in secrets (axes stores the other form fields).
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "otp", "otp_token", "csrfmiddlewaretoken"]
+
+# Automatic log-off (HIPAA §164.312(a)(2)(iii)): a session ends SESSION_IDLE_MINUTES after its
+# last request, and SESSION_MAX_HOURS after sign-in whatever the activity (clinic.sessions).
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=15)
+SESSION_COOKIE_AGE = env.int("SESSION_MAX_HOURS", default=12) * 60 * 60
+SESSION_SAVE_EVERY_REQUEST = False
 
 # Time and language --------------------------------------------------------------------------------
 # Stored and computed in UTC; each clinic has its own IANA zone for local wall-clock times.
@@ -247,7 +292,7 @@ REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # JWT first: its WWW-Authenticate header makes a missing token a 401, not a 403.
         "clinic.api.authentication.JWTAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        "clinic.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "clinic.api.pagination.PageNumberPagination",

@@ -84,8 +84,8 @@ class ActivateView(NoStoreMixin, APIView):
     def post(self, request):
         """Create the patient's app account and sign in. A wrong date of birth or an unknown,
         used, expired or locked code is one and the same 400 `activation_failed`; five wrong
-        dates of birth lock the code. A weak password or a taken username is a 400 on that
-        field."""
+        dates of birth lock the code. A weak password is a 400 on `password`; a taken username
+        (in any case) a 400 on `username`, said only once the code and date of birth are right."""
         user = activation.patient_app_activate(**validated(ActivateSerializer, request))
         refresh = RefreshToken.for_user(user)
         body = {"access": str(refresh.access_token), "refresh": str(refresh)}

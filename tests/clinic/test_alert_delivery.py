@@ -22,7 +22,7 @@ from programs.models import LEVEL_DEFAULTS, Level, Program
 from programs.selectors import clinic_today
 from programs.services import aftercare
 from programs.services import enrollments as enrollment_services
-from tests.factories import staff_user
+from tests.factories import admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -469,7 +469,7 @@ def test_a_late_outcome_does_not_overwrite_unknown(clinic, admissions, clinician
 def log_in(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client.force_login(user)
+    admin_login(client, user)
     return client
 
 

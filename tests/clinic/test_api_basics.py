@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from rest_framework.throttling import ScopedRateThrottle
 
-from tests.factories import ClinicFactory, UserFactory, staff_user
+from tests.factories import ClinicFactory, UserFactory, staff_user, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,12 @@ def test_token_obtain_and_refresh(api_client, clinician):
     clinician.save()
 
     tokens = api_client.post(
-        "/api/v1/auth/token/", {"username": clinician.username, "password": "a-good-long-password"}
+        "/api/v1/auth/token/",
+        {
+            "username": clinician.username,
+            "password": "a-good-long-password",
+            "otp": totp_code(totp_device(clinician)),
+        },
     )
     assert tokens.status_code == 200
     assert set(tokens.json()) >= {"access", "refresh"}

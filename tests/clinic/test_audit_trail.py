@@ -7,7 +7,7 @@ from django.http import HttpResponse
 from clinic.middleware import RequestIdMiddleware
 from clinic.models import AuditAction, AuditEvent
 from clinic.services import audit_record, audit_record_many
-from tests.factories import ClinicFactory, staff_user
+from tests.factories import ClinicFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -124,7 +124,7 @@ def test_nobody_can_write_the_trail_through_the_api(client_for, supervisor, even
 def test_admin_shows_the_trail_to_supervisors_without_edit_or_delete(client, supervisor, event):
     supervisor.is_staff = True
     supervisor.save(update_fields=["is_staff"])
-    client.force_login(supervisor)
+    admin_login(client, supervisor)
 
     listing = client.get("/admin/clinic/auditevent/")
     change = client.post(f"/admin/clinic/auditevent/{event.pk}/delete/", {"post": "yes"})

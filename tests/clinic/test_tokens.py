@@ -15,7 +15,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from clinic.models import ClinicMembership
-from tests.factories import staff_user
+from tests.factories import staff_user, totp_code, totp_device
 
 pytestmark = pytest.mark.django_db
 
@@ -47,7 +47,8 @@ def user(clinic):
 
 def sign_in(user):
     response = anonymous().post(
-        "/api/v1/auth/token/", {"username": user.username, "password": PASSWORD}
+        "/api/v1/auth/token/",
+        {"username": user.username, "password": PASSWORD, "otp": totp_code(totp_device(user))},
     )
     assert response.status_code == 200
     return response.json()

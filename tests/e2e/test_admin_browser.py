@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django_otp.oath import totp
 from playwright import sync_api
 from rest_framework.test import APIClient
 
+from clinic.demo import DEMO_TOTP_KEY
 from patients.models import Patient
 from programs.models import Enrollment, EnrollmentStatus, Program
 from programs.selectors import clinic_today
@@ -79,6 +81,8 @@ def log_in(page, username: str) -> None:
     page.goto("/admin/login/")
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
+    # Two-factor sign-in is on (DEBUG off): the code an authenticator app with the demo key shows.
+    page.fill("#id_otp_token", f"{totp(bytes.fromhex(DEMO_TOTP_KEY)):06d}")
     page.click("input[type=submit]")
     sync_api.expect(page.locator("#user-tools")).to_contain_text(username)
 

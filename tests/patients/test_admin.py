@@ -12,7 +12,7 @@ from clinic.models import AuditAction, AuditEvent
 from patients import services
 from patients.admin import PatientAdmin
 from patients.models import Assessment, Consent, Patient
-from tests.factories import ClinicFactory, staff_user
+from tests.factories import ClinicFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -33,7 +33,7 @@ OUTPATIENT = {"d1": 0, "d2": 0, "d3": 1, "d4": 1, "d5": 0, "d6": 0}
 def log_in(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client.force_login(user)
+    admin_login(client, user)
     return client
 
 

@@ -27,7 +27,7 @@ from programs.models import (
 )
 from programs.selectors import clinic_today
 from programs.services import enrollments as services
-from tests.factories import staff_user
+from tests.factories import admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ _names = itertools.count(1)
 def log_in(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client.force_login(user)
+    admin_login(client, user)
     return client
 
 
@@ -616,7 +616,7 @@ def test_the_transition_action_opens_the_page_for_one_enrollment(clinician_clien
 
 def test_the_actions_offered_follow_the_role(client, admissions, clinician, supervisor, stay):
     def offered(user):
-        client.force_login(user)
+        admin_login(client, user)
         form = client.get(ENROLLMENTS).context["action_form"]
         if form is None:
             return set()

@@ -11,6 +11,7 @@ from clinic.models import AuditAction, AuditEvent, Bed
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, BedAssignment, Enrollment, Program
 from programs.services import enrollments as services
+from tests.factories import admin_login
 
 pytestmark = pytest.mark.django_db
 
@@ -32,7 +33,7 @@ def frozen():
 def login(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client.force_login(user)
+    admin_login(client, user)
     return client
 
 

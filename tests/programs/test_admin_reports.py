@@ -9,7 +9,7 @@ from clinic.models import AuditEvent
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments as services
-from tests.factories import staff_user
+from tests.factories import admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +26,7 @@ def frozen():
 def login(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client.force_login(user)
+    admin_login(client, user)
     return client
 
 

@@ -9,7 +9,7 @@ from django.utils import timezone
 from clinic.models import AuditAction, AuditEvent, Clinic
 from patients.models import Patient
 from scheduling.models import Reminder, RosterEntry
-from tests.factories import group_session, staff_user
+from tests.factories import admin_login, group_session, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +19,7 @@ LIST = "/admin/scheduling/reminder/"
 def log_in(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client.force_login(user)
+    admin_login(client, user)
     return client
 
 

@@ -14,7 +14,7 @@ from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import services
 from scheduling.models import RosterEntry, Series, Session
-from tests.factories import staff_user
+from tests.factories import admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -38,7 +38,7 @@ def frozen():
 def log_in(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client.force_login(user)
+    admin_login(client, user)
     return client
 
 

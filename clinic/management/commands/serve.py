@@ -19,7 +19,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connections
 
-from clinic.demo import DEMO_STAFF
+from clinic.demo import DEMO_STAFF, demo_otpauth_uri, demo_totp_secret
 from config import embedded
 
 CHILD_STOP_SECONDS = 15
@@ -186,5 +186,10 @@ class Command(BaseCommand):
             lines.append(
                 f"  Demo logins  {', '.join(DEMO_STAFF)} (password: {settings.DEMO_PASSWORD})"
             )
+            two_factor = "on" if settings.STAFF_MFA_REQUIRED else "off (STAFF_MFA_REQUIRED=1)"
+            lines += [
+                f"  Two-factor   {two_factor}; the demo users' authenticator key:",
+                f"               {demo_totp_secret()}  ({demo_otpauth_uri()})",
+            ]
         lines += ["Press Ctrl-C to stop everything.", ""]
         self.stdout.write("\n".join(lines))
