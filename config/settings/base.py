@@ -229,7 +229,17 @@ FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10)
 
 # REST API -----------------------------------------------------------------------------------------
 
+
+def rest_renderer_classes(*, debug: bool = False) -> list[str]:
+    """JSON only in production; the browsable API (HTML pages with forms) with DEBUG on."""
+    renderers = ["rest_framework.renderers.JSONRenderer"]
+    if debug:
+        renderers.append("clinic.api.renderers.BrowsableAPIRenderer")
+    return renderers
+
+
 REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": rest_renderer_classes(debug=DEBUG),
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # JWT first: its WWW-Authenticate header makes a missing token a 401, not a 403.
         "clinic.api.authentication.JWTAuthentication",
