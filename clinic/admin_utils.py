@@ -8,11 +8,17 @@ POST of a change form inside one transaction, and admins built on this have no i
 (related records are shown as read-only tables), so nothing can fail after the service wrote.
 """
 
+import json
+
 from django import forms
-from django.contrib.admin.widgets import AutocompleteSelect
+from django.contrib.admin.exceptions import NotRegistered
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.admin.widgets import AutocompleteSelect, ForeignKeyRawIdWidget
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator, capfirst
 
 from clinic.errors import ServiceError
 from clinic.models import AuditAction
@@ -67,13 +73,87 @@ class KeyCheckingAutocompleteSelect(AutocompleteSelect):
         return super().optgroups(name, keys, attr)
 
 
-class ServiceAdminMixin:
+def log_name(obj) -> str:
+    """How the admin's log names an object: its kind and id, never its ``str()``."""
+    return f"{capfirst(obj._meta.verbose_name)} #{obj.pk}"
+
+
+class NamelessLogMixin:
+    """The admin's log (the home page's "Recent actions", each object's history) keeps a name
+    per entry for good, unaudited and shown whatever the reader may still see: Django's is the
+    object's ``str()``, "Last, First (MRN)" for a patient. Here the kind and id only."""
+
+    def _log(self, request, objects, action_flag, message=""):
+        if isinstance(message, list):
+            message = json.dumps(message)
+        return LogEntry.objects.bulk_create(
+            LogEntry(
+                user_id=request.user.pk,
+                content_type_id=ContentType.objects.get_for_model(obj, for_concrete_model=False).pk,
+                object_id=str(obj.pk),
+                object_repr=log_name(obj),
+                action_flag=action_flag,
+                change_message=message,
+            )
+            for obj in objects
+        )
+
+    def log_addition(self, request, obj, message):
+        return self._log(request, [obj], ADDITION, message)[0]
+
+    def log_change(self, request, obj, message):
+        return self._log(request, [obj], CHANGE, message)[0]
+
+    def log_deletions(self, request, queryset):
+        return self._log(request, queryset, DELETION)
+
+
+class ScopedRawIdWidget(ForeignKeyRawIdWidget):
+    """Django's raw-id widget names the object its id points at, looked up among all rows (so
+    ``?assessment=<another clinic's id>`` showed it): here only among the field's choices."""
+
+    def __init__(self, rel, admin_site, *, queryset, **kwargs):
+        self.queryset = queryset
+        super().__init__(rel, admin_site, **kwargs)
+
+    def label_and_url_for_value(self, value):
+        key = self.rel.get_related_field().name
+        try:
+            obj = self.queryset.get(**{key: value})
+        except (ValueError, TypeError, ValidationError, self.queryset.model.DoesNotExist):
+            return "", ""
+        opts = obj._meta
+        try:
+            url = reverse(
+                f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change", args=[obj.pk]
+            )
+        except NoReverseMatch:
+            url = ""
+        return Truncator(obj).words(14), url
+
+
+class ServiceAdminMixin(NamelessLogMixin):
     """Wires ``ServiceModelForm`` into the admin and grants access by staff role."""
 
     read_roles: tuple[str, ...] = ()
     write_roles: tuple[str, ...] = ()
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name in self.raw_id_fields and "widget" not in kwargs:
+            if "queryset" not in kwargs:
+                # No choices given: what the related model's admin shows the caller, or nothing.
+                model = db_field.remote_field.model
+                try:
+                    related_admin = self.admin_site.get_model_admin(model)
+                    kwargs["queryset"] = related_admin.get_queryset(request)
+                except NotRegistered:
+                    kwargs["queryset"] = model._default_manager.none()
+            kwargs["widget"] = ScopedRawIdWidget(
+                db_field.remote_field,
+                self.admin_site,
+                queryset=kwargs["queryset"],
+                using=kwargs.get("using"),
+            )
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         if field is not None and type(field.widget) is AutocompleteSelect:
             field.widget.__class__ = KeyCheckingAutocompleteSelect
@@ -135,7 +215,7 @@ def change_link(obj, text):
     return format_html('<a href="{}">{}</a>', url, text)
 
 
-class AuditedAdminMixin:
+class AuditedAdminMixin(NamelessLogMixin):
     """An admin whose pages show patient data: a list page writes one audit row per row shown
     (one INSERT), a change page one read row. Subclasses say whose record an object is."""
 

@@ -1,13 +1,14 @@
 """The access walk: every operation of the OpenAPI schema × every kind of caller.
 
 Clinic A holds the data (the demo's paths of care, plus an app account, a device, a reminder,
-an alert); clinic B holds only its staff and one patient with an app account. For each operation
+an alert); clinic B holds its staff, one patient with an app account, a program with her
+waitlisted stay, a room, a series and a session, all with ids far above A's. For each operation
 the matrix below says which callers may use it (README, "Endpoints and who may use them"), and:
 
 - A's staff in an allowed role get neither 401, 403, 404 nor a server error (an empty body may
   well be a 400); in a forbidden role, 403.
 - B's staff: an operation naming one of A's objects is 404 when their role may use it, else 403;
-  a list shows none of A's rows (B has none of its own, so every list is empty).
+  a list shows none of A's rows.
 - A patient's token: 403 on every staff operation; the patient's own ``me/`` works; B's patient
   naming A's session or device gets 404 and sees none of A's data in ``me/`` lists.
 - Nobody logged in: 401 on everything that is not public.
@@ -16,28 +17,56 @@ An operation missing from the matrix fails the walk: a new endpoint must say who
 Each request runs in a savepoint that is rolled back, so no request changes what the next sees.
 """
 
+import contextlib
 import datetime
+from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.db import transaction
+from django.test import override_settings
+from django.urls import URLResolver, get_resolver
 from django.utils import timezone
+from django.utils.module_loading import import_string
+from django_filters.filters import QuerySetRequestMixin
 from drf_spectacular.generators import SchemaGenerator
+from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
+from rest_framework.views import APIView
 
 from clinic.demo import seed_demo_clinic
-from clinic.models import AlertKind, AuditEvent
+from clinic.models import AlertKind, AuditEvent, Room
 from clinic.services import alert_raise
+from config.settings.base import rest_renderer_classes
 from patients.demo import seed_demo_patients
 from patients.models import Patient
 from programs.demo import seed_demo_enrollments
 from programs.models import Enrollment, Program, Transition
 from programs.services import aftercare
-from scheduling.models import Device, Reminder, RosterEntry, Series
-from tests.factories import ClinicFactory, UserFactory, staff_user
+from scheduling.models import Device, Reminder, RosterEntry, Series, Session
+from tests.factories import ClinicFactory, UserFactory, make_program, staff_user
 
 pytestmark = pytest.mark.django_db
 
 ADM, CLIN, SUP, PATIENT = "admissions", "clinician", "supervisor", "patient"
+
+# Clinic B's objects have ids far above any that clinic A's data gets, so one found in a page is
+# B's and never a coincidence with one of A's; a missing id is above them all.
+OUTSIDE_IDS = {
+    "clinic": 7310001,
+    ADM: 7320001,
+    CLIN: 7320002,
+    SUP: 7320003,
+    "patient": 7330001,
+    "program": 7340001,
+    "enrollment": 7350001,
+    "room": 7360001,
+    "series": 7370001,
+    "session": 7380001,
+}
+MISSING_ID = 7399999
+OUTSIDE_NAMES = ("Zebulon", "Quixworthy")
+OUTSIDE_MRN = "QX-90417"
 STAFF = frozenset({ADM, CLIN, SUP})
 ME = frozenset({PATIENT})
 PUBLIC = "public"
@@ -158,6 +187,11 @@ def is_list(response_json) -> bool:
     return isinstance(response_json, dict) and "results" in response_json
 
 
+def row_id(row: dict):
+    """A list row's id; a census row is its program's."""
+    return row["program"]["id"] if "days" in row else row.get("id")
+
+
 class World:
     """Clinic A with the demo's data and its people; clinic B with staff and one patient."""
 
@@ -220,18 +254,60 @@ class World:
         self.consent = self.patient.consents.first()
         self.assessment = self.patient.assessments.first()
 
-        self.other_clinic = ClinicFactory()
+        self.other_clinic = ClinicFactory(id=OUTSIDE_IDS["clinic"])
         self.outside_staff = {
-            role: staff_user(role=role, clinics=[self.other_clinic]) for role in (ADM, CLIN, SUP)
+            role: staff_user(role=role, clinics=[self.other_clinic], id=OUTSIDE_IDS[role])
+            for role in (ADM, CLIN, SUP)
         }
         self.outside_patient_user = UserFactory()
         self.outside_patient = Patient.objects.create(
+            id=OUTSIDE_IDS["patient"],
             clinic=self.other_clinic,
-            mrn="B-1",
-            first_name="Bo",
-            last_name="Other",
+            mrn=OUTSIDE_MRN,
+            first_name=OUTSIDE_NAMES[0],
+            last_name=OUTSIDE_NAMES[1],
             date_of_birth=datetime.date(1980, 1, 1),
             app_user=self.outside_patient_user,
+        )
+        # What B's ids point at when a filter of A's lists is aimed at them.
+        program = make_program(self.other_clinic, id=OUTSIDE_IDS["program"], name="B residential")
+        Enrollment.objects.create(
+            id=OUTSIDE_IDS["enrollment"],
+            patient=self.outside_patient,
+            program=program,
+            level=program.level,
+            status="waitlisted",
+            start_date=datetime.date(2030, 1, 1),
+            requested_start_date=datetime.date(2030, 1, 1),
+            planned_end_date=datetime.date(2030, 2, 1),
+        )
+        room = Room.objects.create(id=OUTSIDE_IDS["room"], clinic=self.other_clinic, name="B 1")
+        starts = timezone.now() + datetime.timedelta(days=3)
+        series = Series.objects.create(
+            id=OUTSIDE_IDS["series"],
+            clinic=self.other_clinic,
+            program=program,
+            title="B group",
+            weekdays=[1],
+            local_start_time=datetime.time(18),
+            duration_minutes=60,
+            time_zone=self.other_clinic.time_zone,
+            starts_on=starts.date(),
+            room=room,
+            facilitator=self.outside_staff[CLIN],
+            created_by=self.outside_staff[CLIN],
+        )
+        Session.objects.create(
+            id=OUTSIDE_IDS["session"],
+            clinic=self.other_clinic,
+            program=program,
+            series=series,
+            kind="group",
+            title="B group",
+            starts_at=starts,
+            ends_at=starts + datetime.timedelta(hours=1),
+            room=room,
+            facilitator=self.outside_staff[CLIN],
         )
 
     def path_for(self, template: str) -> str:
@@ -354,13 +430,11 @@ def walk(world: World, matrix: dict, operations) -> list[str]:
             problems.append(f"{who:>12} {method:6} {template}: {status}, wanted {wanted} {body}")
 
     def expect_no_rows(who, method, template, response):
-        """B's callers see only B's own rows: its clinic and its one patient."""
+        """B's callers see only B's own rows (ids of ``OUTSIDE_IDS``), never one of A's."""
         data = response.json()
         if not is_list(data) or "clinics" in template:
             return
-        theirs = [row for row in data["results"] if row.get("id") != world.outside_patient.pk]
-        if template != "/api/v1/patients/":
-            theirs = data["results"]
+        theirs = [row for row in data["results"] if row_id(row) not in OUTSIDE_IDS.values()]
         if theirs:
             problems.append(f"{who:>12} {method:6} {template}: sees {len(theirs)} rows")
 
@@ -437,3 +511,157 @@ def test_the_walk_reports_a_mismatch():
     # wanted) on the audit trail.
     assert len(problems) == 4, problems
     assert all("wanted" in problem for problem in problems)
+
+
+# The browsable API and the filters ---------------------------------------------------------------
+
+
+def outside_traces(text: str) -> list[str]:
+    """What of clinic B a page or body shows: its patient's names or MRN, or one of its ids."""
+    marks = [*OUTSIDE_NAMES, OUTSIDE_MRN, *(str(pk) for pk in OUTSIDE_IDS.values())]
+    return [mark for mark in marks if mark in text]
+
+
+@contextlib.contextmanager
+def debug_on():
+    """DEBUG on, with the renderers its settings give. DRF copies the renderer setting into each
+    view class when the class is imported, so the setting alone changes nothing here: every view
+    that renders JSON also gets the renderers DEBUG adds (the browsable API)."""
+    with_debug = rest_renderer_classes(debug=True)
+    added = [import_string(path) for path in with_debug if path not in rest_renderer_classes()]
+    assert added, "DEBUG adds the browsable API"
+    get_renderers = APIView.get_renderers
+
+    def renderers_with_debug(view):
+        renderers = get_renderers(view)
+        if any(isinstance(renderer, JSONRenderer) for renderer in renderers):
+            renderers += [cls() for cls in added if cls not in map(type, renderers)]
+        return renderers
+
+    rest = {**settings.REST_FRAMEWORK, "DEFAULT_RENDERER_CLASSES": with_debug}
+    with (
+        override_settings(DEBUG=True, REST_FRAMEWORK=rest),
+        mock.patch.object(APIView, "get_renderers", renderers_with_debug),
+    ):
+        yield
+
+
+def test_the_browsable_api_is_served_with_debug_on_only():
+    assert rest_renderer_classes() == ["rest_framework.renderers.JSONRenderer"]
+    assert settings.REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] == rest_renderer_classes()
+    assert "clinic.api.renderers.BrowsableAPIRenderer" in rest_renderer_classes(debug=True)
+
+
+def test_the_browsable_api_shows_no_other_clinics_data():
+    """Every GET of the schema a staff role of A may use, as HTML (DEBUG on: the browsable API
+    with its filter and write forms): none of B's names, MRN or ids; and with DEBUG off the
+    format is not served at all."""
+    world = World()
+    problems = []
+    gets = [
+        template
+        for method, template in schema_operations()
+        if method == "GET" and MATRIX[(method, template)] not in (PUBLIC, ME)
+    ]
+    assert "/api/v1/enrollments/" in gets
+    with debug_on():
+        for template in gets:
+            addressed = ADDRESSED_TO.get(("GET", template), MATRIX[("GET", template)])
+            for role in sorted(addressed):
+                response = call(world.staff[role], "GET", f"{world.path_for(template)}?format=api")
+                page = response.content.decode()
+                if response.status_code != 200 or "text/html" not in response["Content-Type"]:
+                    problems.append(f"A {role:>10} {template}: {response.status_code}, no page")
+                elif traces := outside_traces(page):
+                    problems.append(f"A {role:>10} {template}: shows B's {traces}")
+    response = call(world.staff[ADM], "GET", "/api/v1/enrollments/?format=api")
+    assert response.status_code == 404, "no browsable API with DEBUG off"
+    assert problems == [], "\n" + "\n".join(problems)
+
+
+# The object of clinic B that a filter of each name is aimed at.
+FILTER_TARGETS = {
+    "patient": "patient",
+    "patient_id": "patient",
+    "program": "program",
+    "clinic": "clinic",
+    "enrollment": "enrollment",
+    "session": "session",
+    "series": "series",
+    "room": "room",
+    "clinician": CLIN,
+    "actor": CLIN,
+}
+
+
+def id_filters() -> list[tuple[str, str]]:
+    """Every (list path, query parameter) of the schema that takes an id."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return sorted(
+        (path, parameter["name"])
+        for path, operations in schema["paths"].items()
+        for parameter in operations.get("get", {}).get("parameters", [])
+        if parameter["in"] == "query"
+        and parameter["schema"].get("type") in ("integer", "number")
+        and parameter["name"] not in ("page", "page_size")
+    )
+
+
+def test_filters_answer_another_clinics_ids_as_missing_ones():
+    """Each id filter of a list, pointed at B's object and at an id nobody has, as each staff
+    role of A: the same status and body (no existence oracle), and nothing of B in it."""
+    world = World()
+    filters = id_filters()
+    assert ("/api/v1/enrollments/", "patient") in filters
+    unknown = sorted({name for _, name in filters} - FILTER_TARGETS.keys())
+    assert unknown == [], "filters without a clinic-B object to aim at"
+    problems = []
+    for template, name in filters:
+        path = world.path_for(template)
+        outside_id = OUTSIDE_IDS[FILTER_TARGETS[name]]
+        for role in (ADM, CLIN, SUP):
+            user = world.staff[role]
+            outside = call(user, "GET", f"{path}?{name}={outside_id}")
+            missing = call(user, "GET", f"{path}?{name}={MISSING_ID}")
+            answers = [(r.status_code, r.json() if r.content else None) for r in (outside, missing)]
+            if answers[0] != answers[1]:
+                problems.append(
+                    f"A {role:>10} {template}?{name}=: B's id {answers[0]}, missing {answers[1]}"
+                )
+            if traces := outside_traces(outside.content.decode()):
+                problems.append(f"A {role:>10} {template}?{name}=: shows B's {traces}")
+    assert problems == [], "\n" + "\n".join(problems)
+
+
+def api_view_classes(patterns=None) -> set[type]:
+    """Every DRF view class the URL configuration serves."""
+    classes = set()
+    for entry in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(entry, URLResolver):
+            classes |= api_view_classes(entry.url_patterns)
+        elif hasattr(entry.callback, "cls"):
+            classes.add(entry.callback.cls)
+    return classes
+
+
+def test_no_filter_offers_every_clinics_rows():
+    """A model-choice filter lists its queryset in the browsable API's form and validates ids
+    against it: none may take a plain queryset (all clinics' rows). A new one scopes its choices
+    to the caller with a callable of the request."""
+    filtered = [
+        view
+        for view in api_view_classes()
+        if getattr(view, "filterset_class", None) or getattr(view, "filterset_fields", None)
+    ]
+    assert {view.__name__ for view in filtered} >= {"EnrollmentViewSet", "AuditEventViewSet"}
+    unscoped = []
+    for view in filtered:
+        # Filters made from field names are model-choice filters over all rows.
+        if getattr(view, "filterset_fields", None):
+            unscoped.append(f"{view.__name__}.filterset_fields")
+            continue
+        for name, declared in view.filterset_class.base_filters.items():
+            choices = getattr(declared, "queryset", None)
+            if isinstance(declared, QuerySetRequestMixin) and not callable(choices):
+                unscoped.append(f"{view.__name__}.{name}")
+    assert unscoped == []

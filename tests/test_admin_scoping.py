@@ -9,13 +9,15 @@ never appear. The audit trail: supervisors read it, nobody (not even a superuser
 deletes a row.
 """
 
+import datetime
+
 import pytest
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 
 from clinic.models import AuditEvent, Bed, Clinic, Room
 from patients.demo import seed_demo_patients
-from patients.models import Patient, PatientContact
+from patients.models import Assessment, Patient, PatientContact
 from programs.demo import seed_demo_enrollments
 from programs.models import Enrollment, Program
 from scheduling.models import Series, Session
@@ -236,3 +238,38 @@ def test_no_admin_form_answers_junk_with_a_server_error(client, world, role):
     if role != "supervisor":
         counts_after = {model: model.objects.count() for model in (Patient, Enrollment, Bed)}
         assert counts_after == counts_before
+
+
+def test_no_raw_id_field_names_another_clinics_object(client, world):
+    """A raw-id field shows the label and link of the object its id points at: for another
+    clinic's id (in the query string, or posted back with a form error) it shows none, as for an
+    id that does not exist; the caller's own objects keep theirs."""
+    away = world["away"]
+    # The other clinic's assessments get a date none of the home clinic's has, to tell labels.
+    Assessment.objects.filter(patient__clinic=away).update(
+        assessed_at=datetime.datetime(2001, 2, 3, 12, tzinfo=datetime.UTC)
+    )
+    fields = [
+        (model_admin, name)
+        for model_admin in admin.site._registry.values()
+        for name in model_admin.raw_id_fields
+    ]
+    assert fields, "the admin has raw-id fields"
+    client.force_login(world["users"]["admissions"])
+    for model_admin, name in fields:
+        related = model_admin.model._meta.get_field(name).related_model
+        outside = _away_objects(related, away).first()
+        home = related._default_manager.exclude(pk__in=_away_objects(related, away)).first()
+        assert outside is not None, (model_admin, name)
+        assert home is not None, (model_admin, name)
+        url = f"{changelist_url(model_admin)}add/"
+        link = f"/admin/{related._meta.app_label}/{related._meta.model_name}/{{}}/change/"
+
+        shown = client.get(url, {name: home.pk}).content.decode()
+        assert link.format(home.pk) in shown  # the control: one's own object is named
+        assert str(home) in shown
+        for page in (client.get(url, {name: outside.pk}), client.post(url, {name: outside.pk})):
+            assert page.status_code == 200
+            text = page.content.decode()
+            assert link.format(outside.pk) not in text, (model_admin, name)
+            assert str(outside) not in text, (model_admin, name)

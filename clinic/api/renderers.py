@@ -4,9 +4,12 @@ The output parses to the same content as DRF's ``JSONRenderer``: compact UTF-8, 
 U+2029 escaped like DRF does. Anything orjson does not take (a ``Decimal``, a lazy string, an
 indent asked for by the Accept header or
 the browsable API) goes through DRF's own renderer.
+
+And the browsable API that ``DEBUG`` adds (``config.settings.base.rest_renderer_classes``).
 """
 
 import orjson
+from rest_framework import renderers
 from rest_framework.renderers import JSONRenderer
 
 
@@ -30,3 +33,13 @@ class ORJSONRenderer(JSONRenderer):
 def orjson_first(renderer_classes) -> list:
     """``renderer_classes`` with ``ORJSONRenderer`` in place of DRF's JSON renderer."""
     return [ORJSONRenderer, *(r for r in renderer_classes if not issubclass(r, JSONRenderer))]
+
+
+class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
+    """DRF's browsable API, also for views without filters whose rows are no one queryset (the
+    reports read their own query serializer): DRF asks those for a queryset all the same."""
+
+    def get_filter_form(self, data, view, request):
+        if not getattr(view, "filter_backends", None):
+            return None
+        return super().get_filter_form(data, view, request)

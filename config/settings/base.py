@@ -241,6 +241,9 @@ SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=not DEBUG)
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SESSION_COOKIE_HTTPONLY = True
+# The admin's messages name patients ("Lee, Ana (0000042) was admitted"): kept in the session on
+# the server, never in a cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -288,7 +291,17 @@ FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10)
 
 # REST API -----------------------------------------------------------------------------------------
 
+
+def rest_renderer_classes(*, debug: bool = False) -> list[str]:
+    """JSON only in production; the browsable API (HTML pages with forms) with DEBUG on."""
+    renderers = ["rest_framework.renderers.JSONRenderer"]
+    if debug:
+        renderers.append("clinic.api.renderers.BrowsableAPIRenderer")
+    return renderers
+
+
 REST_FRAMEWORK = {
+    "DEFAULT_RENDERER_CLASSES": rest_renderer_classes(debug=DEBUG),
     "DEFAULT_AUTHENTICATION_CLASSES": [
         # JWT first: its WWW-Authenticate header makes a missing token a 401, not a 403.
         "clinic.api.authentication.JWTAuthentication",

@@ -20,7 +20,13 @@ from programs.services import enrollments as services
 ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 
 
+# Ids are plain numbers in every filter: a model-choice filter would list all clinics' rows in
+# the browsable API's form and answer another clinic's id unlike a missing one (an oracle).
+
+
 class ProgramFilterSet(filters.FilterSet):
+    clinic = filters.NumberFilter()
+
     class Meta:
         model = Program
         fields = ["clinic", "level", "track", "is_active"]
@@ -53,6 +59,8 @@ class ProgramViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class EnrollmentFilterSet(filters.FilterSet):
+    patient = filters.NumberFilter()
+    program = filters.NumberFilter()
     clinic = filters.NumberFilter(field_name="program__clinic")
     active_on = filters.DateFilter(method="filter_active_on", label="Present on this date")
 

@@ -3,6 +3,7 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.http import HttpResponse
+from django.test.utils import CaptureQueriesContext
 
 from clinic.middleware import RequestIdMiddleware
 from clinic.models import AuditAction, AuditEvent
@@ -132,3 +133,32 @@ def test_admin_shows_the_trail_to_supervisors_without_edit_or_delete(client, sup
     assert listing.status_code == 200
     assert change.status_code == 403
     assert AuditEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_trail_is_paged_without_counting_it(client_for, clinic, clinician, supervisor):
+    """The trail only grows: a page reads page_size + 1 rows to know whether another follows and
+    never counts the table."""
+    rows = [
+        audit_record(actor=clinician, action=AuditAction.READ, obj=clinic, clinic=clinic)
+        for _ in range(5)
+    ]
+    newest_first = [row.pk for row in reversed(rows)]
+    client = client_for(supervisor)
+
+    with CaptureQueriesContext(connection) as captured:
+        first = client.get("/api/v1/audit-events/", {"page_size": 2}).json()
+    # (Read before the next request: each one empties the connection's query log.)
+    queries = [query["sql"] for query in captured]
+    second = client.get(first["next"]).json()
+    last = client.get(second["next"]).json()
+
+    assert queries
+    assert [sql for sql in queries if "COUNT(" in sql.upper()] == []
+    assert first.keys() == {"next", "previous", "results"}
+    assert [row["id"] for row in first["results"]] == newest_first[:2]
+    assert first["previous"] is None
+    assert [row["id"] for row in second["results"]] == newest_first[2:4]
+    assert client.get(second["previous"]).json() == first
+    assert [row["id"] for row in last["results"]] == newest_first[4:]
+    assert last["next"] is None
+    assert client.get("/api/v1/audit-events/", {"page_size": 2, "page": 4}).status_code == 404

@@ -2,9 +2,13 @@
 services' messages, audit rows for reads and lists, and role permissions."""
 
 import datetime
+import importlib
 import re
 
 import pytest
+from django.apps import apps as django_apps
+from django.contrib.admin.models import ADDITION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from django.utils.html import escape
 
@@ -357,6 +361,42 @@ def test_adding_a_patient_creates_it_with_an_mrn_and_an_audit_row(
     event = audit_rows(AuditAction.CREATE, object_type="patients.patient").get()
     assert (event.actor, event.clinic, event.patient_id) == (admissions, clinic, patient.pk)
     assert event.object_id == str(patient.pk)
+
+
+def test_the_admins_log_and_messages_keep_no_patient_name(admissions_client, admissions, clinic):
+    """The admin's log (the home page's "Recent actions") outlives the user's access to the
+    record, and messages rode in a cookie: neither holds the patient's name or MRN."""
+    response = post_patient_add(admissions_client, patient_form(clinic))
+
+    patient = Patient.objects.get()
+    assert [entry.object_repr for entry in LogEntry.objects.all()] == [f"Patient #{patient.pk}"]
+    assert "messages" not in response.cookies
+    cookies = " ".join(cookie.value for cookie in response.cookies.values())
+    assert not {"Dana", "Okafor", patient.mrn} & set(re.findall(r"\w+", cookies))
+    # The message is shown once, from the session; the home page then names no one.
+    landing = admissions_client.get(response["Location"])
+    assert "was added successfully" in html(landing)
+    home = html(admissions_client.get("/admin/"))
+    assert f"Patient #{patient.pk}" in home
+    assert "Okafor" not in home
+    assert patient.mrn not in home
+
+
+def test_the_log_entries_written_before_forget_their_names(admissions, clinic):
+    patient = make_patient(admissions, clinic)
+    entry = LogEntry.objects.create(
+        user=admissions,
+        content_type=ContentType.objects.get_for_model(Patient),
+        object_id=str(patient.pk),
+        object_repr=str(patient),
+        action_flag=ADDITION,
+    )
+    migration = importlib.import_module("patients.migrations.0005_admin_log_without_names")
+
+    migration.forget_names(django_apps, None)
+
+    entry.refresh_from_db()
+    assert entry.object_repr == f"Patient #{patient.pk}"
 
 
 def test_add_form_refuses_a_future_date_of_birth_with_the_services_message(
