@@ -209,6 +209,9 @@ else:
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".local" / "mail"))
 # The service's public address, for links in e-mails to staff (empty: links are paths only).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+# Seconds an SMTP connect or reply may take (Django's default waits forever: one stuck mail
+# server would hold a reminder drain past its budget).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -226,6 +229,9 @@ FCM_API_BASE_URL = env.str("FCM_API_BASE_URL", default="https://fcm.googleapis.c
 FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")
 FCM_SERVICE_ACCOUNT_FILE = env.str("FCM_SERVICE_ACCOUNT_FILE", default="")
 FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10)
+# Phones a patient may register for push; a new one replaces the one seen longest ago. A push
+# reminder is one provider call per device, so this bounds what one patient costs a drain.
+DEVICES_PER_PATIENT = env.int("DEVICES_PER_PATIENT", default=10)
 
 # REST API -----------------------------------------------------------------------------------------
 
