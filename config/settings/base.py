@@ -397,7 +397,11 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "clinic.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "clinic.middleware.RequestIdLogFilter"},
+        # Paths without query strings, feed tokens masked (config/access_log.py).
+        "private_paths": {"()": "config.access_log.PrivatePathLogFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
@@ -415,6 +419,13 @@ LOGGING = {
         # Replace Django's own DEBUG-only console handler so each event is logged once.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["private_paths"]},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["private_paths"],
+        },
     },
 }
 
