@@ -260,6 +260,8 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/minute"),
         "login": env.str("THROTTLE_LOGIN", default="10/minute"),
         "activation": env.str("THROTTLE_ACTIVATION", default="10/minute"),
+        # A patient's new check-ins (me/check-ins/ POST), per account.
+        "checkin": env.str("THROTTLE_CHECKIN", default="12/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
