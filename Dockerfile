@@ -65,7 +65,9 @@ USER 10001:10001
 EXPOSE 8000
 
 # Workers: gunicorn reads WEB_CONCURRENCY (default 1); more options via GUNICORN_CMD_ARGS.
+# config/gunicorn.py: log lines without query strings or feed tokens.
 CMD ["gunicorn", "config.wsgi:application", \
+     "--config", "python:config.gunicorn", \
      "--bind", "0.0.0.0:8000", \
      "--access-logfile", "-", \
      "--worker-tmp-dir", "/dev/shm"]

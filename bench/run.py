@@ -120,6 +120,8 @@ def gunicorn(url: str, port: int):
             "-m",
             "gunicorn",
             "config.wsgi",
+            "--config",
+            "python:config.gunicorn",
             "--workers",
             "2",
             "--worker-class",

@@ -172,7 +172,7 @@ class StaffAlertAdmin(AuditedAdminMixin, admin.ModelAdmin):
     """The alerts addressed to the staff member (by name or role) at their clinics, with the
     e-mails sent about each. Read-only but for acknowledging."""
 
-    list_display = ["created_at", "kind", "message", "clinic", "acknowledged_at"]
+    list_display = ["created_at", "kind", "message", "occurrences", "clinic", "acknowledged_at"]
     list_filter = ["kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
     list_select_related = ["clinic"]
     actions = [acknowledge_alerts]
@@ -181,6 +181,8 @@ class StaffAlertAdmin(AuditedAdminMixin, admin.ModelAdmin):
         "kind",
         "message",
         "created_at",
+        "occurrences",
+        "last_occurred_at",
         "acknowledged_at",
         "acknowledged_by",
         "emails",

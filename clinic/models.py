@@ -191,10 +191,18 @@ class AlertKind(models.TextChoices):
     CONTINUITY_GAP = "continuity_gap", "No session attended a week after a move between levels"
 
 
+# Kinds a patient raises by their own doing and may repeat at will (a risky check-in a minute):
+# at most one open alert per patient of these, later occurrences attach to it. The others are
+# one alert per thing staff must act on (an offer, a move), raised by the clinic's own events.
+COALESCING_ALERT_KINDS = (AlertKind.RISKY_CHECK_IN,)
+
+
 class StaffAlert(models.Model):
     """Something staff must act on. One alert per subject and kind, ever (a unique constraint),
-    so a retried task or a double submit never alerts twice. Staff read alerts in the API and the
-    admin, and each recipient gets one e-mail about it (``AlertDelivery``)."""
+    so a retried task or a double submit never alerts twice; for ``COALESCING_ALERT_KINDS`` also
+    at most one open alert per patient (a partial unique index), which later subjects attach to.
+    Staff read alerts in the API and the admin, and each recipient gets one e-mail about it
+    (``AlertDelivery``)."""
 
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="alerts")
     kind = models.CharField(max_length=32, choices=AlertKind.choices)
@@ -212,6 +220,10 @@ class StaffAlert(models.Model):
     object_id = models.CharField(max_length=64)
     message = models.CharField(max_length=300)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    # A coalescing kind's later subjects while the alert is open: how many in all (the first
+    # included) and when the latest happened.
+    occurrences = models.PositiveIntegerField(default=1)
+    last_occurred_at = models.DateTimeField(default=timezone.now)
     acknowledged_at = models.DateTimeField(null=True, blank=True)
     acknowledged_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
@@ -225,6 +237,17 @@ class StaffAlert(models.Model):
                 name="alert_once_per_subject",
                 violation_error_code="alert_exists",
                 violation_error_message="This alert was already raised.",
+            ),
+            models.UniqueConstraint(
+                fields=["kind", "patient_id"],
+                condition=Q(
+                    kind__in=COALESCING_ALERT_KINDS,
+                    acknowledged_at__isnull=True,
+                    patient_id__isnull=False,
+                ),
+                name="alert_one_open_per_patient",
+                violation_error_code="alert_open",
+                violation_error_message="This patient already has an open alert of this kind.",
             ),
             models.CheckConstraint(
                 condition=Q(recipient__isnull=False) | ~Q(recipient_role=""),

@@ -1,8 +1,9 @@
 """Writes of the clinic app. The audit trail is written only through ``audit_record*``."""
 
-from collections.abc import Iterable
+import datetime
+from collections.abc import Callable, Iterable
 
-from django.db import connection, models
+from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
 from clinic.middleware import current_request_id
@@ -99,6 +100,7 @@ def _audit_fields(*, actor, action, obj=None, object_type="", clinic=None, patie
     }
 
 
+@transaction.atomic
 def alert_raise(
     *,
     clinic_id: int,
@@ -108,26 +110,75 @@ def alert_raise(
     recipient=None,
     recipient_role: str = "",
     patient_id: int | None = None,
+    now: datetime.datetime | None = None,
+    occurrence_message: Callable[[int], str] | None = None,
 ):
     """Raise an alert about ``subject`` once: a second call for the same subject and kind is a
-    no-op (the unique constraint decides, so concurrent callers cannot both raise it)."""
-    from clinic import alert_delivery
-    from clinic.models import StaffAlert
+    no-op (the unique constraint decides, so concurrent callers cannot both raise it).
 
-    alert, created = StaffAlert.objects.get_or_create(
-        kind=kind,
-        object_type=_object_type(subject),
-        object_id=str(subject.pk),
-        defaults={
-            "clinic_id": clinic_id,
-            "message": message,
-            "recipient": recipient,
-            "recipient_role": recipient_role,
-            "patient_id": patient_id,
-        },
-    )
-    if created:
-        # One e-mail per recipient, sent by the beat task (never enqueued from here: a stopped
-        # broker must not break the write that raised the alert).
-        alert_delivery.plan(alert)
+    For ``COALESCING_ALERT_KINDS`` a patient has at most one open (unacknowledged) alert of the
+    kind: a new subject while it is open attaches to it (``occurrences`` + 1,
+    ``last_occurred_at``, the message ``occurrence_message(occurrences)``) and e-mails no one
+    again; once acknowledged, the next subject raises a new alert. The alert names only its
+    first subject: remembering which later ones attached is the caller's (a check-in keeps its
+    alert), so re-raising one of those is the caller's to skip."""
+    from clinic import alert_delivery
+    from clinic.models import COALESCING_ALERT_KINDS, StaffAlert
+
+    now = now or timezone.now()
+    coalesces = kind in COALESCING_ALERT_KINDS and patient_id is not None
+
+    def raised_already():
+        alert = StaffAlert.objects.filter(
+            kind=kind, object_type=_object_type(subject), object_id=str(subject.pk)
+        ).first()
+        if alert is None and coalesces:
+            # Locked: occurrences that concurrent raises attach add up.
+            alert = (
+                StaffAlert.objects.select_for_update()
+                .filter(kind=kind, patient_id=patient_id, acknowledged_at__isnull=True)
+                .first()
+            )
+            if alert is not None:
+                alert = _alert_attach(alert, now=now, occurrence_message=occurrence_message)
+        return alert
+
+    alert = raised_already()
+    if alert is not None:
+        return alert
+    try:
+        with transaction.atomic():
+            alert = StaffAlert.objects.create(
+                kind=kind,
+                object_type=_object_type(subject),
+                object_id=str(subject.pk),
+                clinic_id=clinic_id,
+                message=message,
+                recipient=recipient,
+                recipient_role=recipient_role,
+                patient_id=patient_id,
+                created_at=now,
+                last_occurred_at=now,
+            )
+    except IntegrityError:
+        # Raised meanwhile by a concurrent call, for this subject or (a coalescing kind) this
+        # patient: found now that it is committed.
+        alert = raised_already()
+        if alert is None:
+            raise
+        return alert
+    # One e-mail per recipient, sent by the beat task (never enqueued from here: a stopped
+    # broker must not break the write that raised the alert).
+    alert_delivery.plan(alert)
+    return alert
+
+
+def _alert_attach(alert, *, now, occurrence_message):
+    alert.occurrences += 1
+    alert.last_occurred_at = now
+    fields = ["occurrences", "last_occurred_at"]
+    if occurrence_message is not None:
+        alert.message = occurrence_message(alert.occurrences)[:300]
+        fields.append("message")
+    alert.save(update_fields=fields)
     return alert

@@ -784,6 +784,15 @@ class CheckIn(models.Model):
         help_text="The patient's own account, or staff on their behalf.",
     )
     recorded_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    # The staff alert a risky check-in raised or was attached to (clinic.services.alert_raise).
+    alert = models.ForeignKey(
+        "clinic.StaffAlert",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["-recorded_at", "-id"]

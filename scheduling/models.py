@@ -406,6 +406,11 @@ class Reminder(models.Model):
         return f"{self.channel} {self.kind} for {self.session_id} ({self.status})"
 
 
+# FCM registration tokens are about 160-200 characters, APNs tokens 64 hex digits; 512 leaves
+# room for growth and keeps a token (even of 4-byte characters) inside a btree index entry.
+TOKEN_MAX_LENGTH = 512
+
+
 class Device(models.Model):
     """A patient's phone registered for push (``me/devices/``)."""
 
@@ -417,7 +422,7 @@ class Device(models.Model):
         "patients.Patient", on_delete=models.CASCADE, related_name="devices"
     )
     platform = models.CharField(max_length=8, choices=Platform.choices)
-    token = models.CharField(max_length=4096)
+    token = models.CharField(max_length=TOKEN_MAX_LENGTH)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now())
     last_seen_at = models.DateTimeField(default=timezone.now, db_default=Now())
 

@@ -44,8 +44,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_OFFSETS = (24 * 60, 2 * 60)
 QUIET_CHANNELS = (Channel.SMS, Channel.PUSH)
 MAX_ATTEMPTS = 5
-# FCM's answers for a token that will never work again.
-DEAD_TOKEN_CODES = frozenset({"UNREGISTERED", "NOT_FOUND"})
+# FCM's answers for a token that will never work again (INVALID_TOKEN: an INVALID_ARGUMENT
+# that FCM pins on the token, clinic.notifications.backends).
+DEAD_TOKEN_CODES = frozenset({"UNREGISTERED", "NOT_FOUND", "INVALID_TOKEN"})
 
 
 def send_timeout() -> datetime.timedelta:
@@ -673,9 +674,9 @@ def _deliver(row: _Claimed, subject: str, text: str, email_connection) -> str:
                 token=token, platform=platform, title=subject, body=text
             )
         except notifications.ChannelError as error:
-            if error.code in DEAD_TOKEN_CODES:
-                # The app was removed or the token replaced: never push to it again.
-                Device.objects.filter(pk=int(device_id)).delete()
+            if error.code in DEAD_TOKEN_CODES and not error.retryable:
+                # The app was removed, the token replaced or never valid: never push to it again.
+                _device_forget_dead(device_id=int(device_id), token=token)
             errors.append(error)
         else:
             ids.append(result.provider_message_id)
@@ -685,6 +686,23 @@ def _deliver(row: _Claimed, subject: str, text: str, email_connection) -> str:
         raise retryable[0] if retryable else errors[0]
     # Reached at least one of the patient's phones: sent (a retry would double it on the others).
     return ",".join(ids)[:200]
+
+
+def _device_forget_dead(*, device_id: int, token: str) -> None:
+    """Forget a device whose token the provider refused for good, audited like the app's own
+    sign-out (no actor: the system). Only if the row still holds that token."""
+    # Imported here: the services module imports this one.
+    from scheduling.services import device_forget
+
+    with transaction.atomic():
+        device = (
+            Device.objects.select_for_update(of=("self",))
+            .select_related("patient")
+            .filter(pk=device_id, token=token)
+            .first()
+        )
+        if device is not None:
+            device_forget(actor=None, device=device)
 
 
 def backoff(attempt: int) -> datetime.timedelta:
@@ -738,9 +756,11 @@ def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
         position = 0
         try:
             for position, reminder in enumerate(claimed):
-                if position and time.monotonic() - started > limit:
-                    # Slow provider: give the rest back before the send timeout calls them
-                    # cut off; the next group takes them first (they are the oldest due).
+                if position and (time.monotonic() - started > limit or time.monotonic() >= stop_at):
+                    # Slow provider, or the drain's budget spent: give the rest back untried
+                    # (before the send timeout calls them cut off); the next group or drain
+                    # takes them first (they are the oldest due). Each row itself is bounded
+                    # by the providers' timeouts (EMAIL_TIMEOUT, SMS_ and FCM_TIMEOUT_SECONDS).
                     outcomes.extend(
                         (r.id, ReminderStatus.PENDING, "", "", None) for r in claimed[position:]
                     )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from clinic.errors import Conflict
@@ -20,6 +20,7 @@ from patients.models import Patient
 from scheduling import reminders
 from scheduling.models import (
     ATTENDED,
+    TOKEN_MAX_LENGTH,
     Attendance,
     AttendanceStatus,
     Device,
@@ -738,18 +739,42 @@ def device_register(*, actor, patient: Patient, platform: str, token: str) -> tu
     """Register the patient's phone for push; ``(device, created)``.
 
     A token already known moves to this patient: a phone handed on (or an app signed into by
-    another account) must never receive the previous patient's reminders.
+    another account) must never receive the previous patient's reminders. A patient keeps at
+    most ``DEVICES_PER_PATIENT`` devices: a new one replaces the one seen longest ago, so one
+    account cannot make a push reminder a call per row it registered.
     """
     if platform not in Device.Platform.values:
         raise ValidationError({"platform": ["Use ios or android."]})
     token = token.strip()
     if not token:
         raise ValidationError({"token": ["This field may not be blank."]})
-    device, created = Device.objects.select_for_update().get_or_create(
-        token=token, defaults={"patient": patient, "platform": platform}
-    )
+    if len(token) > TOKEN_MAX_LENGTH:
+        raise ValidationError(
+            {"token": [f"Ensure this field has no more than {TOKEN_MAX_LENGTH} characters."]}
+        )
+    now = timezone.now()
+    # The patient's row is the lock on their devices: two phones registering at once cannot
+    # both see room for one more (row locks on the devices would miss the rows being inserted).
+    Patient.objects.select_for_update().filter(pk=patient.pk).first()
+    device = Device.objects.select_for_update().filter(token=token).first()
+    if device is None or device.patient_id != patient.pk:
+        _devices_make_room(actor=actor, patient=patient)
+    created = device is None
+    if created:
+        try:
+            with transaction.atomic():
+                device = Device.objects.create(
+                    token=token,
+                    patient=patient,
+                    platform=platform,
+                    created_at=now,
+                    last_seen_at=now,
+                )
+        except IntegrityError:
+            # Another account registered this token this very moment: it moves over as below.
+            device, created = Device.objects.select_for_update().get(token=token), False
     if not created:
-        device.patient, device.platform, device.last_seen_at = patient, platform, timezone.now()
+        device.patient, device.platform, device.last_seen_at = patient, platform, now
         device.save(update_fields=["patient", "platform", "last_seen_at"])
     audit_record(
         actor=actor,
@@ -759,6 +784,19 @@ def device_register(*, actor, patient: Patient, platform: str, token: str) -> tu
         patient_id=patient.pk,
     )
     return device, created
+
+
+def _devices_make_room(*, actor, patient: Patient) -> None:
+    """Forget the patient's devices seen longest ago until one more fits the cap (the caller
+    holds the patient's lock)."""
+    keep = max(settings.DEVICES_PER_PATIENT - 1, 0)
+    for device in (
+        Device.objects.select_for_update()
+        .select_related("patient")
+        .filter(patient=patient)
+        .order_by("-last_seen_at", "-pk")[keep:]
+    ):
+        device_forget(actor=actor, device=device)
 
 
 @transaction.atomic

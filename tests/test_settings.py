@@ -175,6 +175,35 @@ def test_settings_are_read_from_the_environment(variable, value, setting, expect
     assert result.stdout.strip() == expected
 
 
+def test_the_abuse_limits_have_their_defaults_and_come_from_the_environment():
+    show = (
+        "from django.conf import settings; "
+        "print(settings.REST_FRAMEWORK['DEFAULT_THROTTLE_RATES']['checkin'], "
+        "settings.DEVICES_PER_PATIENT, settings.EMAIL_TIMEOUT)"
+    )
+    limits = ("THROTTLE_CHECKIN", "DEVICES_PER_PATIENT", "EMAIL_TIMEOUT")
+
+    defaults = manage(
+        "shell", "--no-imports", "-c", show, env_overrides=PRODUCTION_LIKE, drop=limits
+    )
+    chosen = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        show,
+        env_overrides={
+            **PRODUCTION_LIKE,
+            "THROTTLE_CHECKIN": "3/hour",
+            "DEVICES_PER_PATIENT": "4",
+            "EMAIL_TIMEOUT": "2.5",
+        },
+    )
+
+    assert defaults.returncode == 0, defaults.stderr
+    assert defaults.stdout.split() == ["12/hour", "10", "10"]
+    assert chosen.stdout.split() == ["3/hour", "4", "2.5"]
+
+
 def test_database_url_selects_that_server():
     url = "postgres://someone:pw@db.internal:5433/clinicdb"
     code = (

@@ -29,6 +29,8 @@ class AlertSerializer(serializers.ModelSerializer):
             "object_type",
             "object_id",
             "created_at",
+            "occurrences",
+            "last_occurred_at",
             "acknowledged",
             "acknowledged_at",
             "acknowledged_by",

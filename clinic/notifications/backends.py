@@ -417,12 +417,32 @@ class FCMPushBackend(BasePushBackend):
 
 
 def _fcm_error_code(response: requests.Response) -> str:
-    """``UNREGISTERED``, ``INVALID_ARGUMENT``…: the FcmError code, else the status."""
+    """``UNREGISTERED``, ``INVALID_ARGUMENT``…: the FcmError code, else the status.
+
+    ``INVALID_TOKEN`` for an INVALID_ARGUMENT that FCM pins on the token (a field violation of
+    ``message.token``, or its message "The registration token is not a valid FCM registration
+    token"): that token will never work, whereas other invalid arguments (a payload FCM refuses)
+    say nothing about the device."""
     error = _json_or_empty(response).get("error")
     if not isinstance(error, dict):
         return ""
-    for detail in error.get("details") or []:
-        if isinstance(detail, dict) and isinstance(detail.get("errorCode"), str):
-            return detail["errorCode"]
-    status = error.get("status")
-    return status if isinstance(status, str) else ""
+    details = [detail for detail in error.get("details") or [] if isinstance(detail, dict)]
+    code = next(
+        (detail["errorCode"] for detail in details if isinstance(detail.get("errorCode"), str)),
+        None,
+    )
+    if code is None:
+        status = error.get("status")
+        code = status if isinstance(status, str) else ""
+    if code == "INVALID_ARGUMENT" and _fcm_blames_the_token(error, details):
+        return "INVALID_TOKEN"
+    return code
+
+
+def _fcm_blames_the_token(error: dict, details: list[dict]) -> bool:
+    for detail in details:
+        for violation in detail.get("fieldViolations") or []:
+            if isinstance(violation, dict) and violation.get("field") == "message.token":
+                return True
+    message = error.get("message")
+    return isinstance(message, str) and "registration token" in message.lower()

@@ -271,6 +271,9 @@ else:
     EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(BASE_DIR / ".local" / "mail"))
 # The service's public address, for links in e-mails to staff (empty: links are paths only).
 PUBLIC_BASE_URL = env.str("PUBLIC_BASE_URL", default="")
+# Seconds an SMTP connect or reply may take (Django's default waits forever: one stuck mail
+# server would hold a reminder drain past its budget).
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
@@ -288,6 +291,9 @@ FCM_API_BASE_URL = env.str("FCM_API_BASE_URL", default="https://fcm.googleapis.c
 FCM_PROJECT_ID = env.str("FCM_PROJECT_ID", default="")
 FCM_SERVICE_ACCOUNT_FILE = env.str("FCM_SERVICE_ACCOUNT_FILE", default="")
 FCM_TIMEOUT_SECONDS = env.float("FCM_TIMEOUT_SECONDS", default=10)
+# Phones a patient may register for push; a new one replaces the one seen longest ago. A push
+# reminder is one provider call per device, so this bounds what one patient costs a drain.
+DEVICES_PER_PATIENT = env.int("DEVICES_PER_PATIENT", default=10)
 
 # REST API -----------------------------------------------------------------------------------------
 
@@ -326,6 +332,8 @@ REST_FRAMEWORK = {
         "user": env.str("THROTTLE_USER", default="1200/minute"),
         "login": env.str("THROTTLE_LOGIN", default="10/minute"),
         "activation": env.str("THROTTLE_ACTIVATION", default="10/minute"),
+        # A patient's new check-ins (me/check-ins/ POST), per account.
+        "checkin": env.str("THROTTLE_CHECKIN", default="12/hour"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -469,7 +477,11 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "clinic.middleware.RequestIdLogFilter"}},
+    "filters": {
+        "request_id": {"()": "clinic.middleware.RequestIdLogFilter"},
+        # Paths without query strings, feed tokens masked (config/access_log.py).
+        "private_paths": {"()": "config.access_log.PrivatePathLogFilter"},
+    },
     "formatters": {
         "plain": {
             "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
@@ -487,6 +499,13 @@ LOGGING = {
         # Replace Django's own DEBUG-only console handler so each event is logged once.
         "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
         "django.db.backends": {"level": "INFO"},
+        "django.request": {"filters": ["private_paths"]},
+        "django.server": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["private_paths"],
+        },
     },
 }
 

@@ -36,4 +36,5 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     "user": "10000/minute",
     "login": "1000/minute",
     "activation": "1000/minute",
+    "checkin": "1000/minute",
 }

@@ -18,6 +18,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from clinic.api.mixins import NoStoreMixin, PatientDataMixin
@@ -210,6 +211,15 @@ class MyCheckInsView(PatientDataMixin, generics.ListAPIView):
     permission_classes = [IsPatient]
     serializer_class = MyCheckInSerializer
     filter_backends = []
+    throttle_scope = "checkin"
+
+    def get_throttles(self):
+        # New check-ins have a rate of their own (THROTTLE_CHECKIN): an app posting in a loop
+        # stops there; reading the history does not count against it.
+        throttles = super().get_throttles()
+        if self.request.method == "POST":
+            throttles.append(ScopedRateThrottle())
+        return throttles
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):

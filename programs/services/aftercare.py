@@ -2,9 +2,9 @@
 report against it (DOMAIN.md "Aftercare"). One atomic function per use case; each locks the plan
 it changes and audits with the patient's id and the clinic.
 
-A risky check-in (use reported, or craving at or above ``CheckIn.RISKY_CRAVING``) raises one
-alert for the primary clinician. ``alert_raise`` is idempotent per subject, so a retried request,
-task or re-raise for the same check-in never alerts twice.
+A risky check-in (use reported, or craving at or above ``CheckIn.RISKY_CRAVING``) alerts the
+primary clinician: one open alert per patient, which later risky check-ins attach to until it is
+acknowledged. A re-raise for the same check-in never alerts or counts twice.
 """
 
 import datetime
@@ -285,25 +285,32 @@ def checkin_record(
     return checkin
 
 
-def checkin_alert_message(checkin: CheckIn) -> str:
-    """What the alert says: the reason only. Never the note or the patient's name: an alert
-    can be shown on a screen or sent where others see it."""
+def checkin_alert_message(checkin: CheckIn, occurrences: int = 1) -> str:
+    """What the alert says: the reason only (of the latest, when several check-ins share the
+    alert). Never the note or the patient's name: an alert can be shown on a screen or sent
+    where others see it."""
     reasons = []
     if checkin.used_substance:
         reasons.append("use reported")
     if checkin.craving >= CheckIn.RISKY_CRAVING:
         reasons.append(f"craving {checkin.craving} of 10")
+    if occurrences > 1:
+        return f"{occurrences} check-ins need attention (latest: {', '.join(reasons)})."
     return f"A check-in needs attention ({', '.join(reasons)})."
 
 
 def checkin_alert_raise(*, checkin: CheckIn) -> StaffAlert | None:
     """Alert the primary clinician (or the clinic's clinicians when the enrollment has none)
-    about a risky check-in. Idempotent: the alert exists once per check-in."""
+    about a risky check-in. While the patient's alert is open, later risky check-ins attach to
+    it (a count, no new e-mail), so a patient posting in a loop cannot flood the care team.
+    Idempotent: a check-in raises or joins one alert, once (it keeps which)."""
     if not checkin.is_risky:
         return None
+    if checkin.alert_id is not None:
+        return checkin.alert
     enrollment = checkin.plan.enrollment
     clinician = enrollment.primary_clinician
-    return alert_raise(
+    alert = alert_raise(
         clinic_id=enrollment.program.clinic_id,
         kind=AlertKind.RISKY_CHECK_IN,
         subject=checkin,
@@ -311,4 +318,9 @@ def checkin_alert_raise(*, checkin: CheckIn) -> StaffAlert | None:
         recipient_role="" if clinician is not None else Role.CLINICIAN,
         patient_id=checkin.patient_id,
         message=checkin_alert_message(checkin),
+        now=checkin.recorded_at,
+        occurrence_message=lambda occurrences: checkin_alert_message(checkin, occurrences),
     )
+    checkin.alert = alert
+    checkin.save(update_fields=["alert"])
+    return alert

@@ -30,7 +30,7 @@ from clinic.api.utils import datetime_writer, utc_instant
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_rows
 from scheduling import feeds, selectors, services
-from scheduling.models import Device, RosterEntry, SessionKind, SessionStatus
+from scheduling.models import TOKEN_MAX_LENGTH, Device, RosterEntry, SessionKind, SessionStatus
 from scheduling.models import Response as RosterResponse
 
 DEFAULT_SPAN = datetime.timedelta(days=14)
@@ -282,7 +282,7 @@ class DeviceSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at", "last_seen_at"]
         extra_kwargs = {
             # The token's uniqueness is the service's business (a known token moves over).
-            "token": {"validators": [], "max_length": 4096, "write_only": True},
+            "token": {"validators": [], "max_length": TOKEN_MAX_LENGTH, "write_only": True},
         }
 
 

@@ -198,6 +198,25 @@ def test_email_failures_say_whether_to_retry(settings, monkeypatch, refusal, ret
     assert_private(raised.value, "pat@example.com", "Tue 6 PM", "appointment")
 
 
+def test_a_silent_mail_server_fails_the_email_within_email_timeout(settings):
+    # Django's SMTP backend waits forever unless EMAIL_TIMEOUT says otherwise: one stuck mail
+    # server would hold a reminder drain (and its rows) past every budget.
+    assert settings.EMAIL_TIMEOUT == 10
+    settings.EMAIL_TIMEOUT = 0.5
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    with socket.socket() as silent:
+        # Connections complete in the listen queue; no greeting ever comes.
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        settings.EMAIL_HOST, settings.EMAIL_PORT = silent.getsockname()
+        started = time.monotonic()
+        with pytest.raises(ChannelError) as raised:
+            send_email(to="pat@example.com", subject="Your appointment", text="Tue 6 PM")
+
+    assert time.monotonic() - started < 5
+    assert raised.value.retryable is True
+
+
 # Console, file and in-memory backends -------------------------------------------------------------
 
 
@@ -575,6 +594,66 @@ def test_fcm_unregistered_token_is_not_retryable(fcm):
     assert raised.value.retryable is False
     assert raised.value.code == "UNREGISTERED"
     assert_private(raised.value, DEVICE_TOKEN, "Reminder", "Tue 6 PM", "fake-access-token")
+
+
+def fcm_invalid_argument(message: str, *details: dict) -> Reply:
+    return Reply(
+        400,
+        {
+            "error": {
+                "code": 400,
+                "message": message,
+                "status": "INVALID_ARGUMENT",
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                        "errorCode": "INVALID_ARGUMENT",
+                    },
+                    *details,
+                ],
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        # What FCM answers for a malformed or foreign token.
+        fcm_invalid_argument("The registration token is not a valid FCM registration token"),
+        fcm_invalid_argument(
+            "Invalid argument.",
+            {
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": "message.token", "description": "Invalid token"}],
+            },
+        ),
+    ],
+)
+def test_fcm_invalid_token_is_told_apart_from_other_invalid_arguments(fcm, reply):
+    fcm.replies[SEND_PATH] = reply
+
+    with pytest.raises(ChannelError) as raised:
+        send_push(token=DEVICE_TOKEN, platform="android", title="Reminder", body="Tue 6 PM")
+
+    assert raised.value.retryable is False
+    assert raised.value.code == "INVALID_TOKEN"
+    assert_private(raised.value, DEVICE_TOKEN, "Reminder", "Tue 6 PM")
+
+
+def test_fcm_invalid_payload_says_nothing_about_the_token(fcm):
+    fcm.replies[SEND_PATH] = fcm_invalid_argument(
+        "Invalid value at 'message.data[0].value' (TYPE_STRING)",
+        {
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [{"field": "message.data[0].value", "description": "Invalid"}],
+        },
+    )
+
+    with pytest.raises(ChannelError) as raised:
+        send_push(token=DEVICE_TOKEN, platform="android", title="Reminder", body="Tue 6 PM")
+
+    assert (raised.value.retryable, raised.value.code) == (False, "INVALID_ARGUMENT")
 
 
 @pytest.mark.parametrize("status", [429, 500])

@@ -398,28 +398,115 @@ def test_a_calm_check_in_raises_no_alert(plan, clinician):
     assert not StaffAlert.objects.exists()
 
 
-def test_each_risky_check_in_alerts_exactly_once(plan, clinician):
+def test_risky_check_ins_while_the_alert_is_open_attach_to_it(plan, clinician):
+    # given: a risky check-in raised an alert
+    first = check_in(plan, clinician, used_substance=True)
+    alert = StaffAlert.objects.get()
+    assert (alert.occurrences, alert.last_occurred_at) == (1, first.recorded_at)
+    assert alert.deliveries.count() == 1
+
+    # when: two more before anyone acknowledges it
+    calm = check_in(plan, clinician, craving=2)  # counts for nothing
+    second = check_in(plan, clinician, craving=8)
+    third = check_in(plan, clinician, craving=9)
+
+    # then: the one alert counts them, with the latest's reasons; no one is e-mailed again
+    alert = StaffAlert.objects.get()
+    assert (alert.object_type, alert.object_id) == ("programs.checkin", str(first.pk))
+    assert alert.occurrences == 3
+    assert alert.last_occurred_at == third.recorded_at
+    assert alert.message == "3 check-ins need attention (latest: craving 9 of 10)."
+    assert alert.deliveries.count() == 1
+    assert set(CheckIn.objects.filter(alert=alert).values_list("pk", flat=True)) == {
+        first.pk,
+        second.pk,
+        third.pk,
+    }
+    assert CheckIn.objects.get(pk=calm.pk).alert is None
+
+
+def test_re_raising_a_check_in_neither_alerts_nor_counts_twice(plan, clinician):
     first = check_in(plan, clinician, used_substance=True)
     second = check_in(plan, clinician, craving=9)
 
-    # Re-raising for the same check-in (a retried task, a double submit) changes nothing.
+    # A retried task or a double submit for the same check-ins changes nothing.
     again = services.checkin_alert_raise(checkin=first)
     services.checkin_alert_raise(checkin=CheckIn.objects.get(pk=first.pk))
-    alert_raise(
-        clinic_id=plan.enrollment.program.clinic_id,
-        kind=AlertKind.RISKY_CHECK_IN,
-        subject=second,
-        recipient=clinician,
-        message="again",
+    services.checkin_alert_raise(checkin=CheckIn.objects.get(pk=second.pk))
+
+    alert = StaffAlert.objects.get()
+    assert again == alert
+    assert alert.occurrences == 2
+    assert alert.object_id == str(first.pk)
+    # The first subject is idempotent in the clinic layer too.
+    assert (
+        alert_raise(
+            clinic_id=plan.enrollment.program.clinic_id,
+            kind=AlertKind.RISKY_CHECK_IN,
+            subject=first,
+            recipient=clinician,
+            patient_id=plan.patient_id,
+            message="again",
+        )
+        == alert
+    )
+    alert.refresh_from_db()
+    assert alert.occurrences == 2
+    assert alert.message == "2 check-ins need attention (latest: craving 9 of 10)."
+
+
+def test_once_acknowledged_the_next_risky_check_in_raises_a_new_alert(plan, clinician):
+    check_in(plan, clinician, used_substance=True)
+    check_in(plan, clinician, craving=9)
+    first_alert = StaffAlert.objects.get()
+    alert_acknowledge(actor=clinician, alert=first_alert)
+
+    later = check_in(plan, clinician, craving=10)
+
+    new_alert = StaffAlert.objects.exclude(pk=first_alert.pk).get()
+    assert new_alert.object_id == str(later.pk)
+    assert (new_alert.occurrences, new_alert.acknowledged_at) == (1, None)
+    assert new_alert.message == "A check-in needs attention (craving 10 of 10)."
+    assert new_alert.deliveries.count() == 1
+    first_alert.refresh_from_db()
+    assert first_alert.occurrences == 2
+
+
+def test_each_patient_has_an_alert_of_their_own(clinic, admissions, plan, clinician):
+    other_plan = make_plan(clinic, admissions, clinician)
+
+    check_in(plan, clinician, used_substance=True)
+    check_in(other_plan, clinician, used_substance=True)
+
+    assert sorted(StaffAlert.objects.values_list("patient_id", "occurrences")) == sorted(
+        [(plan.patient_id, 1), (other_plan.patient_id, 1)]
     )
 
-    assert StaffAlert.objects.count() == 2
-    assert again == StaffAlert.objects.get(object_id=str(first.pk))
-    assert set(StaffAlert.objects.values_list("object_id", flat=True)) == {
-        str(first.pk),
-        str(second.pk),
+
+def test_the_database_holds_one_open_risky_alert_per_patient(plan, clinician):
+    from django.db import IntegrityError, transaction
+
+    first = check_in(plan, clinician, used_substance=True)
+    second = check_in(plan, clinician, craving=2)
+    fields = {
+        "clinic_id": plan.enrollment.program.clinic_id,
+        "recipient": clinician,
+        "patient_id": plan.patient_id,
+        "object_type": "programs.checkin",
+        "message": "m",
     }
-    assert StaffAlert.objects.get(object_id=str(second.pk)).message != "again"
+
+    with pytest.raises(IntegrityError, match="alert_one_open_per_patient"), transaction.atomic():
+        StaffAlert.objects.create(kind=AlertKind.RISKY_CHECK_IN, object_id=str(second.pk), **fields)
+    # Other kinds are one per subject, open or not: offers and moves do not coalesce.
+    for n in (1, 2):
+        StaffAlert.objects.create(kind=AlertKind.WAITLIST_OFFER, object_id=f"o{n}", **fields)
+        StaffAlert.objects.create(kind=AlertKind.CONTINUITY_GAP, object_id=f"t{n}", **fields)
+    # Once the open one is acknowledged, another may open.
+    alert_acknowledge(actor=clinician, alert=StaffAlert.objects.get(object_id=str(first.pk)))
+    StaffAlert.objects.create(kind=AlertKind.RISKY_CHECK_IN, object_id=str(second.pk), **fields)
+
+    assert StaffAlert.objects.filter(kind=AlertKind.RISKY_CHECK_IN).count() == 2
 
 
 def test_the_alert_names_neither_the_note_nor_the_patient(plan, clinician):

@@ -383,6 +383,28 @@ def test_a_risky_check_in_alerts_the_primary_clinician_exactly_once(
     assert "Ana" not in alert.message
 
 
+def test_new_check_ins_have_a_throttle_of_their_own(ana_client, ana, plans, monkeypatch):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"checkin": "2/hour"})
+    answers = {"craving": 9, "mood": 1, "used_substance": True}
+
+    codes = [ana_client.post(CHECK_INS, answers).status_code for _ in range(3)]
+    history = ana_client.get(CHECK_INS)
+
+    assert codes == [201, 201, 429]
+    assert history.status_code == 200  # reading the history is not limited by it
+    throttled = ana_client.post(CHECK_INS, answers)
+    assert throttled.status_code == 429
+    body = throttled.json()
+    assert set(body) == {"code", "detail", "fields"}
+    assert (body["code"], body["fields"]) == ("throttled", {})
+    assert "Retry-After" in throttled.headers
+    assert CheckIn.objects.filter(patient=ana).count() == 2
+    [alert] = StaffAlert.objects.filter(patient_id=ana.pk)
+    assert alert.occurrences == 2
+
+
 @pytest.mark.parametrize(
     ("answers", "fields"),
     [

@@ -231,6 +231,9 @@ def test_the_token_is_stored_without_surrounding_spaces(ana_client):
         ({"platform": "ios", "token": ""}, "token"),
         ({"platform": "ios", "token": "   "}, "token"),
         ({"platform": "android"}, "token"),
+        ({"platform": "ios", "token": "x" * 513}, "token"),
+        # Past what a btree index entry holds: a 500 from the unique index before the cap.
+        ({"platform": "ios", "token": "x" * 4096}, "token"),
         ({"platform": "ios", "token": "x" * 4097}, "token"),
     ],
 )
@@ -250,6 +253,25 @@ def test_a_bad_platform_or_token_is_a_400_with_the_error_body(ana_client, payloa
 
 
 @frozen
+def test_a_token_of_512_characters_is_accepted(ana_client, ana):
+    response = register(ana_client, "t" * 512)
+
+    assert response.status_code == 201, response.content
+    assert Device.objects.get().token == "t" * 512
+
+
+@frozen
+def test_the_service_refuses_a_token_longer_than_the_column(ana):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        services.device_register(actor=None, patient=ana, platform="ios", token="t" * 513)
+
+    assert list(error.value.message_dict) == ["token"]
+    assert not Device.objects.exists()
+
+
+@frozen
 def test_the_service_refuses_a_bad_platform_or_a_blank_token(ana):
     from django.core.exceptions import ValidationError
 
@@ -261,6 +283,89 @@ def test_the_service_refuses_a_bad_platform_or_a_blank_token(ana):
     assert list(platform.value.message_dict) == ["platform"]
     assert list(token.value.message_dict) == ["token"]
     assert not Device.objects.exists()
+
+
+# At most DEVICES_PER_PATIENT ---------------------------------------------------------------------
+
+
+def register_on(day: int, client, token: str):
+    with time_machine.travel(at(12, day, 10), tick=False):
+        response = register(client, token)
+    assert response.status_code in (200, 201), response.content
+    return response.json()["id"]
+
+
+def test_an_eleventh_device_replaces_the_one_seen_longest_ago(ana_client, ana, ben_client, ben):
+    # given: ten phones, the first seen again last (so the second is the stalest)
+    ids = [register_on(1 + n, ana_client, f"ana-phone-{n}") for n in range(10)]
+    register_on(12, ana_client, "ana-phone-0")
+    bens = register_on(1, ben_client, "ben-phone")
+
+    # when
+    eleventh = register_on(13, ana_client, "ana-phone-10")
+
+    # then
+    assert Device.objects.filter(patient=ana).count() == 10
+    assert not Device.objects.filter(pk=ids[1]).exists()
+    assert Device.objects.filter(pk=ids[0]).exists()
+    assert Device.objects.filter(pk=eleventh).exists()
+    assert Device.objects.filter(pk=bens, patient=ben).exists()
+    assert list(device_audits(action=AuditAction.DELETE).values_list("object_id", "actor")) == [
+        (str(ids[1]), ana.app_user.pk)
+    ]
+
+
+def test_the_cap_is_a_setting_and_a_known_token_takes_no_place(settings, ana_client, ana):
+    settings.DEVICES_PER_PATIENT = 2
+    first = register_on(1, ana_client, "ana-phone-1")
+    second = register_on(2, ana_client, "ana-phone-2")
+
+    # A phone already registered comes back: nothing is replaced.
+    assert register_on(3, ana_client, "ana-phone-1") == first
+    assert set(Device.objects.values_list("pk", flat=True)) == {first, second}
+
+    third = register_on(4, ana_client, "ana-phone-3")
+
+    assert set(Device.objects.values_list("pk", flat=True)) == {first, third}
+
+
+def test_a_phone_moving_over_counts_against_its_new_patient(
+    settings, ana_client, ben_client, ana, ben
+):
+    settings.DEVICES_PER_PATIENT = 2
+    register_on(1, ana_client, "ana-phone-1")
+    kept = register_on(2, ana_client, "ana-phone-2")
+    handed_on = register_on(3, ben_client, "ben-phone")
+
+    assert register_on(4, ana_client, "ben-phone") == handed_on
+
+    assert set(Device.objects.filter(patient=ana).values_list("pk", flat=True)) == {
+        kept,
+        handed_on,
+    }
+    assert not Device.objects.filter(patient=ben).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_phones_registering_at_once_never_pass_the_cap(settings, ana):
+    from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
+
+    settings.DEVICES_PER_PATIENT = 1
+    user = app_account(ana)
+
+    def register_phone(token):
+        return lambda: services.device_register(
+            actor=user, patient=ana, platform="android", token=token
+        )
+
+    # The first registration holds the patient's lock; the second waits for it, then replaces
+    # the first phone instead of adding a second.
+    with held_transaction(register_phone("phone-a")):
+        second = InThread(register_phone("phone-b")).start()
+        assert someone_waits_for_a_lock()
+    second.join()
+
+    assert list(Device.objects.filter(patient=ana).values_list("token", flat=True)) == ["phone-b"]
 
 
 # Forgetting ---------------------------------------------------------------------------------------
@@ -412,10 +517,20 @@ def test_a_push_reminder_goes_to_every_device_of_the_patient(ana, ben, reminded,
     assert len(fake_push.sent) == 2
 
 
-def test_a_dead_token_is_forgotten_and_the_reminder_counts_as_sent(ana, reminded, run, fake_push):
+def invalid_token():
+    # What FCMPushBackend raises for an INVALID_ARGUMENT that FCM pins on the token.
+    return ChannelError(
+        "FCM answered HTTP 400 (INVALID_TOKEN).", retryable=False, code="INVALID_TOKEN"
+    )
+
+
+@pytest.mark.parametrize("refusal", [unregistered, invalid_token])
+def test_a_dead_token_is_forgotten_and_the_reminder_counts_as_sent(
+    ana, reminded, run, fake_push, refusal
+):
     dead = add_device(ana, "ana-old-phone")
     alive = add_device(ana, "ana-new-phone")
-    fake_push.failures["ana-old-phone"] = unregistered()
+    fake_push.failures["ana-old-phone"] = refusal()
     reminder = reminded(ana)
 
     assert run() == ["sent"]
@@ -425,6 +540,36 @@ def test_a_dead_token_is_forgotten_and_the_reminder_counts_as_sent(ana, reminded
     assert Device.objects.filter(pk=alive.pk).exists()
     reminder.refresh_from_db()
     assert (reminder.status, reminder.last_error) == ("sent", "")
+    # Forgotten through the service: on the patient's audit trail, by the system.
+    assert device_audits(
+        action=AuditAction.DELETE,
+        object_id=str(dead.pk),
+        actor=None,
+        patient_id=ana.pk,
+        clinic_id=ana.clinic_id,
+    ).exists()
+
+
+def test_a_payload_refusal_or_a_passing_error_forgets_no_device(ana, reminded, run, fake_push):
+    # given: FCM refuses the message (not the token), and a dead code comes with a retry hint
+    add_device(ana, "ana-phone")
+    add_device(ana, "ana-tablet")
+    fake_push.failures.update(
+        {
+            "ana-phone": ChannelError(
+                "FCM answered HTTP 400 (INVALID_ARGUMENT).",
+                retryable=False,
+                code="INVALID_ARGUMENT",
+            ),
+            "ana-tablet": ChannelError("Busy.", retryable=True, code="UNREGISTERED"),
+        }
+    )
+    reminded(ana)
+
+    assert run() == ["pending"]
+
+    assert Device.objects.filter(patient=ana).count() == 2
+    assert not device_audits(action=AuditAction.DELETE).exists()
 
 
 def test_a_device_failing_for_a_passing_reason_is_kept(ana, reminded, run, fake_push):

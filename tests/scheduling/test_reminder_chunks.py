@@ -3,6 +3,7 @@ time with a constant number of statements per group, and a send cut off mid-grou
 that group's rows ``sending``."""
 
 import datetime
+import time
 
 import pytest
 from django.db import connection
@@ -202,6 +203,30 @@ def test_a_drain_stops_claiming_when_its_time_budget_is_used(clinic, settings):
     assert reminders.drain(budget_seconds=0) == {}
     assert statuses() == {"pending": 5}
     assert len(reminders.drain(budget_seconds=60)) == 5
+
+
+class SlowSMSBackend:
+    """Takes half a second per message (a provider near its timeout)."""
+
+    def send(self, to, text):
+        time.sleep(0.5)
+        return backends.LocmemSMSBackend().send(to, text)
+
+
+def test_a_drain_stops_within_a_group_when_its_budget_is_spent(clinic, settings):
+    # given: one group of five rows and a provider slower than the drain's whole budget
+    settings.REMINDER_SEND_GROUP = 5
+    settings.SMS_BACKEND = f"{__name__}.SlowSMSBackend"
+    ids = due_sms(clinic, 5)
+
+    # when
+    outcomes = reminders.drain(budget_seconds=0.25)
+
+    # then: the first row went out; the rest were given back untried for the next drain
+    assert outcomes == {ids[0]: "sent"}
+    assert statuses() == {"sent": 1, "pending": 4}
+    assert set(Reminder.objects.filter(status="pending").values_list("attempts", flat=True)) == {0}
+    assert len(backends.sms_outbox()) == 1
 
 
 def test_the_texts_of_a_sessions_rows_are_built_once(clinic):

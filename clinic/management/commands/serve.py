@@ -81,6 +81,9 @@ class Command(BaseCommand):
             "-m",
             "gunicorn",
             "config.wsgi:application",
+            # Log lines without query strings or feed tokens (config/access_log.py).
+            "--config",
+            "python:config.gunicorn",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",
