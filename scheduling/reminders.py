@@ -28,6 +28,7 @@ from django.utils import timezone
 
 from clinic import notifications
 from scheduling.models import (
+    AttendanceStatus,
     Channel,
     Device,
     Reminder,
@@ -265,8 +266,8 @@ def plan_for_channels(*, patient_ids, channels, now: datetime.datetime) -> int:
     that exists. So a channel added twice plans nothing the second time, and one removed and
     added again plans nothing new: its rows still pending are simply sent (consent is read at
     send time), those refused while it was off stay cancelled (one row per reminder, ever).
-    A declined entry gets nothing (a decline cancels the session's reminders). Returns the rows
-    created.
+    A declined entry gets nothing (a decline cancels the session's reminders), nor one whose
+    patient is excused already (excusing cancels them too). Returns the rows created.
 
     A race left open: the caller holds the patients' rows locked, but a roster entry of a
     transaction still open meanwhile (an admission of the same patient that very moment) is
@@ -283,6 +284,7 @@ def plan_for_channels(*, patient_ids, channels, now: datetime.datetime) -> int:
             session__starts_at__gt=now,
         )
         .exclude(response=Response.DECLINED)
+        .exclude(attendance__status=AttendanceStatus.EXCUSED)
         .values_list("id", flat=True)
     )
     if not ids or not channels:
