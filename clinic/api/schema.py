@@ -4,7 +4,8 @@ Every 4xx body is ``{"code", "detail", "fields"}`` (clinic.api.errors). The view
 their successes; this hook adds, to every operation, the errors it can answer with, from what
 the operation is:
 
-- every operation: 429 (every view is throttled);
+- every operation: 429 (every view is throttled) and 500 (the generic body; the traceback goes
+  to the log);
 - one with a request body or query parameters: 400 (validation); with a body, 413 (too large)
   and 415 (a media type the API does not parse, or a multipart body it cannot read one from);
 - a token-protected operation: 401 (no or a bad token) and 403 (role, or not the patient's
@@ -60,13 +61,14 @@ DESCRIPTIONS = {
     "413": "The request body is too large.",
     "415": "The request body's media type is not supported.",
     "429": "Too many requests; try again later.",
+    "500": "A server error (the body is generic; the request id finds it in the log).",
 }
 
 WRITES = {"post", "put", "patch", "delete"}
 
 
 def error_statuses(method: str, operation: dict) -> set[str]:
-    statuses = {"429"}
+    statuses = {"429", "500"}
     parameters = operation.get("parameters", [])
     if "requestBody" in operation:
         statuses |= {"400", "413", "415"}

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
-from clinic.api.utils import paginated, validated
+from clinic.api.utils import validated
 from clinic.models import AuditAction, Role
 from clinic.services import audit_record_many
 from patients import selectors, services
@@ -71,7 +71,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         )
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
-    @extend_schema(methods=["GET"], responses=paginated(s.ConsentSerializer))
+    @extend_schema(methods=["GET"], responses=s.ConsentSerializer(many=True))
     @extend_schema(
         methods=["POST"], request=s.ConsentCreateSerializer, responses={201: s.ConsentSerializer}
     )
@@ -100,7 +100,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
 
     # Contacts -----------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], responses=paginated(s.PatientContactSerializer))
+    @extend_schema(methods=["GET"], responses=s.PatientContactSerializer(many=True))
     @extend_schema(
         methods=["POST"],
         request=s.PatientContactInputSerializer,
@@ -143,7 +143,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
 
     # Assessments --------------------------------------------------------------------------------
 
-    @extend_schema(responses=paginated(s.AssessmentSerializer))
+    @extend_schema(responses=s.AssessmentSerializer(many=True))
     @action(detail=True, methods=["get"])
     def assessments(self, request, pk=None):
         """The patient's assessments, newest first: reassessments keep the history."""

@@ -16,7 +16,7 @@ from rest_framework.response import Response
 
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
-from clinic.api.utils import paginated, validated
+from clinic.api.utils import validated
 from clinic.models import AuditAction, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record_many
@@ -256,7 +256,7 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
 
     # Items --------------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], request=None, responses=paginated(AftercareItemSerializer))
+    @extend_schema(methods=["GET"], request=None, responses=AftercareItemSerializer(many=True))
     @extend_schema(
         methods=["POST"],
         request=AftercareItemCreateSerializer,
@@ -287,7 +287,7 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
 
     # Goals --------------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], request=None, responses=paginated(AftercareGoalSerializer))
+    @extend_schema(methods=["GET"], request=None, responses=AftercareGoalSerializer(many=True))
     @extend_schema(
         methods=["POST"],
         request=AftercareGoalCreateSerializer,
@@ -321,7 +321,7 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
 
     # Check-ins ----------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], request=None, responses=paginated(CheckInSerializer))
+    @extend_schema(methods=["GET"], request=None, responses=CheckInSerializer(many=True))
     @extend_schema(
         methods=["POST"], request=CheckInCreateSerializer, responses={201: CheckInSerializer}
     )

@@ -29,7 +29,7 @@ from clinic.api.mixins import NoStoreMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.renderers import orjson_first
-from clinic.api.utils import datetime_writer, paginated, utc_instant, validated
+from clinic.api.utils import datetime_writer, utc_instant, validated
 from clinic.models import AuditAction, Role
 from clinic.services import audit_record_many, audit_record_rows
 from programs.services import schedules
@@ -271,7 +271,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         session = services.session_cancel(actor=request.user, session=self.get_object())
         return Response(self.get_serializer(self._fresh(session)).data)
 
-    @extend_schema(methods=["GET"], responses=paginated(s.RosterEntrySerializer))
+    @extend_schema(methods=["GET"], responses=s.RosterEntrySerializer(many=True))
     @extend_schema(
         methods=["POST"],
         request=s.AttendanceInputSerializer,
