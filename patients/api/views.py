@@ -75,7 +75,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
     @extend_schema(
         methods=["POST"], request=s.ConsentCreateSerializer, responses={201: s.ConsentSerializer}
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def consents(self, request, pk=None):
         """The patient's Part 2 consents (42 CFR §2.31), newest first."""
         patient = self.get_object()
@@ -106,7 +106,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         request=s.PatientContactInputSerializer,
         responses={201: s.PatientContactSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def contacts(self, request, pk=None):
         """Emergency contacts and support persons."""
         patient = self.get_object()
@@ -144,7 +144,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
     # Assessments --------------------------------------------------------------------------------
 
     @extend_schema(responses=s.AssessmentSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], filter_backends=[])
     def assessments(self, request, pk=None):
         """The patient's assessments, newest first: reassessments keep the history."""
         patient = self.get_object()

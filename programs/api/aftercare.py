@@ -262,7 +262,7 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
         request=AftercareItemCreateSerializer,
         responses={201: AftercareItemSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def items(self, request, pk=None):
         """Triggers, coping skills, support groups, follow-up appointments, emergency
         contacts."""
@@ -293,7 +293,7 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
         request=AftercareGoalCreateSerializer,
         responses={201: AftercareGoalSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def goals(self, request, pk=None):
         """The plan's goals, each with its status (open, in progress, achieved, dropped)."""
         plan = self.get_object()
@@ -325,7 +325,7 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
     @extend_schema(
         methods=["POST"], request=CheckInCreateSerializer, responses={201: CheckInSerializer}
     )
-    @action(detail=True, methods=["get", "post"], url_path="check-ins")
+    @action(detail=True, methods=["get", "post"], url_path="check-ins", filter_backends=[])
     def check_ins(self, request, pk=None):
         """The patient's check-ins, newest first; staff may record one on their behalf. Use
         reported or a craving of 8 or more alerts the primary clinician."""
