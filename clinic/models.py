@@ -20,6 +20,13 @@ def validate_time_zone(value: str) -> None:
         )
 
 
+def record_version_field() -> models.PositiveIntegerField:
+    """The ``version`` of a record that staff edit concurrently (ETag / If-Match, the admin's
+    stale-form check; ``clinic.versions``). A database trigger (clinic migration 0009) raises it
+    on every UPDATE that changes the row, whatever path wrote it, so the code never sets it."""
+    return models.PositiveIntegerField(default=1, db_default=1, editable=False)
+
+
 class Role(models.TextChoices):
     """Staff roles; each is a Django group of the same name (created by a migration)."""
 

@@ -12,7 +12,9 @@ the operation is:
   app); a token-protected write (POST, PUT, PATCH, DELETE): 400 and 409 (a service's
   validation or conflict);
 - one with path parameters: 404 (no such object, or outside the caller's reach); a paginated
-  list: 404 (a page past the end).
+  list: 404 (a page past the end);
+- one that takes an ``If-Match`` header (``clinic.api.conditional``): 412 (the record changed
+  since the caller read it).
 
 The public operations (sign-in, activation, the provider's webhook) document their own
 credential errors with ``ErrorSerializer`` (401 for a bad password or token, 403 for a bad
@@ -59,6 +61,8 @@ DESCRIPTIONS = {
     "404": "Not found, or outside the caller's reach.",
     "409": "The request conflicts with the current state.",
     "413": "The request body is too large.",
+    "412": "The record changed since you read it (`If-Match` names an older version): "
+    "`code` is `precondition_failed`; read it again and redo the change.",
     "415": "The request body's media type is not supported.",
     "429": "Too many requests; try again later.",
     "500": "A server error (the body is generic; the request id finds it in the log).",
@@ -82,6 +86,10 @@ def error_statuses(method: str, operation: dict) -> set[str]:
         statuses.add("404")
     if any(parameter["in"] == "query" and parameter["name"] == "page" for parameter in parameters):
         statuses.add("404")
+    if any(
+        parameter["in"] == "header" and parameter["name"] == "If-Match" for parameter in parameters
+    ):
+        statuses.add("412")
     return statuses
 
 

@@ -95,6 +95,8 @@ def test_the_core_flows_through_the_generated_client_alone(client_package, live_
         patients_activation_create,
         patients_create,
         patients_list,
+        patients_partial_update,
+        patients_retrieve,
     )
     from continuum_client.api.sessions import sessions_create
     from continuum_client.models import (
@@ -107,6 +109,7 @@ def test_the_core_flows_through_the_generated_client_alone(client_package, live_
         DimensionsRequest,
         Enrollment,
         EnrollmentCreateRequest,
+        Error,
         MyCheckIn,
         MyCheckInCreateRequest,
         MyPreferences,
@@ -115,6 +118,7 @@ def test_the_core_flows_through_the_generated_client_alone(client_package, live_
         PaginatedPatientList,
         PaginatedScheduleItemList,
         PatchedMyPreferencesUpdateRequest,
+        PatchedPatientUpdateRequest,
         Patient,
         PatientCreateRequest,
         ReminderChannelEnum,
@@ -162,6 +166,30 @@ def test_the_core_flows_through_the_generated_client_alone(client_package, live_
         ),
         Patient,
     )
+
+    # a stale edit: read, someone else edits, the edit of what was read is refused (412)
+    read = patients_retrieve.sync_detailed(patient.id, client=desk)
+    parsed(read, Patient)
+    etag = read.headers["ETag"]
+    parsed(
+        patients_partial_update.sync_detailed(
+            patient.id, client=care, body=PatchedPatientUpdateRequest(phone="+12025550143")
+        ),
+        Patient,
+    )
+    stale = patients_partial_update.sync_detailed(
+        patient.id, client=desk, body=PatchedPatientUpdateRequest(first_name="Anna"), if_match=etag
+    )
+    assert stale.status_code.value == 412
+    assert isinstance(stale.parsed, Error)
+    assert stale.parsed.code == "precondition_failed"
+    fresh = patients_retrieve.sync_detailed(patient.id, client=desk).headers["ETag"]
+    renamed = patients_partial_update.sync_detailed(
+        patient.id, client=desk, body=PatchedPatientUpdateRequest(first_name="Anna"), if_match=fresh
+    )
+    assert parsed(renamed, Patient).first_name == "Anna"
+    assert renamed.headers["ETag"] != fresh
+
     assessment = parsed(
         assessments_create.sync_detailed(
             client=care,
