@@ -21,12 +21,24 @@ credential errors with ``ErrorSerializer`` (401 for a bad password or token, 403
 signature). A view's own documentation of a status wins: the hook only fills in what is
 missing. The ``Error`` component is this module's ``ERROR_SCHEMA``.
 
+Deprecations (CHANGELOG.md's policy): a field or operation to be removed is marked
+``deprecated: true`` for one version first. A field: list it in the serializer's
+``extend_schema_serializer(deprecate_fields=[...])`` and end its ``help_text`` with
+``deprecation(...)``; an operation: ``extend_schema(deprecated=True, description=...)`` with
+the same sentence. The CHANGELOG's entry of that version names it under "Deprecated".
+
 Times of day: drf-spectacular gives a ``TimeField`` the format ``time``, which is RFC 3339's
 ``full-time`` and carries a UTC offset; the API's times of day are clinic-local wall times
 (``"18:00:00"``) without one. The hook documents them as ``partial-time`` with their pattern.
 """
 
 from rest_framework import serializers
+
+
+def deprecation(*, since: str, removal: str, instead: str) -> str:
+    """The sentence that ends a deprecated field's or operation's description: when it was
+    deprecated, the version that removes it (the next one at the earliest), what to use."""
+    return f"Deprecated in {since}, removed in {removal}: use {instead} instead."
 
 
 class ErrorSerializer(serializers.Serializer):

@@ -283,7 +283,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Continuum API",
     "DESCRIPTION": "Programs, enrollments, sessions and reminders for addiction-treatment "
     "clinics. Every error body is {code, detail, fields}.",
-    "VERSION": "1.0.0",
+    # The API's version: CHANGELOG.md's newest entry (a test holds them together).
+    "VERSION": "1.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SCHEMA_PATH_PREFIX": "/api/v1",
