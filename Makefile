@@ -6,6 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
+TS_TOOLS := tests/typescript/node_modules/.installed
 PORT ?= 8000
 # Debian's Chromium, driven by Playwright in the admin's browser tests (tests/e2e/test_admin_browser.py).
 export CHROMIUM ?= /usr/bin/chromium
@@ -21,8 +22,16 @@ $(STAMP): pyproject.toml requirements.lock | $(PY)
 	$(PY) -m pip install --quiet -c requirements.lock -e ".[dev]"
 	touch $(STAMP)
 
-# `make run` needs only the virtualenv; the test suite also needs the browser.
-install: $(STAMP) browser
+# `make run` needs only the virtualenv; the test suite also needs the browser and the
+# TypeScript tools of the schema's type-check.
+install: $(STAMP) browser $(TS_TOOLS)
+
+## the schema's TypeScript type-check (tests/clinic/test_typescript_client.py): openapi-typescript,
+## openapi-fetch and tsc, pinned in tests/typescript/package-lock.json; Debian's npm if missing
+$(TS_TOOLS): tests/typescript/package.json tests/typescript/package-lock.json
+	@command -v npm >/dev/null || apt-get install -y -q npm || (apt-get update -q && apt-get install -y -q npm)
+	npm ci --prefix tests/typescript --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
 
 ## the browser of the admin's browser tests: Debian's chromium package (Playwright's download is
 ## not used). Only `make test` (and CI) need it: installing it takes root.

@@ -17,6 +17,7 @@ from django.contrib.admin.widgets import AutocompleteSelect, ForeignKeyRawIdWidg
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, capfirst
 
@@ -53,6 +54,32 @@ class ServiceModelForm(forms.ModelForm):
     def _post_clean(self):
         # The service validated the model (and its constraints) already.
         pass
+
+
+class VersionCheckedForm(ServiceModelForm):
+    """A change form that refuses a stale save, as the API's ``If-Match`` does: the page carries
+    the record's version as it showed it, and ``perform`` passes ``expected_versions`` to the
+    service, which compares it under the row lock (``clinic.versions``) and names who changed
+    the record since. A post without the field (a script) is not checked, like a request
+    without ``If-Match``. A refused form keeps the version it was opened with, so saving again
+    is refused again until the page is reloaded with the other person's change on it."""
+
+    record_version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["record_version"].initial = self.instance.version
+
+    @property
+    def expected_versions(self) -> set[int] | None:
+        version = self.cleaned_data.get("record_version")
+        return None if version is None or self.instance.pk is None else {version}
+
+    @cached_property
+    def changed_data(self):
+        # The version is how the form was opened, not a change to save.
+        return [name for name in super().changed_data if name != "record_version"]
 
 
 class KeyCheckingAutocompleteSelect(AutocompleteSelect):
@@ -166,6 +193,16 @@ class ServiceAdminMixin(NamelessLogMixin):
 
     def save_form(self, request, form, change):
         return form.result
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        # A VersionCheckedForm's hidden version must be on the page; the admin renders only the
+        # fields its fieldsets name, so it joins the last one (hidden inputs show no row).
+        adminform = context.get("adminform")
+        if change and adminform is not None and "record_version" in adminform.form.fields:
+            *before, (name, options) = adminform.fieldsets
+            fields = [*options["fields"], "record_version"]
+            adminform.fieldsets = [*before, (name, {**options, "fields": fields})]
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def save_model(self, request, obj, form, change):
         pass  # saved by the service in form.clean()

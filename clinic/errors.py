@@ -28,3 +28,11 @@ class Conflict(ServiceError):
 
     status_code = 409
     default_code = "conflict"
+
+
+class PreconditionFailed(ServiceError):
+    """The caller edited a version of the record that is no longer the current one (a stale
+    ``If-Match``, or an admin form opened before someone else saved)."""
+
+    status_code = 412
+    default_code = "precondition_failed"

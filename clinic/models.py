@@ -28,6 +28,13 @@ USERNAME_UNIQUE_INDEXES = frozenset({USERNAME_LOWER_UNIQUE_INDEX, "auth_user_use
 USERNAME_TAKEN = "This username is taken; choose another."
 
 
+def record_version_field() -> models.PositiveIntegerField:
+    """The ``version`` of a record that staff edit concurrently (ETag / If-Match, the admin's
+    stale-form check; ``clinic.versions``). A database trigger (clinic migration 0011) raises it
+    on every UPDATE that changes the row, whatever path wrote it, so the code never sets it."""
+    return models.PositiveIntegerField(default=1, db_default=1, editable=False)
+
+
 class Role(models.TextChoices):
     """Staff roles; each is a Django group of the same name (created by a migration)."""
 

@@ -66,3 +66,21 @@ def audit_event_list(*, user) -> QuerySet[AuditEvent]:
     if user.is_superuser:
         return events
     return events.filter(clinic_id__in=clinic_ids_for_user(user))
+
+
+def audit_last_change(
+    *, object_type: str, object_id, patient_id: int | None = None, since=None
+) -> AuditEvent | None:
+    """The latest create or update audit row of one record: who changed it last, and when.
+
+    The audit table has no index on the object, so the caller narrows the search by an indexed
+    column it knows: the record's patient, or ``since`` (its ``updated_at``, which its last
+    change set just before that change's audit row was written)."""
+    events = AuditEvent.objects.filter(
+        object_type=object_type, object_id=str(object_id), action__in=["create", "update"]
+    )
+    if patient_id is not None:
+        events = events.filter(patient_id=patient_id)
+    if since is not None:
+        events = events.filter(occurred_at__gte=since)
+    return events.select_related("actor").order_by("-occurred_at", "-id").first()

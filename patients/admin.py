@@ -22,6 +22,7 @@ from clinic.admin_utils import (
     AuditedAdminMixin,
     ServiceAdminMixin,
     ServiceModelForm,
+    VersionCheckedForm,
     change_link,
     related_table,
 )
@@ -129,7 +130,7 @@ class LatestLevelFilter(admin.SimpleListFilter):
 # Patients -----------------------------------------------------------------------------------------
 
 
-class PatientForm(ServiceModelForm):
+class PatientForm(VersionCheckedForm):
     reminder_channels = forms.MultipleChoiceField(
         choices=ReminderChannel.choices,
         widget=forms.CheckboxSelectMultiple,
@@ -163,7 +164,12 @@ class PatientForm(ServiceModelForm):
                 allow_duplicate=data.get("allow_duplicate", False),
                 **fields,
             )
-        return services.patient_update(actor=self.request.user, patient=self.instance, **fields)
+        return services.patient_update(
+            actor=self.request.user,
+            patient=self.instance,
+            expected_versions=self.expected_versions,
+            **fields,
+        )
 
 
 @admin.register(Patient)
@@ -394,7 +400,7 @@ class AssessmentAddForm(ServiceModelForm):
         )
 
 
-class AssessmentDecisionForm(ServiceModelForm):
+class AssessmentDecisionForm(VersionCheckedForm):
     class Meta:
         model = Assessment
         fields = ["decided_level", "decided_track", "override_reason"]
@@ -406,6 +412,7 @@ class AssessmentDecisionForm(ServiceModelForm):
             decided_level=data["decided_level"],
             decided_track=data["decided_track"],
             override_reason=data["override_reason"],
+            expected_versions=self.expected_versions,
         )
 
 
@@ -603,7 +610,7 @@ class ConsentAdmin(ClinicScopedAdmin):
         return self.get_readonly_fields(request, obj) + ([] if obj.revoked_on else ["revoked_on"])
 
 
-class ContactForm(ServiceModelForm):
+class ContactForm(VersionCheckedForm):
     class Meta:
         model = PatientContact
         fields = ["patient", "kind", "name", "relationship", "phone", "email"]
@@ -612,7 +619,12 @@ class ContactForm(ServiceModelForm):
         if self.instance.pk is None:
             return services.contact_create(actor=self.request.user, **data)
         changes = {name: data[name] for name in self.changed_data if name != "patient"}
-        return services.contact_update(actor=self.request.user, contact=self.instance, **changes)
+        return services.contact_update(
+            actor=self.request.user,
+            contact=self.instance,
+            expected_versions=self.expected_versions,
+            **changes,
+        )
 
 
 @admin.register(PatientContact)

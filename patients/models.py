@@ -9,6 +9,8 @@ from django.db.models.functions import Now
 from django.utils import timezone
 from phonenumber_field.modelfields import PhoneNumberField
 
+from clinic.models import record_version_field
+
 
 class ReminderChannel(models.TextChoices):
     EMAIL = "email", "E-mail"
@@ -60,6 +62,7 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
 
     class Meta:
         ordering = ["last_name", "first_name", "id"]
@@ -129,6 +132,7 @@ class PatientContact(models.Model):
     relationship = models.CharField(max_length=100, blank=True)
     phone = PhoneNumberField(blank=True)
     email = models.EmailField(blank=True)
+    version = record_version_field()
 
     class Meta:
         ordering = ["kind", "name", "id"]
@@ -285,6 +289,7 @@ class Assessment(models.Model):
         related_name="+",
     )
     decided_at = models.DateTimeField(null=True, blank=True)
+    version = record_version_field()
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:

@@ -5,6 +5,7 @@ messages and leave the same audit rows.
 """
 
 import datetime
+from collections.abc import Collection
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -14,6 +15,7 @@ from django.utils import timezone
 from clinic.errors import Conflict
 from clinic.models import AuditAction, Clinic
 from clinic.services import audit_record
+from clinic.versions import refresh_version, require_version
 from patients import hooks
 from patients.models import (
     DIMENSIONS,
@@ -188,16 +190,20 @@ def patient_create(
 
 
 @transaction.atomic
-def patient_update(*, actor, patient: Patient, **changes) -> Patient:
+def patient_update(
+    *, actor, patient: Patient, expected_versions: Collection[int] | None = None, **changes
+) -> Patient:
     """Change a patient's names, birth date or contact details, or their reminder consent.
 
     A channel added plans its reminders for the sessions already on the patient's schedule, in
-    this transaction; one removed stops the reminders planned for it when they fall due."""
+    this transaction; one removed stops the reminders planned for it when they fall due.
+    ``expected_versions``: the versions the caller read (``clinic.versions``)."""
     unknown = set(changes) - set(PATIENT_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in unknown})
     now = timezone.now()
     patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+    require_version(patient, expected_versions, patient_id=patient.pk)
     had = list(patient.reminder_channels)
     changed = [name for name, value in changes.items() if getattr(patient, name) != value]
     for name in changed:
@@ -218,6 +224,7 @@ def patient_update(*, actor, patient: Patient, **changes) -> Patient:
         return patient
     _validate_patient(patient)
     patient.save(update_fields=[*changed, "updated_at"])
+    refresh_version(patient)
     _audit(actor, AuditAction.UPDATE, patient, patient)
     added = [channel for channel in patient.reminder_channels if channel not in had]
     if added:
@@ -318,24 +325,47 @@ def contact_create(
 
 
 @transaction.atomic
-def contact_update(*, actor, contact: PatientContact, **changes) -> PatientContact:
+def contact_update(
+    *,
+    actor,
+    contact: PatientContact,
+    expected_versions: Collection[int] | None = None,
+    **changes,
+) -> PatientContact:
     allowed = {"kind", "name", "relationship", "phone", "email"}
     if set(changes) - allowed:
         raise ValidationError(
             {name: ["This field cannot be changed."] for name in set(changes) - allowed}
         )
+    contact = _lock_contact(contact)
+    require_version(contact, expected_versions, patient_id=contact.patient_id)
     for name, value in changes.items():
         setattr(contact, name, value)
     _validate_contact(contact)
     contact.save(update_fields=list(changes) or None)
+    refresh_version(contact)
     _audit(actor, AuditAction.UPDATE, contact, contact.patient)
     return contact
 
 
 @transaction.atomic
-def contact_delete(*, actor, contact: PatientContact) -> None:
+def contact_delete(
+    *, actor, contact: PatientContact, expected_versions: Collection[int] | None = None
+) -> None:
+    contact = _lock_contact(contact)
+    require_version(contact, expected_versions, patient_id=contact.patient_id)
     _audit(actor, AuditAction.DELETE, contact, contact.patient)
     contact.delete()
+
+
+def _lock_contact(contact: PatientContact) -> PatientContact:
+    # Two edits of one contact queue here, so the second compares its version with the first's
+    # result instead of overwriting it.
+    return (
+        PatientContact.objects.select_for_update(of=("self",))
+        .select_related("patient")
+        .get(pk=contact.pk)
+    )
 
 
 def _validate_contact(contact: PatientContact) -> None:
@@ -480,6 +510,7 @@ def assessment_decide(
     decided_level: str,
     decided_track: str = "",
     override_reason: str = "",
+    expected_versions: Collection[int] | None = None,
 ) -> Assessment:
     """Record the clinician's decision; a level that differs from the recommendation needs a
     reason. A decision is final: a changed picture is a reassessment (a new assessment)."""
@@ -487,6 +518,7 @@ def assessment_decide(
     assessment = (
         Assessment.objects.select_for_update().select_related("patient").get(pk=assessment.pk)
     )
+    require_version(assessment, expected_versions, patient_id=assessment.patient_id)
     if assessment.decided_level:
         raise Conflict(
             "A decision was already recorded for this assessment; record a reassessment to "
@@ -524,5 +556,6 @@ def assessment_decide(
             "decided_at",
         ]
     )
+    refresh_version(assessment)
     _audit(actor, AuditAction.UPDATE, assessment, assessment.patient)
     return assessment

@@ -29,7 +29,12 @@ from django.utils import timezone
 from django.utils.http import urlencode
 
 from clinic.admin import OwnClinicFilter
-from clinic.admin_utils import ServiceAdminMixin, ServiceModelForm, related_table
+from clinic.admin_utils import (
+    ServiceAdminMixin,
+    ServiceModelForm,
+    VersionCheckedForm,
+    related_table,
+)
 from clinic.errors import ServiceError
 from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
@@ -360,7 +365,7 @@ class SessionAddForm(ServiceModelForm):
         return session
 
 
-class SessionMoveForm(ServiceModelForm):
+class SessionMoveForm(VersionCheckedForm):
     class Meta:
         model = Session
         fields = ["starts_at", "ends_at", "location", "room"]
@@ -384,6 +389,7 @@ class SessionMoveForm(ServiceModelForm):
                 ends_at=data["ends_at"],
                 location=data.get("location") or "",
                 room=room,
+                expected_versions=self.expected_versions,
             )
 
 

@@ -16,6 +16,7 @@ from django.db.models import F, Func, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from clinic.models import record_version_field
 from patients.models import Level, ReminderChannel, Track
 
 LEVEL_INTENSITY = {Level.RESIDENTIAL: 4, Level.PHP: 3, Level.IOP: 2, Level.OUTPATIENT: 1}
@@ -711,6 +712,7 @@ class AftercarePlan(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -754,6 +756,7 @@ class AftercareGoal(models.Model):
     description = models.TextField()
     status = models.CharField(max_length=12, choices=GoalStatus.choices, default=GoalStatus.OPEN)
     target_date = models.DateField(null=True, blank=True)
+    version = record_version_field()
 
     class Meta:
         ordering = ["id"]

@@ -14,6 +14,8 @@ from django.db.models import F, Func, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from clinic.models import record_version_field
+
 
 class TsTzRange(Func):
     """``tstzrange(lower, upper, '[)')``: back-to-back sessions do not overlap."""
@@ -130,6 +132,7 @@ class Session(models.Model):
     sequence = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
 
     class Meta:
         ordering = ["starts_at", "id"]

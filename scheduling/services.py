@@ -6,6 +6,7 @@ imports programs). Both are set-based: one statement whatever the number of sess
 """
 
 import datetime
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.utils import timezone
 from clinic.errors import Conflict
 from clinic.models import AuditAction, Clinic
 from clinic.services import audit_record
+from clinic.versions import refresh_version, require_version
 from patients.models import Patient
 from scheduling import reminders
 from scheduling.models import (
@@ -296,9 +298,11 @@ def session_move(
     ends_at: datetime.datetime,
     location: str | None = None,
     room=None,
+    expected_versions: Collection[int] | None = None,
 ) -> Session:
     """Move one session (an occurrence of a series becomes detached from later series edits)."""
     session = _lock_session(session)
+    require_version(session, expected_versions)
     if session.status != SessionStatus.SCHEDULED:
         raise Conflict(f"A {session.status} session cannot be moved.", code="invalid_state")
     _check_times(starts_at, ends_at)
@@ -313,6 +317,7 @@ def session_move(
     session.detached = session.series_id is not None
     session.sequence += 1
     session.save(update_fields=fields)
+    refresh_version(session)
     reminders.replan_session(session)
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=session, clinic=session.clinic_id)
     return session
@@ -362,6 +367,7 @@ def series_edit(
     location=None,
     title=None,
     weekdays=None,
+    expected_versions: Collection[int] | None = None,
 ) -> SeriesEdit:
     """Edit this occurrence, this and the following ones, or all future ones of its series.
 
@@ -385,6 +391,8 @@ def series_edit(
         )
     days = None if weekdays is None else _check_weekdays(weekdays)
     series = Series.objects.select_for_update().select_related("clinic").get(pk=session.series_id)
+    # The precondition is the addressed session's: the one the caller read and edits through.
+    require_version(_lock_session(session), expected_versions)
     now = timezone.now()
     if scope == "this":
         targets = [_lock_session(session)]

@@ -100,3 +100,20 @@ def test_a_series_cannot_start_years_ago(clinic, clinician, client_for):
     assert response.status_code == 400
     assert "starts_on" in response.json()["fields"]
     assert not Session.objects.exists()
+
+
+@pytest.mark.parametrize("path", ["/api/v1/sessions/", "/api/v1/series/"])
+def test_a_capacity_past_the_columns_range_is_a_400(clinic, clinician, client_for, path):
+    start = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
+    end = start + datetime.timedelta(hours=2)
+    body = {"title": "Group", "kind": "group", "capacity": 4_098_911_925}
+    if path.endswith("sessions/"):
+        body |= {"starts_at": start.isoformat(), "ends_at": end.isoformat()}
+    else:
+        body |= {"weekdays": [2], "local_start_time": "18:00", "duration_minutes": 90}
+        body["starts_on"] = start.date().isoformat()
+
+    response = client_for(clinician).post(path, body, format="json")
+
+    assert response.status_code == 400
+    assert "capacity" in response.json()["fields"]

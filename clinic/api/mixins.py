@@ -3,8 +3,10 @@
 from django.utils.cache import add_never_cache_headers, patch_cache_control
 from rest_framework.response import Response
 
+from clinic.api.conditional import with_etag
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_many
+from clinic.versions import is_versioned
 
 
 def never_cache_privately(response):
@@ -65,4 +67,6 @@ class PatientDataMixin(NoStoreMixin):
         return self.response_for(instance)
 
     def response_for(self, instance, status=200):
-        return Response(self.get_serializer(instance).data, status=status)
+        """One record's answer; a versioned record's carries its ETag (clinic.api.conditional)."""
+        response = Response(self.get_serializer(instance).data, status=status)
+        return with_etag(response, instance) if is_versioned(instance) else response

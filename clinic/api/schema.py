@@ -4,19 +4,28 @@ Every 4xx body is ``{"code", "detail", "fields"}`` (clinic.api.errors). The view
 their successes; this hook adds, to every operation, the errors it can answer with, from what
 the operation is:
 
-- every operation: 429 (every view is throttled);
+- every operation: 429 (every view is throttled) and 500 (the generic body; the traceback goes
+  to the log);
 - one with a request body or query parameters: 400 (validation); with a body, 413 (too large)
   and 415 (a media type the API does not parse, or a multipart body it cannot read one from);
 - a token-protected operation: 401 (no or a bad token) and 403 (role, or not the patient's
   app); a token-protected write (POST, PUT, PATCH, DELETE): 400 and 409 (a service's
   validation or conflict);
 - one with path parameters: 404 (no such object, or outside the caller's reach); a paginated
-  list: 404 (a page past the end).
+  list: 404 (a page past the end);
+- one that takes an ``If-Match`` header (``clinic.api.conditional``): 412 (the record changed
+  since the caller read it).
 
 The public operations (sign-in, activation, the provider's webhook) document their own
 credential errors with ``ErrorSerializer`` (401 for a bad password or token, 403 for a bad
 signature). A view's own documentation of a status wins: the hook only fills in what is
 missing. The ``Error`` component is this module's ``ERROR_SCHEMA``.
+
+Deprecations (CHANGELOG.md's policy): a field or operation to be removed is marked
+``deprecated: true`` for one version first. A field: list it in the serializer's
+``extend_schema_serializer(deprecate_fields=[...])`` and end its ``help_text`` with
+``deprecation(...)``; an operation: ``extend_schema(deprecated=True, description=...)`` with
+the same sentence. The CHANGELOG's entry of that version names it under "Deprecated".
 
 Times of day: drf-spectacular gives a ``TimeField`` the format ``time``, which is RFC 3339's
 ``full-time`` and carries a UTC offset; the API's times of day are clinic-local wall times
@@ -24,6 +33,12 @@ Times of day: drf-spectacular gives a ``TimeField`` the format ``time``, which i
 """
 
 from rest_framework import serializers
+
+
+def deprecation(*, since: str, removal: str, instead: str) -> str:
+    """The sentence that ends a deprecated field's or operation's description: when it was
+    deprecated, the version that removes it (the next one at the earliest), what to use."""
+    return f"Deprecated in {since}, removed in {removal}: use {instead} instead."
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -58,15 +73,18 @@ DESCRIPTIONS = {
     "404": "Not found, or outside the caller's reach.",
     "409": "The request conflicts with the current state.",
     "413": "The request body is too large.",
+    "412": "The record changed since you read it (`If-Match` names an older version): "
+    "`code` is `precondition_failed`; read it again and redo the change.",
     "415": "The request body's media type is not supported.",
     "429": "Too many requests; try again later.",
+    "500": "A server error (the body is generic; the request id finds it in the log).",
 }
 
 WRITES = {"post", "put", "patch", "delete"}
 
 
 def error_statuses(method: str, operation: dict) -> set[str]:
-    statuses = {"429"}
+    statuses = {"429", "500"}
     parameters = operation.get("parameters", [])
     if "requestBody" in operation:
         statuses |= {"400", "413", "415"}
@@ -80,6 +98,10 @@ def error_statuses(method: str, operation: dict) -> set[str]:
         statuses.add("404")
     if any(parameter["in"] == "query" and parameter["name"] == "page" for parameter in parameters):
         statuses.add("404")
+    if any(
+        parameter["in"] == "header" and parameter["name"] == "If-Match" for parameter in parameters
+    ):
+        statuses.add("412")
     return statuses
 
 

@@ -4,7 +4,6 @@ import datetime
 import functools
 
 from django.utils import timezone
-from rest_framework import serializers
 
 
 def utc_instant(value: datetime.datetime) -> datetime.datetime:
@@ -26,20 +25,6 @@ def validated(serializer_class, request, *, data=None, **kwargs) -> dict:
     )
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
-
-
-@functools.cache
-def paginated(serializer_class) -> type[serializers.Serializer]:
-    """The schema of a paginated list of ``serializer_class`` for actions that paginate."""
-    return type(
-        f"{serializer_class.__name__.removesuffix('Serializer')}Page",
-        (serializers.Serializer,),
-        {
-            "next": serializers.URLField(allow_null=True),
-            "previous": serializers.URLField(allow_null=True),
-            "results": serializer_class(many=True),
-        },
-    )
 
 
 def datetime_text(value: datetime.datetime | None, zone: datetime.tzinfo) -> str | None:

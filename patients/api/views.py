@@ -8,11 +8,12 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
+from clinic.api.conditional import ETAG, IF_MATCH, expected_versions, with_etag
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
-from clinic.api.utils import paginated, validated
+from clinic.api.utils import validated
 from clinic.models import AuditAction, Role
-from clinic.services import audit_record_many
+from clinic.services import audit_record, audit_record_many
 from patients import selectors, services
 from patients.api import serializers as s
 from patients.api.filters import AssessmentFilterSet, PatientFilterSet
@@ -41,18 +42,30 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
     def audit_clinic_id(self, obj):
         return obj.clinic_id
 
-    @extend_schema(request=s.PatientCreateSerializer, responses={201: s.PatientSerializer})
+    @extend_schema(parameters=[ETAG])
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.PatientCreateSerializer, responses={201: s.PatientSerializer}, parameters=[ETAG]
+    )
     def create(self, request):
         patient = services.patient_create(
             actor=request.user, **validated(s.PatientCreateSerializer, request)
         )
         return self.response_for(patient, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.PatientUpdateSerializer, responses=s.PatientSerializer)
+    @extend_schema(
+        request=s.PatientUpdateSerializer,
+        responses=s.PatientSerializer,
+        parameters=[IF_MATCH, ETAG],
+    )
     def partial_update(self, request, pk=None):
+        patient = self.get_object()
         patient = services.patient_update(
             actor=request.user,
-            patient=self.get_object(),
+            patient=patient,
+            expected_versions=expected_versions(request, patient),
             **validated(s.PatientUpdateSerializer, request),
         )
         return self.response_for(self.get_queryset().get(pk=patient.pk))
@@ -71,11 +84,11 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         )
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
-    @extend_schema(methods=["GET"], responses=paginated(s.ConsentSerializer))
+    @extend_schema(methods=["GET"], responses=s.ConsentSerializer(many=True))
     @extend_schema(
         methods=["POST"], request=s.ConsentCreateSerializer, responses={201: s.ConsentSerializer}
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def consents(self, request, pk=None):
         """The patient's Part 2 consents (42 CFR §2.31), newest first."""
         patient = self.get_object()
@@ -100,13 +113,14 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
 
     # Contacts -----------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], responses=paginated(s.PatientContactSerializer))
+    @extend_schema(methods=["GET"], responses=s.PatientContactSerializer(many=True))
     @extend_schema(
         methods=["POST"],
         request=s.PatientContactInputSerializer,
         responses={201: s.PatientContactSerializer},
+        parameters=[ETAG],
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def contacts(self, request, pk=None):
         """Emergency contacts and support persons."""
         patient = self.get_object()
@@ -119,32 +133,59 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
             patient=patient,
             **validated(s.PatientContactInputSerializer, request),
         )
-        return Response(s.PatientContactSerializer(contact).data, status=status.HTTP_201_CREATED)
+        return with_etag(
+            Response(s.PatientContactSerializer(contact).data, status=status.HTTP_201_CREATED),
+            contact,
+        )
 
+    @extend_schema(
+        methods=["GET"], request=None, responses=s.PatientContactSerializer, parameters=[ETAG]
+    )
     @extend_schema(
         methods=["PATCH"],
         request=s.PatientContactInputSerializer,
         responses=s.PatientContactSerializer,
+        parameters=[IF_MATCH, ETAG],
     )
-    @extend_schema(methods=["DELETE"], request=None, responses={204: None})
-    @action(detail=True, methods=["patch", "delete"], url_path=r"contacts/(?P<contact_id>\d+)")
+    @extend_schema(methods=["DELETE"], request=None, responses={204: None}, parameters=[IF_MATCH])
+    @action(
+        detail=True, methods=["get", "patch", "delete"], url_path=r"contacts/(?P<contact_id>\d+)"
+    )
     def contact_detail(self, request, pk=None, contact_id=None):
+        """One contact; GET gives its `ETag` for a PATCH or DELETE with `If-Match`."""
         patient = self.get_object()
         contact = get_object_or_404(selectors.contact_list(patient=patient), pk=contact_id)
+        if request.method == "GET":
+            self.audit_contact_read(contact, patient)
+            return with_etag(Response(s.PatientContactSerializer(contact).data), contact)
         if request.method == "DELETE":
-            services.contact_delete(actor=request.user, contact=contact)
+            services.contact_delete(
+                actor=request.user,
+                contact=contact,
+                expected_versions=expected_versions(request, contact),
+            )
             return Response(status=status.HTTP_204_NO_CONTENT)
         contact = services.contact_update(
             actor=request.user,
             contact=contact,
+            expected_versions=expected_versions(request, contact),
             **validated(s.PatientContactInputSerializer, request, partial=True),
         )
-        return Response(s.PatientContactSerializer(contact).data)
+        return with_etag(Response(s.PatientContactSerializer(contact).data), contact)
+
+    def audit_contact_read(self, contact, patient):
+        audit_record(
+            actor=self.request.user,
+            action=AuditAction.READ,
+            obj=contact,
+            clinic=patient.clinic_id,
+            patient_id=patient.pk,
+        )
 
     # Assessments --------------------------------------------------------------------------------
 
-    @extend_schema(responses=paginated(s.AssessmentSerializer))
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses=s.AssessmentSerializer(many=True))
+    @action(detail=True, methods=["get"], filter_backends=[])
     def assessments(self, request, pk=None):
         """The patient's assessments, newest first: reassessments keep the history."""
         patient = self.get_object()
@@ -168,18 +209,32 @@ class AssessmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
     def audit_clinic_id(self, obj):
         return obj.patient.clinic_id
 
-    @extend_schema(request=s.AssessmentCreateSerializer, responses={201: s.AssessmentSerializer})
+    @extend_schema(parameters=[ETAG])
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs)
+
+    @extend_schema(
+        request=s.AssessmentCreateSerializer,
+        responses={201: s.AssessmentSerializer},
+        parameters=[ETAG],
+    )
     def create(self, request):
         data = validated(s.AssessmentCreateSerializer, request)
         assessment = services.assessment_create(actor=request.user, **data)
         return self.response_for(assessment, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.AssessmentDecisionSerializer, responses=s.AssessmentSerializer)
+    @extend_schema(
+        request=s.AssessmentDecisionSerializer,
+        responses=s.AssessmentSerializer,
+        parameters=[IF_MATCH, ETAG],
+    )
     def partial_update(self, request, pk=None):
         """Record the decision: `decided_level`, and `override_reason` when it differs."""
+        assessment = self.get_object()
         assessment = services.assessment_decide(
             actor=request.user,
-            assessment=self.get_object(),
+            assessment=assessment,
+            expected_versions=expected_versions(request, assessment),
             **validated(s.AssessmentDecisionSerializer, request),
         )
         return self.response_for(assessment)

@@ -14,9 +14,10 @@ from rest_framework.decorators import action
 from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 
+from clinic.api.conditional import ETAG, IF_MATCH, expected_versions, with_etag
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
-from clinic.api.utils import paginated, validated
+from clinic.api.utils import validated
 from clinic.models import AuditAction, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record_many
@@ -194,7 +195,7 @@ ACTION_WRITE_ROLES = {
 
 @extend_schema_view(
     list=extend_schema(responses=AftercarePlanSerializer),
-    retrieve=extend_schema(responses=AftercarePlanSerializer),
+    retrieve=extend_schema(responses=AftercarePlanSerializer, parameters=[ETAG]),
 )
 class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
     """Aftercare plans (FHIR CarePlan) of the caller's clinics, with items and goals."""
@@ -227,16 +228,20 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
         self.audit_list_of(page, plan)
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
-    def audit_list_of(self, objects, plan):
+    def audit_list_of(self, objects, plan, action=AuditAction.LIST):
         audit_record_many(
             actor=self.request.user,
-            action=AuditAction.LIST,
+            action=action,
             objects=objects,
             patient_id_of=lambda obj: plan.patient_id,
             clinic_id_of=lambda obj: plan.enrollment.program.clinic_id,
         )
 
-    @extend_schema(request=AftercarePlanCreateSerializer, responses={201: AftercarePlanSerializer})
+    @extend_schema(
+        request=AftercarePlanCreateSerializer,
+        responses={201: AftercarePlanSerializer},
+        parameters=[ETAG],
+    )
     def create(self, request):
         """Start the plan during discharge planning; one plan per enrollment."""
         plan = services.aftercare_plan_create(
@@ -244,25 +249,32 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
         )
         return self.response_for(self._fresh(plan), status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=AftercarePlanUpdateSerializer, responses=AftercarePlanSerializer)
+    @extend_schema(
+        request=AftercarePlanUpdateSerializer,
+        responses=AftercarePlanSerializer,
+        parameters=[IF_MATCH, ETAG],
+    )
     def partial_update(self, request, pk=None):
-        """Change the review date or texts, or move the status forward."""
+        """Change the review date or texts, or move the status forward. The plan's `ETag` is
+        its own fields' version; its items and goals are edited (and versioned) on their own."""
+        plan = self.get_object()
         plan = services.aftercare_plan_update(
             actor=request.user,
-            plan=self.get_object(),
+            plan=plan,
+            expected_versions=expected_versions(request, plan),
             **validated(AftercarePlanUpdateSerializer, request),
         )
         return self.response_for(self._fresh(plan))
 
     # Items --------------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], request=None, responses=paginated(AftercareItemSerializer))
+    @extend_schema(methods=["GET"], request=None, responses=AftercareItemSerializer(many=True))
     @extend_schema(
         methods=["POST"],
         request=AftercareItemCreateSerializer,
         responses={201: AftercareItemSerializer},
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def items(self, request, pk=None):
         """Triggers, coping skills, support groups, follow-up appointments, emergency
         contacts."""
@@ -287,13 +299,14 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
 
     # Goals --------------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], request=None, responses=paginated(AftercareGoalSerializer))
+    @extend_schema(methods=["GET"], request=None, responses=AftercareGoalSerializer(many=True))
     @extend_schema(
         methods=["POST"],
         request=AftercareGoalCreateSerializer,
         responses={201: AftercareGoalSerializer},
+        parameters=[ETAG],
     )
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], filter_backends=[])
     def goals(self, request, pk=None):
         """The plan's goals, each with its status (open, in progress, achieved, dropped)."""
         plan = self.get_object()
@@ -304,28 +317,43 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
         goal = services.aftercare_goal_add(
             actor=request.user, plan=plan, **validated(AftercareGoalCreateSerializer, request)
         )
-        return Response(AftercareGoalSerializer(goal).data, status=status.HTTP_201_CREATED)
+        return with_etag(
+            Response(AftercareGoalSerializer(goal).data, status=status.HTTP_201_CREATED), goal
+        )
 
     @extend_schema(
-        methods=["PATCH"], request=AftercareGoalUpdateSerializer, responses=AftercareGoalSerializer
+        methods=["GET"], request=None, responses=AftercareGoalSerializer, parameters=[ETAG]
     )
-    @action(detail=True, methods=["patch"], url_path=r"goals/(?P<goal_id>\d+)")
+    @extend_schema(
+        methods=["PATCH"],
+        request=AftercareGoalUpdateSerializer,
+        responses=AftercareGoalSerializer,
+        parameters=[IF_MATCH, ETAG],
+    )
+    @action(detail=True, methods=["get", "patch"], url_path=r"goals/(?P<goal_id>\d+)")
     def goal_detail(self, request, pk=None, goal_id=None):
-        """Reword a goal, move its target date or record its progress."""
+        """One goal (GET gives its `ETag`); PATCH rewords it, moves its target date or records
+        its progress."""
         plan = self.get_object()
         goal = get_object_or_404(selectors.aftercare_goal_list(plan=plan), pk=goal_id)
+        if request.method == "GET":
+            self.audit_list_of([goal], plan, action=AuditAction.READ)
+            return with_etag(Response(AftercareGoalSerializer(goal).data), goal)
         goal = services.aftercare_goal_update(
-            actor=request.user, goal=goal, **validated(AftercareGoalUpdateSerializer, request)
+            actor=request.user,
+            goal=goal,
+            expected_versions=expected_versions(request, goal),
+            **validated(AftercareGoalUpdateSerializer, request),
         )
-        return Response(AftercareGoalSerializer(goal).data)
+        return with_etag(Response(AftercareGoalSerializer(goal).data), goal)
 
     # Check-ins ----------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], request=None, responses=paginated(CheckInSerializer))
+    @extend_schema(methods=["GET"], request=None, responses=CheckInSerializer(many=True))
     @extend_schema(
         methods=["POST"], request=CheckInCreateSerializer, responses={201: CheckInSerializer}
     )
-    @action(detail=True, methods=["get", "post"], url_path="check-ins")
+    @action(detail=True, methods=["get", "post"], url_path="check-ins", filter_backends=[])
     def check_ins(self, request, pk=None):
         """The patient's check-ins, newest first; staff may record one on their behalf. Use
         reported or a craving of 8 or more alerts the primary clinician."""

@@ -15,7 +15,7 @@ answers).
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
@@ -23,6 +23,7 @@ from rest_framework.views import APIView
 
 from clinic.api.mixins import NoStoreMixin, PatientDataMixin
 from clinic.api.patient_permissions import IsPatient
+from clinic.api.schema import deprecation
 from clinic.api.utils import validated
 from clinic.errors import Conflict
 from clinic.models import AuditAction
@@ -49,6 +50,9 @@ class MyOfferSerializer(serializers.Serializer):
     )
 
 
+# ``offer_expires_at`` repeats ``offer.expires_at`` (both null without a live offer): one way to
+# read the expiry is enough for the app.
+@extend_schema_serializer(deprecate_fields=["offer_expires_at"])
 class MyEnrollmentSerializer(serializers.ModelSerializer):
     program_name = serializers.CharField(source="program.name", read_only=True)
     track = serializers.CharField(
@@ -59,7 +63,8 @@ class MyEnrollmentSerializer(serializers.ModelSerializer):
         "take it up by calling the clinic; null otherwise (none, taken, lapsed or withdrawn)."
     )
     offer_expires_at = serializers.SerializerMethodField(
-        help_text="When the live offer expires; null when there is none."
+        help_text="When the live offer expires; null when there is none. "
+        + deprecation(since="1.1.0", removal="1.2.0", instead="`offer.expires_at`")
     )
 
     class Meta:

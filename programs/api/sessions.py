@@ -24,12 +24,13 @@ from rest_framework.filters import OrderingFilter
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from clinic.api.conditional import ETAG, IF_MATCH, expected_versions, with_etag
 from clinic.api.filters import DjangoFilterBackend as QuickDjangoFilterBackend
 from clinic.api.mixins import NoStoreMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.renderers import orjson_first
-from clinic.api.utils import datetime_writer, paginated, utc_instant, validated
+from clinic.api.utils import datetime_writer, utc_instant, validated
 from clinic.models import AuditAction, Role
 from clinic.services import audit_record_many, audit_record_rows
 from programs.services import schedules
@@ -218,10 +219,14 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         text = datetime_writer()
         return self.get_paginated_response([s.session_item(row, text) for row in rows])
 
+    @extend_schema(parameters=[ETAG])
     def retrieve(self, request, pk=None):
-        return Response(self.get_serializer(self.get_object()).data)
+        session = self.get_object()
+        return with_etag(Response(self.get_serializer(session).data), session)
 
-    @extend_schema(request=s.SessionCreateSerializer, responses={201: s.SessionSerializer})
+    @extend_schema(
+        request=s.SessionCreateSerializer, responses={201: s.SessionSerializer}, parameters=[ETAG]
+    )
     def create(self, request):
         """A one-off session. An individual appointment names its patient (and its clinician:
         the caller when left out); a program session's roster is the program's patients
@@ -229,12 +234,14 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         data = validated(s.SessionCreateSerializer, request)
         if data["kind"] == SessionKind.INDIVIDUAL and data["facilitator"] is None:
             data["facilitator"] = request.user
-        session = schedules.program_session_create(actor=request.user, **data)
-        return Response(
-            self.get_serializer(self._fresh(session)).data, status=status.HTTP_201_CREATED
+        session = self._fresh(schedules.program_session_create(actor=request.user, **data))
+        return with_etag(
+            Response(self.get_serializer(session).data, status=status.HTTP_201_CREATED), session
         )
 
-    @extend_schema(request=SessionPatchSerializer, responses=s.SessionSerializer)
+    @extend_schema(
+        request=SessionPatchSerializer, responses=s.SessionSerializer, parameters=[IF_MATCH, ETAG]
+    )
     def partial_update(self, request, pk=None):
         """Move this session (`starts_at`, `ends_at`, `location`, `room`), or, with `scope`
         (`this`, `following`, `all`), edit its series' occurrences (`local_start_time`,
@@ -242,11 +249,14 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         and individually moved occurrences keep theirs. A program session must keep its
         program's session length and weekly maximum (400 naming the rule and the ISO week)."""
         session = self.get_object()
+        versions = expected_versions(request, session)
         # A body that is not an object (null, a list) is the move serializer's 400.
         if isinstance(request.data, Mapping) and "scope" in request.data:
             data = validated(s.SeriesEditSerializer, request)
-            schedules.program_series_edit(actor=request.user, session=session, **data)
-            return Response(self.get_serializer(self._fresh(session)).data)
+            schedules.program_series_edit(
+                actor=request.user, session=session, expected_versions=versions, **data
+            )
+            return self._edited(session)
         data = validated(s.SessionMoveSerializer, request)
         room = data.get("room")
         if room is not None and room.clinic_id != session.clinic_id:
@@ -261,8 +271,13 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
             ends_at=data.get("ends_at", default_end),
             location=data.get("location"),
             room=room,
+            expected_versions=versions,
         )
-        return Response(self.get_serializer(self._fresh(session)).data)
+        return self._edited(session)
+
+    def _edited(self, session):
+        session = self._fresh(session)
+        return with_etag(Response(self.get_serializer(session).data), session)
 
     @extend_schema(request=None, responses=s.SessionSerializer)
     @action(detail=True, methods=["post"])
@@ -271,7 +286,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         session = services.session_cancel(actor=request.user, session=self.get_object())
         return Response(self.get_serializer(self._fresh(session)).data)
 
-    @extend_schema(methods=["GET"], responses=paginated(s.RosterEntrySerializer))
+    @extend_schema(methods=["GET"], responses=s.RosterEntrySerializer(many=True))
     @extend_schema(
         methods=["POST"],
         request=s.AttendanceInputSerializer,

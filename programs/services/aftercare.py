@@ -8,6 +8,7 @@ acknowledged. A re-raise for the same check-in never alerts or counts twice.
 """
 
 import datetime
+from collections.abc import Collection
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -16,6 +17,7 @@ from clinic.errors import Conflict
 from clinic.models import AlertKind, AuditAction, Role, StaffAlert
 from clinic.selectors import clinic_ids_for_user, user_has_role
 from clinic.services import alert_raise, audit_record
+from clinic.versions import refresh_version, require_version
 from programs.models import (
     OCCUPYING,
     AftercareGoal,
@@ -116,13 +118,16 @@ def aftercare_plan_create(
 
 
 @transaction.atomic
-def aftercare_plan_update(*, actor, plan: AftercarePlan, **changes) -> AftercarePlan:
+def aftercare_plan_update(
+    *, actor, plan: AftercarePlan, expected_versions: Collection[int] | None = None, **changes
+) -> AftercarePlan:
     """Change the plan's review date, texts or status; the status only moves forward
     (draft → active → closed), and a closed plan no longer changes."""
     unknown = set(changes) - set(PLAN_EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
     plan = _lock_plan(plan)
+    require_version(plan, expected_versions, patient_id=plan.patient_id)
     for name in ("medication_continuation", "sober_living", "notes"):
         if isinstance(changes.get(name), str):
             changes[name] = changes[name].strip()
@@ -148,6 +153,7 @@ def aftercare_plan_update(*, actor, plan: AftercarePlan, **changes) -> Aftercare
         setattr(plan, name, changes[name])
     _full_clean(plan, exclude=("enrollment", "patient", "created_by"))
     plan.save(update_fields=[*changed, "updated_at"])
+    refresh_version(plan)
     _audit(actor, AuditAction.UPDATE, plan, plan)
     return plan
 
@@ -208,7 +214,9 @@ def aftercare_goal_add(
 
 
 @transaction.atomic
-def aftercare_goal_update(*, actor, goal: AftercareGoal, **changes) -> AftercareGoal:
+def aftercare_goal_update(
+    *, actor, goal: AftercareGoal, expected_versions: Collection[int] | None = None, **changes
+) -> AftercareGoal:
     """Reword a goal, move its target date, or record its progress (open, in progress,
     achieved, dropped)."""
     unknown = set(changes) - set(GOAL_EDITABLE_FIELDS)
@@ -216,6 +224,7 @@ def aftercare_goal_update(*, actor, goal: AftercareGoal, **changes) -> Aftercare
         raise ValidationError({name: ["This field cannot be changed."] for name in sorted(unknown)})
     plan = _lock_plan(goal.plan)
     goal = AftercareGoal.objects.select_for_update().get(pk=goal.pk)
+    require_version(goal, expected_versions, patient_id=plan.patient_id)
     if isinstance(changes.get("description"), str):
         changes["description"] = changes["description"].strip()
     changed = [name for name, value in changes.items() if getattr(goal, name) != value]
@@ -227,6 +236,7 @@ def aftercare_goal_update(*, actor, goal: AftercareGoal, **changes) -> Aftercare
         setattr(goal, name, changes[name])
     _full_clean(goal, exclude=("plan",))
     goal.save(update_fields=changed)
+    refresh_version(goal)
     _audit(actor, AuditAction.UPDATE, goal, plan)
     return goal
 

@@ -24,6 +24,7 @@ The cadence (DOMAIN.md: IOP 3–5 sessions a week of 3–4 hours; each program's
 """
 
 import datetime
+from collections.abc import Collection
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -399,6 +400,7 @@ def program_session_move(
     ends_at: datetime.datetime,
     location: str | None = None,
     room=None,
+    expected_versions: Collection[int] | None = None,
 ) -> Session:
     """``scheduling.services.session_move``; a program session must fit its program's week and
     session length where it lands (the week it leaves only loses one)."""
@@ -412,6 +414,7 @@ def program_session_move(
         ends_at=ends_at,
         location=location,
         room=room,
+        expected_versions=expected_versions,
     )
     if program is not None:
         check_program_week(program, sessions_after_change=[moved])

@@ -24,6 +24,8 @@ from scheduling.services import EDIT_SCOPES
 TITLE_MAX = 200
 LOCATION_MAX = 200
 DAY_MINUTES = 24 * 60
+# The capacity column is PostgreSQL's integer: a larger number is a 400, not the database's 500.
+CAPACITY_MAX = 2_147_483_647
 
 
 def programs_of_caller(user):
@@ -250,7 +252,9 @@ class SessionCreateSerializer(ClinicReferencesMixin, serializers.Serializer):
         default=None,
         help_text="The clinician; an individual appointment without one is the caller's.",
     )
-    capacity = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    capacity = serializers.IntegerField(
+        min_value=1, max_value=CAPACITY_MAX, required=False, allow_null=True, default=None
+    )
     patient = CallerScopedPrimaryKeyField(
         scope=patients_of_caller,
         required=False,
@@ -396,7 +400,9 @@ class SeriesCreateSerializer(ClinicReferencesMixin, serializers.Serializer):
     facilitator = CallerScopedPrimaryKeyField(
         scope=facilitators_of_caller, required=False, allow_null=True, default=None
     )
-    capacity = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    capacity = serializers.IntegerField(
+        min_value=1, max_value=CAPACITY_MAX, required=False, allow_null=True, default=None
+    )
 
 
 # Rosters and attendance ---------------------------------------------------------------------------
