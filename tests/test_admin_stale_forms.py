@@ -13,7 +13,7 @@ from patients.models import Assessment, Patient, PatientContact
 from programs.services import schedules
 from scheduling import services as calendar
 from scheduling.models import Session
-from tests.factories import make_patient, staff_user
+from tests.factories import admin_login, make_patient, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def bea(clinic):
 def log_in(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
-    client.force_login(user)
+    admin_login(client, user)
     return client
 
 

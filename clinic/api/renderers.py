@@ -36,8 +36,17 @@ def orjson_first(renderer_classes) -> list:
 
 
 class BrowsableAPIRenderer(renderers.BrowsableAPIRenderer):
-    """DRF's browsable API, also for views without filters whose rows are no one queryset (the
-    reports read their own query serializer): DRF asks those for a queryset all the same."""
+    """DRF's browsable API (DEBUG only), read-only: no edit forms, which DRF builds from the
+    view's own serializer and object and so gets wrong for actions on a record's children (a
+    contact rendered as a patient); and also for views without filters whose rows are no one
+    queryset (the reports read their own query serializer): DRF asks those for a queryset all
+    the same."""
+
+    def get_rendered_html_form(self, data, view, method, request):
+        return None
+
+    def get_raw_data_form(self, data, view, method, request):
+        return None
 
     def get_filter_form(self, data, view, request):
         if not getattr(view, "filter_backends", None):

@@ -16,7 +16,7 @@ import pytest
 from django.test import Client as DjangoClient
 from django.utils import timezone
 
-from tests.factories import ClinicFactory, make_program, staff_user
+from tests.factories import ClinicFactory, make_program, staff_user, totp_code, totp_device
 
 PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
@@ -141,7 +141,12 @@ def test_the_core_flows_through_the_generated_client_alone(client_package, live_
     def sign_in(user) -> AuthenticatedClient:
         tokens = parsed(
             auth_token_create.sync_detailed(
-                client=anonymous, body=SignInRequest(username=user.username, password=PASSWORD)
+                client=anonymous,
+                body=SignInRequest(
+                    username=user.username,
+                    password=PASSWORD,
+                    otp=totp_code(totp_device(user)),
+                ),
             ),
             TokenPair,
         )
