@@ -6,7 +6,7 @@ from collections import defaultdict
 from django.db.models import Case, Count, Prefetch, Q, QuerySet, When
 from django.utils import timezone
 
-from clinic.models import Bed
+from clinic.models import Bed, Role
 from clinic.selectors import clinic_ids_for_user
 from programs.models import (
     OCCUPYING,
@@ -86,6 +86,15 @@ def program_places(
             "free_places": max(program.capacity - peak - held.get(program.pk, 0), 0),
         }
     return places
+
+
+def care_team_recipients(enrollment: Enrollment) -> dict:
+    """Whom an alert about a patient's stay goes to, as ``alert_raise`` takes it: the primary
+    clinician, or every clinician of the clinic when the stay has none."""
+    clinician = enrollment.primary_clinician
+    if clinician is not None:
+        return {"recipient": clinician, "recipient_role": ""}
+    return {"recipient": None, "recipient_role": Role.CLINICIAN}
 
 
 def enrollment_list(*, user, with_offers: bool = False) -> QuerySet[Enrollment]:

@@ -29,6 +29,7 @@ from programs.models import (
     Enrollment,
     GoalStatus,
 )
+from programs.selectors import care_team_recipients
 
 PLAN_EDITABLE_FIELDS = ("status", "review_date", "medication_continuation", "sober_living", "notes")
 GOAL_EDITABLE_FIELDS = ("description", "status", "target_date")
@@ -319,13 +320,11 @@ def checkin_alert_raise(*, checkin: CheckIn) -> StaffAlert | None:
     if checkin.alert_id is not None:
         return checkin.alert
     enrollment = checkin.plan.enrollment
-    clinician = enrollment.primary_clinician
     alert = alert_raise(
         clinic_id=enrollment.program.clinic_id,
         kind=AlertKind.RISKY_CHECK_IN,
         subject=checkin,
-        recipient=clinician,
-        recipient_role="" if clinician is not None else Role.CLINICIAN,
+        **care_team_recipients(enrollment),
         patient_id=checkin.patient_id,
         message=checkin_alert_message(checkin),
         now=checkin.recorded_at,

@@ -9,9 +9,10 @@ from django.db.models import CharField, Exists, OuterRef
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clinic.models import AlertKind, Clinic, Role, StaffAlert
+from clinic.models import AlertKind, Clinic, StaffAlert
 from clinic.services import alert_raise
 from programs.models import EnrollmentStatus, Transition
+from programs.selectors import care_team_recipients
 
 
 def continuity_gap_message(move: Transition) -> str:
@@ -51,14 +52,12 @@ def continuity_gaps_alert(*, now: datetime.datetime | None = None) -> list[Staff
             .order_by("date", "pk")
         )
         for move in moves:
-            clinician = move.to_enrollment.primary_clinician
             alerts.append(
                 alert_raise(
                     clinic_id=move.to_enrollment.program.clinic_id,
                     kind=AlertKind.CONTINUITY_GAP,
                     subject=move,
-                    recipient=clinician,
-                    recipient_role="" if clinician is not None else Role.CLINICIAN,
+                    **care_team_recipients(move.to_enrollment),
                     patient_id=move.patient_id,
                     message=continuity_gap_message(move),
                 )
