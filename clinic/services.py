@@ -22,8 +22,15 @@ def audit_record(
     object_type: str = "",
     clinic: Clinic | int | None = None,
     patient_id: int | None = None,
+    patient: models.Model | None = None,
 ) -> AuditEvent:
-    """Append one audit row for ``actor`` doing ``action`` on ``obj`` (or a listing of a type)."""
+    """Append one audit row for ``actor`` doing ``action`` on ``obj`` (or a listing of a type).
+
+    ``patient``: the patient whose record it is (anything with ``pk`` and ``clinic_id``); it
+    sets ``patient_id`` and ``clinic``, so callers holding the patient pass only that."""
+    if patient is not None:
+        patient_id = patient.pk
+        clinic = patient.clinic_id if clinic is None else clinic
     return AuditEvent.objects.create(
         **_audit_fields(
             actor=actor,

@@ -41,12 +41,6 @@ PATIENT_EDITABLE_FIELDS = (
 )
 
 
-def _audit(actor, action, obj, patient: Patient):
-    audit_record(
-        actor=actor, action=action, obj=obj, clinic=patient.clinic_id, patient_id=patient.pk
-    )
-
-
 # Patients -----------------------------------------------------------------------------------------
 
 
@@ -185,7 +179,7 @@ def patient_create(
                 extra={"duplicates": duplicates},
             )
     patient.save()
-    _audit(actor, AuditAction.CREATE, patient, patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=patient, patient=patient)
     return patient
 
 
@@ -220,12 +214,12 @@ def patient_update(
         changed.append("sms_opted_out_at")
     if not changed:
         # Nothing to write, but the caller gets the record back: that is a read.
-        _audit(actor, AuditAction.READ, patient, patient)
+        audit_record(actor=actor, action=AuditAction.READ, obj=patient, patient=patient)
         return patient
     _validate_patient(patient)
     patient.save(update_fields=[*changed, "updated_at"])
     refresh_version(patient)
-    _audit(actor, AuditAction.UPDATE, patient, patient)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=patient, patient=patient)
     added = [channel for channel in patient.reminder_channels if channel not in had]
     if added:
         hooks.reminder_planner().channels_added(patient_ids=[patient.pk], channels=added, now=now)
@@ -262,7 +256,7 @@ def patient_sms_opt_out(*, phone: str) -> list[int]:
         patient.updated_at = now  # bulk_update does not touch auto_now fields
     Patient.objects.bulk_update(patients, _CHANNEL_RECORD_FIELDS)
     for patient in patients:
-        _audit(None, AuditAction.UPDATE, patient, patient)
+        audit_record(actor=None, action=AuditAction.UPDATE, obj=patient, patient=patient)
     return [patient.pk for patient in patients]
 
 
@@ -287,7 +281,7 @@ def patient_sms_opt_in(*, phone: str) -> list[int]:
         patient.updated_at = now  # bulk_update does not touch auto_now fields
     Patient.objects.bulk_update(patients, _CHANNEL_RECORD_FIELDS)
     for patient in patients:
-        _audit(None, AuditAction.UPDATE, patient, patient)
+        audit_record(actor=None, action=AuditAction.UPDATE, obj=patient, patient=patient)
     changed = [patient.pk for patient in patients]
     if changed:
         hooks.reminder_planner().channels_added(
@@ -320,7 +314,7 @@ def contact_create(
     )
     _validate_contact(contact)
     contact.save()
-    _audit(actor, AuditAction.CREATE, contact, patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=contact, patient=patient)
     return contact
 
 
@@ -344,7 +338,7 @@ def contact_update(
     _validate_contact(contact)
     contact.save(update_fields=list(changes) or None)
     refresh_version(contact)
-    _audit(actor, AuditAction.UPDATE, contact, contact.patient)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=contact, patient=contact.patient)
     return contact
 
 
@@ -354,7 +348,7 @@ def contact_delete(
 ) -> None:
     contact = _lock_contact(contact)
     require_version(contact, expected_versions, patient_id=contact.patient_id)
-    _audit(actor, AuditAction.DELETE, contact, contact.patient)
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=contact, patient=contact.patient)
     contact.delete()
 
 
@@ -412,7 +406,7 @@ def consent_record(
         raise ValidationError(errors)
     consent.full_clean(exclude=["patient", "recorded_by"], validate_constraints=False)
     consent.save()
-    _audit(actor, AuditAction.CREATE, consent, patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=consent, patient=patient)
     return consent
 
 
@@ -427,7 +421,7 @@ def consent_revoke(*, actor, consent: Consent, revoked_on: datetime.date) -> Con
         raise ValidationError({"revoked_on": ["A consent cannot be revoked before it is signed."]})
     consent.revoked_on = revoked_on
     consent.save(update_fields=["revoked_on"])
-    _audit(actor, AuditAction.UPDATE, consent, consent.patient)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=consent, patient=consent.patient)
     return consent
 
 
@@ -498,7 +492,7 @@ def assessment_create(
     )
     assessment.full_clean(exclude=["patient", "assessed_by"], validate_constraints=False)
     assessment.save()
-    _audit(actor, AuditAction.CREATE, assessment, patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=assessment, patient=patient)
     return assessment
 
 
@@ -557,5 +551,5 @@ def assessment_decide(
         ]
     )
     refresh_version(assessment)
-    _audit(actor, AuditAction.UPDATE, assessment, assessment.patient)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=assessment, patient=assessment.patient)
     return assessment

@@ -62,16 +62,6 @@ def _owner(patient, user) -> dict:
     return {"patient": patient} if patient is not None else {"user": user}
 
 
-def _audit(*, actor, action, feed: CalendarFeed, patient) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        obj=feed,
-        clinic=patient.clinic_id if patient is not None else None,
-        patient_id=patient.pk if patient is not None else None,
-    )
-
-
 @transaction.atomic
 def calendar_feed_for(*, patient=None, user=None, actor=None) -> tuple[CalendarFeed, str]:
     """The owner's feed, created on first use, and its current token."""
@@ -87,7 +77,7 @@ def calendar_feed_for(*, patient=None, user=None, actor=None) -> tuple[CalendarF
     except IntegrityError:
         feed = CalendarFeed.objects.get(**owner)
         return feed, feed_token(feed)
-    _audit(actor=actor, action=AuditAction.CREATE, feed=feed, patient=patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=feed, patient=patient)
     return feed, feed_token(feed)
 
 
@@ -100,7 +90,7 @@ def calendar_feed_rotate(*, patient=None, user=None, actor=None) -> tuple[Calend
     # the last one's URL is the one that works.
     feed, created = CalendarFeed.objects.update_or_create(**owner, defaults=_new_secret())
     action = AuditAction.CREATE if created else AuditAction.UPDATE
-    _audit(actor=actor, action=action, feed=feed, patient=patient)
+    audit_record(actor=actor, action=action, obj=feed, patient=patient)
     return feed, feed_token(feed)
 
 

@@ -41,10 +41,6 @@ from programs.selectors import clinic_today, program_places
 from programs.services import schedules
 
 
-def _audit(actor, action, obj, patient_id: int, clinic_id: int):
-    audit_record(actor=actor, action=action, obj=obj, clinic=clinic_id, patient_id=patient_id)
-
-
 def _lock_program(program: Program) -> Program:
     # Every admission, discharge and offer of a program takes this lock first: it serialises
     # the capacity check against concurrent admissions (the race for the last place), and
@@ -269,7 +265,13 @@ def enrollment_create(
     )
     if admitted:
         schedules.rosters_follow_admission(enrollment)
-    _audit(actor, AuditAction.CREATE, enrollment, patient.pk, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=enrollment,
+        clinic=program.clinic_id,
+        patient_id=patient.pk,
+    )
     return enrollment
 
 
@@ -308,7 +310,13 @@ def enrollment_admit(
         effective_date=start,
     )
     schedules.rosters_follow_admission(enrollment)
-    _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=enrollment,
+        clinic=program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
     _close_offer(actor, enrollment, OfferOutcome.ACCEPTED, now=now)
     return enrollment
 
@@ -323,7 +331,13 @@ def enrollment_discharge(
     program = _lock_program(enrollment.program)
     enrollment = _lock_enrollment(enrollment)
     _discharge(enrollment, actor=actor, now=now, date=date, reason=reason)
-    _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=enrollment,
+        clinic=program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
     waitlist_offer_places(actor=actor, program=program, now=now)
     return enrollment
 
@@ -400,7 +414,13 @@ def enrollment_cancel(*, actor, enrollment: Enrollment, reason: str = "") -> Enr
         effective_date=_today(program, now),
         reason=reason.strip(),
     )
-    _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=enrollment,
+        clinic=program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
     _close_offer(actor, enrollment, OfferOutcome.WITHDRAWN, now=now)
     if held_an_offer:
         waitlist_offer_places(actor=actor, program=program, now=now)
@@ -438,7 +458,13 @@ def _close_offer(actor, enrollment: Enrollment, outcome: str, *, now: datetime.d
         return
     offer.outcome, offer.closed_at = outcome, now
     offer.save(update_fields=["outcome", "closed_at"])
-    _audit(actor, AuditAction.UPDATE, offer, enrollment.patient_id, enrollment.program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=offer,
+        clinic=enrollment.program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
 
 
 def _lapse_expired(*, actor, program: Program, now: datetime.datetime) -> list[int]:
@@ -455,7 +481,13 @@ def _lapse_expired(*, actor, program: Program, now: datetime.datetime) -> list[i
         enrollment.offer_expires_at = None
         enrollment.passed_over = True
         enrollment.save(update_fields=["offer_expires_at", "passed_over", "updated_at"])
-        _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            obj=enrollment,
+            clinic=program.clinic_id,
+            patient_id=enrollment.patient_id,
+        )
         _close_offer(actor, enrollment, OfferOutcome.LAPSED, now=now)
     return [enrollment.pk for enrollment in expired]
 
@@ -500,7 +532,13 @@ def waitlist_offer_next(
     )
     candidate.offered_at, candidate.offer_expires_at = now, expires_at
     candidate.save(update_fields=["offered_at", "offer_expires_at", "updated_at"])
-    _audit(actor, AuditAction.CREATE, offer, candidate.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=offer,
+        clinic=program.clinic_id,
+        patient_id=candidate.patient_id,
+    )
     # The offer is the alert's subject: an alert is raised once per subject ever, and each
     # offer (a re-offer too) is one for admissions to act on.
     alert_raise(
@@ -667,8 +705,20 @@ def transition_create(
         assessment=assessment,
         created_at=now,
     )
-    _audit(actor, AuditAction.UPDATE, source, source.patient_id, source.program.clinic_id)
-    _audit(actor, AuditAction.CREATE, move, source.patient_id, source.program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=source,
+        clinic=source.program.clinic_id,
+        patient_id=source.patient_id,
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=move,
+        clinic=source.program.clinic_id,
+        patient_id=source.patient_id,
+    )
     waitlist_offer_places(actor=actor, program=programs[source.program_id], now=now)
     return move
 
@@ -716,5 +766,11 @@ def bed_assign(
     assignment = BedAssignment.objects.create(
         bed=bed, enrollment=enrollment, start_date=start, assigned_by=actor
     )
-    _audit(actor, AuditAction.CREATE, assignment, enrollment.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=assignment,
+        clinic=program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
     return assignment
