@@ -44,14 +44,10 @@ PATIENT_EDITABLE_FIELDS = (
 # Patients -----------------------------------------------------------------------------------------
 
 
-def _clinic_today(clinic: Clinic) -> datetime.date:
-    return timezone.localdate(timezone=clinic.zone)
-
-
 def _patient_errors(patient: Patient) -> dict[str, list[str]]:
     """Field errors beyond the field types: the date of birth's range and channel consent."""
     errors: dict[str, list[str]] = {}
-    today = _clinic_today(patient.clinic)
+    today = patient.clinic.today()
     if patient.date_of_birth:
         if patient.date_of_birth > today:
             errors["date_of_birth"] = ["The date of birth cannot be in the future."]
@@ -396,7 +392,7 @@ def consent_record(
         recorded_by=actor,
     )
     errors = {}
-    if signed_on > _clinic_today(patient.clinic):
+    if signed_on > patient.clinic.today():
         errors["signed_on"] = ["A consent cannot be signed in the future."]
     if expires_on is None and not consent.expiry_event:
         errors["expires_on"] = ["Give an expiry date or an expiry event (42 CFR §2.31)."]

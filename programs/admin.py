@@ -48,7 +48,7 @@ from programs.models import (
     Transition,
     TransitionKind,
 )
-from programs.selectors import bed_assignments_holding, clinic_today
+from programs.selectors import bed_assignments_holding
 from programs.services import enrollments as services
 
 BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
@@ -209,7 +209,7 @@ class ProgramAdmin(ClinicConfigAdmin):
         """The program's beds with today's assignment of each (cached: the table and the audit
         of the page read it)."""
         if not hasattr(program, "_occupied_beds"):
-            today = clinic_today(program)
+            today = program.clinic.today()
             current = {
                 assignment.bed_id: assignment
                 for assignment in bed_assignments_holding(today)
@@ -341,7 +341,7 @@ class EnrollmentActionForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def today(self) -> datetime.date:
-        return clinic_today(self.enrollment.program)
+        return self.enrollment.program.clinic.today()
 
     def perform(self, data):
         raise NotImplementedError
@@ -858,7 +858,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             lambda e: services.enrollment_discharge(
                 actor=request.user,
                 enrollment=e,
-                date=clinic_today(e.program),
+                date=e.program.clinic.today(),
                 reason=DischargeReason.COMPLETED,
             ),
             _discharged,

@@ -21,7 +21,7 @@ from clinic.selectors import user_has_role
 from patients.admin import PatientAdmin
 from patients.models import Patient
 from programs.models import BedAssignment, EnrollmentStatus, Program
-from programs.selectors import clinic_today, program_places
+from programs.selectors import program_places
 
 # Who may take each enrollment step in the admin, on the patient's page and the enrollment pages
 # (the same as the API; the services check again): admissions enroll, admit, cancel and assign
@@ -98,7 +98,7 @@ class PatientCareAdmin(PatientAdmin):
             query = {"patient": patient.pk, "assessment": latest.pk}
             if program is not None:
                 query["program"] = program.pk
-                query["start_date"] = clinic_today(program).isoformat()
+                query["start_date"] = program.clinic.today().isoformat()
             return f"{add_url}?{urlencode(query)}"
 
         if latest.decided_level:

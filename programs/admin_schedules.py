@@ -575,7 +575,7 @@ class SessionAdmin(CalendarAdmin):
         try:
             day = datetime.date.fromisoformat(request.GET.get("week", ""))
         except ValueError:
-            day = timezone.localdate(timezone=program.clinic.zone)
+            day = program.clinic.today()
         monday = day - datetime.timedelta(days=day.weekday())
         next_monday = monday + datetime.timedelta(days=7)
         sessions = selectors.session_annotate(

@@ -29,11 +29,6 @@ def program_list(*, user) -> QuerySet[Program]:
     return Program.objects.filter(clinic_id__in=clinic_ids_for_user(user)).select_related("clinic")
 
 
-def clinic_today(program: Program, now: datetime.datetime | None = None) -> datetime.date:
-    """The program's date in its clinic's zone at ``now`` (default: the current time)."""
-    return timezone.localdate(now, timezone=program.clinic.zone)
-
-
 def program_places(
     programs: list[Program],
     *,
@@ -55,8 +50,8 @@ def program_places(
     if not programs:
         return {}
     now = now or timezone.now()
-    from_dates = {p.pk: on_date or clinic_today(p, now) for p in programs}
-    todays = {p.pk: clinic_today(p, now) for p in programs}
+    from_dates = {p.pk: on_date or p.clinic.today(now) for p in programs}
+    todays = {p.pk: p.clinic.today(now) for p in programs}
     earliest = min([*from_dates.values(), *todays.values()])
     stays = defaultdict(list)
     for program_id, start, end in (
@@ -216,7 +211,7 @@ def bed_board(*, user) -> list[dict]:
     )
     if not beds:
         return []
-    today = {bed.clinic_id: timezone.localdate(timezone=bed.clinic.zone) for bed in beds}
+    today = {bed.clinic_id: bed.clinic.today() for bed in beds}
     candidates = (
         bed_assignments_holding(min(today.values()), max(today.values()))
         .filter(bed__in=beds)

@@ -40,7 +40,7 @@ EDIT_SCOPES = ("this", "following", "all")
 
 def horizon_date(clinic: Clinic) -> datetime.date:
     weeks = getattr(settings, "SCHEDULE_HORIZON_WEEKS", 8)
-    return timezone.localdate(timezone=clinic.zone) + datetime.timedelta(weeks=weeks)
+    return clinic.today() + datetime.timedelta(weeks=weeks)
 
 
 # Series -------------------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ WEEKDAYS_MESSAGE = "Weekdays are 1 (Monday) to 7 (Sunday), at least one."
 
 def _check_series(weekdays, duration_minutes, starts_on, ends_on, *, clinic) -> list[int]:
     errors = {}
-    if starts_on < timezone.localdate(timezone=clinic.zone) - SERIES_MAX_PAST:
+    if starts_on < clinic.today() - SERIES_MAX_PAST:
         errors["starts_on"] = ["A series starts at most a year ago."]
     days = sorted(set(weekdays or []))
     if not days or any(day not in range(1, 8) for day in days):

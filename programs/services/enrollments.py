@@ -37,7 +37,7 @@ from programs.models import (
     TransitionKind,
     WaitlistOffer,
 )
-from programs.selectors import clinic_today, program_places
+from programs.selectors import program_places
 from programs.services import schedules
 
 
@@ -54,10 +54,6 @@ def _lock_enrollment(enrollment: Enrollment) -> Enrollment:
         .select_related("program", "patient")
         .get(pk=enrollment.pk)
     )
-
-
-def _today(program: Program, now: datetime.datetime) -> datetime.date:
-    return clinic_today(program, now)
 
 
 def _status_change_record(
@@ -158,7 +154,7 @@ def _check_enrollable(
         raise ValidationError({"program": ["This program no longer takes admissions."]})
     if assessment is not None and assessment.patient_id != patient.pk:
         raise ValidationError({"assessment": ["The assessment is of another patient."]})
-    if start_date < _today(program, now) - datetime.timedelta(days=30):
+    if start_date < program.clinic.today(now) - datetime.timedelta(days=30):
         raise ValidationError(
             {"start_date": ["An admission cannot be back-dated by more than 30 days."]}
         )
@@ -260,7 +256,7 @@ def enrollment_create(
         from_status="",
         actor=actor,
         now=now,
-        effective_date=start_date if admitted else _today(program, now),
+        effective_date=start_date if admitted else program.clinic.today(now),
         reason=reason,
     )
     if admitted:
@@ -290,7 +286,7 @@ def enrollment_admit(
             f"Only a waitlisted enrollment can be admitted; this one is {enrollment.status}.",
             code="invalid_state",
         )
-    start = start_date or max(enrollment.start_date, _today(program, now))
+    start = start_date or max(enrollment.start_date, program.clinic.today(now))
     _check_enrollable(enrollment.patient, program, enrollment.assessment, start, now=now)
     _require_place(program, start, now=now, for_enrollment=enrollment)
     _check_no_overlap(enrollment.patient, program, start, exclude=enrollment)
@@ -411,7 +407,7 @@ def enrollment_cancel(*, actor, enrollment: Enrollment, reason: str = "") -> Enr
         from_status=EnrollmentStatus.WAITLISTED,
         actor=actor,
         now=now,
-        effective_date=_today(program, now),
+        effective_date=program.clinic.today(now),
         reason=reason.strip(),
     )
     audit_record(
@@ -506,7 +502,7 @@ def waitlist_offer_next(
     or one past its expiry), except those in ``skip``; record the offer, queue the patient's
     notice (sent by beat, ``programs.waitlist_notices``) and alert admissions. Call with the
     program locked. Returns the offer, if one was made."""
-    if not program.is_active or free_places(program, _today(program, now), now=now) <= 0:
+    if not program.is_active or free_places(program, program.clinic.today(now), now=now) <= 0:
         return None
     candidate = (
         waitlist_queue(program)
@@ -738,7 +734,7 @@ def bed_assign(
         raise Conflict("Only an admitted patient gets a bed.", code="invalid_state")
     if not program.beds.filter(pk=bed.pk).exists():
         raise ValidationError({"bed": [f"This bed is not one of {program.name}'s beds."]})
-    start = date or max(enrollment.start_date, _today(program, timezone.now()))
+    start = date or max(enrollment.start_date, program.clinic.today(timezone.now()))
     if start < enrollment.start_date:
         raise ValidationError({"date": ["A bed is assigned from the admission on."]})
     Bed.objects.select_for_update().get(pk=bed.pk)

@@ -19,7 +19,6 @@ from clinic.models import AlertDelivery, AlertKind, AuditAction, AuditEvent, Sta
 from clinic.tasks import alert_deliveries_send_task
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Level, Program
-from programs.selectors import clinic_today
 from programs.services import aftercare
 from programs.services import enrollments as enrollment_services
 from tests.factories import admin_login, staff_user
@@ -52,7 +51,7 @@ def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_
     program = Program.objects.create(
         **{**LEVEL_DEFAULTS[Level.RESIDENTIAL], "clinic": clinic, "name": name, "capacity": 1}
     )
-    today = clinic_today(program)
+    today = program.clinic.today()
     present = enrollment_services.enrollment_create(
         actor=admissions,
         patient=make_patient(clinic, admissions),
@@ -94,7 +93,7 @@ def risky_check_in(clinic, admissions, clinician, *, primary=True, note=NOTE):
         actor=admissions,
         patient=make_patient(clinic, admissions, first_name="Ana", last_name="Diaz"),
         program=program,
-        start_date=clinic_today(program),
+        start_date=program.clinic.today(),
         primary_clinician=clinician if primary else None,
     )
     plan = aftercare.aftercare_plan_create(actor=clinician, enrollment=enrollment)
