@@ -36,7 +36,6 @@ from programs import (  # noqa: F401 - admin_patients and admin_schedules regist
     admin_reports,
     admin_schedules,
 )
-from programs.admin_patients import ACTION_ROLES
 from programs.models import (
     LEVEL_DEFAULTS,
     BedAssignment,
@@ -50,6 +49,7 @@ from programs.models import (
 )
 from programs.selectors import bed_assignments_holding
 from programs.services import enrollments as services
+from programs.services.enrollments import ACTION_ROLES
 
 BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
 

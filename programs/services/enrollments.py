@@ -40,6 +40,17 @@ from programs.models import (
 from programs.selectors import program_places
 from programs.services import schedules
 
+# Who may take each enrollment step, in the API and the admin alike: admissions enroll, admit,
+# cancel and assign beds; admissions and clinicians discharge; clinicians decide transitions.
+ACTION_ROLES = {
+    "enroll": (Role.ADMISSIONS,),
+    "admit": (Role.ADMISSIONS,),
+    "cancel": (Role.ADMISSIONS,),
+    "bed": (Role.ADMISSIONS,),
+    "discharge": (Role.ADMISSIONS, Role.CLINICIAN),
+    "transition": (Role.CLINICIAN,),
+}
+
 
 def _lock_program(program: Program) -> Program:
     # Every admission, discharge and offer of a program takes this lock first: it serialises
