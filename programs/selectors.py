@@ -38,8 +38,8 @@ def program_places(
 ) -> dict[int, dict[str, int]]:
     """``{program id: {"active_count", "free_places"}}`` for a page of programs, in two queries.
 
-    The one count of free places: the programs list, the patient page and the admission service
-    (``services.enrollments.free_places``, one program) all read it here.
+    The one count of free places: the programs list, the patient page and the admission and
+    offer services (``program_free_places``, one program) all read it here.
 
     ``active_count``: patients admitted and present today (in the clinic's zone at ``now``);
     ``free_places``: capacity less the peak occupancy from ``on_date`` (default: each program's
@@ -81,6 +81,21 @@ def program_places(
             "free_places": max(program.capacity - peak - held.get(program.pk, 0), 0),
         }
     return places
+
+
+def program_free_places(
+    program: Program,
+    on_date: datetime.date,
+    *,
+    now: datetime.datetime | None = None,
+    for_enrollment: Enrollment | None = None,
+) -> int:
+    """Places free in ``program`` from ``on_date`` on (``program_places`` for one program). A
+    service that admits or offers on this answer calls it with the program locked
+    (``programs.locks``), so a concurrent admission cannot take the place in between."""
+    return program_places([program], now=now, on_date=on_date, for_enrollment=for_enrollment)[
+        program.pk
+    ]["free_places"]
 
 
 def care_team_recipients(enrollment: Enrollment) -> dict:

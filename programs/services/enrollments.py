@@ -37,7 +37,7 @@ from programs.models import (
     TransitionKind,
     WaitlistOffer,
 )
-from programs.selectors import program_places
+from programs.selectors import program_free_places, program_places
 from programs.services import schedules
 
 # Who may take each enrollment step, in the API and the admin alike: admissions enroll, admit,
@@ -94,20 +94,6 @@ def _status_change_record(
 # Capacity -----------------------------------------------------------------------------------------
 
 
-def free_places(
-    program: Program,
-    on_date: datetime.date,
-    *,
-    now: datetime.datetime | None = None,
-    for_enrollment: Enrollment | None = None,
-) -> int:
-    """Places free from ``on_date`` on: the programs list's count (``program_places``) for this
-    one program; an offered patient's own held place counts as free for them."""
-    return program_places(
-        [program], now=now or timezone.now(), on_date=on_date, for_enrollment=for_enrollment
-    )[program.pk]["free_places"]
-
-
 def _require_place(
     program: Program,
     on_date: datetime.date,
@@ -115,7 +101,7 @@ def _require_place(
     now: datetime.datetime,
     for_enrollment: Enrollment | None = None,
 ) -> None:
-    if free_places(program, on_date, now=now, for_enrollment=for_enrollment) <= 0:
+    if program_free_places(program, on_date, now=now, for_enrollment=for_enrollment) <= 0:
         raise Conflict(
             f"{program.name} has no free place from {on_date:%Y-%m-%d}.", code="program_full"
         )
@@ -246,7 +232,7 @@ def enrollment_create(
         requested_at=now,
         created_by=actor,
     )
-    if free_places(program, start_date, now=now) > 0:
+    if program_free_places(program, start_date, now=now) > 0:
         _check_no_overlap(patient, program, start_date)
         enrollment.status = EnrollmentStatus.ADMITTED
         enrollment.admitted_at = now
@@ -513,7 +499,10 @@ def waitlist_offer_next(
     or one past its expiry), except those in ``skip``; record the offer, queue the patient's
     notice (sent by beat, ``programs.waitlist_notices``) and alert admissions. Call with the
     program locked. Returns the offer, if one was made."""
-    if not program.is_active or free_places(program, program.clinic.today(now), now=now) <= 0:
+    if (
+        not program.is_active
+        or program_free_places(program, program.clinic.today(now), now=now) <= 0
+    ):
         return None
     candidate = (
         waitlist_queue(program)
