@@ -7,9 +7,8 @@ patients, so it is audited like the patients' own pages.
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from clinic.models import AuditAction, Role
+from clinic.models import Role
 from clinic.selectors import user_has_role
-from clinic.services import audit_record
 from patients.admin import ClinicScopedAdmin
 from scheduling import reminders
 from scheduling.models import Reminder, ReminderStatus
@@ -73,15 +72,8 @@ class ReminderAdmin(ClinicScopedAdmin):
     def retry_failed(self, request, queryset):
         retried = 0
         for reminder in queryset.filter(status=ReminderStatus.FAILED).select_related("session"):
-            if reminders.retry_failed(reminder=reminder):
+            if reminders.retry_failed(actor=request.user, reminder=reminder):
                 retried += 1
-                audit_record(
-                    actor=request.user,
-                    action=AuditAction.UPDATE,
-                    obj=reminder,
-                    clinic=reminder.session.clinic_id,
-                    patient_id=reminder.patient_id,
-                )
         skipped = queryset.count() - retried
         message = f"{retried} reminder(s) will be sent again shortly."
         if skipped:

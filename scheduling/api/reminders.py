@@ -9,8 +9,7 @@ from rest_framework.decorators import action
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
 from clinic.errors import Conflict
-from clinic.models import AuditAction, Role
-from clinic.services import audit_record
+from clinic.models import Role
 from scheduling import reminders, selectors
 from scheduling.models import Channel, Reminder, ReminderKind, ReminderStatus
 
@@ -73,17 +72,10 @@ class ReminderViewSet(PatientDataMixin, viewsets.ReadOnlyModelViewSet):
     def retry(self, request, pk=None):
         """A failed reminder goes out again at once, if its session is still ahead."""
         reminder = self.get_object()
-        if not reminders.retry_failed(reminder=reminder):
+        if not reminders.retry_failed(actor=request.user, reminder=reminder):
             raise Conflict(
                 "Only a failed reminder of a session still ahead can be retried.",
                 code="not_retryable",
             )
         reminder.refresh_from_db()
-        audit_record(
-            actor=request.user,
-            action=AuditAction.UPDATE,
-            obj=reminder,
-            clinic=reminder.session.clinic_id,
-            patient_id=reminder.patient_id,
-        )
         return self.response_for(reminder)
