@@ -9,9 +9,9 @@ from clinic.admin_utils import (
     related_table,
 )
 from clinic.errors import Conflict
-from clinic.models import AuditAction, AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
+from clinic.models import AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
 from clinic.selectors import clinic_ids_for_user, user_has_role
-from clinic.services import audit_record
+from clinic.services import clinic_config_save
 
 
 class ClinicMembershipInline(admin.TabularInline):
@@ -91,25 +91,21 @@ STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 
 
 class AuditedModelForm(ServiceModelForm):
-    """A record that no service owns (no patient data): validated with its model's constraints,
-    saved and audited from ``clean()`` as a service would, so a violated constraint is a form
-    error rather than an IntegrityError."""
+    """A clinic's configuration record (a bed, a program), saved from ``clean()`` through
+    ``clinic_config_save``, so a violated constraint is a form error rather than an
+    IntegrityError."""
 
     def perform(self, data):
         instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
-        created = instance._state.adding
-        # Every field, also those shown read-only: a constraint over the clinic (a unique name)
-        # must be checked on a change too.
-        instance.full_clean()
-        instance.save()
-        self._save_m2m()
-        audit_record(
+        model_fields = {field.name: field for field in instance._meta.get_fields()}
+        shown = [name for name in self.fields if name in model_fields]
+        many = {name for name in shown if model_fields[name].many_to_many}
+        return clinic_config_save(
             actor=self.request.user,
-            action=AuditAction.CREATE if created else AuditAction.UPDATE,
-            obj=instance,
-            clinic=instance.clinic_id,
+            record=instance,
+            fields=[name for name in shown if name not in many],
+            related={name: data[name] for name in many if name in data},
         )
-        return instance
 
 
 class ClinicConfigAdmin(ServiceAdminMixin, admin.ModelAdmin):

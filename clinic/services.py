@@ -108,6 +108,41 @@ def _audit_fields(*, actor, action, obj=None, object_type="", clinic=None, patie
 
 
 @transaction.atomic
+def clinic_config_save(
+    *,
+    actor,
+    record: models.Model,
+    fields: Iterable[str] | None = None,
+    related: dict[str, Iterable] | None = None,
+) -> models.Model:
+    """Create or change one configuration record of a clinic (a bed, a program: no patient data
+    and no state machine, so no other service owns it). Validated with its model's constraints,
+    so a violation is a ValidationError rather than an IntegrityError; a change saves only
+    ``fields`` (and sets the many-to-many ``related``); audited as ``actor``'s create or update.
+    ``record`` carries the new values and its ``clinic_id``."""
+    created = record._state.adding
+    if not created:
+        # Locked: a concurrent save of the same record waits, then this one validates after it.
+        type(record)._default_manager.select_for_update().filter(pk=record.pk).exists()
+    # Every field, also those the caller did not change: a constraint over the clinic (a
+    # unique name) must be checked on a change too.
+    record.full_clean()
+    if created:
+        record.save()
+    else:
+        record.save(update_fields=list(fields) if fields is not None else None)
+    for name, values in (related or {}).items():
+        getattr(record, name).set(values)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        obj=record,
+        clinic=record.clinic_id,
+    )
+    return record
+
+
+@transaction.atomic
 def alert_raise(
     *,
     clinic_id: int,

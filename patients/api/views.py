@@ -156,7 +156,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         patient = self.get_object()
         contact = get_object_or_404(selectors.contact_list(patient=patient), pk=contact_id)
         if request.method == "GET":
-            self.audit_contact_read(contact, patient)
+            audit_record(actor=request.user, action=AuditAction.READ, obj=contact, patient=patient)
             return with_etag(Response(s.PatientContactSerializer(contact).data), contact)
         if request.method == "DELETE":
             services.contact_delete(
@@ -172,15 +172,6 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
             **validated(s.PatientContactInputSerializer, request, partial=True),
         )
         return with_etag(Response(s.PatientContactSerializer(contact).data), contact)
-
-    def audit_contact_read(self, contact, patient):
-        audit_record(
-            actor=self.request.user,
-            action=AuditAction.READ,
-            obj=contact,
-            clinic=patient.clinic_id,
-            patient_id=patient.pk,
-        )
 
     # Assessments --------------------------------------------------------------------------------
 
