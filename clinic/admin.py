@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 from django.forms.models import construct_instance
 
-from clinic import alerts
 from clinic.admin_utils import (
     AuditedAdminMixin,
     ServiceAdminMixin,
@@ -10,8 +9,8 @@ from clinic.admin_utils import (
 )
 from clinic.errors import Conflict
 from clinic.models import AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
-from clinic.selectors import clinic_ids_for_user, user_has_role
-from clinic.services import clinic_config_save
+from clinic.selectors import alert_list_for, clinic_ids_for_user, user_has_role
+from clinic.services import alert_acknowledge, clinic_config_save
 
 
 class ClinicMembershipInline(admin.TabularInline):
@@ -156,7 +155,7 @@ def acknowledge_alerts(modeladmin, request, queryset):
     done = 0
     for alert in queryset.filter(acknowledged_at__isnull=True):
         try:
-            alerts.alert_acknowledge(actor=request.user, alert=alert)
+            alert_acknowledge(actor=request.user, alert=alert)
         except Conflict:
             continue  # acknowledged by someone else meanwhile
         done += 1
@@ -186,7 +185,7 @@ class StaffAlertAdmin(AuditedAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return alerts.alert_list_for(request.user)
+        return alert_list_for(request.user)
 
     # An alert names a patient by id: reads are audited as in the API (clinic.api.alerts).
     @admin.display(description="E-mails")

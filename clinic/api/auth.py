@@ -39,6 +39,7 @@ from clinic import signin, tokens
 from clinic.api.errors import error_body
 from clinic.api.schema import ErrorSerializer
 from clinic.errors import ServiceError
+from clinic.services.tokens import refresh_chain_revoke, user_lock
 from clinic.tokens import ChainedRefreshToken, RefreshTokenReused
 
 # A refresh token is a few hundred characters; anything far longer is not one.
@@ -175,7 +176,7 @@ class RotatingRefreshSerializer(TokenRefreshSerializer):
         try:
             refresh = self.token_class(attrs["refresh"])  # signature, blacklist, expiry
         except RefreshTokenReused as reused:
-            tokens.refresh_chain_revoke(payload=reused.payload, now=timezone.now())
+            refresh_chain_revoke(payload=reused.payload, now=timezone.now())
             raise
         # The token read the clock when it checked its expiry: the one clock of this refresh.
         now = refresh.current_time
@@ -185,7 +186,7 @@ class RotatingRefreshSerializer(TokenRefreshSerializer):
         if now >= chain_ends:
             raise TokenError("The sign-in has expired; sign in again.")
         with transaction.atomic():
-            user = tokens.user_lock(refresh.payload.get(api_settings.USER_ID_CLAIM))
+            user = user_lock(refresh.payload.get(api_settings.USER_ID_CLAIM))
             if user is None or not api_settings.USER_AUTHENTICATION_RULE(user):
                 raise AuthenticationFailed(
                     self.error_messages["no_active_account"], "no_active_account"
@@ -205,7 +206,7 @@ class RotatingRefreshSerializer(TokenRefreshSerializer):
                 return data
         # Blacklisted by a concurrent refresh with the same token since it was read: a reuse
         # too (committed above: the chain's revocation must not roll back with this error).
-        tokens.refresh_chain_revoke(payload=refresh.payload, now=now)
+        refresh_chain_revoke(payload=refresh.payload, now=now)
         raise TokenError("Token is blacklisted")
 
 

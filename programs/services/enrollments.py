@@ -21,7 +21,6 @@ from clinic.models import AlertKind, AuditAction, Bed, Role
 from clinic.selectors import CLINICAL_ROLES, is_clinic_staff
 from clinic.services import alert_raise, audit_record
 from patients.models import Assessment, Level, Patient, ReminderChannel
-from programs import waitlist_notices
 from programs.locks import program_lock, programs_lock
 from programs.models import (
     OCCUPYING,
@@ -38,7 +37,7 @@ from programs.models import (
     WaitlistOffer,
 )
 from programs.selectors import program_free_places, program_places
-from programs.services import schedules
+from programs.services import schedules, waitlist_notices
 
 # Who may take each enrollment step, in the API and the admin alike: admissions enroll, admit,
 # cancel and assign beds; admissions and clinicians discharge; clinicians decide transitions.
@@ -497,7 +496,7 @@ def waitlist_offer_next(
 ) -> WaitlistOffer | None:
     """Offer a free place to the first patient in queue order who holds no live offer (none,
     or one past its expiry), except those in ``skip``; record the offer, queue the patient's
-    notice (sent by beat, ``programs.waitlist_notices``) and alert admissions. Call with the
+    notice (sent by beat, ``services.waitlist_notices``) and alert admissions. Call with the
     program locked. Returns the offer, if one was made."""
     if (
         not program.is_active

@@ -1,5 +1,5 @@
-"""E-mail to staff about their alerts (clinic.alert_delivery, clinic.tasks) and the staff alert
-admin (clinic.admin.StaffAlertAdmin).
+"""E-mail to staff about their alerts (clinic.services.alert_delivery, clinic.tasks) and the staff
+alert admin (clinic.admin.StaffAlertAdmin).
 
 Alerts are raised through their real paths: a waitlist offer (to admissions, by role) and a
 risky check-in (to the primary clinician by name, or the clinicians by role).
@@ -14,8 +14,9 @@ from django.contrib.messages import get_messages
 from django.core import mail
 from django.utils import timezone
 
-from clinic import alert_delivery, notifications
+from clinic import notifications
 from clinic.models import AlertDelivery, AlertKind, AuditAction, AuditEvent, StaffAlert
+from clinic.services import alert_delivery
 from clinic.tasks import alert_deliveries_send_task
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Level, Program
@@ -274,7 +275,7 @@ def test_the_waitlist_email_names_neither_the_patient_nor_the_program(
 
 
 def test_an_alert_acknowledged_before_sending_is_cancelled(client_for, clinic, admissions):
-    from clinic.alerts import alert_acknowledge
+    from clinic.services import alert_acknowledge
 
     alert = waitlist_offer(clinic, admissions)
     alert_acknowledge(actor=admissions, alert=alert)

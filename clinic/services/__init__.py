@@ -1,4 +1,6 @@
-"""Writes of the clinic app. The audit trail is written only through ``audit_record*``."""
+"""Writes of the clinic app: the audit trail (written only through ``audit_record*``, by every
+app), clinics' configuration records and staff alerts here; the alert e-mails' outbox in
+``alert_delivery``, revoking refresh tokens in ``tokens``."""
 
 import datetime
 from collections.abc import Callable, Iterable
@@ -6,8 +8,9 @@ from collections.abc import Callable, Iterable
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from clinic.errors import Conflict
 from clinic.middleware import current_request_id
-from clinic.models import AuditAction, AuditEvent, Clinic
+from clinic.models import COALESCING_ALERT_KINDS, AuditAction, AuditEvent, Clinic, StaffAlert
 
 
 def _object_type(obj: models.Model | type[models.Model]) -> str:
@@ -164,8 +167,7 @@ def alert_raise(
     again; once acknowledged, the next subject raises a new alert. The alert names only its
     first subject: remembering which later ones attached is the caller's (a check-in keeps its
     alert), so re-raising one of those is the caller's to skip."""
-    from clinic import alert_delivery
-    from clinic.models import COALESCING_ALERT_KINDS, StaffAlert
+    from clinic.services import alert_delivery
 
     now = now or timezone.now()
     coalesces = kind in COALESCING_ALERT_KINDS and patient_id is not None
@@ -212,6 +214,27 @@ def alert_raise(
     # One e-mail per recipient, sent by the beat task (never enqueued from here: a stopped
     # broker must not break the write that raised the alert).
     alert_delivery.plan(alert)
+    return alert
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor, alert: StaffAlert) -> StaffAlert:
+    """Mark the alert as seen and acted on, once: a second acknowledgement is refused."""
+    now = timezone.now()
+    # Compare-and-set: of two people acknowledging at once, exactly one wins.
+    claimed = StaffAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, acknowledged_by=actor
+    )
+    if not claimed:
+        raise Conflict("This alert was already acknowledged.", code="already_acknowledged")
+    alert = StaffAlert.objects.get(pk=alert.pk)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=alert,
+        clinic=alert.clinic_id,
+        patient_id=alert.patient_id,
+    )
     return alert
 
 
