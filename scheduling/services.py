@@ -1,4 +1,5 @@
-"""Writes of the calendar: series and their expansion, sessions, rosters and attendance.
+"""Writes of the calendar: series and their expansion, sessions, rosters and attendance, devices
+and calendar feeds.
 
 Rosters of program sessions are kept in step with enrollments by the programs app, which calls
 ``roster_add_for_stay`` / ``roster_remove_from`` inside its own transactions (scheduling never
