@@ -9,7 +9,7 @@ from clinic.admin_utils import (
 )
 from clinic.errors import Conflict
 from clinic.models import AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
-from clinic.selectors import alert_list_for, clinic_ids_for_user, user_has_role
+from clinic.selectors import STAFF_ROLES, alert_list_for, clinic_ids_for_user, user_has_role
 from clinic.services import alert_acknowledge, clinic_config_save
 
 
@@ -85,8 +85,6 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 # Configuration records of a clinic (beds here, programs in programs.admin) -----------------------
-
-STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 
 
 class AuditedModelForm(ServiceModelForm):

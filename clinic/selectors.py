@@ -36,6 +36,8 @@ def clinic_ids_for_user(user) -> list[int]:
     return user._continuum_clinic_ids
 
 
+# Every staff role: who reads the clinic's records in the API and the admin.
+STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 # Who treats patients: a primary clinician, a session's facilitator. Admissions staff do not.
 CLINICAL_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
 

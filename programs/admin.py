@@ -23,11 +23,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from clinic.admin import STAFF_ROLES, AuditedModelForm, ClinicConfigAdmin
+from clinic.admin import AuditedModelForm, ClinicConfigAdmin
 from clinic.admin_utils import ServiceModelForm, change_link, related_table
 from clinic.errors import ServiceError
 from clinic.models import AuditAction, Bed
-from clinic.selectors import clinic_ids_for_user, clinic_staff
+from clinic.selectors import STAFF_ROLES, clinic_ids_for_user, clinic_staff
 from clinic.services import audit_record, audit_record_many
 from patients.admin import ClinicScopedAdmin
 from patients.models import Assessment, Level

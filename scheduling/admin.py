@@ -7,14 +7,10 @@ patients, so it is audited like the patients' own pages.
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from clinic.models import Role
-from clinic.selectors import user_has_role
+from clinic.selectors import STAFF_ROLES, user_has_role
 from patients.admin import ClinicScopedAdmin
 from scheduling import reminders
 from scheduling.models import Reminder, ReminderStatus
-
-STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
-RETRY_ROLES = (Role.ADMISSIONS, Role.SUPERVISOR)
 
 
 @admin.register(Reminder)
@@ -66,7 +62,7 @@ class ReminderAdmin(ClinicScopedAdmin):
 
     def has_retry_permission(self, request):
         user = request.user
-        return user.is_active and (user.is_superuser or user_has_role(user, *RETRY_ROLES))
+        return user.is_active and (user.is_superuser or user_has_role(user, *reminders.RETRY_ROLES))
 
     @admin.action(description="Retry the selected failed reminders", permissions=["retry"])
     def retry_failed(self, request, queryset):

@@ -27,7 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic import notifications
-from clinic.models import AuditAction
+from clinic.models import AuditAction, Role
 from clinic.services import audit_record
 from scheduling.models import (
     AttendanceStatus,
@@ -798,6 +798,11 @@ def _failure(row: _Claimed, error) -> tuple:
         status, when = ReminderStatus.FAILED, None
     logger.warning("Reminder %s: %s (%s)", row.id, status, error.detail)
     return (row.id, status, str(error.detail)[:300], "", when)
+
+
+# Who may retry a failed reminder, in the API and the admin: the front desk answers "I never got
+# my reminder"; supervisors oversee.
+RETRY_ROLES = (Role.ADMISSIONS, Role.SUPERVISOR)
 
 
 @transaction.atomic

@@ -13,14 +13,14 @@ from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
 from clinic.models import AuditAction, Role
+from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record, audit_record_many
 from patients import selectors, services
 from patients.api import serializers as s
 from patients.api.filters import AssessmentFilterSet, PatientFilterSet
 
-READ_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
-IntakePermission = roles_allowed(read=READ_ROLES, write=WRITE_ROLES)
+IntakePermission = roles_allowed(read=STAFF_ROLES, write=WRITE_ROLES)
 
 
 class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):

@@ -11,14 +11,11 @@ from rest_framework.response import Response
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import IsStaff, roles_allowed
 from clinic.api.utils import validated
-from clinic.models import Role
+from clinic.selectors import STAFF_ROLES
 from programs import selectors
 from programs.api import serializers as s
 from programs.models import Enrollment, EnrollmentStatus, Program, Transition
 from programs.services import enrollments as services
-
-ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
-
 
 # Ids are plain numbers in every filter: a model-choice filter would list all clinics' rows in
 # the browsable API's form and answer another clinic's id unlike a missing one (an oracle).
@@ -86,7 +83,7 @@ class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
         # Every staff role reads; the write actions are the enrollment steps ("create" enrolls).
         step = "enroll" if self.action == "create" else self.action
         write = services.ACTION_ROLES.get(step, ())
-        return [roles_allowed(read=ALL_STAFF, write=write)()]
+        return [roles_allowed(read=STAFF_ROLES, write=write)()]
 
     def get_queryset(self):
         return selectors.enrollment_list(
@@ -176,7 +173,7 @@ class TransitionFilterSet(filters.FilterSet):
 
 class TransitionViewSet(PatientDataMixin, viewsets.GenericViewSet):
     serializer_class = s.TransitionSerializer
-    permission_classes = [roles_allowed(read=ALL_STAFF)]
+    permission_classes = [roles_allowed(read=STAFF_ROLES)]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = TransitionFilterSet
     ordering_fields = ["date", "id"]

@@ -9,13 +9,9 @@ from rest_framework.decorators import action
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
 from clinic.errors import Conflict
-from clinic.models import Role
+from clinic.selectors import STAFF_ROLES
 from scheduling import reminders, selectors
 from scheduling.models import Channel, Reminder, ReminderKind, ReminderStatus
-
-ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
-# The front desk answers "I never got my reminder"; supervisors oversee.
-RETRY_ROLES = (Role.ADMISSIONS, Role.SUPERVISOR)
 
 
 class ReminderSerializer(serializers.ModelSerializer):
@@ -58,8 +54,8 @@ class ReminderViewSet(PatientDataMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = ReminderFilterSet
 
     def get_permissions(self):
-        write = RETRY_ROLES if self.action == "retry" else ()
-        return [roles_allowed(read=ALL_STAFF, write=write)()]
+        write = reminders.RETRY_ROLES if self.action == "retry" else ()
+        return [roles_allowed(read=STAFF_ROLES, write=write)()]
 
     def get_queryset(self):
         return selectors.reminder_list(user=self.request.user)
