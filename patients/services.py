@@ -16,7 +16,7 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 
 from clinic.errors import Conflict
-from clinic.models import USERNAME_TAKEN, AuditAction, Clinic
+from clinic.models import USERNAME_TAKEN, AuditAction, Clinic, Role
 from clinic.services import audit_record
 from clinic.versions import refresh_version, require_version
 from patients import activation, hooks
@@ -36,6 +36,8 @@ from patients.recommendation import AssessmentFacts, recommend, severity_from_cr
 from patients.selectors import activation_codes_open, has_active_app_account
 
 MAX_AGE_YEARS = 120
+# Who may write a patient's record (intake), in the API and the admin; supervisors only read.
+WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
 PATIENT_EDITABLE_FIELDS = (
     "first_name",
     "last_name",

@@ -12,15 +12,14 @@ from clinic.api.conditional import ETAG, IF_MATCH, expected_versions, with_etag
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
-from clinic.models import AuditAction, Role
+from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record, audit_record_many
 from patients import selectors, services
 from patients.api import serializers as s
 from patients.api.filters import AssessmentFilterSet, PatientFilterSet
 
-WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
-IntakePermission = roles_allowed(read=STAFF_ROLES, write=WRITE_ROLES)
+IntakePermission = roles_allowed(read=STAFF_ROLES, write=services.WRITE_ROLES)
 
 
 class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
