@@ -1,6 +1,6 @@
-"""Revoking refresh tokens (README "Tokens"): every refresh token of a user when their password
-changes or their account is disabled, and a whole chain when a rotated token comes back. The
-chains themselves are ``clinic.tokens``'."""
+"""Writes of refresh tokens (README "Tokens"): rotating one into its chain's next, revoking every
+token of a user when their password changes or their account is disabled, and a whole chain
+when a rotated token comes back. The chains themselves are ``clinic.tokens``'."""
 
 import datetime
 import logging
@@ -10,10 +10,11 @@ from django.db import transaction
 from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.state import token_backend
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from clinic.models import AuditAction
 from clinic.services import audit_record
-from clinic.tokens import chain_id
+from clinic.tokens import ChainedRefreshToken, chain_id
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,42 @@ def user_lock(user_id):
     """The user's row, locked: refreshes and revocations of one user take turns, so a refresh
     cannot hand out a token that a revocation running beside it would miss."""
     return get_user_model().objects.select_for_update().filter(pk=user_id).first()
+
+
+class RefreshRefused(Exception):
+    """A valid refresh token whose account may no longer refresh: ``reason`` is
+    ``"no_active_account"`` (deleted or disabled) or ``"password_changed"``."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def refresh_token_rotate(
+    *, refresh: ChainedRefreshToken, now: datetime.datetime, chain_ends: datetime.datetime
+) -> dict[str, str] | None:
+    """Void ``refresh`` and return the chain's next pair ``{"access", "refresh"}``; refused
+    (``RefreshRefused``) when its account may no longer sign in. None when a concurrent refresh
+    blacklisted it since it was read: that is a reuse too, so the chain is revoked (committed,
+    the caller's error must not roll it back)."""
+    with transaction.atomic():
+        user = user_lock(refresh.payload.get(api_settings.USER_ID_CLAIM))
+        if user is None or not api_settings.USER_AUTHENTICATION_RULE(user):
+            raise RefreshRefused("no_active_account")
+        if refresh.payload.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
+            user.password
+        ):
+            raise RefreshRefused("password_changed")
+        # The insert of the blacklist row decides: only the request that made it gets new tokens.
+        _, created = refresh.blacklist()
+        if created:
+            pair = {"access": str(refresh.access_token)}
+            refresh.rotate(now=now, chain_ends=chain_ends)
+            refresh.outstand()
+            pair["refresh"] = str(refresh)
+            return pair
+    refresh_chain_revoke(payload=refresh.payload, now=now)
+    return None
 
 
 @transaction.atomic
