@@ -47,7 +47,7 @@ class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     """Only the staff member's clinics; every page that shows a patient's data is audited."""
 
     read_roles = READ_ROLES
-    write_roles = services.WRITE_ROLES
+    write_roles = services.PATIENT_WRITE_ROLES
     #: the lookup from this model to its clinic
     clinic_path = "patient__clinic"
 

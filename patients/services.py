@@ -37,7 +37,7 @@ from patients.selectors import activation_codes_open, has_active_app_account
 
 MAX_AGE_YEARS = 120
 # Who may write a patient's record (intake), in the API and the admin; supervisors only read.
-WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
+PATIENT_WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
 PATIENT_EDITABLE_FIELDS = (
     "first_name",
     "last_name",

@@ -46,7 +46,6 @@ from scheduling.models import Series, Session, SessionKind, SessionStatus
 from scheduling.recurrence import local_to_utc
 
 READ_ROLES = (Role.ADMISSIONS,)
-WRITE_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
 WEEKDAYS = [
     (1, "Monday"),
     (2, "Tuesday"),
@@ -116,7 +115,7 @@ class CalendarAdmin(ServiceAdminMixin, admin.ModelAdmin):
     """Only the staff member's clinics; choices offer only their programs, rooms and staff."""
 
     read_roles = READ_ROLES
-    write_roles = WRITE_ROLES
+    write_roles = services.CALENDAR_WRITE_ROLES
     list_filter = [OwnClinicFilter]
 
     def get_queryset(self, request):

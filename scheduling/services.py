@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import AuditAction, Clinic
+from clinic.selectors import CLINICAL_ROLES
 from clinic.services import audit_record
 from clinic.versions import refresh_version, require_version
 from patients.models import Patient
@@ -38,6 +39,8 @@ from scheduling.models import (
 from scheduling.recurrence import local_to_utc, occurrences
 
 EDIT_SCOPES = ("this", "following", "all")
+# Who may create and change sessions and series, in the API and the admin: those who run them.
+CALENDAR_WRITE_ROLES = CLINICAL_ROLES
 
 
 def horizon_date(clinic: Clinic) -> datetime.date:

@@ -130,17 +130,36 @@ def test_audit_rows_are_written_through_clinic_services_only():
     assert offenders == []
 
 
-def test_the_enrollment_step_roles_and_the_clinic_s_today_have_one_home():
-    """``ACTION_ROLES`` is defined once (programs.services.enrollments) and a clinic's date is
-    computed only by ``clinic.models`` (``Clinic.today``, ``zone_today``)."""
-    homes, inline_today = [], []
+# Role tables that the API and the admin both read: each is defined in one module.
+ROLE_TABLES = {
+    "STAFF_ROLES": "clinic/selectors.py",
+    "CLINICAL_ROLES": "clinic/selectors.py",
+    "PATIENT_WRITE_ROLES": "patients/services.py",
+    "CALENDAR_WRITE_ROLES": "scheduling/services.py",
+    "RETRY_ROLES": "scheduling/reminders.py",
+    "ACTION_ROLES": "programs/services/enrollments.py",
+}
+
+
+def test_role_tables_and_the_clinic_s_today_have_one_home():
+    """Each role table is defined once (``ROLE_TABLES``), every staff role is spelled out only in
+    ``STAFF_ROLES``, and a clinic's date is computed only by ``clinic.models`` (``Clinic.today``,
+    ``zone_today``)."""
+    homes, all_staff_spelled, inline_today = {}, [], []
+    every_role = {"Role.ADMISSIONS", "Role.CLINICIAN", "Role.SUPERVISOR"}
     for path, tree in _product_modules():
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Assign) and any(
-                isinstance(target, ast.Name) and target.id == "ACTION_ROLES"
-                for target in node.targets
+        for node in tree.body:
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id in ROLE_TABLES:
+                    homes.setdefault(target.id, []).append(path)
+            if (
+                isinstance(node.value, ast.Tuple)
+                and {ast.unparse(element) for element in node.value.elts} == every_role
             ):
-                homes.append(path)
+                all_staff_spelled.append(path)
+        for node in ast.walk(tree):
             if (
                 isinstance(node, ast.Call)
                 and _called_name(node) == "localdate"
@@ -148,5 +167,6 @@ def test_the_enrollment_step_roles_and_the_clinic_s_today_have_one_home():
                 and path != "clinic/models.py"
             ):
                 inline_today.append(f"{path}:{node.lineno}")
-    assert homes == ["programs/services/enrollments.py"]
+    assert homes == {name: [path] for name, path in ROLE_TABLES.items()}
+    assert all_staff_spelled == ["clinic/selectors.py"]
     assert inline_today == []

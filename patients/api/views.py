@@ -19,7 +19,7 @@ from patients import selectors, services
 from patients.api import serializers as s
 from patients.api.filters import AssessmentFilterSet, PatientFilterSet
 
-IntakePermission = roles_allowed(read=STAFF_ROLES, write=services.WRITE_ROLES)
+IntakePermission = roles_allowed(read=STAFF_ROLES, write=services.PATIENT_WRITE_ROLES)
 
 
 class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):

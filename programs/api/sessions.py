@@ -31,7 +31,7 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.renderers import orjson_first
 from clinic.api.utils import datetime_writer, utc_instant, validated
-from clinic.models import AuditAction, Role
+from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record_many, audit_record_rows
 from programs.services import schedules
@@ -40,7 +40,6 @@ from scheduling.api import serializers as s
 from scheduling.models import Attendance, Series, Session, SessionKind, SessionStatus
 
 # Clinicians and supervisors plan the calendar; the front desk (admissions) checks people in.
-WRITE_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
 ATTENDANCE_ROLES = STAFF_ROLES
 
 
@@ -158,9 +157,9 @@ SessionPatchSerializer = PolymorphicProxySerializer(
 )
 
 ACTION_WRITE_ROLES = {
-    "create": WRITE_ROLES,
-    "partial_update": WRITE_ROLES,
-    "cancel": WRITE_ROLES,
+    "create": services.CALENDAR_WRITE_ROLES,
+    "partial_update": services.CALENDAR_WRITE_ROLES,
+    "cancel": services.CALENDAR_WRITE_ROLES,
     "attendance": ATTENDANCE_ROLES,
 }
 
@@ -333,7 +332,7 @@ class SeriesViewSet(viewsets.GenericViewSet):
     ordering = ["title", "id"]
 
     def get_permissions(self):
-        write = WRITE_ROLES if self.action == "create" else ()
+        write = services.CALENDAR_WRITE_ROLES if self.action == "create" else ()
         return [roles_allowed(read=STAFF_ROLES, write=write)()]
 
     def get_queryset(self):
