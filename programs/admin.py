@@ -50,6 +50,7 @@ from programs.models import (
 from programs.selectors import bed_assignments_holding
 from programs.services import enrollments as services
 from programs.services.enrollments import ACTION_ROLES
+from programs.services.programs import program_save
 
 BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
 
@@ -152,16 +153,10 @@ class ProgramForm(AuditedModelForm):
                     self.cleaned_data[name] = value
         return super().clean()
 
-    def perform(self, data):
-        beds = data.get("beds")
-        if beds:
-            level = data.get("level", self.instance.level)
-            clinic = data.get("clinic") or self.instance.clinic
-            if level != Level.RESIDENTIAL:
-                raise ValidationError({"beds": ["Only residential programs have beds."]})
-            if any(bed.clinic_id != clinic.pk for bed in beds):
-                raise ValidationError({"beds": ["Choose beds of the program's clinic."]})
-        return super().perform(data)
+    def save_record(self, *, record, fields, related):
+        return program_save(
+            actor=self.request.user, program=record, fields=fields, beds=related.get("beds")
+        )
 
 
 @admin.register(Program)
