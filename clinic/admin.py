@@ -1,7 +1,6 @@
 from django.contrib import admin, messages
 from django.forms.models import construct_instance
 
-from clinic import alerts
 from clinic.admin_utils import (
     AuditedAdminMixin,
     ServiceAdminMixin,
@@ -9,9 +8,9 @@ from clinic.admin_utils import (
     related_table,
 )
 from clinic.errors import Conflict
-from clinic.models import AuditAction, AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
-from clinic.selectors import clinic_ids_for_user, user_has_role
-from clinic.services import audit_record
+from clinic.models import AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
+from clinic.selectors import STAFF_ROLES, alert_list_for, clinic_ids_for_user, user_has_role
+from clinic.services import alert_acknowledge, clinic_config_save
 
 
 class ClinicMembershipInline(admin.TabularInline):
@@ -87,29 +86,29 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 # Configuration records of a clinic (beds here, programs in programs.admin) -----------------------
 
-STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
-
 
 class AuditedModelForm(ServiceModelForm):
-    """A record that no service owns (no patient data): validated with its model's constraints,
-    saved and audited from ``clean()`` as a service would, so a violated constraint is a form
-    error rather than an IntegrityError."""
+    """A clinic's configuration record (a bed, a program), saved from ``clean()`` through
+    ``clinic_config_save``, so a violated constraint is a form error rather than an
+    IntegrityError."""
 
     def perform(self, data):
         instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
-        created = instance._state.adding
-        # Every field, also those shown read-only: a constraint over the clinic (a unique name)
-        # must be checked on a change too.
-        instance.full_clean()
-        instance.save()
-        self._save_m2m()
-        audit_record(
-            actor=self.request.user,
-            action=AuditAction.CREATE if created else AuditAction.UPDATE,
-            obj=instance,
-            clinic=instance.clinic_id,
+        model_fields = {field.name: field for field in instance._meta.get_fields()}
+        shown = [name for name in self.fields if name in model_fields]
+        many = {name for name in shown if model_fields[name].many_to_many}
+        return self.save_record(
+            record=instance,
+            fields=[name for name in shown if name not in many],
+            related={name: data[name] for name in many if name in data},
         )
-        return instance
+
+    def save_record(self, *, record, fields, related):
+        """The service that saves this form's record; a model with rules of its own overrides
+        this with its app's service."""
+        return clinic_config_save(
+            actor=self.request.user, record=record, fields=fields, related=related
+        )
 
 
 class ClinicConfigAdmin(ServiceAdminMixin, admin.ModelAdmin):
@@ -160,7 +159,7 @@ def acknowledge_alerts(modeladmin, request, queryset):
     done = 0
     for alert in queryset.filter(acknowledged_at__isnull=True):
         try:
-            alerts.alert_acknowledge(actor=request.user, alert=alert)
+            alert_acknowledge(actor=request.user, alert=alert)
         except Conflict:
             continue  # acknowledged by someone else meanwhile
         done += 1
@@ -190,7 +189,7 @@ class StaffAlertAdmin(AuditedAdminMixin, admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return alerts.alert_list_for(request.user)
+        return alert_list_for(request.user)
 
     # An alert names a patient by id: reads are audited as in the API (clinic.api.alerts).
     @admin.display(description="E-mails")

@@ -43,6 +43,12 @@ class Role(models.TextChoices):
     SUPERVISOR = "supervisor", "Supervisor"
 
 
+def zone_today(time_zone: str, now: datetime.datetime | None = None) -> datetime.date:
+    """The date in ``time_zone`` at ``now`` (default: the current time): the one definition of
+    a clinic's "today", for callers that group clinics by zone (``Clinic.today``)."""
+    return timezone.localdate(now, timezone=zoneinfo.ZoneInfo(time_zone))
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=200)
     # What patients' phones and inboxes show: never a word about treatment (42 CFR Part 2).
@@ -78,6 +84,10 @@ class Clinic(models.Model):
     @property
     def zone(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.time_zone)
+
+    def today(self, now: datetime.datetime | None = None) -> datetime.date:
+        """The clinic's date at ``now`` (default: the current time): its "today"."""
+        return zone_today(self.time_zone, now)
 
 
 class ClinicMembership(models.Model):

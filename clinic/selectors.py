@@ -1,9 +1,9 @@
 """Reads of the clinic app, scoped to the caller."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
-from clinic.models import AuditEvent, Clinic, Role
+from clinic.models import AuditEvent, Clinic, Role, StaffAlert
 
 
 def user_roles(user) -> set[str]:
@@ -36,6 +36,8 @@ def clinic_ids_for_user(user) -> list[int]:
     return user._continuum_clinic_ids
 
 
+# Every staff role: who reads the clinic's records in the API and the admin.
+STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 # Who treats patients: a primary clinician, a session's facilitator. Admissions staff do not.
 CLINICAL_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
 
@@ -66,6 +68,15 @@ def audit_event_list(*, user) -> QuerySet[AuditEvent]:
     if user.is_superuser:
         return events
     return events.filter(clinic_id__in=clinic_ids_for_user(user))
+
+
+def alert_list_for(user) -> QuerySet[StaffAlert]:
+    """Alerts of the caller's clinics addressed to the caller by name, or to one of the
+    caller's roles when they name no one."""
+    if not user.is_authenticated:
+        return StaffAlert.objects.none()
+    addressed = Q(recipient=user) | Q(recipient__isnull=True, recipient_role__in=user_roles(user))
+    return StaffAlert.objects.filter(addressed, clinic_id__in=clinic_ids_for_user(user))
 
 
 def audit_last_change(

@@ -5,16 +5,17 @@ form, password reset, ``changepassword``, the re-hash at sign-in after a hasher 
 ours (``set_password`` then ``save``); every one ends in ``User.save()``, and the built-in model
 offers no method of ours to override. So the one place is the save: before it, the stored
 password and ``is_active`` are read (only when the save may change them), and after it, a
-change calls ``clinic.tokens.user_refresh_tokens_revoke`` inside the caller's transaction when
-there is one. Access tokens need no list: they carry a digest of the password hash that
-authentication compares (``CHECK_REVOKE_TOKEN``), and a disabled account is refused outright.
+change calls ``clinic.services.tokens.user_refresh_tokens_revoke`` inside the caller's
+transaction when there is one. Access tokens need no list: they carry a digest of the password
+hash that authentication compares (``CHECK_REVOKE_TOKEN``), and a disabled account is refused
+outright.
 """
 
 from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save, pre_save
 from django.utils import timezone
 
-from clinic import tokens
+from clinic.services.tokens import user_refresh_tokens_revoke
 
 CREDENTIAL_FIELDS = frozenset({"password", "is_active"})
 
@@ -35,7 +36,7 @@ def revoke_tokens_on_credential_change(sender, instance, created=False, **kwargs
         return
     password, was_active = before
     if password != instance.password or (was_active and not instance.is_active):
-        tokens.user_refresh_tokens_revoke(user_id=instance.pk, now=timezone.now())
+        user_refresh_tokens_revoke(user_id=instance.pk, now=timezone.now())
 
 
 def connect():

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.core.management import call_command
 
-from clinic import alert_delivery
+from clinic.services import alert_delivery
 
 
 @shared_task(ignore_result=True)

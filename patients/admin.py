@@ -29,7 +29,7 @@ from clinic.admin_utils import (
 from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record_many
-from patients import services
+from patients import selectors, services
 from patients.models import (
     DIMENSIONS,
     Assessment,
@@ -41,18 +41,13 @@ from patients.models import (
 )
 
 READ_ROLES = (Role.SUPERVISOR,)
-WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
-
-
-def _patients_of(request):
-    return Patient.objects.filter(clinic_id__in=clinic_ids_for_user(request.user))
 
 
 class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     """Only the staff member's clinics; every page that shows a patient's data is audited."""
 
     read_roles = READ_ROLES
-    write_roles = WRITE_ROLES
+    write_roles = services.PATIENT_WRITE_ROLES
     #: the lookup from this model to its clinic
     clinic_path = "patient__clinic"
 
@@ -77,7 +72,7 @@ class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
         if db_field.name == "clinic":
             kwargs["queryset"] = Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
         elif db_field.name == "patient":
-            kwargs["queryset"] = _patients_of(request)
+            kwargs["queryset"] = selectors.patients_in_reach(user=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def get_changeform_initial_data(self, request):

@@ -7,7 +7,6 @@ Names are invented; contact details use reserved example domains and 555 numbers
 import datetime
 
 from django.db import transaction
-from django.utils import timezone
 
 from clinic.models import Clinic
 from patients import services
@@ -145,7 +144,7 @@ def seed_demo_patients(*, clinic: Clinic, actor) -> list[Patient]:
             recipients="Primary care physician",
             purpose="Coordination of care",
             # Dated from the seeding day: a fixed date would be "in the future" on some machine.
-            signed_on=timezone.localdate(timezone=clinic.zone) - datetime.timedelta(days=30),
+            signed_on=clinic.today() - datetime.timedelta(days=30),
             expiry_event="End of treatment",
         )
         if assessment is not None:

@@ -1,4 +1,5 @@
-"""Writes of the patients app: one function per use case, each atomic and audited.
+"""Writes of the patients app: one function per use case, each atomic and audited (patients,
+contacts, consents, assessments, the patient's app account).
 
 The API and the admin call these same functions, so both refuse the same input with the same
 messages and leave the same audit rows.
@@ -7,18 +8,21 @@ messages and leave the same audit rows.
 import datetime
 from collections.abc import Collection
 
+from django.conf import settings
+from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from clinic.errors import Conflict
-from clinic.models import AuditAction, Clinic
+from clinic.models import USERNAME_TAKEN, AuditAction, Clinic, Role
 from clinic.services import audit_record
 from clinic.versions import refresh_version, require_version
-from patients import hooks
+from patients import activation, hooks
 from patients.models import (
     DIMENSIONS,
+    ActivationCode,
     Assessment,
     Consent,
     Level,
@@ -29,8 +33,11 @@ from patients.models import (
     Track,
 )
 from patients.recommendation import AssessmentFacts, recommend, severity_from_criteria
+from patients.selectors import activation_codes_open, has_active_app_account
 
 MAX_AGE_YEARS = 120
+# Who may write a patient's record (intake), in the API and the admin; supervisors only read.
+PATIENT_WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
 PATIENT_EDITABLE_FIELDS = (
     "first_name",
     "last_name",
@@ -41,23 +48,13 @@ PATIENT_EDITABLE_FIELDS = (
 )
 
 
-def _audit(actor, action, obj, patient: Patient):
-    audit_record(
-        actor=actor, action=action, obj=obj, clinic=patient.clinic_id, patient_id=patient.pk
-    )
-
-
 # Patients -----------------------------------------------------------------------------------------
-
-
-def _clinic_today(clinic: Clinic) -> datetime.date:
-    return timezone.localdate(timezone=clinic.zone)
 
 
 def _patient_errors(patient: Patient) -> dict[str, list[str]]:
     """Field errors beyond the field types: the date of birth's range and channel consent."""
     errors: dict[str, list[str]] = {}
-    today = _clinic_today(patient.clinic)
+    today = patient.clinic.today()
     if patient.date_of_birth:
         if patient.date_of_birth > today:
             errors["date_of_birth"] = ["The date of birth cannot be in the future."]
@@ -185,7 +182,7 @@ def patient_create(
                 extra={"duplicates": duplicates},
             )
     patient.save()
-    _audit(actor, AuditAction.CREATE, patient, patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=patient, patient=patient)
     return patient
 
 
@@ -220,12 +217,12 @@ def patient_update(
         changed.append("sms_opted_out_at")
     if not changed:
         # Nothing to write, but the caller gets the record back: that is a read.
-        _audit(actor, AuditAction.READ, patient, patient)
+        audit_record(actor=actor, action=AuditAction.READ, obj=patient, patient=patient)
         return patient
     _validate_patient(patient)
     patient.save(update_fields=[*changed, "updated_at"])
     refresh_version(patient)
-    _audit(actor, AuditAction.UPDATE, patient, patient)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=patient, patient=patient)
     added = [channel for channel in patient.reminder_channels if channel not in had]
     if added:
         hooks.reminder_planner().channels_added(patient_ids=[patient.pk], channels=added, now=now)
@@ -262,7 +259,7 @@ def patient_sms_opt_out(*, phone: str) -> list[int]:
         patient.updated_at = now  # bulk_update does not touch auto_now fields
     Patient.objects.bulk_update(patients, _CHANNEL_RECORD_FIELDS)
     for patient in patients:
-        _audit(None, AuditAction.UPDATE, patient, patient)
+        audit_record(actor=None, action=AuditAction.UPDATE, obj=patient, patient=patient)
     return [patient.pk for patient in patients]
 
 
@@ -287,7 +284,7 @@ def patient_sms_opt_in(*, phone: str) -> list[int]:
         patient.updated_at = now  # bulk_update does not touch auto_now fields
     Patient.objects.bulk_update(patients, _CHANNEL_RECORD_FIELDS)
     for patient in patients:
-        _audit(None, AuditAction.UPDATE, patient, patient)
+        audit_record(actor=None, action=AuditAction.UPDATE, obj=patient, patient=patient)
     changed = [patient.pk for patient in patients]
     if changed:
         hooks.reminder_planner().channels_added(
@@ -320,7 +317,7 @@ def contact_create(
     )
     _validate_contact(contact)
     contact.save()
-    _audit(actor, AuditAction.CREATE, contact, patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=contact, patient=patient)
     return contact
 
 
@@ -344,7 +341,7 @@ def contact_update(
     _validate_contact(contact)
     contact.save(update_fields=list(changes) or None)
     refresh_version(contact)
-    _audit(actor, AuditAction.UPDATE, contact, contact.patient)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=contact, patient=contact.patient)
     return contact
 
 
@@ -354,7 +351,7 @@ def contact_delete(
 ) -> None:
     contact = _lock_contact(contact)
     require_version(contact, expected_versions, patient_id=contact.patient_id)
-    _audit(actor, AuditAction.DELETE, contact, contact.patient)
+    audit_record(actor=actor, action=AuditAction.DELETE, obj=contact, patient=contact.patient)
     contact.delete()
 
 
@@ -402,7 +399,7 @@ def consent_record(
         recorded_by=actor,
     )
     errors = {}
-    if signed_on > _clinic_today(patient.clinic):
+    if signed_on > patient.clinic.today():
         errors["signed_on"] = ["A consent cannot be signed in the future."]
     if expires_on is None and not consent.expiry_event:
         errors["expires_on"] = ["Give an expiry date or an expiry event (42 CFR §2.31)."]
@@ -412,7 +409,7 @@ def consent_record(
         raise ValidationError(errors)
     consent.full_clean(exclude=["patient", "recorded_by"], validate_constraints=False)
     consent.save()
-    _audit(actor, AuditAction.CREATE, consent, patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=consent, patient=patient)
     return consent
 
 
@@ -427,7 +424,7 @@ def consent_revoke(*, actor, consent: Consent, revoked_on: datetime.date) -> Con
         raise ValidationError({"revoked_on": ["A consent cannot be revoked before it is signed."]})
     consent.revoked_on = revoked_on
     consent.save(update_fields=["revoked_on"])
-    _audit(actor, AuditAction.UPDATE, consent, consent.patient)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=consent, patient=consent.patient)
     return consent
 
 
@@ -498,7 +495,7 @@ def assessment_create(
     )
     assessment.full_clean(exclude=["patient", "assessed_by"], validate_constraints=False)
     assessment.save()
-    _audit(actor, AuditAction.CREATE, assessment, patient)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=assessment, patient=patient)
     return assessment
 
 
@@ -557,5 +554,153 @@ def assessment_decide(
         ]
     )
     refresh_version(assessment)
-    _audit(actor, AuditAction.UPDATE, assessment, assessment.patient)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=assessment, patient=assessment.patient)
     return assessment
+
+
+# The patient's app account ----------------------------------------------------------------------
+
+
+def _patient_lock(patient_id: int) -> Patient:
+    # Issuing, activating and revoking all lock the patient first, then its codes: one order,
+    # so they queue behind each other instead of deadlocking.
+    return Patient.objects.select_for_update().get(pk=patient_id)
+
+
+@transaction.atomic
+def activation_code_issue(*, actor, patient: Patient) -> tuple[ActivationCode, str]:
+    """A new code for the patient, replacing any earlier unused one. Returns the row and the
+    plain code, which the caller shows once: only its hash is kept."""
+    patient = _patient_lock(patient.pk)
+    if has_active_app_account(patient):
+        raise Conflict(
+            "The patient already has an active app account. Revoke its access first to issue "
+            "a new activation code.",
+            code="app_account_active",
+        )
+    now = timezone.now()
+    activation_codes_open(patient=patient).update(revoked_at=now)
+    plain = activation.code_new()
+    code = ActivationCode.objects.create(
+        patient=patient,
+        code_hash=activation.code_hash(plain),
+        created_by=actor,
+        expires_at=now + datetime.timedelta(hours=settings.ACTIVATION_CODE_HOURS),
+    )
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=code, patient=patient)
+    return code, plain
+
+
+def _new_account_errors(user, password: str) -> dict[str, list[str]]:
+    errors = {}
+    try:
+        password_validation.validate_password(password, user=user)
+    except ValidationError as error:
+        errors["password"] = list(error.messages)
+    return errors
+
+
+def patient_app_activate(
+    *, activation_code: str, date_of_birth: datetime.date, username: str, password: str
+):
+    """Create the patient's app account from a code and the date of birth; returns the user.
+
+    The password is checked first, against nothing the code decides or any account holds, so
+    its field errors tell nothing. Then the code and date of birth: every failure there is the
+    same ``ActivationRefused``. Only then the username: whether it is taken (in any case: the
+    database's index on ``lower(username)`` decides) is told only to a caller who holds both.
+
+    Not one atomic block on purpose: a wrong date of birth must count (and lock the code at the
+    fifth) even though the request fails, so the count commits before the refusal is raised.
+    Callers must not wrap this in a transaction of their own.
+    """
+    errors = _new_account_errors(get_user_model()(username=username), password)
+    if errors:
+        raise ValidationError(errors)
+
+    with transaction.atomic():
+        user = _activate_under_lock(
+            activation.code_hash(activation_code),
+            date_of_birth,
+            username=username,
+            password=password,
+        )
+    if user is None:
+        raise activation.ActivationRefused()
+    return user
+
+
+def _activate_under_lock(hashed: str, date_of_birth, *, username: str, password: str):
+    """The account for a good code and date of birth, else None (after counting a wrong date)."""
+    patient_id = (
+        ActivationCode.objects.filter(code_hash=hashed).values_list("patient_id", flat=True).first()
+    )
+    if patient_id is None:
+        return None
+    patient = _patient_lock(patient_id)
+    # Locked after the patient, and read again under the lock: of concurrent activations with
+    # one code, the first marks it used and every later one sees that here.
+    code = ActivationCode.objects.select_for_update().get(code_hash=hashed)
+    now = timezone.now()
+    if (
+        code.used_at is not None
+        or code.locked_at is not None
+        or code.revoked_at is not None
+        or code.expires_at <= now
+        or has_active_app_account(patient)
+    ):
+        return None
+    if date_of_birth != patient.date_of_birth:
+        code.failed_attempts += 1
+        changed = ["failed_attempts"]
+        if code.failed_attempts >= activation.MAX_FAILED_ATTEMPTS:
+            code.locked_at = now
+            changed.append("locked_at")
+        code.save(update_fields=changed)
+        audit_record(actor=None, action=AuditAction.UPDATE, obj=code, patient=patient)
+        return None
+
+    User = get_user_model()
+    # Only now, with the right code and date of birth: a password too close to the patient's
+    # own names. The answer reaches only someone who already holds both.
+    errors = _new_account_errors(
+        User(
+            username=username,
+            first_name=patient.first_name,
+            last_name=patient.last_name,
+            email=patient.email,
+        ),
+        password,
+    )
+    if errors:
+        raise ValidationError(errors)
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(username=username, password=password)
+    except IntegrityError as error:
+        # The unique indexes on username and lower(username); nothing else can clash here.
+        raise ValidationError({"username": [USERNAME_TAKEN]}) from error
+    patient.app_user = user
+    patient.save(update_fields=["app_user", "updated_at"])
+    code.used_at = now
+    code.save(update_fields=["used_at"])
+    audit_record(actor=user, action=AuditAction.UPDATE, obj=code, patient=patient)
+    return user
+
+
+@transaction.atomic
+def patient_app_access_revoke(*, actor, patient: Patient) -> None:
+    """Turn the patient's app off at once: the account is disabled (its access tokens fail on
+    the next request), every refresh token it holds is blacklisted, and open codes are revoked.
+    A new code can be issued afterwards; activating it makes a new account."""
+    patient = _patient_lock(patient.pk)
+    now = timezone.now()
+    codes_revoked = activation_codes_open(patient=patient).update(revoked_at=now)
+    user = patient.app_user
+    if user is not None and user.is_active:
+        user.is_active = False
+        # The save voids the account's refresh tokens (clinic.signals), in this transaction.
+        user.save(update_fields=["is_active"])
+    elif not codes_revoked:
+        raise Conflict("The patient has no app access to revoke.", code="no_app_access")
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=patient, patient=patient)

@@ -23,11 +23,11 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from clinic.admin import STAFF_ROLES, AuditedModelForm, ClinicConfigAdmin
+from clinic.admin import AuditedModelForm, ClinicConfigAdmin
 from clinic.admin_utils import ServiceModelForm, change_link, related_table
 from clinic.errors import ServiceError
 from clinic.models import AuditAction, Bed
-from clinic.selectors import clinic_ids_for_user, clinic_staff
+from clinic.selectors import STAFF_ROLES, clinic_ids_for_user, clinic_staff
 from clinic.services import audit_record, audit_record_many
 from patients.admin import ClinicScopedAdmin
 from patients.models import Assessment, Level
@@ -36,7 +36,6 @@ from programs import (  # noqa: F401 - admin_patients and admin_schedules regist
     admin_reports,
     admin_schedules,
 )
-from programs.admin_patients import ACTION_ROLES
 from programs.models import (
     LEVEL_DEFAULTS,
     BedAssignment,
@@ -48,8 +47,10 @@ from programs.models import (
     Transition,
     TransitionKind,
 )
-from programs.selectors import bed_assignments_holding, clinic_today
+from programs.selectors import bed_assignments_holding
 from programs.services import enrollments as services
+from programs.services.enrollments import ACTION_ROLES
+from programs.services.programs import program_save
 
 BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
 
@@ -152,16 +153,10 @@ class ProgramForm(AuditedModelForm):
                     self.cleaned_data[name] = value
         return super().clean()
 
-    def perform(self, data):
-        beds = data.get("beds")
-        if beds:
-            level = data.get("level", self.instance.level)
-            clinic = data.get("clinic") or self.instance.clinic
-            if level != Level.RESIDENTIAL:
-                raise ValidationError({"beds": ["Only residential programs have beds."]})
-            if any(bed.clinic_id != clinic.pk for bed in beds):
-                raise ValidationError({"beds": ["Choose beds of the program's clinic."]})
-        return super().perform(data)
+    def save_record(self, *, record, fields, related):
+        return program_save(
+            actor=self.request.user, program=record, fields=fields, beds=related.get("beds")
+        )
 
 
 @admin.register(Program)
@@ -209,7 +204,7 @@ class ProgramAdmin(ClinicConfigAdmin):
         """The program's beds with today's assignment of each (cached: the table and the audit
         of the page read it)."""
         if not hasattr(program, "_occupied_beds"):
-            today = clinic_today(program)
+            today = program.clinic.today()
             current = {
                 assignment.bed_id: assignment
                 for assignment in bed_assignments_holding(today)
@@ -341,7 +336,7 @@ class EnrollmentActionForm(forms.Form):
         super().__init__(*args, **kwargs)
 
     def today(self) -> datetime.date:
-        return clinic_today(self.enrollment.program)
+        return self.enrollment.program.clinic.today()
 
     def perform(self, data):
         raise NotImplementedError
@@ -858,7 +853,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             lambda e: services.enrollment_discharge(
                 actor=request.user,
                 enrollment=e,
-                date=clinic_today(e.program),
+                date=e.program.clinic.today(),
                 reason=DischargeReason.COMPLETED,
             ),
             _discharged,

@@ -16,24 +16,12 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from clinic.admin_utils import change_link, related_table
-from clinic.models import Role
 from clinic.selectors import user_has_role
 from patients.admin import PatientAdmin
 from patients.models import Patient
 from programs.models import BedAssignment, EnrollmentStatus, Program
-from programs.selectors import clinic_today, program_places
-
-# Who may take each enrollment step in the admin, on the patient's page and the enrollment pages
-# (the same as the API; the services check again): admissions enroll, admit, cancel and assign
-# beds; admissions and clinicians discharge; clinicians decide transitions; supervisors read.
-ACTION_ROLES = {
-    "enroll": (Role.ADMISSIONS,),
-    "admit": (Role.ADMISSIONS,),
-    "cancel": (Role.ADMISSIONS,),
-    "bed": (Role.ADMISSIONS,),
-    "discharge": (Role.ADMISSIONS, Role.CLINICIAN),
-    "transition": (Role.CLINICIAN,),
-}
+from programs.selectors import program_places
+from programs.services.enrollments import ACTION_ROLES
 
 
 def _may(user, step: str) -> bool:
@@ -98,7 +86,7 @@ class PatientCareAdmin(PatientAdmin):
             query = {"patient": patient.pk, "assessment": latest.pk}
             if program is not None:
                 query["program"] = program.pk
-                query["start_date"] = clinic_today(program).isoformat()
+                query["start_date"] = program.clinic.today().isoformat()
             return f"{add_url}?{urlencode(query)}"
 
         if latest.decided_level:

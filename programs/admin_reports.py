@@ -10,12 +10,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
 
 from clinic.api.mixins import never_cache_privately
-from clinic.models import AuditAction, Role
-from clinic.selectors import user_has_role
+from clinic.models import AuditAction
+from clinic.selectors import STAFF_ROLES, user_has_role
 from clinic.services import audit_record_many
 from programs import charts, reports, selectors
 
-STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 BOARD_PAGE_SIZE = 200
 
 

@@ -46,7 +46,6 @@ from scheduling.models import Series, Session, SessionKind, SessionStatus
 from scheduling.recurrence import local_to_utc
 
 READ_ROLES = (Role.ADMISSIONS,)
-WRITE_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
 WEEKDAYS = [
     (1, "Monday"),
     (2, "Tuesday"),
@@ -116,7 +115,7 @@ class CalendarAdmin(ServiceAdminMixin, admin.ModelAdmin):
     """Only the staff member's clinics; choices offer only their programs, rooms and staff."""
 
     read_roles = READ_ROLES
-    write_roles = WRITE_ROLES
+    write_roles = services.CALENDAR_WRITE_ROLES
     list_filter = [OwnClinicFilter]
 
     def get_queryset(self, request):
@@ -575,7 +574,7 @@ class SessionAdmin(CalendarAdmin):
         try:
             day = datetime.date.fromisoformat(request.GET.get("week", ""))
         except ValueError:
-            day = timezone.localdate(timezone=program.clinic.zone)
+            day = program.clinic.today()
         monday = day - datetime.timedelta(days=day.weekday())
         next_monday = monday + datetime.timedelta(days=7)
         sessions = selectors.session_annotate(

@@ -93,7 +93,7 @@ def seed_demo_programs(*, clinic: Clinic) -> dict[str, Program]:
 def seed_demo_enrollments(*, clinic: Clinic, admissions, clinician) -> int:
     """Every path of care once; returns how many patients got a path this time."""
     programs = seed_demo_programs(clinic=clinic)
-    today = timezone.localdate(timezone=clinic.zone)
+    today = clinic.today()
 
     def ago(days):
         return today - datetime.timedelta(days=days)

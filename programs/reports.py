@@ -5,7 +5,7 @@ Pure reads, scoped to the caller's clinics. Both count in SQL, in a constant num
 whatever the page size or the date range, so a report's cost follows the page it shows rather
 than the size of the tables.
 
-"Today" is the clinic's local date (``programs.selectors.clinic_today``); the SQL computes it per
+"Today" is the clinic's local date (``clinic.models.Clinic.today``); the SQL computes it per
 clinic from the current instant, so one page can hold programs of clinics in different zones.
 """
 
@@ -37,7 +37,7 @@ from django.db.models.functions import Cast, Coalesce, NullIf
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
-from clinic.models import Clinic
+from clinic.models import Clinic, zone_today
 from clinic.selectors import clinic_ids_for_user
 from patients.models import Assessment
 from programs.models import (
@@ -105,7 +105,7 @@ def _earliest_today(user, clinic: int | None) -> datetime.date:
     if clinic is not None:
         clinic_ids = [clinic] if clinic in clinic_ids else []
     zones = Clinic.objects.filter(id__in=clinic_ids).values_list("time_zone", flat=True).distinct()
-    days = [timezone.localdate(timezone=zoneinfo.ZoneInfo(zone)) for zone in zones]
+    days = [zone_today(zone) for zone in zones]
     return min(days, default=timezone.localdate())
 
 

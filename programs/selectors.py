@@ -29,11 +29,6 @@ def program_list(*, user) -> QuerySet[Program]:
     return Program.objects.filter(clinic_id__in=clinic_ids_for_user(user)).select_related("clinic")
 
 
-def clinic_today(program: Program, now: datetime.datetime | None = None) -> datetime.date:
-    """The program's date in its clinic's zone at ``now`` (default: the current time)."""
-    return timezone.localdate(now, timezone=program.clinic.zone)
-
-
 def program_places(
     programs: list[Program],
     *,
@@ -43,8 +38,8 @@ def program_places(
 ) -> dict[int, dict[str, int]]:
     """``{program id: {"active_count", "free_places"}}`` for a page of programs, in two queries.
 
-    The one count of free places: the programs list, the patient page and the admission service
-    (``services.enrollments.free_places``, one program) all read it here.
+    The one count of free places: the programs list, the patient page and the admission and
+    offer services (``program_free_places``, one program) all read it here.
 
     ``active_count``: patients admitted and present today (in the clinic's zone at ``now``);
     ``free_places``: capacity less the peak occupancy from ``on_date`` (default: each program's
@@ -55,8 +50,8 @@ def program_places(
     if not programs:
         return {}
     now = now or timezone.now()
-    from_dates = {p.pk: on_date or clinic_today(p, now) for p in programs}
-    todays = {p.pk: clinic_today(p, now) for p in programs}
+    from_dates = {p.pk: on_date or p.clinic.today(now) for p in programs}
+    todays = {p.pk: p.clinic.today(now) for p in programs}
     earliest = min([*from_dates.values(), *todays.values()])
     stays = defaultdict(list)
     for program_id, start, end in (
@@ -86,6 +81,21 @@ def program_places(
             "free_places": max(program.capacity - peak - held.get(program.pk, 0), 0),
         }
     return places
+
+
+def program_free_places(
+    program: Program,
+    on_date: datetime.date,
+    *,
+    now: datetime.datetime | None = None,
+    for_enrollment: Enrollment | None = None,
+) -> int:
+    """Places free in ``program`` from ``on_date`` on (``program_places`` for one program). A
+    service that admits or offers on this answer calls it with the program locked
+    (``programs.locks``), so a concurrent admission cannot take the place in between."""
+    return program_places([program], now=now, on_date=on_date, for_enrollment=for_enrollment)[
+        program.pk
+    ]["free_places"]
 
 
 def care_team_recipients(enrollment: Enrollment) -> dict:
@@ -216,7 +226,7 @@ def bed_board(*, user) -> list[dict]:
     )
     if not beds:
         return []
-    today = {bed.clinic_id: timezone.localdate(timezone=bed.clinic.zone) for bed in beds}
+    today = {bed.clinic_id: bed.clinic.today() for bed in beds}
     candidates = (
         bed_assignments_holding(min(today.values()), max(today.values()))
         .filter(bed__in=beds)

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from programs import waitlist_notices
+from programs.services import waitlist_notices
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
 from programs.services.schedules import materialize_all_series

@@ -7,15 +7,10 @@ patients, so it is audited like the patients' own pages.
 from django.contrib import admin, messages
 from django.utils import timezone
 
-from clinic.models import AuditAction, Role
-from clinic.selectors import user_has_role
-from clinic.services import audit_record
+from clinic.selectors import STAFF_ROLES, user_has_role
 from patients.admin import ClinicScopedAdmin
 from scheduling import reminders
 from scheduling.models import Reminder, ReminderStatus
-
-STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
-RETRY_ROLES = (Role.ADMISSIONS, Role.SUPERVISOR)
 
 
 @admin.register(Reminder)
@@ -67,21 +62,14 @@ class ReminderAdmin(ClinicScopedAdmin):
 
     def has_retry_permission(self, request):
         user = request.user
-        return user.is_active and (user.is_superuser or user_has_role(user, *RETRY_ROLES))
+        return user.is_active and (user.is_superuser or user_has_role(user, *reminders.RETRY_ROLES))
 
     @admin.action(description="Retry the selected failed reminders", permissions=["retry"])
     def retry_failed(self, request, queryset):
         retried = 0
         for reminder in queryset.filter(status=ReminderStatus.FAILED).select_related("session"):
-            if reminders.retry_failed(reminder=reminder):
+            if reminders.retry_failed(actor=request.user, reminder=reminder):
                 retried += 1
-                audit_record(
-                    actor=request.user,
-                    action=AuditAction.UPDATE,
-                    obj=reminder,
-                    clinic=reminder.session.clinic_id,
-                    patient_id=reminder.patient_id,
-                )
         skipped = queryset.count() - retried
         message = f"{retried} reminder(s) will be sent again shortly."
         if skipped:

@@ -1,4 +1,6 @@
-"""Private, revocable iCal feeds (RFC 5545) of a patient's or a clinician's sessions.
+"""Private, revocable iCal feeds (RFC 5545) of a patient's or a clinician's sessions: their
+tokens and the calendar they render. Creating and rotating a feed are services
+(``scheduling.services.calendar_feed_for``/``_rotate``), finding one by its token a selector.
 
 The URL's token is an HMAC (SHA-256, keyed by SECRET_KEY) of a 256-bit random per-feed secret.
 The database keeps the secret and a SHA-256 hash of the token (to find the feed), never a working
@@ -19,12 +21,10 @@ import hmac
 import secrets
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 from icalendar import Calendar, Event
 
-from clinic.models import AuditAction, Clinic, ClinicMembership
-from clinic.services import audit_record
+from clinic.models import Clinic, ClinicMembership
 from scheduling.models import CalendarFeed, Session, SessionStatus
 
 # Events from this far back to this far ahead: enough for "what did I have last week" and the
@@ -50,74 +50,11 @@ def feed_token(feed: CalendarFeed) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def _new_secret() -> dict:
+def new_secret() -> dict:
+    """A new feed secret and the hash of the token it makes (the columns of ``CalendarFeed``)."""
     secret = secrets.token_urlsafe(TOKEN_BYTES)
     probe = CalendarFeed(secret=secret)
     return {"secret": secret, "token_hash": token_hash(feed_token(probe))}
-
-
-def _owner(patient, user) -> dict:
-    if (patient is None) == (user is None):
-        raise ValueError("A calendar feed belongs to one patient or one user.")
-    return {"patient": patient} if patient is not None else {"user": user}
-
-
-def _audit(*, actor, action, feed: CalendarFeed, patient) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        obj=feed,
-        clinic=patient.clinic_id if patient is not None else None,
-        patient_id=patient.pk if patient is not None else None,
-    )
-
-
-@transaction.atomic
-def calendar_feed_for(*, patient=None, user=None, actor=None) -> tuple[CalendarFeed, str]:
-    """The owner's feed, created on first use, and its current token."""
-    owner = _owner(patient, user)
-    feed = CalendarFeed.objects.filter(**owner).first()
-    if feed is not None:
-        return feed, feed_token(feed)
-    try:
-        # Two first requests at once (the app retrying, two devices): the one-to-one owner
-        # column lets exactly one create the feed; the other reads it.
-        with transaction.atomic():
-            feed = CalendarFeed.objects.create(**owner, **_new_secret())
-    except IntegrityError:
-        feed = CalendarFeed.objects.get(**owner)
-        return feed, feed_token(feed)
-    _audit(actor=actor, action=AuditAction.CREATE, feed=feed, patient=patient)
-    return feed, feed_token(feed)
-
-
-@transaction.atomic
-def calendar_feed_rotate(*, patient=None, user=None, actor=None) -> tuple[CalendarFeed, str]:
-    """A new secret for the owner's feed (creating the feed if there is none); the old URL stops
-    working when this commits. Returns ``(feed, token)`` with the new token."""
-    owner = _owner(patient, user)
-    # update_or_create locks the feed row, so concurrent rotations apply one after the other and
-    # the last one's URL is the one that works.
-    feed, created = CalendarFeed.objects.update_or_create(**owner, defaults=_new_secret())
-    action = AuditAction.CREATE if created else AuditAction.UPDATE
-    _audit(actor=actor, action=action, feed=feed, patient=patient)
-    return feed, feed_token(feed)
-
-
-def calendar_feed_by_token(token: str) -> CalendarFeed | None:
-    """The feed this raw token opens, or None: unknown, rotated, or its owner's account is gone
-    (a patient whose app access was withdrawn, a deactivated staff user). One query."""
-    feed = (
-        CalendarFeed.objects.select_related("patient__clinic", "patient__app_user", "user")
-        .filter(token_hash=token_hash(token))
-        .first()
-    )
-    if feed is None:
-        return None
-    account = feed.patient.app_user if feed.patient_id is not None else feed.user
-    if account is None or not account.is_active:
-        return None
-    return feed
 
 
 # The calendar ------------------------------------------------------------------------------------

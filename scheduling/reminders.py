@@ -27,6 +27,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic import notifications
+from clinic.models import AuditAction, Role
+from clinic.services import audit_record
 from scheduling.models import (
     AttendanceStatus,
     Channel,
@@ -798,15 +800,30 @@ def _failure(row: _Claimed, error) -> tuple:
     return (row.id, status, str(error.detail)[:300], "", when)
 
 
-def retry_failed(*, reminder: Reminder) -> bool:
-    """Staff retry of a failed row: back to pending now (if its session is still ahead)."""
-    return (
+# Who may retry a failed reminder, in the API and the admin: the front desk answers "I never got
+# my reminder"; supervisors oversee.
+RETRY_ROLES = (Role.ADMISSIONS, Role.SUPERVISOR)
+
+
+@transaction.atomic
+def retry_failed(*, actor, reminder: Reminder) -> bool:
+    """Staff retry of a failed row: back to pending now (if its session is still ahead), audited
+    as ``actor``'s update. Returns whether it was retried."""
+    now = timezone.now()
+    retried = (
         Reminder.objects.filter(
-            Q(kind=ReminderKind.CANCELLATION) | Q(session__starts_at__gt=timezone.now()),
+            Q(kind=ReminderKind.CANCELLATION) | Q(session__starts_at__gt=now),
             pk=reminder.pk,
             status=ReminderStatus.FAILED,
-        ).update(
-            status=ReminderStatus.PENDING, scheduled_for=timezone.now(), updated_at=timezone.now()
-        )
+        ).update(status=ReminderStatus.PENDING, scheduled_for=now, updated_at=now)
         == 1
     )
+    if retried:
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            obj=reminder,
+            clinic=reminder.session.clinic_id,
+            patient_id=reminder.patient_id,
+        )
+    return retried

@@ -27,7 +27,15 @@ from django.utils import timezone
 
 from clinic.models import Room
 from clinic.selectors import clinic_ids_for_user, clinic_staff
-from scheduling.models import Reminder, RosterEntry, Series, Session, SessionStatus
+from scheduling import feeds
+from scheduling.models import (
+    CalendarFeed,
+    Reminder,
+    RosterEntry,
+    Series,
+    Session,
+    SessionStatus,
+)
 
 
 def _roster_count() -> Coalesce:
@@ -288,3 +296,19 @@ class SchedulePage:
         with connection.cursor() as cursor:
             cursor.execute(_SCHEDULE_PAGE_SQL, [*self.params, limit, offset])
             return cursor.fetchall()
+
+
+def calendar_feed_by_token(token: str) -> CalendarFeed | None:
+    """The feed this raw token opens, or None: unknown, rotated, or its owner's account is gone
+    (a patient whose app access was withdrawn, a deactivated staff user). One query."""
+    feed = (
+        CalendarFeed.objects.select_related("patient__clinic", "patient__app_user", "user")
+        .filter(token_hash=feeds.token_hash(token))
+        .first()
+    )
+    if feed is None:
+        return None
+    account = feed.patient.app_user if feed.patient_id is not None else feed.user
+    if account is None or not account.is_active:
+        return None
+    return feed

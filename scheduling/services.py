@@ -1,4 +1,5 @@
-"""Writes of the calendar: series and their expansion, sessions, rosters and attendance.
+"""Writes of the calendar: series and their expansion, sessions, rosters and attendance, devices
+and calendar feeds.
 
 Rosters of program sessions are kept in step with enrollments by the programs app, which calls
 ``roster_add_for_stay`` / ``roster_remove_from`` inside its own transactions (scheduling never
@@ -16,15 +17,17 @@ from django.utils import timezone
 
 from clinic.errors import Conflict
 from clinic.models import AuditAction, Clinic
+from clinic.selectors import CLINICAL_ROLES
 from clinic.services import audit_record
 from clinic.versions import refresh_version, require_version
 from patients.models import Patient
-from scheduling import reminders
+from scheduling import feeds, reminders
 from scheduling.models import (
     ATTENDED,
     TOKEN_MAX_LENGTH,
     Attendance,
     AttendanceStatus,
+    CalendarFeed,
     Device,
     Response,
     RosterEntry,
@@ -36,11 +39,13 @@ from scheduling.models import (
 from scheduling.recurrence import local_to_utc, occurrences
 
 EDIT_SCOPES = ("this", "following", "all")
+# Who may create and change sessions and series, in the API and the admin: those who run them.
+CALENDAR_WRITE_ROLES = CLINICAL_ROLES
 
 
 def horizon_date(clinic: Clinic) -> datetime.date:
     weeks = getattr(settings, "SCHEDULE_HORIZON_WEEKS", 8)
-    return timezone.localdate(timezone=clinic.zone) + datetime.timedelta(weeks=weeks)
+    return clinic.today() + datetime.timedelta(weeks=weeks)
 
 
 # Series -------------------------------------------------------------------------------------------
@@ -56,7 +61,7 @@ WEEKDAYS_MESSAGE = "Weekdays are 1 (Monday) to 7 (Sunday), at least one."
 
 def _check_series(weekdays, duration_minutes, starts_on, ends_on, *, clinic) -> list[int]:
     errors = {}
-    if starts_on < timezone.localdate(timezone=clinic.zone) - SERIES_MAX_PAST:
+    if starts_on < clinic.today() - SERIES_MAX_PAST:
         errors["starts_on"] = ["A series starts at most a year ago."]
     days = sorted(set(weekdays or []))
     if not days or any(day not in range(1, 8) for day in days):
@@ -815,3 +820,44 @@ def device_forget(*, actor, device: Device) -> None:
         actor=actor, action=AuditAction.DELETE, obj=device, clinic=clinic_id, patient_id=patient_id
     )
     device.delete()
+
+
+# Calendar feeds -----------------------------------------------------------------------------------
+
+
+def _owner(patient, user) -> dict:
+    if (patient is None) == (user is None):
+        raise ValueError("A calendar feed belongs to one patient or one user.")
+    return {"patient": patient} if patient is not None else {"user": user}
+
+
+@transaction.atomic
+def calendar_feed_for(*, patient=None, user=None, actor=None) -> tuple[CalendarFeed, str]:
+    """The owner's feed, created on first use, and its current token."""
+    owner = _owner(patient, user)
+    feed = CalendarFeed.objects.filter(**owner).first()
+    if feed is not None:
+        return feed, feeds.feed_token(feed)
+    try:
+        # Two first requests at once (the app retrying, two devices): the one-to-one owner
+        # column lets exactly one create the feed; the other reads it.
+        with transaction.atomic():
+            feed = CalendarFeed.objects.create(**owner, **feeds.new_secret())
+    except IntegrityError:
+        feed = CalendarFeed.objects.get(**owner)
+        return feed, feeds.feed_token(feed)
+    audit_record(actor=actor, action=AuditAction.CREATE, obj=feed, patient=patient)
+    return feed, feeds.feed_token(feed)
+
+
+@transaction.atomic
+def calendar_feed_rotate(*, patient=None, user=None, actor=None) -> tuple[CalendarFeed, str]:
+    """A new secret for the owner's feed (creating the feed if there is none); the old URL stops
+    working when this commits. Returns ``(feed, token)`` with the new token."""
+    owner = _owner(patient, user)
+    # update_or_create locks the feed row, so concurrent rotations apply one after the other and
+    # the last one's URL is the one that works.
+    feed, created = CalendarFeed.objects.update_or_create(**owner, defaults=feeds.new_secret())
+    action = AuditAction.CREATE if created else AuditAction.UPDATE
+    audit_record(actor=actor, action=action, obj=feed, patient=patient)
+    return feed, feeds.feed_token(feed)

@@ -76,3 +76,97 @@ def test_denormalised_patients_must_match_what_they_hang_on(clinic, admissions, 
     )
     with pytest.raises(IntegrityError, match="checkin_patient_is_plans"), transaction.atomic():
         CheckIn.objects.filter(pk=checkin.pk).update(patient=ben)
+
+
+def _product_modules():
+    root = Path(__file__).resolve().parents[1]
+    for app in ["clinic", "patients", "scheduling", "programs"]:
+        for path in sorted((root / app).rglob("*.py")):
+            if "migrations" not in path.parts:
+                yield path.relative_to(root).as_posix(), ast.parse(path.read_text())
+
+
+def _called_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+
+
+AUDIT_HELPERS = {"audit_record", "audit_record_many", "audit_record_rows"}
+
+
+def test_audit_rows_are_written_through_clinic_services_only():
+    """One home for the audit trail: no module wraps ``clinic.services.audit_record*`` in a
+    function of its own, nor creates audit rows itself. (The API mixins' ``audit_read`` and
+    ``audit_list`` are hooks that viewsets override, not module helpers.)"""
+    offenders = []
+    for path, tree in _product_modules():
+        module_functions = {id(node) for node in tree.body if isinstance(node, ast.FunctionDef)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and path != "clinic/services/__init__.py":
+                target = node.func
+                if (
+                    isinstance(target, ast.Attribute)
+                    and target.attr in {"create", "bulk_create"}
+                    and "AuditEvent" in ast.unparse(target.value)
+                ):
+                    offenders.append(f"{path}: {ast.unparse(node)[:60]}")
+            if id(node) not in module_functions or node.name in AUDIT_HELPERS:
+                continue
+            body = [
+                statement
+                for statement in node.body
+                if not (
+                    isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+                )
+            ]
+            # A function that does nothing but call the helper is a second home for it.
+            if (
+                len(body) == 1
+                and isinstance(body[0], ast.Expr | ast.Return)
+                and isinstance(body[0].value, ast.Call)
+                and _called_name(body[0].value) in AUDIT_HELPERS
+            ):
+                offenders.append(f"{path}: {node.name} wraps {_called_name(body[0].value)}")
+    assert offenders == []
+
+
+# Role tables that the API and the admin both read: each is defined in one module.
+ROLE_TABLES = {
+    "STAFF_ROLES": "clinic/selectors.py",
+    "CLINICAL_ROLES": "clinic/selectors.py",
+    "PATIENT_WRITE_ROLES": "patients/services.py",
+    "CALENDAR_WRITE_ROLES": "scheduling/services.py",
+    "RETRY_ROLES": "scheduling/reminders.py",
+    "ACTION_ROLES": "programs/services/enrollments.py",
+}
+
+
+def test_role_tables_and_the_clinic_s_today_have_one_home():
+    """Each role table is defined once (``ROLE_TABLES``), every staff role is spelled out only in
+    ``STAFF_ROLES``, and a clinic's date is computed only by ``clinic.models`` (``Clinic.today``,
+    ``zone_today``)."""
+    homes, all_staff_spelled, inline_today = {}, [], []
+    every_role = {"Role.ADMISSIONS", "Role.CLINICIAN", "Role.SUPERVISOR"}
+    for path, tree in _product_modules():
+        for node in tree.body:
+            if not isinstance(node, ast.Assign):
+                continue
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id in ROLE_TABLES:
+                    homes.setdefault(target.id, []).append(path)
+            if (
+                isinstance(node.value, ast.Tuple)
+                and {ast.unparse(element) for element in node.value.elts} == every_role
+            ):
+                all_staff_spelled.append(path)
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Call)
+                and _called_name(node) == "localdate"
+                and any(keyword.arg == "timezone" for keyword in node.keywords)
+                and path != "clinic/models.py"
+            ):
+                inline_today.append(f"{path}:{node.lineno}")
+    assert homes == {name: [path] for name, path in ROLE_TABLES.items()}
+    assert all_staff_spelled == ["clinic/selectors.py"]
+    assert inline_today == []

@@ -71,7 +71,7 @@ def test_seed_has_programs_and_every_path_of_care_with_room_to_admit(settings):
     from django.utils import timezone
 
     from programs.models import AftercarePlan, Enrollment, Program, Transition
-    from programs.services.enrollments import free_places
+    from programs.selectors import program_free_places
 
     settings.DEBUG = True
 
@@ -93,7 +93,7 @@ def test_seed_has_programs_and_every_path_of_care_with_room_to_admit(settings):
     # A new admission always fits on a fresh demo (API.md).
     for name in ["Residential", "IOP Day Track", "IOP Evening Track"]:
         program = Program.objects.get(name=name)
-        assert free_places(program, timezone.localdate(timezone=program.clinic.zone)) >= 2
+        assert program_free_places(program, timezone.localdate(timezone=program.clinic.zone)) >= 2
 
 
 def test_the_demo_staff_sign_in_with_the_documented_authenticator_key(settings):

@@ -6,10 +6,11 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
 
-from clinic.alerts import alert_acknowledge, alert_list_for
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import IsStaff
 from clinic.models import AlertKind, StaffAlert
+from clinic.selectors import alert_list_for
+from clinic.services import alert_acknowledge
 
 
 class AlertSerializer(serializers.ModelSerializer):

@@ -16,7 +16,6 @@ import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import update_last_login
-from django.db import transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
@@ -32,13 +31,13 @@ from rest_framework_simplejwt.serializers import (
     TokenRefreshSerializer,
 )
 from rest_framework_simplejwt.settings import api_settings
-from rest_framework_simplejwt.utils import get_md5_hash_password
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenViewBase
 
 from clinic import signin, tokens
 from clinic.api.errors import error_body
 from clinic.api.schema import ErrorSerializer
 from clinic.errors import ServiceError
+from clinic.services.tokens import RefreshRefused, refresh_chain_revoke, refresh_token_rotate
 from clinic.tokens import ChainedRefreshToken, RefreshTokenReused
 
 # A refresh token is a few hundred characters; anything far longer is not one.
@@ -175,7 +174,7 @@ class RotatingRefreshSerializer(TokenRefreshSerializer):
         try:
             refresh = self.token_class(attrs["refresh"])  # signature, blacklist, expiry
         except RefreshTokenReused as reused:
-            tokens.refresh_chain_revoke(payload=reused.payload, now=timezone.now())
+            refresh_chain_revoke(payload=reused.payload, now=timezone.now())
             raise
         # The token read the clock when it checked its expiry: the one clock of this refresh.
         now = refresh.current_time
@@ -184,29 +183,19 @@ class RotatingRefreshSerializer(TokenRefreshSerializer):
         )
         if now >= chain_ends:
             raise TokenError("The sign-in has expired; sign in again.")
-        with transaction.atomic():
-            user = tokens.user_lock(refresh.payload.get(api_settings.USER_ID_CLAIM))
-            if user is None or not api_settings.USER_AUTHENTICATION_RULE(user):
-                raise AuthenticationFailed(
-                    self.error_messages["no_active_account"], "no_active_account"
-                )
-            if refresh.payload.get(api_settings.REVOKE_TOKEN_CLAIM) != get_md5_hash_password(
-                user.password
-            ):
+        try:
+            pair = refresh_token_rotate(refresh=refresh, now=now, chain_ends=chain_ends)
+        except RefreshRefused as refused:
+            if refused.reason == "password_changed":
                 raise AuthenticationFailed(
                     "The user's password has been changed.", code="password_changed"
-                )
-            _, created = refresh.blacklist()
-            if created:
-                data = {"access": str(refresh.access_token)}
-                refresh.rotate(now=now, chain_ends=chain_ends)
-                refresh.outstand()
-                data["refresh"] = str(refresh)
-                return data
-        # Blacklisted by a concurrent refresh with the same token since it was read: a reuse
-        # too (committed above: the chain's revocation must not roll back with this error).
-        tokens.refresh_chain_revoke(payload=refresh.payload, now=now)
-        raise TokenError("Token is blacklisted")
+                ) from refused
+            raise AuthenticationFailed(
+                self.error_messages["no_active_account"], "no_active_account"
+            ) from refused
+        if pair is None:
+            raise TokenError("Token is blacklisted")
+        return pair
 
 
 class TokenRefreshView(TokenViewBase):

@@ -362,7 +362,7 @@ SIMPLE_JWT = {
 # the sign-in (clinic.tokens).
 JWT_REFRESH_MAX_DAYS = env.int("JWT_REFRESH_MAX_DAYS", default=30)
 
-# How long a patient's app activation code works (patients.activation).
+# How long a patient's app activation code works (patients.services.activation_code_issue).
 ACTIVATION_CODE_HOURS = env.int("ACTIVATION_CODE_HOURS", default=72)
 
 SPECTACULAR_SETTINGS = {

@@ -18,7 +18,7 @@ from clinic.api.mixins import NoStoreMixin
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
 from clinic.models import Role
-from patients import activation
+from patients import selectors, services
 
 
 class ActivationCodeSerializer(serializers.Serializer):
@@ -51,8 +51,8 @@ class ActivationCodeIssueView(NoStoreMixin, APIView):
         """Issue an activation code, valid `ACTIVATION_CODE_HOURS` and once; an earlier unused
         code of the patient stops working. 409 `app_account_active` when the patient already
         has an active app account."""
-        patient = get_object_or_404(activation.patients_in_reach(user=request.user), pk=pk)
-        code, plain = activation.activation_code_issue(actor=request.user, patient=patient)
+        patient = get_object_or_404(selectors.patients_in_reach(user=request.user), pk=pk)
+        code, plain = services.activation_code_issue(actor=request.user, patient=patient)
         body = {"activation_code": plain, "expires_at": code.expires_at}
         return Response(ActivationCodeSerializer(body).data, status=status.HTTP_201_CREATED)
 
@@ -66,8 +66,8 @@ class AppAccessRevokeView(APIView):
     def post(self, request, pk):
         """Disable the patient's app account, void all its tokens and any open activation code.
         409 `no_app_access` when there is nothing to revoke."""
-        patient = get_object_or_404(activation.patients_in_reach(user=request.user), pk=pk)
-        activation.patient_app_access_revoke(actor=request.user, patient=patient)
+        patient = get_object_or_404(selectors.patients_in_reach(user=request.user), pk=pk)
+        services.patient_app_access_revoke(actor=request.user, patient=patient)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -86,7 +86,7 @@ class ActivateView(NoStoreMixin, APIView):
         used, expired or locked code is one and the same 400 `activation_failed`; five wrong
         dates of birth lock the code. A weak password is a 400 on `password`; a taken username
         (in any case) a 400 on `username`, said only once the code and date of birth are right."""
-        user = activation.patient_app_activate(**validated(ActivateSerializer, request))
+        user = services.patient_app_activate(**validated(ActivateSerializer, request))
         refresh = RefreshToken.for_user(user)
         body = {"access": str(refresh.access_token), "refresh": str(refresh)}
         return Response(TokenPairSerializer(body).data, status=status.HTTP_201_CREATED)

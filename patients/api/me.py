@@ -96,16 +96,6 @@ class MyPreferencesUpdateSerializer(serializers.Serializer):
 # Views --------------------------------------------------------------------------------------------
 
 
-def _audit_read(user, patient: Patient) -> None:
-    audit_record(
-        actor=user,
-        action=AuditAction.READ,
-        obj=patient,
-        clinic=patient.clinic_id,
-        patient_id=patient.pk,
-    )
-
-
 class MyProfileView(NoStoreMixin, APIView):
     """The patient's own profile: names, contact details, reminder channels, the clinic."""
 
@@ -114,7 +104,7 @@ class MyProfileView(NoStoreMixin, APIView):
     @extend_schema(responses=MyProfileSerializer)
     def get(self, request):
         patient = selectors.patient_of_app_user(user=request.user)
-        _audit_read(request.user, patient)
+        audit_record(actor=request.user, action=AuditAction.READ, obj=patient, patient=patient)
         return Response(MyProfileSerializer(patient).data)
 
 
@@ -127,7 +117,7 @@ class MyPreferencesView(NoStoreMixin, APIView):
     @extend_schema(responses=MyPreferencesSerializer)
     def get(self, request):
         patient = selectors.patient_of_app_user(user=request.user)
-        _audit_read(request.user, patient)
+        audit_record(actor=request.user, action=AuditAction.READ, obj=patient, patient=patient)
         return Response(MyPreferencesSerializer(patient).data)
 
     @extend_schema(request=MyPreferencesUpdateSerializer, responses=MyPreferencesSerializer)

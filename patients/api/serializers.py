@@ -1,7 +1,6 @@
 """Input serializers check shapes and types; the services check the rules. Output serializers
 only render."""
 
-from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from phonenumber_field.serializerfields import PhoneNumberField
@@ -175,7 +174,7 @@ class ConsentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_is_active(self, consent) -> bool:
-        return consent.is_active_on(timezone.localdate(timezone=consent.patient.clinic.zone))
+        return consent.is_active_on(consent.patient.clinic.today())
 
 
 class ConsentCreateSerializer(serializers.Serializer):

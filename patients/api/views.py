@@ -12,15 +12,14 @@ from clinic.api.conditional import ETAG, IF_MATCH, expected_versions, with_etag
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
-from clinic.models import AuditAction, Role
+from clinic.models import AuditAction
+from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record, audit_record_many
 from patients import selectors, services
 from patients.api import serializers as s
 from patients.api.filters import AssessmentFilterSet, PatientFilterSet
 
-READ_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
-WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
-IntakePermission = roles_allowed(read=READ_ROLES, write=WRITE_ROLES)
+IntakePermission = roles_allowed(read=STAFF_ROLES, write=services.PATIENT_WRITE_ROLES)
 
 
 class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
@@ -156,7 +155,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         patient = self.get_object()
         contact = get_object_or_404(selectors.contact_list(patient=patient), pk=contact_id)
         if request.method == "GET":
-            self.audit_contact_read(contact, patient)
+            audit_record(actor=request.user, action=AuditAction.READ, obj=contact, patient=patient)
             return with_etag(Response(s.PatientContactSerializer(contact).data), contact)
         if request.method == "DELETE":
             services.contact_delete(
@@ -172,15 +171,6 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
             **validated(s.PatientContactInputSerializer, request, partial=True),
         )
         return with_etag(Response(s.PatientContactSerializer(contact).data), contact)
-
-    def audit_contact_read(self, contact, patient):
-        audit_record(
-            actor=self.request.user,
-            action=AuditAction.READ,
-            obj=contact,
-            clinic=patient.clinic_id,
-            patient_id=patient.pk,
-        )
 
     # Assessments --------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
 from clinic.models import AuditAction, Role
-from clinic.selectors import clinic_ids_for_user
+from clinic.selectors import STAFF_ROLES, clinic_ids_for_user
 from clinic.services import audit_record_many
 from patients.api.serializers import CallerScopedPrimaryKeyField
 from programs import selectors
@@ -36,7 +36,6 @@ from programs.models import (
 from programs.services import aftercare as services
 
 TEXT_MAX = 5000
-ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 
 
 def enrollments_of_caller(user):
@@ -207,7 +206,7 @@ class AftercarePlanViewSet(PatientDataMixin, viewsets.GenericViewSet):
     ordering = ["-created_at", "-id"]
 
     def get_permissions(self):
-        return [roles_allowed(read=ALL_STAFF, write=ACTION_WRITE_ROLES.get(self.action, ()))()]
+        return [roles_allowed(read=STAFF_ROLES, write=ACTION_WRITE_ROLES.get(self.action, ()))()]
 
     def get_queryset(self):
         return selectors.aftercare_plan_list(user=self.request.user)

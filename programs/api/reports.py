@@ -10,9 +10,9 @@ from clinic.api.mixins import PatientDataMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
+from clinic.selectors import STAFF_ROLES
 from patients.models import Level, Track
 from programs import reports
-from programs.api.views import ALL_STAFF
 
 # Census -----------------------------------------------------------------------------------------
 
@@ -72,7 +72,7 @@ class CensusRowSerializer(serializers.Serializer):
 class CensusView(generics.GenericAPIView):
     """Places per program and day over a date range (see ``programs.reports.census``)."""
 
-    permission_classes = [roles_allowed(read=ALL_STAFF)]
+    permission_classes = [roles_allowed(read=STAFF_ROLES)]
     serializer_class = CensusRowSerializer
     filter_backends = []
 
@@ -174,7 +174,7 @@ class StepDownBoardView(PatientDataMixin, generics.GenericAPIView):
     ``programs.reports.step_down_queryset``). Patient data: each page is audited and never
     cached."""
 
-    permission_classes = [roles_allowed(read=ALL_STAFF)]
+    permission_classes = [roles_allowed(read=STAFF_ROLES)]
     serializer_class = StepDownRowSerializer
     filter_backends = []
     # No COUNT of the whole board for a page (page_size + 1 ids say whether there is more).

@@ -31,17 +31,16 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.renderers import orjson_first
 from clinic.api.utils import datetime_writer, utc_instant, validated
-from clinic.models import AuditAction, Role
+from clinic.models import AuditAction
+from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record_many, audit_record_rows
 from programs.services import schedules
 from scheduling import selectors, services
 from scheduling.api import serializers as s
 from scheduling.models import Attendance, Series, Session, SessionKind, SessionStatus
 
-ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
 # Clinicians and supervisors plan the calendar; the front desk (admissions) checks people in.
-WRITE_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
-ATTENDANCE_ROLES = ALL_STAFF
+ATTENDANCE_ROLES = STAFF_ROLES
 
 
 # Filters ------------------------------------------------------------------------------------------
@@ -158,9 +157,9 @@ SessionPatchSerializer = PolymorphicProxySerializer(
 )
 
 ACTION_WRITE_ROLES = {
-    "create": WRITE_ROLES,
-    "partial_update": WRITE_ROLES,
-    "cancel": WRITE_ROLES,
+    "create": services.CALENDAR_WRITE_ROLES,
+    "partial_update": services.CALENDAR_WRITE_ROLES,
+    "cancel": services.CALENDAR_WRITE_ROLES,
     "attendance": ATTENDANCE_ROLES,
 }
 
@@ -181,7 +180,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
     ordering = ["starts_at", "id"]
 
     def get_permissions(self):
-        return [roles_allowed(read=ALL_STAFF, write=ACTION_WRITE_ROLES.get(self.action, ()))()]
+        return [roles_allowed(read=STAFF_ROLES, write=ACTION_WRITE_ROLES.get(self.action, ()))()]
 
     def get_queryset(self):
         return selectors.session_list(user=self.request.user)
@@ -333,8 +332,8 @@ class SeriesViewSet(viewsets.GenericViewSet):
     ordering = ["title", "id"]
 
     def get_permissions(self):
-        write = WRITE_ROLES if self.action == "create" else ()
-        return [roles_allowed(read=ALL_STAFF, write=write)()]
+        write = services.CALENDAR_WRITE_ROLES if self.action == "create" else ()
+        return [roles_allowed(read=STAFF_ROLES, write=write)()]
 
     def get_queryset(self):
         return selectors.series_list(user=self.request.user)

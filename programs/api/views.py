@@ -11,14 +11,11 @@ from rest_framework.response import Response
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import IsStaff, roles_allowed
 from clinic.api.utils import validated
-from clinic.models import Role
+from clinic.selectors import STAFF_ROLES
 from programs import selectors
 from programs.api import serializers as s
 from programs.models import Enrollment, EnrollmentStatus, Program, Transition
 from programs.services import enrollments as services
-
-ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
-
 
 # Ids are plain numbers in every filter: a model-choice filter would list all clinics' rows in
 # the browsable API's form and answer another clinic's id unlike a missing one (an oracle).
@@ -75,18 +72,6 @@ class EnrollmentFilterSet(filters.FilterSet):
         ).exclude(discharge_date__lte=value)
 
 
-# Who may do what (API.md): admissions enroll, admit, cancel and assign beds; admissions and
-# clinicians discharge; clinicians decide transitions; every staff role reads.
-ACTION_ROLES = {
-    "create": (Role.ADMISSIONS,),
-    "admit": (Role.ADMISSIONS,),
-    "cancel": (Role.ADMISSIONS,),
-    "bed": (Role.ADMISSIONS,),
-    "discharge": (Role.ADMISSIONS, Role.CLINICIAN),
-    "transition": (Role.CLINICIAN,),
-}
-
-
 class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
     serializer_class = s.EnrollmentSerializer
     filter_backends = [DjangoFilterBackend, OrderingFilter]
@@ -95,8 +80,10 @@ class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
     ordering = ["-start_date", "-id"]
 
     def get_permissions(self):
-        write = ACTION_ROLES.get(self.action, ())
-        return [roles_allowed(read=ALL_STAFF, write=write)()]
+        # Every staff role reads; the write actions are the enrollment steps ("create" enrolls).
+        step = "enroll" if self.action == "create" else self.action
+        write = services.ACTION_ROLES.get(step, ())
+        return [roles_allowed(read=STAFF_ROLES, write=write)()]
 
     def get_queryset(self):
         return selectors.enrollment_list(
@@ -186,7 +173,7 @@ class TransitionFilterSet(filters.FilterSet):
 
 class TransitionViewSet(PatientDataMixin, viewsets.GenericViewSet):
     serializer_class = s.TransitionSerializer
-    permission_classes = [roles_allowed(read=ALL_STAFF)]
+    permission_classes = [roles_allowed(read=STAFF_ROLES)]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = TransitionFilterSet
     ordering_fields = ["date", "id"]

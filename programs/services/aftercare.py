@@ -45,16 +45,6 @@ _STATUS_RANK = {
 CHECK_IN_STAFF_ROLES = (Role.CLINICIAN, Role.ADMISSIONS)
 
 
-def _audit(actor, action, obj, plan: AftercarePlan) -> None:
-    audit_record(
-        actor=actor,
-        action=action,
-        obj=obj,
-        clinic=plan.enrollment.program.clinic_id,
-        patient_id=plan.patient_id,
-    )
-
-
 def _lock_plan(plan: AftercarePlan) -> AftercarePlan:
     # Every change to a plan, its items, goals and check-ins takes this lock first, so a
     # check-in or an edit racing a close either lands before it or sees the plan closed.
@@ -114,7 +104,13 @@ def aftercare_plan_create(
     )
     _full_clean(plan, exclude=("enrollment", "patient", "created_by"))
     plan.save()
-    _audit(actor, AuditAction.CREATE, plan, plan)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=plan,
+        clinic=plan.enrollment.program.clinic_id,
+        patient_id=plan.patient_id,
+    )
     return plan
 
 
@@ -135,7 +131,13 @@ def aftercare_plan_update(
     changed = [name for name, value in changes.items() if getattr(plan, name) != value]
     if not changed:
         # Nothing to write, but the caller gets the plan back: that is a read.
-        _audit(actor, AuditAction.READ, plan, plan)
+        audit_record(
+            actor=actor,
+            action=AuditAction.READ,
+            obj=plan,
+            clinic=plan.enrollment.program.clinic_id,
+            patient_id=plan.patient_id,
+        )
         return plan
     if "status" in changed:
         new_status = changes["status"]
@@ -155,7 +157,13 @@ def aftercare_plan_update(
     _full_clean(plan, exclude=("enrollment", "patient", "created_by"))
     plan.save(update_fields=[*changed, "updated_at"])
     refresh_version(plan)
-    _audit(actor, AuditAction.UPDATE, plan, plan)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=plan,
+        clinic=plan.enrollment.program.clinic_id,
+        patient_id=plan.patient_id,
+    )
     return plan
 
 
@@ -179,7 +187,13 @@ def aftercare_item_add(
     item = AftercareItem(plan=plan, kind=kind, text=text.strip(), scheduled_for=scheduled_for)
     _full_clean(item, exclude=("plan",))
     item.save()
-    _audit(actor, AuditAction.CREATE, item, plan)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=item,
+        clinic=plan.enrollment.program.clinic_id,
+        patient_id=plan.patient_id,
+    )
     return item
 
 
@@ -187,7 +201,13 @@ def aftercare_item_add(
 def aftercare_item_remove(*, actor, item: AftercareItem) -> None:
     plan = _lock_plan(item.plan)
     _require_open(plan)
-    _audit(actor, AuditAction.DELETE, item, plan)
+    audit_record(
+        actor=actor,
+        action=AuditAction.DELETE,
+        obj=item,
+        clinic=plan.enrollment.program.clinic_id,
+        patient_id=plan.patient_id,
+    )
     item.delete()
 
 
@@ -210,7 +230,13 @@ def aftercare_goal_add(
     )
     _full_clean(goal, exclude=("plan",))
     goal.save()
-    _audit(actor, AuditAction.CREATE, goal, plan)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=goal,
+        clinic=plan.enrollment.program.clinic_id,
+        patient_id=plan.patient_id,
+    )
     return goal
 
 
@@ -230,7 +256,13 @@ def aftercare_goal_update(
         changes["description"] = changes["description"].strip()
     changed = [name for name, value in changes.items() if getattr(goal, name) != value]
     if not changed:
-        _audit(actor, AuditAction.READ, goal, plan)
+        audit_record(
+            actor=actor,
+            action=AuditAction.READ,
+            obj=goal,
+            clinic=plan.enrollment.program.clinic_id,
+            patient_id=plan.patient_id,
+        )
         return goal
     _require_open(plan)
     for name in changed:
@@ -238,7 +270,13 @@ def aftercare_goal_update(
     _full_clean(goal, exclude=("plan",))
     goal.save(update_fields=changed)
     refresh_version(goal)
-    _audit(actor, AuditAction.UPDATE, goal, plan)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=goal,
+        clinic=plan.enrollment.program.clinic_id,
+        patient_id=plan.patient_id,
+    )
     return goal
 
 
@@ -290,7 +328,13 @@ def checkin_record(
     )
     _full_clean(checkin, exclude=("plan", "patient", "recorded_by"))
     checkin.save()
-    _audit(actor, AuditAction.CREATE, checkin, plan)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=checkin,
+        clinic=plan.enrollment.program.clinic_id,
+        patient_id=plan.patient_id,
+    )
     if checkin.is_risky:
         checkin_alert_raise(checkin=checkin)
     return checkin

@@ -3,13 +3,12 @@ within 7 days is the usual target). The step-down board flags a late move; this 
 someone acts on it: one alert to the patient's primary clinician per move."""
 
 import datetime
-import zoneinfo
 
 from django.db.models import CharField, Exists, OuterRef
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from clinic.models import AlertKind, Clinic, StaffAlert
+from clinic.models import AlertKind, Clinic, StaffAlert, zone_today
 from clinic.services import alert_raise
 from programs.models import EnrollmentStatus, Transition
 from programs.selectors import care_team_recipients
@@ -32,7 +31,7 @@ def continuity_gaps_alert(*, now: datetime.datetime | None = None) -> list[Staff
     alerts = []
     # The clinic's own date decides "7 days on"; clinics in one zone share a query.
     for zone in Clinic.objects.values_list("time_zone", flat=True).distinct():
-        today = timezone.localdate(now, timezone=zoneinfo.ZoneInfo(zone))
+        today = zone_today(zone, now)
         moves = (
             Transition.objects.filter(
                 Transition.gap_open_q(today),

@@ -21,7 +21,6 @@ from clinic.models import AlertKind, AuditAction, Bed, Role
 from clinic.selectors import CLINICAL_ROLES, is_clinic_staff
 from clinic.services import alert_raise, audit_record
 from patients.models import Assessment, Level, Patient, ReminderChannel
-from programs import waitlist_notices
 from programs.locks import program_lock, programs_lock
 from programs.models import (
     OCCUPYING,
@@ -37,12 +36,19 @@ from programs.models import (
     TransitionKind,
     WaitlistOffer,
 )
-from programs.selectors import clinic_today, program_places
-from programs.services import schedules
+from programs.selectors import program_free_places, program_places
+from programs.services import schedules, waitlist_notices
 
-
-def _audit(actor, action, obj, patient_id: int, clinic_id: int):
-    audit_record(actor=actor, action=action, obj=obj, clinic=clinic_id, patient_id=patient_id)
+# Who may take each enrollment step, in the API and the admin alike: admissions enroll, admit,
+# cancel and assign beds; admissions and clinicians discharge; clinicians decide transitions.
+ACTION_ROLES = {
+    "enroll": (Role.ADMISSIONS,),
+    "admit": (Role.ADMISSIONS,),
+    "cancel": (Role.ADMISSIONS,),
+    "bed": (Role.ADMISSIONS,),
+    "discharge": (Role.ADMISSIONS, Role.CLINICIAN),
+    "transition": (Role.CLINICIAN,),
+}
 
 
 def _lock_program(program: Program) -> Program:
@@ -58,10 +64,6 @@ def _lock_enrollment(enrollment: Enrollment) -> Enrollment:
         .select_related("program", "patient")
         .get(pk=enrollment.pk)
     )
-
-
-def _today(program: Program, now: datetime.datetime) -> datetime.date:
-    return clinic_today(program, now)
 
 
 def _status_change_record(
@@ -91,20 +93,6 @@ def _status_change_record(
 # Capacity -----------------------------------------------------------------------------------------
 
 
-def free_places(
-    program: Program,
-    on_date: datetime.date,
-    *,
-    now: datetime.datetime | None = None,
-    for_enrollment: Enrollment | None = None,
-) -> int:
-    """Places free from ``on_date`` on: the programs list's count (``program_places``) for this
-    one program; an offered patient's own held place counts as free for them."""
-    return program_places(
-        [program], now=now or timezone.now(), on_date=on_date, for_enrollment=for_enrollment
-    )[program.pk]["free_places"]
-
-
 def _require_place(
     program: Program,
     on_date: datetime.date,
@@ -112,7 +100,7 @@ def _require_place(
     now: datetime.datetime,
     for_enrollment: Enrollment | None = None,
 ) -> None:
-    if free_places(program, on_date, now=now, for_enrollment=for_enrollment) <= 0:
+    if program_free_places(program, on_date, now=now, for_enrollment=for_enrollment) <= 0:
         raise Conflict(
             f"{program.name} has no free place from {on_date:%Y-%m-%d}.", code="program_full"
         )
@@ -162,7 +150,7 @@ def _check_enrollable(
         raise ValidationError({"program": ["This program no longer takes admissions."]})
     if assessment is not None and assessment.patient_id != patient.pk:
         raise ValidationError({"assessment": ["The assessment is of another patient."]})
-    if start_date < _today(program, now) - datetime.timedelta(days=30):
+    if start_date < program.clinic.today(now) - datetime.timedelta(days=30):
         raise ValidationError(
             {"start_date": ["An admission cannot be back-dated by more than 30 days."]}
         )
@@ -243,7 +231,7 @@ def enrollment_create(
         requested_at=now,
         created_by=actor,
     )
-    if free_places(program, start_date, now=now) > 0:
+    if program_free_places(program, start_date, now=now) > 0:
         _check_no_overlap(patient, program, start_date)
         enrollment.status = EnrollmentStatus.ADMITTED
         enrollment.admitted_at = now
@@ -264,12 +252,18 @@ def enrollment_create(
         from_status="",
         actor=actor,
         now=now,
-        effective_date=start_date if admitted else _today(program, now),
+        effective_date=start_date if admitted else program.clinic.today(now),
         reason=reason,
     )
     if admitted:
         schedules.rosters_follow_admission(enrollment)
-    _audit(actor, AuditAction.CREATE, enrollment, patient.pk, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=enrollment,
+        clinic=program.clinic_id,
+        patient_id=patient.pk,
+    )
     return enrollment
 
 
@@ -288,7 +282,7 @@ def enrollment_admit(
             f"Only a waitlisted enrollment can be admitted; this one is {enrollment.status}.",
             code="invalid_state",
         )
-    start = start_date or max(enrollment.start_date, _today(program, now))
+    start = start_date or max(enrollment.start_date, program.clinic.today(now))
     _check_enrollable(enrollment.patient, program, enrollment.assessment, start, now=now)
     _require_place(program, start, now=now, for_enrollment=enrollment)
     _check_no_overlap(enrollment.patient, program, start, exclude=enrollment)
@@ -308,7 +302,13 @@ def enrollment_admit(
         effective_date=start,
     )
     schedules.rosters_follow_admission(enrollment)
-    _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=enrollment,
+        clinic=program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
     _close_offer(actor, enrollment, OfferOutcome.ACCEPTED, now=now)
     return enrollment
 
@@ -323,7 +323,13 @@ def enrollment_discharge(
     program = _lock_program(enrollment.program)
     enrollment = _lock_enrollment(enrollment)
     _discharge(enrollment, actor=actor, now=now, date=date, reason=reason)
-    _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=enrollment,
+        clinic=program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
     waitlist_offer_places(actor=actor, program=program, now=now)
     return enrollment
 
@@ -397,10 +403,16 @@ def enrollment_cancel(*, actor, enrollment: Enrollment, reason: str = "") -> Enr
         from_status=EnrollmentStatus.WAITLISTED,
         actor=actor,
         now=now,
-        effective_date=_today(program, now),
+        effective_date=program.clinic.today(now),
         reason=reason.strip(),
     )
-    _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=enrollment,
+        clinic=program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
     _close_offer(actor, enrollment, OfferOutcome.WITHDRAWN, now=now)
     if held_an_offer:
         waitlist_offer_places(actor=actor, program=program, now=now)
@@ -438,7 +450,13 @@ def _close_offer(actor, enrollment: Enrollment, outcome: str, *, now: datetime.d
         return
     offer.outcome, offer.closed_at = outcome, now
     offer.save(update_fields=["outcome", "closed_at"])
-    _audit(actor, AuditAction.UPDATE, offer, enrollment.patient_id, enrollment.program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=offer,
+        clinic=enrollment.program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
 
 
 def _lapse_expired(*, actor, program: Program, now: datetime.datetime) -> list[int]:
@@ -455,7 +473,13 @@ def _lapse_expired(*, actor, program: Program, now: datetime.datetime) -> list[i
         enrollment.offer_expires_at = None
         enrollment.passed_over = True
         enrollment.save(update_fields=["offer_expires_at", "passed_over", "updated_at"])
-        _audit(actor, AuditAction.UPDATE, enrollment, enrollment.patient_id, program.clinic_id)
+        audit_record(
+            actor=actor,
+            action=AuditAction.UPDATE,
+            obj=enrollment,
+            clinic=program.clinic_id,
+            patient_id=enrollment.patient_id,
+        )
         _close_offer(actor, enrollment, OfferOutcome.LAPSED, now=now)
     return [enrollment.pk for enrollment in expired]
 
@@ -472,9 +496,12 @@ def waitlist_offer_next(
 ) -> WaitlistOffer | None:
     """Offer a free place to the first patient in queue order who holds no live offer (none,
     or one past its expiry), except those in ``skip``; record the offer, queue the patient's
-    notice (sent by beat, ``programs.waitlist_notices``) and alert admissions. Call with the
+    notice (sent by beat, ``services.waitlist_notices``) and alert admissions. Call with the
     program locked. Returns the offer, if one was made."""
-    if not program.is_active or free_places(program, _today(program, now), now=now) <= 0:
+    if (
+        not program.is_active
+        or program_free_places(program, program.clinic.today(now), now=now) <= 0
+    ):
         return None
     candidate = (
         waitlist_queue(program)
@@ -500,7 +527,13 @@ def waitlist_offer_next(
     )
     candidate.offered_at, candidate.offer_expires_at = now, expires_at
     candidate.save(update_fields=["offered_at", "offer_expires_at", "updated_at"])
-    _audit(actor, AuditAction.CREATE, offer, candidate.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=offer,
+        clinic=program.clinic_id,
+        patient_id=candidate.patient_id,
+    )
     # The offer is the alert's subject: an alert is raised once per subject ever, and each
     # offer (a re-offer too) is one for admissions to act on.
     alert_raise(
@@ -667,8 +700,20 @@ def transition_create(
         assessment=assessment,
         created_at=now,
     )
-    _audit(actor, AuditAction.UPDATE, source, source.patient_id, source.program.clinic_id)
-    _audit(actor, AuditAction.CREATE, move, source.patient_id, source.program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=source,
+        clinic=source.program.clinic_id,
+        patient_id=source.patient_id,
+    )
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=move,
+        clinic=source.program.clinic_id,
+        patient_id=source.patient_id,
+    )
     waitlist_offer_places(actor=actor, program=programs[source.program_id], now=now)
     return move
 
@@ -688,7 +733,7 @@ def bed_assign(
         raise Conflict("Only an admitted patient gets a bed.", code="invalid_state")
     if not program.beds.filter(pk=bed.pk).exists():
         raise ValidationError({"bed": [f"This bed is not one of {program.name}'s beds."]})
-    start = date or max(enrollment.start_date, _today(program, timezone.now()))
+    start = date or max(enrollment.start_date, program.clinic.today(timezone.now()))
     if start < enrollment.start_date:
         raise ValidationError({"date": ["A bed is assigned from the admission on."]})
     Bed.objects.select_for_update().get(pk=bed.pk)
@@ -716,5 +761,11 @@ def bed_assign(
     assignment = BedAssignment.objects.create(
         bed=bed, enrollment=enrollment, start_date=start, assigned_by=actor
     )
-    _audit(actor, AuditAction.CREATE, assignment, enrollment.patient_id, program.clinic_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=assignment,
+        clinic=program.clinic_id,
+        patient_id=enrollment.patient_id,
+    )
     return assignment

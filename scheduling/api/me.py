@@ -330,7 +330,7 @@ class MyCalendarFeedView(NoStoreMixin, APIView):
 
     @extend_schema(responses=CalendarFeedUrlSerializer)
     def get(self, request):
-        _feed, token = feeds.calendar_feed_for(patient=request.user.patient, actor=request.user)
+        _feed, token = services.calendar_feed_for(patient=request.user.patient, actor=request.user)
         return Response({"url": _feed_url(request, token)})
 
 
@@ -341,7 +341,9 @@ class MyCalendarFeedRotateView(NoStoreMixin, APIView):
 
     @extend_schema(request=None, responses=CalendarFeedUrlSerializer)
     def post(self, request):
-        _feed, token = feeds.calendar_feed_rotate(patient=request.user.patient, actor=request.user)
+        _feed, token = services.calendar_feed_rotate(
+            patient=request.user.patient, actor=request.user
+        )
         return Response({"url": _feed_url(request, token)})
 
 
@@ -352,7 +354,7 @@ class StaffCalendarFeedView(NoStoreMixin, APIView):
 
     @extend_schema(responses=CalendarFeedUrlSerializer)
     def get(self, request):
-        _feed, token = feeds.calendar_feed_for(user=request.user, actor=request.user)
+        _feed, token = services.calendar_feed_for(user=request.user, actor=request.user)
         return Response({"url": _feed_url(request, token)})
 
 
@@ -363,7 +365,7 @@ class StaffCalendarFeedRotateView(NoStoreMixin, APIView):
 
     @extend_schema(request=None, responses=CalendarFeedUrlSerializer)
     def post(self, request):
-        _feed, token = feeds.calendar_feed_rotate(user=request.user, actor=request.user)
+        _feed, token = services.calendar_feed_rotate(user=request.user, actor=request.user)
         return Response({"url": _feed_url(request, token)})
 
 
@@ -371,18 +373,12 @@ class StaffCalendarFeedRotateView(NoStoreMixin, APIView):
 def calendar_feed_ics(request, token: str):
     """``GET /calendar/<token>.ics``: the token is the only credential (calendar apps cannot
     log in). Not a DRF view, so no session or JWT is looked at; outside the OpenAPI schema."""
-    feed = feeds.calendar_feed_by_token(token)
+    feed = selectors.calendar_feed_by_token(token)
     if feed is None:
         response = JsonResponse(error_body("not_found", GENERIC_DETAILS[404]), status=404)
     else:
         response = HttpResponse(
             feeds.build_calendar(feed), content_type="text/calendar; charset=utf-8"
         )
-        audit_record(
-            actor=None,
-            action=AuditAction.READ,
-            obj=feed,
-            clinic=feed.patient.clinic_id if feed.patient_id is not None else None,
-            patient_id=feed.patient_id,
-        )
+        audit_record(actor=None, action=AuditAction.READ, obj=feed, patient=feed.patient)
     return never_cache_privately(response)

@@ -9,14 +9,9 @@ from rest_framework.decorators import action
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.permissions import roles_allowed
 from clinic.errors import Conflict
-from clinic.models import AuditAction, Role
-from clinic.services import audit_record
+from clinic.selectors import STAFF_ROLES
 from scheduling import reminders, selectors
 from scheduling.models import Channel, Reminder, ReminderKind, ReminderStatus
-
-ALL_STAFF = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR)
-# The front desk answers "I never got my reminder"; supervisors oversee.
-RETRY_ROLES = (Role.ADMISSIONS, Role.SUPERVISOR)
 
 
 class ReminderSerializer(serializers.ModelSerializer):
@@ -59,8 +54,8 @@ class ReminderViewSet(PatientDataMixin, viewsets.ReadOnlyModelViewSet):
     filterset_class = ReminderFilterSet
 
     def get_permissions(self):
-        write = RETRY_ROLES if self.action == "retry" else ()
-        return [roles_allowed(read=ALL_STAFF, write=write)()]
+        write = reminders.RETRY_ROLES if self.action == "retry" else ()
+        return [roles_allowed(read=STAFF_ROLES, write=write)()]
 
     def get_queryset(self):
         return selectors.reminder_list(user=self.request.user)
@@ -73,17 +68,10 @@ class ReminderViewSet(PatientDataMixin, viewsets.ReadOnlyModelViewSet):
     def retry(self, request, pk=None):
         """A failed reminder goes out again at once, if its session is still ahead."""
         reminder = self.get_object()
-        if not reminders.retry_failed(reminder=reminder):
+        if not reminders.retry_failed(actor=request.user, reminder=reminder):
             raise Conflict(
                 "Only a failed reminder of a session still ahead can be retried.",
                 code="not_retryable",
             )
         reminder.refresh_from_db()
-        audit_record(
-            actor=request.user,
-            action=AuditAction.UPDATE,
-            obj=reminder,
-            clinic=reminder.session.clinic_id,
-            patient_id=reminder.patient_id,
-        )
         return self.response_for(reminder)

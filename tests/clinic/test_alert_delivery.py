@@ -1,5 +1,5 @@
-"""E-mail to staff about their alerts (clinic.alert_delivery, clinic.tasks) and the staff alert
-admin (clinic.admin.StaffAlertAdmin).
+"""E-mail to staff about their alerts (clinic.services.alert_delivery, clinic.tasks) and the staff
+alert admin (clinic.admin.StaffAlertAdmin).
 
 Alerts are raised through their real paths: a waitlist offer (to admissions, by role) and a
 risky check-in (to the primary clinician by name, or the clinicians by role).
@@ -14,12 +14,12 @@ from django.contrib.messages import get_messages
 from django.core import mail
 from django.utils import timezone
 
-from clinic import alert_delivery, notifications
+from clinic import notifications
 from clinic.models import AlertDelivery, AlertKind, AuditAction, AuditEvent, StaffAlert
+from clinic.services import alert_delivery
 from clinic.tasks import alert_deliveries_send_task
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Level, Program
-from programs.selectors import clinic_today
 from programs.services import aftercare
 from programs.services import enrollments as enrollment_services
 from tests.factories import admin_login, staff_user
@@ -52,7 +52,7 @@ def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_
     program = Program.objects.create(
         **{**LEVEL_DEFAULTS[Level.RESIDENTIAL], "clinic": clinic, "name": name, "capacity": 1}
     )
-    today = clinic_today(program)
+    today = program.clinic.today()
     present = enrollment_services.enrollment_create(
         actor=admissions,
         patient=make_patient(clinic, admissions),
@@ -94,7 +94,7 @@ def risky_check_in(clinic, admissions, clinician, *, primary=True, note=NOTE):
         actor=admissions,
         patient=make_patient(clinic, admissions, first_name="Ana", last_name="Diaz"),
         program=program,
-        start_date=clinic_today(program),
+        start_date=program.clinic.today(),
         primary_clinician=clinician if primary else None,
     )
     plan = aftercare.aftercare_plan_create(actor=clinician, enrollment=enrollment)
@@ -275,7 +275,7 @@ def test_the_waitlist_email_names_neither_the_patient_nor_the_program(
 
 
 def test_an_alert_acknowledged_before_sending_is_cancelled(client_for, clinic, admissions):
-    from clinic.alerts import alert_acknowledge
+    from clinic.services import alert_acknowledge
 
     alert = waitlist_offer(clinic, admissions)
     alert_acknowledge(actor=admissions, alert=alert)

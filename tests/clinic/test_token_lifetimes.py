@@ -1,5 +1,5 @@
 """Refresh tokens die with the password or the account, a sign-in's chain of them has an
-absolute end, and a reused rotated token voids its chain (clinic.tokens, clinic.signals,
+absolute end, and a reused rotated token voids its chain (clinic.services.tokens, clinic.signals,
 issue 19 item 3). Through ``POST /api/v1/auth/token/refresh/``."""
 
 import datetime

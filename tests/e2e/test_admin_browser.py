@@ -21,7 +21,6 @@ from rest_framework.test import APIClient
 from clinic.demo import DEMO_TOTP_KEY
 from patients.models import Patient
 from programs.models import Enrollment, EnrollmentStatus, Program
-from programs.selectors import clinic_today
 from tests.factories import make_patient
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -216,7 +215,7 @@ def test_the_admin_refuses_an_over_capacity_admission_with_the_services_message(
         program=residential, status=EnrollmentStatus.ADMITTED
     ).count()
     Program.objects.filter(pk=residential.pk).update(capacity=occupied)
-    today = clinic_today(residential)
+    today = residential.clinic.today()
 
     # What the API answers to the same admission.
     api = APIClient()

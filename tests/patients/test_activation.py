@@ -504,7 +504,7 @@ def test_concurrent_activations_of_one_code_make_exactly_one_account(
     clinic, admissions, monkeypatch
 ):
     patient = make_patient(clinic, admissions)
-    _, code = activation.activation_code_issue(actor=admissions, patient=patient)
+    _, code = patient_services.activation_code_issue(actor=admissions, patient=patient)
     User = get_user_model()
     create_user = User.objects.create_user
 

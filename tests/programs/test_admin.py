@@ -25,7 +25,6 @@ from programs.models import (
     Program,
     Transition,
 )
-from programs.selectors import clinic_today
 from programs.services import enrollments as services
 from tests.factories import admin_login, staff_user
 
@@ -72,7 +71,7 @@ def enroll(actor, patient, program, start_date=None, **kwargs):
         actor=actor,
         patient=patient,
         program=program,
-        start_date=start_date or clinic_today(program),
+        start_date=start_date or program.clinic.today(),
         **kwargs,
     )
 
@@ -161,7 +160,7 @@ def enrollment_form(patient, program, **overrides):
     data = {
         "patient": str(patient.pk),
         "program": str(program.pk),
-        "start_date": clinic_today(program).isoformat(),
+        "start_date": program.clinic.today().isoformat(),
         "planned_end_date": "",
         "primary_clinician": "",
         "assessment": "",
@@ -182,7 +181,7 @@ def test_the_add_form_admits_through_the_service(admissions_client, admissions, 
     assert enrollment.level == Level.IOP
     assert enrollment.created_by == admissions
     # The program's planned stay: IOP plans 84 days.
-    assert enrollment.planned_end_date == clinic_today(iop) + datetime.timedelta(days=84)
+    assert enrollment.planned_end_date == iop.clinic.today() + datetime.timedelta(days=84)
     event = audit_rows(AuditAction.CREATE, object_type="programs.enrollment").get()
     assert (event.actor, event.patient_id) == (admissions, alvarez.pk)
 
@@ -199,7 +198,7 @@ def test_the_add_form_refuses_a_full_program_with_the_services_message(
 
     assert response.status_code == 200
     assert "has no free place" in html(response)
-    assert f"{residential.name} has no free place from {clinic_today(residential)}" in html(
+    assert f"{residential.name} has no free place from {residential.clinic.today()}" in html(
         response
     )
     assert not Enrollment.objects.filter(patient=alvarez).exists()
@@ -223,7 +222,7 @@ def test_the_add_form_waitlists_when_asked_and_the_program_is_full(
 
 
 def test_the_add_form_shows_a_field_error_of_the_service(admissions_client, alvarez, iop):
-    too_short = clinic_today(iop) + datetime.timedelta(days=10)
+    too_short = iop.clinic.today() + datetime.timedelta(days=10)
 
     response = admissions_client.post(
         f"{ENROLLMENTS}add/",
@@ -258,7 +257,7 @@ def test_the_enrollment_admin_has_no_inline_formsets():
 
 
 def test_the_discharge_page_discharges_and_audits(clinician_client, clinician, stay):
-    today = clinic_today(stay.program)
+    today = stay.program.clinic.today()
     url = f"{ENROLLMENTS}{stay.pk}/discharge/"
 
     page = clinician_client.get(url)
@@ -285,7 +284,7 @@ def test_the_discharge_page_discharges_and_audits(clinician_client, clinician, s
 def test_discharging_a_waitlisted_enrollment_shows_the_services_refusal(
     admissions_client, waitlisted
 ):
-    today = clinic_today(waitlisted.program)
+    today = waitlisted.program.clinic.today()
     before = audit_rows(AuditAction.UPDATE).count()
 
     response = admissions_client.post(
@@ -325,7 +324,7 @@ def test_the_admit_page_admits_a_waitlisted_patient_once_a_place_is_free(
     program = waitlisted.program
     occupant = Enrollment.objects.get(program=program, status=EnrollmentStatus.ADMITTED)
     services.enrollment_discharge(
-        actor=admissions, enrollment=occupant, date=clinic_today(program), reason="completed"
+        actor=admissions, enrollment=occupant, date=program.clinic.today(), reason="completed"
     )
 
     response = admissions_client.post(f"{ENROLLMENTS}{waitlisted.pk}/admit/", {"start_date": ""})
@@ -333,7 +332,7 @@ def test_the_admit_page_admits_a_waitlisted_patient_once_a_place_is_free(
     assert response.status_code == 302
     waitlisted.refresh_from_db()
     assert waitlisted.status == EnrollmentStatus.ADMITTED
-    assert waitlisted.start_date == clinic_today(program)
+    assert waitlisted.start_date == program.clinic.today()
     assert audit_rows(
         AuditAction.UPDATE, object_type="programs.enrollment", patient_id=waitlisted.patient_id
     ).exists()
@@ -389,7 +388,7 @@ def test_cancelling_an_admitted_enrollment_shows_the_services_refusal(admissions
 def transition_form(program, **overrides):
     data = {
         "to_program": str(program.pk),
-        "date": clinic_today(program).isoformat(),
+        "date": program.clinic.today().isoformat(),
         "kind": "step_down",
         "reason": "Stable after detox; ready for evening IOP.",
         "assessment": "",
@@ -399,7 +398,7 @@ def transition_form(program, **overrides):
 
 
 def test_a_step_down_moves_the_patient_in_one_go(clinician_client, clinician, stay, iop):
-    today = clinic_today(iop)
+    today = iop.clinic.today()
 
     response = clinician_client.post(f"{ENROLLMENTS}{stay.pk}/transition/", transition_form(iop))
 
@@ -509,7 +508,7 @@ def test_a_taken_bed_shows_the_services_refusal(admissions_client, admissions, s
     )
 
     assert response.status_code == 200
-    assert f"Bed R1-A is taken from {clinic_today(stay.program)}." in html(response)
+    assert f"Bed R1-A is taken from {stay.program.clinic.today()}." in html(response)
     assert not BedAssignment.objects.filter(enrollment=stay).exists()
 
 
@@ -662,7 +661,7 @@ def test_another_clinics_enrollment_page_is_not_shown(admissions_client, strange
 def test_another_clinics_enrollment_cannot_be_discharged(admissions_client, stranger_stay):
     response = admissions_client.post(
         f"{ENROLLMENTS}{stranger_stay.pk}/discharge/",
-        {"date": clinic_today(stranger_stay.program).isoformat(), "reason": "completed"},
+        {"date": stranger_stay.program.clinic.today().isoformat(), "reason": "completed"},
     )
 
     assert response.status_code == 302
@@ -718,7 +717,7 @@ def test_a_supervisor_reads_enrollments_but_cannot_discharge(client, supervisor,
     assert client.get(change_url(stay)).status_code == 200
     response = client.post(
         f"{ENROLLMENTS}{stay.pk}/discharge/",
-        {"date": clinic_today(stay.program).isoformat(), "reason": "completed"},
+        {"date": stay.program.clinic.today().isoformat(), "reason": "completed"},
     )
 
     assert response.status_code == 403
@@ -731,7 +730,7 @@ def test_a_clinician_cannot_admit(clinician_client, admissions, waitlisted):
     program = waitlisted.program
     occupant = Enrollment.objects.get(program=program, status=EnrollmentStatus.ADMITTED)
     services.enrollment_discharge(
-        actor=admissions, enrollment=occupant, date=clinic_today(program), reason="completed"
+        actor=admissions, enrollment=occupant, date=program.clinic.today(), reason="completed"
     )
 
     page = clinician_client.post(f"{ENROLLMENTS}{waitlisted.pk}/admit/", {"start_date": ""})
@@ -844,7 +843,7 @@ def test_transitions_are_listed_read_only_scoped_and_audited(
         actor=clinician,
         enrollment=stay,
         to_program=iop,
-        date=clinic_today(iop),
+        date=iop.clinic.today(),
         kind="step_down",
         reason="Ready for IOP.",
     )
@@ -1057,7 +1056,7 @@ def test_a_discharge_dated_before_the_patients_bed_assignment_is_refused_not_a_c
     """Admitted two days ago, given a bed today, discharged (recorded late) as of yesterday:
     the service must refuse with a message or end the bed assignment consistently; an
     IntegrityError from the bed_assignment_dates_ordered constraint is a bug."""
-    today = clinic_today(residential)
+    today = residential.clinic.today()
     stay = enroll(admissions, alvarez, residential, start_date=today - datetime.timedelta(days=2))
     services.bed_assign(actor=admissions, enrollment=stay, bed=beds[0])
 
@@ -1080,7 +1079,7 @@ def test_a_discharge_dated_before_the_patients_bed_assignment_is_refused_not_a_c
 def test_the_discharge_page_never_fails_with_a_server_error_on_that_case(
     admissions_client, admissions, alvarez, residential, beds
 ):
-    today = clinic_today(residential)
+    today = residential.clinic.today()
     stay = enroll(admissions, alvarez, residential, start_date=today - datetime.timedelta(days=2))
     services.bed_assign(actor=admissions, enrollment=stay, bed=beds[0])
 
@@ -1100,7 +1099,7 @@ def test_moving_a_patient_to_another_bed_from_before_their_current_bed_is_refuse
     """Admitted two days ago, put in bed A today, then moved to bed B from the admission date (a
     late correction): the service must refuse with a message or keep the assignments
     consistent; an IntegrityError (bed_assignment_dates_ordered) is a bug."""
-    today = clinic_today(residential)
+    today = residential.clinic.today()
     admitted_on = today - datetime.timedelta(days=2)
     stay = enroll(admissions, alvarez, residential, start_date=admitted_on)
     services.bed_assign(actor=admissions, enrollment=stay, bed=beds[0])

@@ -6,10 +6,9 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from clinic.alerts import alert_acknowledge
 from clinic.errors import Conflict
 from clinic.models import AlertKind, AuditAction, AuditEvent, Role, StaffAlert
-from clinic.services import alert_raise
+from clinic.services import alert_acknowledge, alert_raise
 from patients import services as patient_services
 from patients.models import Patient
 from programs.models import LEVEL_DEFAULTS, AftercarePlan, CheckIn, Level, Program

@@ -8,8 +8,8 @@ import time_machine
 from django.conf import settings
 from django.core import mail
 
-from clinic import alert_delivery
 from clinic.models import AlertDelivery, AlertKind, StaffAlert
+from clinic.services import alert_delivery
 from programs.models import LEVEL_DEFAULTS, Program, Transition
 from programs.services import enrollments
 from programs.services.schedules import program_session_create

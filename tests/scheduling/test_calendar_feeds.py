@@ -18,7 +18,7 @@ from rest_framework.test import APIClient
 from clinic.models import AuditEvent
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
-from scheduling import feeds, services
+from scheduling import services
 from scheduling.models import CalendarFeed, RosterEntry
 from tests import factories
 from tests.factories import app_account
@@ -412,6 +412,6 @@ def test_the_feed_endpoints_are_split_by_kind_of_account(client_for, clinician, 
 
 def test_a_feed_has_exactly_one_owner(ana, clinician):
     with pytest.raises(ValueError, match="one patient or one user"):
-        feeds.calendar_feed_for(patient=ana, user=clinician)
+        services.calendar_feed_for(patient=ana, user=clinician)
     with pytest.raises(ValueError, match="one patient or one user"):
-        feeds.calendar_feed_rotate()
+        services.calendar_feed_rotate()

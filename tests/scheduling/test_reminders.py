@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic import notifications
+from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import backends
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program
@@ -408,11 +409,18 @@ def test_staff_retry_puts_a_failed_reminder_back_in_line(
     monkeypatch.undo()
 
     with time_machine.travel(at(12, 3, 19), tick=False):
-        assert reminders.retry_failed(reminder=failed) is True
-        assert reminders.retry_failed(reminder=failed) is False  # only a failed row
+        assert reminders.retry_failed(actor=admissions, reminder=failed) is True
+        assert reminders.retry_failed(actor=admissions, reminder=failed) is False  # only failed
         run()
     with time_machine.travel(at(12, 4, 19), tick=False):
-        assert reminders.retry_failed(reminder=failed) is False  # the session is over
+        assert reminders.retry_failed(actor=admissions, reminder=failed) is False  # session over
+    # The service audits its retry (one row: the refused ones change nothing).
+    assert (
+        AuditEvent.objects.filter(
+            action=AuditAction.UPDATE, object_id=str(failed.pk), actor=admissions
+        ).count()
+        == 1
+    )
 
     failed.refresh_from_db()
     assert failed.status == "sent"

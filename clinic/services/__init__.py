@@ -1,4 +1,6 @@
-"""Writes of the clinic app. The audit trail is written only through ``audit_record*``."""
+"""Writes of the clinic app: the audit trail (written only through ``audit_record*``, by every
+app), clinics' configuration records and staff alerts here; the alert e-mails' outbox in
+``alert_delivery``, revoking refresh tokens in ``tokens``."""
 
 import datetime
 from collections.abc import Callable, Iterable
@@ -6,8 +8,9 @@ from collections.abc import Callable, Iterable
 from django.db import IntegrityError, connection, models, transaction
 from django.utils import timezone
 
+from clinic.errors import Conflict
 from clinic.middleware import current_request_id
-from clinic.models import AuditAction, AuditEvent, Clinic
+from clinic.models import COALESCING_ALERT_KINDS, AuditAction, AuditEvent, Clinic, StaffAlert
 
 
 def _object_type(obj: models.Model | type[models.Model]) -> str:
@@ -22,8 +25,15 @@ def audit_record(
     object_type: str = "",
     clinic: Clinic | int | None = None,
     patient_id: int | None = None,
+    patient: models.Model | None = None,
 ) -> AuditEvent:
-    """Append one audit row for ``actor`` doing ``action`` on ``obj`` (or a listing of a type)."""
+    """Append one audit row for ``actor`` doing ``action`` on ``obj`` (or a listing of a type).
+
+    ``patient``: the patient whose record it is (anything with ``pk`` and ``clinic_id``); it
+    sets ``patient_id`` and ``clinic``, so callers holding the patient pass only that."""
+    if patient is not None:
+        patient_id = patient.pk
+        clinic = patient.clinic_id if clinic is None else clinic
     return AuditEvent.objects.create(
         **_audit_fields(
             actor=actor,
@@ -101,6 +111,41 @@ def _audit_fields(*, actor, action, obj=None, object_type="", clinic=None, patie
 
 
 @transaction.atomic
+def clinic_config_save(
+    *,
+    actor,
+    record: models.Model,
+    fields: Iterable[str] | None = None,
+    related: dict[str, Iterable] | None = None,
+) -> models.Model:
+    """Create or change one configuration record of a clinic (a bed, a program: no patient data
+    and no state machine, so no other service owns it). Validated with its model's constraints,
+    so a violation is a ValidationError rather than an IntegrityError; a change saves only
+    ``fields`` (and sets the many-to-many ``related``); audited as ``actor``'s create or update.
+    ``record`` carries the new values and its ``clinic_id``."""
+    created = record._state.adding
+    if not created:
+        # Locked: a concurrent save of the same record waits, then this one validates after it.
+        type(record)._default_manager.select_for_update().filter(pk=record.pk).exists()
+    # Every field, also those the caller did not change: a constraint over the clinic (a
+    # unique name) must be checked on a change too.
+    record.full_clean()
+    if created:
+        record.save()
+    else:
+        record.save(update_fields=list(fields) if fields is not None else None)
+    for name, values in (related or {}).items():
+        getattr(record, name).set(values)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        obj=record,
+        clinic=record.clinic_id,
+    )
+    return record
+
+
+@transaction.atomic
 def alert_raise(
     *,
     clinic_id: int,
@@ -122,8 +167,7 @@ def alert_raise(
     again; once acknowledged, the next subject raises a new alert. The alert names only its
     first subject: remembering which later ones attached is the caller's (a check-in keeps its
     alert), so re-raising one of those is the caller's to skip."""
-    from clinic import alert_delivery
-    from clinic.models import COALESCING_ALERT_KINDS, StaffAlert
+    from clinic.services import alert_delivery
 
     now = now or timezone.now()
     coalesces = kind in COALESCING_ALERT_KINDS and patient_id is not None
@@ -170,6 +214,27 @@ def alert_raise(
     # One e-mail per recipient, sent by the beat task (never enqueued from here: a stopped
     # broker must not break the write that raised the alert).
     alert_delivery.plan(alert)
+    return alert
+
+
+@transaction.atomic
+def alert_acknowledge(*, actor, alert: StaffAlert) -> StaffAlert:
+    """Mark the alert as seen and acted on, once: a second acknowledgement is refused."""
+    now = timezone.now()
+    # Compare-and-set: of two people acknowledging at once, exactly one wins.
+    claimed = StaffAlert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=now, acknowledged_by=actor
+    )
+    if not claimed:
+        raise Conflict("This alert was already acknowledged.", code="already_acknowledged")
+    alert = StaffAlert.objects.get(pk=alert.pk)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=alert,
+        clinic=alert.clinic_id,
+        patient_id=alert.patient_id,
+    )
     return alert
 
 
