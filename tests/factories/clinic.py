@@ -75,35 +75,6 @@ def admin_login(client, user):
     return client
 
 
-def make_patient(clinic, actor, first_name, *, last_name="Lee", **extra):
-    """A patient registered through the service (MRN, audit row and all)."""
-    from patients import services as patient_services
-
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=first_name,
-        last_name=last_name,
-        date_of_birth=datetime.date(1985, 3, len(first_name)),
-        **extra,
-    )
-
-
-def make_program(clinic, level="residential", capacity=2, **overrides):
-    """A program of ``level`` with DOMAIN.md's defaults for it, named by level and capacity."""
-    from programs.models import LEVEL_DEFAULTS, Program
-
-    fields = {
-        **LEVEL_DEFAULTS[level],
-        "clinic": clinic,
-        "name": f"{level} {capacity}",
-        "level": level,
-        "capacity": capacity,
-        **overrides,
-    }
-    return Program.objects.create(**fields)
-
-
 def app_account(patient):
     """Link a new user to ``patient`` as their app account (what activation does)."""
     user = UserFactory()
