@@ -44,7 +44,7 @@ from programs.demo import seed_demo_enrollments
 from programs.models import Enrollment, Program, Transition
 from programs.services import aftercare
 from scheduling.models import Device, Reminder, RosterEntry, Series, Session
-from tests.factories import ClinicFactory, UserFactory, make_program, staff_user
+from tests.factories import ClinicFactory, ProgramFactory, UserFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -272,7 +272,9 @@ class World:
             app_user=self.outside_patient_user,
         )
         # What B's ids point at when a filter of A's lists is aimed at them.
-        program = make_program(self.other_clinic, id=OUTSIDE_IDS["program"], name="B residential")
+        program = ProgramFactory(
+            clinic=self.other_clinic, id=OUTSIDE_IDS["program"], name="B residential", capacity=2
+        )
         Enrollment.objects.create(
             id=OUTSIDE_IDS["enrollment"],
             patient=self.outside_patient,

@@ -13,7 +13,7 @@ from patients.models import Assessment, Patient, PatientContact
 from programs.services import schedules
 from scheduling import services as calendar
 from scheduling.models import Session
-from tests.factories import admin_login, make_patient, staff_user
+from tests.factories import PatientFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -44,7 +44,9 @@ def log_in(client, user):
 
 
 def patient_case(clinic, admissions, clinician, bea):
-    patient = make_patient(clinic, admissions, "Ana", email="ana@example.org")
+    patient = PatientFactory(
+        clinic=clinic, actor=admissions, first_name="Ana", email="ana@example.org"
+    )
     form = {
         "first_name": "Anna",
         "last_name": patient.last_name,
@@ -62,7 +64,7 @@ def patient_case(clinic, admissions, clinician, bea):
 def contact_case(clinic, admissions, clinician, bea):
     contact = patient_services.contact_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions, "Ana"),
+        patient=PatientFactory(clinic=clinic, actor=admissions, first_name="Ana"),
         kind="emergency",
         name="Rosa",
         phone="+12025550143",
@@ -79,7 +81,7 @@ def contact_case(clinic, admissions, clinician, bea):
 def assessment_case(clinic, admissions, clinician, bea):
     assessment = patient_services.assessment_create(
         actor=clinician,
-        patient=make_patient(clinic, admissions, "Ana"),
+        patient=PatientFactory(clinic=clinic, actor=admissions, first_name="Ana"),
         severity="severe",
         dimensions=RESIDENTIAL,
     )

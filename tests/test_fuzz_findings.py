@@ -10,7 +10,7 @@ import pytest
 
 from scheduling import services
 from scheduling.models import Session
-from tests.factories import app_account, make_patient
+from tests.factories import PatientFactory, app_account
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def test_session_filter_takes_any_utc_offset(clinic, clinician, client_for):
 
 
 def test_my_schedule_takes_any_utc_offset_and_far_dates(clinic, admissions, client_for):
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     client = client_for(app_account(patient))
     response = client.get("/api/v1/me/schedule/", {"start": FAR_OFFSET})
     assert response.status_code == 200

@@ -19,7 +19,7 @@ from programs.services.enrollments import enrollment_create
 from scheduling import services as calendar
 from scheduling.models import Session
 from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
-from tests.factories import make_patient, staff_user
+from tests.factories import PatientFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +48,9 @@ _names = itertools.cycle(["Ana", "Ben", "Cyd", "Dora", "Eliot", "Fatima"])
 
 
 def _patient(clinic, admissions, clinician):
-    return make_patient(clinic, admissions, next(_names), last_name=f"Lee{next(_suffixes)}")
+    return PatientFactory(
+        clinic=clinic, actor=admissions, first_name=next(_names), last_name=f"Lee{next(_suffixes)}"
+    )
 
 
 _suffixes = iter(range(100_000))
@@ -339,7 +341,7 @@ def test_a_contact_and_a_goal_are_read_on_their_own_and_audited(
 @pytest.mark.django_db(transaction=True)
 def test_of_two_concurrent_writes_that_read_the_same_version_exactly_one_wins(clinic):
     admissions = staff_user(role="admissions", clinics=[clinic])
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     read = {patient.version}
 
     def first():
@@ -367,7 +369,7 @@ def test_of_two_concurrent_writes_that_read_the_same_version_exactly_one_wins(cl
 
 
 def test_every_path_that_changes_the_row_raises_the_version(clinic, admissions, clinician):
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     session = _session(clinic, admissions, clinician)
 
     # A bulk update skips the services and auto_now, not the trigger.
@@ -381,7 +383,7 @@ def test_every_path_that_changes_the_row_raises_the_version(clinic, admissions, 
 
 
 def test_an_update_that_changes_nothing_keeps_the_version(clinic, admissions):
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
 
     Patient.objects.filter(pk=patient.pk).update(first_name="Ana")
 
@@ -389,7 +391,7 @@ def test_an_update_that_changes_nothing_keeps_the_version(clinic, admissions):
 
 
 def test_a_stale_version_written_back_cannot_turn_the_counter_back(clinic, admissions):
-    stale = make_patient(clinic, admissions, "Ana")
+    stale = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     Patient.objects.filter(pk=stale.pk).update(first_name="Anna")  # version 2
 
     stale.last_name = "Diaz"

@@ -17,12 +17,11 @@ from django.utils import timezone
 from clinic import alert_delivery, notifications
 from clinic.models import AlertDelivery, AlertKind, AuditAction, AuditEvent, StaffAlert
 from clinic.tasks import alert_deliveries_send_task
-from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Level, Program
 from programs.selectors import clinic_today
 from programs.services import aftercare
 from programs.services import enrollments as enrollment_services
-from tests.factories import admin_login, staff_user
+from tests.factories import PatientFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -35,17 +34,6 @@ _names = itertools.count(1)
 # Raising alerts the real way ----------------------------------------------------------------------
 
 
-def make_patient(clinic, actor, **overrides):
-    n = next(_names)
-    fields = {
-        "first_name": f"Pat{n}",
-        "last_name": "Lee",
-        "date_of_birth": datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-        **overrides,
-    }
-    return patient_services.patient_create(actor=actor, clinic=clinic, **fields)
-
-
 def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_names=None):
     """A full one-bed program, a waitlisted patient, a discharge: the place is offered and
     admissions are alerted. Returns the alert."""
@@ -55,13 +43,13 @@ def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_
     today = clinic_today(program)
     present = enrollment_services.enrollment_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions),
+        patient=PatientFactory(clinic=clinic, actor=admissions),
         program=program,
         start_date=today,
     )
     waiting = enrollment_services.enrollment_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions, **(patient_names or {})),
+        patient=PatientFactory(clinic=clinic, actor=admissions, **patient_names or {}),
         program=program,
         start_date=today,
         waitlist=True,
@@ -92,7 +80,7 @@ def risky_check_in(clinic, admissions, clinician, *, primary=True, note=NOTE):
     )
     enrollment = enrollment_services.enrollment_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions, first_name="Ana", last_name="Diaz"),
+        patient=PatientFactory(clinic=clinic, actor=admissions, first_name="Ana", last_name="Diaz"),
         program=program,
         start_date=clinic_today(program),
         primary_clinician=clinician if primary else None,

@@ -16,9 +16,8 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from clinic.models import AuditEvent
 from patients import activation
-from patients import services as patient_services
 from patients.models import ActivationCode
-from tests.factories import UserFactory, staff_user
+from tests.factories import PatientFactory, UserFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -30,17 +29,6 @@ REFUSED = {
     "detail": activation.ActivationRefused.DETAIL,
     "fields": {},
 }
-
-
-def make_patient(clinic, actor, first_name="Robin", date_of_birth=BIRTH):
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=first_name,
-        last_name="Okafor",
-        date_of_birth=date_of_birth,
-        email=f"{first_name.lower()}@example.org",
-    )
 
 
 def anonymous():
@@ -74,7 +62,16 @@ def bearer(access):
 
 @pytest.fixture
 def patient(clinic, admissions):
-    return make_patient(clinic, admissions)
+    return PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Robin",
+        last_name="Okafor",
+        date_of_birth=BIRTH,
+        reachable=True,
+        phone="",
+        reminder_channels=[],
+    )
 
 
 @pytest.fixture
@@ -233,7 +230,16 @@ def test_every_refusal_is_one_and_the_same_answer(refuse, code, staff, patient):
 def test_the_refusals_are_byte_for_byte_identical(staff, clinic, admissions):
     bodies = set()
     for index, refuse in enumerate(REFUSALS):
-        patient = make_patient(clinic, admissions, first_name=f"Sam{'x' * index}")
+        patient = PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            first_name=f"Sam{'x' * index}",
+            last_name="Okafor",
+            date_of_birth=BIRTH,
+            reachable=True,
+            phone="",
+            reminder_channels=[],
+        )
         code = issue(staff, patient).json()["activation_code"]
         response = refuse(code, staff, patient)
         bodies.add((response.status_code, response.content, response["Content-Type"]))
@@ -428,9 +434,19 @@ def test_the_hash_is_keyed_with_the_secret_key(settings):
 
 def test_codes_are_random(staff, clinic, admissions):
     codes = {
-        issue(staff, make_patient(clinic, admissions, first_name=f"P{'a' * n}")).json()[
-            "activation_code"
-        ]
+        issue(
+            staff,
+            PatientFactory(
+                clinic=clinic,
+                actor=admissions,
+                first_name=f"P{'a' * n}",
+                last_name="Okafor",
+                date_of_birth=BIRTH,
+                reachable=True,
+                phone="",
+                reminder_channels=[],
+            ),
+        ).json()["activation_code"]
         for n in range(20)
     }
 
@@ -503,7 +519,16 @@ def test_a_patients_account_and_anonymous_callers_cannot_issue(client_for, code,
 def test_concurrent_activations_of_one_code_make_exactly_one_account(
     clinic, admissions, monkeypatch
 ):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Robin",
+        last_name="Okafor",
+        date_of_birth=BIRTH,
+        reachable=True,
+        phone="",
+        reminder_channels=[],
+    )
     _, code = activation.activation_code_issue(actor=admissions, patient=patient)
     User = get_user_model()
     create_user = User.objects.create_user

@@ -16,7 +16,7 @@ from clinic.models import AuditAction, AuditEvent
 from patients import services
 from patients.admin import PatientAdmin
 from patients.models import Assessment, Consent, Patient
-from tests.factories import ClinicFactory, admin_login, staff_user
+from tests.factories import ClinicFactory, ConsentFactory, PatientFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -41,35 +41,10 @@ def log_in(client, user):
     return client
 
 
-def make_patient(actor, clinic, **overrides):
-    fields = {
-        "first_name": "Maria",
-        "last_name": "Alvarez",
-        "date_of_birth": datetime.date(1984, 3, 7),
-        "email": "maria.alvarez@example.org",
-        "phone": "+12025550143",
-        "reminder_channels": ["sms"],
-    }
-    fields.update(overrides)
-    return services.patient_create(actor=actor, clinic=clinic, **fields)
-
-
 def make_assessment(actor, patient, dimensions=RESIDENTIAL, severity="severe", **overrides):
     return services.assessment_create(
         actor=actor, patient=patient, severity=severity, dimensions=dict(dimensions), **overrides
     )
-
-
-def make_consent(actor, patient, **overrides):
-    fields = {
-        "information": "Attendance and toxicology results",
-        "recipients": "Harbor County Drug Court",
-        "purpose": "Compliance reporting to the court",
-        "signed_on": datetime.date(2024, 1, 15),
-        "expiry_event": "End of probation",
-    }
-    fields.update(overrides)
-    return services.consent_record(actor=actor, patient=patient, **fields)
 
 
 def html(response) -> str:
@@ -133,14 +108,23 @@ def clinician_client(client, clinician):
 
 @pytest.fixture
 def alvarez(admissions, clinic):
-    return make_patient(admissions, clinic)
+    return PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Maria",
+        last_name="Alvarez",
+        date_of_birth=datetime.date(1984, 3, 7),
+        email="maria.alvarez@example.org",
+        phone="+12025550143",
+        reminder_channels=["sms"],
+    )
 
 
 @pytest.fixture
 def brennan(admissions, clinic):
-    return make_patient(
-        admissions,
-        clinic,
+    return PatientFactory(
+        clinic=clinic,
+        actor=admissions,
         first_name="Thomas",
         last_name="Brennan",
         date_of_birth=datetime.date(1972, 11, 30),
@@ -154,13 +138,15 @@ def brennan(admissions, clinic):
 def stranger(other_clinic):
     """A patient of another clinic, with a name that appears nowhere else."""
     other_staff = staff_user(role="admissions", clinics=[other_clinic])
-    return make_patient(
-        other_staff,
-        other_clinic,
+    return PatientFactory(
+        clinic=other_clinic,
+        actor=other_staff,
         first_name="Zebulon",
         last_name="Quimbyfaraway",
         date_of_birth=datetime.date(1984, 3, 7),
         email="zq@example.org",
+        phone="+12025550143",
+        reminder_channels=["sms"],
     )
 
 
@@ -229,7 +215,16 @@ def test_clinic_filter_offers_only_the_users_clinics(client, clinic, other_clini
 def test_clinic_filter_narrows_the_list_to_that_clinic(client, clinic, admissions, alvarez):
     annex = ClinicFactory(name="Harborview Annex")
     user = staff_user(role="admissions", clinics=[clinic, annex])
-    at_annex = make_patient(user, annex, first_name="Ines", last_name="Kowalczyk")
+    at_annex = PatientFactory(
+        clinic=annex,
+        actor=user,
+        first_name="Ines",
+        last_name="Kowalczyk",
+        date_of_birth=datetime.date(1984, 3, 7),
+        email="maria.alvarez@example.org",
+        phone="+12025550143",
+        reminder_channels=["sms"],
+    )
     log_in(client, user)
 
     assert listed(client.get(PATIENTS)) == {alvarez.pk, at_annex.pk}
@@ -239,7 +234,16 @@ def test_clinic_filter_narrows_the_list_to_that_clinic(client, clinic, admission
 def test_level_filter_selects_by_the_latest_assessment(
     admissions_client, clinician, alvarez, brennan, admissions, clinic
 ):
-    never_assessed = make_patient(admissions, clinic, first_name="Ada", last_name="Nakamura")
+    never_assessed = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ada",
+        last_name="Nakamura",
+        date_of_birth=datetime.date(1984, 3, 7),
+        email="maria.alvarez@example.org",
+        phone="+12025550143",
+        reminder_channels=["sms"],
+    )
     # Brennan was residential once, but the latest assessment recommends outpatient care.
     make_assessment(
         clinician,
@@ -291,7 +295,16 @@ def test_another_clinics_patient_change_page_redirects_without_showing_the_patie
 def test_autocomplete_returns_only_the_users_clinic_patients(
     admissions_client, admissions, clinic, stranger
 ):
-    own = make_patient(admissions, clinic, first_name="Anna", last_name="Quimbyfaraway")
+    own = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Anna",
+        last_name="Quimbyfaraway",
+        date_of_birth=datetime.date(1984, 3, 7),
+        email="maria.alvarez@example.org",
+        phone="+12025550143",
+        reminder_channels=["sms"],
+    )
 
     response = admissions_client.get(
         AUTOCOMPLETE,
@@ -383,7 +396,16 @@ def test_the_admins_log_and_messages_keep_no_patient_name(admissions_client, adm
 
 
 def test_the_log_entries_written_before_forget_their_names(admissions, clinic):
-    patient = make_patient(admissions, clinic)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Maria",
+        last_name="Alvarez",
+        date_of_birth=datetime.date(1984, 3, 7),
+        email="maria.alvarez@example.org",
+        phone="+12025550143",
+        reminder_channels=["sms"],
+    )
     entry = LogEntry.objects.create(
         user=admissions,
         content_type=ContentType.objects.get_for_model(Patient),
@@ -425,12 +447,15 @@ def test_add_form_refuses_sms_reminders_without_a_phone(admissions_client, clini
 
 
 def test_add_form_refuses_a_duplicate_unless_allowed(admissions_client, admissions, clinic):
-    existing = make_patient(
-        admissions,
-        clinic,
+    existing = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
         first_name="Dana",
         last_name="Okafor",
         date_of_birth=datetime.date(1991, 5, 17),
+        email="maria.alvarez@example.org",
+        phone="+12025550143",
+        reminder_channels=["sms"],
     )
     # Names differ in case and spacing only: still the same person.
     data = patient_form(clinic, first_name=" dana ", last_name="OKAFOR")
@@ -479,7 +504,7 @@ def test_change_page_shows_contacts_consents_and_assessments_inline(
         relationship="Sister",
         phone="+12025550111",
     )
-    make_consent(admissions, alvarez)
+    ConsentFactory(patient=alvarez, actor=admissions)
     make_assessment(clinician, alvarez, notes="Seen at intake.")
 
     response = admissions_client.get(f"{PATIENTS}{alvarez.pk}/change/")
@@ -758,7 +783,7 @@ def test_a_consent_with_an_expiry_event_is_recorded(admissions_client, admission
 def test_revoking_a_consent_on_its_change_page_sets_revoked_on(
     admissions_client, admissions, alvarez
 ):
-    consent = make_consent(admissions, alvarez)
+    consent = ConsentFactory(patient=alvarez, actor=admissions)
 
     response = admissions_client.post(
         f"{CONSENTS}{consent.pk}/change/", {"revoked_on": "2024-06-01", "_save": "Save"}
@@ -773,7 +798,7 @@ def test_revoking_a_consent_on_its_change_page_sets_revoked_on(
 def test_a_revocation_before_signing_is_refused_with_the_services_message(
     admissions_client, admissions, alvarez
 ):
-    consent = make_consent(admissions, alvarez)
+    consent = ConsentFactory(patient=alvarez, actor=admissions)
 
     response = admissions_client.post(
         f"{CONSENTS}{consent.pk}/change/", {"revoked_on": "2023-12-31", "_save": "Save"}
@@ -788,7 +813,7 @@ def test_a_revocation_before_signing_is_refused_with_the_services_message(
 def test_saving_an_already_revoked_consent_again_is_refused_not_a_server_error(
     admissions_client, admissions, alvarez
 ):
-    consent = make_consent(admissions, alvarez)
+    consent = ConsentFactory(patient=alvarez, actor=admissions)
     services.consent_revoke(actor=admissions, consent=consent, revoked_on=datetime.date(2024, 6, 1))
     url = f"{CONSENTS}{consent.pk}/change/"
     assert 'name="revoked_on"' not in html(admissions_client.get(url))
@@ -814,7 +839,7 @@ def test_autocomplete_answers_are_audited_as_a_list(admissions_client, alvarez):
 
 
 def test_opening_a_consent_writes_a_read_audit_row(admissions_client, admissions, alvarez):
-    consent = make_consent(admissions, alvarez)
+    consent = ConsentFactory(patient=alvarez, actor=admissions)
 
     admissions_client.get(f"{CONSENTS}{consent.pk}/change/")
 

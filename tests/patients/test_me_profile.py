@@ -17,7 +17,7 @@ from programs.services import enrollments
 from scheduling import reminders
 from scheduling import services as scheduling_services
 from scheduling.models import Reminder
-from tests.factories import app_account, client_of, make_patient
+from tests.factories import PatientFactory, app_account, client_of
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +34,10 @@ def snapshot(patient):
 
 @pytest.fixture
 def ana(clinic, admissions):
-    return make_patient(
-        clinic,
-        admissions,
-        "Ana",
+    return PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ana",
         email="ana@example.org",
         phone="+12025550143",
         reminder_channels=["email", "sms"],
@@ -46,7 +46,9 @@ def ana(clinic, admissions):
 
 @pytest.fixture
 def ben(clinic, admissions):
-    return make_patient(clinic, admissions, "Ben", email="ben@example.org")
+    return PatientFactory(
+        clinic=clinic, actor=admissions, first_name="Ben", email="ben@example.org"
+    )
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ the enrollment actions and their intermediate pages with the services' messages,
 role permissions, audit rows, and program configuration with the level's defaults."""
 
 import datetime
-import itertools
 
 import pytest
 import time_machine
@@ -13,7 +12,6 @@ from django.utils.html import escape
 
 from clinic.errors import Conflict
 from clinic.models import AuditAction, AuditEvent, Bed
-from patients import services as patient_services
 from patients.models import Level
 from programs.admin import EnrollmentAdmin, ProgramAdmin, TransitionAdmin
 from programs.models import (
@@ -27,7 +25,7 @@ from programs.models import (
 )
 from programs.selectors import clinic_today
 from programs.services import enrollments as services
-from tests.factories import admin_login, staff_user
+from tests.factories import PatientFactory, ProgramFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +33,6 @@ ENROLLMENTS = "/admin/programs/enrollment/"
 PROGRAMS = "/admin/programs/program/"
 TRANSITIONS = "/admin/programs/transition/"
 BEDS = "/admin/clinic/bed/"
-
-_names = itertools.count(1)
 
 
 # Helpers ------------------------------------------------------------------------------------------
@@ -47,24 +43,6 @@ def log_in(client, user):
     user.save(update_fields=["is_staff"])
     admin_login(client, user)
     return client
-
-
-def make_patient(actor, clinic, last_name=None, **overrides):
-    fields = {
-        "first_name": "Maria",
-        "last_name": last_name or f"Alvarez{next(_names)}",
-        "date_of_birth": datetime.date(1984, 3, 7),
-        "reminder_channels": [],
-    }
-    fields.update(overrides)
-    return patient_services.patient_create(actor=actor, clinic=clinic, **fields)
-
-
-def make_program(clinic, name="Riverside Residential", level=Level.RESIDENTIAL, capacity=2, **kw):
-    fields = {**LEVEL_DEFAULTS[level], **kw}
-    return Program.objects.create(
-        clinic=clinic, name=name, level=level, capacity=capacity, **fields
-    )
 
 
 def enroll(actor, patient, program, start_date=None, **kwargs):
@@ -108,22 +86,24 @@ def clinician_client(client, clinician):
 
 @pytest.fixture
 def residential(clinic):
-    return make_program(clinic)
+    return ProgramFactory(clinic=clinic, name="Riverside Residential", capacity=2)
 
 
 @pytest.fixture
 def iop(clinic):
-    return make_program(clinic, name="Evening IOP", level=Level.IOP, capacity=10, track="evening")
+    return ProgramFactory(
+        clinic=clinic, name="Evening IOP", level=Level.IOP, capacity=10, track="evening"
+    )
 
 
 @pytest.fixture
 def alvarez(admissions, clinic):
-    return make_patient(admissions, clinic, last_name="Alvarez")
+    return PatientFactory(clinic=clinic, actor=admissions, last_name="Alvarez", first_name="Maria")
 
 
 @pytest.fixture
 def brennan(admissions, clinic):
-    return make_patient(admissions, clinic, first_name="Thomas", last_name="Brennan")
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Thomas", last_name="Brennan")
 
 
 @pytest.fixture
@@ -138,7 +118,9 @@ def waitlisted(admissions, brennan, residential):
     admitted = Enrollment.objects.filter(program=residential, status=EnrollmentStatus.ADMITTED)
     residential.capacity = admitted.count() + 1
     residential.save(update_fields=["capacity"])
-    other = make_patient(admissions, residential.clinic, last_name="Occupant")
+    other = PatientFactory(
+        clinic=residential.clinic, actor=admissions, last_name="Occupant", first_name="Maria"
+    )
     enroll(admissions, other, residential)
     entry = enroll(admissions, brennan, residential, waitlist=True)
     assert entry.status == EnrollmentStatus.WAITLISTED
@@ -149,8 +131,10 @@ def waitlisted(admissions, brennan, residential):
 def stranger_stay(other_clinic):
     """An admitted patient of another clinic, with a name that appears nowhere else."""
     staff = staff_user(role="admissions", clinics=[other_clinic])
-    patient = make_patient(staff, other_clinic, first_name="Zebulon", last_name="Quimbyfaraway")
-    program = make_program(other_clinic, name="Faraway Residential")
+    patient = PatientFactory(
+        clinic=other_clinic, actor=staff, first_name="Zebulon", last_name="Quimbyfaraway"
+    )
+    program = ProgramFactory(clinic=other_clinic, name="Faraway Residential", capacity=2)
     return enroll(staff, patient, program)
 
 
@@ -446,7 +430,7 @@ def test_a_transition_into_a_full_program_leaves_both_enrollments_as_they_were(
 ):
     iop.capacity = 1
     iop.save(update_fields=["capacity"])
-    enroll(admissions, make_patient(admissions, iop.clinic), iop)
+    enroll(admissions, PatientFactory(clinic=iop.clinic, actor=admissions, first_name="Maria"), iop)
 
     response = clinician_client.post(f"{ENROLLMENTS}{stay.pk}/transition/", transition_form(iop))
 
@@ -553,7 +537,7 @@ def test_the_bulk_discharge_reports_each_success_and_each_refusal(
     in_iop = enroll(
         admissions,
         brennan,
-        make_program(stay.program.clinic, name="Day IOP", level=Level.IOP, capacity=5),
+        ProgramFactory(clinic=stay.program.clinic, name="Day IOP", level=Level.IOP, capacity=5),
     )
 
     response = admissions_client.post(
@@ -975,7 +959,7 @@ def test_only_supervisors_configure_programs(client, admissions, clinic, iop):
 
 
 def test_programs_of_other_clinics_are_hidden(client, supervisor, iop, other_clinic):
-    elsewhere = make_program(other_clinic, name="Faraway Residential")
+    elsewhere = ProgramFactory(clinic=other_clinic, name="Faraway Residential", capacity=2)
     log_in(client, supervisor)
 
     listing = client.get(PROGRAMS)

@@ -10,50 +10,28 @@ from clinic.alerts import alert_acknowledge
 from clinic.errors import Conflict
 from clinic.models import AlertKind, AuditAction, AuditEvent, Role, StaffAlert
 from clinic.services import alert_raise
-from patients import services as patient_services
 from patients.models import Patient
-from programs.models import LEVEL_DEFAULTS, AftercarePlan, CheckIn, Level, Program
+from programs.models import AftercarePlan, CheckIn, Level
 from programs.services import aftercare as services
 from programs.services.enrollments import enrollment_create
-from tests.factories import UserFactory, staff_user
+from tests.factories import (
+    EnrollmentFactory,
+    PatientFactory,
+    ProgramFactory,
+    UserFactory,
+    staff_user,
+)
 
 pytestmark = pytest.mark.django_db
 
 BASE = "/api/v1/aftercare-plans/"
 
-_counter = iter(range(1, 100_000))
-
-
-def make_program(clinic, capacity=10, **overrides):
-    fields = {
-        **LEVEL_DEFAULTS[Level.IOP],
-        "clinic": clinic,
-        "name": f"Day IOP {next(_counter)}",
-        "level": Level.IOP,
-        "track": "day",
-        "capacity": capacity,
-        **overrides,
-    }
-    return Program.objects.create(**fields)
-
-
-def make_patient(clinic, actor, **overrides):
-    n = next(_counter)
-    fields = {
-        "first_name": f"Pat{n}",
-        "last_name": "Lee",
-        "date_of_birth": datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-        **overrides,
-    }
-    return patient_services.patient_create(actor=actor, clinic=clinic, **fields)
-
 
 def make_enrollment(clinic, admissions, clinician=None, program=None, **patient_fields):
-    return enrollment_create(
+    return EnrollmentFactory(
         actor=admissions,
-        patient=make_patient(clinic, admissions, **patient_fields),
-        program=program or make_program(clinic),
-        start_date=timezone.localdate(timezone=clinic.zone),
+        patient=PatientFactory(clinic=clinic, actor=admissions, **patient_fields),
+        program=program or ProgramFactory(clinic=clinic, level=Level.IOP, track="day", capacity=10),
         primary_clinician=clinician,
     )
 
@@ -131,11 +109,11 @@ def test_a_second_plan_for_the_same_enrollment_is_a_409(client_for, plan, clinic
 
 
 def test_a_waitlisted_enrollment_gets_no_plan(clinic, admissions, clinician):
-    program = make_program(clinic, capacity=1)
+    program = ProgramFactory(clinic=clinic, capacity=1, level=Level.IOP, track="day")
     make_enrollment(clinic, admissions, program=program)
     waitlisted = enrollment_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions),
+        patient=PatientFactory(clinic=clinic, actor=admissions),
         program=program,
         start_date=timezone.localdate(timezone=clinic.zone),
         waitlist=True,
@@ -692,7 +670,7 @@ def test_reads_are_audited_with_the_patient_id(client_for, plan, supervisor, cli
 def test_plan_list_queries_do_not_grow_with_the_page(
     client_for, clinic, admissions, clinician, supervisor, page_size, django_assert_num_queries
 ):
-    program = make_program(clinic, capacity=250)
+    program = ProgramFactory(clinic=clinic, capacity=250, level=Level.IOP, track="day")
     for _ in range(200):
         plan = services.aftercare_plan_create(
             actor=clinician, enrollment=make_enrollment(clinic, admissions, program=program)

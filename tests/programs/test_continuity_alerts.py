@@ -15,7 +15,7 @@ from programs.services import enrollments
 from programs.services.schedules import program_session_create
 from programs.tasks import continuity_gaps_alert_task
 from scheduling import services as calendar
-from tests.factories import make_patient
+from tests.factories import PatientFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def step_down(clinic, admissions, clinician, iop):
     house = program(clinic, "residential", "House")
 
     def move(first_name: str) -> Transition:
-        patient = make_patient(clinic, admissions, first_name)
+        patient = PatientFactory(clinic=clinic, actor=admissions, first_name=first_name)
         with time_machine.travel(noon_in_new_york(MOVED_ON), tick=False):
             stay = enrollments.enrollment_create(
                 actor=admissions,

@@ -14,7 +14,7 @@ from patients import services as patient_services
 from programs.models import Enrollment, Transition
 from programs.services import enrollments as services
 from programs.tasks import waitlist_expire_offers_task
-from tests.factories import make_program, staff_user
+from tests.factories import PatientFactory, ProgramFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -32,34 +32,19 @@ def day(offset: int) -> datetime.date:
     return TODAY + datetime.timedelta(days=offset)
 
 
-_counter = iter(range(1, 10_000))
-
-
-def make_patient(clinic, actor, **overrides):
-    n = next(_counter)
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=f"Pat{n}",
-        last_name="Lee",
-        date_of_birth=datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-        **overrides,
-    )
-
-
 @pytest.fixture
 def residential(clinic):
-    return make_program(clinic, "residential", capacity=2)
+    return ProgramFactory(clinic=clinic, level="residential", capacity=2)
 
 
 @pytest.fixture
 def iop(clinic):
-    return make_program(clinic, "iop", capacity=5, track="day")
+    return ProgramFactory(clinic=clinic, level="iop", capacity=5, track="day")
 
 
 @pytest.fixture
 def patients(clinic, admissions):
-    return [make_patient(clinic, admissions) for _ in range(4)]
+    return [PatientFactory(clinic=clinic, actor=admissions) for _ in range(4)]
 
 
 def step_down_after_a_stay(admissions, clinician, patient, residential, iop, **extra):
@@ -152,7 +137,7 @@ def test_program_sanity_is_held_by_the_database(clinic, changes, constraint):
     )
 
     with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
-        make_program(clinic, level, **changes)
+        ProgramFactory(clinic=clinic, level=level, **{"capacity": 2, **changes})
 
 
 @frozen
@@ -160,9 +145,11 @@ def test_program_sanity_is_held_by_the_database(clinic, changes, constraint):
 def test_program_list_queries_do_not_grow_with_the_page(
     client_for, supervisor, clinic, admissions, page_size, django_assert_num_queries
 ):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(clinic=clinic, actor=admissions)
     for index in range(100):
-        program = make_program(clinic, "iop", capacity=3, name=f"IOP {index}", track="day")
+        program = ProgramFactory(
+            clinic=clinic, level="iop", capacity=3, name=f"IOP {index}", track="day"
+        )
         services.enrollment_create(
             actor=admissions, patient=patient, program=program, start_date=TODAY
         )
@@ -253,8 +240,8 @@ def test_a_same_day_discharge_frees_the_place_at_once(
 
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_admissions_for_the_last_place_give_exactly_one(clinic, admissions):
-    program = make_program(clinic, "residential", capacity=1)
-    candidates = [make_patient(clinic, admissions) for _ in range(20)]
+    program = ProgramFactory(clinic=clinic, level="residential", capacity=1)
+    candidates = [PatientFactory(clinic=clinic, actor=admissions) for _ in range(20)]
     barrier = threading.Barrier(20)
     outcomes = []
 
@@ -282,8 +269,8 @@ def test_twenty_concurrent_admissions_for_the_last_place_give_exactly_one(clinic
 
 @frozen
 def test_a_second_residential_stay_is_409(client_for, admissions, clinic, patients):
-    first = make_program(clinic, "residential", capacity=5, name="North")
-    second = make_program(clinic, "residential", capacity=5, name="South")
+    first = ProgramFactory(clinic=clinic, level="residential", capacity=5, name="North")
+    second = ProgramFactory(clinic=clinic, level="residential", capacity=5, name="South")
     client = client_for(admissions)
     enroll(client, patients[0], first)
 
@@ -296,8 +283,8 @@ def test_a_second_residential_stay_is_409(client_for, admissions, clinic, patien
 def test_the_database_refuses_overlapping_stays_whatever_the_code_path(
     clinic, admissions, patients
 ):
-    north = make_program(clinic, "residential", capacity=5, name="North")
-    south = make_program(clinic, "residential", capacity=5, name="South")
+    north = ProgramFactory(clinic=clinic, level="residential", capacity=5, name="North")
+    south = ProgramFactory(clinic=clinic, level="residential", capacity=5, name="South")
     common = {
         "patient": patients[0],
         "status": "admitted",
@@ -419,8 +406,8 @@ def test_another_clinics_enrollments_and_programs_are_out_of_reach(
     client_for, admissions, other_clinic, patients, residential
 ):
     outsider = staff_user(role="admissions", clinics=[other_clinic])
-    outside_patient = make_patient(other_clinic, outsider)
-    outside_program = make_program(other_clinic, "residential")
+    outside_patient = PatientFactory(clinic=other_clinic, actor=outsider)
+    outside_program = ProgramFactory(clinic=other_clinic, level="residential", capacity=2)
     hidden = services.enrollment_create(
         actor=outsider, patient=outside_patient, program=outside_program, start_date=TODAY
     )
@@ -446,11 +433,11 @@ def test_another_clinics_enrollments_and_programs_are_out_of_reach(
 def test_enrollment_list_queries_do_not_grow_with_the_page(
     client_for, supervisor, clinic, admissions, page_size, django_assert_num_queries
 ):
-    program = make_program(clinic, "outpatient", capacity=500)
+    program = ProgramFactory(clinic=clinic, level="outpatient", capacity=500)
     for _ in range(200):
         services.enrollment_create(
             actor=admissions,
-            patient=make_patient(clinic, admissions),
+            patient=PatientFactory(clinic=clinic, actor=admissions),
             program=program,
             start_date=clinic_today(clinic),
         )
@@ -467,7 +454,7 @@ def test_enrollment_list_queries_do_not_grow_with_the_page(
 
 
 def test_a_freed_place_is_offered_to_the_head_of_the_waitlist_once(admissions, clinic, patients):
-    program = make_program(clinic, "residential", capacity=1)
+    program = ProgramFactory(clinic=clinic, level="residential", capacity=1)
     with time_machine.travel(NOW, tick=False):
         present = services.enrollment_create(
             actor=admissions, patient=patients[0], program=program, start_date=TODAY
@@ -511,7 +498,9 @@ def test_a_freed_place_is_offered_to_the_head_of_the_waitlist_once(admissions, c
 
 
 def test_an_expired_offer_passes_on_and_the_patient_goes_behind(admissions, clinic, patients):
-    program = make_program(clinic, "residential", capacity=1, waitlist_offer_hours=24)
+    program = ProgramFactory(
+        clinic=clinic, level="residential", capacity=1, waitlist_offer_hours=24
+    )
     with time_machine.travel(NOW, tick=False):
         present = services.enrollment_create(
             actor=admissions, patient=patients[0], program=program, start_date=TODAY
@@ -620,7 +609,7 @@ def test_api_md_step_down(client, admissions, clinic, residential, iop, patients
 def test_a_transition_into_a_full_program_changes_nothing(
     admissions, clinician, clinic, residential, patients
 ):
-    full_iop = make_program(clinic, "iop", capacity=1, track="evening")
+    full_iop = ProgramFactory(clinic=clinic, level="iop", capacity=1, track="evening")
     services.enrollment_create(
         actor=admissions, patient=patients[1], program=full_iop, start_date=TODAY
     )
@@ -653,10 +642,10 @@ def test_the_kind_must_match_the_levels(
     client_for, admissions, clinic, patients, kind, target_level
 ):
     clinician = staff_user(role="clinician", clinics=[clinic])
-    source_program = make_program(clinic, "php", capacity=3, name="PHP")
-    target = make_program(
-        clinic,
-        target_level,
+    source_program = ProgramFactory(clinic=clinic, level="php", capacity=3, name="PHP")
+    target = ProgramFactory(
+        clinic=clinic,
+        level=target_level,
         capacity=3,
         name="Target",
         track="day" if target_level == "iop" else "",

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 
 from programs.services import enrollments, schedules
 from scheduling.models import RosterEntry, Series, Session
+from tests.factories import PatientFactory, ProgramFactory
 from tests.scheduling.test_scheduling_admin import html, log_in, series_form, session_form
 from tests.scheduling.test_sessions_api import (
     NOW,
@@ -20,8 +21,6 @@ from tests.scheduling.test_sessions_api import (
     TODAY,
     body,
     iso,
-    make_patient,
-    make_program,
     series_body,
 )
 
@@ -40,7 +39,7 @@ def ny(month: int, day: int, hour: int) -> datetime.datetime:
 
 @pytest.fixture
 def iop(clinic):
-    return make_program(clinic)
+    return ProgramFactory(clinic=clinic, level="iop", name="Evening IOP", capacity=10)
 
 
 @pytest.fixture
@@ -137,7 +136,7 @@ def test_individual_appointments_and_cancelled_sessions_do_not_count(
 ):
     for day in (8, 10):
         assert one_off(api, iop, ny(12, day, 9)).status_code == 201
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(clinic=clinic, actor=admissions, last_name="Rivera")
 
     appointment = one_off(
         api, iop, ny(12, 9, 9), hours=1, kind="individual", patient=patient.pk, title="Check-in"
@@ -285,7 +284,9 @@ def test_a_series_edit_of_one_occurrences_time_keeps_the_length(api, iop, three_
 
 @pytest.fixture
 def enrolled(frozen_time, admissions, iop, clinic):
-    patients = [make_patient(clinic, admissions) for _ in range(2)]
+    patients = [
+        PatientFactory(clinic=clinic, actor=admissions, last_name="Rivera") for _ in range(2)
+    ]
     for patient in patients:
         enrollments.enrollment_create(
             actor=admissions, patient=patient, program=iop, start_date=TODAY

@@ -20,7 +20,7 @@ from programs.models import (
     Transition,
 )
 from programs.services import enrollments as services
-from tests.factories import UserFactory, staff_user
+from tests.factories import PatientFactory, ProgramFactory, UserFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -40,26 +40,6 @@ def frozen_today():
 
 def day(text: str) -> datetime.date:
     return datetime.date.fromisoformat(text)
-
-
-def make_program(clinic, name, level=Level.RESIDENTIAL, capacity=10, **fields):
-    return Program.objects.create(
-        clinic=clinic,
-        name=name,
-        level=level,
-        capacity=capacity,
-        **{**LEVEL_DEFAULTS[level], **fields},
-    )
-
-
-def make_patient(clinic, actor, first_name, last_name):
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=first_name,
-        last_name=last_name,
-        date_of_birth=datetime.date(1988, 3, 4),
-    )
 
 
 def bulk_patients(clinic, count):
@@ -101,9 +81,16 @@ def discharge(enrollment, on):
 def test_census_by_hand(client_for, admissions, clinic):
     # given: three beds; A in since 11-20, B from 11-25 until a discharge on 12-03, C admitted
     # from tomorrow, D waiting for a place from today
-    house = make_program(clinic, "Census House", capacity=3, min_stay_days=None)
+    house = ProgramFactory(clinic=clinic, name="Census House", capacity=3, min_stay_days=None)
     a, b, c, d = (
-        make_patient(clinic, admissions, name, "Census") for name in ("Amy", "Bo", "Cy", "Di")
+        PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            first_name=name,
+            last_name="Census",
+            date_of_birth=datetime.date(1988, 3, 4),
+        )
+        for name in ("Amy", "Bo", "Cy", "Di")
     )
     services.enrollment_create(
         actor=admissions, patient=a, program=house, start_date=day("2026-11-20")
@@ -158,7 +145,7 @@ def test_census_by_hand(client_for, admissions, clinic):
 def test_census_agrees_with_enrollment_is_active_on(admissions, clinic):
     # given: a mix of stays, discharges, future admissions, waitlist requests and cancellations
     rng = random.Random(20261201)
-    program = make_program(clinic, "Mixed", level=Level.OUTPATIENT, capacity=12)
+    program = ProgramFactory(clinic=clinic, name="Mixed", level=Level.OUTPATIENT, capacity=12)
     enrollments = []
     for patient in bulk_patients(clinic, 40):
         start = TODAY + datetime.timedelta(days=rng.randint(-80, 60))
@@ -223,7 +210,7 @@ def test_census_agrees_with_enrollment_is_active_on(admissions, clinic):
 
 
 def test_census_defaults_to_thirty_days_from_today(client_for, clinician, clinic):
-    make_program(clinic, "House")
+    ProgramFactory(clinic=clinic, name="House", capacity=10)
 
     body = client_for(clinician).get(CENSUS).json()
 
@@ -233,7 +220,7 @@ def test_census_defaults_to_thirty_days_from_today(client_for, clinician, clinic
 
 def test_census_today_is_the_clinics_local_date(client_for, clinician, clinic):
     # 03:00 UTC on 12-01 is still 11-30 in New York
-    house = make_program(clinic, "House", capacity=2)
+    house = ProgramFactory(clinic=clinic, name="House", capacity=2)
     waiting = bulk_patients(clinic, 1)[0]
     admit(waiting, house, day("2026-11-30"), status=EnrollmentStatus.WAITLISTED)
 
@@ -246,9 +233,11 @@ def test_census_today_is_the_clinics_local_date(client_for, clinician, clinic):
 
 def test_census_filters_by_level_and_clinic(client_for, clinic, other_clinic):
     user = staff_user(role="supervisor", clinics=[clinic, other_clinic])
-    house = make_program(clinic, "House")
-    iop = make_program(clinic, "Evenings", level=Level.IOP, track="evening")
-    elsewhere = make_program(other_clinic, "Elsewhere")
+    house = ProgramFactory(clinic=clinic, name="House", capacity=10)
+    iop = ProgramFactory(
+        clinic=clinic, name="Evenings", level=Level.IOP, track="evening", capacity=10
+    )
+    elsewhere = ProgramFactory(clinic=other_clinic, name="Elsewhere", capacity=10)
     client = client_for(user)
 
     def ids(**params):
@@ -283,7 +272,7 @@ def test_census_rejects_a_bad_range(client_for, clinician, clinic, params, field
 
 
 def test_census_allows_ninety_two_days(client_for, clinician, clinic):
-    make_program(clinic, "House")
+    ProgramFactory(clinic=clinic, name="House", capacity=10)
 
     response = client_for(clinician).get(CENSUS, {"start": "2026-12-01", "end": "2027-03-02"})
 
@@ -294,7 +283,7 @@ def test_census_allows_ninety_two_days(client_for, clinician, clinic):
 def test_census_end_alone_in_the_past_gives_the_thirty_days_before_it(
     client_for, clinician, clinic
 ):
-    make_program(clinic, "House")
+    ProgramFactory(clinic=clinic, name="House", capacity=10)
 
     days = client_for(clinician).get(CENSUS, {"end": "2026-11-10"}).json()["results"][0]["days"]
 
@@ -307,11 +296,23 @@ def test_census_end_alone_in_the_past_gives_the_thirty_days_before_it(
 @pytest.fixture
 def board(clinic, admissions, clinician):
     """Today is 2026-12-01 in the clinic; see each patient's comment for the flags expected."""
-    residential = make_program(clinic, "Harbor House", Level.RESIDENTIAL)  # min stay 28
-    iop = make_program(clinic, "Evening IOP", Level.IOP, track="evening")  # min stay 42
-    outpatient = make_program(clinic, "Outpatient", Level.OUTPATIENT)  # no minimum
+    residential = ProgramFactory(
+        clinic=clinic, name="Harbor House", level=Level.RESIDENTIAL, capacity=10
+    )  # min stay 28
+    iop = ProgramFactory(
+        clinic=clinic, name="Evening IOP", level=Level.IOP, track="evening", capacity=10
+    )  # min stay 42
+    outpatient = ProgramFactory(
+        clinic=clinic, name="Outpatient", level=Level.OUTPATIENT, capacity=10
+    )  # no minimum
     people = {
-        name: make_patient(clinic, admissions, name, last)
+        name: PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            first_name=name,
+            last_name=last,
+            date_of_birth=datetime.date(1988, 3, 4),
+        )
         for name, last in [
             ("Amy", "Adams"),
             ("Ben", "Baker"),
@@ -592,7 +593,7 @@ def test_every_staff_role_reads_the_reports(client_for, clinic, role, path):
 
 @pytest.mark.parametrize("path", [CENSUS, STEP_DOWN])
 def test_a_superuser_reads_the_reports(client_for, clinic, path):
-    make_program(clinic, "House")
+    ProgramFactory(clinic=clinic, name="House", capacity=10)
     superuser = UserFactory(is_superuser=True, is_staff=True)
 
     response = client_for(superuser).get(path)
@@ -614,8 +615,8 @@ def test_reports_need_authentication(api_client, path):
 
 
 def test_another_clinics_programs_never_appear(client_for, clinic, other_clinic):
-    mine = make_program(clinic, "Mine", level=Level.OUTPATIENT)
-    theirs = make_program(other_clinic, "Theirs", level=Level.OUTPATIENT)
+    mine = ProgramFactory(clinic=clinic, name="Mine", level=Level.OUTPATIENT, capacity=10)
+    theirs = ProgramFactory(clinic=other_clinic, name="Theirs", level=Level.OUTPATIENT, capacity=10)
     me = staff_user(role="clinician", clinics=[clinic])
     outsider = Patient.objects.create(
         clinic=other_clinic,

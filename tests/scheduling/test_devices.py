@@ -11,12 +11,11 @@ from rest_framework.test import APIClient
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import ChannelError, DeliveryResult
-from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import reminders, services
 from scheduling.models import Device, Reminder
-from tests.factories import UserFactory
+from tests.factories import PatientFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -77,21 +76,6 @@ def fake_push(settings):
 
 # Patients and their app accounts ------------------------------------------------------------------
 
-_names = itertools.count(1)
-
-
-def make_patient(clinic, actor, channels=("push",)):
-    n = next(_names)
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=f"Pat{n}",
-        last_name="Lee",
-        date_of_birth=datetime.date(1985, 3, 1) + datetime.timedelta(days=n),
-        email=f"pat{n}@example.org",
-        reminder_channels=list(channels),
-    )
-
 
 def app_account(patient):
     user = UserFactory()
@@ -102,12 +86,16 @@ def app_account(patient):
 
 @pytest.fixture
 def ana(clinic, admissions):
-    return make_patient(clinic, admissions)
+    return PatientFactory(
+        clinic=clinic, actor=admissions, reachable=True, phone="", reminder_channels=["push"]
+    )
 
 
 @pytest.fixture
 def ben(clinic, admissions):
-    return make_patient(clinic, admissions)
+    return PatientFactory(
+        clinic=clinic, actor=admissions, reachable=True, phone="", reminder_channels=["push"]
+    )
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import reminders, services
 from scheduling.models import Reminder
-from tests.factories import app_account, client_of, make_patient
+from tests.factories import PatientFactory, app_account, client_of
 from tests.patients.test_admin import log_in, management_forms
 
 pytestmark = pytest.mark.django_db
@@ -55,10 +55,10 @@ def program(clinic):
 @pytest.fixture
 def rae(clinic, admissions):
     with time_machine.travel(JOINED, tick=False):
-        return make_patient(
-            clinic,
-            admissions,
-            "Rae",
+        return PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            first_name="Rae",
             email="rae@example.org",
             phone=PHONE,
             reminder_channels=["email"],

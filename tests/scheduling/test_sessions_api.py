@@ -13,12 +13,11 @@ from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditAction, AuditEvent, Room
 from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import selectors, services
 from scheduling.api.serializers import SessionSerializer
 from scheduling.models import Attendance, Reminder, RosterEntry, Series, Session
-from tests.factories import staff_user
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -44,39 +43,6 @@ def parse(value: str) -> datetime.datetime:
     return datetime.datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def make_program(clinic, level="iop", name="Evening IOP", **overrides):
-    fields = {**LEVEL_DEFAULTS[level], "clinic": clinic, "name": name, "level": level}
-    fields.setdefault("capacity", 10)
-    return Program.objects.create(**{**fields, **overrides})
-
-
-_names = iter(range(1, 10_000))
-
-
-def make_patient(clinic, actor, first_name=None):
-    n = next(_names)
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=first_name or f"Pat{n}",
-        last_name="Rivera",
-        date_of_birth=datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-    )
-
-
-def make_session(actor, clinic, start=None, hours=3, **fields):
-    start = start or at(days=1)
-    fields.setdefault("title", "Relapse prevention")
-    fields.setdefault("kind", "group")
-    return services.session_create(
-        actor=actor,
-        clinic=clinic,
-        starts_at=start,
-        ends_at=start + datetime.timedelta(hours=hours),
-        **fields,
-    )
-
-
 def body(program=None, start=None, hours=3, **extra):
     start = start or at(days=1)
     data = {
@@ -94,7 +60,7 @@ def body(program=None, start=None, hours=3, **extra):
 
 @pytest.fixture
 def iop(clinic):
-    return make_program(clinic)
+    return ProgramFactory(clinic=clinic, level="iop", name="Evening IOP", capacity=10)
 
 
 @pytest.fixture
@@ -104,7 +70,10 @@ def room(clinic):
 
 @pytest.fixture
 def patients(clinic, admissions):
-    return [make_patient(clinic, admissions, name) for name in ("Ana", "Ben", "Cy")]
+    return [
+        PatientFactory(clinic=clinic, actor=admissions, first_name=name, last_name="Rivera")
+        for name in ("Ana", "Ben", "Cy")
+    ]
 
 
 @pytest.fixture
@@ -233,7 +202,9 @@ def test_a_cancelled_session_frees_its_clinician(frozen_time, client_for, clinic
 def test_references_must_be_the_callers_clinics(
     frozen_time, client_for, clinician, other_clinic, admissions
 ):
-    foreign_program = make_program(other_clinic, name="Elsewhere")
+    foreign_program = ProgramFactory(
+        clinic=other_clinic, name="Elsewhere", level="iop", capacity=10
+    )
     foreign_room = Room.objects.create(clinic=other_clinic, name="Far room")
 
     response = client_for(clinician).post(
@@ -261,26 +232,28 @@ def test_references_to_two_clinics_are_refused(frozen_time, client_for, clinic, 
 def calendar(frozen_time, clinician, supervisor, iop, patients, enrolled, clinic):
     """Last week's ended group (roster, no attendance), tomorrow's group, an individual
     appointment of a third patient with the supervisor, and an outpatient session."""
-    outpatient = make_program(clinic, "outpatient", name="Outpatient")
-    past = make_session(clinician, clinic, start=at(days=-7), program=iop, facilitator=clinician)
+    outpatient = ProgramFactory(clinic=clinic, level="outpatient", name="Outpatient", capacity=10)
+    past = SessionFactory(
+        clinic=clinic, actor=clinician, starts_at=at(days=-7), program=iop, facilitator=clinician
+    )
     RosterEntry.objects.bulk_create(
         [RosterEntry(session=past, patient=patient) for patient in enrolled]
     )
-    tomorrow = make_session(clinician, clinic, start=at(days=1), program=iop)
+    tomorrow = SessionFactory(clinic=clinic, actor=clinician, starts_at=at(days=1), program=iop)
     RosterEntry.objects.bulk_create(
         [RosterEntry(session=tomorrow, patient=patient) for patient in enrolled]
     )
-    appointment = make_session(
-        supervisor,
-        clinic,
-        start=at(days=2),
+    appointment = SessionFactory(
+        clinic=clinic,
+        actor=supervisor,
+        starts_at=at(days=2),
         hours=1,
         kind="individual",
         title="Check-in",
         patient=patients[2],
         facilitator=supervisor,
     )
-    other = make_session(clinician, clinic, start=at(days=3), program=outpatient)
+    other = SessionFactory(clinic=clinic, actor=clinician, starts_at=at(days=3), program=outpatient)
     return {"past": past, "tomorrow": tomorrow, "appointment": appointment, "other": other}
 
 
@@ -552,8 +525,10 @@ def test_a_move_refuses_unknown_fields_and_another_clinics_room(
 def test_moving_onto_a_clinicians_other_session_is_a_409(
     frozen_time, client_for, clinician, clinic
 ):
-    make_session(clinician, clinic, start=at(days=1), facilitator=clinician)
-    later = make_session(clinician, clinic, start=at(days=2), facilitator=clinician)
+    SessionFactory(clinic=clinic, actor=clinician, starts_at=at(days=1), facilitator=clinician)
+    later = SessionFactory(
+        clinic=clinic, actor=clinician, starts_at=at(days=2), facilitator=clinician
+    )
 
     response = client_for(clinician).patch(
         f"{SESSIONS}{later.pk}/", {"starts_at": iso(at(days=1, hours=1))}, format="json"
@@ -778,7 +753,9 @@ def test_a_series_outside_a_programs_one_sided_length_bound_is_a_400(
 ):
     """Bug in programs.services.schedules.check_series_against_program: a program with only a
     maximum session length formats the missing minimum with ``:g`` and raises TypeError (500)."""
-    program = make_program(clinic, name="Short groups", session_hours_min=None)
+    program = ProgramFactory(
+        clinic=clinic, name="Short groups", session_hours_min=None, level="iop", capacity=10
+    )
 
     response = client_for(clinician).post(
         SERIES, series_body(program, duration_minutes=300), format="json"
@@ -832,7 +809,7 @@ def test_a_series_whose_sessions_double_book_a_room_is_a_409_and_leaves_nothing(
 ):
     # Monday 2026-12-07 19:00 New York, in the middle of the series' first session.
     start = datetime.datetime(2026, 12, 7, 19, tzinfo=NY)
-    make_session(clinician, clinic, start=start, room=room)
+    SessionFactory(clinic=clinic, actor=clinician, starts_at=start, room=room)
 
     response = client_for(clinician).post(SERIES, series_body(room=room.pk), format="json")
 
@@ -853,7 +830,7 @@ def test_another_clinics_series_is_not_found(weekly, client_for, stranger):
 def started(frozen_time, clinician, clinic, iop, enrolled):
     """A program session that began half an hour ago, both enrolled patients on its roster,
     the second one having declined in the app."""
-    session = make_session(clinician, clinic, start=at(hours=-0.5), program=iop)
+    session = SessionFactory(clinic=clinic, actor=clinician, starts_at=at(hours=-0.5), program=iop)
     RosterEntry.objects.bulk_create(
         [RosterEntry(session=session, patient=patient) for patient in enrolled]
     )
@@ -928,7 +905,11 @@ def test_attendance_of_a_patient_not_on_the_roster_is_a_400(
 def test_attendance_of_another_clinics_patient_is_a_400(
     started, client_for, clinician, other_clinic
 ):
-    outsider = make_patient(other_clinic, staff_user(role="admissions", clinics=[other_clinic]))
+    outsider = PatientFactory(
+        clinic=other_clinic,
+        actor=staff_user(role="admissions", clinics=[other_clinic]),
+        last_name="Rivera",
+    )
 
     response = client_for(clinician).post(
         f"{SESSIONS}{started.pk}/attendance/",
@@ -1051,7 +1032,9 @@ def test_the_plain_list_statement_reads_the_pages_the_orm_query_reads(
     user = staff_user(role="clinician", clinics=scope)
     for n in range(7):
         for place in scope:
-            make_session(clinician, place, start=at(days=n % 3, hours=n), title=f"S{n}")
+            SessionFactory(
+                clinic=place, actor=clinician, starts_at=at(days=n % 3, hours=n), title=f"S{n}"
+            )
     nobody = staff_user(role="clinician", clinics=[])
 
     ordered = selectors.session_list_for_page(user=user).order_by("starts_at", "id")
@@ -1068,8 +1051,8 @@ def test_the_plain_list_statement_reads_the_pages_the_orm_query_reads(
 
 @time_machine.travel(NOW, tick=False)
 def test_the_list_takes_its_filters_and_ordering_off_the_plain_path(client_for, clinic, clinician):
-    early = make_session(clinician, clinic, start=at(days=1), title="Early")
-    late = make_session(clinician, clinic, start=at(days=2), title="Late")
+    early = SessionFactory(clinic=clinic, actor=clinician, starts_at=at(days=1), title="Early")
+    late = SessionFactory(clinic=clinic, actor=clinician, starts_at=at(days=2), title="Late")
     Session.objects.filter(pk=late.pk).update(status="cancelled")
     client = client_for(clinician)
 
