@@ -11,9 +11,8 @@ import time_machine
 from patients import services as patient_services
 from patients.models import Assessment, Patient, PatientContact
 from programs.services import schedules
-from scheduling import services as calendar
 from scheduling.models import Session
-from tests.factories import PatientFactory, admin_login, staff_user
+from tests.factories import PatientFactory, SessionFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -97,9 +96,9 @@ def assessment_case(clinic, admissions, clinician, bea):
 
 def session_case(clinic, admissions, clinician, bea):
     starts = NOW + datetime.timedelta(days=2)  # 2026-12-03 10:00 in New York
-    session = calendar.session_create(
-        actor=clinician,
+    session = SessionFactory(
         clinic=clinic,
+        actor=clinician,
         title="Group",
         kind="group",
         starts_at=starts,

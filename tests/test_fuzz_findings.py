@@ -8,9 +8,8 @@ import datetime
 
 import pytest
 
-from scheduling import services
 from scheduling.models import Session
-from tests.factories import PatientFactory, app_account
+from tests.factories import PatientFactory, SessionFactory, app_account
 
 pytestmark = pytest.mark.django_db
 
@@ -22,9 +21,9 @@ FAR_OFFSET_UTC = datetime.datetime(2026, 12, 2, 9, 30, tzinfo=datetime.UTC)
 
 def test_patching_a_session_with_a_null_body_is_a_400(clinic, clinician, client_for):
     start = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
-    session = services.session_create(
-        actor=clinician,
+    session = SessionFactory(
         clinic=clinic,
+        actor=clinician,
         title="Group",
         kind="group",
         starts_at=start,
@@ -51,9 +50,9 @@ def test_assessment_filter_takes_any_utc_offset(clinic, admissions, client_for):
 
 def test_session_filter_takes_any_utc_offset(clinic, clinician, client_for):
     start = FAR_OFFSET_UTC - datetime.timedelta(hours=1)
-    session = services.session_create(
-        actor=clinician,
+    session = SessionFactory(
         clinic=clinic,
+        actor=clinician,
         title="Group",
         kind="group",
         starts_at=start,

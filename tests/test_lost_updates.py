@@ -13,13 +13,13 @@ from django.test import Client as DjangoClient
 from clinic.errors import PreconditionFailed
 from patients import services as patient_services
 from patients.models import Assessment, Patient, PatientContact
-from programs.models import LEVEL_DEFAULTS, Level, Program
+from programs.models import Level
 from programs.services import aftercare
 from programs.services.enrollments import enrollment_create
 from scheduling import services as calendar
 from scheduling.models import Session
 from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
-from tests.factories import PatientFactory, staff_user
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -57,9 +57,7 @@ _suffixes = iter(range(100_000))
 
 
 def _plan(clinic, admissions, clinician):
-    program = Program.objects.create(
-        **LEVEL_DEFAULTS[Level.IOP], clinic=clinic, name="Day IOP", level=Level.IOP, capacity=5
-    )
+    program = ProgramFactory(clinic=clinic, name="Day IOP", level=Level.IOP, capacity=5)
     enrollment = enrollment_create(
         actor=admissions,
         patient=_patient(clinic, admissions, clinician),
@@ -95,9 +93,9 @@ def _goal(clinic, admissions, clinician):
 
 def _session(clinic, admissions, clinician):
     starts = NOW + datetime.timedelta(days=2)
-    return calendar.session_create(
-        actor=clinician,
+    return SessionFactory(
         clinic=clinic,
+        actor=clinician,
         title="Group",
         kind="group",
         starts_at=starts,

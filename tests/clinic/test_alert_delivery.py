@@ -17,11 +17,11 @@ from django.utils import timezone
 from clinic import alert_delivery, notifications
 from clinic.models import AlertDelivery, AlertKind, AuditAction, AuditEvent, StaffAlert
 from clinic.tasks import alert_deliveries_send_task
-from programs.models import LEVEL_DEFAULTS, Level, Program
+from programs.models import Level
 from programs.selectors import clinic_today
 from programs.services import aftercare
 from programs.services import enrollments as enrollment_services
-from tests.factories import PatientFactory, admin_login, staff_user
+from tests.factories import PatientFactory, ProgramFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -37,9 +37,7 @@ _names = itertools.count(1)
 def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_names=None):
     """A full one-bed program, a waitlisted patient, a discharge: the place is offered and
     admissions are alerted. Returns the alert."""
-    program = Program.objects.create(
-        **{**LEVEL_DEFAULTS[Level.RESIDENTIAL], "clinic": clinic, "name": name, "capacity": 1}
-    )
+    program = ProgramFactory(clinic=clinic, name=name, capacity=1, level=Level.RESIDENTIAL)
     today = clinic_today(program)
     present = enrollment_services.enrollment_create(
         actor=admissions,
@@ -68,15 +66,8 @@ def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_
 
 def risky_check_in(clinic, admissions, clinician, *, primary=True, note=NOTE):
     """A check-in reporting use, by Ana Diaz, with a note. Returns the check-in."""
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS[Level.IOP],
-            "clinic": clinic,
-            "name": f"Day IOP {next(_names)}",
-            "level": Level.IOP,
-            "track": "day",
-            "capacity": 10,
-        }
+    program = ProgramFactory(
+        clinic=clinic, name=f"Day IOP {next(_names)}", level=Level.IOP, track="day", capacity=10
     )
     enrollment = enrollment_services.enrollment_create(
         actor=admissions,

@@ -17,11 +17,10 @@ from clinic.notifications import backends
 from clinic.notifications.webhooks import compute_sms_signature
 from patients import services as patient_services
 from patients.models import Patient
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
-from scheduling import reminders, services
+from scheduling import reminders
 from scheduling.models import Reminder
-from tests.factories import PatientFactory, staff_user
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -312,22 +311,19 @@ def test_a_pending_sms_reminder_is_cancelled_at_send_time(
     api_client, rae, clinic, admissions, clinician, django_capture_on_commit_callbacks
 ):
     # given: Rae on a session on 4 December at 18:00, reminded by e-mail and SMS 24 hours before
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-            "reminder_offsets_minutes": [1440],
-        }
+    program = ProgramFactory(
+        clinic=clinic,
+        name="Evening IOP",
+        level="iop",
+        track="evening",
+        capacity=10,
+        reminder_offsets_minutes=[1440],
     )
     with frozen:
         start = at(12, 4, 18)
-        services.session_create(
-            actor=clinician,
+        SessionFactory(
             clinic=clinic,
+            actor=clinician,
             program=program,
             title="Group",
             kind="group",
@@ -489,23 +485,20 @@ def test_start_plans_the_sms_reminders_of_sessions_already_on_the_schedule(
     api_client, rae, clinic, admissions, clinician, send_due_reminders
 ):
     # given: Rae texted STOP before she joined a program with sessions on 4 and 5 December
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-            "reminder_offsets_minutes": [1440],
-        }
+    program = ProgramFactory(
+        clinic=clinic,
+        name="Evening IOP",
+        level="iop",
+        track="evening",
+        capacity=10,
+        reminder_offsets_minutes=[1440],
     )
     assert stop(api_client).status_code == 200
     for day in (4, 5):
         start = at(12, day, 18)
-        services.session_create(
-            actor=clinician,
+        SessionFactory(
             clinic=clinic,
+            actor=clinician,
             program=program,
             title="Group",
             kind="group",

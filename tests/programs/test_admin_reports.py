@@ -6,10 +6,8 @@ import pytest
 import time_machine
 
 from clinic.models import AuditEvent
-from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments as services
-from tests.factories import admin_login, staff_user
+from tests.factories import PatientFactory, ProgramFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -31,9 +29,9 @@ def login(client, user):
 
 
 def admitted(clinic, actor, first, program, start=TODAY):
-    patient = patient_services.patient_create(
-        actor=actor,
+    patient = PatientFactory(
         clinic=clinic,
+        actor=actor,
         first_name=first,
         last_name="Quill",
         date_of_birth=datetime.date(1990, 1, 1),
@@ -45,13 +43,7 @@ def admitted(clinic, actor, first, program, start=TODAY):
 
 @pytest.fixture
 def residential(clinic):
-    return Program.objects.create(
-        clinic=clinic,
-        name="House",
-        level="residential",
-        capacity=3,
-        **LEVEL_DEFAULTS["residential"],
-    )
+    return ProgramFactory(clinic=clinic, name="House", level="residential", capacity=3)
 
 
 def test_census_page_shows_each_day_of_each_program(
@@ -88,12 +80,8 @@ def test_step_down_page_lists_active_patients_and_audits_them(
 ):
     stay = admitted(clinic, admissions, "Ada", residential)
     outsider = staff_user(role="admissions", clinics=[other_clinic])
-    elsewhere = Program.objects.create(
-        clinic=other_clinic,
-        name="Elsewhere",
-        level="residential",
-        capacity=3,
-        **LEVEL_DEFAULTS["residential"],
+    elsewhere = ProgramFactory(
+        clinic=other_clinic, name="Elsewhere", level="residential", capacity=3
     )
     admitted(other_clinic, outsider, "Zed", elsewhere)
 

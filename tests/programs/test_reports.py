@@ -521,12 +521,8 @@ def test_step_down_pages_by_days_hold_across_time_zones(client_for, clinic, othe
     user = staff_user(role="supervisor", clinics=[clinic, other_clinic])
     rng = random.Random(7)
     for place in (clinic, other_clinic):
-        program = Program.objects.create(
-            clinic=place,
-            name="Outpatient",
-            level=Level.OUTPATIENT,
-            capacity=100,
-            **LEVEL_DEFAULTS[Level.OUTPATIENT],
+        program = ProgramFactory(
+            clinic=place, name="Outpatient", level=Level.OUTPATIENT, capacity=100
         )
         for patient in bulk_patients(place, 25):
             admit(patient, program, day("2026-11-28") - datetime.timedelta(days=rng.randrange(8)))

@@ -16,11 +16,10 @@ from icalendar import Calendar
 from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import feeds, services
 from scheduling.models import CalendarFeed, RosterEntry
-from tests.factories import PatientFactory, SessionFactory, app_account
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, app_account, client_of
 
 pytestmark = pytest.mark.django_db
 
@@ -70,11 +69,8 @@ def clinic(clinic):
 
 @pytest.fixture
 def iop(clinic):
-    return Program.objects.create(
-        **{**LEVEL_DEFAULTS["iop"], "clinic": clinic, "level": "iop"},
-        name="Evening IOP Recovery Track",
-        track="evening",
-        capacity=10,
+    return ProgramFactory(
+        clinic=clinic, level="iop", name="Evening IOP Recovery Track", track="evening", capacity=10
     )
 
 
@@ -85,9 +81,7 @@ def ana(clinic, admissions):
 
 @pytest.fixture
 def ana_client(ana):
-    client = APIClient()
-    client.force_authenticate(app_account(ana))
-    return client
+    return client_of(app_account(ana))
 
 
 @pytest.fixture

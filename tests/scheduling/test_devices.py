@@ -11,11 +11,16 @@ from rest_framework.test import APIClient
 
 from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import ChannelError, DeliveryResult
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import reminders, services
 from scheduling.models import Device, Reminder
-from tests.factories import PatientFactory, UserFactory
+from tests.factories import (
+    PatientFactory,
+    ProgramFactory,
+    SessionFactory,
+    app_account,
+    client_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -77,13 +82,6 @@ def fake_push(settings):
 # Patients and their app accounts ------------------------------------------------------------------
 
 
-def app_account(patient):
-    user = UserFactory()
-    patient.app_user = user
-    patient.save(update_fields=["app_user"])
-    return user
-
-
 @pytest.fixture
 def ana(clinic, admissions):
     return PatientFactory(
@@ -100,16 +98,12 @@ def ben(clinic, admissions):
 
 @pytest.fixture
 def ana_client(ana):
-    client = APIClient()
-    client.force_authenticate(app_account(ana))
-    return client
+    return client_of(app_account(ana))
 
 
 @pytest.fixture
 def ben_client(ben):
-    client = APIClient()
-    client.force_authenticate(app_account(ben))
-    return client
+    return client_of(app_account(ben))
 
 
 ANAS_PHONE = "fcm-token-ana-1"
@@ -430,16 +424,13 @@ DUE = at(12, 3, 18, 1)  # the 24-hour reminder is due
 
 @pytest.fixture
 def program(clinic):
-    return Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-            "reminder_offsets_minutes": [1440],
-        }
+    return ProgramFactory(
+        clinic=clinic,
+        name="Evening IOP",
+        level="iop",
+        track="evening",
+        capacity=10,
+        reminder_offsets_minutes=[1440],
     )
 
 
@@ -450,9 +441,9 @@ def reminded(clinic, clinician, admissions, program):
 
     def make(patient):
         with frozen:
-            session = services.session_create(
-                actor=clinician,
+            session = SessionFactory(
                 clinic=clinic,
+                actor=clinician,
                 program=program,
                 title="Group",
                 kind="group",

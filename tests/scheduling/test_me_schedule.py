@@ -10,12 +10,11 @@ from rest_framework.test import APIClient
 
 from clinic.errors import Conflict
 from clinic.models import AuditEvent
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import services
 from scheduling.api.me import ScheduleItemSerializer
 from scheduling.models import RosterEntry, Session
-from tests.factories import PatientFactory, SessionFactory, app_account
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, app_account, client_of
 
 pytestmark = pytest.mark.django_db
 
@@ -47,10 +46,8 @@ def iso(moment: datetime.datetime) -> str:
 
 @pytest.fixture
 def iop(clinic):
-    return Program.objects.create(
-        **{**LEVEL_DEFAULTS["iop"], "clinic": clinic, "name": "Evening IOP", "level": "iop"},
-        track="evening",
-        capacity=10,
+    return ProgramFactory(
+        clinic=clinic, name="Evening IOP", level="iop", track="evening", capacity=10
     )
 
 
@@ -66,9 +63,7 @@ def ben(clinic, admissions):
 
 @pytest.fixture
 def ana_client(ana):
-    client = APIClient()
-    client.force_authenticate(app_account(ana))
-    return client
+    return client_of(app_account(ana))
 
 
 @pytest.fixture

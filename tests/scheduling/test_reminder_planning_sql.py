@@ -11,10 +11,9 @@ import pytest
 import time_machine
 from django.db import models
 
-from programs.models import LEVEL_DEFAULTS, Program
 from scheduling import reminders
 from scheduling.models import Reminder, RosterEntry, Session
-from tests.factories import PatientFactory, group_session
+from tests.factories import PatientFactory, ProgramFactory, group_session
 
 pytestmark = pytest.mark.django_db
 
@@ -45,16 +44,13 @@ STARTS = [
 def test_sql_planning_matches_the_rules_in_python(clinic, clinician, quiet, offsets):
     clinic.quiet_hours_start, clinic.quiet_hours_end = quiet
     clinic.save()
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening group",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-            "reminder_offsets_minutes": offsets,
-        }
+    program = ProgramFactory(
+        clinic=clinic,
+        name="Evening group",
+        level="iop",
+        track="evening",
+        capacity=10,
+        reminder_offsets_minutes=offsets,
     )
     patient = PatientFactory(
         clinic=clinic,

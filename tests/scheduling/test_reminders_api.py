@@ -11,7 +11,7 @@ from rest_framework.test import APIClient
 from clinic import notifications
 from clinic.models import AuditAction, AuditEvent
 from programs.services import enrollments
-from scheduling import reminders, services
+from scheduling import reminders
 from scheduling.models import Reminder
 from tests.factories import PatientFactory, ProgramFactory, SessionFactory, UserFactory, staff_user
 
@@ -210,12 +210,12 @@ def test_filters_by_patient_session_status_and_channel(
 ):
     # given: a second session of the clinic on which only Ben is reminded (individual, no program)
     with time_machine.travel(PLANNED, tick=False):
-        one_to_one = services.session_create(
-            actor=clinician,
+        one_to_one = SessionFactory(
             clinic=clinic,
+            patient=world["ben"],
+            actor=clinician,
             title="Check-in",
             kind="individual",
-            patient=world["ben"],
             starts_at=at(12, 5, 12),
             ends_at=at(12, 5, 13),
         )

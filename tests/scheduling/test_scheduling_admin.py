@@ -9,11 +9,10 @@ import time_machine
 from django.utils.html import escape
 
 from clinic.models import AuditAction, AuditEvent, Room
-from patients import services as patient_services
 from programs.services import enrollments
 from scheduling import services
 from scheduling.models import RosterEntry, Series, Session
-from tests.factories import ProgramFactory, SessionFactory, admin_login, staff_user
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -61,9 +60,9 @@ def room(clinic):
 
 @pytest.fixture
 def patient(clinic, admissions):
-    return patient_services.patient_create(
-        actor=admissions,
+    return PatientFactory(
         clinic=clinic,
+        actor=admissions,
         first_name="Ana",
         last_name="Rivera",
         date_of_birth=datetime.date(1990, 4, 2),

@@ -8,13 +8,12 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from programs.services.schedules import materialize_all_series, program_series_create
 from scheduling import services
 from scheduling.models import Attendance, RosterEntry, Session
 from scheduling.recurrence import local_to_utc, occurrences
-from tests.factories import PatientFactory
+from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,15 +80,8 @@ def test_a_time_that_happens_twice_takes_the_first_occurrence():
 
 @pytest.fixture
 def evening_iop(clinic):
-    return Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 40,
-        }
+    return ProgramFactory(
+        clinic=clinic, name="Evening IOP", level="iop", track="evening", capacity=40
     )
 
 
@@ -259,15 +251,7 @@ def test_a_discharge_leaves_future_sessions_and_keeps_the_past(
 def test_rosters_follow_a_transition_in_the_same_transaction(
     clinic, admissions, clinician, evening_iop, schedule
 ):
-    residential = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["residential"],
-            "clinic": clinic,
-            "name": "House",
-            "level": "residential",
-            "capacity": 5,
-        }
-    )
+    residential = ProgramFactory(clinic=clinic, name="House", level="residential", capacity=5)
     [patient] = PatientFactory.create_batch(1, clinic=clinic, actor=admissions, last_name="Roe")
     with time_machine.travel(datetime.datetime(2026, 12, 1, 12, tzinfo=UTC), tick=False):
         stay = enrollments.enrollment_create(
@@ -296,15 +280,7 @@ def test_a_failed_transition_leaves_the_rosters_as_they_were(
 ):
     from clinic.errors import Conflict
 
-    full = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["outpatient"],
-            "clinic": clinic,
-            "name": "Full",
-            "level": "outpatient",
-            "capacity": 1,
-        }
-    )
+    full = ProgramFactory(clinic=clinic, name="Full", level="outpatient", capacity=1)
     others = PatientFactory.create_batch(2, clinic=clinic, actor=admissions, last_name="Roe")
     with time_machine.travel(datetime.datetime(2026, 12, 1, 12, tzinfo=UTC), tick=False):
         enrollments.enrollment_create(
@@ -386,15 +362,8 @@ def test_the_nightly_pass_costs_the_same_queries_for_2_and_10_series_of_two_prog
     from patients.models import Patient
     from scheduling.models import Reminder
 
-    morning_iop = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Morning IOP",
-            "level": "iop",
-            "track": "morning",
-            "capacity": 40,
-        }
+    morning_iop = ProgramFactory(
+        clinic=clinic, name="Morning IOP", level="iop", track="morning", capacity=40
     )
     start = datetime.date(2026, 10, 26)
     patients = PatientFactory.create_batch(6, clinic=clinic, actor=admissions, last_name="Roe")

@@ -12,7 +12,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditAction, AuditEvent, Room
-from patients import services as patient_services
 from programs.services import enrollments
 from scheduling import selectors, services
 from scheduling.api.serializers import SessionSerializer
@@ -950,9 +949,9 @@ def test_a_patient_who_calls_ahead_is_excused_and_no_longer_reminded(
 ):
     # given: two patients reminded by e-mail of a program session in two days
     ana, ben = (
-        patient_services.patient_create(
-            actor=admissions,
+        PatientFactory(
             clinic=clinic,
+            actor=admissions,
             first_name=name,
             last_name="Rivera",
             date_of_birth=datetime.date(1980, 1, 1),
