@@ -6,7 +6,6 @@ import datetime
 import re
 
 import pytest
-import time_machine
 
 from patients import services as patient_services
 from patients.models import Assessment, Patient, PatientContact
@@ -14,17 +13,11 @@ from programs.services import schedules
 from scheduling.models import Session
 from tests.factories import PatientFactory, SessionFactory, admin_login, staff_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)  # 10:00 in New York
 RESIDENTIAL = {"d1": 3, "d2": 1, "d3": 1, "d4": 1, "d5": 1, "d6": 1}
 HIDDEN_VERSION = re.compile(r'<input type="hidden" name="record_version" value="(\d+)"')
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import itertools
 import re
 
 import pytest
-import time_machine
 from django.test import Client as DjangoClient
 
 from clinic.errors import PreconditionFailed
@@ -21,18 +20,12 @@ from scheduling.models import Session
 from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
 from tests.factories import PatientFactory, ProgramFactory, SessionFactory, staff_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
 TODAY = datetime.date(2026, 12, 1)
 RESIDENTIAL = {"d1": 3, "d2": 1, "d3": 1, "d4": 1, "d5": 1, "d6": 1}
 ETAG = re.compile(r'^"(\d+)-(\d+)"$')
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

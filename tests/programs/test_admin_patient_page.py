@@ -5,7 +5,6 @@ import datetime
 import re
 
 import pytest
-import time_machine
 
 from clinic.models import AuditAction, AuditEvent, Bed
 from patients import services as patient_services
@@ -13,7 +12,7 @@ from programs.models import BedAssignment, Enrollment
 from programs.services import enrollments as services
 from tests.factories import PatientFactory, ProgramFactory, admin_login
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
 TODAY = datetime.date(2026, 12, 1)
@@ -22,12 +21,6 @@ STEP_DOWN = "/admin/programs/enrollment/step-down/"
 
 # A residential picture: withdrawal risk 3 and a severe disorder.
 RESIDENTIAL_DIMENSIONS = {"d1": 3, "d2": 1, "d3": 2, "d4": 2, "d5": 3, "d6": 2}
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def login(client, user):

@@ -3,7 +3,6 @@
 import datetime
 
 import pytest
-import time_machine
 
 from clinic.models import AuditEvent
 from programs.services import enrollments as services
@@ -13,12 +12,6 @@ pytestmark = pytest.mark.django_db
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
 TODAY = datetime.date(2026, 12, 1)
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def login(client, user):
@@ -47,7 +40,7 @@ def residential(clinic):
 
 
 def test_census_page_shows_each_day_of_each_program(
-    frozen, client, clinic, admissions, residential
+    frozen_time, client, clinic, admissions, residential
 ):
     admitted(clinic, admissions, "Ada", residential)
     admitted(clinic, admissions, "Bo", residential, start=TODAY + datetime.timedelta(days=1))
@@ -65,7 +58,7 @@ def test_census_page_shows_each_day_of_each_program(
 
 
 def test_census_page_refuses_a_too_long_range_with_a_message(
-    frozen, client, admissions, residential
+    frozen_time, client, admissions, residential
 ):
     response = login(client, admissions).get(
         "/admin/programs/enrollment/census/?start=2026-01-01&end=2026-12-31"
@@ -76,7 +69,7 @@ def test_census_page_refuses_a_too_long_range_with_a_message(
 
 
 def test_step_down_page_lists_active_patients_and_audits_them(
-    frozen, client, clinic, admissions, residential, other_clinic
+    frozen_time, client, clinic, admissions, residential, other_clinic
 ):
     stay = admitted(clinic, admissions, "Ada", residential)
     outsider = staff_user(role="admissions", clinics=[other_clinic])

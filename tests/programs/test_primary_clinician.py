@@ -2,7 +2,6 @@
 risky check-in alerts them by name, and someone outside the clinic could not see it."""
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from clinic.models import ClinicMembership
@@ -10,22 +9,11 @@ from programs.models import Enrollment
 from programs.services import enrollments as services
 from tests.factories import PatientFactory, ProgramFactory, staff_user
 from tests.programs.test_admin import enrollment_form, log_in
-from tests.programs.test_enrollments import NOW, TODAY, day
+from tests.programs.test_enrollments import TODAY, day
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
 REFUSED = "The primary clinician must be a clinician or supervisor of {clinic}."
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def iop(clinic):
-    return ProgramFactory(clinic=clinic, name="Evening IOP", level="iop", capacity=10)
 
 
 @pytest.fixture

@@ -6,15 +6,13 @@ Tuesday 2026-12-01 10:00 New York; the week of Monday 2026-12-07 is 2026-W50."""
 import datetime
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from programs.services import enrollments, schedules
 from scheduling.models import RosterEntry, Series, Session
-from tests.factories import PatientFactory, ProgramFactory
+from tests.factories import PatientFactory
 from tests.scheduling.test_scheduling_admin import html, log_in, series_form, session_form
 from tests.scheduling.test_sessions_api import (
-    NOW,
     NY,
     SERIES,
     SESSIONS,
@@ -38,19 +36,8 @@ def ny(month: int, day: int, hour: int) -> datetime.datetime:
 
 
 @pytest.fixture
-def iop(clinic):
-    return ProgramFactory(clinic=clinic, level="iop", name="Evening IOP", capacity=10)
-
-
-@pytest.fixture
 def api(frozen_time, client_for, clinician):
     return client_for(clinician)
-
-
-@pytest.fixture
-def frozen_time():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture

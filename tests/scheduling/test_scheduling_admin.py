@@ -5,7 +5,6 @@ import datetime
 import zoneinfo
 
 import pytest
-import time_machine
 from django.utils.html import escape
 
 from clinic.models import AuditAction, AuditEvent, Room
@@ -27,12 +26,6 @@ SERIES = "/admin/scheduling/series/"
 WEEK = "/admin/scheduling/session/week/"
 
 
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
 def log_in(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
@@ -46,11 +39,6 @@ def html(response) -> str:
 
 def ny(day: int, hour: int, minute: int = 0) -> datetime.datetime:
     return datetime.datetime(2026, 12, day, hour, minute, tzinfo=NY)
-
-
-@pytest.fixture
-def iop(clinic):
-    return ProgramFactory(clinic=clinic, name="Evening IOP", level="iop", capacity=10)
 
 
 @pytest.fixture
@@ -73,7 +61,7 @@ def patient(clinic, admissions):
 
 
 @pytest.fixture
-def week(frozen, clinician, clinic, other_clinic, iop, patient, admissions):
+def week(frozen_time, clinician, clinic, other_clinic, iop, patient, admissions):
     """The week of Monday 2026-11-30 in the program, plus sessions that must not show."""
     enrollments.enrollment_create(
         actor=admissions, patient=patient, program=iop, start_date=datetime.date(2026, 11, 1)
@@ -206,7 +194,7 @@ def session_form(clinic, start, hours=3, **fields):
 
 
 def test_the_add_form_creates_a_session_in_clinic_time_through_the_service(
-    frozen, client, clinician, clinic, iop, patient, admissions
+    frozen_time, client, clinician, clinic, iop, patient, admissions
 ):
     enrollments.enrollment_create(actor=admissions, patient=patient, program=iop, start_date=TODAY)
 
@@ -225,7 +213,7 @@ def test_the_add_form_creates_a_session_in_clinic_time_through_the_service(
 
 
 def test_the_add_form_refuses_a_double_booked_clinician_with_the_constraints_message(
-    frozen, client, clinician, supervisor, clinic
+    frozen_time, client, clinician, supervisor, clinic
 ):
     SessionFactory(clinic=clinic, actor=supervisor, starts_at=ny(3, 18), facilitator=clinician)
 
@@ -242,7 +230,7 @@ def test_the_add_form_refuses_a_double_booked_clinician_with_the_constraints_mes
 
 
 def test_the_add_form_refuses_a_double_booked_room_with_the_constraints_message(
-    frozen, client, clinician, clinic, room
+    frozen_time, client, clinician, clinic, room
 ):
     SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18), room=room)
 
@@ -257,7 +245,7 @@ def test_the_add_form_refuses_a_double_booked_room_with_the_constraints_message(
     assert Session.objects.count() == 1
 
 
-def test_the_add_form_shows_the_services_field_errors(frozen, client, clinician, clinic):
+def test_the_add_form_shows_the_services_field_errors(frozen_time, client, clinician, clinic):
     data = session_form(clinic, ny(3, 18), kind="individual")
     data["ends_at_1"] = "17:00:00"
 
@@ -270,7 +258,7 @@ def test_the_add_form_shows_the_services_field_errors(frozen, client, clinician,
     assert not Session.objects.exists()
 
 
-def test_the_change_form_moves_the_session(frozen, client, clinician, clinic):
+def test_the_change_form_moves_the_session(frozen_time, client, clinician, clinic):
     session = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
     data = {
         "starts_at_0": "2026-12-03",
@@ -290,7 +278,7 @@ def test_the_change_form_moves_the_session(frozen, client, clinician, clinic):
 
 
 def test_the_session_page_shows_the_roster_and_audits_it(
-    frozen, client, admissions, clinician, clinic, patient
+    frozen_time, client, admissions, clinician, clinic, patient
 ):
     session = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
     RosterEntry.objects.create(session=session, patient=patient)
@@ -304,7 +292,7 @@ def test_the_session_page_shows_the_roster_and_audits_it(
     ).exists()
 
 
-def test_admissions_reads_but_does_not_plan(frozen, client, admissions, clinician, clinic):
+def test_admissions_reads_but_does_not_plan(frozen_time, client, admissions, clinician, clinic):
     session = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
     client = log_in(client, admissions)
 
@@ -321,7 +309,7 @@ def test_admissions_reads_but_does_not_plan(frozen, client, admissions, clinicia
 
 
 def test_the_changelist_shows_only_the_users_clinics(
-    frozen, client, clinician, clinic, other_clinic
+    frozen_time, client, clinician, clinic, other_clinic
 ):
     mine = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
     stranger = staff_user(role="clinician", clinics=[other_clinic])
@@ -334,7 +322,7 @@ def test_the_changelist_shows_only_the_users_clinics(
     assert client.get(f"{SESSIONS}{theirs.pk}/change/").status_code == 302  # "does not exist"
 
 
-def test_the_cancel_action_cancels_through_the_service(frozen, client, clinician, clinic):
+def test_the_cancel_action_cancels_through_the_service(frozen_time, client, clinician, clinic):
     session = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
 
     response = log_in(client, clinician).post(
@@ -370,7 +358,7 @@ def series_form(clinic, **fields):
 
 
 def test_the_series_add_form_refuses_an_iop_series_twice_a_week(
-    frozen, client, clinician, clinic, iop
+    frozen_time, client, clinician, clinic, iop
 ):
     response = log_in(client, clinician).post(
         f"{SERIES}add/", series_form(clinic, program=iop, weekdays=["1", "3"])
@@ -384,7 +372,7 @@ def test_the_series_add_form_refuses_an_iop_series_twice_a_week(
 
 
 def test_the_series_add_form_creates_the_sessions_and_rosters(
-    frozen, client, clinician, clinic, iop, patient, admissions
+    frozen_time, client, clinician, clinic, iop, patient, admissions
 ):
     enrollments.enrollment_create(actor=admissions, patient=patient, program=iop, start_date=TODAY)
 
@@ -398,7 +386,9 @@ def test_the_series_add_form_creates_the_sessions_and_rosters(
     assert RosterEntry.objects.filter(session__in=sessions, patient=patient).count() == 6
 
 
-def test_the_series_change_form_edits_the_future_occurrences(frozen, client, clinician, clinic):
+def test_the_series_change_form_edits_the_future_occurrences(
+    frozen_time, client, clinician, clinic
+):
     log_in(client, clinician).post(f"{SERIES}add/", series_form(clinic))
     series = Series.objects.get()
 

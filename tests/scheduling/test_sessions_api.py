@@ -58,11 +58,6 @@ def body(program=None, start=None, hours=3, **extra):
 
 
 @pytest.fixture
-def iop(clinic):
-    return ProgramFactory(clinic=clinic, level="iop", name="Evening IOP", capacity=10)
-
-
-@pytest.fixture
 def room(clinic):
     return Room.objects.create(clinic=clinic, name="Room 1")
 
@@ -82,12 +77,6 @@ def enrolled(frozen_time, admissions, iop, patients):
             actor=admissions, patient=patient, program=iop, start_date=TODAY
         )
     return patients[:2]
-
-
-@pytest.fixture
-def frozen_time():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
