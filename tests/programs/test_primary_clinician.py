@@ -8,7 +8,7 @@ from clinic.models import ClinicMembership
 from programs.models import Enrollment
 from programs.services import enrollments as services
 from tests.factories import PatientFactory, ProgramFactory, staff_user
-from tests.programs.test_admin import enrollment_form, log_in
+from tests.programs.admin.helpers import enrollment_form, log_in
 from tests.programs.test_enrollments import TODAY, day
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
