@@ -11,8 +11,7 @@ from django.core.exceptions import ValidationError
 from programs.services import enrollments, schedules
 from scheduling.models import RosterEntry, Series, Session
 from tests.factories import PatientFactory
-from tests.scheduling.test_scheduling_admin import html, log_in, series_form, session_form
-from tests.scheduling.test_sessions_api import (
+from tests.scheduling.sessions_api.helpers import (
     NY,
     SERIES,
     SESSIONS,
@@ -21,6 +20,7 @@ from tests.scheduling.test_sessions_api import (
     iso,
     series_body,
 )
+from tests.scheduling.test_scheduling_admin import html, log_in, series_form, session_form
 
 pytestmark = pytest.mark.django_db
 

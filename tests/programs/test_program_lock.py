@@ -13,7 +13,7 @@ from programs.services import enrollments, schedules
 from scheduling.models import RosterEntry, Session
 from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
 from tests.factories import PatientFactory, ProgramFactory
-from tests.scheduling.test_sessions_api import NOW, NY, TODAY
+from tests.scheduling.sessions_api.helpers import NOW, NY, TODAY
 
 START = datetime.datetime(2026, 12, 8, 9, tzinfo=NY)
 
