@@ -14,7 +14,7 @@ from clinic.errors import Conflict
 from programs.models import Enrollment, EnrollmentStatusChange, Transition
 from programs.services import enrollments as services
 from tests.factories import PatientFactory, ProgramFactory, app_account
-from tests.programs.test_enrollments import NOW, TODAY, day, step_down_after_a_stay
+from tests.programs.enrollments.helpers import NOW, TODAY, day, step_down_after_a_stay
 
 pytestmark = pytest.mark.django_db
 

@@ -9,7 +9,7 @@ from programs.models import Enrollment
 from programs.services import enrollments as services
 from tests.factories import PatientFactory, ProgramFactory, staff_user
 from tests.programs.admin.helpers import enrollment_form, log_in
-from tests.programs.test_enrollments import TODAY, day
+from tests.programs.enrollments.helpers import TODAY, day
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
