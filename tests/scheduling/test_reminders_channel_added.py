@@ -14,7 +14,7 @@ from programs.services import enrollments
 from scheduling import reminders, services
 from scheduling.models import Reminder
 from tests.factories import PatientFactory, ProgramFactory, SessionFactory, app_account, client_of
-from tests.patients.test_admin import log_in, management_forms
+from tests.patients.admin.helpers import log_in, management_forms
 
 pytestmark = pytest.mark.django_db
 
