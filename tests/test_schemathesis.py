@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.config import SchemathesisConfig
 
-from tests.test_access_walk import World, schema_operations
+from tests.access_walk.helpers import World, schema_operations
 
 EXAMPLES_PER_OPERATION = 15
 EXAMPLES_REFUSED = 5

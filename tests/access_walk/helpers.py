@@ -1,34 +1,15 @@
-"""The access walk: every operation of the OpenAPI schema × every kind of caller.
-
-Clinic A holds the data (the demo's paths of care, plus an app account, a device, a reminder,
-an alert); clinic B holds its staff, one patient with an app account, a program with her
-waitlisted stay, a room, a series and a session, all with ids far above A's. For each operation
-the matrix below says which callers may use it (README, "Endpoints and who may use them"), and:
-
-- A's staff in an allowed role get neither 401, 403, 404 nor a server error (an empty body may
-  well be a 400); in a forbidden role, 403.
-- B's staff: an operation naming one of A's objects is 404 when their role may use it, else 403;
-  a list shows none of A's rows.
-- A patient's token: 403 on every staff operation; the patient's own ``me/`` works; B's patient
-  naming A's session or device gets 404 and sees none of A's data in ``me/`` lists.
-- Nobody logged in: 401 on everything that is not public.
-
-An operation missing from the matrix fails the walk: a new endpoint must say who may use it.
-Each request runs in a savepoint that is rolled back, so no request changes what the next sees.
-"""
+"""What the modules of access_walk/ share: constants and helpers."""
 
 import contextlib
 import datetime
 from unittest import mock
 
-import pytest
 from django.conf import settings
 from django.db import transaction
 from django.test import override_settings
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 from django.utils.module_loading import import_string
-from django_filters.filters import QuerySetRequestMixin
 from drf_spectacular.generators import SchemaGenerator
 from rest_framework.renderers import JSONRenderer
 from rest_framework.test import APIClient
@@ -45,8 +26,6 @@ from programs.models import Enrollment, Program, Transition
 from programs.services import aftercare
 from scheduling.models import Device, Reminder, RosterEntry, Series, Session
 from tests.factories import ClinicFactory, ProgramFactory, UserFactory, staff_user
-
-pytestmark = pytest.mark.django_db
 
 ADM, CLIN, SUP, PATIENT = "admissions", "clinician", "supervisor", "patient"
 
@@ -411,12 +390,6 @@ def audit_problems(who, user, method, template, response) -> list[str]:
     return problems
 
 
-def test_every_schema_operation_is_in_the_matrix():
-    operations = set(schema_operations())
-    assert operations - set(MATRIX) == set(), "operations without a matrix entry"
-    assert set(MATRIX) - operations == set(), "matrix entries for operations that are gone"
-
-
 def walk(world: World, matrix: dict, operations) -> list[str]:
     """Every caller on every operation; returns what did not match the matrix."""
     problems = []
@@ -495,28 +468,6 @@ def walk(world: World, matrix: dict, operations) -> list[str]:
     return problems
 
 
-def test_the_access_walk():
-    problems = walk(World(), MATRIX, schema_operations())
-    assert problems == [], "\n" + "\n".join(problems)
-
-
-def test_the_walk_reports_a_mismatch():
-    """The walk can fail: a matrix that denies admissions the patient list, or grants
-    clinicians the audit trail, disagrees with the service and is reported."""
-    wrong = {
-        **MATRIX,
-        ("GET", "/api/v1/patients/"): {CLIN, SUP},
-        ("GET", "/api/v1/audit-events/"): {SUP, CLIN},
-    }
-    problems = walk(
-        World(), wrong, [("GET", "/api/v1/patients/"), ("GET", "/api/v1/audit-events/")]
-    )
-    # Admissions of A and B list patients (403 wanted); clinicians of A and B get 403 (allowed
-    # wanted) on the audit trail.
-    assert len(problems) == 4, problems
-    assert all("wanted" in problem for problem in problems)
-
-
 # The browsable API and the filters ---------------------------------------------------------------
 
 
@@ -550,39 +501,6 @@ def debug_on():
         yield
 
 
-def test_the_browsable_api_is_served_with_debug_on_only():
-    assert rest_renderer_classes() == ["rest_framework.renderers.JSONRenderer"]
-    assert settings.REST_FRAMEWORK["DEFAULT_RENDERER_CLASSES"] == rest_renderer_classes()
-    assert "clinic.api.renderers.BrowsableAPIRenderer" in rest_renderer_classes(debug=True)
-
-
-def test_the_browsable_api_shows_no_other_clinics_data():
-    """Every GET of the schema a staff role of A may use, as HTML (DEBUG on: the browsable API
-    with its filter and write forms): none of B's names, MRN or ids; and with DEBUG off the
-    format is not served at all."""
-    world = World()
-    problems = []
-    gets = [
-        template
-        for method, template in schema_operations()
-        if method == "GET" and MATRIX[(method, template)] not in (PUBLIC, ME)
-    ]
-    assert "/api/v1/enrollments/" in gets
-    with debug_on():
-        for template in gets:
-            addressed = ADDRESSED_TO.get(("GET", template), MATRIX[("GET", template)])
-            for role in sorted(addressed):
-                response = call(world.staff[role], "GET", f"{world.path_for(template)}?format=api")
-                page = response.content.decode()
-                if response.status_code != 200 or "text/html" not in response["Content-Type"]:
-                    problems.append(f"A {role:>10} {template}: {response.status_code}, no page")
-                elif traces := outside_traces(page):
-                    problems.append(f"A {role:>10} {template}: shows B's {traces}")
-    response = call(world.staff[ADM], "GET", "/api/v1/enrollments/?format=api")
-    assert response.status_code == 404, "no browsable API with DEBUG off"
-    assert problems == [], "\n" + "\n".join(problems)
-
-
 # The object of clinic B that a filter of each name is aimed at.
 FILTER_TARGETS = {
     "patient": "patient",
@@ -611,32 +529,6 @@ def id_filters() -> list[tuple[str, str]]:
     )
 
 
-def test_filters_answer_another_clinics_ids_as_missing_ones():
-    """Each id filter of a list, pointed at B's object and at an id nobody has, as each staff
-    role of A: the same status and body (no existence oracle), and nothing of B in it."""
-    world = World()
-    filters = id_filters()
-    assert ("/api/v1/enrollments/", "patient") in filters
-    unknown = sorted({name for _, name in filters} - FILTER_TARGETS.keys())
-    assert unknown == [], "filters without a clinic-B object to aim at"
-    problems = []
-    for template, name in filters:
-        path = world.path_for(template)
-        outside_id = OUTSIDE_IDS[FILTER_TARGETS[name]]
-        for role in (ADM, CLIN, SUP):
-            user = world.staff[role]
-            outside = call(user, "GET", f"{path}?{name}={outside_id}")
-            missing = call(user, "GET", f"{path}?{name}={MISSING_ID}")
-            answers = [(r.status_code, r.json() if r.content else None) for r in (outside, missing)]
-            if answers[0] != answers[1]:
-                problems.append(
-                    f"A {role:>10} {template}?{name}=: B's id {answers[0]}, missing {answers[1]}"
-                )
-            if traces := outside_traces(outside.content.decode()):
-                problems.append(f"A {role:>10} {template}?{name}=: shows B's {traces}")
-    assert problems == [], "\n" + "\n".join(problems)
-
-
 def api_view_classes(patterns=None) -> set[type]:
     """Every DRF view class the URL configuration serves."""
     classes = set()
@@ -646,26 +538,3 @@ def api_view_classes(patterns=None) -> set[type]:
         elif hasattr(entry.callback, "cls"):
             classes.add(entry.callback.cls)
     return classes
-
-
-def test_no_filter_offers_every_clinics_rows():
-    """A model-choice filter lists its queryset in the browsable API's form and validates ids
-    against it: none may take a plain queryset (all clinics' rows). A new one scopes its choices
-    to the caller with a callable of the request."""
-    filtered = [
-        view
-        for view in api_view_classes()
-        if getattr(view, "filterset_class", None) or getattr(view, "filterset_fields", None)
-    ]
-    assert {view.__name__ for view in filtered} >= {"EnrollmentViewSet", "AuditEventViewSet"}
-    unscoped = []
-    for view in filtered:
-        # Filters made from field names are model-choice filters over all rows.
-        if getattr(view, "filterset_fields", None):
-            unscoped.append(f"{view.__name__}.filterset_fields")
-            continue
-        for name, declared in view.filterset_class.base_filters.items():
-            choices = getattr(declared, "queryset", None)
-            if isinstance(declared, QuerySetRequestMixin) and not callable(choices):
-                unscoped.append(f"{view.__name__}.{name}")
-    assert unscoped == []
