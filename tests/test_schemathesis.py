@@ -18,7 +18,7 @@ savepoint of its own, so no request changes what the next one sees and nothing o
 module. Examples are bounded and derandomized: every run sends the same requests.
 
 Run it alone: ``make test PYTEST_ARGS=tests/test_schemathesis.py``. What it found is in
-tests/test_fuzz_findings.py.
+tests/clinic/test_far_utc_offsets.py and tests/scheduling/test_calendar_input_bounds.py.
 """
 
 import sys
