@@ -6,12 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from tests.factories import UserFactory, staff_user
-from tests.patients.activation.helpers import (
-    BIRTH,
-    PASSWORD,
-    REFUSED,
-    activate,
-)
+from tests.patients.activation.helpers import BIRTH, PASSWORD, REFUSED, activate
 
 pytestmark = pytest.mark.django_db
 

@@ -11,14 +11,7 @@ from clinic.models import AuditEvent
 from patients import activation
 from patients.models import ActivationCode
 from tests.factories import PatientFactory, staff_user
-from tests.patients.activation.helpers import (
-    BIRTH,
-    REFUSED,
-    activate,
-    anonymous,
-    bearer,
-    issue,
-)
+from tests.patients.activation.helpers import BIRTH, REFUSED, activate, anonymous, bearer, issue
 
 pytestmark = pytest.mark.django_db
 

@@ -8,13 +8,7 @@ import pytest
 from clinic.models import AuditEvent
 from patients.models import ActivationCode
 from tests.factories import PatientFactory
-from tests.patients.activation.helpers import (
-    BIRTH,
-    REFUSALS,
-    REFUSED,
-    activate,
-    issue,
-)
+from tests.patients.activation.helpers import BIRTH, REFUSALS, REFUSED, activate, issue
 
 pytestmark = pytest.mark.django_db
 

@@ -5,10 +5,7 @@ import datetime
 import pytest
 
 from tests.factories import PatientFactory, staff_user
-from tests.patients.admin.helpers import (
-    log_in,
-    make_assessment,
-)
+from tests.patients.admin.helpers import log_in, make_assessment
 
 # Fixtures -----------------------------------------------------------------------------------------
 

@@ -16,13 +16,7 @@ from clinic.models import AuditAction
 from patients.admin import PatientAdmin
 from patients.models import Patient
 from tests.factories import PatientFactory
-from tests.patients.admin.helpers import (
-    PATIENTS,
-    audit_rows,
-    html,
-    patient_form,
-    post_patient_add,
-)
+from tests.patients.admin.helpers import PATIENTS, audit_rows, html, patient_form, post_patient_add
 
 pytestmark = pytest.mark.django_db
 

@@ -7,14 +7,7 @@ from django.utils import timezone
 
 from patients import services
 from tests.factories import ClinicFactory, PatientFactory, staff_user
-from tests.patients.admin.helpers import (
-    OUTPATIENT,
-    PATIENTS,
-    html,
-    listed,
-    log_in,
-    make_assessment,
-)
+from tests.patients.admin.helpers import OUTPATIENT, PATIENTS, html, listed, log_in, make_assessment
 
 pytestmark = pytest.mark.django_db
 

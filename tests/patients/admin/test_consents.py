@@ -9,11 +9,7 @@ from clinic.models import AuditAction
 from patients import services
 from patients.models import Consent
 from tests.factories import ConsentFactory
-from tests.patients.admin.helpers import (
-    CONSENTS,
-    audit_rows,
-    html,
-)
+from tests.patients.admin.helpers import CONSENTS, audit_rows, html
 
 pytestmark = pytest.mark.django_db
 

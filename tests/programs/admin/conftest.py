@@ -4,10 +4,7 @@ import pytest
 
 from clinic.models import Bed
 from patients.models import Level
-from programs.models import (
-    Enrollment,
-    EnrollmentStatus,
-)
+from programs.models import Enrollment, EnrollmentStatus
 from tests.factories import PatientFactory, ProgramFactory, staff_user
 from tests.programs.admin.helpers import enroll, log_in
 

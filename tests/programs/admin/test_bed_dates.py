@@ -7,16 +7,10 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from clinic.errors import Conflict
-from programs.models import (
-    BedAssignment,
-    EnrollmentStatus,
-)
+from programs.models import BedAssignment, EnrollmentStatus
 from programs.selectors import clinic_today
 from programs.services import enrollments as services
-from tests.programs.admin.helpers import (
-    ENROLLMENTS,
-    enroll,
-)
+from tests.programs.admin.helpers import ENROLLMENTS, enroll
 
 pytestmark = pytest.mark.django_db
 

@@ -4,10 +4,7 @@ import pytest
 
 from clinic.models import AuditAction
 from patients.models import Level
-from programs.models import (
-    DischargeReason,
-    EnrollmentStatus,
-)
+from programs.models import DischargeReason, EnrollmentStatus
 from programs.selectors import clinic_today
 from tests.factories import ProgramFactory, admin_login
 from tests.programs.admin.helpers import (

@@ -8,11 +8,7 @@ import pytest
 from clinic.models import AuditAction
 from patients.models import Level
 from programs.admin import EnrollmentAdmin, ProgramAdmin, TransitionAdmin
-from programs.models import (
-    DischargeReason,
-    Enrollment,
-    EnrollmentStatus,
-)
+from programs.models import DischargeReason, Enrollment, EnrollmentStatus
 from programs.selectors import clinic_today
 from programs.services import enrollments as services
 from tests.programs.admin.helpers import (

@@ -5,10 +5,7 @@ import pytest
 
 from clinic.models import AuditAction, Bed
 from patients.models import Level
-from programs.models import (
-    LEVEL_DEFAULTS,
-    Program,
-)
+from programs.models import LEVEL_DEFAULTS, Program
 from tests.factories import ProgramFactory
 from tests.programs.admin.helpers import BEDS, PROGRAMS, audit_rows, html, log_in, program_form
 

@@ -7,11 +7,7 @@ import pytest
 import time_machine
 
 from clinic.models import AuditAction
-from programs.models import (
-    Enrollment,
-    EnrollmentStatus,
-    Transition,
-)
+from programs.models import Enrollment, EnrollmentStatus, Transition
 from programs.selectors import clinic_today
 from programs.services import enrollments as services
 from tests.programs.admin.helpers import (

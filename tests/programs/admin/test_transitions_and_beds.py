@@ -4,12 +4,7 @@ import pytest
 from django.utils.html import escape
 
 from clinic.models import AuditAction, Bed
-from programs.models import (
-    BedAssignment,
-    Enrollment,
-    EnrollmentStatus,
-    Transition,
-)
+from programs.models import BedAssignment, Enrollment, EnrollmentStatus, Transition
 from programs.selectors import clinic_today
 from programs.services import enrollments as services
 from tests.factories import PatientFactory

@@ -2,11 +2,7 @@
 
 from programs.models import Level
 from programs.services import aftercare as services
-from tests.factories import (
-    EnrollmentFactory,
-    PatientFactory,
-    ProgramFactory,
-)
+from tests.factories import EnrollmentFactory, PatientFactory, ProgramFactory
 
 BASE = "/api/v1/aftercare-plans/"
 

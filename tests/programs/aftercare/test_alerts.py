@@ -5,9 +5,7 @@ import pytest
 from clinic.alerts import alert_acknowledge
 from clinic.errors import Conflict
 from clinic.models import AuditAction, AuditEvent, StaffAlert
-from tests.factories import (
-    staff_user,
-)
+from tests.factories import staff_user
 from tests.programs.aftercare.helpers import check_in, make_plan
 
 pytestmark = pytest.mark.django_db

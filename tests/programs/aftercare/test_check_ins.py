@@ -10,10 +10,7 @@ from clinic.services import alert_raise
 from patients.models import Patient
 from programs.models import CheckIn
 from programs.services import aftercare as services
-from tests.factories import (
-    UserFactory,
-    staff_user,
-)
+from tests.factories import UserFactory, staff_user
 from tests.programs.aftercare.helpers import BASE, check_in, make_plan
 
 pytestmark = pytest.mark.django_db

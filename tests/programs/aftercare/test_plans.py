@@ -12,10 +12,7 @@ from clinic.models import AuditAction, AuditEvent
 from programs.models import AftercarePlan, Level
 from programs.services import aftercare as services
 from programs.services.enrollments import enrollment_create
-from tests.factories import (
-    PatientFactory,
-    ProgramFactory,
-)
+from tests.factories import PatientFactory, ProgramFactory
 from tests.programs.aftercare.helpers import BASE, make_enrollment
 
 pytestmark = pytest.mark.django_db

@@ -6,10 +6,7 @@ import pytest
 from clinic.models import AuditAction, AuditEvent
 from programs.models import Level
 from programs.services import aftercare as services
-from tests.factories import (
-    ProgramFactory,
-    staff_user,
-)
+from tests.factories import ProgramFactory, staff_user
 from tests.programs.aftercare.helpers import BASE, check_in, make_enrollment, make_plan
 
 pytestmark = pytest.mark.django_db

@@ -11,13 +11,7 @@ from clinic.models import AuditEvent
 from programs.models import Enrollment, Transition
 from programs.services import enrollments as services
 from tests.factories import ProgramFactory, staff_user
-from tests.programs.enrollments.helpers import (
-    NOW,
-    TODAY,
-    day,
-    frozen,
-    step_down_after_a_stay,
-)
+from tests.programs.enrollments.helpers import NOW, TODAY, day, frozen, step_down_after_a_stay
 
 pytestmark = pytest.mark.django_db
 

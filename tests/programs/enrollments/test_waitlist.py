@@ -10,12 +10,7 @@ from clinic.models import StaffAlert
 from programs.services import enrollments as services
 from programs.tasks import waitlist_expire_offers_task
 from tests.factories import ProgramFactory
-from tests.programs.enrollments.helpers import (
-    NOW,
-    TODAY,
-    enroll,
-    frozen,
-)
+from tests.programs.enrollments.helpers import NOW, TODAY, enroll, frozen
 
 pytestmark = pytest.mark.django_db
 

@@ -7,23 +7,10 @@ import time_machine
 
 from patients import services as patient_services
 from patients.models import Level
-from programs.models import (
-    LEVEL_DEFAULTS,
-    EnrollmentStatus,
-    Program,
-    Transition,
-)
+from programs.models import LEVEL_DEFAULTS, EnrollmentStatus, Program, Transition
 from programs.services import enrollments as services
 from tests.factories import PatientFactory, ProgramFactory
-from tests.programs.reports.helpers import (
-    HIGH,
-    LOW,
-    NOW,
-    TODAY,
-    admit,
-    bulk_patients,
-    day,
-)
+from tests.programs.reports.helpers import HIGH, LOW, NOW, TODAY, admit, bulk_patients, day
 
 
 @pytest.fixture(autouse=True)

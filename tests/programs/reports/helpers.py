@@ -3,10 +3,7 @@
 import datetime
 
 from patients.models import Patient
-from programs.models import (
-    Enrollment,
-    EnrollmentStatus,
-)
+from programs.models import Enrollment, EnrollmentStatus
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)  # 10:00 in New York
 TODAY = datetime.date(2026, 12, 1)

@@ -6,17 +6,9 @@ import pytest
 
 from patients.models import Level, Patient
 from programs import reports
-from programs.models import (
-    Program,
-)
+from programs.models import Program
 from tests.factories import ProgramFactory, UserFactory, staff_user
-from tests.programs.reports.helpers import (
-    CENSUS,
-    STEP_DOWN,
-    TODAY,
-    admit,
-    bulk_patients,
-)
+from tests.programs.reports.helpers import CENSUS, STEP_DOWN, TODAY, admit, bulk_patients
 
 pytestmark = pytest.mark.django_db
 

@@ -9,21 +9,10 @@ import time_machine
 
 from patients.models import Level
 from programs import reports
-from programs.models import (
-    Enrollment,
-    EnrollmentStatus,
-)
+from programs.models import Enrollment, EnrollmentStatus
 from programs.services import enrollments as services
 from tests.factories import PatientFactory, ProgramFactory, staff_user
-from tests.programs.reports.helpers import (
-    CENSUS,
-    NOW,
-    TODAY,
-    admit,
-    bulk_patients,
-    day,
-    discharge,
-)
+from tests.programs.reports.helpers import CENSUS, NOW, TODAY, admit, bulk_patients, day, discharge
 
 pytestmark = pytest.mark.django_db
 

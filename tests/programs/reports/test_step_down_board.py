@@ -12,12 +12,7 @@ from clinic.models import AuditEvent
 from patients.models import Level
 from programs import reports
 from tests.factories import ProgramFactory, staff_user
-from tests.programs.reports.helpers import (
-    STEP_DOWN,
-    admit,
-    bulk_patients,
-    day,
-)
+from tests.programs.reports.helpers import STEP_DOWN, admit, bulk_patients, day
 
 pytestmark = pytest.mark.django_db
 

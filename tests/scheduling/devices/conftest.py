@@ -7,19 +7,8 @@ import time_machine
 
 from programs.services import enrollments
 from scheduling.models import Reminder
-from tests.factories import (
-    PatientFactory,
-    ProgramFactory,
-    SessionFactory,
-    app_account,
-    client_of,
-)
-from tests.scheduling.devices.helpers import (
-    DUE,
-    SESSION_START,
-    FakePushBackend,
-    frozen,
-)
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, app_account, client_of
+from tests.scheduling.devices.helpers import DUE, SESSION_START, FakePushBackend, frozen
 
 
 @pytest.fixture(autouse=True)

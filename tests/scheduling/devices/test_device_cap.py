@@ -6,9 +6,7 @@ import pytest
 from clinic.models import AuditAction
 from scheduling import services
 from scheduling.models import Device
-from tests.factories import (
-    app_account,
-)
+from tests.factories import app_account
 from tests.scheduling.devices.helpers import device_audits, register_on
 
 pytestmark = pytest.mark.django_db

@@ -9,10 +9,7 @@ from programs.services import enrollments
 from scheduling import services
 from scheduling.models import RosterEntry
 from tests.factories import PatientFactory, ProgramFactory, SessionFactory, staff_user
-from tests.scheduling.sessions_api.helpers import (
-    TODAY,
-    at,
-)
+from tests.scheduling.sessions_api.helpers import TODAY, at
 
 
 @pytest.fixture

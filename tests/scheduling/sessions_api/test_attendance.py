@@ -11,14 +11,7 @@ from programs.services import enrollments
 from scheduling import services
 from scheduling.models import Attendance, Reminder
 from tests.factories import PatientFactory, staff_user
-from tests.scheduling.sessions_api.helpers import (
-    NOW,
-    SESSIONS,
-    TODAY,
-    at,
-    body,
-    parse,
-)
+from tests.scheduling.sessions_api.helpers import NOW, SESSIONS, TODAY, at, body, parse
 
 pytestmark = pytest.mark.django_db
 

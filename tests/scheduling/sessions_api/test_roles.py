@@ -2,11 +2,7 @@
 
 import pytest
 
-from tests.scheduling.sessions_api.helpers import (
-    SERIES,
-    SESSIONS,
-    body,
-)
+from tests.scheduling.sessions_api.helpers import SERIES, SESSIONS, body
 
 pytestmark = pytest.mark.django_db
 

@@ -7,13 +7,7 @@ import pytest
 
 from scheduling.models import RosterEntry, Series, Session
 from tests.factories import ProgramFactory, SessionFactory
-from tests.scheduling.sessions_api.helpers import (
-    NY,
-    SERIES,
-    SESSIONS,
-    local_start,
-    series_body,
-)
+from tests.scheduling.sessions_api.helpers import NY, SERIES, SESSIONS, local_start, series_body
 
 pytestmark = pytest.mark.django_db
 

@@ -14,14 +14,7 @@ from scheduling import selectors, services
 from scheduling.api.serializers import SessionSerializer
 from scheduling.models import RosterEntry, Session
 from tests.factories import SessionFactory, staff_user
-from tests.scheduling.sessions_api.helpers import (
-    NOW,
-    SESSIONS,
-    TODAY,
-    at,
-    ids,
-    iso,
-)
+from tests.scheduling.sessions_api.helpers import NOW, SESSIONS, TODAY, at, ids, iso
 
 pytestmark = pytest.mark.django_db
 
