@@ -4,7 +4,7 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from tests.factories import ClinicFactory, UserFactory, staff_user
+from tests.factories import ClinicFactory, ProgramFactory, UserFactory, staff_user
 
 
 def pytest_addoption(parser):
@@ -16,6 +16,10 @@ def pytest_addoption(parser):
         "database's stays real): a test that depends on the real date, or code that mixes the "
         "two clocks, fails. Tests that freeze time still do.",
     )
+
+
+# The suite's usual moment: Tuesday 2026-12-01, 10:00 in New York (the clinics' zone).
+TUESDAY_10AM = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -50,6 +54,19 @@ def clinic(db):
 @pytest.fixture
 def other_clinic(db):
     return ClinicFactory()
+
+
+@pytest.fixture
+def frozen_time():
+    """Python's clock stopped at ``TUESDAY_10AM`` for the test."""
+    with time_machine.travel(TUESDAY_10AM, tick=False):
+        yield TUESDAY_10AM
+
+
+@pytest.fixture
+def iop(clinic):
+    """A ten-seat IOP named "Evening IOP" (no track set), with the level's cadence defaults."""
+    return ProgramFactory(clinic=clinic, level="iop", name="Evening IOP", capacity=10)
 
 
 @pytest.fixture

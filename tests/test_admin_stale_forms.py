@@ -6,26 +6,18 @@ import datetime
 import re
 
 import pytest
-import time_machine
 
 from patients import services as patient_services
 from patients.models import Assessment, Patient, PatientContact
 from programs.services import schedules
-from scheduling import services as calendar
 from scheduling.models import Session
-from tests.factories import admin_login, make_patient, staff_user
+from tests.factories import PatientFactory, SessionFactory, admin_login, staff_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)  # 10:00 in New York
 RESIDENTIAL = {"d1": 3, "d2": 1, "d3": 1, "d4": 1, "d5": 1, "d6": 1}
 HIDDEN_VERSION = re.compile(r'<input type="hidden" name="record_version" value="(\d+)"')
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
@@ -44,7 +36,9 @@ def log_in(client, user):
 
 
 def patient_case(clinic, admissions, clinician, bea):
-    patient = make_patient(clinic, admissions, "Ana", email="ana@example.org")
+    patient = PatientFactory(
+        clinic=clinic, actor=admissions, first_name="Ana", email="ana@example.org"
+    )
     form = {
         "first_name": "Anna",
         "last_name": patient.last_name,
@@ -62,7 +56,7 @@ def patient_case(clinic, admissions, clinician, bea):
 def contact_case(clinic, admissions, clinician, bea):
     contact = patient_services.contact_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions, "Ana"),
+        patient=PatientFactory(clinic=clinic, actor=admissions, first_name="Ana"),
         kind="emergency",
         name="Rosa",
         phone="+12025550143",
@@ -79,7 +73,7 @@ def contact_case(clinic, admissions, clinician, bea):
 def assessment_case(clinic, admissions, clinician, bea):
     assessment = patient_services.assessment_create(
         actor=clinician,
-        patient=make_patient(clinic, admissions, "Ana"),
+        patient=PatientFactory(clinic=clinic, actor=admissions, first_name="Ana"),
         severity="severe",
         dimensions=RESIDENTIAL,
     )
@@ -95,9 +89,9 @@ def assessment_case(clinic, admissions, clinician, bea):
 
 def session_case(clinic, admissions, clinician, bea):
     starts = NOW + datetime.timedelta(days=2)  # 2026-12-03 10:00 in New York
-    session = calendar.session_create(
-        actor=clinician,
+    session = SessionFactory(
         clinic=clinic,
+        actor=clinician,
         title="Group",
         kind="group",
         starts_at=starts,

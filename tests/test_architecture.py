@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import time_machine
 
+from tests.factories import PatientFactory, ProgramFactory
+
 
 def test_the_apps_import_only_to_their_right():
     """DESIGN.md: programs → scheduling → patients → clinic, never the other way."""
@@ -38,23 +40,14 @@ def test_denormalised_patients_must_match_what_they_hang_on(clinic, admissions, 
     """Composite foreign keys (programs migration 0006) refuse a mismatched patient."""
     from django.db import IntegrityError, transaction
 
-    from patients import services as patient_services
-    from programs.models import LEVEL_DEFAULTS, AftercarePlan, CheckIn, Program
+    from programs.models import AftercarePlan, CheckIn
     from programs.services import aftercare, enrollments
 
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["outpatient"],
-            "clinic": clinic,
-            "name": "OP",
-            "level": "outpatient",
-            "capacity": 5,
-        }
-    )
+    program = ProgramFactory(clinic=clinic, name="OP", level="outpatient", capacity=5)
     ana, ben = (
-        patient_services.patient_create(
-            actor=admissions,
+        PatientFactory(
             clinic=clinic,
+            actor=admissions,
             first_name=name,
             last_name="Roe",
             date_of_birth=datetime.date(1980, 1, 1),

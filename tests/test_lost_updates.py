@@ -7,32 +7,25 @@ import itertools
 import re
 
 import pytest
-import time_machine
 from django.test import Client as DjangoClient
 
 from clinic.errors import PreconditionFailed
 from patients import services as patient_services
 from patients.models import Assessment, Patient, PatientContact
-from programs.models import LEVEL_DEFAULTS, Level, Program
+from programs.models import Level
 from programs.services import aftercare
 from programs.services.enrollments import enrollment_create
 from scheduling import services as calendar
 from scheduling.models import Session
 from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
-from tests.factories import make_patient, staff_user
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, staff_user
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
 TODAY = datetime.date(2026, 12, 1)
 RESIDENTIAL = {"d1": 3, "d2": 1, "d3": 1, "d4": 1, "d5": 1, "d6": 1}
 ETAG = re.compile(r'^"(\d+)-(\d+)"$')
-
-
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
@@ -48,16 +41,16 @@ _names = itertools.cycle(["Ana", "Ben", "Cyd", "Dora", "Eliot", "Fatima"])
 
 
 def _patient(clinic, admissions, clinician):
-    return make_patient(clinic, admissions, next(_names), last_name=f"Lee{next(_suffixes)}")
+    return PatientFactory(
+        clinic=clinic, actor=admissions, first_name=next(_names), last_name=f"Lee{next(_suffixes)}"
+    )
 
 
 _suffixes = iter(range(100_000))
 
 
 def _plan(clinic, admissions, clinician):
-    program = Program.objects.create(
-        **LEVEL_DEFAULTS[Level.IOP], clinic=clinic, name="Day IOP", level=Level.IOP, capacity=5
-    )
+    program = ProgramFactory(clinic=clinic, name="Day IOP", level=Level.IOP, capacity=5)
     enrollment = enrollment_create(
         actor=admissions,
         patient=_patient(clinic, admissions, clinician),
@@ -93,9 +86,9 @@ def _goal(clinic, admissions, clinician):
 
 def _session(clinic, admissions, clinician):
     starts = NOW + datetime.timedelta(days=2)
-    return calendar.session_create(
-        actor=clinician,
+    return SessionFactory(
         clinic=clinic,
+        actor=clinician,
         title="Group",
         kind="group",
         starts_at=starts,
@@ -339,7 +332,7 @@ def test_a_contact_and_a_goal_are_read_on_their_own_and_audited(
 @pytest.mark.django_db(transaction=True)
 def test_of_two_concurrent_writes_that_read_the_same_version_exactly_one_wins(clinic):
     admissions = staff_user(role="admissions", clinics=[clinic])
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     read = {patient.version}
 
     def first():
@@ -367,7 +360,7 @@ def test_of_two_concurrent_writes_that_read_the_same_version_exactly_one_wins(cl
 
 
 def test_every_path_that_changes_the_row_raises_the_version(clinic, admissions, clinician):
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     session = _session(clinic, admissions, clinician)
 
     # A bulk update skips the services and auto_now, not the trigger.
@@ -381,7 +374,7 @@ def test_every_path_that_changes_the_row_raises_the_version(clinic, admissions, 
 
 
 def test_an_update_that_changes_nothing_keeps_the_version(clinic, admissions):
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
 
     Patient.objects.filter(pk=patient.pk).update(first_name="Ana")
 
@@ -389,7 +382,7 @@ def test_an_update_that_changes_nothing_keeps_the_version(clinic, admissions):
 
 
 def test_a_stale_version_written_back_cannot_turn_the_counter_back(clinic, admissions):
-    stale = make_patient(clinic, admissions, "Ana")
+    stale = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     Patient.objects.filter(pk=stale.pk).update(first_name="Anna")  # version 2
 
     stale.last_name = "Diaz"

@@ -18,7 +18,7 @@ savepoint of its own, so no request changes what the next one sees and nothing o
 module. Examples are bounded and derandomized: every run sends the same requests.
 
 Run it alone: ``make test PYTEST_ARGS=tests/test_schemathesis.py``. What it found is in
-tests/test_fuzz_findings.py.
+tests/clinic/test_far_utc_offsets.py and tests/scheduling/test_calendar_input_bounds.py.
 """
 
 import sys
@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.config import SchemathesisConfig
 
-from tests.test_access_walk import World, schema_operations
+from tests.access_walk.helpers import World, schema_operations
 
 EXAMPLES_PER_OPERATION = 15
 EXAMPLES_REFUSED = 5

@@ -18,11 +18,10 @@ from clinic import notifications
 from clinic.models import AlertDelivery, AlertKind, AuditAction, AuditEvent, StaffAlert
 from clinic.services import alert_delivery
 from clinic.tasks import alert_deliveries_send_task
-from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Level, Program
+from programs.models import Level
 from programs.services import aftercare
 from programs.services import enrollments as enrollment_services
-from tests.factories import admin_login, staff_user
+from tests.factories import PatientFactory, ProgramFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -35,33 +34,20 @@ _names = itertools.count(1)
 # Raising alerts the real way ----------------------------------------------------------------------
 
 
-def make_patient(clinic, actor, **overrides):
-    n = next(_names)
-    fields = {
-        "first_name": f"Pat{n}",
-        "last_name": "Lee",
-        "date_of_birth": datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-        **overrides,
-    }
-    return patient_services.patient_create(actor=actor, clinic=clinic, **fields)
-
-
 def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_names=None):
     """A full one-bed program, a waitlisted patient, a discharge: the place is offered and
     admissions are alerted. Returns the alert."""
-    program = Program.objects.create(
-        **{**LEVEL_DEFAULTS[Level.RESIDENTIAL], "clinic": clinic, "name": name, "capacity": 1}
-    )
+    program = ProgramFactory(clinic=clinic, name=name, capacity=1, level=Level.RESIDENTIAL)
     today = program.clinic.today()
     present = enrollment_services.enrollment_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions),
+        patient=PatientFactory(clinic=clinic, actor=admissions),
         program=program,
         start_date=today,
     )
     waiting = enrollment_services.enrollment_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions, **(patient_names or {})),
+        patient=PatientFactory(clinic=clinic, actor=admissions, **patient_names or {}),
         program=program,
         start_date=today,
         waitlist=True,
@@ -80,19 +66,12 @@ def waitlist_offer(clinic, admissions, *, name="Riverside Residential", patient_
 
 def risky_check_in(clinic, admissions, clinician, *, primary=True, note=NOTE):
     """A check-in reporting use, by Ana Diaz, with a note. Returns the check-in."""
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS[Level.IOP],
-            "clinic": clinic,
-            "name": f"Day IOP {next(_names)}",
-            "level": Level.IOP,
-            "track": "day",
-            "capacity": 10,
-        }
+    program = ProgramFactory(
+        clinic=clinic, name=f"Day IOP {next(_names)}", level=Level.IOP, track="day", capacity=10
     )
     enrollment = enrollment_services.enrollment_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions, first_name="Ana", last_name="Diaz"),
+        patient=PatientFactory(clinic=clinic, actor=admissions, first_name="Ana", last_name="Diaz"),
         program=program,
         start_date=program.clinic.today(),
         primary_clinician=clinician if primary else None,

@@ -16,7 +16,13 @@ import pytest
 from django.test import Client as DjangoClient
 from django.utils import timezone
 
-from tests.factories import ClinicFactory, make_program, staff_user, totp_code, totp_device
+from tests.factories import (
+    ClinicFactory,
+    ProgramFactory,
+    staff_user,
+    totp_code,
+    totp_device,
+)
 
 PASSWORD = "correct-horse-battery"  # tests.factories.UserFactory's
 GENERATOR = Path(sys.executable).parent / "openapi-python-client"
@@ -132,7 +138,7 @@ def test_the_core_flows_through_the_generated_client_alone(client_package, live_
 
     # given: a clinic with an IOP program, its admissions and clinician staff
     clinic = ClinicFactory()
-    iop = make_program(clinic, "iop", capacity=10)
+    iop = ProgramFactory(clinic=clinic, level="iop", capacity=10)
     admissions = staff_user(role="admissions", clinics=[clinic])
     clinician = staff_user(role="clinician", clinics=[clinic])
     base = live_server.url

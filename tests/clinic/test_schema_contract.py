@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from drf_spectacular.generators import SchemaGenerator
 
-from tests.factories import ClinicFactory, make_patient, staff_user
+from tests.factories import ClinicFactory, PatientFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +102,7 @@ def test_the_nested_lists_are_documented_as_lists(schema, path, operation_id):
 
 
 def test_a_nested_list_pages_as_documented(client_for, admissions, clinic):
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     client = client_for(admissions)
     for n in range(3):
         client.post(
@@ -153,7 +153,7 @@ def test_the_readme_names_exactly_the_schemas_paths(schema):
 
 
 def test_staff_of_another_clinic_get_nothing_from_a_nested_list(client_for, clinic, admissions):
-    patient = make_patient(clinic, admissions, "Ana")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
     outsider = staff_user(role="admissions", clinics=[ClinicFactory()])
 
     response = client_for(outsider).get(f"/api/v1/patients/{patient.pk}/contacts/")

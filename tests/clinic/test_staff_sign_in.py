@@ -11,7 +11,13 @@ from django.contrib.auth import get_user_model
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
-from tests.factories import admin_login, app_account, make_patient, totp_code, totp_device
+from tests.factories import (
+    PatientFactory,
+    admin_login,
+    app_account,
+    totp_code,
+    totp_device,
+)
 from tests.test_settings import PRODUCTION_LIKE, manage
 
 pytestmark = pytest.mark.django_db
@@ -96,7 +102,7 @@ def test_superusers_need_the_second_factor_too(traveller):
 
 
 def test_a_patients_app_account_needs_no_code(clinic, admissions, traveller):
-    user = app_account(make_patient(clinic, admissions, "Robin"))
+    user = app_account(PatientFactory(clinic=clinic, actor=admissions, first_name="Robin"))
     user.set_password(PASSWORD)
     user.save()
 

@@ -21,7 +21,7 @@ from rest_framework.test import APIClient
 from clinic.demo import DEMO_TOTP_KEY
 from patients.models import Patient
 from programs.models import Enrollment, EnrollmentStatus, Program
-from tests.factories import make_patient
+from tests.factories import PatientFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -210,7 +210,9 @@ def test_admissions_path_census_and_step_down_in_a_browser(page):
 def test_the_admin_refuses_an_over_capacity_admission_with_the_services_message(page):
     residential = Program.objects.get(name="Residential")
     admissions = get_user_model().objects.get(username="admissions")
-    patient = make_patient(residential.clinic, admissions, "Ola", last_name="Overflow")
+    patient = PatientFactory(
+        clinic=residential.clinic, actor=admissions, first_name="Ola", last_name="Overflow"
+    )
     occupied = Enrollment.objects.filter(
         program=residential, status=EnrollmentStatus.ADMITTED
     ).count()

@@ -8,7 +8,7 @@ import time_machine
 from clinic.models import AuditEvent
 from patients import services
 from patients.models import Assessment
-from tests.factories import staff_user
+from tests.factories import PatientFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -24,9 +24,9 @@ LOW = {"d1": 0, "d2": 0, "d3": 1, "d4": 1, "d5": 1, "d6": 0}
 
 @pytest.fixture
 def patient(clinic, admissions):
-    return services.patient_create(
-        actor=admissions,
+    return PatientFactory(
         clinic=clinic,
+        actor=admissions,
         first_name="Ana",
         last_name="Diaz",
         date_of_birth=datetime.date(1990, 4, 2),

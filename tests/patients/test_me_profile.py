@@ -12,12 +12,10 @@ from rest_framework.test import APIClient
 from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import backends
 from patients.models import Patient
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import reminders
-from scheduling import services as scheduling_services
 from scheduling.models import Reminder
-from tests.factories import app_account, client_of, make_patient
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, app_account, client_of
 
 pytestmark = pytest.mark.django_db
 
@@ -34,10 +32,10 @@ def snapshot(patient):
 
 @pytest.fixture
 def ana(clinic, admissions):
-    return make_patient(
-        clinic,
-        admissions,
-        "Ana",
+    return PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ana",
         email="ana@example.org",
         phone="+12025550143",
         reminder_channels=["email", "sms"],
@@ -46,7 +44,9 @@ def ana(clinic, admissions):
 
 @pytest.fixture
 def ben(clinic, admissions):
-    return make_patient(clinic, admissions, "Ben", email="ben@example.org")
+    return PatientFactory(
+        clinic=clinic, actor=admissions, first_name="Ben", email="ben@example.org"
+    )
 
 
 @pytest.fixture
@@ -279,16 +279,14 @@ def test_an_opt_out_in_the_app_cancels_a_pending_sms_at_send_time(
     settings, clinic, clinician, admissions, ana, ana_client, django_capture_on_commit_callbacks
 ):
     settings.SMS_BACKEND = "clinic.notifications.backends.LocmemSMSBackend"
-    program = Program.objects.create(
-        **{**LEVEL_DEFAULTS["iop"], "clinic": clinic, "name": "Evening IOP", "level": "iop"},
-        track="evening",
-        capacity=10,
+    program = ProgramFactory(
+        clinic=clinic, name="Evening IOP", level="iop", track="evening", capacity=10
     )
     with time_machine.travel(datetime.datetime(2026, 12, 1, 10, tzinfo=NY), tick=False):
         starts = datetime.datetime(2026, 12, 4, 18, tzinfo=NY)
-        scheduling_services.session_create(
-            actor=clinician,
+        SessionFactory(
             clinic=clinic,
+            actor=clinician,
             program=program,
             title="Group",
             kind="group",

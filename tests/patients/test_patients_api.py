@@ -10,7 +10,7 @@ from django.db import connection
 from clinic.models import AuditEvent
 from patients import services
 from patients.models import Patient
-from tests.factories import staff_user
+from tests.factories import PatientFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -28,16 +28,6 @@ def register(client, clinic, **overrides):
     return client.post(
         "/api/v1/patients/", {"clinic": clinic.pk, **ANA, **overrides}, format="json"
     )
-
-
-def make_patient(clinic, actor, **overrides):
-    fields = {
-        "first_name": "Ben",
-        "last_name": "Cole",
-        "date_of_birth": datetime.date(1985, 6, 1),
-        **overrides,
-    }
-    return services.patient_create(actor=actor, clinic=clinic, **fields)
 
 
 # Registration -------------------------------------------------------------------------------------
@@ -101,7 +91,13 @@ def test_concurrent_registrations_get_distinct_mrns(clinic, admissions):
 
     def register_one(index):
         try:
-            make_patient(clinic, admissions, first_name=f"Person{index}")
+            PatientFactory(
+                clinic=clinic,
+                actor=admissions,
+                first_name=f"Person{index}",
+                last_name="Cole",
+                date_of_birth=datetime.date(1985, 6, 1),
+            )
         except Exception as error:
             errors.append(error)
         finally:
@@ -124,7 +120,13 @@ def test_concurrent_duplicates_register_one_patient(clinic, admissions):
 
     def register_same():
         try:
-            make_patient(clinic, admissions)
+            PatientFactory(
+                clinic=clinic,
+                actor=admissions,
+                first_name="Ben",
+                last_name="Cole",
+                date_of_birth=datetime.date(1985, 6, 1),
+            )
             outcomes.append("created")
         except Exception as error:
             outcomes.append(getattr(error, "code", repr(error)))
@@ -209,7 +211,13 @@ def test_same_person_at_another_clinic_is_not_a_duplicate(client_for, clinic, ot
 def test_the_database_refuses_sms_without_a_phone_whatever_the_code_path(clinic, admissions):
     from django.db import IntegrityError, transaction
 
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
 
     with pytest.raises(IntegrityError), transaction.atomic():
         Patient.objects.filter(pk=patient.pk).update(reminder_channels=["sms"])
@@ -219,7 +227,14 @@ def test_the_database_refuses_sms_without_a_phone_whatever_the_code_path(clinic,
 
 
 def test_changing_reminder_channels_records_who_and_when(client_for, admissions, clinician, clinic):
-    patient = make_patient(clinic, admissions, email="ben@example.org")
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        email="ben@example.org",
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
 
     with time_machine.travel(datetime.datetime(2026, 11, 20, 9, tzinfo=datetime.UTC)):
         response = client_for(clinician).patch(
@@ -237,7 +252,13 @@ def test_changing_reminder_channels_records_who_and_when(client_for, admissions,
 def test_protected_fields_cannot_be_mass_assigned(
     client_for, admissions, clinic, other_clinic, field
 ):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
 
     response = client_for(admissions).patch(
         f"/api/v1/patients/{patient.pk}/", {field: other_clinic.pk}, format="json"
@@ -250,7 +271,13 @@ def test_protected_fields_cannot_be_mass_assigned(
 
 
 def test_put_is_not_offered(client_for, admissions, clinic):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
 
     response = client_for(admissions).put(f"/api/v1/patients/{patient.pk}/", {}, format="json")
 
@@ -263,25 +290,25 @@ def test_put_is_not_offered(client_for, admissions, clinic):
 @pytest.fixture
 def three_patients(clinic, admissions):
     return [
-        make_patient(
-            clinic,
-            admissions,
+        PatientFactory(
+            clinic=clinic,
+            actor=admissions,
             first_name="Ana",
             last_name="Diaz",
             date_of_birth=datetime.date(1990, 4, 2),
         ),
-        make_patient(
-            clinic,
-            admissions,
+        PatientFactory(
+            clinic=clinic,
+            actor=admissions,
             first_name="Bruno",
             last_name="Alves",
             date_of_birth=datetime.date(1975, 1, 9),
             phone="+12025550111",
             reminder_channels=["sms"],
         ),
-        make_patient(
-            clinic,
-            admissions,
+        PatientFactory(
+            clinic=clinic,
+            actor=admissions,
             first_name="Carla",
             last_name="Diaz-Moreno",
             date_of_birth=datetime.date(2001, 12, 31),
@@ -313,7 +340,13 @@ def test_search_filters_and_ordering(client_for, supervisor, three_patients, que
 
 
 def test_supervisors_read_but_do_not_write(client_for, supervisor, admissions, clinic):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
     client = client_for(supervisor)
 
     assert client.get(f"/api/v1/patients/{patient.pk}/").status_code == 200
@@ -332,7 +365,13 @@ def test_accounts_without_a_staff_role_get_403(client_for, user_without_role):
 
 def test_another_clinics_patients_are_invisible(client_for, admissions, clinic, other_clinic):
     outsider = staff_user(role="admissions", clinics=[other_clinic])
-    hidden = make_patient(other_clinic, outsider)
+    hidden = PatientFactory(
+        clinic=other_clinic,
+        actor=outsider,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
     client = client_for(admissions)
 
     assert client.get("/api/v1/patients/").json()["results"] == []
@@ -384,7 +423,13 @@ def test_patient_list_queries_do_not_grow_with_the_page(
     client_for, supervisor, admissions, clinic, page_size, django_assert_num_queries
 ):
     for index in range(200):
-        patient = make_patient(clinic, admissions, first_name=f"P{index}")
+        patient = PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            first_name=f"P{index}",
+            last_name="Cole",
+            date_of_birth=datetime.date(1985, 6, 1),
+        )
         services.contact_create(
             actor=admissions, patient=patient, kind="emergency", name="Kin", phone="+12025550100"
         )
@@ -401,7 +446,13 @@ def test_patient_list_queries_do_not_grow_with_the_page(
 
 
 def test_contacts_are_added_changed_and_removed(client_for, admissions, clinic):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
     client = client_for(admissions)
     base = f"/api/v1/patients/{patient.pk}/contacts/"
 
@@ -430,7 +481,13 @@ def test_contacts_are_added_changed_and_removed(client_for, admissions, clinic):
 
 
 def test_a_contact_needs_a_way_to_reach_them(client_for, admissions, clinic):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
 
     response = client_for(admissions).post(
         f"/api/v1/patients/{patient.pk}/contacts/",
@@ -456,7 +513,13 @@ CONSENT = {
 # Signed and revoked on fixed dates, which must not be in the future.
 @time_machine.travel(datetime.datetime(2026, 11, 20, 15, tzinfo=datetime.UTC), tick=False)
 def test_consents_are_recorded_listed_and_revoked(client_for, admissions, clinic):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
     client = client_for(admissions)
     base = f"/api/v1/patients/{patient.pk}/consents/"
 
@@ -488,7 +551,13 @@ def test_consents_are_recorded_listed_and_revoked(client_for, admissions, clinic
     ],
 )
 def test_consents_need_every_part_2_element(client_for, admissions, clinic, changes, field):
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        first_name="Ben",
+        last_name="Cole",
+        date_of_birth=datetime.date(1985, 6, 1),
+    )
 
     response = client_for(admissions).post(
         f"/api/v1/patients/{patient.pk}/consents/", {**CONSENT, **changes}, format="json"

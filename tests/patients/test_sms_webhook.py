@@ -17,11 +17,10 @@ from clinic.notifications import backends
 from clinic.notifications.webhooks import compute_sms_signature
 from patients import services as patient_services
 from patients.models import Patient
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
-from scheduling import reminders, services
+from scheduling import reminders
 from scheduling.models import Reminder
-from tests.factories import staff_user
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -72,21 +71,6 @@ def stop(client, body="STOP", phone=PHONE, **extra):
 _names = iter(range(1, 100_000))
 
 
-def make_patient(clinic, actor, channels=("email", "sms"), phone=PHONE, **extra):
-    n = next(_names)
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name=f"Pat{n}",
-        last_name="Lee",
-        date_of_birth=datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-        email=f"pat{n}@example.org",
-        phone=phone,
-        reminder_channels=list(channels),
-        **extra,
-    )
-
-
 # Rae agreed to e-mail and SMS at intake, a week before she texts STOP.
 INTAKE = NOW - datetime.timedelta(days=7)
 
@@ -94,7 +78,13 @@ INTAKE = NOW - datetime.timedelta(days=7)
 @pytest.fixture
 def rae(clinic, admissions):
     with time_machine.travel(INTAKE, tick=False):
-        return make_patient(clinic, admissions)
+        return PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            reachable=True,
+            reminder_channels=["email", "sms"],
+            phone=PHONE,
+        )
 
 
 def refreshed(patient) -> Patient:
@@ -148,11 +138,27 @@ def test_every_patient_with_that_number_is_opted_out(
 ):
     # given: a relative sharing the phone, a record at another clinic, someone else's number
     # and a patient with that number who never agreed to SMS
-    relative = make_patient(clinic, admissions, channels=["sms"])
+    relative = PatientFactory(
+        clinic=clinic, actor=admissions, reminder_channels=["sms"], reachable=True, phone=PHONE
+    )
     other_admissions = staff_user(role="admissions", clinics=[other_clinic])
-    elsewhere = make_patient(other_clinic, other_admissions, channels=["sms", "push"])
-    stranger = make_patient(clinic, admissions, phone="+12025550199")
-    email_only = make_patient(clinic, admissions, channels=["email"])
+    elsewhere = PatientFactory(
+        clinic=other_clinic,
+        actor=other_admissions,
+        reminder_channels=["sms", "push"],
+        reachable=True,
+        phone=PHONE,
+    )
+    stranger = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        phone="+12025550199",
+        reachable=True,
+        reminder_channels=["email", "sms"],
+    )
+    email_only = PatientFactory(
+        clinic=clinic, actor=admissions, reminder_channels=["email"], reachable=True, phone=PHONE
+    )
 
     response = stop(api_client)
 
@@ -305,22 +311,19 @@ def test_a_pending_sms_reminder_is_cancelled_at_send_time(
     api_client, rae, clinic, admissions, clinician, django_capture_on_commit_callbacks
 ):
     # given: Rae on a session on 4 December at 18:00, reminded by e-mail and SMS 24 hours before
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-            "reminder_offsets_minutes": [1440],
-        }
+    program = ProgramFactory(
+        clinic=clinic,
+        name="Evening IOP",
+        level="iop",
+        track="evening",
+        capacity=10,
+        reminder_offsets_minutes=[1440],
     )
     with frozen:
         start = at(12, 4, 18)
-        services.session_create(
-            actor=clinician,
+        SessionFactory(
             clinic=clinic,
+            actor=clinician,
             program=program,
             title="Group",
             kind="group",
@@ -387,16 +390,28 @@ def test_start_gives_sms_back_only_where_a_stop_took_it_away(api_client, rae, cl
     # given: Rae and three relatives texted STOP from their shared number; afterwards staff
     # record one relative's channels again (without SMS), another's new number and the third's
     # SMS back, and a fourth relative on that number, who never chose SMS, is registered
-    relative = make_patient(clinic, admissions, channels=["email", "sms"])
-    moved = make_patient(clinic, admissions, channels=["sms"])
-    back = make_patient(clinic, admissions, channels=["sms"])
+    relative = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        reminder_channels=["email", "sms"],
+        reachable=True,
+        phone=PHONE,
+    )
+    moved = PatientFactory(
+        clinic=clinic, actor=admissions, reminder_channels=["sms"], reachable=True, phone=PHONE
+    )
+    back = PatientFactory(
+        clinic=clinic, actor=admissions, reminder_channels=["sms"], reachable=True, phone=PHONE
+    )
     stop(api_client)
     patient_services.patient_update(
         actor=admissions, patient=relative, reminder_channels=["email", "push"]
     )
     patient_services.patient_update(actor=admissions, patient=moved, phone="+12025550177")
     patient_services.patient_update(actor=admissions, patient=back, reminder_channels=["sms"])
-    never_chose_sms = make_patient(clinic, admissions, channels=["email"])
+    never_chose_sms = PatientFactory(
+        clinic=clinic, actor=admissions, reminder_channels=["email"], reachable=True, phone=PHONE
+    )
 
     # when: START from the shared number and from the new one
     with time_machine.travel(LATER, tick=False):
@@ -420,7 +435,13 @@ def test_start_from_a_number_that_never_texted_stop_changes_nothing(
     api_client, rae, clinic, admissions
 ):
     # given: the number's one STOP was Rae's; Sam's number never texted STOP
-    sam = make_patient(clinic, admissions, channels=["email"], phone="+12025550199")
+    sam = PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        reminder_channels=["email"],
+        phone="+12025550199",
+        reachable=True,
+    )
     stop(api_client)
 
     with time_machine.travel(LATER, tick=False):
@@ -464,23 +485,20 @@ def test_start_plans_the_sms_reminders_of_sessions_already_on_the_schedule(
     api_client, rae, clinic, admissions, clinician, send_due_reminders
 ):
     # given: Rae texted STOP before she joined a program with sessions on 4 and 5 December
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-            "reminder_offsets_minutes": [1440],
-        }
+    program = ProgramFactory(
+        clinic=clinic,
+        name="Evening IOP",
+        level="iop",
+        track="evening",
+        capacity=10,
+        reminder_offsets_minutes=[1440],
     )
     assert stop(api_client).status_code == 200
     for day in (4, 5):
         start = at(12, day, 18)
-        services.session_create(
-            actor=clinician,
+        SessionFactory(
             clinic=clinic,
+            actor=clinician,
             program=program,
             title="Group",
             kind="group",
@@ -527,7 +545,16 @@ def test_a_burst_of_signed_stops_is_not_throttled_and_every_one_opts_out(
 ):
     # Replies to a bulk message, relayed by the provider from one of its addresses.
     numbers = [f"+120255501{n:02d}" for n in range(100)]
-    patients = [make_patient(clinic, admissions, phone=number) for number in numbers]
+    patients = [
+        PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            phone=number,
+            reachable=True,
+            reminder_channels=["email", "sms"],
+        )
+        for number in numbers
+    ]
     provider = APIClient(REMOTE_ADDR=production_anon_rate)
 
     codes = [stop(provider, phone=number).status_code for number in numbers]

@@ -5,15 +5,14 @@ import datetime
 import re
 
 import pytest
-import time_machine
 
 from clinic.models import AuditAction, AuditEvent, Bed
 from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, BedAssignment, Enrollment, Program
+from programs.models import BedAssignment, Enrollment
 from programs.services import enrollments as services
-from tests.factories import admin_login
+from tests.factories import PatientFactory, ProgramFactory, admin_login
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
 TODAY = datetime.date(2026, 12, 1)
@@ -24,37 +23,11 @@ STEP_DOWN = "/admin/programs/enrollment/step-down/"
 RESIDENTIAL_DIMENSIONS = {"d1": 3, "d2": 1, "d3": 2, "d4": 2, "d5": 3, "d6": 2}
 
 
-@pytest.fixture(autouse=True)
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
 def login(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
     admin_login(client, user)
     return client
-
-
-def program(clinic, name, level, capacity, **extra):
-    return Program.objects.create(
-        clinic=clinic,
-        name=name,
-        level=level,
-        capacity=capacity,
-        **{**LEVEL_DEFAULTS[level], **extra},
-    )
-
-
-def register(clinic, actor, last_name):
-    return patient_services.patient_create(
-        actor=actor,
-        clinic=clinic,
-        first_name="Noor",
-        last_name=last_name,
-        date_of_birth=datetime.date(1988, 5, 6),
-    )
 
 
 def assess(patient, actor):
@@ -74,7 +47,7 @@ def page_of(client, patient) -> str:
 
 @pytest.fixture
 def house(clinic):
-    house = program(clinic, "House", "residential", 2)
+    house = ProgramFactory(clinic=clinic, name="House", level="residential", capacity=2)
     beds = [Bed.objects.create(clinic=clinic, room="A", label=str(n)) for n in (1, 2)]
     house.beds.set(beds)
     return house
@@ -82,12 +55,20 @@ def house(clinic):
 
 @pytest.fixture
 def evening(clinic):
-    return program(clinic, "Evening IOP", "iop", 10, track="evening")
+    return ProgramFactory(
+        clinic=clinic, name="Evening IOP", level="iop", capacity=10, track="evening"
+    )
 
 
 @pytest.fixture
 def patient(clinic, admissions):
-    return register(clinic, admissions, "Quill")
+    return PatientFactory(
+        clinic=clinic,
+        actor=admissions,
+        last_name="Quill",
+        first_name="Noor",
+        date_of_birth=datetime.date(1988, 5, 6),
+    )
 
 
 # The patient's page -------------------------------------------------------------------------------
@@ -210,7 +191,16 @@ def test_an_action_page_ignores_a_next_address_on_another_site(client, admission
 
 
 def test_the_bed_form_says_which_beds_are_taken(client, admissions, clinic, house):
-    first, second = (register(clinic, admissions, name) for name in ("Ames", "Bell"))
+    first, second = (
+        PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            last_name=name,
+            first_name="Noor",
+            date_of_birth=datetime.date(1988, 5, 6),
+        )
+        for name in ("Ames", "Bell")
+    )
     bed_one, bed_two = house.beds.order_by("label")
     one = services.enrollment_create(
         actor=admissions, patient=first, program=house, start_date=TODAY
@@ -270,10 +260,12 @@ def test_the_census_draws_an_occupancy_chart_per_program(
 
 
 def test_chart_text_is_escaped(client, supervisor, admissions, clinic):
-    hostile = program(clinic, "<script>alert(1)</script>", "outpatient", 5)
-    patient = patient_services.patient_create(
-        actor=admissions,
+    hostile = ProgramFactory(
+        clinic=clinic, name="<script>alert(1)</script>", level="outpatient", capacity=5
+    )
+    patient = PatientFactory(
         clinic=clinic,
+        actor=admissions,
         first_name="<b>Eve</b>",
         last_name="<i>Quill</i>",
         date_of_birth=datetime.date(1990, 1, 1),
@@ -291,7 +283,13 @@ def test_the_step_down_board_draws_a_bar_per_patient(
     client, clinician, admissions, clinic, house, evening
 ):
     for name in ("Ames", "Bell"):
-        patient = register(clinic, admissions, name)
+        patient = PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            last_name=name,
+            first_name="Noor",
+            date_of_birth=datetime.date(1988, 5, 6),
+        )
         services.enrollment_create(
             actor=admissions,
             patient=patient,

@@ -3,24 +3,15 @@
 import datetime
 
 import pytest
-import time_machine
 
 from clinic.models import AuditEvent
-from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments as services
-from tests.factories import admin_login, staff_user
+from tests.factories import PatientFactory, ProgramFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
 TODAY = datetime.date(2026, 12, 1)
-
-
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 def login(client, user):
@@ -31,9 +22,9 @@ def login(client, user):
 
 
 def admitted(clinic, actor, first, program, start=TODAY):
-    patient = patient_services.patient_create(
-        actor=actor,
+    patient = PatientFactory(
         clinic=clinic,
+        actor=actor,
         first_name=first,
         last_name="Quill",
         date_of_birth=datetime.date(1990, 1, 1),
@@ -45,17 +36,11 @@ def admitted(clinic, actor, first, program, start=TODAY):
 
 @pytest.fixture
 def residential(clinic):
-    return Program.objects.create(
-        clinic=clinic,
-        name="House",
-        level="residential",
-        capacity=3,
-        **LEVEL_DEFAULTS["residential"],
-    )
+    return ProgramFactory(clinic=clinic, name="House", level="residential", capacity=3)
 
 
 def test_census_page_shows_each_day_of_each_program(
-    frozen, client, clinic, admissions, residential
+    frozen_time, client, clinic, admissions, residential
 ):
     admitted(clinic, admissions, "Ada", residential)
     admitted(clinic, admissions, "Bo", residential, start=TODAY + datetime.timedelta(days=1))
@@ -73,7 +58,7 @@ def test_census_page_shows_each_day_of_each_program(
 
 
 def test_census_page_refuses_a_too_long_range_with_a_message(
-    frozen, client, admissions, residential
+    frozen_time, client, admissions, residential
 ):
     response = login(client, admissions).get(
         "/admin/programs/enrollment/census/?start=2026-01-01&end=2026-12-31"
@@ -84,16 +69,12 @@ def test_census_page_refuses_a_too_long_range_with_a_message(
 
 
 def test_step_down_page_lists_active_patients_and_audits_them(
-    frozen, client, clinic, admissions, residential, other_clinic
+    frozen_time, client, clinic, admissions, residential, other_clinic
 ):
     stay = admitted(clinic, admissions, "Ada", residential)
     outsider = staff_user(role="admissions", clinics=[other_clinic])
-    elsewhere = Program.objects.create(
-        clinic=other_clinic,
-        name="Elsewhere",
-        level="residential",
-        capacity=3,
-        **LEVEL_DEFAULTS["residential"],
+    elsewhere = ProgramFactory(
+        clinic=other_clinic, name="Elsewhere", level="residential", capacity=3
     )
     admitted(other_clinic, outsider, "Zed", elsewhere)
 

@@ -10,12 +10,12 @@ from django.core import mail
 
 from clinic.models import AlertDelivery, AlertKind, StaffAlert
 from clinic.services import alert_delivery
-from programs.models import LEVEL_DEFAULTS, Program, Transition
+from programs.models import Transition
 from programs.services import enrollments
 from programs.services.schedules import program_session_create
 from programs.tasks import continuity_gaps_alert_task
 from scheduling import services as calendar
-from tests.factories import make_patient
+from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -27,25 +27,19 @@ def noon_in_new_york(day: datetime.date) -> datetime.datetime:
     return datetime.datetime.combine(day, datetime.time(17), tzinfo=UTC)
 
 
-def program(clinic, level, name):
-    return Program.objects.create(
-        **{**LEVEL_DEFAULTS[level], "clinic": clinic, "name": name, "level": level, "capacity": 5}
-    )
-
-
 @pytest.fixture
 def iop(clinic):
-    return program(clinic, "iop", "Day IOP")
+    return ProgramFactory(clinic=clinic, level="iop", name="Day IOP", capacity=5)
 
 
 @pytest.fixture
 def step_down(clinic, admissions, clinician, iop):
     """``step_down(name)``: a patient stepped down from a residential stay to the IOP on
     MOVED_ON, ``clinician`` their primary clinician."""
-    house = program(clinic, "residential", "House")
+    house = ProgramFactory(clinic=clinic, level="residential", name="House", capacity=5)
 
     def move(first_name: str) -> Transition:
-        patient = make_patient(clinic, admissions, first_name)
+        patient = PatientFactory(clinic=clinic, actor=admissions, first_name=first_name)
         with time_machine.travel(noon_in_new_york(MOVED_ON), tick=False):
             stay = enrollments.enrollment_create(
                 actor=admissions,

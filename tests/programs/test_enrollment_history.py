@@ -13,8 +13,8 @@ from django.db import IntegrityError, connection, transaction
 from clinic.errors import Conflict
 from programs.models import Enrollment, EnrollmentStatusChange, Transition
 from programs.services import enrollments as services
-from tests.factories import app_account, make_patient
-from tests.programs.test_enrollments import NOW, TODAY, day, make_program, step_down_after_a_stay
+from tests.factories import PatientFactory, ProgramFactory, app_account
+from tests.programs.enrollments.helpers import NOW, TODAY, day, step_down_after_a_stay
 
 pytestmark = pytest.mark.django_db
 
@@ -37,22 +37,22 @@ def history(enrollment) -> list[tuple]:
 @pytest.fixture
 def residential(clinic):
     """A one-bed residential program."""
-    return make_program(clinic, "residential", capacity=1)
+    return ProgramFactory(clinic=clinic, level="residential", capacity=1)
 
 
 @pytest.fixture
 def iop(clinic):
-    return make_program(clinic, "iop", capacity=5, track="day")
+    return ProgramFactory(clinic=clinic, level="iop", capacity=5, track="day")
 
 
 @pytest.fixture
 def ana(clinic, admissions):
-    return make_patient(clinic, admissions, "Ana")
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
 
 
 @pytest.fixture
 def ben(clinic, admissions):
-    return make_patient(clinic, admissions, "Benjamin")
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Benjamin")
 
 
 @pytest.fixture
@@ -156,8 +156,8 @@ def test_an_admission_from_the_waitlist_keeps_the_requested_start_date(
 def test_a_transition_writes_the_sources_discharge_and_the_targets_admission(
     admissions, clinician, clinic, ana
 ):
-    residential = make_program(clinic, "residential", capacity=2)
-    iop = make_program(clinic, "iop", capacity=5, track="day")
+    residential = ProgramFactory(clinic=clinic, level="residential", capacity=2)
+    iop = ProgramFactory(clinic=clinic, level="iop", capacity=5, track="day")
 
     move = step_down_after_a_stay(admissions, clinician, ana, residential, iop)
 
@@ -172,8 +172,8 @@ def test_a_transition_writes_the_sources_discharge_and_the_targets_admission(
 
 @at(NOW)
 def test_a_refused_transition_writes_no_row(admissions, clinician, clinic, ana, ben):
-    residential = make_program(clinic, "residential", capacity=2)
-    full = make_program(clinic, "iop", capacity=1, track="day")
+    residential = ProgramFactory(clinic=clinic, level="residential", capacity=2)
+    full = ProgramFactory(clinic=clinic, level="iop", capacity=1, track="day")
     services.enrollment_create(actor=admissions, patient=ben, program=full, start_date=TODAY)
     stay = services.enrollment_create(
         actor=admissions, patient=ana, program=residential, start_date=TODAY
@@ -413,7 +413,7 @@ def test_the_migration_gives_older_enrollments_a_history(
     Enrollment.objects.filter(pk=offered.pk).update(
         status="admitted", start_date=day(5), offered_at=LATE + HOUR, admitted_at=LATE + 2 * HOUR
     )
-    other = make_program(clinic, "outpatient", capacity=5)
+    other = ProgramFactory(clinic=clinic, level="outpatient", capacity=5)
     cancelled = Enrollment.objects.create(
         patient=ben,
         program=other,

@@ -10,9 +10,9 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from clinic.models import AlertKind, AuditAction, AuditEvent, StaffAlert
-from programs.models import LEVEL_DEFAULTS, AftercarePlan, CheckIn, Program
+from programs.models import AftercarePlan, CheckIn
 from programs.services import aftercare, enrollments
-from tests.factories import app_account, client_of, make_patient
+from tests.factories import PatientFactory, ProgramFactory, app_account, client_of
 
 pytestmark = pytest.mark.django_db
 
@@ -45,14 +45,6 @@ def days(n: int) -> datetime.date:
     return TODAY + datetime.timedelta(days=n)
 
 
-def make_program(clinic, level, name, **extra):
-    return Program.objects.create(
-        **{**LEVEL_DEFAULTS[level], "clinic": clinic, "name": name, "level": level},
-        capacity=10,
-        **extra,
-    )
-
-
 def check_in(plan, actor, **answers):
     return aftercare.checkin_record(
         actor=actor,
@@ -68,22 +60,24 @@ def ids(response) -> list[int]:
 
 @pytest.fixture
 def outpatient(clinic):
-    return make_program(clinic, "outpatient", "Outpatient")
+    return ProgramFactory(clinic=clinic, level="outpatient", name="Outpatient", capacity=10)
 
 
 @pytest.fixture
 def iop(clinic):
-    return make_program(clinic, "iop", "Evening IOP", track="evening")
+    return ProgramFactory(
+        clinic=clinic, level="iop", name="Evening IOP", track="evening", capacity=10
+    )
 
 
 @pytest.fixture
 def ana(clinic, admissions):
-    return make_patient(clinic, admissions, "Ana")
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
 
 
 @pytest.fixture
 def ben(clinic, admissions):
-    return make_patient(clinic, admissions, "Ben")
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Ben")
 
 
 @pytest.fixture

@@ -2,35 +2,23 @@
 risky check-in alerts them by name, and someone outside the clinic could not see it."""
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from clinic.models import ClinicMembership
 from programs.models import Enrollment
 from programs.services import enrollments as services
-from tests.factories import staff_user
-from tests.programs.test_admin import enrollment_form, log_in, make_patient, make_program
-from tests.programs.test_enrollments import NOW, TODAY, day
+from tests.factories import PatientFactory, ProgramFactory, staff_user
+from tests.programs.admin.helpers import enrollment_form, log_in
+from tests.programs.enrollments.helpers import TODAY, day
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("frozen_time")]
 
 REFUSED = "The primary clinician must be a clinician or supervisor of {clinic}."
 
 
 @pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
-@pytest.fixture
-def iop(clinic):
-    return make_program(clinic, name="Evening IOP", level="iop", capacity=10)
-
-
-@pytest.fixture
 def patient(admissions, clinic):
-    return make_patient(admissions, clinic)
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Maria")
 
 
 @pytest.fixture
@@ -80,7 +68,7 @@ def test_the_service_accepts_a_clinician_or_supervisor_of_the_clinic(
 def test_a_transition_leaves_behind_a_clinician_who_left_the_clinic(
     admissions, clinician, patient, iop, clinic
 ):
-    residential = make_program(clinic)
+    residential = ProgramFactory(clinic=clinic, name="Riverside Residential", capacity=2)
     source = admit(admissions, patient, residential, clinician)
     ClinicMembership.objects.filter(user=clinician, clinic=clinic).delete()
     other = staff_user(role="clinician", clinics=[clinic])

@@ -6,24 +6,21 @@ Tuesday 2026-12-01 10:00 New York; the week of Monday 2026-12-07 is 2026-W50."""
 import datetime
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 
 from programs.services import enrollments, schedules
 from scheduling.models import RosterEntry, Series, Session
-from tests.scheduling.test_scheduling_admin import html, log_in, series_form, session_form
-from tests.scheduling.test_sessions_api import (
-    NOW,
+from tests.factories import PatientFactory
+from tests.scheduling.sessions_api.helpers import (
     NY,
     SERIES,
     SESSIONS,
     TODAY,
     body,
     iso,
-    make_patient,
-    make_program,
     series_body,
 )
+from tests.scheduling.test_scheduling_admin import html, log_in, series_form, session_form
 
 pytestmark = pytest.mark.django_db
 
@@ -39,19 +36,8 @@ def ny(month: int, day: int, hour: int) -> datetime.datetime:
 
 
 @pytest.fixture
-def iop(clinic):
-    return make_program(clinic)
-
-
-@pytest.fixture
 def api(frozen_time, client_for, clinician):
     return client_for(clinician)
-
-
-@pytest.fixture
-def frozen_time():
-    with time_machine.travel(NOW, tick=False):
-        yield
 
 
 @pytest.fixture
@@ -137,7 +123,7 @@ def test_individual_appointments_and_cancelled_sessions_do_not_count(
 ):
     for day in (8, 10):
         assert one_off(api, iop, ny(12, day, 9)).status_code == 201
-    patient = make_patient(clinic, admissions)
+    patient = PatientFactory(clinic=clinic, actor=admissions, last_name="Rivera")
 
     appointment = one_off(
         api, iop, ny(12, 9, 9), hours=1, kind="individual", patient=patient.pk, title="Check-in"
@@ -285,7 +271,9 @@ def test_a_series_edit_of_one_occurrences_time_keeps_the_length(api, iop, three_
 
 @pytest.fixture
 def enrolled(frozen_time, admissions, iop, clinic):
-    patients = [make_patient(clinic, admissions) for _ in range(2)]
+    patients = [
+        PatientFactory(clinic=clinic, actor=admissions, last_name="Rivera") for _ in range(2)
+    ]
     for patient in patients:
         enrollments.enrollment_create(
             actor=admissions, patient=patient, program=iop, start_date=TODAY

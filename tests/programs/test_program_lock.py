@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from programs.services import enrollments, schedules
 from scheduling.models import RosterEntry, Session
 from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
-from tests.scheduling.test_sessions_api import NOW, NY, TODAY, make_patient, make_program
+from tests.factories import PatientFactory, ProgramFactory
+from tests.scheduling.sessions_api.helpers import NOW, NY, TODAY
 
 START = datetime.datetime(2026, 12, 8, 9, tzinfo=NY)
 
@@ -38,8 +39,8 @@ def test_a_session_created_during_an_admission_waits_for_it_and_rosters_the_pati
     clinic, admissions, clinician
 ):
     # given
-    program = make_program(clinic)
-    patient = make_patient(clinic, admissions)
+    program = ProgramFactory(clinic=clinic, level="iop", name="Evening IOP", capacity=10)
+    patient = PatientFactory(clinic=clinic, actor=admissions, last_name="Rivera")
 
     with time_machine.travel(NOW, tick=False):
         # when: the admission holds its transaction open while the session is created
@@ -60,8 +61,8 @@ def test_a_session_created_during_an_admission_waits_for_it_and_rosters_the_pati
 @pytest.mark.django_db(transaction=True)
 def test_a_session_created_during_a_discharge_leaves_the_patient_off(clinic, admissions, clinician):
     # given
-    program = make_program(clinic)
-    patient = make_patient(clinic, admissions)
+    program = ProgramFactory(clinic=clinic, level="iop", name="Evening IOP", capacity=10)
+    patient = PatientFactory(clinic=clinic, actor=admissions, last_name="Rivera")
     with time_machine.travel(NOW, tick=False):
         stay = enrollments.enrollment_create(
             actor=admissions, patient=patient, program=program, start_date=TODAY
@@ -99,10 +100,10 @@ def program_lock_then_stays(queries) -> tuple[int | None, int | None]:
 def test_every_calendar_write_locks_the_program_before_reading_its_stays(
     write, clinic, admissions, clinician
 ):
-    program = make_program(clinic)
+    program = ProgramFactory(clinic=clinic, level="iop", name="Evening IOP", capacity=10)
     enrollments.enrollment_create(
         actor=admissions,
-        patient=make_patient(clinic, admissions),
+        patient=PatientFactory(clinic=clinic, actor=admissions, last_name="Rivera"),
         program=program,
         start_date=TODAY,
     )

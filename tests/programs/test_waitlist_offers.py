@@ -13,7 +13,12 @@ from clinic.notifications import backends
 from programs.models import Enrollment, WaitlistOffer
 from programs.services import enrollments as services
 from programs.tasks import waitlist_expire_offers_task, waitlist_offer_notices_send_task
-from tests.factories import app_account, client_of, make_patient, make_program
+from tests.factories import (
+    PatientFactory,
+    ProgramFactory,
+    app_account,
+    client_of,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +59,9 @@ def open_offer_holders(program) -> list[Enrollment]:
 
 @pytest.fixture
 def one_bed(clinic):
-    return make_program(clinic, "residential", capacity=1, name="Harbor Residential Detox")
+    return ProgramFactory(
+        clinic=clinic, level="residential", capacity=1, name="Harbor Residential Detox"
+    )
 
 
 @pytest.fixture
@@ -63,7 +70,7 @@ def present(admissions, clinic, one_bed):
     with at():
         return services.enrollment_create(
             actor=admissions,
-            patient=make_patient(clinic, admissions, "Present"),
+            patient=PatientFactory(clinic=clinic, actor=admissions, first_name="Present"),
             program=one_bed,
             start_date=TODAY,
         )
@@ -83,8 +90,12 @@ def test_a_passed_over_patient_is_offered_again_when_their_turn_comes(
     admissions, clinic, one_bed, present
 ):
     # given: two waiting; the first is offered the freed bed
-    bea = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Bea"))
-    cal = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Cal"))
+    bea = waitlist(
+        admissions, one_bed, PatientFactory(clinic=clinic, actor=admissions, first_name="Bea")
+    )
+    cal = waitlist(
+        admissions, one_bed, PatientFactory(clinic=clinic, actor=admissions, first_name="Cal")
+    )
     discharge(admissions, present)
     assert open_offer_holders(one_bed) == [bea]
 
@@ -95,7 +106,7 @@ def test_a_passed_over_patient_is_offered_again_when_their_turn_comes(
     with at(HOLD + datetime.timedelta(hours=2)):
         dee = services.enrollment_create(
             actor=admissions,
-            patient=make_patient(clinic, admissions, "Dee"),
+            patient=PatientFactory(clinic=clinic, actor=admissions, first_name="Dee"),
             program=one_bed,
             start_date=TODAY,
             waitlist=True,
@@ -121,7 +132,9 @@ def test_a_lone_lapsed_patient_is_offered_again_on_the_next_pass(
     admissions, clinic, one_bed, present
 ):
     # given: one patient waiting, offered the freed bed
-    bea = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Bea"))
+    bea = waitlist(
+        admissions, one_bed, PatientFactory(clinic=clinic, actor=admissions, first_name="Bea")
+    )
     discharge(admissions, present)
 
     # when: the offer lapses; no one else waits
@@ -143,7 +156,9 @@ def test_a_lone_lapsed_patient_is_offered_again_on_the_next_pass(
 
 
 def test_a_re_offer_alerts_admissions_again(admissions, clinic, one_bed, present):
-    bea = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Bea"))
+    bea = waitlist(
+        admissions, one_bed, PatientFactory(clinic=clinic, actor=admissions, first_name="Bea")
+    )
     discharge(admissions, present)
     expiry_pass(HOLD + datetime.timedelta(minutes=1))
     expiry_pass(HOLD + datetime.timedelta(minutes=6))
@@ -162,8 +177,12 @@ def test_a_re_offer_alerts_admissions_again(admissions, clinic, one_bed, present
 def test_a_cancelled_patient_withdraws_their_offer_and_the_place_goes_on(
     admissions, clinic, one_bed, present
 ):
-    bea = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Bea"))
-    cal = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Cal"))
+    bea = waitlist(
+        admissions, one_bed, PatientFactory(clinic=clinic, actor=admissions, first_name="Bea")
+    )
+    cal = waitlist(
+        admissions, one_bed, PatientFactory(clinic=clinic, actor=admissions, first_name="Cal")
+    )
     discharge(admissions, present)
 
     with at(datetime.timedelta(hours=1)):
@@ -187,7 +206,11 @@ def test_the_patient_gets_one_neutral_notice_even_if_the_task_runs_twice(
     admissions, clinic, one_bed, present, contact, channel
 ):
     contact = {"phone": "+12025550123", **contact}
-    bea = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Bea", **contact))
+    bea = waitlist(
+        admissions,
+        one_bed,
+        PatientFactory(clinic=clinic, actor=admissions, first_name="Bea", **contact),
+    )
     discharge(admissions, present)
     mail.outbox.clear()  # the staff alerts' e-mails are another outbox's
 
@@ -221,7 +244,9 @@ def test_a_patient_without_a_consented_channel_gets_a_skipped_notice(
     admissions, clinic, one_bed, present
 ):
     bea = waitlist(
-        admissions, one_bed, make_patient(clinic, admissions, "Bea", email="bea@example.org")
+        admissions,
+        one_bed,
+        PatientFactory(clinic=clinic, actor=admissions, first_name="Bea", email="bea@example.org"),
     )  # an address on file, but no consent to be contacted
     discharge(admissions, present)
     mail.outbox.clear()
@@ -247,7 +272,13 @@ def test_a_notice_is_skipped_when_the_offer_closed_before_it_went_out(
     bea = waitlist(
         admissions,
         one_bed,
-        make_patient(clinic, admissions, "Bea", email="b@example.org", reminder_channels=["email"]),
+        PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            first_name="Bea",
+            email="b@example.org",
+            reminder_channels=["email"],
+        ),
     )
     discharge(admissions, present)
     with at():
@@ -268,7 +299,7 @@ def test_a_notice_is_skipped_when_the_offer_closed_before_it_went_out(
 def test_me_enrollments_shows_the_live_offer_and_its_expiry_not_a_lapsed_one(
     admissions, clinic, one_bed, present
 ):
-    patient = make_patient(clinic, admissions, "Bea")
+    patient = PatientFactory(clinic=clinic, actor=admissions, first_name="Bea")
     bea = waitlist(admissions, one_bed, patient)
     app = client_of(app_account(patient))
     discharge(admissions, present)
@@ -296,7 +327,9 @@ def test_me_enrollments_shows_the_live_offer_and_its_expiry_not_a_lapsed_one(
 def test_staff_see_an_enrollments_offers_newest_first(
     client_for, admissions, clinic, one_bed, present
 ):
-    bea = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Bea"))
+    bea = waitlist(
+        admissions, one_bed, PatientFactory(clinic=clinic, actor=admissions, first_name="Bea")
+    )
     discharge(admissions, present)
     expiry_pass(HOLD + datetime.timedelta(minutes=1))
     expiry_pass(HOLD + datetime.timedelta(minutes=6))
@@ -316,8 +349,10 @@ def test_the_programs_list_the_census_and_admissions_agree_on_a_held_place(
     client_for, admissions, clinic, one_bed, present
 ):
     # given: one bed, freed by a discharge and held for Bea's offer
-    bea = waitlist(admissions, one_bed, make_patient(clinic, admissions, "Bea"))
-    walk_in = make_patient(clinic, admissions, "Walkin")
+    bea = waitlist(
+        admissions, one_bed, PatientFactory(clinic=clinic, actor=admissions, first_name="Bea")
+    )
+    walk_in = PatientFactory(clinic=clinic, actor=admissions, first_name="Walkin")
     discharge(admissions, present)
     client = client_for(admissions)
 

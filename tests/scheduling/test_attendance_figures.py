@@ -10,14 +10,14 @@ import time_machine
 from django.db import IntegrityError, transaction
 
 from clinic.errors import Conflict
-from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program, Transition
+from programs.models import Transition
 from programs.reports import step_down_queryset, step_down_rows
 from programs.services import enrollments
 from programs.services.schedules import program_series_create
 from scheduling import services
 from scheduling.metrics import stay_figures
 from scheduling.models import Attendance
+from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,23 +32,14 @@ def at(day: int, hour: int) -> datetime.datetime:
 
 @pytest.fixture
 def iop(clinic):
-    return Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Day IOP",
-            "level": "iop",
-            "track": "day",
-            "capacity": 10,
-        }
-    )
+    return ProgramFactory(clinic=clinic, name="Day IOP", level="iop", track="day", capacity=10)
 
 
 @pytest.fixture
 def patient(clinic, admissions):
-    return patient_services.patient_create(
-        actor=admissions,
+    return PatientFactory(
         clinic=clinic,
+        actor=admissions,
         first_name="Ivy",
         last_name="Moss",
         date_of_birth=datetime.date(1991, 5, 5),
@@ -184,15 +175,7 @@ def test_attendance_is_refused_for_future_and_cancelled_sessions(clinician, pati
 def test_a_transition_records_its_first_attended_session(
     clinic, clinician, admissions, patient, iop
 ):
-    residential = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["residential"],
-            "clinic": clinic,
-            "name": "House",
-            "level": "residential",
-            "capacity": 4,
-        }
-    )
+    residential = ProgramFactory(clinic=clinic, name="House", level="residential", capacity=4)
     with time_machine.travel(at(1, 12), tick=False):
         _series, sessions = program_series_create(
             actor=clinician,

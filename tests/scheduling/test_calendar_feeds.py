@@ -16,12 +16,10 @@ from icalendar import Calendar
 from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import services
 from scheduling.models import CalendarFeed, RosterEntry
-from tests import factories
-from tests.factories import app_account
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, app_account, client_of
 
 pytestmark = pytest.mark.django_db
 
@@ -48,24 +46,6 @@ def at(days: float, hour: int = 0) -> datetime.datetime:
     return NOW + datetime.timedelta(days=days, hours=hour)
 
 
-def make_patient(clinic, actor, first_name):
-    return factories.make_patient(clinic, actor, first_name, last_name="Quintero")
-
-
-def make_session(clinic, actor, start, **extra):
-    return services.session_create(
-        actor=actor,
-        clinic=clinic,
-        title=extra.pop("title", "IOP Relapse Prevention Group"),
-        kind=extra.pop("kind", "group"),
-        starts_at=start,
-        ends_at=start + datetime.timedelta(hours=3),
-        location=extra.pop("location", "Addiction Treatment Wing, Room 2"),
-        facilitator=extra.pop("facilitator", actor),
-        **extra,
-    )
-
-
 def path_of(url: str) -> str:
     return urllib.parse.urlsplit(url).path
 
@@ -89,24 +69,19 @@ def clinic(clinic):
 
 @pytest.fixture
 def iop(clinic):
-    return Program.objects.create(
-        **{**LEVEL_DEFAULTS["iop"], "clinic": clinic, "level": "iop"},
-        name="Evening IOP Recovery Track",
-        track="evening",
-        capacity=10,
+    return ProgramFactory(
+        clinic=clinic, level="iop", name="Evening IOP Recovery Track", track="evening", capacity=10
     )
 
 
 @pytest.fixture
 def ana(clinic, admissions):
-    return make_patient(clinic, admissions, "Ana")
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Ana", last_name="Quintero")
 
 
 @pytest.fixture
 def ana_client(ana):
-    client = APIClient()
-    client.force_authenticate(app_account(ana))
-    return client
+    return client_of(app_account(ana))
 
 
 @pytest.fixture
@@ -114,22 +89,77 @@ def sessions(clinic, clinician, admissions, iop, ana):
     """Ana's program sessions in 1 and 8 days (via her admission), an individual appointment in
     3 days and one 10 days ago; another patient's appointment; sessions outside the window."""
     with time_machine.travel(NOW, tick=False):
-        group = make_session(clinic, clinician, at(1, 8), program=iop)
-        group_next_week = make_session(clinic, clinician, at(8, 8), program=iop)
-        far_ahead = make_session(clinic, clinician, at(95, 8), program=iop)
+        group = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(1, 8),
+            program=iop,
+            title="IOP Relapse Prevention Group",
+            location="Addiction Treatment Wing, Room 2",
+            facilitator=clinician,
+        )
+        group_next_week = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(8, 8),
+            program=iop,
+            title="IOP Relapse Prevention Group",
+            location="Addiction Treatment Wing, Room 2",
+            facilitator=clinician,
+        )
+        far_ahead = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(95, 8),
+            program=iop,
+            title="IOP Relapse Prevention Group",
+            location="Addiction Treatment Wing, Room 2",
+            facilitator=clinician,
+        )
         enrollments.enrollment_create(actor=admissions, patient=ana, program=iop, start_date=TODAY)
-        individual = make_session(
-            clinic,
-            clinician,
-            at(3),
+        individual = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(3),
             title="Individual substance use counselling",
             kind="individual",
             patient=ana,
+            location="Addiction Treatment Wing, Room 2",
+            facilitator=clinician,
         )
-        past = make_session(clinic, clinician, at(-10), kind="individual", patient=ana)
-        long_ago = make_session(clinic, clinician, at(-40), kind="individual", patient=ana)
-        ben = make_patient(clinic, admissions, "Ben")
-        bens = make_session(clinic, clinician, at(2), kind="individual", patient=ben)
+        past = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(-10),
+            kind="individual",
+            patient=ana,
+            title="IOP Relapse Prevention Group",
+            location="Addiction Treatment Wing, Room 2",
+            facilitator=clinician,
+        )
+        long_ago = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(-40),
+            kind="individual",
+            patient=ana,
+            title="IOP Relapse Prevention Group",
+            location="Addiction Treatment Wing, Room 2",
+            facilitator=clinician,
+        )
+        ben = PatientFactory(
+            clinic=clinic, actor=admissions, first_name="Ben", last_name="Quintero"
+        )
+        bens = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(2),
+            kind="individual",
+            patient=ben,
+            title="IOP Relapse Prevention Group",
+            location="Addiction Treatment Wing, Room 2",
+            facilitator=clinician,
+        )
     return {
         "group": group,
         "group_next_week": group_next_week,
@@ -346,7 +376,16 @@ def test_the_feed_query_count_does_not_grow_with_the_sessions(
 
     few = fetch()
     for day in range(10, 30):
-        make_session(clinic, clinician, at(day), kind="individual", patient=ana)
+        SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(day),
+            kind="individual",
+            patient=ana,
+            title="IOP Relapse Prevention Group",
+            location="Addiction Treatment Wing, Room 2",
+            facilitator=clinician,
+        )
     many = fetch()
 
     assert (few[1], many[1]) == (4, 24)

@@ -10,12 +10,11 @@ from rest_framework.test import APIClient
 
 from clinic.errors import Conflict
 from clinic.models import AuditEvent
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import services
 from scheduling.api.me import ScheduleItemSerializer
 from scheduling.models import RosterEntry, Session
-from tests.factories import app_account, make_patient
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, app_account, client_of
 
 pytestmark = pytest.mark.django_db
 
@@ -45,43 +44,26 @@ def iso(moment: datetime.datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-def make_session(clinic, actor, start, *, title="Relapse Prevention Group", **extra):
-    return services.session_create(
-        actor=actor,
-        clinic=clinic,
-        title=title,
-        kind=extra.pop("kind", "group"),
-        starts_at=start,
-        ends_at=start + datetime.timedelta(hours=3),
-        location=extra.pop("location", "Room 2, IOP wing"),
-        **extra,
-    )
-
-
 @pytest.fixture
 def iop(clinic):
-    return Program.objects.create(
-        **{**LEVEL_DEFAULTS["iop"], "clinic": clinic, "name": "Evening IOP", "level": "iop"},
-        track="evening",
-        capacity=10,
+    return ProgramFactory(
+        clinic=clinic, name="Evening IOP", level="iop", track="evening", capacity=10
     )
 
 
 @pytest.fixture
 def ana(clinic, admissions):
-    return make_patient(clinic, admissions, "Ana")
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Ana")
 
 
 @pytest.fixture
 def ben(clinic, admissions):
-    return make_patient(clinic, admissions, "Ben")
+    return PatientFactory(clinic=clinic, actor=admissions, first_name="Ben")
 
 
 @pytest.fixture
 def ana_client(ana):
-    client = APIClient()
-    client.force_authenticate(app_account(ana))
-    return client
+    return client_of(app_account(ana))
 
 
 @pytest.fixture
@@ -89,17 +71,49 @@ def schedule(clinic, clinician, admissions, iop, ana, ben):
     """Ana: two program sessions (tomorrow, in 20 days) via her admission, an individual
     appointment in 3 days and one 2 days ago. Ben: an individual appointment tomorrow."""
     with frozen:
-        group_soon = make_session(clinic, clinician, at(1, 8), program=iop)
-        group_later = make_session(clinic, clinician, at(20, 8), program=iop)
+        group_soon = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(1, 8),
+            program=iop,
+            title="Relapse Prevention Group",
+            location="Room 2, IOP wing",
+        )
+        group_later = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(20, 8),
+            program=iop,
+            title="Relapse Prevention Group",
+            location="Room 2, IOP wing",
+        )
         enrollments.enrollment_create(actor=admissions, patient=ana, program=iop, start_date=TODAY)
-        individual = make_session(
-            clinic, clinician, at(3), title="Check-in", kind="individual", patient=ana
+        individual = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(3),
+            title="Check-in",
+            kind="individual",
+            patient=ana,
+            location="Room 2, IOP wing",
         )
-        past = make_session(
-            clinic, clinician, at(-2), title="Intake", kind="individual", patient=ana
+        past = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(-2),
+            title="Intake",
+            kind="individual",
+            patient=ana,
+            location="Room 2, IOP wing",
         )
-        bens = make_session(
-            clinic, clinician, at(1), title="Ben 1:1", kind="individual", patient=ben
+        bens = SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(1),
+            title="Ben 1:1",
+            kind="individual",
+            patient=ben,
+            location="Room 2, IOP wing",
         )
     return {
         "group_soon": group_soon,
@@ -230,7 +244,15 @@ def test_schedule_query_count_does_not_grow_with_the_sessions(
     queries()  # the forced user object keeps its patient, clinic and roles across requests
     few = queries()
     for day in range(4, 12):
-        make_session(clinic, clinician, at(day), title="1:1", kind="individual", patient=ana)
+        SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(day),
+            title="1:1",
+            kind="individual",
+            patient=ana,
+            location="Room 2, IOP wing",
+        )
     many = queries()
 
     assert few[1] == 2
@@ -476,7 +498,15 @@ def test_the_schedule_page_reads_the_rows_of_the_orm_query(ana, clinic, clinicia
 
     # Ties on the start time are ordered by session id, as the ORM query orders them.
     for title in ("A", "B", "C"):
-        make_session(clinic, clinician, at(5), title=title, kind="individual", patient=ana)
+        SessionFactory(
+            clinic=clinic,
+            actor=clinician,
+            starts_at=at(5),
+            title=title,
+            kind="individual",
+            patient=ana,
+            location="Room 2, IOP wing",
+        )
     start, end = at(-30), at(30)
     orm = list(
         RosterEntry.objects.filter(

@@ -20,11 +20,10 @@ from django.utils import timezone
 
 from clinic.models import AuditEvent
 from clinic.services import audit_record_rows
-from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from programs.services.schedules import program_series_create, program_session_create
 from scheduling.models import Reminder, RosterEntry, Session
+from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -50,15 +49,8 @@ def frozen(request):
 
 
 def test_the_roster_writers_follow_the_service_clock(frozen, clinic, admissions, clinician):
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-        }
+    program = ProgramFactory(
+        clinic=clinic, name="Evening IOP", level="iop", track="evening", capacity=10
     )
     today = frozen.date()
     # given: a series three weeks long from last week, and a patient admitted today
@@ -72,9 +64,9 @@ def test_the_roster_writers_follow_the_service_clock(frozen, clinic, admissions,
         starts_on=today - datetime.timedelta(days=7),
         ends_on=today + datetime.timedelta(days=13),
     )
-    patient = patient_services.patient_create(
-        actor=admissions,
+    patient = PatientFactory(
         clinic=clinic,
+        actor=admissions,
         first_name="Ana",
         last_name="Roe",
         date_of_birth=datetime.date(1980, 1, 1),

@@ -241,9 +241,9 @@ def test_the_texts_of_a_sessions_rows_are_built_once(clinic):
 
 
 def test_the_emails_of_a_group_share_one_connection(clinic, settings, monkeypatch):
-    from tests.clinic.test_notifications import CountingEmailBackend
+    from tests.clinic.notifications.helpers import CountingEmailBackend
 
-    settings.EMAIL_BACKEND = "tests.clinic.test_notifications.CountingEmailBackend"
+    settings.EMAIL_BACKEND = "tests.clinic.notifications.helpers.CountingEmailBackend"
     settings.REMINDER_SEND_GROUP = 3
     monkeypatch.setattr(CountingEmailBackend, "events", [])
     ids = due_sms(clinic, 5)

@@ -11,30 +11,14 @@ import pytest
 import time_machine
 from django.db import models
 
-from patients.models import Patient
-from programs.models import LEVEL_DEFAULTS, Program
 from scheduling import reminders
 from scheduling.models import Reminder, RosterEntry, Session
-from tests.factories import group_session
+from tests.factories import PatientFactory, ProgramFactory, group_session
 
 pytestmark = pytest.mark.django_db
 
 NY = zoneinfo.ZoneInfo("America/New_York")
 NOW = datetime.datetime(2026, 12, 1, 10, 0, tzinfo=NY)
-
-
-def make_patient(clinic, mrn: str, first_name: str, channels: list[str]) -> Patient:
-    """A patient reachable on ``channels`` (an e-mail address and a phone number both given)."""
-    return Patient.objects.create(
-        clinic=clinic,
-        mrn=mrn,
-        first_name=first_name,
-        last_name="Lind",
-        date_of_birth=datetime.date(1990, 2, 2),
-        email=f"{first_name.lower()}@example.org",
-        phone="+12025550188",
-        reminder_channels=channels,
-    )
 
 
 STARTS = [
@@ -60,18 +44,23 @@ STARTS = [
 def test_sql_planning_matches_the_rules_in_python(clinic, clinician, quiet, offsets):
     clinic.quiet_hours_start, clinic.quiet_hours_end = quiet
     clinic.save()
-    program = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening group",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-            "reminder_offsets_minutes": offsets,
-        }
+    program = ProgramFactory(
+        clinic=clinic,
+        name="Evening group",
+        level="iop",
+        track="evening",
+        capacity=10,
+        reminder_offsets_minutes=offsets,
     )
-    patient = make_patient(clinic, "R1", "Rae", ["email", "sms", "push"])
+    patient = PatientFactory(
+        clinic=clinic,
+        first_name="Rae",
+        reminder_channels=["email", "sms", "push"],
+        last_name="Lind",
+        date_of_birth=datetime.date(1990, 2, 2),
+        phone="+12025550188",
+        reachable=True,
+    )
     entries = []
     for n, starts in enumerate(STARTS):
         for with_program in (True, False):
@@ -117,7 +106,15 @@ def test_planning_skips_planned_entries_and_never_reads_the_table_it_writes(clin
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    patient = make_patient(clinic, "R2", "Ida", ["email"])
+    patient = PatientFactory(
+        clinic=clinic,
+        first_name="Ida",
+        reminder_channels=["email"],
+        last_name="Lind",
+        date_of_birth=datetime.date(1990, 2, 2),
+        phone="+12025550188",
+        reachable=True,
+    )
     entries = [
         RosterEntry.objects.create(session=session, patient=patient)
         for session in _group_sessions(clinic, 3)
@@ -153,7 +150,15 @@ def test_a_patient_back_on_a_roster_gets_only_the_reminders_not_sent_or_kept(cli
     """Taken off a roster and put back: the rows of the first entry stay (history, and the
     unique key), so the new entry's plan skips what collides with them and adds the rest; a
     first-time entry in the same call is planned in full."""
-    patient = make_patient(clinic, "R3", "Ola", ["email"])
+    patient = PatientFactory(
+        clinic=clinic,
+        first_name="Ola",
+        reminder_channels=["email"],
+        last_name="Lind",
+        date_of_birth=datetime.date(1990, 2, 2),
+        phone="+12025550188",
+        reachable=True,
+    )
     back, first_time = _group_sessions(clinic, 2)
     with time_machine.travel(NOW, tick=False):
         old = RosterEntry.objects.create(session=back, patient=patient)
@@ -178,7 +183,15 @@ def test_a_patient_back_on_a_roster_gets_only_the_reminders_not_sent_or_kept(cli
 def test_a_concurrent_plan_of_the_same_rows_sends_planning_the_careful_way(clinic, monkeypatch):
     """Between the check and the fast INSERT, another call planned some of the rows: the fast
     INSERT is undone (nothing half-written) and every entry goes through ON CONFLICT."""
-    patient = make_patient(clinic, "R4", "Lea", ["email"])
+    patient = PatientFactory(
+        clinic=clinic,
+        first_name="Lea",
+        reminder_channels=["email"],
+        last_name="Lind",
+        date_of_birth=datetime.date(1990, 2, 2),
+        phone="+12025550188",
+        reachable=True,
+    )
     sessions = _group_sessions(clinic, 3)
     with time_machine.travel(NOW, tick=False):
         entries = [RosterEntry.objects.create(session=s, patient=patient) for s in sessions]

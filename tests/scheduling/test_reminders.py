@@ -14,10 +14,10 @@ from clinic import notifications
 from clinic.models import AuditAction, AuditEvent
 from clinic.notifications import backends
 from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import reminders, services
 from scheduling.models import Reminder, RosterEntry
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -60,23 +60,16 @@ def locmem_channels(settings):
 
 @pytest.fixture
 def program(clinic):
-    return Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening Recovery IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-        }
+    return ProgramFactory(
+        clinic=clinic, name="Evening Recovery IOP", level="iop", track="evening", capacity=10
     )
 
 
 @pytest.fixture
 def patient(clinic, admissions):
-    return patient_services.patient_create(
-        actor=admissions,
+    return PatientFactory(
         clinic=clinic,
+        actor=admissions,
         first_name="Rae",
         last_name="Lind",
         date_of_birth=datetime.date(1990, 2, 2),
@@ -87,9 +80,9 @@ def patient(clinic, admissions):
 
 
 def session_at(clinic, clinician, program, starts):
-    return services.session_create(
-        actor=clinician,
+    return SessionFactory(
         clinic=clinic,
+        actor=clinician,
         program=program,
         title="Relapse prevention group (IOP)",
         kind="group",

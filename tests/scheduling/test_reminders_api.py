@@ -10,12 +10,10 @@ from rest_framework.test import APIClient
 
 from clinic import notifications
 from clinic.models import AuditAction, AuditEvent
-from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
-from scheduling import reminders, services
+from scheduling import reminders
 from scheduling.models import Reminder
-from tests.factories import UserFactory, staff_user
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, UserFactory, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -57,50 +55,6 @@ def locmem_channels(settings):
     settings.PUSH_BACKEND = "clinic.notifications.backends.LocmemPushBackend"
 
 
-def make_program(clinic, **overrides):
-    return Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 20,
-            **overrides,
-        }
-    )
-
-
-_names = iter(range(1, 100_000))
-
-
-def make_patient(clinic, admissions, channels=("email",), **extra):
-    n = next(_names)
-    return patient_services.patient_create(
-        actor=admissions,
-        clinic=clinic,
-        first_name=extra.pop("first_name", f"Pat{n}"),
-        last_name="Lee",
-        date_of_birth=datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-        email=f"pat{n}@example.org",
-        phone=f"+1202555{n:04d}",
-        reminder_channels=list(channels),
-        **extra,
-    )
-
-
-def make_session(clinic, clinician, program, starts=SESSION_START):
-    return services.session_create(
-        actor=clinician,
-        clinic=clinic,
-        program=program,
-        title="Group",
-        kind="group",
-        starts_at=starts,
-        ends_at=starts + datetime.timedelta(hours=3),
-    )
-
-
 def enroll(admissions, patient, program):
     return enrollments.enrollment_create(
         actor=admissions, patient=patient, program=program, start_date=datetime.date(2026, 12, 1)
@@ -122,16 +76,46 @@ def world(clinic, other_clinic, admissions, clinician):
     other_admissions = staff_user(role="admissions", clinics=[other_clinic])
     other_clinician = staff_user(role="clinician", clinics=[other_clinic])
     with time_machine.travel(PLANNED, tick=False):
-        program = make_program(clinic)
-        session = make_session(clinic, clinician, program)
-        rae = make_patient(clinic, admissions, ["email", "sms"], first_name="Rae")
-        ben = make_patient(clinic, admissions, ["email"], first_name="Ben")
+        program = ProgramFactory(
+            clinic=clinic, level="iop", name="Evening IOP", track="evening", capacity=20
+        )
+        session = SessionFactory(
+            clinic=clinic, actor=clinician, program=program, title="Group", starts_at=SESSION_START
+        )
+        rae = PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            reminder_channels=["email", "sms"],
+            first_name="Rae",
+            reachable=True,
+        )
+        ben = PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            reminder_channels=["email"],
+            first_name="Ben",
+            reachable=True,
+        )
         enroll(admissions, rae, program)
         enroll(admissions, ben, program)
 
-        elsewhere = make_program(other_clinic)
-        other_session = make_session(other_clinic, other_clinician, elsewhere)
-        oto = make_patient(other_clinic, other_admissions, ["email"], first_name="Oto")
+        elsewhere = ProgramFactory(
+            clinic=other_clinic, level="iop", name="Evening IOP", track="evening", capacity=20
+        )
+        other_session = SessionFactory(
+            clinic=other_clinic,
+            actor=other_clinician,
+            program=elsewhere,
+            title="Group",
+            starts_at=SESSION_START,
+        )
+        oto = PatientFactory(
+            clinic=other_clinic,
+            actor=other_admissions,
+            reminder_channels=["email"],
+            first_name="Oto",
+            reachable=True,
+        )
         enroll(other_admissions, oto, elsewhere)
     return {
         "session": session,
@@ -226,12 +210,12 @@ def test_filters_by_patient_session_status_and_channel(
 ):
     # given: a second session of the clinic on which only Ben is reminded (individual, no program)
     with time_machine.travel(PLANNED, tick=False):
-        one_to_one = services.session_create(
-            actor=clinician,
+        one_to_one = SessionFactory(
             clinic=clinic,
+            patient=world["ben"],
+            actor=clinician,
             title="Check-in",
             kind="individual",
-            patient=world["ben"],
             starts_at=at(12, 5, 12),
             ends_at=at(12, 5, 13),
         )
@@ -407,10 +391,25 @@ def test_list_query_count_does_not_grow_with_the_rows(
 ):
     # given: a session reminding `extra` patients once each (one offset, e-mail only)
     with time_machine.travel(PLANNED, tick=False):
-        program = make_program(clinic, reminder_offsets_minutes=[120])
-        make_session(clinic, clinician, program)
+        program = ProgramFactory(
+            clinic=clinic,
+            reminder_offsets_minutes=[120],
+            level="iop",
+            name="Evening IOP",
+            track="evening",
+            capacity=20,
+        )
+        SessionFactory(
+            clinic=clinic, actor=clinician, program=program, title="Group", starts_at=SESSION_START
+        )
         for _ in range(extra):
-            enroll(admissions, make_patient(clinic, admissions), program)
+            enroll(
+                admissions,
+                PatientFactory(
+                    clinic=clinic, actor=admissions, reachable=True, reminder_channels=["email"]
+                ),
+                program,
+            )
     assert Reminder.objects.count() == extra
     client = client_for(admissions)
     client.get(BASE)  # the forced user object keeps its roles and clinics across requests

@@ -10,12 +10,11 @@ import time_machine
 
 from clinic.notifications import backends
 from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import reminders, services
 from scheduling.models import Reminder
-from tests.factories import app_account, client_of, make_patient
-from tests.patients.test_admin import log_in, management_forms
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, app_account, client_of
+from tests.patients.admin.helpers import log_in, management_forms
 
 pytestmark = pytest.mark.django_db
 
@@ -39,26 +38,23 @@ def locmem_sms(settings):
 
 @pytest.fixture
 def program(clinic):
-    return Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 10,
-            "reminder_offsets_minutes": [1440, 120],
-        }
+    return ProgramFactory(
+        clinic=clinic,
+        name="Evening IOP",
+        level="iop",
+        track="evening",
+        capacity=10,
+        reminder_offsets_minutes=[1440, 120],
     )
 
 
 @pytest.fixture
 def rae(clinic, admissions):
     with time_machine.travel(JOINED, tick=False):
-        return make_patient(
-            clinic,
-            admissions,
-            "Rae",
+        return PatientFactory(
+            clinic=clinic,
+            actor=admissions,
+            first_name="Rae",
             email="rae@example.org",
             phone=PHONE,
             reminder_channels=["email"],
@@ -73,9 +69,9 @@ def schedule(clinic, clinician, admissions, program, rae):
     def make(*starts):
         with time_machine.travel(JOINED, tick=False):
             sessions = [
-                services.session_create(
-                    actor=clinician,
+                SessionFactory(
                     clinic=clinic,
+                    actor=clinician,
                     program=program,
                     title="Group",
                     kind="group",

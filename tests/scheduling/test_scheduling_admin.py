@@ -5,16 +5,13 @@ import datetime
 import zoneinfo
 
 import pytest
-import time_machine
 from django.utils.html import escape
 
 from clinic.models import AuditAction, AuditEvent, Room
-from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from scheduling import services
 from scheduling.models import RosterEntry, Series, Session
-from tests.factories import admin_login, staff_user
+from tests.factories import PatientFactory, ProgramFactory, SessionFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +26,6 @@ SERIES = "/admin/scheduling/series/"
 WEEK = "/admin/scheduling/session/week/"
 
 
-@pytest.fixture
-def frozen():
-    with time_machine.travel(NOW, tick=False):
-        yield
-
-
 def log_in(client, user):
     user.is_staff = True
     user.save(update_fields=["is_staff"])
@@ -46,31 +37,8 @@ def html(response) -> str:
     return response.content.decode()
 
 
-def make_program(clinic, name="Evening IOP", level="iop"):
-    return Program.objects.create(
-        **LEVEL_DEFAULTS[level], clinic=clinic, name=name, level=level, capacity=10
-    )
-
-
 def ny(day: int, hour: int, minute: int = 0) -> datetime.datetime:
     return datetime.datetime(2026, 12, day, hour, minute, tzinfo=NY)
-
-
-def make_session(actor, clinic, start, hours=3, **fields):
-    fields.setdefault("title", "Relapse prevention")
-    fields.setdefault("kind", "group")
-    return services.session_create(
-        actor=actor,
-        clinic=clinic,
-        starts_at=start,
-        ends_at=start + datetime.timedelta(hours=hours),
-        **fields,
-    )
-
-
-@pytest.fixture
-def iop(clinic):
-    return make_program(clinic)
 
 
 @pytest.fixture
@@ -80,9 +48,9 @@ def room(clinic):
 
 @pytest.fixture
 def patient(clinic, admissions):
-    return patient_services.patient_create(
-        actor=admissions,
+    return PatientFactory(
         clinic=clinic,
+        actor=admissions,
         first_name="Ana",
         last_name="Rivera",
         date_of_birth=datetime.date(1990, 4, 2),
@@ -93,25 +61,45 @@ def patient(clinic, admissions):
 
 
 @pytest.fixture
-def week(frozen, clinician, clinic, other_clinic, iop, patient, admissions):
+def week(frozen_time, clinician, clinic, other_clinic, iop, patient, admissions):
     """The week of Monday 2026-11-30 in the program, plus sessions that must not show."""
     enrollments.enrollment_create(
         actor=admissions, patient=patient, program=iop, start_date=datetime.date(2026, 11, 1)
     )
-    monday_evening = make_session(
-        clinician, clinic, datetime.datetime(2026, 11, 30, 18, tzinfo=NY), program=iop
+    monday_evening = SessionFactory(
+        clinic=clinic,
+        actor=clinician,
+        starts_at=datetime.datetime(2026, 11, 30, 18, tzinfo=NY),
+        program=iop,
     )
     RosterEntry.objects.create(session=monday_evening, patient=patient)
     # 21:00 Wednesday in New York is already Thursday in UTC.
-    late = make_session(clinician, clinic, ny(2, 21), hours=1, program=iop, title="Late group")
-    cancelled = make_session(clinician, clinic, ny(4, 9), program=iop, title="Friday group")
+    late = SessionFactory(
+        clinic=clinic,
+        actor=clinician,
+        starts_at=ny(2, 21),
+        hours=1,
+        program=iop,
+        title="Late group",
+    )
+    cancelled = SessionFactory(
+        clinic=clinic, actor=clinician, starts_at=ny(4, 9), program=iop, title="Friday group"
+    )
     services.session_cancel(actor=clinician, session=cancelled)
-    next_week = make_session(clinician, clinic, ny(7, 18), program=iop, title="Next week")
-    other_program = make_program(clinic, name="Outpatient", level="outpatient")
-    elsewhere = make_session(clinician, clinic, ny(2, 12), program=other_program, title="Other")
+    next_week = SessionFactory(
+        clinic=clinic, actor=clinician, starts_at=ny(7, 18), program=iop, title="Next week"
+    )
+    other_program = ProgramFactory(
+        clinic=clinic, name="Outpatient", level="outpatient", capacity=10
+    )
+    elsewhere = SessionFactory(
+        clinic=clinic, actor=clinician, starts_at=ny(2, 12), program=other_program, title="Other"
+    )
     stranger = staff_user(role="clinician", clinics=[other_clinic])
-    foreign = make_program(other_clinic, name="Foreign IOP")
-    foreign_session = make_session(stranger, other_clinic, ny(2, 12), program=foreign)
+    foreign = ProgramFactory(clinic=other_clinic, name="Foreign IOP", level="iop", capacity=10)
+    foreign_session = SessionFactory(
+        clinic=other_clinic, actor=stranger, starts_at=ny(2, 12), program=foreign
+    )
     return {
         "monday": monday_evening,
         "late": late,
@@ -206,7 +194,7 @@ def session_form(clinic, start, hours=3, **fields):
 
 
 def test_the_add_form_creates_a_session_in_clinic_time_through_the_service(
-    frozen, client, clinician, clinic, iop, patient, admissions
+    frozen_time, client, clinician, clinic, iop, patient, admissions
 ):
     enrollments.enrollment_create(actor=admissions, patient=patient, program=iop, start_date=TODAY)
 
@@ -225,9 +213,9 @@ def test_the_add_form_creates_a_session_in_clinic_time_through_the_service(
 
 
 def test_the_add_form_refuses_a_double_booked_clinician_with_the_constraints_message(
-    frozen, client, clinician, supervisor, clinic
+    frozen_time, client, clinician, supervisor, clinic
 ):
-    make_session(supervisor, clinic, ny(3, 18), facilitator=clinician)
+    SessionFactory(clinic=clinic, actor=supervisor, starts_at=ny(3, 18), facilitator=clinician)
 
     response = log_in(client, supervisor).post(
         f"{SESSIONS}add/", session_form(clinic, ny(3, 19), facilitator=clinician)
@@ -242,9 +230,9 @@ def test_the_add_form_refuses_a_double_booked_clinician_with_the_constraints_mes
 
 
 def test_the_add_form_refuses_a_double_booked_room_with_the_constraints_message(
-    frozen, client, clinician, clinic, room
+    frozen_time, client, clinician, clinic, room
 ):
-    make_session(clinician, clinic, ny(3, 18), room=room)
+    SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18), room=room)
 
     response = log_in(client, clinician).post(
         f"{SESSIONS}add/", session_form(clinic, ny(3, 20), room=room)
@@ -257,7 +245,7 @@ def test_the_add_form_refuses_a_double_booked_room_with_the_constraints_message(
     assert Session.objects.count() == 1
 
 
-def test_the_add_form_shows_the_services_field_errors(frozen, client, clinician, clinic):
+def test_the_add_form_shows_the_services_field_errors(frozen_time, client, clinician, clinic):
     data = session_form(clinic, ny(3, 18), kind="individual")
     data["ends_at_1"] = "17:00:00"
 
@@ -270,8 +258,8 @@ def test_the_add_form_shows_the_services_field_errors(frozen, client, clinician,
     assert not Session.objects.exists()
 
 
-def test_the_change_form_moves_the_session(frozen, client, clinician, clinic):
-    session = make_session(clinician, clinic, ny(3, 18))
+def test_the_change_form_moves_the_session(frozen_time, client, clinician, clinic):
+    session = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
     data = {
         "starts_at_0": "2026-12-03",
         "starts_at_1": "19:00:00",
@@ -290,9 +278,9 @@ def test_the_change_form_moves_the_session(frozen, client, clinician, clinic):
 
 
 def test_the_session_page_shows_the_roster_and_audits_it(
-    frozen, client, admissions, clinician, clinic, patient
+    frozen_time, client, admissions, clinician, clinic, patient
 ):
-    session = make_session(clinician, clinic, ny(3, 18))
+    session = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
     RosterEntry.objects.create(session=session, patient=patient)
 
     response = log_in(client, admissions).get(f"{SESSIONS}{session.pk}/change/")
@@ -304,8 +292,8 @@ def test_the_session_page_shows_the_roster_and_audits_it(
     ).exists()
 
 
-def test_admissions_reads_but_does_not_plan(frozen, client, admissions, clinician, clinic):
-    session = make_session(clinician, clinic, ny(3, 18))
+def test_admissions_reads_but_does_not_plan(frozen_time, client, admissions, clinician, clinic):
+    session = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
     client = log_in(client, admissions)
 
     assert client.get(SESSIONS).status_code == 200
@@ -321,11 +309,11 @@ def test_admissions_reads_but_does_not_plan(frozen, client, admissions, clinicia
 
 
 def test_the_changelist_shows_only_the_users_clinics(
-    frozen, client, clinician, clinic, other_clinic
+    frozen_time, client, clinician, clinic, other_clinic
 ):
-    mine = make_session(clinician, clinic, ny(3, 18))
+    mine = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
     stranger = staff_user(role="clinician", clinics=[other_clinic])
-    theirs = make_session(stranger, other_clinic, ny(3, 18))
+    theirs = SessionFactory(clinic=other_clinic, actor=stranger, starts_at=ny(3, 18))
     client = log_in(client, clinician)
 
     response = client.get(SESSIONS)
@@ -334,8 +322,8 @@ def test_the_changelist_shows_only_the_users_clinics(
     assert client.get(f"{SESSIONS}{theirs.pk}/change/").status_code == 302  # "does not exist"
 
 
-def test_the_cancel_action_cancels_through_the_service(frozen, client, clinician, clinic):
-    session = make_session(clinician, clinic, ny(3, 18))
+def test_the_cancel_action_cancels_through_the_service(frozen_time, client, clinician, clinic):
+    session = SessionFactory(clinic=clinic, actor=clinician, starts_at=ny(3, 18))
 
     response = log_in(client, clinician).post(
         SESSIONS, {"action": "cancel_selected", "_selected_action": [session.pk]}
@@ -370,7 +358,7 @@ def series_form(clinic, **fields):
 
 
 def test_the_series_add_form_refuses_an_iop_series_twice_a_week(
-    frozen, client, clinician, clinic, iop
+    frozen_time, client, clinician, clinic, iop
 ):
     response = log_in(client, clinician).post(
         f"{SERIES}add/", series_form(clinic, program=iop, weekdays=["1", "3"])
@@ -384,7 +372,7 @@ def test_the_series_add_form_refuses_an_iop_series_twice_a_week(
 
 
 def test_the_series_add_form_creates_the_sessions_and_rosters(
-    frozen, client, clinician, clinic, iop, patient, admissions
+    frozen_time, client, clinician, clinic, iop, patient, admissions
 ):
     enrollments.enrollment_create(actor=admissions, patient=patient, program=iop, start_date=TODAY)
 
@@ -398,7 +386,9 @@ def test_the_series_add_form_creates_the_sessions_and_rosters(
     assert RosterEntry.objects.filter(session__in=sessions, patient=patient).count() == 6
 
 
-def test_the_series_change_form_edits_the_future_occurrences(frozen, client, clinician, clinic):
+def test_the_series_change_form_edits_the_future_occurrences(
+    frozen_time, client, clinician, clinic
+):
     log_in(client, clinician).post(f"{SERIES}add/", series_form(clinic))
     series = Series.objects.get()
 

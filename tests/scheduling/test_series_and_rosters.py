@@ -8,13 +8,12 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
-from patients import services as patient_services
-from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
 from programs.services.schedules import materialize_all_series, program_series_create
 from scheduling import services
 from scheduling.models import Attendance, RosterEntry, Session
 from scheduling.recurrence import local_to_utc, occurrences
+from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,29 +80,9 @@ def test_a_time_that_happens_twice_takes_the_first_occurrence():
 
 @pytest.fixture
 def evening_iop(clinic):
-    return Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Evening IOP",
-            "level": "iop",
-            "track": "evening",
-            "capacity": 40,
-        }
+    return ProgramFactory(
+        clinic=clinic, name="Evening IOP", level="iop", track="evening", capacity=40
     )
-
-
-def make_patients(clinic, actor, count):
-    return [
-        patient_services.patient_create(
-            actor=actor,
-            clinic=clinic,
-            first_name=f"P{n}",
-            last_name="Roe",
-            date_of_birth=datetime.date(1980, 1, 1) + datetime.timedelta(days=n),
-        )
-        for n in range(count)
-    ]
 
 
 SERIES = {
@@ -118,7 +97,9 @@ SERIES = {
 def test_a_12_week_evening_track_for_30_patients_materializes_in_one_bulk_pass(
     clinic, clinician, admissions, evening_iop, django_assert_max_num_queries
 ):
-    for patient in make_patients(clinic, admissions, 30):
+    for patient in PatientFactory.create_batch(
+        30, clinic=clinic, actor=admissions, last_name="Roe"
+    ):
         enrollments.enrollment_create(
             actor=admissions,
             patient=patient,
@@ -225,7 +206,7 @@ def sessions_of(patient):
 def test_an_admission_joins_future_sessions_from_its_start(
     clinic, admissions, evening_iop, schedule
 ):
-    [patient] = make_patients(clinic, admissions, 1)
+    [patient] = PatientFactory.create_batch(1, clinic=clinic, actor=admissions, last_name="Roe")
 
     with time_machine.travel(datetime.datetime(2026, 12, 1, 12, tzinfo=UTC), tick=False):
         enrollments.enrollment_create(
@@ -242,7 +223,7 @@ def test_an_admission_joins_future_sessions_from_its_start(
 def test_a_discharge_leaves_future_sessions_and_keeps_the_past(
     clinic, admissions, clinician, evening_iop, schedule
 ):
-    [patient] = make_patients(clinic, admissions, 1)
+    [patient] = PatientFactory.create_batch(1, clinic=clinic, actor=admissions, last_name="Roe")
     with time_machine.travel(datetime.datetime(2026, 11, 30, 12, tzinfo=UTC), tick=False):
         stay = enrollments.enrollment_create(
             actor=admissions,
@@ -270,16 +251,8 @@ def test_a_discharge_leaves_future_sessions_and_keeps_the_past(
 def test_rosters_follow_a_transition_in_the_same_transaction(
     clinic, admissions, clinician, evening_iop, schedule
 ):
-    residential = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["residential"],
-            "clinic": clinic,
-            "name": "House",
-            "level": "residential",
-            "capacity": 5,
-        }
-    )
-    [patient] = make_patients(clinic, admissions, 1)
+    residential = ProgramFactory(clinic=clinic, name="House", level="residential", capacity=5)
+    [patient] = PatientFactory.create_batch(1, clinic=clinic, actor=admissions, last_name="Roe")
     with time_machine.travel(datetime.datetime(2026, 12, 1, 12, tzinfo=UTC), tick=False):
         stay = enrollments.enrollment_create(
             actor=admissions,
@@ -307,16 +280,8 @@ def test_a_failed_transition_leaves_the_rosters_as_they_were(
 ):
     from clinic.errors import Conflict
 
-    full = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["outpatient"],
-            "clinic": clinic,
-            "name": "Full",
-            "level": "outpatient",
-            "capacity": 1,
-        }
-    )
-    others = make_patients(clinic, admissions, 2)
+    full = ProgramFactory(clinic=clinic, name="Full", level="outpatient", capacity=1)
+    others = PatientFactory.create_batch(2, clinic=clinic, actor=admissions, last_name="Roe")
     with time_machine.travel(datetime.datetime(2026, 12, 1, 12, tzinfo=UTC), tick=False):
         enrollments.enrollment_create(
             actor=admissions, patient=others[0], program=full, start_date=datetime.date(2026, 12, 1)
@@ -351,7 +316,9 @@ def test_session_capacity_is_respected(clinic, admissions, clinician, evening_io
             capacity=2,
             **SERIES,
         )
-        for patient in make_patients(clinic, admissions, 3):
+        for patient in PatientFactory.create_batch(
+            3, clinic=clinic, actor=admissions, last_name="Roe"
+        ):
             enrollments.enrollment_create(
                 actor=admissions,
                 patient=patient,
@@ -365,7 +332,9 @@ def test_session_capacity_is_respected(clinic, admissions, clinician, evening_io
 
 def test_seeding_new_sessions_respects_their_capacity(clinic, admissions, clinician, evening_iop):
     with time_machine.travel(datetime.datetime(2026, 11, 30, 12, tzinfo=UTC), tick=False):
-        for patient in make_patients(clinic, admissions, 3):
+        for patient in PatientFactory.create_batch(
+            3, clinic=clinic, actor=admissions, last_name="Roe"
+        ):
             enrollments.enrollment_create(
                 actor=admissions,
                 patient=patient,
@@ -393,18 +362,11 @@ def test_the_nightly_pass_costs_the_same_queries_for_2_and_10_series_of_two_prog
     from patients.models import Patient
     from scheduling.models import Reminder
 
-    morning_iop = Program.objects.create(
-        **{
-            **LEVEL_DEFAULTS["iop"],
-            "clinic": clinic,
-            "name": "Morning IOP",
-            "level": "iop",
-            "track": "morning",
-            "capacity": 40,
-        }
+    morning_iop = ProgramFactory(
+        clinic=clinic, name="Morning IOP", level="iop", track="morning", capacity=40
     )
     start = datetime.date(2026, 10, 26)
-    patients = make_patients(clinic, admissions, 6)
+    patients = PatientFactory.create_batch(6, clinic=clinic, actor=admissions, last_name="Roe")
     Patient.objects.filter(pk__in=[p.pk for p in patients]).update(
         reminder_channels=["email"], email="someone@example.org"
     )

@@ -1,0 +1,1 @@
+"""The patient's app activation and revoked app access (API.md "The patient's app", issue 7)."""

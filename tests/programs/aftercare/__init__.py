@@ -1,0 +1,1 @@
+"""Aftercare plans, items, goals and check-ins; risky check-ins alert (DOMAIN.md "Aftercare")."""

@@ -1,0 +1,1 @@
+"""Programs and enrollments (API.md "Programs and enrollments"; DESIGN.md "Invariants")."""
