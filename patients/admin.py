@@ -6,29 +6,22 @@ read.
 """
 
 import datetime
-import json
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from clinic.admin import OwnClinicFilter
 from clinic.admin_utils import (
-    AuditedAdminMixin,
-    ServiceAdminMixin,
+    ClinicScopedAdmin,
     ServiceModelForm,
     VersionCheckedForm,
     change_link,
     related_table,
 )
-from clinic.models import AuditAction, Clinic, Role
-from clinic.selectors import clinic_ids_for_user
-from clinic.services import audit_record_many
 from patients import services
 from patients.models import (
     DIMENSIONS,
@@ -39,62 +32,6 @@ from patients.models import (
     PatientContact,
     ReminderChannel,
 )
-
-READ_ROLES = (Role.SUPERVISOR,)
-WRITE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
-
-
-def _patients_of(request):
-    return Patient.objects.filter(clinic_id__in=clinic_ids_for_user(request.user))
-
-
-class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
-    """Only the staff member's clinics; every page that shows a patient's data is audited."""
-
-    read_roles = READ_ROLES
-    write_roles = WRITE_ROLES
-    #: the lookup from this model to its clinic
-    clinic_path = "patient__clinic"
-
-    def patient_of(self, obj) -> Patient:
-        return obj.patient
-
-    def audit_patient_id(self, obj) -> int:
-        return self.patient_of(obj).pk
-
-    def audit_clinic_id(self, obj) -> int:
-        return self.patient_of(obj).clinic_id
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(**{f"{self.clinic_path}_id__in": clinic_ids_for_user(request.user)})
-        )
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # Choices offer only the staff member's own clinics and patients.
-        if db_field.name == "clinic":
-            kwargs["queryset"] = Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
-        elif db_field.name == "patient":
-            kwargs["queryset"] = _patients_of(request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        if "patient" in request.GET:
-            initial["patient"] = request.GET["patient"]
-        return initial
-
-    def response_add(self, request, obj, post_url_continue=None):
-        """A plain "Save" of a new record lands on its patient's page, where the admissions
-        path goes on (the record is listed there); the other buttons keep their meaning."""
-        response = super().response_add(request, obj, post_url_continue)
-        if any(key in request.POST for key in ("_continue", "_addanother", "_popup", "_saveasnew")):
-            return response
-        return HttpResponseRedirect(
-            reverse("admin:patients_patient_change", args=[self.patient_of(obj).pk])
-        )
 
 
 class ReminderChannelFilter(admin.SimpleListFilter):
@@ -176,6 +113,8 @@ class PatientForm(VersionCheckedForm):
 class PatientAdmin(ClinicScopedAdmin):
     form = PatientForm
     clinic_path = "clinic"
+    # Its autocomplete answers name patients (clinic.admin_utils.AuditedAutocompleteJsonView).
+    audit_autocomplete = True
     list_display = [
         "mrn",
         "last_name",
@@ -335,27 +274,6 @@ class PatientAdmin(ClinicScopedAdmin):
                 for a in patient.assessments.select_related("assessed_by")
             ],
         )
-
-
-class AuditedAutocompleteJsonView(AutocompleteJsonView):
-    """The admin's autocomplete, auditing answers that carry patients' names and MRNs.
-
-    Routed in config/urls.py in place of the admin site's own view.
-    """
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if response.status_code == 200 and self.model_admin.model is Patient:
-            ids = [int(row["id"]) for row in json.loads(response.content)["results"]]
-            patients = Patient.objects.filter(pk__in=ids).only("id", "clinic_id")
-            audit_record_many(
-                actor=request.user,
-                action=AuditAction.LIST,
-                objects=patients,
-                patient_id_of=lambda p: p.pk,
-                clinic_id_of=lambda p: p.clinic_id,
-            )
-        return response
 
 
 # Assessments --------------------------------------------------------------------------------------

@@ -24,17 +24,15 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic.admin import STAFF_ROLES, AuditedModelForm, ClinicConfigAdmin
-from clinic.admin_utils import ServiceModelForm, change_link, related_table
+from clinic.admin_utils import ClinicScopedAdmin, ServiceModelForm, change_link, related_table
 from clinic.errors import ServiceError
 from clinic.models import AuditAction, Bed
 from clinic.selectors import clinic_ids_for_user, clinic_staff
 from clinic.services import audit_record, audit_record_many
-from patients.admin import ClinicScopedAdmin
 from patients.models import Assessment, Level
-from programs import (  # noqa: F401 - admin_patients and admin_schedules register pages
+from programs import (  # noqa: F401 - admin_patients registers its page
     admin_patients,
     admin_reports,
-    admin_schedules,
 )
 from programs.admin_patients import ACTION_ROLES
 from programs.models import (

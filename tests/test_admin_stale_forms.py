@@ -10,7 +10,6 @@ import time_machine
 
 from patients import services as patient_services
 from patients.models import Assessment, Patient, PatientContact
-from programs.services import schedules
 from scheduling import services as calendar
 from scheduling.models import Session
 from tests.factories import admin_login, make_patient, staff_user
@@ -113,7 +112,7 @@ def session_case(clinic, admissions, clinician, bea):
     }
 
     def theirs():
-        schedules.program_session_move(
+        calendar.program_session_move(
             actor=bea,
             session=session,
             starts_at=session.starts_at,

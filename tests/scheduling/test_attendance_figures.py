@@ -14,10 +14,10 @@ from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program, Transition
 from programs.reports import step_down_queryset, step_down_rows
 from programs.services import enrollments
-from programs.services.schedules import program_series_create
 from scheduling import services
 from scheduling.metrics import stay_figures
 from scheduling.models import Attendance
+from scheduling.services import program_series_create
 
 pytestmark = pytest.mark.django_db
 

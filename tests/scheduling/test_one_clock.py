@@ -23,8 +23,8 @@ from clinic.services import audit_record_rows
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
-from programs.services.schedules import program_series_create, program_session_create
 from scheduling.models import Reminder, RosterEntry, Session
+from scheduling.services import program_series_create, program_session_create
 
 pytestmark = pytest.mark.django_db
 

@@ -11,10 +11,10 @@ from django.core.exceptions import ValidationError
 from patients import services as patient_services
 from programs.models import LEVEL_DEFAULTS, Program
 from programs.services import enrollments
-from programs.services.schedules import materialize_all_series, program_series_create
 from scheduling import services
 from scheduling.models import Attendance, RosterEntry, Session
 from scheduling.recurrence import local_to_utc, occurrences
+from scheduling.services import materialize_all_series, program_series_create
 
 pytestmark = pytest.mark.django_db
 

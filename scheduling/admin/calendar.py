@@ -1,13 +1,10 @@
 """The calendar admin: series and sessions, and a week view of a program.
 
-It lives in the programs app because it composes scheduling with programs' rules (DESIGN.md:
-scheduling never imports programs); ``programs.admin`` imports it to register it.
-
 Every save goes through the services (``clinic.admin_utils.ServiceModelForm``): adding a session
 calls ``program_session_create``, changing one moves it (``program_session_move``), changing a
 series edits its future occurrences (``program_series_edit``, scope "all", weekdays too),
-cancelling is an action (``session_cancel``). The ``programs.services.schedules`` wrappers keep
-a program's cadence (its week as a whole) and session length, as the API does. A double
+cancelling is an action (``session_cancel``). Those services keep a program's cadence (its week
+as a whole) and session length through ``scheduling.program_rules``, as the API does. A double
 booking the database refuses shows as the constraint's message on the field it concerns, never
 as a server error.
 
@@ -40,7 +37,6 @@ from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record_many
 from patients.models import Patient
-from programs.services import schedules
 from scheduling import selectors, services
 from scheduling.models import Series, Session, SessionKind, SessionStatus
 from scheduling.recurrence import local_to_utc
@@ -212,7 +208,7 @@ class SeriesAddForm(ServiceModelForm):
         fields = {name: data.get(name) for name in self.Meta.fields[2:]}
         fields["location"] = fields["location"] or ""
         with _refusals_as_form_errors():
-            series, _sessions = schedules.series_create_and_expand(
+            series, _sessions = services.series_create_and_expand(
                 actor=self.request.user, clinic=clinic, program=program, **fields
             )
         return series
@@ -246,7 +242,7 @@ class SeriesEditForm(ServiceModelForm):
         if occurrence is None:
             raise ValidationError("This series has no sessions to edit yet.")
         with _refusals_as_form_errors():
-            schedules.program_series_edit(
+            services.program_series_edit(
                 actor=self.request.user, session=occurrence, scope="all", **changes
             )
         series.refresh_from_db()
@@ -348,7 +344,7 @@ class SessionAddForm(ServiceModelForm):
         if data["kind"] == SessionKind.INDIVIDUAL and facilitator is None:
             facilitator = self.request.user
         with _refusals_as_form_errors():
-            session = schedules.program_session_create(
+            session = services.program_session_create(
                 actor=self.request.user,
                 clinic=clinic,
                 program=program,
@@ -382,7 +378,7 @@ class SessionMoveForm(VersionCheckedForm):
         if room is not None and room.clinic_id != session.clinic_id:
             raise ValidationError({"room": ["Choose a room of the session's clinic."]})
         with _refusals_as_form_errors():
-            return schedules.program_session_move(
+            return services.program_session_move(
                 actor=self.request.user,
                 session=session,
                 starts_at=data["starts_at"],

@@ -7,10 +7,10 @@ patients, so it is audited like the patients' own pages.
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from clinic.admin_utils import ClinicScopedAdmin
 from clinic.models import AuditAction, Role
 from clinic.selectors import user_has_role
 from clinic.services import audit_record
-from patients.admin import ClinicScopedAdmin
 from scheduling import reminders
 from scheduling.models import Reminder, ReminderStatus
 
