@@ -32,7 +32,7 @@ from clinic.admin_utils import (
     VersionCheckedForm,
     related_table,
 )
-from clinic.errors import ServiceError
+from clinic.errors import ServiceError, violated_constraint
 from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record_many
@@ -62,13 +62,12 @@ CONSTRAINT_FIELDS = {
 def _constraint_refusal(error: IntegrityError) -> ValidationError:
     """The database refused a write (a double booking): the constraint's own message, on its
     field. Anything else is not ours to explain and propagates."""
-    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
-    for constraint in Session._meta.constraints:
-        if constraint.name == name:
-            message = str(constraint.get_violation_error_message())
-            field = CONSTRAINT_FIELDS.get(name)
-            return ValidationError({field: [message]} if field else message)
-    raise error
+    constraint = violated_constraint(error)
+    if constraint is None:
+        raise error
+    message = str(constraint.get_violation_error_message())
+    field = CONSTRAINT_FIELDS.get(constraint.name)
+    return ValidationError({field: [message]} if field else message)
 
 
 @contextlib.contextmanager

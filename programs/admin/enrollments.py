@@ -1,0 +1,457 @@
+"""Enrollments in the admin: the admission form, the read-only change page with a button per
+action (``enrollment_actions``), and the changelist's actions.
+
+Every enrollment write goes through ``programs.services.enrollments``: the admission form calls
+``enrollment_create`` from its ``clean()``, and admitting, discharging, cancelling, moving and
+bed assignment are admin actions and small intermediate pages that call one service each.
+Pages that show patients are audited like the API's reads.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from clinic.admin import STAFF_ROLES
+from clinic.admin_utils import ClinicScopedAdmin, ServiceModelForm, change_link, related_table
+from clinic.errors import ServiceError
+from clinic.models import AuditAction
+from clinic.selectors import clinic_ids_for_user, clinic_staff
+from clinic.services import audit_record
+from patients.models import Assessment
+from programs.admin.enrollment_actions import (
+    ACTION_FORMS,
+    ACTIONS_BY_STATUS,
+    admitted_message,
+    cancelled_message,
+    discharged_message,
+    refusal_messages,
+)
+from programs.admin.patients import ACTION_ROLES
+from programs.admin.programs import programs_of
+from programs.admin.reports import census_view, step_down_view
+from programs.models import (
+    DischargeReason,
+    Enrollment,
+    Transition,
+)
+from programs.selectors import clinic_today
+from programs.services import enrollments as services
+
+
+class OwnProgramFilter(admin.SimpleListFilter):
+    title = "program"
+    parameter_name = "program"
+
+    def lookups(self, request, model_admin):
+        return [(p.pk, f"{p.name} ({p.clinic})") for p in programs_of(request)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(program_id=self.value()) if self.value() else queryset
+
+
+class EnrollmentAddForm(ServiceModelForm):
+    waitlist = forms.BooleanField(
+        required=False,
+        label="Put on the waitlist if the program is full",
+        help_text="Unchecked, a full program refuses the admission.",
+    )
+
+    class Meta:
+        model = Enrollment
+        fields = [
+            "patient",
+            "program",
+            "start_date",
+            "waitlist",
+            "planned_end_date",
+            "primary_clinician",
+            "assessment",
+            "priority",
+        ]
+        help_texts = {
+            "planned_end_date": "Empty: the start plus the program's planned stay.",
+            "priority": "Waitlist order: higher first, then the earliest request.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["planned_end_date"].required = False
+        self.fields["priority"].required = False
+
+    def perform(self, data):
+        return services.enrollment_create(
+            actor=self.request.user,
+            patient=data["patient"],
+            program=data["program"],
+            start_date=data["start_date"],
+            waitlist=data.get("waitlist", False),
+            planned_end_date=data.get("planned_end_date"),
+            primary_clinician=data.get("primary_clinician"),
+            assessment=data.get("assessment"),
+            priority=data.get("priority") or 0,
+        )
+
+
+# Enrollments: the admin ---------------------------------------------------------------------------
+
+
+def _clinicians_of(request):
+    return clinic_staff(clinic_ids=clinic_ids_for_user(request.user)).order_by(
+        "last_name", "first_name", "username"
+    )
+
+
+@admin.register(Enrollment)
+class EnrollmentAdmin(ClinicScopedAdmin):
+    read_roles = STAFF_ROLES
+    write_roles = ACTION_ROLES["enroll"]
+    clinic_path = "program__clinic"
+    list_display = [
+        "patient",
+        "program",
+        "status",
+        "start_date",
+        "planned_end_date",
+        "discharge_date",
+        "discharge_reason",
+    ]
+    list_filter = ["status", OwnProgramFilter, "level"]
+    search_fields = ["patient__last_name", "patient__first_name", "=patient__mrn"]
+    search_help_text = "Patient's name or MRN."
+    date_hierarchy = "start_date"
+    list_select_related = ["patient", "program"]
+    autocomplete_fields = ["patient"]
+    raw_id_fields = ["assessment"]
+    actions = [
+        "admit_selected",
+        "cancel_selected",
+        "discharge_selected_completed_today",
+        "discharge_one",
+        "transition_one",
+        "assign_bed_one",
+    ]
+    detail_fields = [
+        "patient",
+        "program",
+        "level",
+        "status",
+        "start_date",
+        "requested_start_date",
+        "planned_end_date",
+        "discharge_date",
+        "discharge_reason",
+        "primary_clinician",
+        "assessment",
+    ]
+    waitlist_fields = [
+        "priority",
+        "requested_at",
+        "passed_over",
+        "offered_at",
+        "offer_expires_at",
+        "admitted_at",
+        "cancelled_at",
+        "created_by",
+    ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        # The change page is read-only: changes are the actions, each through its service.
+        kwargs["form"] = EnrollmentAddForm if obj is None else forms.ModelForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is None:
+            return [(None, {"fields": EnrollmentAddForm.Meta.fields})]
+        return [
+            (None, {"fields": self.detail_fields}),
+            ("Waitlist and history", {"fields": self.waitlist_fields}),
+            ("Waitlist offers", {"fields": ["offers_table"]}),
+            ("Status history", {"fields": ["status_history_table"]}),
+            ("Beds", {"fields": ["beds_table"]}),
+            ("Transitions", {"fields": ["transitions_table"]}),
+        ]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return []
+        return [
+            *self.detail_fields,
+            *self.waitlist_fields,
+            "offers_table",
+            "status_history_table",
+            "beds_table",
+            "transitions_table",
+        ]
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        initial.setdefault("start_date", timezone.localdate())
+        return initial
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "program":
+            kwargs["queryset"] = programs_of(request).filter(is_active=True)
+        elif db_field.name == "primary_clinician":
+            kwargs["queryset"] = _clinicians_of(request)
+        elif db_field.name == "assessment":
+            kwargs["queryset"] = Assessment.objects.filter(
+                patient__clinic_id__in=clinic_ids_for_user(request.user)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Permissions: adding is admitting (admissions); nobody edits an enrollment in place.
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_admit_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["admit"])
+
+    def has_cancel_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["cancel"])
+
+    def has_discharge_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["discharge"])
+
+    def has_transition_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["transition"])
+
+    def has_bed_permission(self, request):
+        return self._has_role(request, ACTION_ROLES["bed"])
+
+    # The change page: read-only, with a button per action the user may take.
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["enrollment_actions"] = [
+                {"label": ACTION_FORMS[name].title, "url": self._action_url(obj, name)}
+                for name in ACTIONS_BY_STATUS.get(obj.status, [])
+                if self._has_role(request, ACTION_ROLES[name])
+                and (name != "bed" or obj.program.beds.exists())
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="Offers")
+    def offers_table(self, enrollment):
+        return related_table(
+            ["Offered", "Expires", "Outcome", "Patient told", "Note"],
+            [
+                (
+                    offer.offered_at,
+                    offer.expires_at,
+                    offer.get_outcome_display(),
+                    offer.get_notice_status_display()
+                    + (f" ({offer.get_channel_display()})" if offer.channel else ""),
+                    offer.last_error,
+                )
+                for offer in enrollment.offers.order_by("-offered_at", "-id")
+            ],
+        )
+
+    @admin.display(description="Status changes")
+    def status_history_table(self, enrollment):
+        zone = enrollment.program.clinic.zone  # recorded times in the clinic's time
+        return related_table(
+            ["From", "To", "Effective", "Recorded at", "By", "Reason"],
+            [
+                (
+                    change.get_from_status_display() or "(new)",
+                    change.get_to_status_display(),
+                    change.effective_date,
+                    f"{timezone.localtime(change.changed_at, zone):%Y-%m-%d %H:%M}",
+                    change.changed_by or "",
+                    change.reason,
+                )
+                for change in enrollment.status_changes.select_related("changed_by")
+            ],
+        )
+
+    @admin.display(description="Bed assignments")
+    def beds_table(self, enrollment):
+        return related_table(
+            ["Bed", "From", "Until", "Assigned by"],
+            [
+                (a.bed, a.start_date, a.end_date or "", a.assigned_by)
+                for a in enrollment.bed_assignments.select_related("bed", "assigned_by")
+            ],
+        )
+
+    @admin.display(description="Transitions")
+    def transitions_table(self, enrollment):
+        moves = Transition.objects.filter(
+            Q(from_enrollment=enrollment) | Q(to_enrollment=enrollment)
+        ).select_related("from_enrollment__program", "to_enrollment__program", "decided_by")
+        return related_table(
+            ["Date", "Kind", "From", "To", "Reason", "Decided by"],
+            [
+                (
+                    change_link(move, move.date),
+                    move.get_kind_display(),
+                    change_link(move.from_enrollment, move.from_enrollment.program),
+                    change_link(move.to_enrollment, move.to_enrollment.program),
+                    move.reason,
+                    move.decided_by,
+                )
+                for move in moves
+            ],
+        )
+
+    # The intermediate pages ------------------------------------------------------------------
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        pages = [
+            path(
+                f"<path:object_id>/{name}/",
+                self.admin_site.admin_view(self.action_view),
+                {"action": name},
+                name="{}_{}_".format(*info) + name,
+            )
+            for name in ACTION_FORMS
+        ]
+        reports_pages = [
+            path(
+                "census/",
+                self.admin_site.admin_view(census_view),
+                name="programs_census",
+            ),
+            path(
+                "step-down/",
+                self.admin_site.admin_view(step_down_view),
+                name="programs_step_down",
+            ),
+        ]
+        return reports_pages + pages + super().get_urls()
+
+    def _action_url(self, enrollment, name) -> str:
+        return reverse(
+            f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=[enrollment.pk]
+        )
+
+    def action_view(self, request, object_id, action):
+        form_class = ACTION_FORMS[action]
+        if not self._has_role(request, ACTION_ROLES[action]):
+            raise PermissionDenied
+        enrollment = self.get_object(request, unquote(object_id))
+        if enrollment is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        data = request.POST if request.method == "POST" else None
+        form = form_class(data, enrollment=enrollment, request=request)
+        # The page it was opened from (the patient's page), when that is one of ours.
+        back_to = request.POST.get("next") or request.GET.get("next") or ""
+        if not url_has_allowed_host_and_scheme(
+            back_to, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            back_to = ""
+        if form.is_bound and form.is_valid():
+            result = form.run()
+            if result is not None:
+                self.message_user(request, form.success_message(result), messages.SUCCESS)
+                if back_to:
+                    return redirect(back_to)
+                target = form.redirect_to(result)
+                return redirect(
+                    f"admin:{self.opts.app_label}_{self.opts.model_name}_change", target.pk
+                )
+        if request.method == "GET":
+            audit_record(
+                actor=request.user,
+                action=AuditAction.READ,
+                obj=enrollment,
+                clinic=enrollment.program.clinic_id,
+                patient_id=enrollment.patient_id,
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": enrollment,
+            "title": form_class.title,
+            "subtitle": str(enrollment),
+            "intro": form_class.intro,
+            "submit_label": form_class.submit_label,
+            "form": form,
+            "media": self.media + form.media,
+            "change_url": back_to
+            or reverse(
+                f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[enrollment.pk]
+            ),
+            "next": back_to,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(
+            request, "admin/programs/enrollment/action_form.html", context, status=200
+        )
+
+    # Changelist actions -----------------------------------------------------------------------
+
+    def _apply_each(self, request, queryset, perform, done):
+        """Call the service per enrollment: one refusal leaves the others to go through."""
+        for enrollment in queryset.select_related("patient", "program__clinic"):
+            try:
+                with transaction.atomic():
+                    result = perform(enrollment)
+            except (ServiceError, ValidationError, IntegrityError) as error:
+                refusal = " ".join(refusal_messages(error))
+                self.message_user(request, f"{enrollment.patient}: {refusal}", messages.ERROR)
+            else:
+                self.message_user(request, done(result), messages.SUCCESS)
+
+    @admin.action(description="Admit selected from the waitlist", permissions=["admit"])
+    def admit_selected(self, request, queryset):
+        self._apply_each(
+            request,
+            queryset,
+            lambda e: services.enrollment_admit(actor=request.user, enrollment=e),
+            admitted_message,
+        )
+
+    @admin.action(description="Cancel selected waitlisted enrollments", permissions=["cancel"])
+    def cancel_selected(self, request, queryset):
+        self._apply_each(
+            request,
+            queryset,
+            lambda e: services.enrollment_cancel(actor=request.user, enrollment=e),
+            cancelled_message,
+        )
+
+    @admin.action(description="Discharge selected as completed today", permissions=["discharge"])
+    def discharge_selected_completed_today(self, request, queryset):
+        self._apply_each(
+            request,
+            queryset,
+            lambda e: services.enrollment_discharge(
+                actor=request.user,
+                enrollment=e,
+                date=clinic_today(e.program),
+                reason=DischargeReason.COMPLETED,
+            ),
+            discharged_message,
+        )
+
+    def _open_page_for_one(self, request, queryset, action):
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one enrollment for this action.", messages.WARNING
+            )
+            return None
+        return redirect(self._action_url(queryset.get(), action))
+
+    @admin.action(description="Discharge the selected enrollment…", permissions=["discharge"])
+    def discharge_one(self, request, queryset):
+        return self._open_page_for_one(request, queryset, "discharge")
+
+    @admin.action(description="Transition the selected enrollment…", permissions=["transition"])
+    def transition_one(self, request, queryset):
+        return self._open_page_for_one(request, queryset, "transition")
+
+    @admin.action(description="Assign a bed to the selected enrollment…", permissions=["bed"])
+    def assign_bed_one(self, request, queryset):
+        return self._open_page_for_one(request, queryset, "bed")
