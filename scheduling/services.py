@@ -1,8 +1,11 @@
 """Writes of the calendar: series and their expansion, sessions, rosters and attendance.
 
-Rosters of program sessions are kept in step with enrollments by the programs app, which calls
-``roster_add_for_stay`` / ``roster_remove_from`` inside its own transactions (scheduling never
-imports programs). Both are set-based: one statement whatever the number of sessions.
+A program's sessions and series are written by the ``program_*`` services (and the nightly
+``materialize_all_series``), which keep the program's cadence and fill its rosters through
+``scheduling.program_rules`` (scheduling never imports programs). Rosters of program sessions
+are kept in step with enrollments by the programs app, which calls ``roster_add_for_stay`` /
+``roster_remove_from`` inside its own transactions. Both are set-based: one statement whatever
+the number of sessions.
 """
 
 import datetime
