@@ -5,6 +5,6 @@ Writes in ``services/`` (``enrollments``, ``aftercare``, ``continuity``, and ``s
 program's calendar rules that scheduling asks through ``scheduling.program_rules``, and rosters
 that follow admissions and discharges), the program lock in ``locks.py``, reads in
 ``selectors.py``. The admin is a package with a module per model (``admin/programs``,
-``enrollments`` with ``enrollment_actions``, ``transitions``, the patient's page in
+``enrollments``, ``transitions``, the patient's page in
 ``patients``, the boards in ``reports``); the API is in ``api/`` with one ``urls.py``.
 """

@@ -1,5 +1,5 @@
 """Enrollments in the admin: the admission form, the read-only change page with a button per
-action (``enrollment_actions``), and the changelist's actions.
+action, each action's intermediate page, and the changelist's actions.
 
 Every enrollment write goes through ``programs.services.enrollments``: the admission form calls
 ``enrollment_create`` from its ``clean()``, and admitting, discharging, cancelling, moving and
@@ -7,9 +7,12 @@ bed assignment are admin actions and small intermediate pages that call one serv
 Pages that show patients are audited like the API's reads.
 """
 
+import datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.widgets import AdminDateWidget
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -21,29 +24,40 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic.admin import STAFF_ROLES
 from clinic.admin_utils import ClinicScopedAdmin, ServiceModelForm, change_link, related_table
-from clinic.errors import ServiceError
-from clinic.models import AuditAction
+from clinic.errors import ServiceError, violated_constraint
+from clinic.models import AuditAction, Bed
 from clinic.selectors import clinic_ids_for_user, clinic_staff
 from clinic.services import audit_record
 from patients.models import Assessment
-from programs.admin.enrollment_actions import (
-    ACTION_FORMS,
-    ACTIONS_BY_STATUS,
-    admitted_message,
-    cancelled_message,
-    discharged_message,
-    refusal_messages,
-)
 from programs.admin.patients import ACTION_ROLES
 from programs.admin.programs import programs_of
 from programs.admin.reports import census_view, step_down_view
 from programs.models import (
     DischargeReason,
     Enrollment,
+    EnrollmentStatus,
+    Program,
     Transition,
+    TransitionKind,
 )
-from programs.selectors import clinic_today
+from programs.selectors import bed_assignments_holding, clinic_today
 from programs.services import enrollments as services
+
+
+def _refusal_messages(error: Exception) -> list[str]:
+    """What a service's refusal says, as sentences for a person."""
+    if isinstance(error, ServiceError):
+        return [error.detail]
+    if isinstance(error, ValidationError):
+        return error.messages
+    # A lost race (the services check under locks): the constraint's own message.
+    constraint = violated_constraint(error)
+    if constraint is None:
+        raise error
+    return [str(constraint.get_violation_error_message())]
+
+
+# Enrollments: filters and the admission form ------------------------------------------------------
 
 
 class OwnProgramFilter(admin.SimpleListFilter):
@@ -98,6 +112,227 @@ class EnrollmentAddForm(ServiceModelForm):
             assessment=data.get("assessment"),
             priority=data.get("priority") or 0,
         )
+
+
+# Enrollments: the action pages --------------------------------------------------------------------
+
+
+def _admitted(enrollment: Enrollment) -> str:
+    return (
+        f"{enrollment.patient} was admitted to {enrollment.program} from {enrollment.start_date}."
+    )
+
+
+def _discharged(enrollment: Enrollment) -> str:
+    return (
+        f"{enrollment.patient} was discharged from {enrollment.program} on "
+        f"{enrollment.discharge_date} ({enrollment.get_discharge_reason_display().lower()})."
+    )
+
+
+def _cancelled(enrollment: Enrollment) -> str:
+    return f"{enrollment.patient} was taken off the waitlist of {enrollment.program}."
+
+
+class EnrollmentActionForm(forms.Form):
+    """The form of one intermediate page; ``perform`` calls one service."""
+
+    action = ""
+    title = ""
+    submit_label = "Confirm"
+    intro = ""
+
+    def __init__(self, *args, enrollment: Enrollment, request, **kwargs):
+        self.enrollment = enrollment
+        self.request = request
+        super().__init__(*args, **kwargs)
+
+    def today(self) -> datetime.date:
+        return clinic_today(self.enrollment.program)
+
+    def perform(self, data):
+        raise NotImplementedError
+
+    def success_message(self, result) -> str:
+        raise NotImplementedError
+
+    def run(self):
+        """Call the service; a refusal becomes form errors and the result is None."""
+        try:
+            with transaction.atomic():
+                return self.perform(self.cleaned_data)
+        except (ServiceError, ValidationError, IntegrityError) as error:
+            if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+                for field, field_messages in error.message_dict.items():
+                    self.add_error(field if field in self.fields else None, field_messages)
+            else:
+                self.add_error(None, _refusal_messages(error))
+        return None
+
+    def redirect_to(self, result) -> Enrollment:
+        return self.enrollment
+
+
+class AdmitForm(EnrollmentActionForm):
+    action = "admit"
+    title = "Admit from the waitlist"
+    submit_label = "Admit"
+    start_date = forms.DateField(
+        required=False,
+        widget=AdminDateWidget,
+        help_text="Empty: the requested date or today, whichever is later.",
+    )
+
+    def perform(self, data):
+        return services.enrollment_admit(
+            actor=self.request.user, enrollment=self.enrollment, start_date=data.get("start_date")
+        )
+
+    def success_message(self, result):
+        return _admitted(result)
+
+
+class DischargeForm(EnrollmentActionForm):
+    action = "discharge"
+    title = "Discharge"
+    submit_label = "Discharge"
+    intro = "A move to another program is a transition, not a discharge."
+    date = forms.DateField(widget=AdminDateWidget)
+    # "Transferred" is what a transition records; it is not offered here.
+    reason = forms.ChoiceField(
+        choices=[c for c in DischargeReason.choices if c[0] != DischargeReason.TRANSFERRED]
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["date"].initial = self.today()
+
+    def perform(self, data):
+        return services.enrollment_discharge(
+            actor=self.request.user,
+            enrollment=self.enrollment,
+            date=data["date"],
+            reason=data["reason"],
+        )
+
+    def success_message(self, result):
+        return _discharged(result)
+
+
+class CancelForm(EnrollmentActionForm):
+    action = "cancel"
+    title = "Cancel the waitlisted enrollment"
+    submit_label = "Cancel the enrollment"
+    intro = "The patient leaves the program's waitlist; a place held for them passes on."
+    reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Optional; kept in the enrollment's status history.",
+    )
+
+    def perform(self, data):
+        return services.enrollment_cancel(
+            actor=self.request.user, enrollment=self.enrollment, reason=data.get("reason", "")
+        )
+
+    def success_message(self, result):
+        return _cancelled(result)
+
+
+class TransitionForm(EnrollmentActionForm):
+    action = "transition"
+    title = "Transition to another program"
+    submit_label = "Move the patient"
+    intro = (
+        "The enrollment is discharged as transferred and the patient admitted to the new "
+        "program on the same date, both or neither."
+    )
+    to_program = forms.ModelChoiceField(queryset=Program.objects.none(), label="To program")
+    date = forms.DateField(widget=AdminDateWidget)
+    kind = forms.ChoiceField(choices=[("", "---------"), *TransitionKind.choices])
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}))
+    assessment = forms.ModelChoiceField(
+        queryset=Assessment.objects.none(),
+        required=False,
+        help_text="The reassessment the move follows, if any.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["to_program"].queryset = (
+            programs_of(self.request).filter(is_active=True).exclude(pk=self.enrollment.program_id)
+        )
+        self.fields["assessment"].queryset = Assessment.objects.filter(
+            patient_id=self.enrollment.patient_id
+        )
+        self.fields["date"].initial = self.today()
+
+    def perform(self, data):
+        return services.transition_create(
+            actor=self.request.user,
+            enrollment=self.enrollment,
+            to_program=data["to_program"],
+            date=data["date"],
+            kind=data["kind"],
+            reason=data["reason"],
+            assessment=data.get("assessment"),
+        )
+
+    def success_message(self, result):
+        return (
+            f"{self.enrollment.patient} moved to {result.to_enrollment.program} on {result.date} "
+            f"({result.get_kind_display().lower()})."
+        )
+
+    def redirect_to(self, result):
+        return result.to_enrollment
+
+
+class BedForm(EnrollmentActionForm):
+    action = "bed"
+    title = "Assign a bed"
+    submit_label = "Assign the bed"
+    intro = "The patient moves out of the bed they had, if any."
+    bed = forms.ModelChoiceField(queryset=Bed.objects.none())
+    date = forms.DateField(
+        required=False,
+        widget=AdminDateWidget,
+        help_text="Empty: the admission date or today, whichever is later.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        beds = self.enrollment.program.beds.filter(is_active=True).order_by("room", "label")
+        field = self.fields["bed"]
+        field.queryset = beds
+        # Say which beds are taken today (the service refuses a taken one anyway), without
+        # naming who is in them: the bed board does that.
+        today = self.today()
+        taken = set(
+            bed_assignments_holding(today).filter(bed__in=beds).values_list("bed_id", flat=True)
+        )
+        field.label_from_instance = lambda bed: f"{bed} ({'taken' if bed.pk in taken else 'free'})"
+
+    def perform(self, data):
+        return services.bed_assign(
+            actor=self.request.user,
+            enrollment=self.enrollment,
+            bed=data["bed"],
+            date=data.get("date"),
+        )
+
+    def success_message(self, result):
+        return f"{self.enrollment.patient} is in bed {result.bed} from {result.start_date}."
+
+
+ACTION_FORMS = {
+    form.action: form for form in [AdmitForm, DischargeForm, CancelForm, TransitionForm, BedForm]
+}
+# Which buttons an enrollment's page shows in each state (the services decide in the end).
+ACTIONS_BY_STATUS = {
+    EnrollmentStatus.WAITLISTED: ["admit", "cancel"],
+    EnrollmentStatus.ADMITTED: ["discharge", "transition", "bed"],
+}
 
 
 # Enrollments: the admin ---------------------------------------------------------------------------
@@ -399,7 +634,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
                 with transaction.atomic():
                     result = perform(enrollment)
             except (ServiceError, ValidationError, IntegrityError) as error:
-                refusal = " ".join(refusal_messages(error))
+                refusal = " ".join(_refusal_messages(error))
                 self.message_user(request, f"{enrollment.patient}: {refusal}", messages.ERROR)
             else:
                 self.message_user(request, done(result), messages.SUCCESS)
@@ -410,7 +645,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             request,
             queryset,
             lambda e: services.enrollment_admit(actor=request.user, enrollment=e),
-            admitted_message,
+            _admitted,
         )
 
     @admin.action(description="Cancel selected waitlisted enrollments", permissions=["cancel"])
@@ -419,7 +654,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             request,
             queryset,
             lambda e: services.enrollment_cancel(actor=request.user, enrollment=e),
-            cancelled_message,
+            _cancelled,
         )
 
     @admin.action(description="Discharge selected as completed today", permissions=["discharge"])
@@ -433,7 +668,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
                 date=clinic_today(e.program),
                 reason=DischargeReason.COMPLETED,
             ),
-            discharged_message,
+            _discharged,
         )
 
     def _open_page_for_one(self, request, queryset, action):
