@@ -1,4 +1,6 @@
-"""What every admin of the service shares: role permissions, and saves that go through services.
+"""What every admin of the service shares: role permissions, saves that go through services, and
+the clinic scoping and audit of pages that show patients' records (``ClinicScopedAdmin``, the
+autocomplete view).
 
 Admin pages must refuse what the API refuses, with the same message, and leave the same audit
 rows. So a form's ``clean()`` calls the app's service (``perform``): a refusal becomes a form

@@ -45,7 +45,9 @@ def test_programs_registers_its_rules_when_its_app_is_ready():
 def test_the_calendar_refuses_a_program_session_past_the_cadence_through_the_rules(
     clinic, clinician
 ):
-    once_a_week = make_program(clinic, "iop", capacity=5, sessions_per_week_max=1)
+    once_a_week = make_program(
+        clinic, "iop", capacity=5, sessions_per_week_min=1, sessions_per_week_max=1
+    )
     _group(once_a_week, clinician, MONDAY)
 
     with pytest.raises(ValidationError) as refusal:
