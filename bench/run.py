@@ -627,8 +627,8 @@ def bench_series() -> None:
     from django.utils import timezone
 
     from programs.models import Program
-    from programs.services.schedules import materialize_all_series
     from scheduling.models import Series
+    from scheduling.services import materialize_all_series
 
     def run(n: int) -> tuple[float, int, int]:
         with transaction.atomic():

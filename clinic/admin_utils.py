@@ -1,4 +1,6 @@
-"""What every admin of the service shares: role permissions, and saves that go through services.
+"""What every admin of the service shares: role permissions, saves that go through services, and
+the clinic scoping and audit of pages that show patients' records (``ClinicScopedAdmin``, the
+autocomplete view).
 
 Admin pages must refuse what the API refuses, with the same message, and leave the same audit
 rows. So a form's ``clean()`` calls the app's service (``perform``): a refusal becomes a form
@@ -11,19 +13,22 @@ POST of a change form inside one transaction, and admins built on this have no i
 import json
 
 from django import forms
+from django.contrib import admin
 from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.contrib.admin.widgets import AutocompleteSelect, ForeignKeyRawIdWidget
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, capfirst
 
 from clinic.errors import ServiceError
-from clinic.models import AuditAction
-from clinic.selectors import user_has_role
+from clinic.models import AuditAction, Clinic, Role
+from clinic.selectors import clinic_ids_for_user, user_has_role
 from clinic.services import audit_record, audit_record_many
 
 
@@ -285,5 +290,82 @@ class AuditedAdminMixin(NamelessLogMixin):
                 obj=original,
                 clinic=self.audit_clinic_id(original),
                 patient_id=self.audit_patient_id(original),
+            )
+        return response
+
+
+class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
+    """A patient's records: only the staff member's clinics, and every page that shows a
+    patient's data is audited. Supervisors read; who writes is the subclass's rule (the
+    patient's record: ``patients.admin.PatientRecordAdmin``)."""
+
+    read_roles = (Role.SUPERVISOR,)
+    write_roles = ()
+    #: the lookup from this model to its clinic
+    clinic_path = "patient__clinic"
+
+    def patient_of(self, obj):
+        return obj.patient
+
+    def audit_patient_id(self, obj) -> int:
+        return self.patient_of(obj).pk
+
+    def audit_clinic_id(self, obj) -> int:
+        return self.patient_of(obj).clinic_id
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .filter(**{f"{self.clinic_path}_id__in": clinic_ids_for_user(request.user)})
+        )
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # Choices offer only the staff member's own clinics and patients.
+        if db_field.name == "clinic":
+            kwargs["queryset"] = Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
+        elif db_field.name == "patient":
+            kwargs["queryset"] = db_field.related_model.objects.filter(
+                clinic_id__in=clinic_ids_for_user(request.user)
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_changeform_initial_data(self, request):
+        initial = super().get_changeform_initial_data(request)
+        if "patient" in request.GET:
+            initial["patient"] = request.GET["patient"]
+        return initial
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """A plain "Save" of a new record lands on its patient's page, where the admissions
+        path goes on (the record is listed there); the other buttons keep their meaning."""
+        response = super().response_add(request, obj, post_url_continue)
+        if any(key in request.POST for key in ("_continue", "_addanother", "_popup", "_saveasnew")):
+            return response
+        patient = self.patient_of(obj)
+        opts = patient._meta
+        return HttpResponseRedirect(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[patient.pk])
+        )
+
+
+class AuditedAutocompleteJsonView(AutocompleteJsonView):
+    """The admin's autocomplete, auditing answers that carry patients' names and MRNs: those of
+    an admin with ``audit_autocomplete``, whose ``audit_*_id`` say whose record each answer is.
+
+    Routed in config/urls.py in place of the admin site's own view.
+    """
+
+    def get(self, request, *args, **kwargs):
+        response = super().get(request, *args, **kwargs)
+        model_admin = self.model_admin
+        if response.status_code == 200 and getattr(model_admin, "audit_autocomplete", False):
+            ids = [int(row["id"]) for row in json.loads(response.content)["results"]]
+            audit_record_many(
+                actor=request.user,
+                action=AuditAction.LIST,
+                objects=model_admin.model._default_manager.filter(pk__in=ids),
+                patient_id_of=model_admin.audit_patient_id,
+                clinic_id_of=model_admin.audit_clinic_id,
             )
         return response

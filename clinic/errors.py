@@ -1,4 +1,10 @@
-"""Errors that services raise; the API's exception handler turns them into the error body."""
+"""Errors that services raise, and the model constraint behind a database refusal; the API's
+exception handler and the admins turn them into messages for people."""
+
+import functools
+
+from django.apps import apps
+from django.db import IntegrityError, models
 
 
 class ServiceError(Exception):
@@ -36,3 +42,23 @@ class PreconditionFailed(ServiceError):
 
     status_code = 412
     default_code = "precondition_failed"
+
+
+def constraint_name(error: IntegrityError) -> str | None:
+    """The name of the constraint or unique index the database enforced, if it says."""
+    return getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
+
+
+@functools.cache
+def _constraints_by_name() -> dict[str, models.BaseConstraint]:
+    return {
+        constraint.name: constraint
+        for model in apps.get_models()
+        for constraint in model._meta.constraints
+    }
+
+
+def violated_constraint(error: IntegrityError) -> models.BaseConstraint | None:
+    """The model constraint (of any app) behind a database refusal, None when it is not one of
+    ours: its ``violation_error_message`` and ``violation_error_code`` explain it."""
+    return _constraints_by_name().get(constraint_name(error) or "")

@@ -2,26 +2,19 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from clinic.admin_utils import AuditedAutocompleteJsonView
 from clinic.api.auth import LogoutView, TokenObtainView, TokenRefreshView
 from clinic.health import HealthView
-from patients.admin import AuditedAutocompleteJsonView
+from scheduling.api.urls import feed_urlpatterns
 
 api_v1 = [
     path("auth/token/", TokenObtainView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("auth/logout/", LogoutView.as_view(), name="logout"),
-    path("", include("patients.api.activation_urls")),
     path("", include("clinic.api.urls")),
     path("", include("patients.api.urls")),
+    path("", include("scheduling.api.urls")),
     path("", include("programs.api.urls")),
-    path("", include("programs.api.report_urls")),
-    path("", include("programs.api.aftercare_urls")),
-    path("", include("clinic.api.alerts_urls")),
-    path("", include("programs.api.session_urls")),
-    path("", include("scheduling.api.me_urls")),
-    path("", include("patients.api.me_urls")),
-    path("", include("programs.api.me_urls")),
-    path("", include("scheduling.api.reminder_urls")),
 ]
 
 urlpatterns = [
@@ -32,7 +25,7 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("", include("scheduling.api.feed_urls")),
+    path("", include(feed_urlpatterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("health/", HealthView.as_view(), name="health"),

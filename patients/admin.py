@@ -6,30 +6,23 @@ read.
 """
 
 import datetime
-import json
 
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.views.autocomplete import AutocompleteJsonView
 from django.db.models import OuterRef, Subquery, Value
 from django.db.models.functions import Coalesce, NullIf
-from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from clinic.admin import OwnClinicFilter
 from clinic.admin_utils import (
-    AuditedAdminMixin,
-    ServiceAdminMixin,
+    ClinicScopedAdmin,
     ServiceModelForm,
     VersionCheckedForm,
     change_link,
     related_table,
 )
-from clinic.models import AuditAction, Clinic, Role
-from clinic.selectors import clinic_ids_for_user
-from clinic.services import audit_record_many
-from patients import selectors, services
+from patients import services
 from patients.models import (
     DIMENSIONS,
     Assessment,
@@ -40,56 +33,11 @@ from patients.models import (
     ReminderChannel,
 )
 
-READ_ROLES = (Role.SUPERVISOR,)
 
+class PatientRecordAdmin(ClinicScopedAdmin):
+    """A page of the patient's record: admissions and clinicians write it (the API's rule)."""
 
-class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
-    """Only the staff member's clinics; every page that shows a patient's data is audited."""
-
-    read_roles = READ_ROLES
     write_roles = services.PATIENT_WRITE_ROLES
-    #: the lookup from this model to its clinic
-    clinic_path = "patient__clinic"
-
-    def patient_of(self, obj) -> Patient:
-        return obj.patient
-
-    def audit_patient_id(self, obj) -> int:
-        return self.patient_of(obj).pk
-
-    def audit_clinic_id(self, obj) -> int:
-        return self.patient_of(obj).clinic_id
-
-    def get_queryset(self, request):
-        return (
-            super()
-            .get_queryset(request)
-            .filter(**{f"{self.clinic_path}_id__in": clinic_ids_for_user(request.user)})
-        )
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        # Choices offer only the staff member's own clinics and patients.
-        if db_field.name == "clinic":
-            kwargs["queryset"] = Clinic.objects.filter(id__in=clinic_ids_for_user(request.user))
-        elif db_field.name == "patient":
-            kwargs["queryset"] = selectors.patients_in_reach(user=request.user)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    def get_changeform_initial_data(self, request):
-        initial = super().get_changeform_initial_data(request)
-        if "patient" in request.GET:
-            initial["patient"] = request.GET["patient"]
-        return initial
-
-    def response_add(self, request, obj, post_url_continue=None):
-        """A plain "Save" of a new record lands on its patient's page, where the admissions
-        path goes on (the record is listed there); the other buttons keep their meaning."""
-        response = super().response_add(request, obj, post_url_continue)
-        if any(key in request.POST for key in ("_continue", "_addanother", "_popup", "_saveasnew")):
-            return response
-        return HttpResponseRedirect(
-            reverse("admin:patients_patient_change", args=[self.patient_of(obj).pk])
-        )
 
 
 class ReminderChannelFilter(admin.SimpleListFilter):
@@ -168,9 +116,11 @@ class PatientForm(VersionCheckedForm):
 
 
 @admin.register(Patient)
-class PatientAdmin(ClinicScopedAdmin):
+class PatientAdmin(PatientRecordAdmin):
     form = PatientForm
     clinic_path = "clinic"
+    # Its autocomplete answers name patients (clinic.admin_utils.AuditedAutocompleteJsonView).
+    audit_autocomplete = True
     list_display = [
         "mrn",
         "last_name",
@@ -332,27 +282,6 @@ class PatientAdmin(ClinicScopedAdmin):
         )
 
 
-class AuditedAutocompleteJsonView(AutocompleteJsonView):
-    """The admin's autocomplete, auditing answers that carry patients' names and MRNs.
-
-    Routed in config/urls.py in place of the admin site's own view.
-    """
-
-    def get(self, request, *args, **kwargs):
-        response = super().get(request, *args, **kwargs)
-        if response.status_code == 200 and self.model_admin.model is Patient:
-            ids = [int(row["id"]) for row in json.loads(response.content)["results"]]
-            patients = Patient.objects.filter(pk__in=ids).only("id", "clinic_id")
-            audit_record_many(
-                actor=request.user,
-                action=AuditAction.LIST,
-                objects=patients,
-                patient_id_of=lambda p: p.pk,
-                clinic_id_of=lambda p: p.clinic_id,
-            )
-        return response
-
-
 # Assessments --------------------------------------------------------------------------------------
 
 
@@ -412,7 +341,7 @@ class AssessmentDecisionForm(VersionCheckedForm):
 
 
 @admin.register(Assessment)
-class AssessmentAdmin(ClinicScopedAdmin):
+class AssessmentAdmin(PatientRecordAdmin):
     list_display = [
         "assessed_at",
         "patient",
@@ -559,7 +488,7 @@ class ConsentRevokeForm(ServiceModelForm):
 
 
 @admin.register(Consent)
-class ConsentAdmin(ClinicScopedAdmin):
+class ConsentAdmin(PatientRecordAdmin):
     list_display = [
         "signed_on",
         "patient",
@@ -623,7 +552,7 @@ class ContactForm(VersionCheckedForm):
 
 
 @admin.register(PatientContact)
-class PatientContactAdmin(ClinicScopedAdmin):
+class PatientContactAdmin(PatientRecordAdmin):
     form = ContactForm
     list_display = ["name", "kind", "relationship", "patient"]
     list_select_related = ["patient"]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from clinic.models import Bed, Clinic, Room
 from patients.models import Level, Patient, Track
 from programs.models import LEVEL_DEFAULTS, Enrollment, Program, ProgramService
-from programs.services import aftercare, schedules
+from programs.services import aftercare
 from programs.services import enrollments as services
 from scheduling import services as calendar
 from scheduling.models import RosterEntry, Series
@@ -180,7 +180,7 @@ def _seed_schedule(*, clinic, programs, clinician, today) -> None:
         if Series.objects.filter(program=program, title=title).exists():
             continue
         room, _ = Room.objects.get_or_create(clinic=clinic, name=room_name)
-        _series, sessions = schedules.program_series_create(
+        _series, sessions = calendar.program_series_create(
             actor=clinician,
             program=program,
             title=title,

@@ -5,7 +5,6 @@ from celery import shared_task
 from programs.services import waitlist_notices
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
-from programs.services.schedules import materialize_all_series
 
 
 @shared_task(ignore_result=True)
@@ -18,12 +17,6 @@ def waitlist_expire_offers_task() -> int:
 def waitlist_offer_notices_send_task() -> dict[str, int]:
     """Tell offered patients (beat): claim due notices, send, record the outcome."""
     return waitlist_notices.deliver_due()
-
-
-@shared_task(ignore_result=True)
-def series_materialize_task() -> int:
-    """Nightly: extend every series to the horizon and seed new sessions' rosters."""
-    return materialize_all_series()
 
 
 @shared_task(ignore_result=True)

@@ -1,9 +1,12 @@
 """Writes of the calendar: series and their expansion, sessions, rosters and attendance, devices
 and calendar feeds.
 
-Rosters of program sessions are kept in step with enrollments by the programs app, which calls
-``roster_add_for_stay`` / ``roster_remove_from`` inside its own transactions (scheduling never
-imports programs). Both are set-based: one statement whatever the number of sessions.
+A program's sessions and series are written by the ``program_*`` services (and the nightly
+``materialize_all_series``), which keep the program's cadence and fill its rosters through
+``scheduling.program_rules`` (scheduling never imports programs). Rosters of program sessions
+are kept in step with enrollments by the programs app, which calls ``roster_add_for_stay`` /
+``roster_remove_from`` inside its own transactions. Both are set-based: one statement whatever
+the number of sessions.
 """
 
 import datetime
@@ -36,6 +39,7 @@ from scheduling.models import (
     SessionKind,
     SessionStatus,
 )
+from scheduling.program_rules import ProgramRules, is_program_session, program_rules
 from scheduling.recurrence import local_to_utc, occurrences
 
 EDIT_SCOPES = ("this", "following", "all")
@@ -651,6 +655,166 @@ def roster_fill_program_sessions(*, session_ids: list[int], stays: list[tuple]) 
         entry_ids = [row[0] for row in cursor.fetchall()]
     reminders.plan_for_entries(entry_ids)
     return len(entry_ids)
+
+
+# Program sessions: calendar writes that keep a program's rules --------------------------------
+# A program's session or series is checked against its cadence and rostered with its enrolled
+# patients through ``scheduling.program_rules`` (programs registers them), under the program's
+# lock, taken before the stays are read: an admission at the same moment either sees the new
+# sessions (and rosters itself) or is seen by the roster fill.
+
+
+def _fill_program_rosters(rules: ProgramRules, program_ids, sessions: list[Session]) -> int:
+    """Seed new program sessions with the patients enrolled on their dates (2 queries)."""
+    stays = rules.stays(program_ids)
+    return roster_fill_program_sessions(session_ids=[s.pk for s in sessions], stays=stays)
+
+
+@transaction.atomic
+def program_series_create(
+    *, actor, program, until: datetime.date | None = None, **fields
+) -> tuple[Series, list[Session]]:
+    """Create a program's series after checking its rules, expand it to the horizon, check the
+    program's weeks as a whole and put the enrolled patients on the new sessions' rosters,
+    set-based, under the program lock."""
+    rules = program_rules()
+    program = rules.lock([program.pk])[program.pk]
+    rules.check_series(
+        program,
+        weekdays=fields.get("weekdays") or [],
+        duration_minutes=fields.get("duration_minutes") or 0,
+    )
+    series = series_create(actor=actor, clinic=program.clinic, program=program, **fields)
+    sessions = series_materialize(series=series, until=until)
+    rules.check_week(
+        program,
+        sessions_after_change=sessions,
+        series_after_change=series,
+        week_field="weekdays",
+        length_field="duration_minutes",
+    )
+    _fill_program_rosters(rules, [program.pk], sessions)
+    return series, sessions
+
+
+@transaction.atomic
+def series_create_and_expand(
+    *, actor, clinic: Clinic, program=None, until: datetime.date | None = None, **fields
+) -> tuple[Series, list[Session]]:
+    """A series with or without a program, expanded to the horizon (a program's: checked and
+    rostered by ``program_series_create``)."""
+    if program is not None:
+        return program_series_create(actor=actor, program=program, until=until, **fields)
+    series = series_create(actor=actor, clinic=clinic, **fields)
+    return series, series_materialize(series=series, until=until)
+
+
+@transaction.atomic
+def program_series_edit(*, actor, session: Session, **changes) -> SeriesEdit:
+    """``series_edit`` for any series; a program's keeps its session length and cadence: the
+    series' definition is checked before, the program's weeks after (under the program lock),
+    and occurrences added on new weekdays get the program's roster."""
+    series = session.series
+    program = rules = None
+    if series is not None and is_program_session(series.program_id, series.kind):
+        rules = program_rules()
+        program = rules.lock([series.program_id])[series.program_id]
+        if changes.get("duration_minutes") or changes.get("weekdays") is not None:
+            rules.check_series(
+                program,
+                weekdays=changes.get("weekdays") or series.weekdays,
+                duration_minutes=changes.get("duration_minutes") or series.duration_minutes,
+            )
+    edit = series_edit(actor=actor, session=session, **changes)
+    if program is not None:
+        changed_pattern = changes.get("weekdays") is not None and changes["scope"] != "this"
+        if changed_pattern:
+            series.refresh_from_db()
+        rules.check_week(
+            program,
+            sessions_after_change=[*edit.edited, *edit.created],
+            series_after_change=series if changed_pattern else None,
+            week_field="weekdays" if changed_pattern else "local_start_time",
+            length_field="duration_minutes",
+        )
+        _fill_program_rosters(rules, [program.pk], edit.created)
+    return edit
+
+
+def materialize_all_series(*, until: datetime.date | None = None) -> int:
+    """The nightly pass (idempotent): extend every open series to the horizon and seed the new
+    program sessions' rosters, in one transaction with a constant number of queries whatever
+    the number of series. The series' programs are locked first (before the series, the order
+    every writer takes), so the stays read for the rosters are settled. It checks no cadence:
+    what it creates was counted when the series and the sessions beside it were made. Returns
+    how many sessions were created."""
+    with transaction.atomic():
+        program_ids = set(
+            series_open()
+            .filter(program__isnull=False)
+            .values_list("program_id", flat=True)
+            .distinct()
+        )
+        locked = program_rules().lock(program_ids) if program_ids else {}
+        sessions = series_materialize_open(until=until)
+        programs = {s.program_id for s in sessions if s.program_id is not None}
+        if programs:
+            rules = program_rules()
+            # A series made since the first read (its program not locked yet).
+            if programs - set(locked):
+                rules.lock(programs - set(locked))
+            _fill_program_rosters(
+                rules, programs, [s for s in sessions if s.program_id is not None]
+            )
+    return len(sessions)
+
+
+@transaction.atomic
+def program_session_create(*, actor, **fields) -> Session:
+    """A one-off session; a program session's roster is the program's patients enrolled on its
+    date (an individual appointment's is its one patient). A program session is counted in
+    the program's week and checked for length, under the program lock."""
+    program = fields.get("program")
+    rules = None
+    if is_program_session(program, fields.get("kind")):
+        rules = program_rules()
+        program = fields["program"] = rules.lock([program.pk])[program.pk]
+    session = session_create(actor=actor, **fields)
+    if rules is not None:
+        rules.check_week(program, sessions_after_change=[session])
+        _fill_program_rosters(rules, [program.pk], [session])
+    return session
+
+
+@transaction.atomic
+def program_session_move(
+    *,
+    actor,
+    session: Session,
+    starts_at: datetime.datetime,
+    ends_at: datetime.datetime,
+    location: str | None = None,
+    room=None,
+    expected_versions: Collection[int] | None = None,
+) -> Session:
+    """``session_move``; a program session must fit its program's week and session length
+    where it lands (the week it leaves only loses one)."""
+    program = rules = None
+    if is_program_session(session.program_id, session.kind):
+        rules = program_rules()
+        program = rules.lock([session.program_id])[session.program_id]
+    moved = session_move(
+        actor=actor,
+        session=session,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        location=location,
+        room=room,
+        expected_versions=expected_versions,
+    )
+    if rules is not None:
+        rules.check_week(program, sessions_after_change=[moved])
+    return moved
 
 
 # Attendance and responses -------------------------------------------------------------------------

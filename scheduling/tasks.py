@@ -6,7 +6,13 @@ only wake workers up, so a lost one delays a reminder and never loses or doubles
 
 from celery import shared_task
 
-from scheduling import reminders
+from scheduling import reminders, services
+
+
+@shared_task(ignore_result=True)
+def series_materialize_task() -> int:
+    """Nightly: extend every series to the horizon and seed new sessions' rosters."""
+    return services.materialize_all_series()
 
 
 @shared_task(ignore_result=True)

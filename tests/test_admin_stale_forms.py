@@ -9,7 +9,7 @@ import pytest
 
 from patients import services as patient_services
 from patients.models import Assessment, Patient, PatientContact
-from programs.services import schedules
+from scheduling import services as calendar
 from scheduling.models import Session
 from tests.factories import PatientFactory, SessionFactory, admin_login, staff_user
 
@@ -107,7 +107,7 @@ def session_case(clinic, admissions, clinician, bea):
     }
 
     def theirs():
-        schedules.program_session_move(
+        calendar.program_session_move(
             actor=bea,
             session=session,
             starts_at=session.starts_at,

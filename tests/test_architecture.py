@@ -33,6 +33,46 @@ def test_the_apps_import_only_to_their_right():
     assert offenders == []
 
 
+APPS = ["clinic", "patients", "scheduling", "programs"]
+
+
+def test_every_app_has_one_api_urls_module_and_config_includes_each():
+    """Every app the same shape: one ``api/urls.py``; config/urls.py includes the four."""
+    root = Path(__file__).resolve().parents[1]
+    for app in APPS:
+        url_modules = sorted(p.name for p in (root / app / "api").glob("*urls*.py"))
+        assert url_modules == ["urls.py"], app
+    included = [
+        node.args[0].value
+        for node in ast.walk(ast.parse((root / "config" / "urls.py").read_text()))
+        if isinstance(node, ast.Call)
+        and getattr(node.func, "id", None) == "include"
+        and isinstance(node.args[0], ast.Constant)
+    ]
+    assert sorted(included) == sorted(f"{app}.api.urls" for app in APPS)
+
+
+def test_admins_share_pieces_through_clinic_not_through_each_other():
+    """Shared admin pieces live in clinic (``clinic/admin_utils.py``): no app imports another
+    app's admin, except programs extending the patient's page it adds to."""
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for app in APPS:
+        for path in root.joinpath(app).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if not isinstance(node, ast.ImportFrom) or not node.module:
+                    continue
+                owner, _, rest = node.module.partition(".")
+                crosses = owner != app and rest.split(".")[0] == "admin"
+                extends_patients_page = (
+                    path.relative_to(root).as_posix() == "programs/admin/patients.py"
+                    and node.module == "patients.admin"
+                )
+                if crosses and owner in APPS[1:] and not extends_patients_page:
+                    offenders.append(f"{path.relative_to(root)} imports {node.module}")
+    assert offenders == []
+
+
 @pytest.mark.django_db
 # The admission below is dated: frozen, so the 30-day back-dating limit never refuses it.
 @time_machine.travel(datetime.datetime(2026, 11, 23, 15, tzinfo=datetime.UTC), tick=False)

@@ -10,19 +10,17 @@
 - Anything else is logged with its traceback and answered with a generic 500.
 """
 
-import functools
 import logging
 
-from django.apps import apps
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, models
+from django.db import IntegrityError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from clinic.errors import ServiceError
+from clinic.errors import ServiceError, constraint_name, violated_constraint
 from clinic.models import USERNAME_TAKEN, USERNAME_UNIQUE_INDEXES
 
 logger = logging.getLogger(__name__)
@@ -108,20 +106,10 @@ def _django_validation_body(exc: DjangoValidationError) -> dict:
     return error_body(codes[0] if codes else "invalid", _detail_for(general, fields), fields)
 
 
-@functools.cache
-def _constraints_by_name() -> dict[str, models.BaseConstraint]:
-    return {
-        constraint.name: constraint
-        for model in apps.get_models()
-        for constraint in model._meta.constraints
-    }
-
-
 def _integrity_body(exc: IntegrityError) -> tuple[dict, int] | None:
-    name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-    if name in USERNAME_UNIQUE_INDEXES:
+    if constraint_name(exc) in USERNAME_UNIQUE_INDEXES:
         return error_body("invalid", USERNAME_TAKEN, {"username": [USERNAME_TAKEN]}), 400
-    constraint = _constraints_by_name().get(name or "")
+    constraint = violated_constraint(exc)
     if constraint is None:
         return None
     code = constraint.violation_error_code or "conflict"

@@ -2,6 +2,7 @@
 
 import datetime
 import functools
+import re
 
 from django.utils import timezone
 
@@ -16,6 +17,23 @@ def utc_instant(value: datetime.datetime) -> datetime.datetime:
         return value.astimezone(datetime.UTC)
     except OverflowError as error:
         raise ValueError("The date-time is out of range.") from error
+
+
+# An unescaped "+" of an offset arrives as a space in a query string.
+_SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
+
+
+def date_or_datetime(text: str) -> datetime.date | datetime.datetime:
+    """A query's day or instant: ``YYYY-MM-DD`` as a date, an ISO 8601 date-time as its UTC
+    instant when it has an offset, as given (naive, for the caller's zone) when not.
+    ValueError for anything else."""
+    text = _SPACED_OFFSET.sub(r"\1+\2", text.strip())
+    if len(text) == 10:
+        return datetime.date.fromisoformat(text)
+    if "T" not in text and " " not in text:
+        raise ValueError("Neither a date nor a date-time.")
+    value = datetime.datetime.fromisoformat(text)
+    return utc_instant(value) if timezone.is_aware(value) else value
 
 
 def validated(serializer_class, request, *, data=None, **kwargs) -> dict:

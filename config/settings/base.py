@@ -440,7 +440,7 @@ CELERY_BEAT_SCHEDULE = {
     },
     # Idempotent (a unique key per series and date): a missed night only delays the horizon.
     "series-materialize": {
-        "task": "programs.tasks.series_materialize_task",
+        "task": "scheduling.tasks.series_materialize_task",
         "schedule": crontab(hour=env.int("SERIES_MATERIALIZE_HOUR_UTC", default=7), minute=0),
     },
     "alerts-deliver": {

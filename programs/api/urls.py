@@ -1,11 +1,23 @@
+"""The programs' API under ``/api/v1/``: programs, enrollments and transitions, aftercare plans,
+the census and step-down reports, and the patient's own enrollments and aftercare (``me/...``)."""
+
+from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from programs.api import views
+from programs.api import aftercare, me, reports, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("programs", views.ProgramViewSet, basename="program")
 router.register("enrollments", views.EnrollmentViewSet, basename="enrollment")
 router.register("transitions", views.TransitionViewSet, basename="transition")
+router.register("aftercare-plans", aftercare.AftercarePlanViewSet, basename="aftercare-plan")
 
-urlpatterns = router.urls
+urlpatterns = [
+    *router.urls,
+    path("reports/census/", reports.CensusView.as_view(), name="report-census"),
+    path("reports/step-down/", reports.StepDownBoardView.as_view(), name="report-step-down"),
+    path("me/enrollments/", me.MyEnrollmentsView.as_view(), name="me-enrollments"),
+    path("me/aftercare-plan/", me.MyAftercarePlanView.as_view(), name="me-aftercare-plan"),
+    path("me/check-ins/", me.MyCheckInsView.as_view(), name="me-check-ins"),
+]

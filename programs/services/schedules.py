@@ -1,6 +1,9 @@
-"""Where programs meet the calendar: a program's sessions and series checked against its
-cadence, and rosters that follow enrollments (DESIGN.md: scheduling never imports programs;
-programs call it).
+"""A program's rules of the calendar, and rosters that follow enrollments.
+
+Scheduling owns the calendar's writes and asks these rules through
+``scheduling.program_rules`` (``ProgramCalendarRules``, registered by ``ProgramsConfig.ready``):
+scheduling never imports programs; programs call scheduling when an admission or a discharge
+changes the rosters (``rosters_follow_*``).
 
 The cadence (DOMAIN.md: IOP 3–5 sessions a week of 3–4 hours; each program's bounds are
 ``sessions_per_week_min/max`` and ``session_hours_min/max``, an empty one does not apply):
@@ -15,7 +18,7 @@ The cadence (DOMAIN.md: IOP 3–5 sessions a week of 3–4 hours; each program's
 - **Maximum per week and session length**: checked on every write that adds or moves program
   sessions — a one-off session (API and admin), a move, a series created or edited (new time,
   length or weekdays) — over every week the change touches, the whole week counted (one
-  query, ``check_program_week``), under the program lock.
+  query, ``check_program_week``), under the program lock (``scheduling.services`` takes it).
 - **Minimum per week**: checked only on a series' definition (its weekdays must give it). A
   week as a whole may fall short — the program's first partial week, a holiday cancellation,
   the last week of a series — and refusing those writes would refuse the calendar as it is.
@@ -24,16 +27,16 @@ The cadence (DOMAIN.md: IOP 3–5 sessions a week of 3–4 hours; each program's
 """
 
 import datetime
-from collections.abc import Collection
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection
 
-from programs.locks import program_lock, programs_lock
+from programs.locks import programs_lock
 from programs.models import OCCUPYING, Enrollment, Program
 from scheduling import services as calendar
 from scheduling.models import Series, Session, SessionKind, SessionStatus
+from scheduling.program_rules import is_program_session
 from scheduling.recurrence import local_to_utc
 
 
@@ -118,12 +121,6 @@ def _week_counts_sql() -> str:
     return _WEEK_COUNTS_SQL.format(session=Session._meta.db_table, series=Series._meta.db_table)
 
 
-def _in_cadence(program, kind: str) -> bool:
-    """A program session (its roster is the program's patients) counts in its cadence;
-    ``program``: the program or its id, None for none."""
-    return program is not None and kind != SessionKind.INDIVIDUAL
-
-
 def _monday(moment: datetime.datetime, zone) -> datetime.date:
     day = moment.astimezone(zone).date()
     return day - datetime.timedelta(days=day.weekday())
@@ -172,7 +169,7 @@ def check_program_week(
         s
         for s in sessions_after_change
         if s.program_id == program.pk
-        and _in_cadence(program, s.kind)
+        and is_program_session(program, s.kind)
         and s.status == SessionStatus.SCHEDULED
     ]
     errors = {}
@@ -182,7 +179,7 @@ def check_program_week(
     maximum = program.sessions_per_week_max
     mondays = {_monday(s.starts_at, zone) for s in changed}
     beyond = None
-    if series_after_change is not None and _in_cadence(program, series_after_change.kind):
+    if series_after_change is not None and is_program_session(program, series_after_change.kind):
         first = series_after_change.starts_on
         if series_after_change.materialized_until is not None:
             first = max(first, series_after_change.materialized_until + datetime.timedelta(days=1))
@@ -240,14 +237,6 @@ def _stays(program_ids) -> list[tuple]:
     )
 
 
-def fill_rosters(program: Program, sessions: list[Session]) -> int:
-    """Seed new sessions of ``program`` with the patients enrolled on their dates (2 queries).
-    Call holding the program lock."""
-    return calendar.roster_fill_program_sessions(
-        session_ids=[s.pk for s in sessions], stays=_stays([program.pk])
-    )
-
-
 def rosters_follow_admission(enrollment: Enrollment) -> int:
     """After an admission: the patient joins the program's future sessions from the start."""
     return calendar.roster_add_for_stay(
@@ -271,151 +260,21 @@ def rosters_follow_discharge(enrollment: Enrollment) -> int:
     )
 
 
-# Series -------------------------------------------------------------------------------------------
+# The rules the calendar asks for ------------------------------------------------------------------
 
 
-@transaction.atomic
-def program_series_create(
-    *, actor, program: Program, until: datetime.date | None = None, **fields
-) -> tuple[Series, list[Session]]:
-    """Create a program's series after checking its rules, expand it to the horizon, check the
-    program's weeks as a whole and put the enrolled patients on the new sessions' rosters,
-    set-based, under the program lock."""
-    program = program_lock(program.pk)
-    check_series_against_program(
-        program,
-        weekdays=fields.get("weekdays") or [],
-        duration_minutes=fields.get("duration_minutes") or 0,
-    )
-    series = calendar.series_create(actor=actor, clinic=program.clinic, program=program, **fields)
-    sessions = calendar.series_materialize(series=series, until=until)
-    check_program_week(
-        program,
-        sessions_after_change=sessions,
-        series_after_change=series,
-        week_field="weekdays",
-        length_field="duration_minutes",
-    )
-    fill_rosters(program, sessions)
-    return series, sessions
+class ProgramCalendarRules:
+    """``scheduling.program_rules.ProgramRules``, registered by ``ProgramsConfig.ready``: the
+    calendar's writes of a program's sessions and series lock, check and roster through it."""
 
+    def lock(self, program_ids) -> dict[int, Program]:
+        return programs_lock(program_ids)
 
-def materialize_all_series(*, until: datetime.date | None = None) -> int:
-    """The nightly pass (idempotent): extend every open series to the horizon and seed the new
-    program sessions' rosters, in one transaction with a constant number of queries whatever
-    the number of series. The series' programs are locked first (before the series, the order
-    every writer takes), so the stays read for the rosters are settled. It checks no cadence:
-    what it creates was counted when the series and the sessions beside it were made. Returns
-    how many sessions were created."""
-    with transaction.atomic():
-        locked = programs_lock(
-            calendar.series_open()
-            .filter(program__isnull=False)
-            .values_list("program_id", flat=True)
-            .distinct()
-        )
-        sessions = calendar.series_materialize_open(until=until)
-        programs = {s.program_id for s in sessions if s.program_id is not None}
-        # A series made since the first read (its program not locked yet).
-        programs_lock(programs - set(locked))
-        if programs:
-            calendar.roster_fill_program_sessions(
-                session_ids=[s.pk for s in sessions if s.program_id is not None],
-                stays=_stays(programs),
-            )
-    return len(sessions)
+    def check_series(self, program: Program, *, weekdays, duration_minutes: int) -> None:
+        check_series_against_program(program, weekdays=weekdays, duration_minutes=duration_minutes)
 
+    def check_week(self, program: Program, **change) -> None:
+        check_program_week(program, **change)
 
-@transaction.atomic
-def program_series_edit(*, actor, session: Session, **changes) -> calendar.SeriesEdit:
-    """``scheduling.services.series_edit`` for any series; a program's keeps its session
-    length and cadence: the series' definition is checked before, the program's weeks after
-    (under the program lock), and occurrences added on new weekdays get the program's
-    roster."""
-    series = session.series
-    program = None
-    if series is not None and _in_cadence(series.program_id, series.kind):
-        program = program_lock(series.program_id)
-        if changes.get("duration_minutes") or changes.get("weekdays") is not None:
-            check_series_against_program(
-                program,
-                weekdays=changes.get("weekdays") or series.weekdays,
-                duration_minutes=changes.get("duration_minutes") or series.duration_minutes,
-            )
-    edit = calendar.series_edit(actor=actor, session=session, **changes)
-    if program is not None:
-        changed_pattern = changes.get("weekdays") is not None and changes["scope"] != "this"
-        if changed_pattern:
-            series.refresh_from_db()
-        check_program_week(
-            program,
-            sessions_after_change=[*edit.edited, *edit.created],
-            series_after_change=series if changed_pattern else None,
-            week_field="weekdays" if changed_pattern else "local_start_time",
-            length_field="duration_minutes",
-        )
-        fill_rosters(program, edit.created)
-    return edit
-
-
-@transaction.atomic
-def series_create_and_expand(
-    *, actor, clinic, program: Program | None = None, until: datetime.date | None = None, **fields
-) -> tuple[Series, list[Session]]:
-    """A series with or without a program, expanded to the horizon (a program's: checked and
-    rostered by ``program_series_create``)."""
-    if program is not None:
-        return program_series_create(actor=actor, program=program, until=until, **fields)
-    series = calendar.series_create(actor=actor, clinic=clinic, **fields)
-    return series, calendar.series_materialize(series=series, until=until)
-
-
-# Sessions -----------------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def program_session_create(*, actor, **fields) -> Session:
-    """A one-off session; a program session's roster is the program's patients enrolled on its
-    date (an individual appointment's is its one patient). A program session is counted in
-    the program's week and checked for length, under the program lock."""
-    program = fields.get("program")
-    in_cadence = _in_cadence(program, fields.get("kind"))
-    if in_cadence:
-        # Locked before the stays are read: an admission at this moment either sees this
-        # session (and rosters itself) or is seen by the roster fill.
-        program = fields["program"] = program_lock(program.pk)
-    session = calendar.session_create(actor=actor, **fields)
-    if in_cadence:
-        check_program_week(program, sessions_after_change=[session])
-        fill_rosters(program, [session])
-    return session
-
-
-@transaction.atomic
-def program_session_move(
-    *,
-    actor,
-    session: Session,
-    starts_at: datetime.datetime,
-    ends_at: datetime.datetime,
-    location: str | None = None,
-    room=None,
-    expected_versions: Collection[int] | None = None,
-) -> Session:
-    """``scheduling.services.session_move``; a program session must fit its program's week and
-    session length where it lands (the week it leaves only loses one)."""
-    program = None
-    if _in_cadence(session.program_id, session.kind):
-        program = program_lock(session.program_id)
-    moved = calendar.session_move(
-        actor=actor,
-        session=session,
-        starts_at=starts_at,
-        ends_at=ends_at,
-        location=location,
-        room=room,
-        expected_versions=expected_versions,
-    )
-    if program is not None:
-        check_program_week(program, sessions_after_change=[moved])
-    return moved
+    def stays(self, program_ids) -> list[tuple]:
+        return _stays(program_ids)

@@ -7,7 +7,6 @@ Staff get their own facilitated sessions' feed at ``/api/v1/calendar-feed/``. Th
 """
 
 import datetime
-import re
 
 from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
@@ -26,7 +25,7 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.permissions import IsStaff
 from clinic.api.renderers import orjson_first
-from clinic.api.utils import datetime_writer, utc_instant
+from clinic.api.utils import date_or_datetime, datetime_writer
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_rows
 from scheduling import feeds, selectors, services
@@ -103,20 +102,12 @@ class DateOrDateTimeField(serializers.Field):
     default_error_messages = {
         "invalid": "Use a date (YYYY-MM-DD) or an ISO 8601 date-time (2026-12-01T09:00:00Z)."
     }
-    # An unescaped "+" of an offset arrives as a space in a query string.
-    _SPACED_OFFSET = re.compile(r"(T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:?\d{2})$")
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        text = self._SPACED_OFFSET.sub(r"\1+\2", data.strip())
         try:
-            if len(text) == 10:
-                return datetime.date.fromisoformat(text)
-            if "T" not in text and " " not in text:
-                self.fail("invalid")
-            value = datetime.datetime.fromisoformat(text)
-            return utc_instant(value) if timezone.is_aware(value) else value
+            return date_or_datetime(data)
         except ValueError:
             self.fail("invalid")
 

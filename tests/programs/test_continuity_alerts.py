@@ -12,9 +12,9 @@ from clinic.models import AlertDelivery, AlertKind, StaffAlert
 from clinic.services import alert_delivery
 from programs.models import Transition
 from programs.services import enrollments
-from programs.services.schedules import program_session_create
 from programs.tasks import continuity_gaps_alert_task
 from scheduling import services as calendar
+from scheduling.services import program_session_create
 from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db

@@ -8,7 +8,8 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 
-from programs.services import enrollments, schedules
+from programs.services import enrollments
+from scheduling import services as calendar
 from scheduling.models import RosterEntry, Series, Session
 from tests.factories import PatientFactory
 from tests.scheduling.sessions_api.helpers import (
@@ -139,7 +140,7 @@ def test_individual_appointments_and_cancelled_sessions_do_not_count(
 def test_the_series_still_to_be_expanded_count_beyond_the_horizon(frozen_time, clinician, iop):
     """A week ten weeks ahead has no sessions yet (the horizon is eight), but the open-ended
     five-a-week series will meet there five times: a sixth is refused now, not later."""
-    schedules.program_series_create(
+    calendar.program_series_create(
         actor=clinician,
         program=iop,
         title="Day IOP",
@@ -152,7 +153,7 @@ def test_the_series_still_to_be_expanded_count_beyond_the_horizon(frozen_time, c
     assert not Session.objects.filter(starts_at__gte=ny(2, 8, 0)).exists()
 
     with pytest.raises(ValidationError) as refusal:
-        schedules.program_session_create(
+        calendar.program_session_create(
             actor=clinician,
             clinic=iop.clinic,
             program=iop,
@@ -174,7 +175,7 @@ def test_a_series_created_after_a_one_off_beyond_the_horizon_meets_it_there(
     frozen_time, clinician, iop
 ):
     saturday = ny(2, 13, 9)  # 2027-W06, past the horizon
-    schedules.program_session_create(
+    calendar.program_session_create(
         actor=clinician,
         clinic=iop.clinic,
         program=iop,
@@ -185,7 +186,7 @@ def test_a_series_created_after_a_one_off_beyond_the_horizon_meets_it_there(
     )
 
     with pytest.raises(ValidationError) as refusal:
-        schedules.program_series_create(
+        calendar.program_series_create(
             actor=clinician,
             program=iop,
             title="Day IOP",
@@ -245,7 +246,7 @@ def test_stretching_a_session_to_five_hours_is_a_400(api, iop, full_w50):
 
 def test_moving_through_the_service_is_checked_too(frozen_time, clinician, iop, full_w50):
     with pytest.raises(ValidationError) as refusal:
-        schedules.program_session_move(
+        calendar.program_session_move(
             actor=clinician,
             session=full_w50,
             starts_at=ny(12, 13, 9),
@@ -361,7 +362,7 @@ def test_weekdays_change_only_for_following_or_all(api, iop, three_a_week):
 def test_following_adds_days_from_the_edited_occurrence_and_the_expansion_does_not_backfill(
     frozen_time, clinician, iop, enrolled
 ):
-    series, _ = schedules.program_series_create(
+    series, _ = calendar.program_series_create(
         actor=clinician,
         program=iop,
         title="Evening IOP",
@@ -372,10 +373,10 @@ def test_following_adds_days_from_the_edited_occurrence_and_the_expansion_does_n
     )
     second_week = Session.objects.get(series=series, occurrence_date=datetime.date(2026, 12, 14))
 
-    edit = schedules.program_series_edit(
+    edit = calendar.program_series_edit(
         actor=clinician, session=second_week, scope="following", weekdays=[1, 2, 3, 5]
     )
-    schedules.materialize_all_series(until=datetime.date(2027, 2, 28))
+    calendar.materialize_all_series(until=datetime.date(2027, 2, 28))
 
     tuesdays = sorted(
         Session.objects.filter(series=series, occurrence_date__week_day=3).values_list(

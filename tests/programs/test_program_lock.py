@@ -9,7 +9,8 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from programs.services import enrollments, schedules
+from programs.services import enrollments
+from scheduling import services as calendar
 from scheduling.models import RosterEntry, Session
 from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
 from tests.factories import PatientFactory, ProgramFactory
@@ -19,7 +20,7 @@ START = datetime.datetime(2026, 12, 8, 9, tzinfo=NY)
 
 
 def create_session(clinician, program, start=START) -> Session:
-    return schedules.program_session_create(
+    return calendar.program_session_create(
         actor=clinician,
         clinic=program.clinic,
         program=program,
@@ -115,16 +116,16 @@ def test_every_calendar_write_locks_the_program_before_reading_its_stays(
         "starts_on": datetime.date(2026, 12, 7),
     }
     if write in ("nightly", "series_edit"):
-        series, _ = schedules.program_series_create(
+        series, _ = calendar.program_series_create(
             actor=clinician, program=program, until=datetime.date(2026, 12, 13), **series_fields
         )
     actions = {
         "session": lambda: create_session(clinician, program),
-        "series": lambda: schedules.program_series_create(
+        "series": lambda: calendar.program_series_create(
             actor=clinician, program=program, **series_fields
         ),
-        "nightly": lambda: schedules.materialize_all_series(),
-        "series_edit": lambda: schedules.program_series_edit(
+        "nightly": lambda: calendar.materialize_all_series(),
+        "series_edit": lambda: calendar.program_series_edit(
             actor=clinician,
             session=Session.objects.filter(series=series).first(),
             scope="all",

@@ -13,10 +13,10 @@ from clinic.errors import Conflict
 from programs.models import Transition
 from programs.reports import step_down_queryset, step_down_rows
 from programs.services import enrollments
-from programs.services.schedules import program_series_create
 from scheduling import services
 from scheduling.metrics import stay_figures
 from scheduling.models import Attendance
+from scheduling.services import program_series_create
 from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db

@@ -21,8 +21,8 @@ from django.utils import timezone
 from clinic.models import AuditEvent
 from clinic.services import audit_record_rows
 from programs.services import enrollments
-from programs.services.schedules import program_series_create, program_session_create
 from scheduling.models import Reminder, RosterEntry, Session
+from scheduling.services import program_series_create, program_session_create
 from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db

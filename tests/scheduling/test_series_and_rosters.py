@@ -9,10 +9,10 @@ import time_machine
 from django.core.exceptions import ValidationError
 
 from programs.services import enrollments
-from programs.services.schedules import materialize_all_series, program_series_create
 from scheduling import services
 from scheduling.models import Attendance, RosterEntry, Session
 from scheduling.recurrence import local_to_utc, occurrences
+from scheduling.services import materialize_all_series, program_series_create
 from tests.factories import PatientFactory, ProgramFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,13 +1,10 @@
 """The calendar admin: series and sessions, and a week view of a program.
 
-It lives in the programs app because it composes scheduling with programs' rules (DESIGN.md:
-scheduling never imports programs); ``programs.admin`` imports it to register it.
-
 Every save goes through the services (``clinic.admin_utils.ServiceModelForm``): adding a session
 calls ``program_session_create``, changing one moves it (``program_session_move``), changing a
 series edits its future occurrences (``program_series_edit``, scope "all", weekdays too),
-cancelling is an action (``session_cancel``). The ``programs.services.schedules`` wrappers keep
-a program's cadence (its week as a whole) and session length, as the API does. A double
+cancelling is an action (``session_cancel``). Those services keep a program's cadence (its week
+as a whole) and session length through ``scheduling.program_rules``, as the API does. A double
 booking the database refuses shows as the constraint's message on the field it concerns, never
 as a server error.
 
@@ -35,12 +32,11 @@ from clinic.admin_utils import (
     VersionCheckedForm,
     related_table,
 )
-from clinic.errors import ServiceError
+from clinic.errors import ServiceError, violated_constraint
 from clinic.models import AuditAction, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
 from clinic.services import audit_record_many
 from patients.models import Patient
-from programs.services import schedules
 from scheduling import selectors, services
 from scheduling.models import Series, Session, SessionKind, SessionStatus
 from scheduling.recurrence import local_to_utc
@@ -65,13 +61,12 @@ CONSTRAINT_FIELDS = {
 def _constraint_refusal(error: IntegrityError) -> ValidationError:
     """The database refused a write (a double booking): the constraint's own message, on its
     field. Anything else is not ours to explain and propagates."""
-    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
-    for constraint in Session._meta.constraints:
-        if constraint.name == name:
-            message = str(constraint.get_violation_error_message())
-            field = CONSTRAINT_FIELDS.get(name)
-            return ValidationError({field: [message]} if field else message)
-    raise error
+    constraint = violated_constraint(error)
+    if constraint is None:
+        raise error
+    message = str(constraint.get_violation_error_message())
+    field = CONSTRAINT_FIELDS.get(constraint.name)
+    return ValidationError({field: [message]} if field else message)
 
 
 @contextlib.contextmanager
@@ -211,7 +206,7 @@ class SeriesAddForm(ServiceModelForm):
         fields = {name: data.get(name) for name in self.Meta.fields[2:]}
         fields["location"] = fields["location"] or ""
         with _refusals_as_form_errors():
-            series, _sessions = schedules.series_create_and_expand(
+            series, _sessions = services.series_create_and_expand(
                 actor=self.request.user, clinic=clinic, program=program, **fields
             )
         return series
@@ -245,7 +240,7 @@ class SeriesEditForm(ServiceModelForm):
         if occurrence is None:
             raise ValidationError("This series has no sessions to edit yet.")
         with _refusals_as_form_errors():
-            schedules.program_series_edit(
+            services.program_series_edit(
                 actor=self.request.user, session=occurrence, scope="all", **changes
             )
         series.refresh_from_db()
@@ -347,7 +342,7 @@ class SessionAddForm(ServiceModelForm):
         if data["kind"] == SessionKind.INDIVIDUAL and facilitator is None:
             facilitator = self.request.user
         with _refusals_as_form_errors():
-            session = schedules.program_session_create(
+            session = services.program_session_create(
                 actor=self.request.user,
                 clinic=clinic,
                 program=program,
@@ -381,7 +376,7 @@ class SessionMoveForm(VersionCheckedForm):
         if room is not None and room.clinic_id != session.clinic_id:
             raise ValidationError({"room": ["Choose a room of the session's clinic."]})
         with _refusals_as_form_errors():
-            return schedules.program_session_move(
+            return services.program_session_move(
                 actor=self.request.user,
                 session=session,
                 starts_at=data["starts_at"],

@@ -1,10 +1,7 @@
 """Sessions, series, rosters and attendance. Thin: validate, call one service, render.
 
-These views live in the programs app because a program's sessions and series compose
-scheduling with programs' rules and rosters (DESIGN.md: scheduling never imports programs).
-
-A program's series is created by ``programs.services.schedules`` (it checks the program's
-cadence and session length and seeds the rosters); scheduling's own services serve the rest.
+A program's session or series is written by ``scheduling.services``' ``program_*`` services,
+which keep its program's cadence and roster through ``scheduling.program_rules``.
 """
 
 import datetime
@@ -14,7 +11,7 @@ import django_filters
 from django import forms
 from django.db.models import DateField, DateTimeField, F, Func
 from django.db.models.functions import Cast
-from django.utils.dateparse import parse_datetime
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema, extend_schema_field
@@ -30,11 +27,10 @@ from clinic.api.mixins import NoStoreMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.renderers import orjson_first
-from clinic.api.utils import datetime_writer, utc_instant, validated
+from clinic.api.utils import date_or_datetime, datetime_writer, validated
 from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record_many, audit_record_rows
-from programs.services import schedules
 from scheduling import selectors, services
 from scheduling.api import serializers as s
 from scheduling.models import Attendance, Series, Session, SessionKind, SessionStatus
@@ -46,7 +42,7 @@ ATTENDANCE_ROLES = STAFF_ROLES
 # Filters ------------------------------------------------------------------------------------------
 
 
-class DateOrDateTimeField(forms.CharField):
+class DateOrAwareDateTimeField(forms.CharField):
     """``YYYY-MM-DD`` (a day in the session's clinic zone) or an ISO datetime with an offset."""
 
     def clean(self, value):
@@ -54,19 +50,13 @@ class DateOrDateTimeField(forms.CharField):
         if not value:
             return None
         try:
-            return datetime.date.fromisoformat(value)
-        except ValueError:
-            pass
-        parsed = None
-        try:
-            parsed = parse_datetime(value)
+            parsed = date_or_datetime(value)
         except ValueError:
             parsed = None
-        if parsed is not None and parsed.tzinfo is not None:
-            try:
-                return utc_instant(parsed)
-            except ValueError:
-                pass
+        # Sessions of several clinics: a time without its offset names no instant.
+        naive = isinstance(parsed, datetime.datetime) and timezone.is_naive(parsed)
+        if parsed is not None and not naive:
+            return parsed
         raise forms.ValidationError(
             "Give a date (YYYY-MM-DD) or an ISO datetime with its UTC offset.",
             code="invalid",
@@ -75,7 +65,7 @@ class DateOrDateTimeField(forms.CharField):
 
 @extend_schema_field(OpenApiTypes.STR)
 class DateOrDateTimeFilter(django_filters.Filter):
-    field_class = DateOrDateTimeField
+    field_class = DateOrAwareDateTimeField
 
     def __init__(self, *, lower: bool, **kwargs):
         self.lower = lower
@@ -233,7 +223,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         data = validated(s.SessionCreateSerializer, request)
         if data["kind"] == SessionKind.INDIVIDUAL and data["facilitator"] is None:
             data["facilitator"] = request.user
-        session = self._fresh(schedules.program_session_create(actor=request.user, **data))
+        session = self._fresh(services.program_session_create(actor=request.user, **data))
         return with_etag(
             Response(self.get_serializer(session).data, status=status.HTTP_201_CREATED), session
         )
@@ -252,7 +242,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         # A body that is not an object (null, a list) is the move serializer's 400.
         if isinstance(request.data, Mapping) and "scope" in request.data:
             data = validated(s.SeriesEditSerializer, request)
-            schedules.program_series_edit(
+            services.program_series_edit(
                 actor=request.user, session=session, expected_versions=versions, **data
             )
             return self._edited(session)
@@ -263,7 +253,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         starts_at = data.get("starts_at", session.starts_at)
         # Moving only the start keeps the length.
         default_end = session.ends_at + (starts_at - session.starts_at)
-        schedules.program_session_move(
+        services.program_session_move(
             actor=request.user,
             session=session,
             starts_at=starts_at,
@@ -349,7 +339,7 @@ class SeriesViewSet(viewsets.GenericViewSet):
     def create(self, request):
         data = validated(s.SeriesCreateSerializer, request)
         clinic, program = data.pop("clinic"), data.pop("program")
-        series, sessions = schedules.series_create_and_expand(
+        series, sessions = services.series_create_and_expand(
             actor=request.user, clinic=clinic, program=program, **data
         )
         series = self.get_queryset().get(pk=series.pk)

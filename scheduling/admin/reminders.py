@@ -7,8 +7,8 @@ patients, so it is audited like the patients' own pages.
 from django.contrib import admin, messages
 from django.utils import timezone
 
+from clinic.admin_utils import ClinicScopedAdmin
 from clinic.selectors import STAFF_ROLES, user_has_role
-from patients.admin import ClinicScopedAdmin
 from scheduling import reminders
 from scheduling.models import Reminder, ReminderStatus
 

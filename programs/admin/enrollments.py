@@ -1,11 +1,10 @@
-"""The programs admin: programs (configuration), enrollments with their actions, transitions.
+"""Enrollments in the admin: the admission form, the read-only change page with a button per
+action, each action's intermediate page, and the changelist's actions.
 
-Program configuration has no patient data and no service: its form validates the model's
-constraints and audits the save (``clinic.admin.AuditedModelForm``). Every enrollment write goes
-through ``programs.services.enrollments``: the admission form calls ``enrollment_create`` from its
-``clean()``, and admitting, discharging, cancelling, moving and bed assignment are admin actions
-and small intermediate pages that call one service each. A refusal is shown with the service's
-message, never as a server error. Pages that show patients are audited like the API's reads.
+Every enrollment write goes through ``programs.services.enrollments``: the admission form calls
+``enrollment_create`` from its ``clean()``, and admitting, discharging, cancelling, moving and
+bed assignment are admin actions and small intermediate pages that call one service each.
+Pages that show patients are audited like the API's reads.
 """
 
 import datetime
@@ -23,56 +22,25 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from clinic.admin import AuditedModelForm, ClinicConfigAdmin
-from clinic.admin_utils import ServiceModelForm, change_link, related_table
-from clinic.errors import ServiceError
+from clinic.admin_utils import ClinicScopedAdmin, ServiceModelForm, change_link, related_table
+from clinic.errors import ServiceError, violated_constraint
 from clinic.models import AuditAction, Bed
 from clinic.selectors import STAFF_ROLES, clinic_ids_for_user, clinic_staff
-from clinic.services import audit_record, audit_record_many
-from patients.admin import ClinicScopedAdmin
-from patients.models import Assessment, Level
-from programs import (  # noqa: F401 - admin_patients and admin_schedules register pages
-    admin_patients,
-    admin_reports,
-    admin_schedules,
-)
+from clinic.services import audit_record
+from patients.models import Assessment
+from programs.admin.programs import programs_of
+from programs.admin.reports import census_view, step_down_view
 from programs.models import (
-    LEVEL_DEFAULTS,
-    BedAssignment,
     DischargeReason,
     Enrollment,
     EnrollmentStatus,
     Program,
-    ProgramService,
     Transition,
     TransitionKind,
 )
 from programs.selectors import bed_assignments_holding
 from programs.services import enrollments as services
 from programs.services.enrollments import ACTION_ROLES
-from programs.services.programs import program_save
-
-BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
-
-# The admin's home page lists the boards above the apps (programs.admin_reports).
-admin.site.index_template = "admin/continuum_index.html"
-
-
-def _programs_of(request):
-    return Program.objects.filter(clinic_id__in=clinic_ids_for_user(request.user)).select_related(
-        "clinic"
-    )
-
-
-def _constraint_message(error: IntegrityError) -> str | None:
-    """The message of the model constraint that the database enforced, if it is one of ours:
-    the services check under locks, so this is a lost race, not an expected path."""
-    name = getattr(getattr(error.__cause__, "diag", None), "constraint_name", None)
-    for model in (Enrollment, BedAssignment, Transition, Program):
-        for constraint in model._meta.constraints:
-            if constraint.name == name:
-                return str(constraint.get_violation_error_message())
-    return None
 
 
 def _refusal_messages(error: Exception) -> list[str]:
@@ -81,168 +49,11 @@ def _refusal_messages(error: Exception) -> list[str]:
         return [error.detail]
     if isinstance(error, ValidationError):
         return error.messages
-    message = _constraint_message(error)
-    if message is None:
+    # A lost race (the services check under locks): the constraint's own message.
+    constraint = violated_constraint(error)
+    if constraint is None:
         raise error
-    return [message]
-
-
-# Programs -----------------------------------------------------------------------------------------
-
-
-def _defaults_description() -> str:
-    def bounds(values, low, high, unit):
-        low_value, high_value = values[low], values[high]
-        if low_value is None and high_value is None:
-            return None
-        if high_value is None:
-            return f"at least {low_value} {unit}"
-        if low_value is None:
-            return f"at most {high_value} {unit}"
-        if low_value == high_value:
-            return f"{low_value} {unit}"
-        return f"{low_value}–{high_value} {unit}"
-
-    lines = []
-    for level, values in LEVEL_DEFAULTS.items():
-        parts = [
-            bounds(values, "min_stay_days", "max_stay_days", "days' stay"),
-            f"planned stay {values['default_stay_days']} days",
-            bounds(values, "sessions_per_week_min", "sessions_per_week_max", "sessions a week"),
-            bounds(values, "session_hours_min", "session_hours_max", "hours a session"),
-            bounds(values, "weekly_hours_min", "weekly_hours_max", "hours a week"),
-        ]
-        lines.append(f"{Level(level).label}: {', '.join(p for p in parts if p)}.")
-    return " ".join(lines)
-
-
-class ProgramForm(AuditedModelForm):
-    services = forms.MultipleChoiceField(
-        choices=ProgramService.choices, widget=forms.CheckboxSelectMultiple, required=False
-    )
-
-    class Meta:
-        model = Program
-        fields = [
-            "clinic",
-            "name",
-            "level",
-            "track",
-            "capacity",
-            *BOUND_FIELDS,
-            "services",
-            "beds",
-            "waitlist_offer_hours",
-            "is_active",
-        ]
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk is None and "default_stay_days" in self.fields:
-            # Left empty, it takes the level's default in clean().
-            self.fields["default_stay_days"].required = False
-
-    def clean(self):
-        # A new program starts from DOMAIN.md's numbers for its level: each bound left empty
-        # takes the level's default (and stays editable afterwards).
-        level = self.cleaned_data.get("level")
-        if self.instance.pk is None and level in LEVEL_DEFAULTS:
-            for name, value in LEVEL_DEFAULTS[level].items():
-                empty = name in self.fields and self.cleaned_data.get(name) is None
-                if empty and name not in self.errors:
-                    self.cleaned_data[name] = value
-        return super().clean()
-
-    def save_record(self, *, record, fields, related):
-        return program_save(
-            actor=self.request.user, program=record, fields=fields, beds=related.get("beds")
-        )
-
-
-@admin.register(Program)
-class ProgramAdmin(ClinicConfigAdmin):
-    form = ProgramForm
-    list_display = ["name", "clinic", "level", "track", "capacity", "is_active"]
-    list_filter = [*ClinicConfigAdmin.list_filter, "level", "track", "is_active"]
-    search_fields = ["name"]
-    ordering = ["clinic", "level", "name"]
-    filter_horizontal = ["beds"]
-
-    def get_fieldsets(self, request, obj=None):
-        main = ["name", "track", "capacity", "is_active"]
-        main = ["clinic", "name", "level", *main[1:]] if obj is None else ["clinic", "level", *main]
-        bounds_help = (
-            "Bounds left empty take the level's defaults: " + _defaults_description()
-            if obj is None
-            else None
-        )
-        beds = ["beds"] if obj is None else ["beds", "beds_table"]
-        return [
-            (None, {"fields": main}),
-            (
-                "Stay and attendance",
-                {"fields": BOUND_FIELDS, "description": bounds_help},
-            ),
-            ("Services and waitlist", {"fields": ["services", "waitlist_offer_hours"]}),
-            ("Beds (residential programs)", {"fields": beds}),
-        ]
-
-    def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return []
-        # The level is copied into the program's enrollments: a new level is a new program.
-        return ["clinic", "level", "beds_table"]
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "beds":
-            kwargs["queryset"] = Bed.objects.filter(
-                clinic_id__in=clinic_ids_for_user(request.user), is_active=True
-            ).select_related("clinic")
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
-
-    def _occupied_beds(self, program) -> list[tuple[Bed, BedAssignment | None]]:
-        """The program's beds with today's assignment of each (cached: the table and the audit
-        of the page read it)."""
-        if not hasattr(program, "_occupied_beds"):
-            today = program.clinic.today()
-            current = {
-                assignment.bed_id: assignment
-                for assignment in bed_assignments_holding(today)
-                .filter(bed__programs=program)
-                .select_related("enrollment__patient", "enrollment__program")
-            }
-            program._occupied_beds = [(bed, current.get(bed.pk)) for bed in program.beds.all()]
-        return program._occupied_beds
-
-    @admin.display(description="Who is in each bed today")
-    def beds_table(self, program):
-        return related_table(
-            ["Bed", "Active", "Patient", "Program", "Since"],
-            [
-                (
-                    str(bed),
-                    "yes" if bed.is_active else "no",
-                    change_link(a.enrollment, a.enrollment.patient) if a else "free",
-                    a.enrollment.program if a else "",
-                    a.start_date if a else "",
-                )
-                for bed, a in self._occupied_beds(program)
-            ],
-        )
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        response = super().change_view(request, object_id, form_url, extra_context)
-        program = getattr(response, "context_data", {}).get("original")
-        if request.method == "GET" and program is not None:
-            # The bed table names the patients in the beds.
-            audit_record_many(
-                actor=request.user,
-                action=AuditAction.LIST,
-                objects=[a.enrollment for _bed, a in self._occupied_beds(program) if a],
-                patient_id_of=lambda enrollment: enrollment.patient_id,
-                clinic_id_of=lambda enrollment: program.clinic_id,
-            )
-        return response
+    return [str(constraint.get_violation_error_message())]
 
 
 # Enrollments: filters and the admission form ------------------------------------------------------
@@ -253,7 +64,7 @@ class OwnProgramFilter(admin.SimpleListFilter):
     parameter_name = "program"
 
     def lookups(self, request, model_admin):
-        return [(p.pk, f"{p.name} ({p.clinic})") for p in _programs_of(request)]
+        return [(p.pk, f"{p.name} ({p.clinic})") for p in programs_of(request)]
 
     def queryset(self, request, queryset):
         return queryset.filter(program_id=self.value()) if self.value() else queryset
@@ -448,7 +259,7 @@ class TransitionForm(EnrollmentActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["to_program"].queryset = (
-            _programs_of(self.request).filter(is_active=True).exclude(pk=self.enrollment.program_id)
+            programs_of(self.request).filter(is_active=True).exclude(pk=self.enrollment.program_id)
         )
         self.fields["assessment"].queryset = Assessment.objects.filter(
             patient_id=self.enrollment.patient_id
@@ -621,7 +432,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "program":
-            kwargs["queryset"] = _programs_of(request).filter(is_active=True)
+            kwargs["queryset"] = programs_of(request).filter(is_active=True)
         elif db_field.name == "primary_clinician":
             kwargs["queryset"] = _clinicians_of(request)
         elif db_field.name == "assessment":
@@ -743,12 +554,12 @@ class EnrollmentAdmin(ClinicScopedAdmin):
         reports_pages = [
             path(
                 "census/",
-                self.admin_site.admin_view(admin_reports.census_view),
+                self.admin_site.admin_view(census_view),
                 name="programs_census",
             ),
             path(
                 "step-down/",
-                self.admin_site.admin_view(admin_reports.step_down_view),
+                self.admin_site.admin_view(step_down_view),
                 name="programs_step_down",
             ),
         ]
@@ -878,67 +689,3 @@ class EnrollmentAdmin(ClinicScopedAdmin):
     @admin.action(description="Assign a bed to the selected enrollment…", permissions=["bed"])
     def assign_bed_one(self, request, queryset):
         return self._open_page_for_one(request, queryset, "bed")
-
-
-# Transitions --------------------------------------------------------------------------------------
-
-
-@admin.register(Transition)
-class TransitionAdmin(ClinicScopedAdmin):
-    """Read-only: a transition is made from its source enrollment's page."""
-
-    read_roles = STAFF_ROLES
-    write_roles = ()
-    clinic_path = "from_enrollment__program__clinic"
-    list_display = ["date", "kind", "patient", "from_program", "to_program", "decided_by"]
-    list_filter = ["kind"]
-    search_fields = [
-        "patient__last_name",
-        "patient__first_name",
-        "=patient__mrn",
-    ]
-    date_hierarchy = "date"
-    list_select_related = [
-        "patient",
-        "from_enrollment__program",
-        "to_enrollment__program",
-        "decided_by",
-    ]
-    fields = [
-        "kind",
-        "patient",
-        "from_link",
-        "to_link",
-        "date",
-        "reason",
-        "decided_by",
-        "assessment",
-        "first_session_on",
-    ]
-    readonly_fields = fields
-
-    def patient_of(self, obj):
-        return obj.patient
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    @admin.display(description="Patient", ordering="patient__last_name")
-    def patient(self, move):
-        return move.patient
-
-    @admin.display(description="From program")
-    def from_program(self, move):
-        return move.from_enrollment.program
-
-    @admin.display(description="To program")
-    def to_program(self, move):
-        return move.to_enrollment.program
-
-    @admin.display(description="From")
-    def from_link(self, move):
-        return change_link(move.from_enrollment, move.from_enrollment)
-
-    @admin.display(description="To")
-    def to_link(self, move):
-        return change_link(move.to_enrollment, move.to_enrollment)

@@ -1,0 +1,18 @@
+"""The programs admin, a module per page: programs (configuration), enrollments with their action
+pages, transitions, the patient's page as the admissions desk's screen (``patients``) and the
+census and step-down boards (``reports``).
+
+A refusal is shown with the service's message, never as a server error.
+"""
+
+from django.contrib import admin
+
+from programs.admin import patients, reports  # noqa: F401 - they register pages
+from programs.admin.enrollments import EnrollmentAdmin
+from programs.admin.programs import ProgramAdmin
+from programs.admin.transitions import TransitionAdmin
+
+__all__ = ["EnrollmentAdmin", "ProgramAdmin", "TransitionAdmin"]
+
+# The admin's home page lists the boards above the apps (programs.admin.reports).
+admin.site.index_template = "admin/continuum_index.html"
