@@ -29,8 +29,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.signals import got_request_exception, request_finished, request_started
 from django.db import close_old_connections, transaction
 from django.test import override_settings
-from hypothesis import HealthCheck, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, settings, strategies
 from rest_framework_simplejwt.tokens import RefreshToken
 from schemathesis.config import SchemathesisConfig
 
@@ -111,8 +110,8 @@ def flatmap_path_parameters(context, path_parameters):
     """Half the cases name the world's real objects, the other half whatever was generated."""
     known = KNOWN_IDS.get(context.operation.path)
     if not known:
-        return st.just(path_parameters)
-    return st.sampled_from([{**path_parameters, **known}, path_parameters])
+        return strategies.just(path_parameters)
+    return strategies.sampled_from([{**path_parameters, **known}, path_parameters])
 
 
 schema = load_schema(coverage=True)

@@ -16,8 +16,20 @@ from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record, audit_record_many
 from patients import selectors, services
-from patients.api import serializers as s
 from patients.api.filters import AssessmentFilterSet, PatientFilterSet
+from patients.api.serializers import (
+    AssessmentCreateSerializer,
+    AssessmentDecisionSerializer,
+    AssessmentSerializer,
+    ConsentCreateSerializer,
+    ConsentRevokeSerializer,
+    ConsentSerializer,
+    PatientContactInputSerializer,
+    PatientContactSerializer,
+    PatientCreateSerializer,
+    PatientSerializer,
+    PatientUpdateSerializer,
+)
 
 IntakePermission = roles_allowed(read=STAFF_ROLES, write=services.PATIENT_WRITE_ROLES)
 
@@ -26,7 +38,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
     """Patients of the caller's clinics. Admissions and clinicians write; supervisors read."""
 
     permission_classes = [IntakePermission]
-    serializer_class = s.PatientSerializer
+    serializer_class = PatientSerializer
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = PatientFilterSet
     ordering_fields = ["last_name", "first_name", "date_of_birth", "mrn", "created_at", "id"]
@@ -46,17 +58,17 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
-        request=s.PatientCreateSerializer, responses={201: s.PatientSerializer}, parameters=[ETAG]
+        request=PatientCreateSerializer, responses={201: PatientSerializer}, parameters=[ETAG]
     )
     def create(self, request):
         patient = services.patient_create(
-            actor=request.user, **validated(s.PatientCreateSerializer, request)
+            actor=request.user, **validated(PatientCreateSerializer, request)
         )
         return self.response_for(patient, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=s.PatientUpdateSerializer,
-        responses=s.PatientSerializer,
+        request=PatientUpdateSerializer,
+        responses=PatientSerializer,
         parameters=[IF_MATCH, ETAG],
     )
     def partial_update(self, request, pk=None):
@@ -65,7 +77,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
             actor=request.user,
             patient=patient,
             expected_versions=expected_versions(request, patient),
-            **validated(s.PatientUpdateSerializer, request),
+            **validated(PatientUpdateSerializer, request),
         )
         return self.response_for(self.get_queryset().get(pk=patient.pk))
 
@@ -83,9 +95,9 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         )
         return self.get_paginated_response(serializer_class(page, many=True).data)
 
-    @extend_schema(methods=["GET"], responses=s.ConsentSerializer(many=True))
+    @extend_schema(methods=["GET"], responses=ConsentSerializer(many=True))
     @extend_schema(
-        methods=["POST"], request=s.ConsentCreateSerializer, responses={201: s.ConsentSerializer}
+        methods=["POST"], request=ConsentCreateSerializer, responses={201: ConsentSerializer}
     )
     @action(detail=True, methods=["get", "post"], filter_backends=[])
     def consents(self, request, pk=None):
@@ -93,30 +105,30 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         patient = self.get_object()
         if request.method == "GET":
             return self._paginated_children(
-                selectors.consent_list(patient=patient), s.ConsentSerializer, patient
+                selectors.consent_list(patient=patient), ConsentSerializer, patient
             )
         consent = services.consent_record(
-            actor=request.user, patient=patient, **validated(s.ConsentCreateSerializer, request)
+            actor=request.user, patient=patient, **validated(ConsentCreateSerializer, request)
         )
-        return Response(s.ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
+        return Response(ConsentSerializer(consent).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.ConsentRevokeSerializer, responses=s.ConsentSerializer)
+    @extend_schema(request=ConsentRevokeSerializer, responses=ConsentSerializer)
     @action(detail=True, methods=["post"], url_path=r"consents/(?P<consent_id>\d+)/revoke")
     def consent_revoke(self, request, pk=None, consent_id=None):
         patient = self.get_object()
         consent = get_object_or_404(selectors.consent_list(patient=patient), pk=consent_id)
         consent = services.consent_revoke(
-            actor=request.user, consent=consent, **validated(s.ConsentRevokeSerializer, request)
+            actor=request.user, consent=consent, **validated(ConsentRevokeSerializer, request)
         )
-        return Response(s.ConsentSerializer(consent).data)
+        return Response(ConsentSerializer(consent).data)
 
     # Contacts -----------------------------------------------------------------------------------
 
-    @extend_schema(methods=["GET"], responses=s.PatientContactSerializer(many=True))
+    @extend_schema(methods=["GET"], responses=PatientContactSerializer(many=True))
     @extend_schema(
         methods=["POST"],
-        request=s.PatientContactInputSerializer,
-        responses={201: s.PatientContactSerializer},
+        request=PatientContactInputSerializer,
+        responses={201: PatientContactSerializer},
         parameters=[ETAG],
     )
     @action(detail=True, methods=["get", "post"], filter_backends=[])
@@ -125,25 +137,25 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         patient = self.get_object()
         if request.method == "GET":
             return self._paginated_children(
-                selectors.contact_list(patient=patient), s.PatientContactSerializer, patient
+                selectors.contact_list(patient=patient), PatientContactSerializer, patient
             )
         contact = services.contact_create(
             actor=request.user,
             patient=patient,
-            **validated(s.PatientContactInputSerializer, request),
+            **validated(PatientContactInputSerializer, request),
         )
         return with_etag(
-            Response(s.PatientContactSerializer(contact).data, status=status.HTTP_201_CREATED),
+            Response(PatientContactSerializer(contact).data, status=status.HTTP_201_CREATED),
             contact,
         )
 
     @extend_schema(
-        methods=["GET"], request=None, responses=s.PatientContactSerializer, parameters=[ETAG]
+        methods=["GET"], request=None, responses=PatientContactSerializer, parameters=[ETAG]
     )
     @extend_schema(
         methods=["PATCH"],
-        request=s.PatientContactInputSerializer,
-        responses=s.PatientContactSerializer,
+        request=PatientContactInputSerializer,
+        responses=PatientContactSerializer,
         parameters=[IF_MATCH, ETAG],
     )
     @extend_schema(methods=["DELETE"], request=None, responses={204: None}, parameters=[IF_MATCH])
@@ -156,7 +168,7 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
         contact = get_object_or_404(selectors.contact_list(patient=patient), pk=contact_id)
         if request.method == "GET":
             audit_record(actor=request.user, action=AuditAction.READ, obj=contact, patient=patient)
-            return with_etag(Response(s.PatientContactSerializer(contact).data), contact)
+            return with_etag(Response(PatientContactSerializer(contact).data), contact)
         if request.method == "DELETE":
             services.contact_delete(
                 actor=request.user,
@@ -168,26 +180,26 @@ class PatientViewSet(PatientDataMixin, viewsets.GenericViewSet):
             actor=request.user,
             contact=contact,
             expected_versions=expected_versions(request, contact),
-            **validated(s.PatientContactInputSerializer, request, partial=True),
+            **validated(PatientContactInputSerializer, request, partial=True),
         )
-        return with_etag(Response(s.PatientContactSerializer(contact).data), contact)
+        return with_etag(Response(PatientContactSerializer(contact).data), contact)
 
     # Assessments --------------------------------------------------------------------------------
 
-    @extend_schema(responses=s.AssessmentSerializer(many=True))
+    @extend_schema(responses=AssessmentSerializer(many=True))
     @action(detail=True, methods=["get"], filter_backends=[])
     def assessments(self, request, pk=None):
         """The patient's assessments, newest first: reassessments keep the history."""
         patient = self.get_object()
         queryset = selectors.assessment_list(user=request.user).filter(patient=patient)
-        return self._paginated_children(queryset, s.AssessmentSerializer, patient)
+        return self._paginated_children(queryset, AssessmentSerializer, patient)
 
 
 class AssessmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
     """Assessments with the level-of-care recommendation; PATCH records the decision."""
 
     permission_classes = [IntakePermission]
-    serializer_class = s.AssessmentSerializer
+    serializer_class = AssessmentSerializer
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = AssessmentFilterSet
     ordering_fields = ["assessed_at", "id"]
@@ -204,18 +216,18 @@ class AssessmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
         return super().retrieve(request, *args, **kwargs)
 
     @extend_schema(
-        request=s.AssessmentCreateSerializer,
-        responses={201: s.AssessmentSerializer},
+        request=AssessmentCreateSerializer,
+        responses={201: AssessmentSerializer},
         parameters=[ETAG],
     )
     def create(self, request):
-        data = validated(s.AssessmentCreateSerializer, request)
+        data = validated(AssessmentCreateSerializer, request)
         assessment = services.assessment_create(actor=request.user, **data)
         return self.response_for(assessment, status=status.HTTP_201_CREATED)
 
     @extend_schema(
-        request=s.AssessmentDecisionSerializer,
-        responses=s.AssessmentSerializer,
+        request=AssessmentDecisionSerializer,
+        responses=AssessmentSerializer,
         parameters=[IF_MATCH, ETAG],
     )
     def partial_update(self, request, pk=None):
@@ -225,6 +237,6 @@ class AssessmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
             actor=request.user,
             assessment=assessment,
             expected_versions=expected_versions(request, assessment),
-            **validated(s.AssessmentDecisionSerializer, request),
+            **validated(AssessmentDecisionSerializer, request),
         )
         return self.response_for(assessment)

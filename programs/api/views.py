@@ -13,7 +13,19 @@ from clinic.api.permissions import IsStaff, roles_allowed
 from clinic.api.utils import validated
 from clinic.selectors import STAFF_ROLES
 from programs import selectors
-from programs.api import serializers as s
+from programs.api.serializers import (
+    BedAssignmentSerializer,
+    BedAssignSerializer,
+    EnrollmentAdmitSerializer,
+    EnrollmentCancelSerializer,
+    EnrollmentCreateSerializer,
+    EnrollmentDetailSerializer,
+    EnrollmentDischargeSerializer,
+    EnrollmentSerializer,
+    ProgramSerializer,
+    TransitionCreateSerializer,
+    TransitionSerializer,
+)
 from programs.models import Enrollment, EnrollmentStatus, Program, Transition
 from programs.services import enrollments as services
 
@@ -32,7 +44,7 @@ class ProgramFilterSet(filters.FilterSet):
 class ProgramViewSet(viewsets.ReadOnlyModelViewSet):
     """Programs of the caller's clinics with today's active count and free places."""
 
-    serializer_class = s.ProgramSerializer
+    serializer_class = ProgramSerializer
     permission_classes = [IsStaff]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = ProgramFilterSet
@@ -45,14 +57,12 @@ class ProgramViewSet(viewsets.ReadOnlyModelViewSet):
     def list(self, request, *args, **kwargs):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         context = {**self.get_serializer_context(), "places": selectors.program_places(page)}
-        return self.get_paginated_response(
-            s.ProgramSerializer(page, many=True, context=context).data
-        )
+        return self.get_paginated_response(ProgramSerializer(page, many=True, context=context).data)
 
     def retrieve(self, request, *args, **kwargs):
         program = self.get_object()
         context = {**self.get_serializer_context(), "places": selectors.program_places([program])}
-        return Response(s.ProgramSerializer(program, context=context).data)
+        return Response(ProgramSerializer(program, context=context).data)
 
 
 class EnrollmentFilterSet(filters.FilterSet):
@@ -73,7 +83,7 @@ class EnrollmentFilterSet(filters.FilterSet):
 
 
 class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
-    serializer_class = s.EnrollmentSerializer
+    serializer_class = EnrollmentSerializer
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = EnrollmentFilterSet
     ordering_fields = ["start_date", "requested_at", "id"]
@@ -93,51 +103,51 @@ class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
     def get_serializer_class(self):
         # The offers' history on the detail only: the list stays one query for its page.
         if self.action == "retrieve":
-            return s.EnrollmentDetailSerializer
-        return s.EnrollmentSerializer
+            return EnrollmentDetailSerializer
+        return EnrollmentSerializer
 
     def audit_clinic_id(self, obj):
         return obj.program.clinic_id
 
-    @extend_schema(request=s.EnrollmentCreateSerializer, responses={201: s.EnrollmentSerializer})
+    @extend_schema(request=EnrollmentCreateSerializer, responses={201: EnrollmentSerializer})
     def create(self, request):
-        data = validated(s.EnrollmentCreateSerializer, request)
+        data = validated(EnrollmentCreateSerializer, request)
         enrollment = services.enrollment_create(actor=request.user, **data)
         return self.response_for(enrollment, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.EnrollmentAdmitSerializer, responses=s.EnrollmentSerializer)
+    @extend_schema(request=EnrollmentAdmitSerializer, responses=EnrollmentSerializer)
     @action(detail=True, methods=["post"])
     def admit(self, request, pk=None):
         """Admit a waitlisted patient (for example the one offered a freed place)."""
         enrollment = services.enrollment_admit(
             actor=request.user,
             enrollment=self.get_object(),
-            **validated(s.EnrollmentAdmitSerializer, request),
+            **validated(EnrollmentAdmitSerializer, request),
         )
         return self.response_for(enrollment)
 
-    @extend_schema(request=s.EnrollmentDischargeSerializer, responses=s.EnrollmentSerializer)
+    @extend_schema(request=EnrollmentDischargeSerializer, responses=EnrollmentSerializer)
     @action(detail=True, methods=["post"])
     def discharge(self, request, pk=None):
         enrollment = services.enrollment_discharge(
             actor=request.user,
             enrollment=self.get_object(),
-            **validated(s.EnrollmentDischargeSerializer, request),
+            **validated(EnrollmentDischargeSerializer, request),
         )
         return self.response_for(enrollment)
 
-    @extend_schema(request=s.EnrollmentCancelSerializer, responses=s.EnrollmentSerializer)
+    @extend_schema(request=EnrollmentCancelSerializer, responses=EnrollmentSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel a waitlisted enrollment (the body and its reason are optional)."""
         enrollment = services.enrollment_cancel(
             actor=request.user,
             enrollment=self.get_object(),
-            **validated(s.EnrollmentCancelSerializer, request),
+            **validated(EnrollmentCancelSerializer, request),
         )
         return self.response_for(enrollment)
 
-    @extend_schema(request=s.TransitionCreateSerializer, responses={201: s.TransitionSerializer})
+    @extend_schema(request=TransitionCreateSerializer, responses={201: TransitionSerializer})
     @action(detail=True, methods=["post"])
     def transition(self, request, pk=None):
         """Step down, step up or move laterally: the source is discharged as transferred and
@@ -145,20 +155,20 @@ class EnrollmentViewSet(PatientDataMixin, viewsets.GenericViewSet):
         move = services.transition_create(
             actor=request.user,
             enrollment=self.get_object(),
-            **validated(s.TransitionCreateSerializer, request),
+            **validated(TransitionCreateSerializer, request),
         )
-        return Response(s.TransitionSerializer(move).data, status=status.HTTP_201_CREATED)
+        return Response(TransitionSerializer(move).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=s.BedAssignSerializer, responses={201: s.BedAssignmentSerializer})
+    @extend_schema(request=BedAssignSerializer, responses={201: BedAssignmentSerializer})
     @action(detail=True, methods=["post"])
     def bed(self, request, pk=None):
         """Assign a bed of the (residential) program from a date."""
         assignment = services.bed_assign(
             actor=request.user,
             enrollment=self.get_object(),
-            **validated(s.BedAssignSerializer, request),
+            **validated(BedAssignSerializer, request),
         )
-        return Response(s.BedAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
+        return Response(BedAssignmentSerializer(assignment).data, status=status.HTTP_201_CREATED)
 
 
 class TransitionFilterSet(filters.FilterSet):
@@ -172,7 +182,7 @@ class TransitionFilterSet(filters.FilterSet):
 
 
 class TransitionViewSet(PatientDataMixin, viewsets.GenericViewSet):
-    serializer_class = s.TransitionSerializer
+    serializer_class = TransitionSerializer
     permission_classes = [roles_allowed(read=STAFF_ROLES)]
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = TransitionFilterSet

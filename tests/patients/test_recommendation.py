@@ -2,8 +2,7 @@
 and the DSM-5 severity mapping. Pure functions: no database."""
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies
 
 from patients.models import CoOccurring, Level, Severity, Track
 from patients.recommendation import (
@@ -397,15 +396,17 @@ def test_every_co_occurring_condition_is_named_by_its_label():
 
 # --- properties ----------------------------------------------------------------------------------
 
-facts_strategy = st.builds(
+facts_strategy = strategies.builds(
     AssessmentFacts,
-    severity=st.sampled_from(SEVERITIES),
-    dimensions=st.fixed_dictionaries(
-        {name: st.integers(min_value=0, max_value=4) for name in DIMENSIONS}
+    severity=strategies.sampled_from(SEVERITIES),
+    dimensions=strategies.fixed_dictionaries(
+        {name: strategies.integers(min_value=0, max_value=4) for name in DIMENSIONS}
     ),
-    prior_outpatient_relapse=st.booleans(),
-    daytime_obligations=st.booleans(),
-    co_occurring=st.lists(st.sampled_from(CoOccurring.values), unique=True).map(tuple),
+    prior_outpatient_relapse=strategies.booleans(),
+    daytime_obligations=strategies.booleans(),
+    co_occurring=strategies.lists(strategies.sampled_from(CoOccurring.values), unique=True).map(
+        tuple
+    ),
 )
 
 
