@@ -181,7 +181,9 @@ class Session(models.Model):
         return f"{self.title} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
 
 
-class Response(models.TextChoices):
+class RosterResponse(models.TextChoices):
+    """A rostered patient's answer to a session (confirm or decline in the app)."""
+
     NONE = "none", "No answer"
     CONFIRMED = "confirmed", "Confirmed"
     DECLINED = "declined", "Declined"
@@ -198,7 +200,9 @@ class RosterEntry(models.Model):
     # The program enrollment that put the patient here (by id: scheduling does not know
     # programs' models).
     enrollment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    response = models.CharField(max_length=10, choices=Response.choices, default=Response.NONE)
+    response = models.CharField(
+        max_length=10, choices=RosterResponse.choices, default=RosterResponse.NONE
+    )
     responded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 

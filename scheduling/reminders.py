@@ -34,8 +34,8 @@ from scheduling.models import (
     Reminder,
     ReminderKind,
     ReminderStatus,
-    Response,
     RosterEntry,
+    RosterResponse,
     Session,
     SessionStatus,
 )
@@ -283,7 +283,7 @@ def plan_for_channels(*, patient_ids, channels, now: datetime.datetime) -> int:
             session__status=SessionStatus.SCHEDULED,
             session__starts_at__gt=now,
         )
-        .exclude(response=Response.DECLINED)
+        .exclude(response=RosterResponse.DECLINED)
         .exclude(attendance__status=AttendanceStatus.EXCUSED)
         .values_list("id", flat=True)
     )
@@ -651,7 +651,7 @@ def _why_not_send(row: _Claimed, now: datetime.datetime) -> tuple[str, str] | No
             return ReminderStatus.SKIPPED, "The session has started."
         if row.roster_entry_id is None:
             return ReminderStatus.CANCELLED, "The patient left the roster."
-        if row.response == Response.DECLINED:
+        if row.response == RosterResponse.DECLINED:
             return ReminderStatus.CANCELLED, "The patient declined the session."
     # Consent is read when the row is claimed, right before its group goes out: an opt-out
     # applies to pending rows at once.

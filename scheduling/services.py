@@ -26,8 +26,8 @@ from scheduling.models import (
     Attendance,
     AttendanceStatus,
     Device,
-    Response,
     RosterEntry,
+    RosterResponse,
     Series,
     Session,
     SessionKind,
@@ -712,7 +712,7 @@ def attendance_record(
 @transaction.atomic
 def session_respond(*, actor, session: Session, patient: Patient, response: str) -> RosterEntry:
     """The patient confirms or declines a session of their own schedule."""
-    if response not in (Response.CONFIRMED, Response.DECLINED):
+    if response not in (RosterResponse.CONFIRMED, RosterResponse.DECLINED):
         raise ValidationError({"response": ["Confirm or decline."]})
     # Re-read under a lock: a session cancelled since the caller read it cannot be answered.
     session = _lock_session(session)
@@ -726,7 +726,7 @@ def session_respond(*, actor, session: Session, patient: Patient, response: str)
     entry.response = response
     entry.responded_at = timezone.now()
     entry.save(update_fields=["response", "responded_at"])
-    if response == Response.DECLINED:
+    if response == RosterResponse.DECLINED:
         # API.md: a decline cancels that session's pending reminders; a confirm changes nothing.
         reminders.cancel_pending(session=session, patient=patient)
     audit_record(

@@ -30,8 +30,14 @@ from clinic.api.utils import datetime_writer, utc_instant
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_rows
 from scheduling import feeds, selectors, services
-from scheduling.models import TOKEN_MAX_LENGTH, Device, RosterEntry, SessionKind, SessionStatus
-from scheduling.models import Response as RosterResponse
+from scheduling.models import (
+    TOKEN_MAX_LENGTH,
+    Device,
+    RosterEntry,
+    RosterResponse,
+    SessionKind,
+    SessionStatus,
+)
 
 DEFAULT_SPAN = datetime.timedelta(days=14)
 MAX_SPAN = datetime.timedelta(days=92)

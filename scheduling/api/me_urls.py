@@ -3,18 +3,18 @@
 from django.urls import path
 
 from scheduling.api import me
-from scheduling.models import Response
+from scheduling.models import RosterResponse
 
 urlpatterns = [
     path("me/schedule/", me.MyScheduleView.as_view(), name="me-schedule"),
     path(
         "me/sessions/<int:pk>/confirm/",
-        me.MySessionRespondView.as_view(answer=Response.CONFIRMED),
+        me.MySessionRespondView.as_view(answer=RosterResponse.CONFIRMED),
         name="me-session-confirm",
     ),
     path(
         "me/sessions/<int:pk>/decline/",
-        me.MySessionRespondView.as_view(answer=Response.DECLINED),
+        me.MySessionRespondView.as_view(answer=RosterResponse.DECLINED),
         name="me-session-decline",
     ),
     path("me/devices/", me.MyDevicesView.as_view(), name="me-devices"),

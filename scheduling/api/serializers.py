@@ -13,8 +13,8 @@ from patients.api.serializers import (
 from scheduling import selectors
 from scheduling.models import (
     AttendanceStatus,
-    Response,
     RosterEntry,
+    RosterResponse,
     Series,
     Session,
     SessionKind,
@@ -416,7 +416,7 @@ class RosterEntrySerializer(serializers.ModelSerializer):
     mrn = serializers.CharField(source="patient.mrn", read_only=True)
     patient_name = serializers.SerializerMethodField()
     response = serializers.ChoiceField(
-        choices=Response.choices,
+        choices=RosterResponse.choices,
         read_only=True,
         help_text="The patient's answer in the app; a decline shows here.",
     )
