@@ -30,7 +30,7 @@ def test_a_claim_rewrites_its_rows_in_place(clinic):
     due_sms(clinic, 5)
     updated, in_place = updates_so_far()
     with transaction.atomic():
-        claimed = reminders._claim_group(10)
+        claimed = reminders.draining._claim_group(10)
     assert len(claimed) == 5
     assert updates_so_far() == (updated + 5, in_place + 5)
     assert set(Reminder.objects.values_list("status", "is_open")) == {("sending", True)}
@@ -88,5 +88,5 @@ def test_texts_go_into_an_array_literal_unchanged():
         "line\nbreak\ttab",
     ]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT %s::text[]", [reminders._text_array_literal(values)])
+        cursor.execute("SELECT %s::text[]", [reminders.sql.text_array_literal(values)])
         assert cursor.fetchone()[0] == values
