@@ -320,7 +320,6 @@ class ReminderKind(models.TextChoices):
 
 class ReminderStatus(models.TextChoices):
     PENDING = "pending", "Pending"
-    QUEUED = "queued", "Queued for a worker"
     SENDING = "sending", "Being sent"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
@@ -329,8 +328,8 @@ class ReminderStatus(models.TextChoices):
     UNKNOWN = "unknown", "Outcome unknown (cut off mid-send; never resent)"
 
 
-# A reminder on its way: due or waiting to be, handed to a worker, or being sent.
-OPEN_STATUSES = [ReminderStatus.PENDING, ReminderStatus.QUEUED, ReminderStatus.SENDING]
+# A reminder on its way: due or waiting to be, or being sent.
+OPEN_STATUSES = [ReminderStatus.PENDING, ReminderStatus.SENDING]
 
 
 class Reminder(models.Model):
@@ -366,7 +365,7 @@ class Reminder(models.Model):
     provider_message_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    # Whether the row is still on its way (pending, queued or sending), kept by PostgreSQL. The
+    # Whether the row is still on its way (pending or sending), kept by PostgreSQL. The
     # index of open rows is on this column rather than on ``status``: claiming a row (pending →
     # sending) then changes no indexed value, so PostgreSQL rewrites the row in place (a HOT
     # update, with free space left on each page: migration 0005 sets fillfactor 80) instead of
@@ -380,8 +379,8 @@ class Reminder(models.Model):
     class Meta:
         ordering = ["scheduled_for", "id"]
         indexes = [
-            # Due rows, oldest first (the drains' claim); rows sending or queued are reached
-            # through it too, as they were due when they were claimed (reminder_claimed_when_due).
+            # Due rows, oldest first (the drains' claim); rows sending are reached through it
+            # too, as they were due when they were claimed (reminder_claimed_when_due).
             models.Index(fields=["scheduled_for"], name="reminder_open", condition=Q(is_open=True)),
         ]
         constraints = [

@@ -574,7 +574,7 @@ def roster_remove_from(
             ), detached AS (
                 UPDATE scheduling_reminder
                 SET roster_entry_id = NULL,
-                    status = CASE WHEN status IN ('pending', 'queued') THEN 'cancelled'
+                    status = CASE WHEN status = 'pending' THEN 'cancelled'
                                   ELSE status END
                 WHERE roster_entry_id IN (SELECT id FROM doomed)
                 RETURNING id

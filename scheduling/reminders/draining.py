@@ -36,17 +36,6 @@ def mark_cut_off_sends() -> int:
     )
 
 
-def release_queued() -> int:
-    """Rows left ``queued`` by the dispatcher of before drains (each waited for a message of
-    ids): back to ``pending``, where a drain claims them. A message of the old kind still in
-    the broker only wakes a drain; its own claim of ``queued`` rows is gone, so nothing is
-    sent twice."""
-    # Through the index of open rows: that dispatcher queued only rows that were due.
-    return Reminder.objects.filter(
-        is_open=True, scheduled_for__lte=timezone.now(), status=ReminderStatus.QUEUED
-    ).update(status=ReminderStatus.PENDING, updated_at=timezone.now())
-
-
 def send_group_size() -> int:
     """Rows a drain claims at once (REMINDER_SEND_GROUP): also the most a killed worker leaves
     ``unknown`` per drain it was running (so per worker thread or process)."""
@@ -69,13 +58,12 @@ SELECT count(*) FROM (
 
 
 def dispatch(wake) -> int:
-    """One dispatch pass (beat): mark cut-off sends, release legacy ``queued`` rows, count the
-    due rows (up to what the drains would take in one group each) and call ``wake()`` once per
-    drain wanted: one per ``REMINDER_SEND_GROUP`` due rows, at most ``REMINDER_DRAIN_TASKS``.
-    Claims nothing itself: drains claim due rows as they go, so a lost message loses nothing
-    (the rows stay ``pending``; the next tick wakes drains again). Returns the drains woken."""
+    """One dispatch pass (beat): mark cut-off sends, count the due rows (up to what the drains
+    would take in one group each) and call ``wake()`` once per drain wanted: one per
+    ``REMINDER_SEND_GROUP`` due rows, at most ``REMINDER_DRAIN_TASKS``. Claims nothing
+    itself: drains claim due rows as they go, so a lost message loses nothing (the rows stay
+    ``pending``; the next tick wakes drains again). Returns the drains woken."""
     mark_cut_off_sends()
-    release_queued()
     size, most = send_group_size(), drain_tasks()
     with connection.cursor() as cursor:
         cursor.execute(_COUNT_DUE_SQL, {"now": timezone.now(), "cap": size * most})

@@ -249,7 +249,7 @@ def replan_session(session: Session) -> int:
         Reminder.objects.select_for_update().filter(
             session=session,
             kind=ReminderKind.REMINDER,
-            status__in=[ReminderStatus.PENDING, ReminderStatus.QUEUED],
+            status=ReminderStatus.PENDING,
         )
     )
     for reminder in pending:
@@ -260,9 +260,9 @@ def replan_session(session: Session) -> int:
 
 
 def cancel_pending(**filters) -> int:
-    return Reminder.objects.filter(
-        status__in=[ReminderStatus.PENDING, ReminderStatus.QUEUED], **filters
-    ).update(status=ReminderStatus.CANCELLED, updated_at=timezone.now())
+    return Reminder.objects.filter(status=ReminderStatus.PENDING, **filters).update(
+        status=ReminderStatus.CANCELLED, updated_at=timezone.now()
+    )
 
 
 def cancel_with_notices(*, session: Session, patient_ids=None) -> int:
