@@ -25,12 +25,11 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from clinic.api.conditional import ETAG, IF_MATCH, expected_versions, with_etag
-from clinic.api.filters import DjangoFilterBackend as QuickDjangoFilterBackend
 from clinic.api.mixins import NoStoreMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.renderers import orjson_first
-from clinic.api.utils import datetime_writer, utc_instant, validated
+from clinic.api.utils import utc_instant, validated
 from clinic.models import AuditAction, Role
 from clinic.services import audit_record_many, audit_record_rows
 from programs.services import schedules
@@ -130,10 +129,7 @@ class SessionFilterSet(django_filters.FilterSet):
         fields = ["program", "patient", "clinician", "clinic", "series", "kind", "status"]
 
     def filter_needs_attendance(self, queryset, name, value):
-        # Computed only when asked for (the list's page query does not select it).
-        return queryset.alias(attendance_overdue=selectors.needs_attendance()).filter(
-            attendance_overdue=value
-        )
+        return queryset.filter(needs_attendance=value)
 
 
 class SeriesFilterSet(django_filters.FilterSet):
@@ -172,7 +168,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
     supervisors. Attendance: also admissions (the front desk checks people in)."""
 
     serializer_class = s.SessionSerializer
-    filter_backends = [QuickDjangoFilterBackend, OrderingFilter]
+    filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = SessionFilterSet
     # Pages without a COUNT (page_size + 1 rows say whether there is a next one), JSON by orjson.
     pagination_class = UncountedPageNumberPagination
@@ -197,16 +193,9 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
             return None
 
     def list(self, request):
-        # The page's ids through the filters, its rows read off them in the same query:
-        # s.session_item builds what SessionSerializer shows, without model instances. With
-        # no parameter but the page's, no filter or ordering applies: the plain list's
-        # statement, built once, stands in for the ORM's.
-        if set(request.query_params) <= {"page", "page_size"}:
-            page = selectors.SessionPage.plain(user=request.user)
-        else:
-            ids = self.filter_queryset(selectors.session_list_for_page(user=request.user))
-            page = selectors.SessionPage(ids.values_list("id", flat=True))
-        rows = self.paginate_queryset(page)
+        # Rows, not instances: SessionSerializer's fields read as columns (s.SESSION_ROWS).
+        sessions = self.filter_queryset(self.get_queryset())
+        items = s.SESSION_ROWS.items(self.paginate_queryset(s.SESSION_ROWS.values_list(sessions)))
         patient_id = self._patient_filter()
         if patient_id is not None:
             # Whose sessions these are is patient data (42 CFR Part 2): audit the page.
@@ -214,10 +203,9 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
                 actor=request.user,
                 action=AuditAction.LIST,
                 object_type=Session._meta.label_lower,
-                rows=[(row[0], row[1], patient_id) for row in rows],  # id, clinic_id
+                rows=[(item["id"], item["clinic"], patient_id) for item in items],
             )
-        text = datetime_writer()
-        return self.get_paginated_response([s.session_item(row, text) for row in rows])
+        return self.get_paginated_response(items)
 
     @extend_schema(parameters=[ETAG])
     def retrieve(self, request, pk=None):

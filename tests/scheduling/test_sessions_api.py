@@ -292,8 +292,8 @@ def ids(response) -> list[int]:
 def test_the_list_rows_are_what_the_session_serializer_shows(
     calendar, client_for, clinician, clinic
 ):
-    # The list builds its rows in SQL (selectors.session_page_rows, serializers.session_item):
-    # the same content as SessionSerializer over session_list, with every field given a value
+    # The list reads SessionSerializer's fields as columns (serializers.SESSION_ROWS): the same
+    # content as SessionSerializer over session_list, with every field given a value
     # (a room, an occurrence date, a capacity, a facilitator known only by username).
     nameless = get_user_model().objects.create_user(username="nameless-1")
     room = Room.objects.create(clinic=clinic, name="Room 2")
@@ -463,12 +463,11 @@ def test_the_list_query_count_does_not_grow_with_the_page_size(
     with CaptureQueriesContext(connection) as captured:
         client.get(SESSIONS, {"page_size": 50})
     [query] = (query["sql"] for query in captured)
-    # No COUNT of the whole list; the page is cut on the sessions alone (its ids, inlined), and
-    # the roster counts and attendance probes run for the page's rows only.
+    # No COUNT of the whole list; the page is cut on the sessions alone (the roster counts and
+    # attendance probes are subqueries of the page's rows, not joins).
     assert "count(*) as" not in query.lower()
-    ids = query[query.index("ARRAY(") : query.index(") AS ids")]
-    assert "rosterentry" not in ids
-    assert "LIMIT 51" in ids
+    assert 'JOIN "scheduling_rosterentry"' not in query
+    assert "LIMIT 51" in query
 
 
 def test_another_clinics_session_is_not_found_and_not_listed(
@@ -1040,34 +1039,8 @@ def test_the_schema_documents_the_calendar_endpoints(api_client):
     } <= parameters
 
 
-@pytest.mark.parametrize("clinics", [1, 2])
-def test_the_plain_list_statement_reads_the_pages_the_orm_query_reads(
-    clinic, other_clinic, clinician, clinics
-):
-    # The list with no filter reads its ids with a statement built once per number of clinics
-    # (selectors._plain_page_sql); filtered, through the ORM. Both give the same pages: ties of
-    # start time broken by id, clinics mixed in start order, past the end empty.
-    scope = [clinic, other_clinic][:clinics]
-    user = staff_user(role="clinician", clinics=scope)
-    for n in range(7):
-        for place in scope:
-            make_session(clinician, place, start=at(days=n % 3, hours=n), title=f"S{n}")
-    nobody = staff_user(role="clinician", clinics=[])
-
-    ordered = selectors.session_list_for_page(user=user).order_by("starts_at", "id")
-    ids = ordered.values_list("id", flat=True)
-    plain = selectors.SessionPage.plain(user=user)
-    for size in (1, 3, 5, 50):
-        for start in range(0, 16, size):
-            window = slice(start, start + size)
-            assert plain[window] == selectors.SessionPage(ids)[window], (size, start)
-    assert len(plain[0:50]) == 7 * clinics
-    assert plain.count() == ids.count()
-    assert selectors.SessionPage.plain(user=nobody)[0:10] == []
-
-
 @time_machine.travel(NOW, tick=False)
-def test_the_list_takes_its_filters_and_ordering_off_the_plain_path(client_for, clinic, clinician):
+def test_the_list_takes_its_filters_and_ordering(client_for, clinic, clinician):
     early = make_session(clinician, clinic, start=at(days=1), title="Early")
     late = make_session(clinician, clinic, start=at(days=2), title="Late")
     Session.objects.filter(pk=late.pk).update(status="cancelled")
