@@ -9,7 +9,10 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from clinic import notifications
-from scheduling.models import Reminder, ReminderStatus
+from clinic.models import Clinic
+from clinic.sql import Table, statement
+from patients.models import Patient
+from scheduling.models import Device, Reminder, ReminderStatus, RosterEntry, Session
 from scheduling.reminders.sending import Claimed, record, send_one
 from scheduling.reminders.sql import execute_prepared
 
@@ -48,13 +51,17 @@ def drain_tasks() -> int:
     return max(1, settings.REMINDER_DRAIN_TASKS)
 
 
-_COUNT_DUE_SQL = """
+_COUNT_DUE_SQL = statement(
+    """
 SELECT count(*) FROM (
-    SELECT 1 FROM scheduling_reminder
-    WHERE is_open AND scheduled_for <= %(now)s AND status = 'pending'
+    SELECT 1 FROM {reminder}
+    WHERE {reminder.is_open} AND {reminder.scheduled_for} <= %(now)s
+      AND {reminder.status} = 'pending'
     LIMIT %(cap)s
 ) due
-"""
+""",
+    reminder=Table(Reminder),
+)
 
 
 def dispatch(wake) -> int:
@@ -81,36 +88,48 @@ def dispatch(wake) -> int:
 # push, devices, as they are at claim time. The claim changes no indexed value (the row stays
 # open), so PostgreSQL rewrites each row in place: only the outcome adds index entries. The scan
 # of open rows walks past the rows other drains are sending (a group each, at most).
-_CLAIM_GROUP_SQL = """
+_CLAIM_GROUP_SQL = statement(
+    """
 WITH picked AS MATERIALIZED (
-    SELECT id FROM scheduling_reminder
-    WHERE is_open AND scheduled_for <= $2 AND status = 'pending'
-    ORDER BY scheduled_for
+    SELECT {reminder.id} AS id FROM {reminder}
+    WHERE {reminder.is_open} AND {reminder.scheduled_for} <= $2
+      AND {reminder.status} = 'pending'
+    ORDER BY {reminder.scheduled_for}
     LIMIT $1
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
-    UPDATE scheduling_reminder r
-    SET status = 'sending', claimed_at = $2, attempts = r.attempts + 1, updated_at = $2
+    UPDATE {r}
+    SET {reminder.status} = 'sending', {reminder.claimed_at} = $2,
+        {reminder.attempts} = {r.attempts} + 1, {reminder.updated_at} = $2
     -- By primary key (as a join, a small table may be hashed whole to find the group's rows).
-    WHERE r.id = ANY(ARRAY(SELECT id FROM picked))
-    RETURNING r.id, r.session_id, r.patient_id, r.roster_entry_id, r.kind, r.channel, r.attempts,
-        r.scheduled_for
+    WHERE {r.id} = ANY(ARRAY(SELECT id FROM picked))
+    RETURNING {r.id} AS id, {r.session_id} AS session_id, {r.patient_id} AS patient_id,
+        {r.roster_entry_id} AS roster_entry_id, {r.kind} AS kind, {r.channel} AS channel,
+        {r.attempts} AS attempts, {r.scheduled_for} AS scheduled_for
 )
-SELECT c.id, c.kind, c.channel, c.attempts, s.status, s.starts_at, cl.public_name,
-    cl.time_zone, p.email, p.phone, c.channel = ANY(p.reminder_channels) AS consented,
-    c.roster_entry_id, e.response,
+SELECT c.id, c.kind, c.channel, c.attempts, {s.status}, {s.starts_at}, {cl.public_name},
+    {cl.time_zone}, {p.email}, {p.phone}, c.channel = ANY({p.reminder_channels}) AS consented,
+    c.roster_entry_id, {e.response},
     d.devices
 FROM claimed c
-JOIN scheduling_session s ON s.id = c.session_id
-JOIN clinic_clinic cl ON cl.id = s.clinic_id
-JOIN patients_patient p ON p.id = c.patient_id
-LEFT JOIN scheduling_rosterentry e ON e.id = c.roster_entry_id
+JOIN {s} ON {s.id} = c.session_id
+JOIN {cl} ON {cl.id} = {s.clinic_id}
+JOIN {p} ON {p.id} = c.patient_id
+LEFT JOIN {e} ON {e.id} = c.roster_entry_id
 LEFT JOIN LATERAL (
-    SELECT array_agg(ARRAY[dv.id::text, dv.platform, dv.token] ORDER BY dv.id) AS devices
-    FROM scheduling_device dv WHERE c.channel = 'push' AND dv.patient_id = c.patient_id
+    SELECT array_agg(ARRAY[{dv.id}::text, {dv.platform}, {dv.token}] ORDER BY {dv.id}) AS devices
+    FROM {dv} WHERE c.channel = 'push' AND {dv.patient_id} = c.patient_id
 ) d ON true
 ORDER BY c.scheduled_for, c.id
-"""
+""",
+    reminder=Table(Reminder),
+    r=Table(Reminder, "r"),
+    s=Table(Session, "s"),
+    cl=Table(Clinic, "cl"),
+    p=Table(Patient, "p"),
+    e=Table(RosterEntry, "e"),
+    dv=Table(Device, "dv"),
+)
 
 
 def _claim_group(size: int) -> list[Claimed]:

@@ -6,6 +6,9 @@ import datetime
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from clinic.models import Clinic
+from clinic.sql import Table, statement
+from patients.models import Patient
 from scheduling.models import (
     AttendanceStatus,
     Channel,
@@ -82,10 +85,12 @@ def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
 # ``_plan`` stays the reference (replan_session uses it); tests hold the two to the same answers.
 # ``channels`` limits the rows to channels a patient has just added (``plan_for_channels``); for
 # new entries it is NULL and PostgreSQL folds the test away: their plan is what it was.
-_PLAN_SQL = """
-INSERT INTO scheduling_reminder (session_id, patient_id, roster_entry_id, kind, offset_minutes,
-    channel, scheduled_for, status, attempts, last_error, provider_message_id, created_at,
-    updated_at)
+_PLAN_SQL = statement(
+    """
+INSERT INTO {reminder} ({reminder.session}, {reminder.patient}, {reminder.roster_entry},
+    {reminder.kind}, {reminder.offset_minutes}, {reminder.channel}, {reminder.scheduled_for},
+    {reminder.status}, {reminder.attempts}, {reminder.last_error},
+    {reminder.provider_message_id}, {reminder.created_at}, {reminder.updated_at})
 SELECT session_id, patient_id, entry_id, 'reminder', offset_minutes, channel,
     CASE WHEN quiet THEN quiet_end ELSE due END,
     CASE WHEN quiet AND quiet_end >= starts_at THEN 'skipped' ELSE status END,
@@ -109,22 +114,23 @@ FROM (
                       AND off.offset_minutes <> e.nearest_past THEN 'skipped'
                      ELSE 'pending' END AS status
             FROM (
-                SELECT r.id AS entry_id, r.session_id, r.patient_id, s.starts_at,
-                    c.time_zone, c.quiet_hours_start AS qs, c.quiet_hours_end AS qe,
-                    pt.reminder_channels AS channels, offs.offsets,
+                SELECT {r.id} AS entry_id, {r.session_id} AS session_id,
+                    {r.patient_id} AS patient_id, {s.starts_at} AS starts_at,
+                    {c.time_zone} AS time_zone, {c.quiet_hours_start} AS qs,
+                    {c.quiet_hours_end} AS qe, {pt.reminder_channels} AS channels, offs.offsets,
                     (SELECT min(x) FROM unnest(offs.offsets) AS x
-                     WHERE s.starts_at - make_interval(mins => x) <= %(now)s) AS nearest_past
+                     WHERE {s.starts_at} - make_interval(mins => x) <= %(now)s) AS nearest_past
                 FROM unnest(%(ids)s::bigint[]) AS wanted(id)
-                JOIN scheduling_rosterentry r ON r.id = wanted.id
-                JOIN scheduling_session s ON s.id = r.session_id
-                JOIN clinic_clinic c ON c.id = s.clinic_id
-                JOIN patients_patient pt ON pt.id = r.patient_id
-                LEFT JOIN programs_program pr ON pr.id = s.program_id
+                JOIN {r} ON {r.id} = wanted.id
+                JOIN {s} ON {s.id} = {r.session_id}
+                JOIN {c} ON {c.id} = {s.clinic_id}
+                JOIN {pt} ON {pt.id} = {r.patient_id}
+                LEFT JOIN {pr} ON {pr.id} = {s.program_id}
                 CROSS JOIN LATERAL (
-                    SELECT CASE WHEN s.program_id IS NULL THEN %(default_offsets)s::integer[]
-                                ELSE pr.reminder_offsets_minutes END AS offsets
+                    SELECT CASE WHEN {s.program_id} IS NULL THEN %(default_offsets)s::integer[]
+                                ELSE {pr.reminder_offsets_minutes} END AS offsets
                 ) offs
-                WHERE s.status = 'scheduled' AND s.starts_at > %(now)s
+                WHERE {s.status} = 'scheduled' AND {s.starts_at} > %(now)s
             ) e
             CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.offsets) AS offset_minutes) off
             CROSS JOIN LATERAL (SELECT DISTINCT unnest(e.channels) AS channel) ch
@@ -133,7 +139,15 @@ FROM (
         ) o
     ) p
 ) planned
-"""
+""",
+    reminder=Table(Reminder),
+    r=Table(RosterEntry, "r"),
+    s=Table(Session, "s"),
+    c=Table(Clinic, "c"),
+    pt=Table(Patient, "pt"),
+    # Scheduling knows programs only through the foreign key (DESIGN.md), not by import.
+    pr=Table(Session._meta.get_field("program").related_model, "pr"),
+)
 
 
 # The given entries that have no reminder yet, as two lists: those whose session and patient
@@ -143,21 +157,26 @@ FROM (
 # INSERT the same tests may be planned as a nested loop over a sequential scan of the reminder
 # table (when its statistics say it is empty), rereading the pages the INSERT has just written
 # for every entry: quadratic.
-_UNPLANNED_SQL = """
+_UNPLANNED_SQL = statement(
+    """
 WITH entry AS MATERIALIZED (
-    SELECT r.id,
-        CASE WHEN NOT EXISTS (SELECT 1 FROM scheduling_reminder m
-                              WHERE m.session_id = r.session_id AND m.patient_id = r.patient_id)
+    SELECT {r.id} AS id,
+        CASE WHEN NOT EXISTS (SELECT 1 FROM {m}
+                              WHERE {m.session_id} = {r.session_id}
+                                AND {m.patient_id} = {r.patient_id})
              THEN 'clear'
-             WHEN NOT EXISTS (SELECT 1 FROM scheduling_reminder m WHERE m.roster_entry_id = r.id)
+             WHEN NOT EXISTS (SELECT 1 FROM {m} WHERE {m.roster_entry_id} = {r.id})
              THEN 'seen'
         END AS state
     FROM unnest(%s::bigint[]) AS wanted(id)
-    JOIN scheduling_rosterentry r ON r.id = wanted.id
+    JOIN {r} ON {r.id} = wanted.id
 )
 SELECT array_agg(id) FILTER (WHERE state = 'clear'), array_agg(id) FILTER (WHERE state = 'seen')
 FROM entry
-"""
+""",
+    r=Table(RosterEntry, "r"),
+    m=Table(Reminder, "m"),
+)
 
 
 def plan_for_entries(entry_ids) -> int:

@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from clinic import notifications
+from clinic.sql import Table, statement
 from scheduling.models import (
     Channel,
     Device,
@@ -58,34 +59,45 @@ class Claimed:
 # ``sending`` are written (a row marked ``unknown`` meanwhile stays so; the status test is
 # re-read on the row's current version under its lock). ``pending`` with no retry time gives
 # back a claimed row that was not tried (its attempt not counted).
-_RECORD_SQL = """
-UPDATE scheduling_reminder r
-SET (status, last_error, provider_message_id, sent_at, scheduled_for, attempts, updated_at) = (
+_RECORD_SQL = statement(
+    """
+UPDATE {r}
+SET ({reminder.status}, {reminder.last_error}, {reminder.provider_message_id},
+     {reminder.sent_at}, {reminder.scheduled_for}, {reminder.attempts},
+     {reminder.updated_at}) = (
     SELECT v.status,
         v.last_error,
-        CASE WHEN v.status = 'sent' THEN v.provider_message_id ELSE r.provider_message_id END,
-        CASE WHEN v.status = 'sent' THEN $6 ELSE r.sent_at END,
-        COALESCE(v.scheduled_for, r.scheduled_for),
+        CASE WHEN v.status = 'sent' THEN v.provider_message_id ELSE {r.provider_message_id} END,
+        CASE WHEN v.status = 'sent' THEN $6 ELSE {r.sent_at} END,
+        COALESCE(v.scheduled_for, {r.scheduled_for}),
         CASE WHEN v.status = 'pending' AND v.scheduled_for IS NULL
-             THEN r.attempts - 1 ELSE r.attempts END,
+             THEN {r.attempts} - 1 ELSE {r.attempts} END,
         $6
     FROM (SELECT $2[i] AS status, $3[i] AS last_error, $4[i] AS provider_message_id,
                  $5[i] AS scheduled_for
-          FROM array_position($1, r.id) AS i) v
+          FROM array_position($1, {r.id}) AS i) v
 )
-WHERE r.id = ANY(ARRAY(SELECT unnest($1))) AND r.status = 'sending'
-"""
+WHERE {r.id} = ANY(ARRAY(SELECT unnest($1))) AND {r.status} = 'sending'
+""",
+    reminder=Table(Reminder),
+    r=Table(Reminder, "r"),
+)
 
 
 # The common outcome alone: rows sent, each with its provider's id. Most of a group's outcomes
 # are this; written without the general statement's per-row subquery over five arrays, which
 # costs a sixth of recording them.
-_RECORD_SENT_SQL = """
-UPDATE scheduling_reminder r
-SET status = 'sent', last_error = '', provider_message_id = $2[array_position($1, r.id)],
-    sent_at = $3, updated_at = $3
-WHERE r.id = ANY(ARRAY(SELECT unnest($1))) AND r.status = 'sending'
-"""
+_RECORD_SENT_SQL = statement(
+    """
+UPDATE {r}
+SET {reminder.status} = 'sent', {reminder.last_error} = '',
+    {reminder.provider_message_id} = $2[array_position($1, {r.id})],
+    {reminder.sent_at} = $3, {reminder.updated_at} = $3
+WHERE {r.id} = ANY(ARRAY(SELECT unnest($1))) AND {r.status} = 'sending'
+""",
+    reminder=Table(Reminder),
+    r=Table(Reminder, "r"),
+)
 
 
 def record(outcomes: list[tuple]) -> None:
