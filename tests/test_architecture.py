@@ -76,3 +76,27 @@ def test_denormalised_patients_must_match_what_they_hang_on(clinic, admissions, 
     )
     with pytest.raises(IntegrityError, match="checkin_patient_is_plans"), transaction.atomic():
         CheckIn.objects.filter(pk=checkin.pk).update(patient=ben)
+
+
+def test_the_calendars_and_programs_raw_sql_names_tables_through_meta():
+    """Hand-written SQL in scheduling and programs takes its table names from the models'
+    ``_meta`` (``clinic.sql.statement``), never as literal text (migrations aside)."""
+    import re
+
+    from django.apps import apps
+
+    tables = {model._meta.db_table for model in apps.get_models()}
+    pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, tables))) + r")\b")
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for app in ("scheduling", "programs"):
+        for path in (root / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    offenders += [
+                        f"{path.relative_to(root)}:{node.lineno} names {match}"
+                        for match in pattern.findall(node.value)
+                    ]
+    assert offenders == []
