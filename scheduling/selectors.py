@@ -7,6 +7,7 @@ the database in the list's one query rather than per row.
 
 import datetime
 
+from django.db import connection
 from django.db.models import (
     BooleanField,
     CharField,
@@ -26,9 +27,17 @@ from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from clinic.models import Room
+from clinic.models import Clinic, Room
 from clinic.selectors import clinic_ids_for_user, clinic_staff
-from scheduling.models import Reminder, RosterEntry, Series, Session, SessionStatus
+from clinic.sql import Table, statement
+from scheduling.models import (
+    Attendance,
+    Reminder,
+    RosterEntry,
+    Series,
+    Session,
+    SessionStatus,
+)
 
 
 def _roster_count() -> Coalesce:
@@ -85,7 +94,86 @@ def session_annotate(queryset: QuerySet[Session]) -> QuerySet[Session]:
 
 def session_list(*, user) -> QuerySet[Session]:
     """Sessions of the caller's clinics with ``session_annotate``'s annotations."""
-    return session_annotate(Session.objects.filter(clinic_id__in=clinic_ids_for_user(user)))
+    return session_annotate(session_list_for_page(user=user))
+
+
+def session_list_for_page(*, user) -> QuerySet[Session]:
+    """The caller's clinics' sessions without annotations: what the list filters, orders and
+    cuts into a page of ids, whose rows ``SessionPage`` reads."""
+    return Session.objects.filter(clinic_id__in=clinic_ids_for_user(user))
+
+
+def needs_attendance() -> ExpressionWrapper:
+    """``session_annotate``'s ``needs_attendance`` now, for a filter."""
+    return _needs_attendance(timezone.now())
+
+
+# The session list's row, by name (SessionSerializer's fields, in its order) for the sessions a
+# page of ids names (the ORM's filtered, ordered, sliced id query, inlined: one round trip), in
+# that order. The names and the roster count and attendance probe are computed as
+# ``session_annotate`` computes them, for the page's rows only: one statement rather than the
+# ORM's, whose annotations cost more to build and compile than to run (tests/scheduling/
+# test_sessions_api.py holds the two to the same rows).
+_SESSION_PAGE_SQL = statement(
+    """
+WITH page AS MATERIALIZED (SELECT ARRAY({{ids}}) AS ids)
+SELECT {s.id} AS id, {s.clinic_id} AS clinic, {s.program_id} AS program,
+       {p.name} AS program_name, {s.series_id} AS series,
+       {s.occurrence_date} AS occurrence_date, {s.detached} AS detached, {s.kind} AS kind,
+       {s.title} AS title, {s.starts_at} AS starts_at, {s.ends_at} AS ends_at,
+       {c.time_zone} AS time_zone, {s.location} AS location, {s.room_id} AS room,
+       {rm.name} AS room_name, {s.facilitator_id} AS facilitator,
+       -- selectors.staff_name: the full name, else the username.
+       COALESCE(NULLIF(TRIM({u.first_name} || ' ' || {u.last_name}), ''), {u.username})
+           AS facilitator_name,
+       {s.capacity} AS capacity, {s.status} AS status, {s.sequence} AS sequence,
+       (SELECT count(*) FROM {r} WHERE {r.session_id} = {s.id}) AS roster_count,
+       ({s.ends_at} <= %s AND NOT ({s.status} = %s) AND EXISTS (
+            -- The outer ends_at tested inside too: see _needs_attendance.
+            SELECT 1 FROM {r}
+            LEFT JOIN {a} ON {a.roster_entry_id} = {r.id}
+            WHERE {r.session_id} = {s.id} AND {s.ends_at} <= %s AND {a.id} IS NULL))
+           AS needs_attendance,
+       {s.created_at} AS created_at, {s.updated_at} AS updated_at
+FROM {s}
+JOIN {c} ON {c.id} = {s.clinic_id}
+LEFT JOIN {p} ON {p.id} = {s.program_id}
+LEFT JOIN {rm} ON {rm.id} = {s.room_id}
+LEFT JOIN {u} ON {u.id} = {s.facilitator_id}
+WHERE {s.id} = ANY((SELECT ids FROM page)::bigint[])
+ORDER BY array_position((SELECT ids FROM page), {s.id})
+""",
+    s=Table(Session, "s"),
+    c=Table(Clinic, "c"),
+    # Scheduling knows programs only through the foreign key (DESIGN.md), not by import.
+    p=Table(Session._meta.get_field("program").related_model, "p"),
+    rm=Table(Room, "rm"),
+    u=Table(Session._meta.get_field("facilitator").related_model, "u"),
+    r=Table(RosterEntry, "r"),
+    a=Table(Attendance, "a"),
+)
+
+
+class SessionPage:
+    """The session list for the paginator: a slice of it is that page's rows (tuples of
+    ``_SESSION_PAGE_SQL``'s named columns) in one query; ``ids`` is the filtered, ordered
+    ``session_list_for_page`` as ``values_list("id", flat=True)``."""
+
+    def __init__(self, ids: QuerySet):
+        self.ids = ids
+
+    def count(self) -> int:
+        return self.ids.count()
+
+    def __getitem__(self, window: slice) -> list[tuple]:
+        ids_sql, ids_params = self.ids[window].query.sql_with_params()
+        now = timezone.now()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _SESSION_PAGE_SQL.replace("{ids}", ids_sql),
+                [*ids_params, now, SessionStatus.CANCELLED.value, now],
+            )
+            return cursor.fetchall()
 
 
 def series_list(*, user) -> QuerySet[Series]:

@@ -129,7 +129,10 @@ class SessionFilterSet(django_filters.FilterSet):
         fields = ["program", "patient", "clinician", "clinic", "series", "kind", "status"]
 
     def filter_needs_attendance(self, queryset, name, value):
-        return queryset.filter(needs_attendance=value)
+        # The list filters its un-annotated ids (SessionPage reads the rows).
+        return queryset.alias(attendance_overdue=selectors.needs_attendance()).filter(
+            attendance_overdue=value
+        )
 
 
 class SeriesFilterSet(django_filters.FilterSet):
@@ -193,9 +196,11 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
             return None
 
     def list(self, request):
-        # Rows, not instances: SessionSerializer's fields read as columns (s.SESSION_ROWS).
-        sessions = self.filter_queryset(self.get_queryset())
-        items = s.SESSION_ROWS.items(self.paginate_queryset(s.SESSION_ROWS.values_list(sessions)))
+        # The page's ids through the filters and ordering, its rows (SessionSerializer's fields,
+        # s.SESSION_ROWS) read off them in the same query.
+        ids = self.filter_queryset(selectors.session_list_for_page(user=request.user))
+        page = selectors.SessionPage(ids.values_list("id", flat=True))
+        items = s.SESSION_ROWS.items(self.paginate_queryset(page))
         patient_id = self._patient_filter()
         if patient_id is not None:
             # Whose sessions these are is patient data (42 CFR Part 2): audit the page.
