@@ -129,7 +129,7 @@ class SessionFilterSet(django_filters.FilterSet):
         fields = ["program", "patient", "clinician", "clinic", "series", "kind", "status"]
 
     def filter_needs_attendance(self, queryset, name, value):
-        # The list filters its un-annotated ids (SessionPage reads the rows).
+        # Computed only when asked for (the list's page query does not select it).
         return queryset.alias(attendance_overdue=selectors.needs_attendance()).filter(
             attendance_overdue=value
         )
