@@ -5,6 +5,10 @@ service (DRF's APIView with the project's defaults), read the same rows, write t
 rows (one INSERT per page), and answer the same ``{"next", "previous", "results"}`` shape; what
 they skip is the ORM, the serializers and the page count (``LIMIT n + 1`` says whether a next
 page exists). Mounted only by ``bench.urls``.
+
+They are the independent yardstick, so they import nothing of the product's row definition
+(``clinic.api.rows``, the serializers): their SQL is written by hand, as the fastest way to the
+same data would be.
 """
 
 import datetime

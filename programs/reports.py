@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from clinic.models import Clinic, zone_today
 from clinic.selectors import clinic_ids_for_user
+from clinic.sql import Table, statement
 from patients.models import Assessment
 from programs.models import (
     LEVEL_INTENSITY,
@@ -121,30 +122,33 @@ def _days(n: int) -> datetime.timedelta:
 # (program, status, start_date) index. Ended stays are a separate branch cut by
 # ``discharge_date > start``: an index on (program, status, discharge_date) would bound that
 # branch by the range too; without one it reads the page's programs' discharged history.
-CENSUS_SQL = """
+CENSUS_SQL = statement(
+    """
 WITH page AS (
-    SELECT p.id, p.capacity, timezone(c.time_zone, %(now)s::timestamptz)::date AS today
-    FROM programs_program p
-    JOIN clinic_clinic c ON c.id = p.clinic_id
-    WHERE p.id = ANY(%(program_ids)s)
+    SELECT {p.id} AS id, {p.capacity} AS capacity,
+           timezone({c.time_zone}, %(now)s::timestamptz)::date AS today
+    FROM {p}
+    JOIN {c} ON {c.id} = {p.clinic_id}
+    WHERE {p.id} = ANY(%(program_ids)s)
 ),
 stays AS (
     -- Present and future stays: few per program.
-    SELECT e.program_id, e.start_date, e.discharge_date, e.start_date > page.today AS is_future
+    SELECT {e.program_id} AS program_id, {e.start_date} AS start_date,
+           {e.discharge_date} AS discharge_date, {e.start_date} > page.today AS is_future
     FROM page
-    JOIN programs_enrollment e ON e.program_id = page.id
-    WHERE e.program_id = ANY(%(program_ids)s)
-      AND e.status = %(admitted)s
-      AND e.start_date <= %(end)s
+    JOIN {e} ON {e.program_id} = page.id
+    WHERE {e.program_id} = ANY(%(program_ids)s)
+      AND {e.status} = %(admitted)s
+      AND {e.start_date} <= %(end)s
     UNION ALL
     -- Ended stays that reach into the range: the program's history, cut by both dates.
-    SELECT e.program_id, e.start_date, e.discharge_date, e.start_date > page.today
+    SELECT {e.program_id}, {e.start_date}, {e.discharge_date}, {e.start_date} > page.today
     FROM page
-    JOIN programs_enrollment e ON e.program_id = page.id
-    WHERE e.program_id = ANY(%(program_ids)s)
-      AND e.status = %(discharged)s
-      AND e.start_date <= %(end)s
-      AND e.discharge_date > %(start)s
+    JOIN {e} ON {e.program_id} = page.id
+    WHERE {e.program_id} = ANY(%(program_ids)s)
+      AND {e.status} = %(discharged)s
+      AND {e.start_date} <= %(end)s
+      AND {e.discharge_date} > %(start)s
 ),
 changes AS (
     -- A stay counts from its first day in the range ...
@@ -163,21 +167,21 @@ changes AS (
     WHERE discharge_date <= %(end)s
     UNION ALL
     -- A waitlist request counts from its requested start, but never before today.
-    SELECT e.program_id, GREATEST(e.start_date, %(start)s, page.today), 0, 0, 1, 0
+    SELECT {e.program_id}, GREATEST({e.start_date}, %(start)s, page.today), 0, 0, 1, 0
     FROM page
-    JOIN programs_enrollment e ON e.program_id = page.id
-    WHERE e.program_id = ANY(%(program_ids)s)
-      AND e.status = %(waitlisted)s
-      AND e.start_date <= %(end)s
+    JOIN {e} ON {e.program_id} = page.id
+    WHERE {e.program_id} = ANY(%(program_ids)s)
+      AND {e.status} = %(waitlisted)s
+      AND {e.start_date} <= %(end)s
       AND page.today <= %(end)s
     UNION ALL
     -- A live offer holds a place from today on (as admissions count it: selectors.program_places).
-    SELECT e.program_id, GREATEST(%(start)s, page.today), 0, 0, 0, 1
+    SELECT {e.program_id}, GREATEST(%(start)s, page.today), 0, 0, 0, 1
     FROM page
-    JOIN programs_enrollment e ON e.program_id = page.id
-    WHERE e.program_id = ANY(%(program_ids)s)
-      AND e.status = %(waitlisted)s
-      AND e.offer_expires_at > %(now)s
+    JOIN {e} ON {e.program_id} = page.id
+    WHERE {e.program_id} = ANY(%(program_ids)s)
+      AND {e.status} = %(waitlisted)s
+      AND {e.offer_expires_at} > %(now)s
       AND page.today <= %(end)s
 ),
 daily AS (
@@ -197,7 +201,11 @@ CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS 
 LEFT JOIN daily ON daily.program_id = page.id AND daily.day = calendar.day::date
 WINDOW running AS (PARTITION BY page.id ORDER BY calendar.day)
 ORDER BY page.id, calendar.day
-"""
+""",
+    p=Table(Program, "p"),
+    c=Table(Clinic, "c"),
+    e=Table(Enrollment, "e"),
+)
 
 
 def census(

@@ -24,6 +24,9 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
+from clinic.sql import Table, statement
+from scheduling.models import Attendance, RosterEntry, Session
+
 
 @dataclass(frozen=True)
 class StayFigures:
@@ -52,29 +55,34 @@ class StayFigures:
 
 EMPTY = StayFigures(0, 0, 0, Decimal(0), Decimal(0))
 
-_FIGURES_SQL = """
-SELECT r.enrollment_id,
-       count(*) FILTER (WHERE s.ends_at <= %(now)s) AS expected,
-       count(*) FILTER (WHERE s.ends_at <= %(now)s AND a.status IN ('present', 'late'))
+_FIGURES_SQL = statement(
+    """
+SELECT {r.enrollment_id},
+       count(*) FILTER (WHERE {s.ends_at} <= %(now)s) AS expected,
+       count(*) FILTER (WHERE {s.ends_at} <= %(now)s AND {a.status} IN ('present', 'late'))
            AS attended,
-       count(*) FILTER (WHERE s.ends_at <= %(now)s AND a.status = 'absent') AS no_shows,
-       coalesce(sum(extract(epoch FROM s.ends_at - s.starts_at) / 3600)
-           FILTER (WHERE a.status IN ('present', 'late') AND s.starts_at >= %(week_start)s),
+       count(*) FILTER (WHERE {s.ends_at} <= %(now)s AND {a.status} = 'absent') AS no_shows,
+       coalesce(sum(extract(epoch FROM {s.ends_at} - {s.starts_at}) / 3600)
+           FILTER (WHERE {a.status} IN ('present', 'late') AND {s.starts_at} >= %(week_start)s),
            0) AS hours_this_week,
-       coalesce(sum(extract(epoch FROM s.ends_at - s.starts_at) / 3600)
-           FILTER (WHERE s.starts_at >= %(week_start)s AND (
-               a.status IN ('present', 'late')
-               OR (a.id IS NULL AND s.starts_at > %(now)s AND r.response <> 'declined'))),
+       coalesce(sum(extract(epoch FROM {s.ends_at} - {s.starts_at}) / 3600)
+           FILTER (WHERE {s.starts_at} >= %(week_start)s AND (
+               {a.status} IN ('present', 'late')
+               OR ({a.id} IS NULL AND {s.starts_at} > %(now)s AND {r.response} <> 'declined'))),
            0) AS hours_possible,
-       count(*) FILTER (WHERE s.starts_at >= %(week_start)s) AS sessions_this_week
-FROM scheduling_rosterentry r
-JOIN scheduling_session s ON s.id = r.session_id
-LEFT JOIN scheduling_attendance a ON a.roster_entry_id = r.id
-WHERE r.enrollment_id = ANY(%(enrollments)s)
-  AND s.status <> 'cancelled'
-  AND s.starts_at < %(week_end)s
-GROUP BY r.enrollment_id
-"""
+       count(*) FILTER (WHERE {s.starts_at} >= %(week_start)s) AS sessions_this_week
+FROM {r}
+JOIN {s} ON {s.id} = {r.session_id}
+LEFT JOIN {a} ON {a.roster_entry_id} = {r.id}
+WHERE {r.enrollment_id} = ANY(%(enrollments)s)
+  AND {s.status} <> 'cancelled'
+  AND {s.starts_at} < %(week_end)s
+GROUP BY {r.enrollment_id}
+""",
+    r=Table(RosterEntry, "r"),
+    s=Table(Session, "s"),
+    a=Table(Attendance, "a"),
+)
 
 
 def local_week(

@@ -181,7 +181,9 @@ class Session(models.Model):
         return f"{self.title} at {self.starts_at:%Y-%m-%d %H:%M} UTC"
 
 
-class Response(models.TextChoices):
+class RosterResponse(models.TextChoices):
+    """A rostered patient's answer to a session (confirm or decline in the app)."""
+
     NONE = "none", "No answer"
     CONFIRMED = "confirmed", "Confirmed"
     DECLINED = "declined", "Declined"
@@ -198,7 +200,9 @@ class RosterEntry(models.Model):
     # The program enrollment that put the patient here (by id: scheduling does not know
     # programs' models).
     enrollment_id = models.BigIntegerField(null=True, blank=True, db_index=True)
-    response = models.CharField(max_length=10, choices=Response.choices, default=Response.NONE)
+    response = models.CharField(
+        max_length=10, choices=RosterResponse.choices, default=RosterResponse.NONE
+    )
     responded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
@@ -316,7 +320,6 @@ class ReminderKind(models.TextChoices):
 
 class ReminderStatus(models.TextChoices):
     PENDING = "pending", "Pending"
-    QUEUED = "queued", "Queued for a worker"
     SENDING = "sending", "Being sent"
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
@@ -325,8 +328,8 @@ class ReminderStatus(models.TextChoices):
     UNKNOWN = "unknown", "Outcome unknown (cut off mid-send; never resent)"
 
 
-# A reminder on its way: due or waiting to be, handed to a worker, or being sent.
-OPEN_STATUSES = [ReminderStatus.PENDING, ReminderStatus.QUEUED, ReminderStatus.SENDING]
+# A reminder on its way: due or waiting to be, or being sent.
+OPEN_STATUSES = [ReminderStatus.PENDING, ReminderStatus.SENDING]
 
 
 class Reminder(models.Model):
@@ -362,7 +365,7 @@ class Reminder(models.Model):
     provider_message_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    # Whether the row is still on its way (pending, queued or sending), kept by PostgreSQL. The
+    # Whether the row is still on its way (pending or sending), kept by PostgreSQL. The
     # index of open rows is on this column rather than on ``status``: claiming a row (pending →
     # sending) then changes no indexed value, so PostgreSQL rewrites the row in place (a HOT
     # update, with free space left on each page: migration 0005 sets fillfactor 80) instead of
@@ -376,8 +379,8 @@ class Reminder(models.Model):
     class Meta:
         ordering = ["scheduled_for", "id"]
         indexes = [
-            # Due rows, oldest first (the drains' claim); rows sending or queued are reached
-            # through it too, as they were due when they were claimed (reminder_claimed_when_due).
+            # Due rows, oldest first (the drains' claim); rows sending are reached through it
+            # too, as they were due when they were claimed (reminder_claimed_when_due).
             models.Index(fields=["scheduled_for"], name="reminder_open", condition=Q(is_open=True)),
         ]
         constraints = [

@@ -1,19 +1,21 @@
 """Reads of the calendar, scoped to the caller's clinics.
 
-The session list carries two annotations that every row needs (its roster size and whether
-attendance is overdue), computed by the database in the list's one query rather than per row.
+A session carries what the API shows beside its own columns (its clinic's zone, program, room
+and facilitator names, roster size, whether attendance is overdue) as annotations, computed by
+the database in the list's one query rather than per row.
 """
 
 import datetime
-import functools
 
 from django.db import connection
 from django.db.models import (
     BooleanField,
+    CharField,
     Count,
     DateTimeField,
     Exists,
     ExpressionWrapper,
+    F,
     IntegerField,
     OuterRef,
     Q,
@@ -21,14 +23,16 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 
-from clinic.models import Room
+from clinic.models import Clinic, Room
 from clinic.selectors import clinic_ids_for_user, clinic_staff
+from clinic.sql import Table, statement
 from scheduling import feeds
 from scheduling.models import (
+    Attendance,
     CalendarFeed,
     Reminder,
     RosterEntry,
@@ -56,9 +60,8 @@ def _needs_attendance(now: datetime.datetime) -> ExpressionWrapper:
 
     ``now`` comes from Python, not the database's clock, so that it agrees with
     ``timezone.now()`` everywhere else (and with frozen time in tests)."""
-    # The outer ``ends_at`` tested inside the subquery too: with the correlation an equality
-    # alone, PostgreSQL may hash the subquery over the whole roster table once per list query
-    # (~100 ms at 250,000 entries) instead of probing the page's rows.
+    # The outer ``ends_at`` tested inside too: it keeps the subquery a probe of the page's rows
+    # (an equality alone may be hashed over the whole roster table).
     unrecorded = RosterEntry.objects.filter(
         LessThanOrEqual(OuterRef("ends_at"), Value(now, output_field=DateTimeField())),
         session=OuterRef("pk"),
@@ -70,21 +73,35 @@ def _needs_attendance(now: datetime.datetime) -> ExpressionWrapper:
     )
 
 
+def staff_name(user_path: str):
+    """A staff member's name as the API shows it: ``User.get_full_name()``, else the username;
+    null without one. ``user_path``: the foreign key to the user."""
+    full_name = Trim(
+        Concat(F(f"{user_path}__first_name"), Value(" "), F(f"{user_path}__last_name")),
+        output_field=CharField(),
+    )
+    return Coalesce(NullIf(full_name, Value("")), F(f"{user_path}__username"))
+
+
 def session_annotate(queryset: QuerySet[Session]) -> QuerySet[Session]:
     return queryset.select_related("clinic", "program", "room", "facilitator").annotate(
-        roster_count=_roster_count(), needs_attendance=_needs_attendance(timezone.now())
+        time_zone=F("clinic__time_zone"),
+        program_name=F("program__name"),
+        room_name=F("room__name"),
+        facilitator_name=staff_name("facilitator"),
+        roster_count=_roster_count(),
+        needs_attendance=_needs_attendance(timezone.now()),
     )
 
 
 def session_list(*, user) -> QuerySet[Session]:
-    """Sessions of the caller's clinics with ``roster_count`` and ``needs_attendance``."""
-    return session_annotate(Session.objects.filter(clinic_id__in=clinic_ids_for_user(user)))
+    """Sessions of the caller's clinics with ``session_annotate``'s annotations."""
+    return session_annotate(session_list_for_page(user=user))
 
 
 def session_list_for_page(*, user) -> QuerySet[Session]:
-    """What the session list filters, orders and cuts into a page (``session_page_rows`` then
-    reads the page): the caller's clinics' sessions. A plain query for the ORM to build:
-    ``session_list``'s annotations and joins cost more to compile than to run."""
+    """The caller's clinics' sessions without annotations: what the list filters, orders and
+    cuts into a page of ids, whose rows ``SessionPage`` reads."""
     return Session.objects.filter(clinic_id__in=clinic_ids_for_user(user))
 
 
@@ -93,127 +110,79 @@ def needs_attendance() -> ExpressionWrapper:
     return _needs_attendance(timezone.now())
 
 
-# The list's columns (SESSION_PAGE_COLUMNS) of the page whose ids the query ``{ids}`` reads in
-# order (the ORM's page of ids, inlined: one round trip), with ``roster_count`` and
-# ``needs_attendance`` as ``session_annotate`` computes them, for the page's rows only.
-# ("programs_program": scheduling knows programs only through the foreign key, DESIGN.md.)
-_SESSION_PAGE_SQL = """
-WITH page AS MATERIALIZED (SELECT ARRAY({ids}) AS ids)
-SELECT s.id, s.clinic_id, s.program_id, p.name, s.series_id, s.occurrence_date, s.detached,
-       s.kind, s.title, s.starts_at, s.ends_at, c.time_zone, s.location, s.room_id, rm.name,
-       s.facilitator_id, u.first_name, u.last_name, u.username, s.capacity, s.status,
-       s.sequence,
-       (SELECT count(*) FROM scheduling_rosterentry r WHERE r.session_id = s.id),
-       (s.ends_at <= %s AND NOT (s.status = %s) AND EXISTS (
+# The session list's row, by name (SessionSerializer's fields, in its order) for the sessions a
+# page of ids names (the ORM's filtered, ordered, sliced id query, inlined: one round trip), in
+# that order. The names and the roster count and attendance probe are computed as
+# ``session_annotate`` computes them, for the page's rows only: one statement rather than the
+# ORM's, whose annotations cost more to build and compile than to run (tests/scheduling/
+# test_sessions_api.py holds the two to the same rows).
+_SESSION_PAGE_SQL = statement(
+    """
+WITH page AS MATERIALIZED (SELECT ARRAY({{ids}}) AS ids)
+SELECT {s.id} AS id, {s.clinic_id} AS clinic, {s.program_id} AS program,
+       {p.name} AS program_name, {s.series_id} AS series,
+       {s.occurrence_date} AS occurrence_date, {s.detached} AS detached, {s.kind} AS kind,
+       {s.title} AS title, {s.starts_at} AS starts_at, {s.ends_at} AS ends_at,
+       {c.time_zone} AS time_zone, {s.location} AS location, {s.room_id} AS room,
+       {rm.name} AS room_name, {s.facilitator_id} AS facilitator,
+       -- selectors.staff_name: the full name, else the username.
+       COALESCE(NULLIF(TRIM({u.first_name} || ' ' || {u.last_name}), ''), {u.username})
+           AS facilitator_name,
+       {s.capacity} AS capacity, {s.status} AS status, {s.sequence} AS sequence,
+       (SELECT count(*) FROM {r} WHERE {r.session_id} = {s.id}) AS roster_count,
+       ({s.ends_at} <= %s AND NOT ({s.status} = %s) AND EXISTS (
             -- The outer ends_at tested inside too: see _needs_attendance.
-            SELECT 1 FROM scheduling_rosterentry r
-            LEFT JOIN scheduling_attendance a ON a.roster_entry_id = r.id
-            WHERE r.session_id = s.id AND s.ends_at <= %s AND a.id IS NULL)),
-       s.created_at, s.updated_at
-FROM scheduling_session s
-JOIN clinic_clinic c ON c.id = s.clinic_id
-LEFT JOIN programs_program p ON p.id = s.program_id
-LEFT JOIN clinic_room rm ON rm.id = s.room_id
-LEFT JOIN auth_user u ON u.id = s.facilitator_id
-WHERE s.id = ANY((SELECT ids FROM page)::bigint[])
-ORDER BY array_position((SELECT ids FROM page), s.id)
-"""
-SESSION_PAGE_COLUMNS = (
-    "id",
-    "clinic_id",
-    "program_id",
-    "program__name",
-    "series_id",
-    "occurrence_date",
-    "detached",
-    "kind",
-    "title",
-    "starts_at",
-    "ends_at",
-    "clinic__time_zone",
-    "location",
-    "room_id",
-    "room__name",
-    "facilitator_id",
-    "facilitator__first_name",
-    "facilitator__last_name",
-    "facilitator__username",
-    "capacity",
-    "status",
-    "sequence",
-    "roster_count",
-    "needs_attendance",
-    "created_at",
-    "updated_at",
+            SELECT 1 FROM {r}
+            LEFT JOIN {a} ON {a.roster_entry_id} = {r.id}
+            WHERE {r.session_id} = {s.id} AND {s.ends_at} <= %s AND {a.id} IS NULL))
+           AS needs_attendance,
+       {s.created_at} AS created_at, {s.updated_at} AS updated_at
+FROM {s}
+JOIN {c} ON {c.id} = {s.clinic_id}
+LEFT JOIN {p} ON {p.id} = {s.program_id}
+LEFT JOIN {rm} ON {rm.id} = {s.room_id}
+LEFT JOIN {u} ON {u.id} = {s.facilitator_id}
+WHERE {s.id} = ANY((SELECT ids FROM page)::bigint[])
+ORDER BY array_position((SELECT ids FROM page), {s.id})
+""",
+    s=Table(Session, "s"),
+    c=Table(Clinic, "c"),
+    # Scheduling knows programs only through the foreign key (DESIGN.md), not by import.
+    p=Table(Session._meta.get_field("program").related_model, "p"),
+    rm=Table(Room, "rm"),
+    u=Table(Session._meta.get_field("facilitator").related_model, "u"),
+    r=Table(RosterEntry, "r"),
+    a=Table(Attendance, "a"),
 )
-
-
-# The page of the plain list (no filter, the default order): its ids in a statement built once
-# per number of clinics, rather than by the ORM on every request. The same ids in the same order
-# as ``session_list_for_page(...).order_by("starts_at", "id")`` sliced (tests/scheduling/
-# test_sessions_api.py compares them). ``IN`` with one id is ``clinic_id = …`` to the planner,
-# which walks the clinic's index in start order; ``= ANY(array)`` would sort the whole clinic.
-@functools.lru_cache(maxsize=64)
-def _plain_page_sql(clinics: int) -> str:
-    placeholders = ", ".join(["%s"] * clinics)
-    return _SESSION_PAGE_SQL.format(
-        ids="SELECT id FROM scheduling_session "  # noqa: S608 (placeholders only)
-        f"WHERE clinic_id IN ({placeholders}) ORDER BY starts_at, id LIMIT %s OFFSET %s"
-    )
 
 
 class SessionPage:
     """The session list for the paginator: a slice of it is that page's rows (tuples of
-    ``SESSION_PAGE_COLUMNS``) in one query, the ids cut by ``ids`` (the filtered, ordered
-    ``session_list_for_page`` as ``values_list("id", flat=True)``), or for the plain list
-    (``SessionPage.plain``) the clinics' sessions by start."""
+    ``_SESSION_PAGE_SQL``'s named columns) in one query; ``ids`` is the filtered, ordered
+    ``session_list_for_page`` as ``values_list("id", flat=True)``."""
 
-    def __init__(self, ids: QuerySet | None = None, *, clinic_ids: list[int] | None = None):
+    def __init__(self, ids: QuerySet):
         self.ids = ids
-        self.clinic_ids = clinic_ids
-
-    @classmethod
-    def plain(cls, *, user) -> "SessionPage":
-        """The caller's clinics' sessions, oldest start first (the list with no filter)."""
-        return cls(clinic_ids=list(clinic_ids_for_user(user)))
 
     def count(self) -> int:
-        if self.ids is None:
-            return Session.objects.filter(clinic_id__in=self.clinic_ids).count()
         return self.ids.count()
 
     def __getitem__(self, window: slice) -> list[tuple]:
-        if self.ids is not None:
-            return session_page_rows(self.ids[window])
-        if not self.clinic_ids:
-            return []
-        offset = window.start or 0
-        limit = window.stop - offset if window.stop is not None else None
+        ids_sql, ids_params = self.ids[window].query.sql_with_params()
         now = timezone.now()
         with connection.cursor() as cursor:
             cursor.execute(
-                _plain_page_sql(len(self.clinic_ids)),
-                [*self.clinic_ids, limit, offset, now, SessionStatus.CANCELLED.value, now],
+                _SESSION_PAGE_SQL.replace("{ids}", ids_sql),
+                [*ids_params, now, SessionStatus.CANCELLED.value, now],
             )
             return cursor.fetchall()
 
 
-def session_page_rows(ids: QuerySet) -> list[tuple]:
-    """The list's rows (tuples of ``SESSION_PAGE_COLUMNS``) of the sessions a (sliced) query of
-    ids reads, in its order: one query, its cost that of the page."""
-    ids_sql, ids_params = ids.query.sql_with_params()
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SESSION_PAGE_SQL.format(ids=ids_sql),
-            [*ids_params, now, SessionStatus.CANCELLED.value, now],
-        )
-        return cursor.fetchall()
-
-
 def series_list(*, user) -> QuerySet[Series]:
-    return Series.objects.filter(clinic_id__in=clinic_ids_for_user(user)).select_related(
-        "clinic", "program", "room", "facilitator", "created_by"
+    return (
+        Series.objects.filter(clinic_id__in=clinic_ids_for_user(user))
+        .select_related("clinic", "program", "room", "facilitator", "created_by")
+        .annotate(facilitator_name=staff_name("facilitator"))
     )
 
 
@@ -258,44 +227,15 @@ def reminder_list(*, user) -> QuerySet[Reminder]:
     )
 
 
-# The patient's schedule (``me/schedule/``): one statement, built once at import. The same rows
-# and order as ``RosterEntry.objects.filter(patient=..., session__starts_at__lt=end,
-# session__ends_at__gt=start).order_by("session__starts_at", "session_id")`` read as
-# ``scheduling.api.me.SCHEDULE_COLUMNS`` (tests/scheduling/test_me_schedule.py compares them),
-# without the ORM building and compiling that query on every request.
-_SCHEDULE_FROM = f"""
-FROM {RosterEntry._meta.db_table} r JOIN {Session._meta.db_table} s ON s.id = r.session_id
-WHERE r.patient_id = %s AND s.starts_at < %s AND s.ends_at > %s
-"""
-_SCHEDULE_PAGE_SQL = f"""
-SELECT s.id, s.title, s.kind, s.starts_at, s.ends_at, s.location, s.status, r.response,
-       r.responded_at, r.id, s.clinic_id
-{_SCHEDULE_FROM}
-ORDER BY s.starts_at, r.session_id
-LIMIT %s OFFSET %s
-"""
-_SCHEDULE_COUNT_SQL = f"SELECT count(*) {_SCHEDULE_FROM}"
-
-
-class SchedulePage:
-    """The patient's roster entries on sessions overlapping [start, end), oldest first, for the
-    paginator: a slice is that window's rows (session id, title, kind, starts_at, ends_at,
-    location, status, response, responded_at, roster entry id, clinic id) in one query."""
-
-    def __init__(self, *, patient_id: int, start: datetime.datetime, end: datetime.datetime):
-        self.params = [patient_id, end, start]
-
-    def count(self) -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(_SCHEDULE_COUNT_SQL, self.params)
-            return cursor.fetchone()[0]
-
-    def __getitem__(self, window: slice) -> list[tuple]:
-        offset = window.start or 0
-        limit = window.stop - offset if window.stop is not None else None
-        with connection.cursor() as cursor:
-            cursor.execute(_SCHEDULE_PAGE_SQL, [*self.params, limit, offset])
-            return cursor.fetchall()
+def schedule_entries(*, patient, start: datetime.datetime, end: datetime.datetime):
+    """The patient's roster entries on sessions overlapping [start, end), oldest first."""
+    return (
+        RosterEntry.objects.filter(
+            patient=patient, session__starts_at__lt=end, session__ends_at__gt=start
+        )
+        .select_related("session")
+        .order_by("session__starts_at", "session_id")
+    )
 
 
 def calendar_feed_by_token(token: str) -> CalendarFeed | None:

@@ -22,6 +22,7 @@ from clinic.errors import Conflict
 from clinic.models import AuditAction, Clinic
 from clinic.selectors import CLINICAL_ROLES
 from clinic.services import audit_record
+from clinic.sql import Table, statement
 from clinic.versions import refresh_version, require_version
 from patients.models import Patient
 from scheduling import feeds, reminders
@@ -32,8 +33,9 @@ from scheduling.models import (
     AttendanceStatus,
     CalendarFeed,
     Device,
-    Response,
+    Reminder,
     RosterEntry,
+    RosterResponse,
     Series,
     Session,
     SessionKind,
@@ -203,6 +205,17 @@ def series_open():
     return Series.objects.exclude(ends_on__lt=today - datetime.timedelta(days=1))
 
 
+# Each series' new horizon, from parallel arrays of ids and dates: one statement for them all.
+_SERIES_MATERIALIZED_SQL = statement(
+    """
+UPDATE {sr} SET {series.materialized_until} = v.until
+FROM unnest(%s::bigint[], %s::date[]) AS v(id, until) WHERE {sr.id} = v.id
+""",
+    series=Table(Series),
+    sr=Table(Series, "sr"),
+)
+
+
 def series_materialize_open(*, until: datetime.date | None = None) -> list[Session]:
     """``series_materialize`` for every open series at once (the nightly pass), with a constant
     number of queries: lock the series, read their existing occurrence dates, one INSERT of the
@@ -233,9 +246,7 @@ def series_materialize_open(*, until: datetime.date | None = None) -> list[Sessi
     created = Session.objects.bulk_create(new) if new else []
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE scheduling_series s SET materialized_until = v.until"
-            " FROM unnest(%s::bigint[], %s::date[]) AS v(id, until) WHERE s.id = v.id",
-            [list(spans), [last for _, _, last in spans.values()]],
+            _SERIES_MATERIALIZED_SQL, [list(spans), [last for _, _, last in spans.values()]]
         )
     return created
 
@@ -513,7 +524,100 @@ def _occurrences_on_added_days(
 
 # Rosters ------------------------------------------------------------------------------------------
 
-_SESSION_LOCAL_DATE = "(s.starts_at AT TIME ZONE %(zone)s)::date"
+_S = Table(Session, "s")
+_R = Table(RosterEntry, "r")
+_ENTRY = Table(RosterEntry)
+_SESSION_LOCAL_DATE = f"({_S.starts_at} AT TIME ZONE %(zone)s)::date"
+
+# A patient's stay on the program's future sessions: their entries, sessions at capacity left
+# out. ``end`` NULL: open-ended.
+_ROSTER_ADD_SQL = statement(
+    """
+INSERT INTO {entry} ({entry.session}, {entry.patient}, {entry.enrollment_id}, {entry.response},
+                     {entry.created_at})
+SELECT {s.id}, %(patient)s, %(enrollment)s, 'none', %(now)s
+FROM {s}
+WHERE {s.program_id} = %(program)s
+  AND {s.status} = 'scheduled'
+  AND {s.starts_at} > %(now)s
+  AND {local_date} >= %(start)s
+  AND (%(end)s::date IS NULL OR {local_date} < %(end)s::date)
+  AND ({s.capacity} IS NULL OR {s.capacity} > (
+        SELECT count(*) FROM {r} WHERE {r.session_id} = {s.id}))
+ON CONFLICT ({entry.session}, {entry.patient}) DO NOTHING
+RETURNING {entry.id}
+""",
+    entry=_ENTRY,
+    s=_S,
+    r=_R,
+    local_date=_SESSION_LOCAL_DATE,
+)
+
+# A patient off the program's future sessions from a local date on, but not where attendance is
+# recorded: the entries go, their reminders are kept (history) detached, the pending ones
+# cancelled.
+_ROSTER_REMOVE_SQL = statement(
+    """
+WITH doomed AS (
+    SELECT {r.id} AS id, {r.session_id} AS session_id, {r.patient_id} AS patient_id
+    FROM {r}
+    JOIN {s} ON {s.id} = {r.session_id}
+    WHERE {r.patient_id} = %(patient)s
+      AND {s.program_id} = %(program)s
+      AND {s.starts_at} > %(now)s
+      AND {local_date} >= %(from)s
+      AND NOT EXISTS (SELECT 1 FROM {a} WHERE {a.roster_entry_id} = {r.id})
+), detached AS (
+    UPDATE {reminder}
+    SET {reminder.roster_entry_id} = NULL,
+        {reminder.status} = CASE WHEN {reminder.status} = 'pending' THEN 'cancelled'
+                                 ELSE {reminder.status} END
+    WHERE {reminder.roster_entry_id} IN (SELECT id FROM doomed)
+    RETURNING {reminder.id}
+)
+DELETE FROM {entry}
+WHERE {entry.id} IN (SELECT id FROM doomed)
+RETURNING {entry.session_id}, {entry.patient_id}
+""",
+    entry=_ENTRY,
+    s=_S,
+    r=_R,
+    a=Table(Attendance, "a"),
+    reminder=Table(Reminder),
+    local_date=_SESSION_LOCAL_DATE,
+)
+
+# New sessions' rosters from the stays given, each session's capacity kept: the earliest stays
+# get its places.
+_ROSTER_FILL_SQL = statement(
+    """
+INSERT INTO {entry} ({entry.session}, {entry.patient}, {entry.enrollment_id}, {entry.response},
+                     {entry.created_at})
+SELECT session_id, patient_id, enrollment_id, 'none', %(now)s
+FROM (
+    SELECT {s.id} AS session_id, stay.patient_id, stay.enrollment_id, {s.capacity} AS capacity,
+           row_number() OVER (PARTITION BY {s.id}
+                              ORDER BY stay.start_date, stay.enrollment_id) AS place,
+           (SELECT count(*) FROM {r} WHERE {r.session_id} = {s.id}) AS taken
+    FROM {s}
+    JOIN unnest(%(programs)s::bigint[], %(patients)s::bigint[],
+                %(enrollments)s::bigint[], %(starts)s::date[], %(ends)s::date[],
+                %(zones)s::text[])
+         AS stay(program_id, patient_id, enrollment_id, start_date, end_date, zone)
+      ON stay.program_id = {s.program_id}
+     AND {local_date} >= stay.start_date
+     AND (stay.end_date IS NULL OR {local_date} < stay.end_date)
+    WHERE {s.id} = ANY(%(sessions)s)
+) AS candidate
+WHERE capacity IS NULL OR taken + place <= capacity
+ON CONFLICT ({entry.session}, {entry.patient}) DO NOTHING
+RETURNING {entry.id}
+""",
+    entry=_ENTRY,
+    s=_S,
+    r=_R,
+    local_date=f"({_S.starts_at} AT TIME ZONE stay.zone)::date",
+)
 
 
 def roster_add_for_stay(
@@ -530,21 +634,7 @@ def roster_add_for_stay(
     sessions at capacity. One INSERT … SELECT. Returns the entries added."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
-                                                created_at)
-            SELECT s.id, %(patient)s, %(enrollment)s, 'none', %(now)s
-            FROM scheduling_session s
-            WHERE s.program_id = %(program)s
-              AND s.status = 'scheduled'
-              AND s.starts_at > %(now)s
-              AND {_SESSION_LOCAL_DATE} >= %(start)s
-              AND (%(end)s::date IS NULL OR {_SESSION_LOCAL_DATE} < %(end)s::date)
-              AND (s.capacity IS NULL OR s.capacity > (
-                    SELECT count(*) FROM scheduling_rosterentry r WHERE r.session_id = s.id))
-            ON CONFLICT (session_id, patient_id) DO NOTHING
-            RETURNING id
-            """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
+            _ROSTER_ADD_SQL,
             {
                 "patient": patient_id,
                 "enrollment": enrollment_id,
@@ -569,29 +659,7 @@ def roster_remove_from(
     cancellation notice is queued."""
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            WITH doomed AS (
-                SELECT r.id, r.session_id, r.patient_id
-                FROM scheduling_rosterentry r
-                JOIN scheduling_session s ON s.id = r.session_id
-                WHERE r.patient_id = %(patient)s
-                  AND s.program_id = %(program)s
-                  AND s.starts_at > %(now)s
-                  AND {_SESSION_LOCAL_DATE} >= %(from)s
-                  AND NOT EXISTS (SELECT 1 FROM scheduling_attendance a
-                                  WHERE a.roster_entry_id = r.id)
-            ), detached AS (
-                UPDATE scheduling_reminder
-                SET roster_entry_id = NULL,
-                    status = CASE WHEN status IN ('pending', 'queued') THEN 'cancelled'
-                                  ELSE status END
-                WHERE roster_entry_id IN (SELECT id FROM doomed)
-                RETURNING id
-            )
-            DELETE FROM scheduling_rosterentry
-            WHERE id IN (SELECT id FROM doomed)
-            RETURNING session_id, patient_id
-            """,  # noqa: S608 - interpolates only _SESSION_LOCAL_DATE, a constant
+            _ROSTER_REMOVE_SQL,
             {
                 "patient": patient_id,
                 "program": program_id,
@@ -613,34 +681,9 @@ def roster_fill_program_sessions(*, session_ids: list[int], stays: list[tuple]) 
     time_zone)`` (the program's clinic's zone), given by the programs app."""
     if not session_ids or not stays:
         return 0
-    local_date = "(s.starts_at AT TIME ZONE stay.zone)::date"
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""
-            INSERT INTO scheduling_rosterentry (session_id, patient_id, enrollment_id, response,
-                                                created_at)
-            SELECT session_id, patient_id, enrollment_id, 'none', %(now)s
-            FROM (
-                SELECT s.id AS session_id, stay.patient_id, stay.enrollment_id, s.capacity,
-                       row_number() OVER (PARTITION BY s.id
-                                          ORDER BY stay.start_date, stay.enrollment_id) AS place,
-                       (SELECT count(*) FROM scheduling_rosterentry r
-                        WHERE r.session_id = s.id) AS taken
-                FROM scheduling_session s
-                JOIN unnest(%(programs)s::bigint[], %(patients)s::bigint[],
-                            %(enrollments)s::bigint[], %(starts)s::date[], %(ends)s::date[],
-                            %(zones)s::text[])
-                     AS stay(program_id, patient_id, enrollment_id, start_date, end_date, zone)
-                  ON stay.program_id = s.program_id
-                 AND {local_date} >= stay.start_date
-                 AND (stay.end_date IS NULL OR {local_date} < stay.end_date)
-                WHERE s.id = ANY(%(sessions)s)
-            ) AS candidate
-            -- A session's capacity holds: the earliest stays get its places.
-            WHERE capacity IS NULL OR taken + place <= capacity
-            ON CONFLICT (session_id, patient_id) DO NOTHING
-            RETURNING id
-            """,  # noqa: S608 - interpolates only a constant expression
+            _ROSTER_FILL_SQL,
             {
                 "sessions": session_ids,
                 "programs": [s[0] for s in stays],
@@ -881,7 +924,7 @@ def attendance_record(
 @transaction.atomic
 def session_respond(*, actor, session: Session, patient: Patient, response: str) -> RosterEntry:
     """The patient confirms or declines a session of their own schedule."""
-    if response not in (Response.CONFIRMED, Response.DECLINED):
+    if response not in (RosterResponse.CONFIRMED, RosterResponse.DECLINED):
         raise ValidationError({"response": ["Confirm or decline."]})
     # Re-read under a lock: a session cancelled since the caller read it cannot be answered.
     session = _lock_session(session)
@@ -895,7 +938,7 @@ def session_respond(*, actor, session: Session, patient: Patient, response: str)
     entry.response = response
     entry.responded_at = timezone.now()
     entry.save(update_fields=["response", "responded_at"])
-    if response == Response.DECLINED:
+    if response == RosterResponse.DECLINED:
         # API.md: a decline cancels that session's pending reminders; a confirm changes nothing.
         reminders.cancel_pending(session=session, patient=patient)
     audit_record(

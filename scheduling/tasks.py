@@ -24,19 +24,6 @@ def reminders_drain_task() -> int:
 
 
 @shared_task(ignore_result=True)
-def reminder_send_chunk_task(reminder_ids: list[int]) -> int:
-    """A message of the dispatcher of before drains (ids it had marked ``queued``): the next
-    dispatch puts such rows back to ``pending``; the message only wakes a drain."""
-    return reminders_drain_task()
-
-
-@shared_task(ignore_result=True)
-def reminder_send_task(reminder_id: int) -> int:
-    """A message of one id from before chunked sending: only wakes a drain."""
-    return reminders_drain_task()
-
-
-@shared_task(ignore_result=True)
 def reminders_dispatch_task() -> int:
     """Wake drains for the due reminders (beat): one per send group due, a few at most."""
     return reminders.dispatch(reminders_drain_task.delay)

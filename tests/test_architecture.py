@@ -169,7 +169,7 @@ ROLE_TABLES = {
     "CLINICAL_ROLES": "clinic/selectors.py",
     "PATIENT_WRITE_ROLES": "patients/services.py",
     "CALENDAR_WRITE_ROLES": "scheduling/services.py",
-    "RETRY_ROLES": "scheduling/reminders.py",
+    "RETRY_ROLES": "scheduling/reminders/sending.py",
     "ACTION_ROLES": "programs/services/enrollments.py",
 }
 
@@ -203,3 +203,27 @@ def test_role_tables_and_the_clinic_s_today_have_one_home():
     assert homes == {name: [path] for name, path in ROLE_TABLES.items()}
     assert all_staff_spelled == ["clinic/selectors.py"]
     assert inline_today == []
+
+
+def test_the_calendars_and_programs_raw_sql_names_tables_through_meta():
+    """Hand-written SQL in scheduling and programs takes its table names from the models'
+    ``_meta`` (``clinic.sql.statement``), never as literal text (migrations aside)."""
+    import re
+
+    from django.apps import apps
+
+    tables = {model._meta.db_table for model in apps.get_models()}
+    pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, tables))) + r")\b")
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for app in ("scheduling", "programs"):
+        for path in (root / app).rglob("*.py"):
+            if "migrations" in path.parts:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    offenders += [
+                        f"{path.relative_to(root)}:{node.lineno} names {match}"
+                        for match in pattern.findall(node.value)
+                    ]
+    assert offenders == []

@@ -25,12 +25,19 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.permissions import IsStaff
 from clinic.api.renderers import orjson_first
-from clinic.api.utils import date_or_datetime, datetime_writer
+from clinic.api.rows import SerializerRows
+from clinic.api.utils import date_or_datetime
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_rows
 from scheduling import feeds, selectors, services
-from scheduling.models import TOKEN_MAX_LENGTH, Device, RosterEntry, SessionKind, SessionStatus
-from scheduling.models import Response as RosterResponse
+from scheduling.models import (
+    TOKEN_MAX_LENGTH,
+    Device,
+    RosterEntry,
+    RosterResponse,
+    SessionKind,
+    SessionStatus,
+)
 
 DEFAULT_SPAN = datetime.timedelta(days=14)
 MAX_SPAN = datetime.timedelta(days=92)
@@ -57,38 +64,8 @@ class ScheduleItemSerializer(serializers.Serializer):
     responded_at = serializers.DateTimeField(allow_null=True)
 
 
-# The list reads these columns (``.values_list``) and builds each item with ``schedule_item``:
-# the same content as ``ScheduleItemSerializer`` (tests/scheduling/test_me_schedule.py compares
-# them), without a model instance and a serializer field per value.
-SCHEDULE_COLUMNS = (
-    "session_id",
-    "session__title",
-    "session__kind",
-    "session__starts_at",
-    "session__ends_at",
-    "session__location",
-    "session__status",
-    "response",
-    "responded_at",
-    "id",
-    "session__clinic_id",
-)
-
-
-def schedule_item(row: tuple, text) -> dict:
-    """A ``SCHEDULE_COLUMNS`` row as ``ScheduleItemSerializer`` shows its roster entry,
-    datetimes written by ``text`` (``clinic.api.utils.datetime_writer()``)."""
-    return {
-        "id": row[0],
-        "title": row[1],
-        "kind": row[2],
-        "starts_at": text(row[3]),
-        "ends_at": text(row[4]),
-        "location": row[5],
-        "status": row[6],
-        "response": row[7],
-        "responded_at": text(row[8]),
-    }
+# The list reads ScheduleItemSerializer's fields as columns.
+SCHEDULE_ROWS = SerializerRows(ScheduleItemSerializer)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -209,37 +186,28 @@ class MyScheduleView(PatientDataMixin, generics.ListAPIView):
     renderer_classes = orjson_first(api_settings.DEFAULT_RENDERER_CLASSES)
 
     def get_queryset(self):
-        # The list reads ``selectors.SchedulePage``; this is the same rows as a queryset (for
-        # the schema and anything generic).
         if getattr(self, "swagger_fake_view", False):
             return RosterEntry.objects.none()
         patient = self.request.user.patient
         window = schedule_window(self.request.query_params, patient.clinic.zone)
-        return (
-            RosterEntry.objects.filter(
-                patient=patient,
-                session__starts_at__lt=window["end"],
-                session__ends_at__gt=window["start"],
-            )
-            .select_related("session")
-            .order_by("session__starts_at", "session_id")
-        )
+        return selectors.schedule_entries(patient=patient, **window)
 
     def audit_clinic_id(self, obj):
         return obj.session.clinic_id
 
     def list(self, request, *args, **kwargs):
-        patient = request.user.patient
-        window = schedule_window(request.query_params, patient.clinic.zone)
-        rows = self.paginate_queryset(selectors.SchedulePage(patient_id=patient.pk, **window))
+        # Rows, not instances: ScheduleItemSerializer's fields read as columns, then the roster
+        # entry's id and clinic for the page's audit rows.
+        entries = SCHEDULE_ROWS.values_list(self.get_queryset(), "id", "session__clinic_id")
+        rows = self.paginate_queryset(entries)
+        patient_id = request.user.patient.pk
         audit_record_rows(
             actor=request.user,
             action=AuditAction.LIST,
             object_type=RosterEntry._meta.label_lower,
-            rows=[(row[9], row[10], patient.pk) for row in rows],
+            rows=[(row[-2], row[-1], patient_id) for row in rows],
         )
-        text = datetime_writer()
-        return self.get_paginated_response([schedule_item(row, text) for row in rows])
+        return self.get_paginated_response(SCHEDULE_ROWS.items(rows))
 
 
 class MySessionRespondView(NoStoreMixin, APIView):

@@ -3,7 +3,7 @@ clinic); the services check the rules. Output serializers only render."""
 
 from rest_framework import serializers
 
-from clinic.api.utils import date_text
+from clinic.api.rows import SerializerRows
 from clinic.selectors import clinic_ids_for_user
 from patients.api.serializers import (
     CallerScopedPrimaryKeyField,
@@ -13,8 +13,8 @@ from patients.api.serializers import (
 from scheduling import selectors
 from scheduling.models import (
     AttendanceStatus,
-    Response,
     RosterEntry,
+    RosterResponse,
     Series,
     Session,
     SessionKind,
@@ -38,12 +38,6 @@ def rooms_of_caller(user):
 
 def facilitators_of_caller(user):
     return selectors.facilitator_options(user=user)
-
-
-def staff_name(user) -> str | None:
-    if user is None:
-        return None
-    return user.get_full_name() or user.username
 
 
 class StrictInputMixin:
@@ -107,16 +101,13 @@ class ClinicReferencesMixin:
 
 
 class SessionSerializer(serializers.ModelSerializer):
-    time_zone = serializers.CharField(
-        source="clinic.time_zone", read_only=True, help_text="The clinic's IANA time zone."
-    )
-    program_name = serializers.CharField(
-        source="program.name", default=None, allow_null=True, read_only=True
-    )
-    room_name = serializers.CharField(
-        source="room.name", default=None, allow_null=True, read_only=True
-    )
-    facilitator_name = serializers.SerializerMethodField()
+    """A session as the API shows it, from ``selectors.session_list``'s annotations; the list
+    reads the same fields as rows (``SESSION_ROWS`` over ``selectors.SessionPage``)."""
+
+    time_zone = serializers.CharField(read_only=True, help_text="The clinic's IANA time zone.")
+    program_name = serializers.CharField(default=None, allow_null=True, read_only=True)
+    room_name = serializers.CharField(default=None, allow_null=True, read_only=True)
+    facilitator_name = serializers.CharField(allow_null=True, read_only=True)
     roster_count = serializers.IntegerField(read_only=True)
     needs_attendance = serializers.BooleanField(
         read_only=True,
@@ -153,74 +144,8 @@ class SessionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
-    def get_facilitator_name(self, session) -> str | None:
-        return staff_name(session.facilitator)
 
-
-def session_item(row: tuple, text) -> dict:
-    """A row of ``selectors.session_page_rows`` (``SESSION_PAGE_COLUMNS``) as
-    ``SessionSerializer`` shows the session, datetimes written by ``text``
-    (``clinic.api.utils.datetime_writer()``): the same content (tests/scheduling/
-    test_sessions_api.py compares them) without five model instances and a serializer field per
-    value for each row."""
-    (
-        pk,
-        clinic_id,
-        program_id,
-        program_name,
-        series_id,
-        occurrence_date,
-        detached,
-        kind,
-        title,
-        starts_at,
-        ends_at,
-        time_zone,
-        location,
-        room_id,
-        room_name,
-        facilitator_id,
-        first_name,
-        last_name,
-        username,
-        capacity,
-        status,
-        sequence,
-        roster_count,
-        needs_attendance,
-        created_at,
-        updated_at,
-    ) = row
-    # User.get_full_name(), else the username (staff_name).
-    facilitator_name = (
-        None if facilitator_id is None else f"{first_name} {last_name}".strip() or username
-    )
-    return {
-        "id": pk,
-        "clinic": clinic_id,
-        "program": program_id,
-        "program_name": program_name,
-        "series": series_id,
-        "occurrence_date": date_text(occurrence_date),
-        "detached": detached,
-        "kind": kind,
-        "title": title,
-        "starts_at": text(starts_at),
-        "ends_at": text(ends_at),
-        "time_zone": time_zone,
-        "location": location,
-        "room": room_id,
-        "room_name": room_name,
-        "facilitator": facilitator_id,
-        "facilitator_name": facilitator_name,
-        "capacity": capacity,
-        "status": status,
-        "sequence": sequence,
-        "roster_count": roster_count,
-        "needs_attendance": needs_attendance,
-        "created_at": text(created_at),
-        "updated_at": text(updated_at),
-    }
+SESSION_ROWS = SerializerRows(SessionSerializer)
 
 
 class SessionCreateSerializer(ClinicReferencesMixin, serializers.Serializer):
@@ -316,7 +241,7 @@ class SeriesSerializer(serializers.ModelSerializer):
     program_name = serializers.CharField(
         source="program.name", default=None, allow_null=True, read_only=True
     )
-    facilitator_name = serializers.SerializerMethodField()
+    facilitator_name = serializers.CharField(allow_null=True, read_only=True)
     created_by = serializers.CharField(source="created_by.username", read_only=True)
 
     class Meta:
@@ -344,9 +269,6 @@ class SeriesSerializer(serializers.ModelSerializer):
             "created_at",
         ]
         read_only_fields = fields
-
-    def get_facilitator_name(self, series) -> str | None:
-        return staff_name(series.facilitator)
 
 
 class SeriesCreatedSerializer(SeriesSerializer):
@@ -416,7 +338,7 @@ class RosterEntrySerializer(serializers.ModelSerializer):
     mrn = serializers.CharField(source="patient.mrn", read_only=True)
     patient_name = serializers.SerializerMethodField()
     response = serializers.ChoiceField(
-        choices=Response.choices,
+        choices=RosterResponse.choices,
         read_only=True,
         help_text="The patient's answer in the app; a decline shows here.",
     )

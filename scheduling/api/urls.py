@@ -7,7 +7,7 @@ from rest_framework.routers import DefaultRouter
 
 from scheduling.api import me, views
 from scheduling.api.reminders import ReminderViewSet
-from scheduling.models import Response
+from scheduling.models import RosterResponse
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -20,12 +20,12 @@ urlpatterns = [
     path("me/schedule/", me.MyScheduleView.as_view(), name="me-schedule"),
     path(
         "me/sessions/<int:pk>/confirm/",
-        me.MySessionRespondView.as_view(answer=Response.CONFIRMED),
+        me.MySessionRespondView.as_view(answer=RosterResponse.CONFIRMED),
         name="me-session-confirm",
     ),
     path(
         "me/sessions/<int:pk>/decline/",
-        me.MySessionRespondView.as_view(answer=Response.DECLINED),
+        me.MySessionRespondView.as_view(answer=RosterResponse.DECLINED),
         name="me-session-decline",
     ),
     path("me/devices/", me.MyDevicesView.as_view(), name="me-devices"),

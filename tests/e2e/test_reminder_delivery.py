@@ -34,7 +34,7 @@ from tests.factories import due_sms, staff_user
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 REVEALING = ["treatment", "recovery", "addiction", "substance", "detox", "program", "therapy"]
-IN_FLIGHT = ("pending", "queued", "sending")
+IN_FLIGHT = ("pending", "sending")
 # Worker threads in the fault test, and rows a drain claims at once: a killed worker leaves at
 # most THREADS × SEND_GROUP rows `sending` (then `unknown`). The test's own group, far below the
 # production default (REMINDER_SEND_GROUP), keeps its bound on `unknown` tight.

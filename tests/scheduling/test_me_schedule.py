@@ -263,7 +263,7 @@ def test_schedule_query_count_does_not_grow_with_the_sessions(
 
 @frozen
 def test_the_list_items_are_what_the_item_serializer_shows(ana_client, ana, schedule):
-    # The list builds its items from rows (scheduling.api.me.schedule_item): the same content
+    # The list reads its items as rows (scheduling.api.me.SCHEDULE_ROWS): the same content
     # as ScheduleItemSerializer over the roster entries, with every field given a value.
     RosterEntry.objects.filter(patient=ana, session=schedule["individual"]).update(
         response="confirmed", responded_at=at(-1) + datetime.timedelta(microseconds=1234)
@@ -492,11 +492,13 @@ def test_a_valid_range_builds_no_serializer(ana_client, schedule, monkeypatch):
 
 
 @frozen
-def test_the_schedule_page_reads_the_rows_of_the_orm_query(ana, clinic, clinician, schedule):
-    from scheduling.api.me import SCHEDULE_COLUMNS
-    from scheduling.selectors import SchedulePage
+def test_the_schedule_rows_are_the_entries_of_the_window_in_one_query(
+    ana, clinic, clinician, schedule
+):
+    from scheduling.api.me import SCHEDULE_ROWS
+    from scheduling.selectors import schedule_entries
 
-    # Ties on the start time are ordered by session id, as the ORM query orders them.
+    # Ties on the start time are ordered by session id.
     for title in ("A", "B", "C"):
         SessionFactory(
             clinic=clinic,
@@ -508,21 +510,15 @@ def test_the_schedule_page_reads_the_rows_of_the_orm_query(ana, clinic, clinicia
             location="Room 2, IOP wing",
         )
     start, end = at(-30), at(30)
-    orm = list(
-        RosterEntry.objects.filter(
-            patient=ana, session__starts_at__lt=end, session__ends_at__gt=start
-        )
-        .order_by("session__starts_at", "session_id")
-        .values_list(*SCHEDULE_COLUMNS)
-    )
-    page = SchedulePage(patient_id=ana.pk, start=start, end=end)
+    entries = schedule_entries(patient=ana, start=start, end=end)
+    rows = SCHEDULE_ROWS.values_list(entries)
 
-    assert len(orm) == 7
-    assert page[0:100] == orm
-    assert page[2:5] == orm[2:5]
-    assert page[6:] == orm[6:]
-    assert page.count() == 7
-    assert SchedulePage(patient_id=ana.pk, start=at(1, 12), end=at(2)).count() == 0
+    assert len(rows) == 7
+    assert [row[0] for row in rows] == [entry.session_id for entry in entries]
+    ties = [row[0] for row in rows if row[3] == at(5)]
+    assert len(ties) == 3
+    assert ties == sorted(ties)
+    assert not schedule_entries(patient=ana, start=at(1, 12), end=at(2)).exists()
     with CaptureQueriesContext(connection) as queries:
-        page[0:3]
+        assert len(SCHEDULE_ROWS.values_list(entries)[0:3]) == 3
     assert len(queries) == 1

@@ -61,7 +61,7 @@ def test_a_drain_sends_every_due_row_a_group_at_a_time(clinic, settings):
         scheduled_for=timezone.now() + datetime.timedelta(minutes=5)
     )
     claims = []
-    claim_group = reminders._claim_group
+    claim_group = reminders.draining._claim_group
 
     def counted(size):
         rows = claim_group(size)
@@ -69,7 +69,7 @@ def test_a_drain_sends_every_due_row_a_group_at_a_time(clinic, settings):
         return rows
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reminders, "_claim_group", counted)
+        patch.setattr(reminders.draining, "_claim_group", counted)
         outcomes = reminders.drain()
 
     assert sorted(outcomes) == ids[:-1]
@@ -106,7 +106,7 @@ def test_a_groups_outcomes_of_every_kind_are_recorded_together(clinic, settings,
     sent_first, busy, refused, opted_out, left, sent_last = ids
     Patient.objects.filter(reminders__pk=opted_out).update(reminder_channels=[])
     Reminder.objects.filter(pk=left).update(roster_entry=None)
-    deliver = reminders._deliver
+    deliver = reminders.sending._deliver
 
     def provider(reminder, subject, text, email_connection):
         if reminder.id == busy:
@@ -115,7 +115,7 @@ def test_a_groups_outcomes_of_every_kind_are_recorded_together(clinic, settings,
             raise ChannelError("Refused.", retryable=False)
         return deliver(reminder, subject, text, email_connection)
 
-    monkeypatch.setattr(reminders, "_deliver", provider)
+    monkeypatch.setattr(reminders.sending, "_deliver", provider)
     before = timezone.now()
     outcomes = reminders.drain()
 
@@ -148,7 +148,7 @@ def test_a_groups_outcomes_of_every_kind_are_recorded_together(clinic, settings,
 def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(clinic, settings, monkeypatch):
     settings.REMINDER_SEND_GROUP = 4
     due_sms(clinic, 10)
-    deliver = reminders._deliver
+    deliver = reminders.sending._deliver
     calls = []
 
     def dies_on_the_sixth(reminder, subject, text, email_connection):
@@ -157,7 +157,7 @@ def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(clinic, setting
             raise SystemExit("worker killed")
         return deliver(reminder, subject, text, email_connection)
 
-    monkeypatch.setattr(reminders, "_deliver", dies_on_the_sixth)
+    monkeypatch.setattr(reminders.sending, "_deliver", dies_on_the_sixth)
     with pytest.raises(SystemExit):
         reminders.drain()
 
@@ -166,7 +166,7 @@ def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(clinic, setting
     assert Reminder.objects.get(status="sending").pk == calls[-1]
     assert set(Reminder.objects.filter(status="pending").values_list("attempts", flat=True)) == {0}
 
-    monkeypatch.setattr(reminders, "_deliver", deliver)
+    monkeypatch.setattr(reminders.sending, "_deliver", deliver)
     again = reminders.drain()  # another drain (or the redelivered message: acks late)
     assert sorted(again.values()) == ["sent"] * 4
     assert calls[-1] not in again
@@ -179,14 +179,14 @@ def test_a_slow_group_gives_its_unsent_rows_back_and_sends_them_next(clinic, set
     settings.REMINDER_SEND_TIMEOUT_SECONDS = 0  # every send is past half the timeout
     due_sms(clinic, 5)
     claims = []
-    claim_group = reminders._claim_group
+    claim_group = reminders.draining._claim_group
 
     def counted(size):
         rows = claim_group(size)
         claims.append(len(rows))
         return rows
 
-    monkeypatch.setattr(reminders, "_claim_group", counted)
+    monkeypatch.setattr(reminders.draining, "_claim_group", counted)
 
     outcomes = reminders.drain()
 
@@ -230,12 +230,12 @@ def test_a_drain_stops_within_a_group_when_its_budget_is_spent(clinic, settings)
 
 
 def test_the_texts_of_a_sessions_rows_are_built_once(clinic):
-    reminders._texts.cache_clear()
+    reminders.texts.texts_of.cache_clear()
     due_sms(clinic, 5)
 
     assert set(reminders.drain().values()) == {"sent"}
 
-    info = reminders._texts.cache_info()
+    info = reminders.texts.texts_of.cache_info()
     assert (info.misses, info.hits) == (1, 4)
     assert len({message.text for message in backends.sms_outbox()}) == 1
 

@@ -1,8 +1,8 @@
-"""Reminder planning is one INSERT … SELECT (``reminders._PLAN_SQL``); ``reminders._plan`` is the
-rules in Python. Both must give the same rows for every case the rules tell apart: offsets
-ahead, past (only the nearest sent at once), SMS and push in quiet hours (moved to their end, or
-skipped when that is too late), e-mail never held back, quiet hours across midnight or not, an
-empty offset list."""
+"""Reminder planning is one INSERT … SELECT (``reminders.planning._PLAN_SQL``);
+``reminders.planning._plan`` is the rules in Python. Both must give the same rows for every case
+the rules tell apart: offsets ahead, past (only the nearest sent at once), SMS and push in quiet
+hours (moved to their end, or skipped when that is too late), e-mail never held back, quiet
+hours across midnight or not, an empty offset list."""
 
 import datetime
 import zoneinfo
@@ -81,7 +81,9 @@ def test_sql_planning_matches_the_rules_in_python(clinic, clinician, quiet, offs
             session = Session.objects.select_related("clinic").get(pk=entry.session_id)
             session_offsets = offsets if session.program_id else reminders.DEFAULT_OFFSETS
             for channel in patient.reminder_channels:
-                for offset, when, status in reminders._plan(session, channel, session_offsets, NOW):
+                for offset, when, status in reminders.planning._plan(
+                    session, channel, session_offsets, NOW
+                ):
                     expected.add((entry.pk, channel, offset, when, status))
 
     actual = set(
@@ -198,7 +200,7 @@ def test_a_concurrent_plan_of_the_same_rows_sends_planning_the_careful_way(clini
         assert reminders.plan_for_entries([entries[1].pk]) == len(reminders.DEFAULT_OFFSETS)
         # As if the check had run before that plan: every entry looks clear.
         monkeypatch.setattr(
-            reminders,
+            reminders.planning,
             "_UNPLANNED_SQL",
             "SELECT array_agg(id), NULL::bigint[] FROM unnest(%s::bigint[]) AS wanted(id)",
         )

@@ -30,7 +30,7 @@ def test_a_claim_rewrites_its_rows_in_place(clinic):
     due_sms(clinic, 5)
     updated, in_place = updates_so_far()
     with transaction.atomic():
-        claimed = reminders._claim_group(10)
+        claimed = reminders.draining._claim_group(10)
     assert len(claimed) == 5
     assert updates_so_far() == (updated + 5, in_place + 5)
     assert set(Reminder.objects.values_list("status", "is_open")) == {("sending", True)}
@@ -40,7 +40,6 @@ def test_only_rows_on_their_way_are_open(clinic):
     [row_id] = due_sms(clinic, 1)
     expected = {
         "pending": True,
-        "queued": True,
         "sent": False,
         "failed": False,
         "skipped": False,
@@ -52,6 +51,27 @@ def test_only_rows_on_their_way_are_open(clinic):
             status=status, sent_at=timezone.now() if status == "sent" else None
         )
         assert Reminder.objects.get(pk=row_id).is_open is is_open, status
+
+
+def test_the_legacy_queued_status_is_refused_and_migrates_to_pending(clinic):
+    # ``queued`` (the dispatcher of before drains) is gone: migration 0009 moves such rows to
+    # ``pending``, what they meant, and the known-status constraint refuses it from then on.
+    import importlib
+
+    from django.apps import apps
+
+    [row_id] = due_sms(clinic, 1)
+    migration = importlib.import_module("scheduling.migrations.0009_remove_queued_reminder_status")
+    with connection.cursor() as cursor, transaction.atomic():
+        # (ALTER TABLE waits for no deferred foreign-key check of the row just made.)
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("ALTER TABLE scheduling_reminder DROP CONSTRAINT reminder_status_known")
+        Reminder.objects.filter(pk=row_id).update(status="queued")
+        migration.queued_to_pending(apps, None)
+        assert Reminder.objects.get(pk=row_id).status == "pending"
+        transaction.set_rollback(True)
+    with pytest.raises(IntegrityError, match="reminder_status_known"), transaction.atomic():
+        Reminder.objects.filter(pk=row_id).update(status="queued")
 
 
 @pytest.mark.parametrize(
@@ -88,5 +108,5 @@ def test_texts_go_into_an_array_literal_unchanged():
         "line\nbreak\ttab",
     ]
     with connection.cursor() as cursor:
-        cursor.execute("SELECT %s::text[]", [reminders._text_array_literal(values)])
+        cursor.execute("SELECT %s::text[]", [reminders.sql.text_array_literal(values)])
         assert cursor.fetchone()[0] == values

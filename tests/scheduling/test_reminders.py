@@ -284,24 +284,6 @@ def test_a_lost_wake_message_loses_nothing(clinic, clinician, admissions, progra
     assert sorted(outcomes) == ["sent", "sent"]
 
 
-def test_rows_left_queued_by_the_old_dispatcher_are_sent_once(
-    clinic, clinician, admissions, program, patient, run
-):
-    with time_machine.travel(at(12, 1, 10), tick=False):
-        session_at(clinic, clinician, program, at(12, 4, 18))
-        enroll(admissions, patient, program, datetime.date(2026, 12, 1))
-    mail.outbox.clear()
-    with time_machine.travel(at(12, 3, 18, 1), tick=False):
-        due = Reminder.objects.filter(status="pending", scheduled_for__lte=timezone.now())
-        assert due.update(status="queued", claimed_at=timezone.now()) == 2
-        outcomes = run()
-        again = run()
-
-    assert sorted(outcomes) == ["sent", "sent"]
-    assert again == []
-    assert len(mail.outbox) == 1
-
-
 def test_provider_errors_retry_with_backoff_then_fail(
     clinic, clinician, admissions, program, patient, monkeypatch, run
 ):

@@ -22,8 +22,8 @@ pytestmark = pytest.mark.django_db
 def test_the_list_rows_are_what_the_session_serializer_shows(
     calendar, client_for, clinician, clinic
 ):
-    # The list builds its rows in SQL (selectors.session_page_rows, serializers.session_item):
-    # the same content as SessionSerializer over session_list, with every field given a value
+    # The list reads its rows in SQL (selectors.SessionPage, serializers.SESSION_ROWS): the same
+    # content as SessionSerializer over session_list, with every field given a value
     # (a room, an occurrence date, a capacity, a facilitator known only by username).
     nameless = get_user_model().objects.create_user(username="nameless-1")
     room = Room.objects.create(clinic=clinic, name="Room 2")
@@ -216,12 +216,12 @@ def test_another_clinics_session_is_not_found_and_not_listed(
 
 
 @pytest.mark.parametrize("clinics", [1, 2])
-def test_the_plain_list_statement_reads_the_pages_the_orm_query_reads(
+def test_the_page_statement_reads_the_rows_of_the_orm_querys_ids_in_order(
     clinic, other_clinic, clinician, clinics
 ):
-    # The list with no filter reads its ids with a statement built once per number of clinics
-    # (selectors._plain_page_sql); filtered, through the ORM. Both give the same pages: ties of
-    # start time broken by id, clinics mixed in start order, past the end empty.
+    # The list's ids go through the ORM (filters, ordering, the page's slice); SessionPage reads
+    # their rows in one statement, in the ids' order: ties of start time broken by id, clinics
+    # mixed in start order, past the end empty.
     scope = [clinic, other_clinic][:clinics]
     user = staff_user(role="clinician", clinics=scope)
     for n in range(7):
@@ -229,22 +229,20 @@ def test_the_plain_list_statement_reads_the_pages_the_orm_query_reads(
             SessionFactory(
                 clinic=place, actor=clinician, starts_at=at(days=n % 3, hours=n), title=f"S{n}"
             )
-    nobody = staff_user(role="clinician", clinics=[])
 
-    ordered = selectors.session_list_for_page(user=user).order_by("starts_at", "id")
-    ids = ordered.values_list("id", flat=True)
-    plain = selectors.SessionPage.plain(user=user)
+    ids = selectors.session_list_for_page(user=user).order_by("starts_at", "id")
+    ids = ids.values_list("id", flat=True)
+    page = selectors.SessionPage(ids)
     for size in (1, 3, 5, 50):
         for start in range(0, 16, size):
             window = slice(start, start + size)
-            assert plain[window] == selectors.SessionPage(ids)[window], (size, start)
-    assert len(plain[0:50]) == 7 * clinics
-    assert plain.count() == ids.count()
-    assert selectors.SessionPage.plain(user=nobody)[0:10] == []
+            assert [row[0] for row in page[window]] == list(ids[window]), (size, start)
+    assert len(page[0:50]) == 7 * clinics
+    assert page.count() == 7 * clinics
 
 
 @time_machine.travel(NOW, tick=False)
-def test_the_list_takes_its_filters_and_ordering_off_the_plain_path(client_for, clinic, clinician):
+def test_the_list_takes_its_filters_and_ordering(client_for, clinic, clinician):
     early = SessionFactory(clinic=clinic, actor=clinician, starts_at=at(days=1), title="Early")
     late = SessionFactory(clinic=clinic, actor=clinician, starts_at=at(days=2), title="Late")
     Session.objects.filter(pk=late.pk).update(status="cancelled")

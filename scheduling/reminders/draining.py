@@ -1,0 +1,201 @@
+"""Claiming and draining due reminders: the beat's dispatch wakes drains, each drain claims a
+group of due rows at a time, sends them (``sending``) and records their outcomes."""
+
+import datetime
+import time
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from clinic import notifications
+from clinic.models import Clinic
+from clinic.sql import Table, statement
+from patients.models import Patient
+from scheduling.models import Device, Reminder, ReminderStatus, RosterEntry, Session
+from scheduling.reminders.sending import Claimed, record, send_one
+from scheduling.reminders.sql import execute_prepared
+
+
+def send_timeout() -> datetime.timedelta:
+    """A row ``sending`` for longer was cut off mid-call (REMINDER_SEND_TIMEOUT_SECONDS)."""
+    return datetime.timedelta(seconds=settings.REMINDER_SEND_TIMEOUT_SECONDS)
+
+
+def mark_cut_off_sends() -> int:
+    """Rows stuck in ``sending`` (the worker died mid-call): the provider may or may not have
+    delivered, so they are never resent; staff see them as ``unknown``."""
+    cutoff = timezone.now() - send_timeout()
+    # Through the index of open rows: a row claimed before the cutoff was due before it.
+    return Reminder.objects.filter(
+        is_open=True,
+        scheduled_for__lt=cutoff,
+        status=ReminderStatus.SENDING,
+        claimed_at__lt=cutoff,
+    ).update(
+        status=ReminderStatus.UNKNOWN,
+        last_error="Cut off while sending; not resent.",
+        updated_at=timezone.now(),
+    )
+
+
+def send_group_size() -> int:
+    """Rows a drain claims at once (REMINDER_SEND_GROUP): also the most a killed worker leaves
+    ``unknown`` per drain it was running (so per worker thread or process)."""
+    return max(1, settings.REMINDER_SEND_GROUP)
+
+
+def drain_tasks() -> int:
+    """Drains woken per dispatch at most (REMINDER_DRAIN_TASKS): about the worker processes and
+    threads that may send at once."""
+    return max(1, settings.REMINDER_DRAIN_TASKS)
+
+
+_COUNT_DUE_SQL = statement(
+    """
+SELECT count(*) FROM (
+    SELECT 1 FROM {reminder}
+    WHERE {reminder.is_open} AND {reminder.scheduled_for} <= %(now)s
+      AND {reminder.status} = 'pending'
+    LIMIT %(cap)s
+) due
+""",
+    reminder=Table(Reminder),
+)
+
+
+def dispatch(wake) -> int:
+    """One dispatch pass (beat): mark cut-off sends, count the due rows (up to what the drains
+    would take in one group each) and call ``wake()`` once per drain wanted: one per
+    ``REMINDER_SEND_GROUP`` due rows, at most ``REMINDER_DRAIN_TASKS``. Claims nothing
+    itself: drains claim due rows as they go, so a lost message loses nothing (the rows stay
+    ``pending``; the next tick wakes drains again). Returns the drains woken."""
+    mark_cut_off_sends()
+    size, most = send_group_size(), drain_tasks()
+    with connection.cursor() as cursor:
+        cursor.execute(_COUNT_DUE_SQL, {"now": timezone.now(), "cap": size * most})
+        due = cursor.fetchone()[0]
+    wanted = min(most, -(-due // size))
+    for _ in range(wanted):
+        wake()
+    return wanted
+
+
+# A group of due rows claimed in one statement, committed before any of its provider calls: SKIP
+# LOCKED lets drains run side by side without waiting on or sharing rows, and the lock re-reads
+# the status, so of two drains reaching for a row one gets it. The rows come back with what
+# deciding and sending them needs: session, clinic, patient (consent), roster entry and, for
+# push, devices, as they are at claim time. The claim changes no indexed value (the row stays
+# open), so PostgreSQL rewrites each row in place: only the outcome adds index entries. The scan
+# of open rows walks past the rows other drains are sending (a group each, at most).
+_CLAIM_GROUP_SQL = statement(
+    """
+WITH picked AS MATERIALIZED (
+    SELECT {reminder.id} AS id FROM {reminder}
+    WHERE {reminder.is_open} AND {reminder.scheduled_for} <= $2
+      AND {reminder.status} = 'pending'
+    ORDER BY {reminder.scheduled_for}
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE {r}
+    SET {reminder.status} = 'sending', {reminder.claimed_at} = $2,
+        {reminder.attempts} = {r.attempts} + 1, {reminder.updated_at} = $2
+    -- By primary key (as a join, a small table may be hashed whole to find the group's rows).
+    WHERE {r.id} = ANY(ARRAY(SELECT id FROM picked))
+    RETURNING {r.id} AS id, {r.session_id} AS session_id, {r.patient_id} AS patient_id,
+        {r.roster_entry_id} AS roster_entry_id, {r.kind} AS kind, {r.channel} AS channel,
+        {r.attempts} AS attempts, {r.scheduled_for} AS scheduled_for
+)
+SELECT c.id, c.kind, c.channel, c.attempts, {s.status}, {s.starts_at}, {cl.public_name},
+    {cl.time_zone}, {p.email}, {p.phone}, c.channel = ANY({p.reminder_channels}) AS consented,
+    c.roster_entry_id, {e.response},
+    d.devices
+FROM claimed c
+JOIN {s} ON {s.id} = c.session_id
+JOIN {cl} ON {cl.id} = {s.clinic_id}
+JOIN {p} ON {p.id} = c.patient_id
+LEFT JOIN {e} ON {e.id} = c.roster_entry_id
+LEFT JOIN LATERAL (
+    SELECT array_agg(ARRAY[{dv.id}::text, {dv.platform}, {dv.token}] ORDER BY {dv.id}) AS devices
+    FROM {dv} WHERE c.channel = 'push' AND {dv.patient_id} = c.patient_id
+) d ON true
+ORDER BY c.scheduled_for, c.id
+""",
+    reminder=Table(Reminder),
+    r=Table(Reminder, "r"),
+    s=Table(Session, "s"),
+    cl=Table(Clinic, "cl"),
+    p=Table(Patient, "p"),
+    e=Table(RosterEntry, "e"),
+    dv=Table(Device, "dv"),
+)
+
+
+def _claim_group(size: int) -> list[Claimed]:
+    """Claim up to ``size`` due rows for sending (one statement) and read them with their
+    session, clinic, patient, roster entry and, for push, devices; oldest due first."""
+    with connection.cursor() as cursor:
+        execute_prepared(
+            cursor,
+            "reminder_claim_due_group",
+            "integer, timestamptz",
+            _CLAIM_GROUP_SQL,
+            [size, timezone.now()],
+        )
+        return [Claimed(*row) for row in cursor.fetchall()]
+
+
+def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
+    """Send due reminders, ``REMINDER_SEND_GROUP`` at a time, until none is left or the time
+    budget (``REMINDER_DRAIN_SECONDS``) is used: one statement claims a group of due rows
+    (``pending`` → ``sending``, SKIP LOCKED, committed before any of its provider calls), each
+    row is checked and sent, and the group's outcomes are recorded in one statement, in the
+    transaction that claims the next group. A killed worker leaves at most one group per drain
+    it was running ``sending`` (``unknown`` later, never resent); a group running past half the
+    send timeout gives its unsent rows back. A group's e-mails share one connection of the
+    e-mail backend (one SMTP session), closed after the group. Returns each claimed id's final
+    or next status. Any number of drains may run at once."""
+    if budget_seconds is None:
+        budget_seconds = settings.REMINDER_DRAIN_SECONDS
+    result: dict[int, str] = {}
+    size = send_group_size()
+    limit = send_timeout().total_seconds() / 2
+    stop_at = time.monotonic() + budget_seconds
+    outcomes: list[tuple] = []
+    # Built before any row is claimed (it connects on its first message).
+    email_connection = notifications.email_connection()
+    while True:
+        with transaction.atomic():
+            record(outcomes)
+            outcomes = []
+            claimed = _claim_group(size) if time.monotonic() < stop_at else []
+        if not claimed:
+            return result
+        started = time.monotonic()
+        now = timezone.now()
+        position = 0
+        try:
+            for position, reminder in enumerate(claimed):
+                if position and (time.monotonic() - started > limit or time.monotonic() >= stop_at):
+                    # Slow provider, or the drain's budget spent: give the rest back untried
+                    # (before the send timeout calls them cut off); the next group or drain
+                    # takes them first (they are the oldest due). Each row itself is bounded
+                    # by the providers' timeouts (EMAIL_TIMEOUT, SMS_ and FCM_TIMEOUT_SECONDS).
+                    outcomes.extend(
+                        (r.id, ReminderStatus.PENDING, "", "", None) for r in claimed[position:]
+                    )
+                    break
+                outcome = send_one(reminder, now, email_connection)
+                outcomes.append(outcome)
+                result[reminder.id] = outcome[1]
+        except BaseException:
+            # An unexpected error mid-send: record what went out, give back the rows not
+            # tried; the row that raised stays ``sending`` (its fate is unknown).
+            outcomes.extend(
+                (r.id, ReminderStatus.PENDING, "", "", None) for r in claimed[position + 1 :]
+            )
+            record(outcomes)
+            raise
+        finally:
+            notifications.close_email_connection(email_connection)
