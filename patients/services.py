@@ -18,6 +18,7 @@ from django.utils import timezone
 from clinic.errors import Conflict
 from clinic.models import USERNAME_TAKEN, AuditAction, Clinic, Role
 from clinic.services import audit_record
+from clinic.sql import Table, statement
 from clinic.versions import refresh_version, require_version
 from patients import activation, hooks
 from patients.models import (
@@ -26,6 +27,7 @@ from patients.models import (
     Assessment,
     Consent,
     Level,
+    MrnCounter,
     Patient,
     PatientContact,
     ReminderChannel,
@@ -93,6 +95,17 @@ def _validate_patient(patient: Patient) -> None:
         raise ValidationError(errors)
 
 
+# One upsert: the clinic's counter row, incremented and locked until commit.
+_NEXT_MRN_SQL = statement(
+    """
+INSERT INTO {c} ({c.clinic_id}, {c.last_value}) VALUES (%s, 1)
+ON CONFLICT ({c.clinic_id}) DO UPDATE SET {c.last_value} = {c}.{c.last_value} + 1
+RETURNING {c.last_value}
+""",
+    c=Table(MrnCounter),
+)
+
+
 def _issue_mrn(clinic: Clinic) -> str:
     """The clinic's next medical record number.
 
@@ -101,15 +114,7 @@ def _issue_mrn(clinic: Clinic) -> str:
     and a rolled-back registration hands its number back instead of leaving a gap.
     """
     with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO patients_mrncounter (clinic_id, last_value) VALUES (%s, 1)
-            ON CONFLICT (clinic_id)
-            DO UPDATE SET last_value = patients_mrncounter.last_value + 1
-            RETURNING last_value
-            """,
-            [clinic.pk],
-        )
+        cursor.execute(_NEXT_MRN_SQL, [clinic.pk])
         (value,) = cursor.fetchone()
     return f"{value:07d}"
 

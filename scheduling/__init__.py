@@ -1,5 +1,6 @@
 """The clinic's calendar: sessions, recurring series (``recurrence.py``), rosters and attendance,
-reminders (``reminders.py``, an outbox), iCal feeds (``feeds.py``).
+reminders (``reminders/``, an outbox: texts, planning, draining, sending), iCal feeds
+(``feeds.py``).
 
 Scheduling owns the calendar's writes (``services.py``), reads (``selectors.py``), API (``api/``:
 sessions and series in ``views.py``, the patient's schedule and feeds in ``me.py``, reminders in

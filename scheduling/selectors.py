@@ -114,8 +114,8 @@ def needs_attendance() -> ExpressionWrapper:
 # page of ids names (the ORM's filtered, ordered, sliced id query, inlined: one round trip), in
 # that order. The names and the roster count and attendance probe are computed as
 # ``session_annotate`` computes them, for the page's rows only: one statement rather than the
-# ORM's, whose annotations cost more to build and compile than to run (tests/scheduling/
-# test_sessions_api.py holds the two to the same rows).
+# ORM's, whose annotations cost more to build and compile than to run
+# (tests/scheduling/sessions_api/test_session_list.py holds the two to the same rows).
 _SESSION_PAGE_SQL = statement(
     """
 WITH page AS MATERIALIZED (SELECT ARRAY({{ids}}) AS ids)

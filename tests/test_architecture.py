@@ -205,9 +205,9 @@ def test_role_tables_and_the_clinic_s_today_have_one_home():
     assert inline_today == []
 
 
-def test_the_calendars_and_programs_raw_sql_names_tables_through_meta():
-    """Hand-written SQL in scheduling and programs takes its table names from the models'
-    ``_meta`` (``clinic.sql.statement``), never as literal text (migrations aside)."""
+def test_raw_sql_names_tables_through_meta():
+    """Hand-written SQL takes its table names from the models' ``_meta``
+    (``clinic.sql.statement``), never as literal text (migrations aside)."""
     import re
 
     from django.apps import apps
@@ -216,7 +216,7 @@ def test_the_calendars_and_programs_raw_sql_names_tables_through_meta():
     pattern = re.compile(r"\b(" + "|".join(sorted(map(re.escape, tables))) + r")\b")
     root = Path(__file__).resolve().parents[1]
     offenders = []
-    for app in ("scheduling", "programs"):
+    for app in ("clinic", "patients", "scheduling", "programs"):
         for path in (root / app).rglob("*.py"):
             if "migrations" in path.parts:
                 continue

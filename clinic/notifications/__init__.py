@@ -141,9 +141,10 @@ class TextEmail(EmailMultiAlternatives):
     """A plain-text UTF-8 e-mail whose rendering starts from a copy of a part built once per
     subject and sender (``_text_shell``) instead of building the MIME part anew: the reminders
     of a burst share a few subjects. ``message()`` returns what ``EmailMessage.message()`` would,
-    header for header and byte for byte (tests/clinic/test_notifications.py compares them);
-    anything it does not handle (Cc, Reply-To, alternatives, attachments, another From, another
-    charset, a line long enough for quoted-printable) takes Django's own path."""
+    header for header and byte for byte (tests/clinic/notifications/test_reminder_email.py
+    compares them); anything it does not handle (Cc, Reply-To, alternatives, attachments,
+    another From, another charset, a line long enough for quoted-printable) takes Django's own
+    path."""
 
     def message(self):
         body = self.body

@@ -11,6 +11,7 @@ from django.utils import timezone
 from clinic.errors import Conflict
 from clinic.middleware import current_request_id
 from clinic.models import COALESCING_ALERT_KINDS, AuditAction, AuditEvent, Clinic, StaffAlert
+from clinic.sql import Table, statement
 
 
 def _object_type(obj: models.Model | type[models.Model]) -> str:
@@ -59,13 +60,15 @@ def audit_record_many(
         audit_record_rows(actor=actor, action=action, object_type=object_type, rows=rows)
 
 
-# The table is AuditEvent's (clinic/models.py).
-_AUDIT_ROWS_SQL = """
-INSERT INTO clinic_auditevent
-    (actor_id, action, object_type, object_id, clinic_id, patient_id, request_id, occurred_at)
+_AUDIT_ROWS_SQL = statement(
+    """
+INSERT INTO {e} ({e.actor_id}, {e.action}, {e.object_type}, {e.object_id}, {e.clinic_id},
+                 {e.patient_id}, {e.request_id}, {e.occurred_at})
 SELECT %s, %s, %s, o.object_id, o.clinic_id, o.patient_id, %s, %s
 FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) AS o(object_id, clinic_id, patient_id)
-"""
+""",
+    e=Table(AuditEvent),
+)
 
 
 def audit_record_rows(

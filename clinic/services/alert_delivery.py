@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from clinic import notifications
 from clinic.models import AlertDelivery, DeliveryStatus, StaffAlert
+from clinic.sql import Table, statement
 
 logger = logging.getLogger(__name__)
 
@@ -59,18 +60,21 @@ def render(alert: StaffAlert) -> tuple[str, str]:
     return subject, text
 
 
-_CLAIM_SQL = """
-UPDATE clinic_alertdelivery
-SET status = 'sending', claimed_at = %(now)s, attempts = attempts + 1
-WHERE id IN (
-    SELECT id FROM clinic_alertdelivery
-    WHERE status = 'pending' AND scheduled_for <= %(now)s
-    ORDER BY scheduled_for
+_CLAIM_SQL = statement(
+    """
+UPDATE {d}
+SET {d.status} = 'sending', {d.claimed_at} = %(now)s, {d.attempts} = {d.attempts} + 1
+WHERE {d.id} IN (
+    SELECT {d.id} FROM {d}
+    WHERE {d.status} = 'pending' AND {d.scheduled_for} <= %(now)s
+    ORDER BY {d.scheduled_for}
     LIMIT %(limit)s
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id
-"""
+RETURNING {d.id}
+""",
+    d=Table(AlertDelivery),
+)
 
 
 def _claim_due(now: datetime.datetime, limit: int) -> list[int]:

@@ -32,6 +32,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from clinic.sql import Table, statement
 from programs.locks import programs_lock
 from programs.models import OCCUPYING, Enrollment, Program
 from scheduling import services as calendar
@@ -80,45 +81,46 @@ def check_series_against_program(program: Program, *, weekdays, duration_minutes
 # Per touched week (local Mondays): the program's scheduled program sessions, plus what its
 # series will still create there beyond what they have materialised. The clinic's zone and
 # the program come as parameters; weeks that stay within the maximum are not returned.
-_WEEK_COUNTS_SQL = """
+_WEEK_COUNTS_SQL = statement(
+    """
 WITH touched AS (
     SELECT unnest(%(mondays)s::date[]) AS monday
     UNION
-    SELECT date_trunc('week', s.starts_at AT TIME ZONE %(zone)s)::date
-    FROM {session} s
+    SELECT date_trunc('week', {s.starts_at} AT TIME ZONE %(zone)s)::date
+    FROM {s}
     WHERE %(beyond)s::timestamptz IS NOT NULL
-      AND s.program_id = %(program)s AND s.status = %(scheduled)s AND s.kind <> %(individual)s
-      AND s.starts_at >= %(beyond)s::timestamptz
+      AND {s.program_id} = %(program)s AND {s.status} = %(scheduled)s
+      AND {s.kind} <> %(individual)s AND {s.starts_at} >= %(beyond)s::timestamptz
 ), span AS (
     SELECT min(monday) AS first, max(monday) + 6 AS last FROM touched
 ), counted AS (
-    SELECT date_trunc('week', s.starts_at AT TIME ZONE %(zone)s)::date AS monday
-    FROM {session} s, span
-    WHERE s.program_id = %(program)s AND s.status = %(scheduled)s AND s.kind <> %(individual)s
-      AND s.starts_at >= span.first::timestamp AT TIME ZONE %(zone)s
-      AND s.starts_at < (span.last + 1)::timestamp AT TIME ZONE %(zone)s
+    SELECT date_trunc('week', {s.starts_at} AT TIME ZONE %(zone)s)::date AS monday
+    FROM {s}, span
+    WHERE {s.program_id} = %(program)s AND {s.status} = %(scheduled)s
+      AND {s.kind} <> %(individual)s
+      AND {s.starts_at} >= span.first::timestamp AT TIME ZONE %(zone)s
+      AND {s.starts_at} < (span.last + 1)::timestamp AT TIME ZONE %(zone)s
     UNION ALL
     SELECT date_trunc('week', day)::date
-    FROM {series} sr
+    FROM {sr}
     CROSS JOIN span
     CROSS JOIN LATERAL generate_series(
-        greatest(sr.materialized_until + 1, sr.starts_on, span.first)::timestamp,
-        least(sr.ends_on, span.last)::timestamp,
+        greatest({sr.materialized_until} + 1, {sr.starts_on}, span.first)::timestamp,
+        least({sr.ends_on}, span.last)::timestamp,
         interval '1 day'
     ) AS day
-    WHERE sr.program_id = %(program)s AND sr.kind <> %(individual)s
-      AND extract(isodow FROM day)::int = ANY(sr.weekdays)
+    WHERE {sr.program_id} = %(program)s AND {sr.kind} <> %(individual)s
+      AND extract(isodow FROM day)::int = ANY({sr.weekdays})
 )
 SELECT touched.monday, count(*)
 FROM touched JOIN counted USING (monday)
 GROUP BY touched.monday
 HAVING count(*) > %(maximum)s
 ORDER BY touched.monday
-"""
-
-
-def _week_counts_sql() -> str:
-    return _WEEK_COUNTS_SQL.format(session=Session._meta.db_table, series=Series._meta.db_table)
+""",
+    s=Table(Session, "s"),
+    sr=Table(Series, "sr"),
+)
 
 
 def _monday(moment: datetime.datetime, zone) -> datetime.date:
@@ -194,7 +196,7 @@ def check_program_week(
     if maximum is not None and mondays:
         with connection.cursor() as cursor:
             cursor.execute(
-                _week_counts_sql(),
+                _WEEK_COUNTS_SQL,
                 {
                     "mondays": sorted(mondays),
                     "zone": program.clinic.time_zone,

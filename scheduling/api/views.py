@@ -31,7 +31,18 @@ from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record_many, audit_record_rows
 from scheduling import selectors, services
-from scheduling.api import serializers as s
+from scheduling.api.serializers import (
+    SESSION_ROWS,
+    AttendanceInputSerializer,
+    RosterEntrySerializer,
+    SeriesCreatedSerializer,
+    SeriesCreateSerializer,
+    SeriesEditSerializer,
+    SeriesSerializer,
+    SessionCreateSerializer,
+    SessionMoveSerializer,
+    SessionSerializer,
+)
 from scheduling.models import Attendance, Series, Session, SessionKind, SessionStatus
 
 # Clinicians and supervisors plan the calendar; the front desk (admissions) checks people in.
@@ -141,7 +152,7 @@ class SeriesFilterSet(django_filters.FilterSet):
 
 SessionPatchSerializer = PolymorphicProxySerializer(
     component_name="SessionPatch",
-    serializers=[s.SessionMoveSerializer, s.SeriesEditSerializer],
+    serializers=[SessionMoveSerializer, SeriesEditSerializer],
     resource_type_field_name=None,
 )
 
@@ -159,7 +170,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
     Reads: every staff role. Planning (create, move, series edits, cancel): clinicians and
     supervisors. Attendance: also admissions (the front desk checks people in)."""
 
-    serializer_class = s.SessionSerializer
+    serializer_class = SessionSerializer
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = SessionFilterSet
     # Pages without a COUNT (page_size + 1 rows say whether there is a next one), JSON by orjson.
@@ -186,10 +197,10 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
 
     def list(self, request):
         # The page's ids through the filters and ordering, its rows (SessionSerializer's fields,
-        # s.SESSION_ROWS) read off them in the same query.
+        # SESSION_ROWS) read off them in the same query.
         ids = self.filter_queryset(selectors.session_list_for_page(user=request.user))
         page = selectors.SessionPage(ids.values_list("id", flat=True))
-        items = s.SESSION_ROWS.items(self.paginate_queryset(page))
+        items = SESSION_ROWS.items(self.paginate_queryset(page))
         patient_id = self._patient_filter()
         if patient_id is not None:
             # Whose sessions these are is patient data (42 CFR Part 2): audit the page.
@@ -207,13 +218,13 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         return with_etag(Response(self.get_serializer(session).data), session)
 
     @extend_schema(
-        request=s.SessionCreateSerializer, responses={201: s.SessionSerializer}, parameters=[ETAG]
+        request=SessionCreateSerializer, responses={201: SessionSerializer}, parameters=[ETAG]
     )
     def create(self, request):
         """A one-off session. An individual appointment names its patient (and its clinician:
         the caller when left out); a program session's roster is the program's patients
         enrolled on its date."""
-        data = validated(s.SessionCreateSerializer, request)
+        data = validated(SessionCreateSerializer, request)
         if data["kind"] == SessionKind.INDIVIDUAL and data["facilitator"] is None:
             data["facilitator"] = request.user
         session = self._fresh(services.program_session_create(actor=request.user, **data))
@@ -222,7 +233,7 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         )
 
     @extend_schema(
-        request=SessionPatchSerializer, responses=s.SessionSerializer, parameters=[IF_MATCH, ETAG]
+        request=SessionPatchSerializer, responses=SessionSerializer, parameters=[IF_MATCH, ETAG]
     )
     def partial_update(self, request, pk=None):
         """Move this session (`starts_at`, `ends_at`, `location`, `room`), or, with `scope`
@@ -234,12 +245,12 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         versions = expected_versions(request, session)
         # A body that is not an object (null, a list) is the move serializer's 400.
         if isinstance(request.data, Mapping) and "scope" in request.data:
-            data = validated(s.SeriesEditSerializer, request)
+            data = validated(SeriesEditSerializer, request)
             services.program_series_edit(
                 actor=request.user, session=session, expected_versions=versions, **data
             )
             return self._edited(session)
-        data = validated(s.SessionMoveSerializer, request)
+        data = validated(SessionMoveSerializer, request)
         room = data.get("room")
         if room is not None and room.clinic_id != session.clinic_id:
             raise serializers.ValidationError({"room": ["Choose a room of the session's clinic."]})
@@ -261,18 +272,18 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
         session = self._fresh(session)
         return with_etag(Response(self.get_serializer(session).data), session)
 
-    @extend_schema(request=None, responses=s.SessionSerializer)
+    @extend_schema(request=None, responses=SessionSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel this one session (a cancelled or completed one: 409)."""
         session = services.session_cancel(actor=request.user, session=self.get_object())
         return Response(self.get_serializer(self._fresh(session)).data)
 
-    @extend_schema(methods=["GET"], responses=s.RosterEntrySerializer(many=True))
+    @extend_schema(methods=["GET"], responses=RosterEntrySerializer(many=True))
     @extend_schema(
         methods=["POST"],
-        request=s.AttendanceInputSerializer,
-        responses={200: s.RosterEntrySerializer, 201: s.RosterEntrySerializer},
+        request=AttendanceInputSerializer,
+        responses={200: RosterEntrySerializer, 201: RosterEntrySerializer},
     )
     @action(detail=True, methods=["get", "post"], filter_backends=[])
     def attendance(self, request, pk=None):
@@ -290,13 +301,13 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
                 patient_id_of=lambda entry: entry.patient_id,
                 clinic_id_of=lambda entry: session.clinic_id,
             )
-            return self.get_paginated_response(s.RosterEntrySerializer(page, many=True).data)
-        data = validated(s.AttendanceInputSerializer, request)
+            return self.get_paginated_response(RosterEntrySerializer(page, many=True).data)
+        data = validated(AttendanceInputSerializer, request)
         existed = Attendance.objects.filter(session=session, patient=data["patient"]).exists()
         services.attendance_record(actor=request.user, session=session, **data)
         entry = selectors.roster_for(session).get(patient=data["patient"])
         return Response(
-            s.RosterEntrySerializer(entry).data,
+            RosterEntrySerializer(entry).data,
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 
@@ -308,7 +319,7 @@ class SeriesViewSet(viewsets.GenericViewSet):
     """Weekly series of the caller's clinics; creating one creates its sessions up to the
     scheduling horizon (a program's series after checking the program's rules)."""
 
-    serializer_class = s.SeriesSerializer
+    serializer_class = SeriesSerializer
     filter_backends = [DjangoFilterBackend, OrderingFilter]
     filterset_class = SeriesFilterSet
     ordering_fields = ["title", "starts_on", "id"]
@@ -328,13 +339,13 @@ class SeriesViewSet(viewsets.GenericViewSet):
     def retrieve(self, request, pk=None):
         return Response(self.get_serializer(self.get_object()).data)
 
-    @extend_schema(request=s.SeriesCreateSerializer, responses={201: s.SeriesCreatedSerializer})
+    @extend_schema(request=SeriesCreateSerializer, responses={201: SeriesCreatedSerializer})
     def create(self, request):
-        data = validated(s.SeriesCreateSerializer, request)
+        data = validated(SeriesCreateSerializer, request)
         clinic, program = data.pop("clinic"), data.pop("program")
         series, sessions = services.series_create_and_expand(
             actor=request.user, clinic=clinic, program=program, **data
         )
         series = self.get_queryset().get(pk=series.pk)
         series.sessions_created = len(sessions)
-        return Response(s.SeriesCreatedSerializer(series).data, status=status.HTTP_201_CREATED)
+        return Response(SeriesCreatedSerializer(series).data, status=status.HTTP_201_CREATED)

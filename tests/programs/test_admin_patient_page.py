@@ -1,5 +1,5 @@
-"""The patient's page as the admissions desk's one screen (programs.admin_patients), the census
-bed board and the boards' SVG charts (programs.admin_reports, programs.charts)."""
+"""The patient's page as the admissions desk's one screen (programs.admin.patients), the census
+bed board and the boards' SVG charts (programs.admin.reports, programs.charts)."""
 
 import datetime
 import re
