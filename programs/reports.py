@@ -114,14 +114,8 @@ def _days(n: int) -> datetime.timedelta:
     return datetime.timedelta(days=n)
 
 
-# The running-sum census. Each stay or waitlist request that touches the range becomes a change
-# of +1 on its first counted day and -1 on the day it stops counting; the count on a day is the
-# running sum of the changes up to it, so the work grows with the page's enrollments plus its
-# program-days, never with their product. Each enrollment scan names the page's program ids and a
-# status itself (not only through the join), so only the page's programs are read, through the
-# (program, status, start_date) index. Ended stays are a separate branch cut by
-# ``discharge_date > start``: an index on (program, status, discharge_date) would bound that
-# branch by the range too; without one it reads the page's programs' discharged history.
+# A running sum: each stay or waitlist request is +1 on its first counted day and -1 on the day
+# it stops counting, so the work grows with enrollments plus program-days, not their product.
 CENSUS_SQL = statement(
     """
 WITH page AS (

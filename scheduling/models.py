@@ -365,11 +365,8 @@ class Reminder(models.Model):
     provider_message_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
     updated_at = models.DateTimeField(auto_now=True)
-    # Whether the row is still on its way (pending or sending), kept by PostgreSQL. The
-    # index of open rows is on this column rather than on ``status``: claiming a row (pending →
-    # sending) then changes no indexed value, so PostgreSQL rewrites the row in place (a HOT
-    # update, with free space left on each page: migration 0005 sets fillfactor 80) instead of
-    # adding an entry to every index of the table. Only the outcome writes them, once.
+    # Open rows are indexed on this column, not on ``status``, so a claim (pending → sending)
+    # changes no indexed value and is rewritten in place (HOT; fillfactor 80, migration 0005).
     is_open = models.GeneratedField(
         expression=Q(status__in=OPEN_STATUSES),
         output_field=models.BooleanField(),

@@ -81,13 +81,9 @@ def dispatch(wake) -> int:
     return wanted
 
 
-# A group of due rows claimed in one statement, committed before any of its provider calls: SKIP
-# LOCKED lets drains run side by side without waiting on or sharing rows, and the lock re-reads
-# the status, so of two drains reaching for a row one gets it. The rows come back with what
-# deciding and sending them needs: session, clinic, patient (consent), roster entry and, for
-# push, devices, as they are at claim time. The claim changes no indexed value (the row stays
-# open), so PostgreSQL rewrites each row in place: only the outcome adds index entries. The scan
-# of open rows walks past the rows other drains are sending (a group each, at most).
+# A group of due rows claimed in one statement and committed before any provider call: SKIP
+# LOCKED gives each row to one drain while drains run side by side. The rows come back with what
+# deciding and sending them needs, as it is at claim time.
 _CLAIM_GROUP_SQL = statement(
     """
 WITH picked AS MATERIALIZED (

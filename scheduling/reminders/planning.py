@@ -80,11 +80,9 @@ def _plan(session: Session, channel: str, offsets, now: datetime.datetime):
     return plan
 
 
-# The rules of ``_plan`` in SQL, for every new entry × channel × offset at once: no row passes
-# through Python, so planning a term's rosters costs about what copying the rows in would.
-# ``_plan`` stays the reference (replan_session uses it); tests hold the two to the same answers.
-# ``channels`` limits the rows to channels a patient has just added (``plan_for_channels``); for
-# new entries it is NULL and PostgreSQL folds the test away: their plan is what it was.
+# ``_plan``'s rules in SQL for every new entry × channel × offset at once (no row through
+# Python); ``_plan`` stays the reference and tests hold the two to the same answers.
+# ``channels``: only a patient's newly added channels (``plan_for_channels``); NULL for new entries.
 _PLAN_SQL = statement(
     """
 INSERT INTO {reminder} ({reminder.session}, {reminder.patient}, {reminder.roster_entry},
@@ -150,13 +148,9 @@ FROM (
 )
 
 
-# The given entries that have no reminder yet, as two lists: those whose session and patient
-# have no reminder row at all (nothing they plan can collide with a row of before), and those
-# whose patient has rows for the session already (from a roster entry since removed: ``_PLAN_SQL``
-# must skip what collides with those). A statement of its own, before the INSERT: inside the
-# INSERT the same tests may be planned as a nested loop over a sequential scan of the reminder
-# table (when its statistics say it is empty), rereading the pages the INSERT has just written
-# for every entry: quadratic.
+# The entries with no reminder yet, split by whether their patient already has rows for the
+# session (left by a removed roster entry: ``_PLAN_SQL`` must skip those). Its own statement:
+# inside the INSERT the same tests can be planned as a quadratic nested loop.
 _UNPLANNED_SQL = statement(
     """
 WITH entry AS MATERIALIZED (

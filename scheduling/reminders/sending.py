@@ -53,14 +53,9 @@ class Claimed:
     devices: list | None
 
 
-# The outcomes of a group in one statement: the rows found by primary key (the ids behind a
-# subquery, whose size the planner does not guess: given the array itself, it may prefer reading
-# a small table whole), each row's outcome read off the arrays at its id's position. (Joined to
-# the unnested arrays instead, the planner may, misjudging how many rows are left ``sending``,
-# test every outcome against every row: a group of 200 took 40,000 comparisons.) Only rows still
-# ``sending`` are written (a row marked ``unknown`` meanwhile stays so; the status test is
-# re-read on the row's current version under its lock). ``pending`` with no retry time gives
-# back a claimed row that was not tried (its attempt not counted).
+# A group's outcomes in one statement, each row's read off the arrays at its id's position. Only
+# rows still ``sending`` are written: one marked ``unknown`` meanwhile stays so. ``pending``
+# without a retry time gives back a claimed row that was not tried (its attempt not counted).
 _RECORD_SQL = statement(
     """
 UPDATE {r}
