@@ -370,7 +370,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Programs, enrollments, sessions and reminders for addiction-treatment "
     "clinics. Every error body is {code, detail, fields}.",
     # The API's version: CHANGELOG.md's newest entry (a test holds them together).
-    "VERSION": "1.1.0",
+    "VERSION": "1.2.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SCHEMA_PATH_PREFIX": "/api/v1",

@@ -64,7 +64,7 @@ class MyEnrollmentSerializer(serializers.ModelSerializer):
     )
     offer_expires_at = serializers.SerializerMethodField(
         help_text="When the live offer expires; null when there is none. "
-        + deprecation(since="1.1.0", removal="1.2.0", instead="`offer.expires_at`")
+        + deprecation(since="1.1.0", removal="1.3.0", instead="`offer.expires_at`")
     )
 
     class Meta:
