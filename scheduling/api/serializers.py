@@ -103,7 +103,6 @@ class ClinicReferencesMixin:
 # Read from ``selectors.session_list``'s annotations; the list reads the same fields as rows
 # (``SESSION_ROWS`` over ``selectors.SessionPage``).
 class SessionSerializer(serializers.ModelSerializer):
-
     time_zone = serializers.CharField(read_only=True, help_text="The clinic's IANA time zone.")
     program_name = serializers.CharField(default=None, allow_null=True, read_only=True)
     room_name = serializers.CharField(default=None, allow_null=True, read_only=True)
