@@ -183,8 +183,7 @@ CONSENT_ELEMENTS = {
     "purpose_other": "Describe the other purpose.",
     "categories": "Choose the kinds of information that may be disclosed.",
     "revocation_how": "Say how the patient may revoke this consent.",
-    "expires_on": "Give an expiry date or event (only a treatment, payment and operations "
-    "consent may have none).",
+    "expires_on": "Give an expiry date or an expiry event (42 CFR §2.31).",
     "signer_relation": "A minor's consent needs the signature of a parent, guardian or other "
     "representative.",
     "signer_name": "Give the name of the representative who signed.",

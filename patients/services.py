@@ -437,11 +437,8 @@ def consent_record(
         errors["no_expiry"] = ["Only a treatment, payment and operations consent may have none."]
     elif no_expiry and (expires_on is not None or consent.expiry_event):
         errors["no_expiry"] = ["A consent without expiry has no expiry date or event."]
-    if "expires_on" not in errors and not no_expiry:
-        if expires_on is None and not consent.expiry_event:
-            errors["expires_on"] = ["Give an expiry date or an expiry event (42 CFR §2.31)."]
-        elif expires_on is not None and expires_on < signed_on:
-            errors["expires_on"] = ["A consent cannot expire before it is signed."]
+    if expires_on is not None and expires_on < signed_on:
+        errors["expires_on"] = ["A consent cannot expire before it is signed."]
     if errors:
         raise ValidationError(errors)
     consent.full_clean(exclude=["patient", "recorded_by"], validate_constraints=False)
