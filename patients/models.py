@@ -149,22 +149,126 @@ class PatientContact(models.Model):
         return f"{self.name} ({self.get_kind_display()})"
 
 
+class DisclosureCategory(models.TextChoices):
+    """What a consent lets the clinic disclose (§2.31(a)(3)'s "specific description")."""
+
+    DEMOGRAPHICS = "demographics", "Demographics"
+    ENROLLMENTS = "enrollments", "Enrollments and levels of care"
+    ASSESSMENTS = "assessments", "Assessments"
+    ATTENDANCE = "attendance", "Attendance"
+    AFTERCARE = "aftercare", "Aftercare plan"
+    MEASURES = "measures", "Measures"
+
+
+class DisclosurePurpose(models.TextChoices):
+    TREATMENT = "treatment", "Treatment"
+    PAYMENT = "payment", "Payment"
+    OPERATIONS = "operations", "Health-care operations"
+    PATIENT_REQUEST = "patient_request", "At the patient's request"
+    OTHER = "other", "Other"
+
+
+TPO_PURPOSES = frozenset(
+    {DisclosurePurpose.TREATMENT, DisclosurePurpose.PAYMENT, DisclosurePurpose.OPERATIONS}
+)
+# The expiry event the services recognise; any other event is text a person applies.
+END_OF_TREATMENT = "end_of_treatment"
+ADULT_AGE = 18
+
+# The §2.31 elements a consent must hold, keyed by the field a person fills in to supply it.
+CONSENT_ELEMENTS = {
+    "recipient_names": "Name the recipients, or choose the treatment, payment and operations "
+    "class.",
+    "purposes": "Choose at least one purpose of the disclosure.",
+    "purpose_other": "Describe the other purpose.",
+    "categories": "Choose the kinds of information that may be disclosed.",
+    "revocation_how": "Say how the patient may revoke this consent.",
+    "expires_on": "Give an expiry date or an expiry event (42 CFR §2.31).",
+    "signer_relation": "A minor's consent needs the signature of a parent, guardian or other "
+    "representative.",
+    "signer_name": "Give the name of the representative who signed.",
+    "treatment_conditioned": "Say whether treatment was conditioned on this consent.",
+}
+
+
+def _normalised(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
 class Consent(models.Model):
-    """A written consent to disclose (42 CFR Part 2 §2.31). Enforced on disclosures later."""
+    """A written consent to disclose (42 CFR Part 2 §2.31, as amended in 2024). Disclosures
+    (programs) are refused unless an active, complete consent covers them; a consent recorded
+    before the elements existed migrates with them empty and so permits nothing."""
 
     patient = models.ForeignKey(Patient, on_delete=models.PROTECT, related_name="consents")
     discloser = models.CharField(
         max_length=200, help_text="Who may disclose: the program or clinic named on the form."
     )
+    # A program of the patient's clinic, named by the consent; empty: the whole clinic. A plain
+    # id because patients may not depend on programs: the programs service checks it.
+    discloser_program_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The program that may disclose (empty: the clinic)."
+    )
     information = models.TextField(help_text="How much and what kind of information.")
     recipients = models.TextField(help_text="The persons or organisations it may go to.")
     purpose = models.TextField()
+    recipients_tpo = models.BooleanField(
+        "treatment, payment and operations recipients",
+        default=False,
+        help_text="My treating providers, health plans, third-party payers and those helping "
+        "operate this program.",
+    )
+    recipient_names = ArrayField(
+        models.CharField(max_length=200),
+        default=list,
+        blank=True,
+        help_text="Named organisations or people the records may go to.",
+    )
+    purposes = ArrayField(
+        models.CharField(max_length=16, choices=DisclosurePurpose.choices),
+        default=list,
+        blank=True,
+    )
+    purpose_other = models.TextField(blank=True, help_text="The purpose, when it is 'other'.")
+    categories = ArrayField(
+        models.CharField(max_length=16, choices=DisclosureCategory.choices),
+        default=list,
+        blank=True,
+        help_text="The kinds of information that may be disclosed.",
+    )
+    revocation_how = models.TextField(
+        blank=True, help_text="The right to revoke and how, as told to the patient."
+    )
     expires_on = models.DateField(null=True, blank=True)
     expiry_event = models.CharField(
-        max_length=200, blank=True, help_text="An event or condition on which it expires."
+        max_length=200,
+        blank=True,
+        help_text=f"An event or condition on which it expires ('{END_OF_TREATMENT}' is applied "
+        "by the clinic's services).",
     )
+    no_expiry = models.BooleanField(
+        default=False, help_text="No expiry: allowed only for a treatment/payment/operations one."
+    )
+    signer_relation = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="Empty when the patient signed; else the representative's relation.",
+    )
+    signer_name = models.CharField(max_length=200, blank=True)
     signed_on = models.DateField()
+    treatment_conditioned = models.BooleanField(
+        null=True, blank=True, help_text="Whether treatment was conditioned on this consent."
+    )
     revoked_on = models.DateField(null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
     recorded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
     )
@@ -174,10 +278,23 @@ class Consent(models.Model):
         ordering = ["-signed_on", "-id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(expires_on__isnull=False) | ~Q(expiry_event=""),
+                condition=Q(expires_on__isnull=False) | ~Q(expiry_event="") | Q(no_expiry=True),
                 name="consent_has_expiry",
                 violation_error_code="consent_needs_expiry",
                 violation_error_message="A consent needs an expiry date or an expiry event.",
+            ),
+            models.CheckConstraint(
+                condition=Q(no_expiry=False) | Q(recipients_tpo=True),
+                name="consent_no_expiry_only_tpo",
+                violation_error_code="consent_needs_expiry",
+                violation_error_message="Only a treatment, payment and operations consent may "
+                "have no expiry.",
+            ),
+            models.CheckConstraint(
+                condition=Q(no_expiry=False) | Q(expires_on__isnull=True, expiry_event=""),
+                name="consent_no_expiry_alone",
+                violation_error_code="consent_expiry_ambiguous",
+                violation_error_message="A consent without expiry has no expiry date or event.",
             ),
             models.CheckConstraint(
                 condition=Q(expires_on__isnull=True) | Q(expires_on__gte=F("signed_on")),
@@ -189,15 +306,116 @@ class Consent(models.Model):
                 name="consent_revoked_after_signing",
                 violation_error_message="A consent cannot be revoked before it is signed.",
             ),
+            models.CheckConstraint(
+                condition=Q(purposes__contained_by=DisclosurePurpose.values),
+                name="consent_purposes_known",
+                violation_error_code="unknown_purpose",
+                violation_error_message="Unknown purpose of disclosure.",
+            ),
+            models.CheckConstraint(
+                condition=Q(categories__contained_by=DisclosureCategory.values),
+                name="consent_categories_known",
+                violation_error_code="unknown_category",
+                violation_error_message="Unknown category of information.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(purposes__contains=[DisclosurePurpose.OTHER]) | ~Q(purpose_other=""),
+                name="consent_other_purpose_described",
+                violation_error_code="purpose_other_missing",
+                violation_error_message="Describe the other purpose.",
+            ),
+            models.CheckConstraint(
+                condition=Q(signer_relation="") | ~Q(signer_name=""),
+                name="consent_representative_named",
+                violation_error_code="signer_name_missing",
+                violation_error_message="Give the name of the representative who signed.",
+            ),
+            models.CheckConstraint(
+                condition=Q(revoked_at__isnull=True) | Q(revoked_on__isnull=False),
+                name="consent_revoked_at_has_date",
+                violation_error_message="A recorded revocation has its date.",
+            ),
         ]
 
     def __str__(self):
-        return f"Consent of {self.signed_on} to {self.recipients[:40]}"
+        return f"Consent of {self.signed_on} to {self.recipients_display()[:40]}"
 
-    def is_active_on(self, day) -> bool:
+    def recipients_display(self) -> str:
+        names = list(self.recipient_names)
+        if self.recipients_tpo:
+            names.insert(0, "treating providers, health plans, payers and program operations")
+        return "; ".join(names) or self.recipients
+
+    def expires_at_end_of_treatment(self) -> bool:
+        return _normalised(self.expiry_event).replace(" ", "_") == END_OF_TREATMENT
+
+    def is_active_on(self, day, *, in_treatment: bool = True) -> bool:
+        """Signed, not revoked, not expired on ``day`` (the clinic's date); an end-of-treatment
+        consent also needs the patient still in treatment, which the caller knows."""
+        if day < self.signed_on:
+            return False
         if self.revoked_on is not None and self.revoked_on <= day:
             return False
+        if self.expires_at_end_of_treatment() and not in_treatment:
+            return False
         return self.expires_on is None or day <= self.expires_on
+
+    def is_minor_signature(self) -> bool:
+        born = self.patient.date_of_birth
+        signed = self.signed_on
+        age = signed.year - born.year - ((signed.month, signed.day) < (born.month, born.day))
+        return age < ADULT_AGE
+
+    def missing_elements(self) -> list[str]:
+        """The §2.31 elements this consent lacks (keys of ``CONSENT_ELEMENTS``); empty when
+        complete. Only a complete consent permits a disclosure."""
+        missing = []
+        if not self.recipients_tpo and not any(n.strip() for n in self.recipient_names):
+            missing.append("recipient_names")
+        if not self.purposes:
+            missing.append("purposes")
+        elif DisclosurePurpose.OTHER in self.purposes and not self.purpose_other.strip():
+            missing.append("purpose_other")
+        if not self.categories:
+            missing.append("categories")
+        if not self.revocation_how.strip():
+            missing.append("revocation_how")
+        has_expiry = self.expires_on is not None or bool(self.expiry_event.strip())
+        if not has_expiry and not (self.no_expiry and self.recipients_tpo):
+            missing.append("expires_on")
+        if not self.signer_relation.strip() and self.is_minor_signature():
+            missing.append("signer_relation")
+        if self.signer_relation.strip() and not self.signer_name.strip():
+            missing.append("signer_name")
+        if self.treatment_conditioned is None:
+            missing.append("treatment_conditioned")
+        return missing
+
+    def covers(
+        self, *, recipient: str, purpose: str, categories, on, in_treatment: bool = True
+    ) -> list[str]:
+        """What this consent does not permit of a disclosure to ``recipient`` for ``purpose``
+        of ``categories`` on the clinic's date ``on``, one sentence each; empty: covered."""
+        problems = [f"incomplete: {CONSENT_ELEMENTS[e]}" for e in self.missing_elements()]
+        if self.revoked_on is not None and self.revoked_on <= on:
+            problems.append(f"revoked on {self.revoked_on}")
+        elif not self.is_active_on(on, in_treatment=in_treatment):
+            if on < self.signed_on:
+                problems.append(f"not signed until {self.signed_on}")
+            elif self.expires_on is not None and on > self.expires_on:
+                problems.append(f"expired on {self.expires_on}")
+            else:
+                problems.append("expired at the end of treatment")
+        named = {_normalised(n) for n in self.recipient_names}
+        tpo = self.recipients_tpo and purpose in TPO_PURPOSES
+        if _normalised(recipient) not in named and not tpo:
+            problems.append(f"recipient not named: {recipient}")
+        if purpose not in self.purposes:
+            problems.append(f"purpose not listed: {purpose}")
+        for category in categories:
+            if category not in self.categories:
+                problems.append(f"category not covered: {category}")
+        return problems
 
 
 class Severity(models.TextChoices):

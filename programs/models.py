@@ -17,7 +17,13 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from clinic.models import record_version_field
-from patients.models import Level, ReminderChannel, Track
+from patients.models import (
+    DisclosureCategory,
+    DisclosurePurpose,
+    Level,
+    ReminderChannel,
+    Track,
+)
 
 LEVEL_INTENSITY = {Level.RESIDENTIAL: 4, Level.PHP: 3, Level.IOP: 2, Level.OUTPATIENT: 1}
 
@@ -818,3 +824,84 @@ class CheckIn(models.Model):
     @property
     def is_risky(self) -> bool:
         return self.used_substance or self.craving >= self.RISKY_CRAVING
+
+
+# Disclosures --------------------------------------------------------------------------------------
+
+
+class Disclosure(models.Model):
+    """A disclosure of the patient's records outside the clinic (42 CFR Part 2), as the
+    accounting of §2.25 needs it: when, to whom and where, what, why, under which consent, by
+    whom. Written only by ``disclosure_create`` once a consent covers it; the database refuses
+    UPDATE and DELETE (migration 0015), as for the audit trail."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="disclosures", editable=False
+    )
+    consent = models.ForeignKey(
+        "patients.Consent", on_delete=models.PROTECT, related_name="disclosures", editable=False
+    )
+    recipient_name = models.CharField(max_length=200, editable=False)
+    recipient_address = models.TextField(blank=True, editable=False)
+    purpose = models.CharField(max_length=16, choices=DisclosurePurpose.choices, editable=False)
+    purpose_other = models.TextField(blank=True, editable=False)
+    categories = ArrayField(
+        models.CharField(max_length=16, choices=DisclosureCategory.choices), editable=False
+    )
+    description = models.TextField(
+        editable=False, help_text="What was sent, e.g. 'FHIR R4 Bundle: Patient, EpisodeOfCare'."
+    )
+    # The period of attendance sent (empty: the whole record).
+    window_start = models.DateField(null=True, blank=True, editable=False)
+    window_end = models.DateField(null=True, blank=True, editable=False)
+    disclosed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    disclosed_at = models.DateTimeField(editable=False)
+    # What prompted it: a step-down or a discharge hands the patient to the next provider.
+    transition = models.ForeignKey(
+        Transition,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disclosures",
+        editable=False,
+    )
+    enrollment = models.ForeignKey(
+        Enrollment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="disclosures",
+        editable=False,
+    )
+
+    class Meta:
+        ordering = ["-disclosed_at", "-id"]
+        indexes = [
+            models.Index(fields=["patient", "-disclosed_at"], name="disclosure_patient_newest"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(categories=[]) & Q(categories__contained_by=DisclosureCategory.values),
+                name="disclosure_categories_known",
+                violation_error_code="unknown_category",
+                violation_error_message="A disclosure sends at least one known category.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(purpose=DisclosurePurpose.OTHER) | ~Q(purpose_other=""),
+                name="disclosure_other_purpose_described",
+                violation_error_code="purpose_other_missing",
+                violation_error_message="Describe the other purpose.",
+            ),
+            models.CheckConstraint(
+                condition=Q(window_start__isnull=True)
+                | Q(window_end__isnull=True)
+                | Q(window_end__gte=F("window_start")),
+                name="disclosure_window_ordered",
+                violation_error_message="The window ends after it starts.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Disclosure of {self.disclosed_at:%Y-%m-%d} to {self.recipient_name}"
