@@ -114,6 +114,8 @@ APPOINTMENT_STATUS = {
     "absent": "noshow",
     "excused": "cancelled",
 }
+# The patient's answer in the app (RosterEntry.response) → Appointment.participant.status.
+PARTICIPANT_STATUS = {"none": "needs-action", "confirmed": "accepted", "declined": "declined"}
 ASAM_LEVEL = {
     Level.RESIDENTIAL: "3.1–3.7",
     Level.PHP: "2.5",
@@ -207,15 +209,23 @@ class _BundleBuilder:
         consent_ref = self.add_consent()
         self.section("Scope of the consent (§2.32(b))", self.consent_scope(), [consent_ref])
         if DEMOGRAPHICS in self.categories:
-            self.section("Demographics", "The patient's identity and contact details.", [])
+            self.section(
+                "Demographics", "The patient's identity and contact details.", [self.subject]
+            )
         if ENROLLMENTS in self.categories:
-            self.section("Enrollments and levels of care", "", self.add_episodes())
+            episodes = self.add_episodes()
+            self.section(
+                "Enrollments and levels of care", f"{len(episodes)} enrollments.", episodes
+            )
         if ASSESSMENTS in self.categories:
-            self.section("Assessments", "", self.add_assessments())
+            assessments = self.add_assessments()
+            self.section("Assessments", f"{len(assessments)} assessments.", assessments)
         if ATTENDANCE in self.categories:
-            self.section("Attendance", self.window_text(), self.add_appointments())
+            appointments = self.add_appointments()
+            self.section("Attendance", self.window_text(len(appointments)), appointments)
         if AFTERCARE in self.categories:
-            self.section("Aftercare plan", "", self.add_care_plans())
+            plans = self.add_care_plans()
+            self.section("Aftercare plan", "The aftercare plans and their goals.", plans)
         if MEASURES in self.categories:
             self.section("Measures", "No measures are recorded.")
         composition = self.composition()
@@ -375,10 +385,7 @@ class _BundleBuilder:
         recipients = [*(consent.recipient_names or ())]
         if consent.recipients_tpo:
             recipients.append(TPO_CLASS)
-        purposes = [
-            consent.purpose_other if p == "other" else p.replace("_", " ")
-            for p in consent.purposes or ()
-        ]
+        purposes = [self.purpose_text(p, consent.purpose_other) for p in consent.purposes or ()]
         if consent.expires_on:
             expiry = f"on {consent.expires_on.isoformat()}"
         elif consent.expiry_event:
@@ -396,14 +403,18 @@ class _BundleBuilder:
             f"Expires {expiry}.",
             f"Right to revoke: {consent.revocation_how}",
             f"This disclosure: {'; '.join(self.categories) or 'no records'}, "
-            f"for {self.disclosure.purpose.replace('_', ' ')}.",
+            f"for {self.purpose_text(self.disclosure.purpose, self.disclosure.purpose_other)}.",
         ]
         return "\n".join(lines)
 
-    def window_text(self) -> str:
+    @staticmethod
+    def purpose_text(purpose: str, other: str) -> str:
+        return (other or "other") if purpose == "other" else purpose.replace("_", " ")
+
+    def window_text(self, count: int) -> str:
         start, end = self.disclosure.window_start, self.disclosure.window_end
         return (
-            f"Sessions from {start.isoformat() if start else 'the first'} "
+            f"{count} sessions from {start.isoformat() if start else 'the first'} "
             f"to {end.isoformat() if end else 'the last'}."
         )
 
@@ -526,7 +537,9 @@ class _BundleBuilder:
                 "description": session.title,
                 "start": _instant(session.starts_at),
                 "end": _instant(session.ends_at),
-                "participant": [{"actor": self.subject, "status": "accepted"}],
+                "participant": [
+                    {"actor": self.subject, "status": PARTICIPANT_STATUS[entry.response]}
+                ],
             }
             refs.append(self.add("Appointment", entry.pk, body))
         return refs

@@ -12,6 +12,7 @@ from tests.factories import (
     EnrollmentFactory,
     PatientFactory,
     ProgramFactory,
+    app_account,
     staff_user,
 )
 from tests.programs.fhir.helpers import at, complete
@@ -91,6 +92,12 @@ def history(clinic):
                 ("outside", 20, 18),
             )
         }
+    with time_machine.travel(at(day(10), 12, zone), tick=False):
+        app_user = app_account(dana)
+        for name, response in (("present", "confirmed"), ("excused", "declined")):
+            scheduling_services.session_respond(
+                actor=app_user, session=sessions[name], patient=dana, response=response
+            )
     with time_machine.travel(at(day(13), 10, zone), tick=False):
         scheduling_services.session_cancel(actor=clinician, session=sessions["cancelled"])
     with time_machine.travel(at(day(15), 10, zone), tick=False):

@@ -5,7 +5,7 @@ import html
 
 import pytest
 
-from programs.fhir import PART2_NOTICE, disclosure_bundle
+from programs.fhir import PART2_NOTICE, TPO_CLASS, disclosure_bundle
 from tests.programs.fhir.helpers import (
     ALL_CATEGORIES,
     R4_STATUSES,
@@ -219,3 +219,41 @@ def test_a_representatives_signature_names_the_related_person(history):
     assert person["relationship"] == [{"text": "guardian"}]
     assert resource["performer"] == [{"reference": f"urn:uuid:{person['id']}"}]
     assert set(references(bundle)) <= {entry["fullUrl"] for entry in bundle["entry"]}
+
+
+def test_a_tpo_consent_names_the_class_and_its_purposes(history):
+    consent = history["consent"]
+    consent.recipients_tpo = True
+    consent.recipient_names = []
+    consent.purposes = ["treatment", "payment", "operations", "other"]
+    consent.purpose_other = "Sober-living house placement"
+    consent.expiry_event = ""
+    consent.no_expiry = True
+    sent = disclosure(
+        history["patient"],
+        consent,
+        categories=["demographics"],
+        disclosed_at=history["disclosed_at"],
+    )
+    bundle = validated(disclosure_bundle(sent))
+    (resource,) = resources(bundle, "Consent")
+    provision = resource["provision"]
+    assert [a["reference"]["display"] for a in provision["actor"]] == [TPO_CLASS]
+    assert [p.get("code", p["display"]) for p in provision["purpose"]] == [
+        "TREAT",
+        "HPAYMT",
+        "HOPERAT",
+        "Sober-living house placement",
+    ]
+    scope = bundle["entry"][0]["resource"]["section"][1]["text"]["div"]
+    assert "Expires never" in scope
+    assert "Sober-living house placement" in scope
+
+
+def test_the_patients_answer_in_the_app_is_the_participants_status(bundle):
+    answers = {
+        a["description"]: a["participant"][0]["status"] for a in resources(bundle, "Appointment")
+    }
+    assert answers["Lantern skills group present"] == "accepted"
+    assert answers["Lantern skills group excused"] == "declined"
+    assert answers["Lantern skills group absent"] == "needs-action"
