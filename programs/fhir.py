@@ -160,6 +160,9 @@ class _BundleBuilder:
         self.patient = disclosure.patient
         self.consent = disclosure.consent
         self.categories = categories_sent(disclosure)
+        self.clinic = self.patient.clinic
+        # The clinic's dates: the consent's active day and the attendance window.
+        self.zone = self.clinic.zone
         self.entries: list[dict] = []
         self.sections: list[dict] = []
 
@@ -167,9 +170,6 @@ class _BundleBuilder:
 
     def uuid_for(self, kind: str, key) -> str:
         return str(uuid.uuid5(NAMESPACE, f"disclosure/{self.disclosure.id}/{kind}/{key}"))
-
-    def ref(self, kind: str, key) -> dict:
-        return {"reference": f"urn:uuid:{self.uuid_for(kind, key)}"}
 
     def add(self, resource_type: str, key, body: dict) -> dict:
         resource_id = self.uuid_for(resource_type, key)
@@ -199,10 +199,8 @@ class _BundleBuilder:
     # The bundle -------------------------------------------------------------------------------
 
     def build(self) -> dict:
-        clinic = self.patient.clinic
-        self.zone = clinic.zone
         self.organization = self.add(
-            "Organization", clinic.pk, {"active": True, "name": clinic.name}
+            "Organization", self.clinic.pk, {"active": True, "name": self.clinic.name}
         )
         self.subject = self.add("Patient", self.patient.pk, self.patient_body())
         self.section("Notice: 42 CFR Part 2 (§2.32)", PART2_NOTICE)
@@ -301,14 +299,14 @@ class _BundleBuilder:
             "period": _period(consent.signed_on, consent.expires_on),
             "actor": self.consent_actors(),
             "purpose": self.consent_purposes(),
+            "class": [
+                {"system": "http://hl7.org/fhir/resource-types", "code": resource_type}
+                for category in consent.categories or ()
+                for resource_type in CATEGORY_RESOURCES.get(category, ())
+            ],
         }
-        classes = [
-            {"system": "http://hl7.org/fhir/resource-types", "code": resource_type}
-            for category in consent.categories or ()
-            for resource_type in CATEGORY_RESOURCES.get(category, ())
-        ]
-        if classes:
-            provision["class"] = classes
+        # FHIR JSON has no empty arrays: an element without values is left out.
+        provision = {key: value for key, value in provision.items() if value != []}
         performer = self.subject
         if consent.signer_relation:
             performer = self.add(

@@ -75,9 +75,21 @@ def complete(consent, **elements):
 
 
 def validated(bundle: dict) -> dict:
-    """``bundle`` after the R4B models accepted it (a round trip through JSON, as it is sent)."""
+    """``bundle`` after the R4B models accepted it (a round trip through JSON, as it is sent),
+    and with no empty element (FHIR JSON leaves out what has no value; the models accept it)."""
     Bundle.model_validate(json.loads(json.dumps(bundle)))
+    assert empty_elements(bundle) == []
     return bundle
+
+
+def empty_elements(node, path="Bundle") -> list[str]:
+    if node in ([], {}, "", None):
+        return [path]
+    if isinstance(node, dict):
+        return [e for key, value in node.items() for e in empty_elements(value, f"{path}.{key}")]
+    if isinstance(node, list):
+        return [e for n, value in enumerate(node) for e in empty_elements(value, f"{path}[{n}]")]
+    return []
 
 
 def resources(bundle: dict, resource_type: str | None = None) -> list[dict]:

@@ -85,3 +85,21 @@ def test_measures_export_nothing_yet(history):
         "Patient",
         "Consent",
     }
+
+
+def test_a_consent_without_its_elements_sends_no_records(history):
+    """An old consent migrated without its §2.31 elements permits nothing: were it ever handed
+    to the builder, the bundle holds the notice, the clinic, the bare patient and the consent."""
+    consent = history["consent"]
+    for name in ("recipient_names", "purposes", "categories"):
+        setattr(consent, name, [])
+    consent.revocation_how = ""
+    bundle = bundle_of(history, ALL_CATEGORIES, consented=[])
+    assert {r["resourceType"] for r in resources(bundle)} == {
+        "Composition",
+        "Organization",
+        "Patient",
+        "Consent",
+    }
+    (resource,) = resources(bundle, "Consent")
+    assert set(resource["provision"]) == {"type", "period"}
