@@ -143,6 +143,11 @@ def seed_demo_patients(*, clinic: Clinic, actor) -> list[Patient]:
             information="Dates of attendance and progress summary",
             recipients="Primary care physician",
             purpose="Coordination of care",
+            recipients_tpo=True,
+            purposes=["treatment"],
+            categories=["demographics", "enrollments", "attendance", "aftercare"],
+            revocation_how="In writing or in person at the front desk, at any time.",
+            treatment_conditioned=False,
             # Dated from the seeding day: a fixed date would be "in the future" on some machine.
             signed_on=clinic.today() - datetime.timedelta(days=30),
             expiry_event="End of treatment",

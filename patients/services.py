@@ -22,6 +22,7 @@ from clinic.sql import Table, statement
 from clinic.versions import refresh_version, require_version
 from patients import activation, hooks
 from patients.models import (
+    CONSENT_ELEMENTS,
     DIMENSIONS,
     ActivationCode,
     Assessment,
@@ -384,32 +385,63 @@ def consent_record(
     *,
     actor,
     patient: Patient,
-    information: str,
-    recipients: str,
-    purpose: str,
     signed_on: datetime.date,
+    information: str = "",
+    recipients: str = "",
+    purpose: str = "",
     expires_on: datetime.date | None = None,
     expiry_event: str = "",
     discloser: str = "",
+    discloser_program_id: int | None = None,
+    recipients_tpo: bool = False,
+    recipient_names: Collection[str] = (),
+    purposes: Collection[str] = (),
+    purpose_other: str = "",
+    categories: Collection[str] = (),
+    revocation_how: str = "",
+    no_expiry: bool = False,
+    signer_relation: str = "",
+    signer_name: str = "",
+    treatment_conditioned: bool | None = None,
 ) -> Consent:
+    """Record a signed consent. It must hold every §2.31 element: an incomplete one is refused
+    with a field error per missing element (a consent that cannot permit anything is not kept).
+    ``discloser_program_id`` is checked by the programs service that uses the consent."""
+    names = list(dict.fromkeys(" ".join(n.split()) for n in recipient_names if n.strip()))
     consent = Consent(
         patient=patient,
         discloser=discloser or patient.clinic.name,
+        discloser_program_id=discloser_program_id,
         information=information,
-        recipients=recipients,
-        purpose=purpose,
+        recipients=recipients or "; ".join(names),
+        purpose=purpose or purpose_other,
+        recipients_tpo=recipients_tpo,
+        recipient_names=names,
+        purposes=list(dict.fromkeys(purposes)),
+        purpose_other=purpose_other.strip(),
+        categories=list(dict.fromkeys(categories)),
+        revocation_how=revocation_how.strip(),
         signed_on=signed_on,
         expires_on=expires_on,
-        expiry_event=expiry_event or "",
+        expiry_event=(expiry_event or "").strip(),
+        no_expiry=no_expiry,
+        signer_relation=signer_relation.strip(),
+        signer_name=signer_name.strip(),
+        treatment_conditioned=treatment_conditioned,
         recorded_by=actor,
     )
-    errors = {}
+    errors = {element: [CONSENT_ELEMENTS[element]] for element in consent.missing_elements()}
     if signed_on > patient.clinic.today():
         errors["signed_on"] = ["A consent cannot be signed in the future."]
-    if expires_on is None and not consent.expiry_event:
-        errors["expires_on"] = ["Give an expiry date or an expiry event (42 CFR §2.31)."]
-    elif expires_on is not None and expires_on < signed_on:
-        errors["expires_on"] = ["A consent cannot expire before it is signed."]
+    if no_expiry and not recipients_tpo:
+        errors["no_expiry"] = ["Only a treatment, payment and operations consent may have none."]
+    elif no_expiry and (expires_on is not None or consent.expiry_event):
+        errors["no_expiry"] = ["A consent without expiry has no expiry date or event."]
+    if "expires_on" not in errors and not no_expiry:
+        if expires_on is None and not consent.expiry_event:
+            errors["expires_on"] = ["Give an expiry date or an expiry event (42 CFR §2.31)."]
+        elif expires_on is not None and expires_on < signed_on:
+            errors["expires_on"] = ["A consent cannot expire before it is signed."]
     if errors:
         raise ValidationError(errors)
     consent.full_clean(exclude=["patient", "recorded_by"], validate_constraints=False)
@@ -418,17 +450,35 @@ def consent_record(
     return consent
 
 
+def _consent_lock(consent: Consent) -> Consent:
+    return (
+        Consent.objects.select_for_update(of=("self",))
+        .select_related("patient__clinic")
+        .get(pk=consent.pk)
+    )
+
+
 @transaction.atomic
-def consent_revoke(*, actor, consent: Consent, revoked_on: datetime.date) -> Consent:
-    consent = Consent.objects.select_for_update().select_related("patient").get(pk=consent.pk)
+def consent_revoke(
+    *, actor, consent: Consent, revoked_on: datetime.date | None = None, now=None
+) -> Consent:
+    """Revoke a consent from ``revoked_on`` (default: the clinic's today): it permits nothing
+    from that day. Recorded, never deleted. The row lock serialises it with a disclosure that
+    checks this consent, so no disclosure is made under it once the revocation commits."""
+    now = now or timezone.now()
+    consent = _consent_lock(consent)
     if consent.revoked_on is not None:
         raise Conflict(
             f"This consent was already revoked on {consent.revoked_on}.", code="already_revoked"
         )
+    if revoked_on is None:
+        revoked_on = consent.patient.clinic.today(now)
     if revoked_on < consent.signed_on:
         raise ValidationError({"revoked_on": ["A consent cannot be revoked before it is signed."]})
     consent.revoked_on = revoked_on
-    consent.save(update_fields=["revoked_on"])
+    consent.revoked_by = actor
+    consent.revoked_at = now
+    consent.save(update_fields=["revoked_on", "revoked_by", "revoked_at"])
     audit_record(actor=actor, action=AuditAction.UPDATE, obj=consent, patient=consent.patient)
     return consent
 

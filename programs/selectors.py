@@ -16,6 +16,7 @@ from programs.models import (
     AftercarePlanStatus,
     BedAssignment,
     CheckIn,
+    Disclosure,
     Enrollment,
     EnrollmentStatus,
     EnrollmentStatusChange,
@@ -249,3 +250,39 @@ def bed_board(*, user) -> list[dict]:
         }
         for bed in beds
     ]
+
+
+# Disclosures --------------------------------------------------------------------------------------
+
+# How far back the patient's own accounting of disclosures reaches (42 CFR §2.24: three years).
+ACCOUNTING_YEARS = 3
+
+
+def disclosure_list(*, user) -> QuerySet[Disclosure]:
+    """Disclosures of the caller's clinics' patients, newest first."""
+    return (
+        Disclosure.objects.filter(patient__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("patient", "disclosed_by")
+        .order_by("-disclosed_at", "-id")
+    )
+
+
+def disclosure_list_of_patient(*, patient) -> QuerySet[Disclosure]:
+    """The accounting of one patient's disclosures, newest first."""
+    return (
+        Disclosure.objects.filter(patient=patient)
+        .select_related("patient", "disclosed_by")
+        .order_by("-disclosed_at", "-id")
+    )
+
+
+def disclosure_accounting_of_patient(*, patient, now: datetime.datetime) -> QuerySet[Disclosure]:
+    """What the patient may ask to see (§2.24): their disclosures of the last three years up to
+    ``now``, newest first."""
+    try:
+        since = now.replace(year=now.year - ACCOUNTING_YEARS)
+    except ValueError:  # 29 February
+        since = now.replace(year=now.year - ACCOUNTING_YEARS, day=28)
+    return Disclosure.objects.filter(patient=patient, disclosed_at__gte=since).order_by(
+        "-disclosed_at", "-id"
+    )

@@ -8,7 +8,11 @@ contact details reminders go to, their reminder channels, and the clinic's *publ
 time zone (the neutral name that reminders carry; the clinic's internal name may reveal
 treatment). Left out on purpose: the MRN and date of birth (staff identifiers and identity
 checks, e.g. activation; a lost phone should not give them away), who recorded the consent
-(staff accounts), the contacts and consents (staff-kept records), and every internal timestamp.
+(staff accounts), the contacts (staff-kept records), and every internal timestamp.
+
+The patient's Part 2 consents are theirs to see and to revoke (42 CFR §2.31: the right to
+revoke): ``me/consents/`` lists them with what each permits, and a revocation applies from the
+clinic's today, through the same service as staff use, so no disclosure is made under it after.
 
 Preferences change only ``reminder_channels``, through ``patients.services.patient_update`` with
 the patient's own account as the actor, so the same rules hold as for staff (SMS needs a phone,
@@ -17,19 +21,20 @@ e-mail an address). Any other field in the body (``mrn``, ``clinic``, ``first_na
 at the front desk, where identity is checked.
 """
 
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.api.mixins import NoStoreMixin
+from clinic.api.mixins import NoStoreMixin, PatientDataMixin
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.utils import validated
 from clinic.models import AuditAction
 from clinic.services import audit_record
 from patients import selectors, services
 from patients.api.serializers import reminder_channels_field
-from patients.models import Patient, ReminderChannel
+from patients.models import Consent, Patient, ReminderChannel
 
 # Serializers --------------------------------------------------------------------------------------
 
@@ -60,6 +65,37 @@ def available_channels(patient: Patient) -> list[str]:
         if (channel != ReminderChannel.EMAIL or patient.email)
         and (channel != ReminderChannel.SMS or patient.phone)
     ]
+
+
+class MyConsentSerializer(serializers.ModelSerializer):
+    is_active = serializers.SerializerMethodField(
+        help_text="Signed, and neither revoked nor expired by date today."
+    )
+
+    class Meta:
+        model = Consent
+        fields = [
+            "id",
+            "discloser",
+            "recipients_tpo",
+            "recipient_names",
+            "purposes",
+            "purpose_other",
+            "categories",
+            "revocation_how",
+            "expires_on",
+            "expiry_event",
+            "no_expiry",
+            "signer_relation",
+            "signer_name",
+            "signed_on",
+            "revoked_on",
+            "is_active",
+        ]
+        read_only_fields = fields
+
+    def get_is_active(self, consent) -> bool:
+        return consent.is_active_on(consent.patient.clinic.today())
 
 
 class MyPreferencesSerializer(serializers.Serializer):
@@ -127,3 +163,29 @@ class MyPreferencesView(NoStoreMixin, APIView):
         # A change is audited as an update; no change as a read (the service does both).
         patient = services.patient_update(actor=request.user, patient=patient, **changes)
         return Response(MyPreferencesSerializer(patient).data)
+
+
+class MyConsentsView(PatientDataMixin, generics.ListAPIView):
+    """The patient's Part 2 consents, newest first: to whom, why, what, until when."""
+
+    permission_classes = [IsPatient]
+    serializer_class = MyConsentSerializer
+    filter_backends = []
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):
+            return Consent.objects.none()
+        return selectors.consent_list(patient=self.request.user.patient)
+
+
+class MyConsentRevokeView(NoStoreMixin, APIView):
+    """The patient revokes one of their consents from today: it permits no disclosure from now
+    on. 409 `already_revoked` when it was."""
+
+    permission_classes = [IsPatient]
+
+    @extend_schema(request=None, responses=MyConsentSerializer)
+    def post(self, request, pk=None):
+        consent = get_object_or_404(selectors.consent_list(patient=request.user.patient), pk=pk)
+        consent = services.consent_revoke(actor=request.user, consent=consent)
+        return Response(MyConsentSerializer(consent).data)

@@ -13,6 +13,8 @@ from patients.models import (
     Consent,
     ContactKind,
     CoOccurring,
+    DisclosureCategory,
+    DisclosurePurpose,
     Level,
     Patient,
     PatientContact,
@@ -152,7 +154,22 @@ class PatientUpdateSerializer(serializers.Serializer):
 
 class ConsentSerializer(serializers.ModelSerializer):
     recorded_by = serializers.CharField(source="recorded_by.username", read_only=True)
-    is_active = serializers.SerializerMethodField()
+    revoked_by = serializers.CharField(
+        source="revoked_by.username", read_only=True, allow_null=True, default=None
+    )
+    discloser_program = serializers.IntegerField(
+        source="discloser_program_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The program that may disclose; null: the clinic.",
+    )
+    is_active = serializers.SerializerMethodField(
+        help_text="Signed, and neither revoked nor expired by date today."
+    )
+    missing_elements = serializers.SerializerMethodField(
+        help_text="The 42 CFR §2.31 elements the consent lacks (consents recorded before they "
+        "existed); a consent with any missing permits no disclosure."
+    )
 
     class Meta:
         model = Consent
@@ -160,14 +177,28 @@ class ConsentSerializer(serializers.ModelSerializer):
             "id",
             "patient",
             "discloser",
+            "discloser_program",
             "information",
             "recipients",
             "purpose",
+            "recipients_tpo",
+            "recipient_names",
+            "purposes",
+            "purpose_other",
+            "categories",
+            "revocation_how",
             "expires_on",
             "expiry_event",
+            "no_expiry",
+            "signer_relation",
+            "signer_name",
             "signed_on",
+            "treatment_conditioned",
             "revoked_on",
+            "revoked_by",
+            "revoked_at",
             "is_active",
+            "missing_elements",
             "recorded_by",
             "created_at",
         ]
@@ -176,16 +207,89 @@ class ConsentSerializer(serializers.ModelSerializer):
     def get_is_active(self, consent) -> bool:
         return consent.is_active_on(consent.patient.clinic.today())
 
+    def get_missing_elements(self, consent) -> list[str]:
+        return consent.missing_elements()
+
 
 class ConsentCreateSerializer(serializers.Serializer):
+    """A signed consent with the 42 CFR §2.31 elements; one missing is a 400 naming it."""
+
     discloser = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    discloser_program = serializers.IntegerField(
+        source="discloser_program_id",
+        min_value=1,
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="A program of the clinic that may disclose; null: the clinic.",
+    )
     information = serializers.CharField(max_length=TEXT_MAX)
     recipients = serializers.CharField(max_length=TEXT_MAX)
     purpose = serializers.CharField(max_length=TEXT_MAX)
+    recipients_tpo = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text='The single class "my treating providers, health plans, third-party payers '
+        'and those helping operate this program" (treatment, payment, operations only).',
+    )
+    recipient_names = serializers.ListField(
+        child=serializers.CharField(max_length=200),
+        required=False,
+        default=list,
+        max_length=50,
+        help_text="Named organisations or people.",
+    )
+    purposes = serializers.ListField(
+        child=serializers.ChoiceField(choices=DisclosurePurpose.choices),
+        required=False,
+        default=list,
+        max_length=len(DisclosurePurpose.values),
+    )
+    purpose_other = serializers.CharField(
+        max_length=TEXT_MAX, required=False, allow_blank=True, default=""
+    )
+    categories = serializers.ListField(
+        child=serializers.ChoiceField(choices=DisclosureCategory.choices),
+        required=False,
+        default=list,
+        max_length=len(DisclosureCategory.values),
+        help_text="The kinds of information that may be disclosed.",
+    )
+    revocation_how = serializers.CharField(
+        max_length=TEXT_MAX,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The right to revoke and how, as told to the patient.",
+    )
     signed_on = serializers.DateField()
     expires_on = serializers.DateField(required=False, allow_null=True, default=None)
     expiry_event = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="`end_of_treatment` (applied by the clinic), or an event in words.",
+    )
+    no_expiry = serializers.BooleanField(
+        required=False, default=False, help_text="Allowed only for a `recipients_tpo` consent."
+    )
+    signer_relation = serializers.CharField(
+        max_length=100,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="Empty: the patient signed; else the representative's relation (a minor's "
+        "consent needs one).",
+    )
+    signer_name = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
+    )
+    treatment_conditioned = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=None,
+        help_text="Whether treatment was conditioned on signing (required).",
     )
 
 

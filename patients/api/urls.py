@@ -28,4 +28,10 @@ urlpatterns = [
     path("webhooks/sms/", InboundSmsWebhookView.as_view(), name="webhook-sms-inbound"),
     path("me/", me.MyProfileView.as_view(), name="me"),
     path("me/preferences/", me.MyPreferencesView.as_view(), name="me-preferences"),
+    path("me/consents/", me.MyConsentsView.as_view(), name="me-consents"),
+    path(
+        "me/consents/<int:pk>/revoke/",
+        me.MyConsentRevokeView.as_view(),
+        name="me-consent-revoke",
+    ),
 ]

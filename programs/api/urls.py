@@ -1,10 +1,11 @@
 """The programs' API under ``/api/v1/``: programs, enrollments and transitions, aftercare plans,
-the census and step-down reports, and the patient's own enrollments and aftercare (``me/...``)."""
+the census and step-down reports, disclosures with their FHIR bundles, and the patient's own
+enrollments, aftercare and accounting of disclosures (``me/...``)."""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from programs.api import aftercare, me, reports, views
+from programs.api import aftercare, disclosures, me, reports, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -20,4 +21,15 @@ urlpatterns = [
     path("me/enrollments/", me.MyEnrollmentsView.as_view(), name="me-enrollments"),
     path("me/aftercare-plan/", me.MyAftercarePlanView.as_view(), name="me-aftercare-plan"),
     path("me/check-ins/", me.MyCheckInsView.as_view(), name="me-check-ins"),
+    path(
+        "patients/<int:pk>/disclosures/",
+        disclosures.PatientDisclosuresView.as_view(),
+        name="patient-disclosures",
+    ),
+    path(
+        "disclosures/<int:pk>/bundle/",
+        disclosures.DisclosureBundleView.as_view(),
+        name="disclosure-bundle",
+    ),
+    path("me/disclosures/", disclosures.MyDisclosuresView.as_view(), name="me-disclosures"),
 ]

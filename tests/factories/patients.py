@@ -79,6 +79,29 @@ class ConsentFactory(factory.django.DjangoModelFactory):
     purpose = "Compliance reporting to the court"
     signed_on = datetime.date(2024, 1, 15)
     expiry_event = "End of probation"
+    # The §2.31 elements: complete, so the consent permits what it names.
+    recipient_names = factory.LazyAttribute(lambda o: [o.recipients])
+    purposes = factory.LazyFunction(lambda: ["other"])
+    purpose_other = factory.LazyAttribute(lambda o: o.purpose)
+    categories = factory.LazyFunction(lambda: ["attendance"])
+    revocation_how = "In writing to the clinic's privacy officer, at any time."
+    treatment_conditioned = False
+
+    class Params:
+        # The single treatment/payment/operations class, for every category, no expiry.
+        tpo = factory.Trait(
+            recipients="My treating providers, health plans and payers",
+            recipient_names=factory.LazyFunction(list),
+            recipients_tpo=True,
+            purposes=factory.LazyFunction(lambda: ["treatment", "payment", "operations"]),
+            purpose_other="",
+            purpose="Treatment, payment and health-care operations",
+            categories=factory.LazyFunction(
+                lambda: ["demographics", "enrollments", "assessments", "attendance", "aftercare"]
+            ),
+            expiry_event="",
+            no_expiry=True,
+        )
 
     @classmethod
     def _create(cls, model_class, *, actor=None, **fields):
