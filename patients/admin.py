@@ -249,7 +249,7 @@ class PatientAdmin(PatientRecordAdmin):
                 (
                     change_link(c, c.signed_on),
                     c.recipients_display(),
-                    _labels(DisclosurePurpose, c.purposes),
+                    _purposes(c),
                     _labels(DisclosureCategory, c.categories),
                     "none (TPO)" if c.no_expiry else (c.expires_on or c.expiry_event),
                     consent_state(c, today, in_treatment=self.in_treatment(patient)),
@@ -465,6 +465,9 @@ class AssessmentAdmin(PatientRecordAdmin):
 # Consents and contacts ----------------------------------------------------------------------------
 
 
+RECIPIENTS_TPO = (
+    "My treating providers, health plans, third-party payers and those helping operate this program"
+)
 REVOCATION_HOW = (
     "At any time, in writing or by telling the clinic's staff; a revocation stops future "
     "disclosures but cannot undo those already made."
@@ -490,6 +493,11 @@ def consent_state(consent: Consent, today: datetime.date, *, in_treatment: bool 
 
 def _labels(choices, values) -> str:
     return ", ".join(str(choices(value).label) for value in values) or "none"
+
+
+def _purposes(consent: Consent) -> str:
+    labels = _labels(DisclosurePurpose, consent.purposes)
+    return f"{labels}: {consent.purpose_other}" if consent.purpose_other else labels
 
 
 class ConsentAddForm(ServiceModelForm):
@@ -526,8 +534,10 @@ class ConsentAddForm(ServiceModelForm):
             "discloser",
             "recipients_tpo",
             "recipient_names",
+            "recipients",
             "purposes",
             "purpose_other",
+            "purpose",
             "categories",
             "information",
             "revocation_how",
@@ -541,8 +551,9 @@ class ConsentAddForm(ServiceModelForm):
         ]
         labels = {
             "discloser": "Who may disclose",
-            "recipients_tpo": "My treating providers, health plans, third-party payers and those "
-            "helping operate this program",
+            "recipients_tpo": RECIPIENTS_TPO,
+            "recipients": "Recipients in the consent's words",
+            "purpose": "Purpose in the consent's words",
             "information": "Description of the information in the consent's words",
             "revocation_how": "The right to revoke and how",
             "signer_relation": "Signed by a representative: relation",
@@ -550,6 +561,8 @@ class ConsentAddForm(ServiceModelForm):
         }
         help_texts = {
             "discloser": "Empty: the clinic.",
+            "recipients": "Empty: the recipients chosen above, in words.",
+            "purpose": "Empty: the purposes chosen above, in words.",
             "expiry_event": f"For example '{END_OF_TREATMENT}' (applied by the clinic's "
             "services) or an event in words.",
             "signer_relation": "Empty when the patient signed; parent, guardian, … otherwise.",
@@ -557,15 +570,21 @@ class ConsentAddForm(ServiceModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name in ("discloser", "information"):
+        for name in ("discloser", "information", "recipients", "purpose"):
             self.fields[name].required = False
         self.fields["revocation_how"].initial = REVOCATION_HOW
 
     def perform(self, data):
         names = [line.strip() for line in data.pop("recipient_names").splitlines()]
-        return services.consent_record(
-            actor=self.request.user, recipient_names=[n for n in names if n], **data
-        )
+        names = [name for name in names if name]
+        # The signed form's own words, when not typed: the elements chosen, in words (the
+        # model keeps the text required for consents recorded before the elements).
+        if not data["recipients"]:
+            tpo = [RECIPIENTS_TPO] if data["recipients_tpo"] else []
+            data["recipients"] = "; ".join([*tpo, *names])
+        if not data["purpose"]:
+            data["purpose"] = data["purpose_other"] or _labels(DisclosurePurpose, data["purposes"])
+        return services.consent_record(actor=self.request.user, recipient_names=names, **data)
 
 
 class ConsentRevokeForm(ServiceModelForm):
@@ -601,7 +620,6 @@ class ConsentAdmin(PatientRecordAdmin):
         "discloser",
         "recipients_list",
         "purposes_list",
-        "purpose_other",
         "categories_list",
         "information",
         "revocation_how",
@@ -630,8 +648,8 @@ class ConsentAdmin(PatientRecordAdmin):
         if obj is None:
             return [
                 (None, {"fields": ["patient", "discloser"]}),
-                ("Recipients", {"fields": ["recipients_tpo", "recipient_names"]}),
-                ("Purposes", {"fields": ["purposes", "purpose_other"]}),
+                ("Recipients", {"fields": ["recipients_tpo", "recipient_names", "recipients"]}),
+                ("Purposes", {"fields": ["purposes", "purpose_other", "purpose"]}),
                 ("Information", {"fields": ["categories", "information"]}),
                 (
                     "Revocation and expiry",
@@ -658,7 +676,7 @@ class ConsentAdmin(PatientRecordAdmin):
 
     @admin.display(description="Purposes")
     def purposes_list(self, consent):
-        return _labels(DisclosurePurpose, consent.purposes)
+        return _purposes(consent)
 
     @admin.display(description="Information")
     def categories_list(self, consent):

@@ -14,9 +14,7 @@ from tests.patients.admin.helpers import CONSENTS, PATIENTS, consent_form, html,
 pytestmark = pytest.mark.django_db
 
 
-def test_an_empty_consent_is_refused_with_a_message_per_missing_element(
-    admissions_client, alvarez
-):
+def test_an_empty_consent_is_refused_with_a_message_per_missing_element(admissions_client, alvarez):
     response = admissions_client.post(
         f"{CONSENTS}add/",
         {"patient": str(alvarez.pk), "signed_on": "2024-01-15", "_save": "Save"},
