@@ -19,21 +19,29 @@ from clinic.admin_utils import change_link, related_table
 from clinic.selectors import user_has_role
 from patients.admin import PatientAdmin
 from patients.models import Patient
+from programs.admin.disclosures import DiscloseForm, bundle_url, category_labels
 from programs.models import BedAssignment, EnrollmentStatus, Program
-from programs.selectors import program_places
+from programs.selectors import disclosure_list_of_patient, program_places
+from programs.services.disclosures import patient_in_treatment
 from programs.services.enrollments import ACTION_ROLES
 
 
 def _may(user, step: str) -> bool:
     if user is None:
         return False
-    return user.is_superuser or user_has_role(user, *ACTION_ROLES[step])
+    roles = DiscloseForm.roles() if step == DiscloseForm.action else ACTION_ROLES[step]
+    return user.is_superuser or user_has_role(user, *roles)
 
 
 class PatientCareAdmin(PatientAdmin):
     """PatientAdmin plus the patient's programs, beds and the next admission steps."""
 
-    readonly_fields = [*PatientAdmin.readonly_fields, "admission_links", "care_table"]
+    readonly_fields = [
+        *PatientAdmin.readonly_fields,
+        "admission_links",
+        "care_table",
+        "disclosures_table",
+    ]
 
     def get_object(self, request, object_id, from_field=None):
         patient = super().get_object(request, object_id, from_field)
@@ -50,7 +58,11 @@ class PatientCareAdmin(PatientAdmin):
         return [
             *fieldsets,
             ("Programs and beds", {"fields": ["admission_links", "care_table"]}),
+            ("Disclosures (the accounting, 42 CFR §2.25)", {"fields": ["disclosures_table"]}),
         ]
+
+    def in_treatment(self, patient) -> bool:
+        return patient_in_treatment(patient, patient.clinic.today())
 
     def _patient_url(self, patient: Patient) -> str:
         return reverse("admin:patients_patient_change", args=[patient.pk])
@@ -143,6 +155,9 @@ class PatientCareAdmin(PatientAdmin):
                     links.append(("bed", "Assign a bed"))
                 if _may(viewer, "transition"):
                     links.append(("transition", "Transition"))
+            handed_on = (EnrollmentStatus.ADMITTED, EnrollmentStatus.DISCHARGED)
+            if enrollment.status in handed_on and _may(viewer, DiscloseForm.action):
+                links.append((DiscloseForm.action, DiscloseForm.title))
             return format_html_join(
                 " · ",
                 '<a href="{}" class="step-{}">{}</a>',
@@ -163,6 +178,26 @@ class PatientCareAdmin(PatientAdmin):
                     steps(e),
                 )
                 for e in enrollments
+            ],
+        )
+
+    @admin.display(description="Disclosures")
+    def disclosures_table(self, patient):
+        return related_table(
+            ["Date", "Recipient", "Purpose", "Information", "By", "Consent", "Bundle"],
+            [
+                (
+                    change_link(d, f"{d.disclosed_at:%Y-%m-%d %H:%M} UTC"),
+                    f"{d.recipient_name}, {d.recipient_address}"
+                    if d.recipient_address
+                    else d.recipient_name,
+                    d.get_purpose_display(),
+                    category_labels(d.categories),
+                    d.disclosed_by,
+                    change_link(d.consent, d.consent.signed_on),
+                    format_html('<a href="{}">FHIR bundle</a>', bundle_url(d)),
+                )
+                for d in disclosure_list_of_patient(patient=patient).select_related("consent")
             ],
         )
 
