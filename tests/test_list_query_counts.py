@@ -109,3 +109,45 @@ def test_my_schedule_is_four_queries_with_token_auth_and_audit(settings, page_si
     rows = len(response.json()["results"])
     assert rows >= 1
     assert AuditEvent.objects.count() - audited == rows
+
+
+@pytest.mark.parametrize("page_size", [1, 200])
+def test_the_disclosure_and_consent_lists_are_pinned(page_size, frozen_time):
+    """The accounting (staff), and the patient's own consents and disclosures, whatever the page
+    size: the patient looked up in the caller's clinics (staff), the count, the page and one
+    audit INSERT (the caller's roles and patient are cached on the user after the first)."""
+    from tests.factories import (
+        ClinicFactory,
+        ConsentFactory,
+        DisclosureFactory,
+        PatientFactory,
+        app_account,
+        client_of,
+        staff_user,
+    )
+
+    clinic = ClinicFactory()
+    patient = PatientFactory(clinic=clinic)
+    for signed_on in (datetime.date(2025, 1, 6), datetime.date(2025, 2, 3)):
+        ConsentFactory(patient=patient, signed_on=signed_on)
+    for _ in range(3):
+        DisclosureFactory(patient=patient)
+    staff = client_of(staff_user(role="supervisor", clinics=[clinic]))
+    me = client_of(app_account(patient))
+    pinned = {
+        (staff, f"/api/v1/patients/{patient.pk}/disclosures/"): 4,
+        (me, "/api/v1/me/disclosures/"): 3,
+        (me, "/api/v1/me/consents/"): 3,
+    }
+
+    counted = {}
+    for (client, path), _ in pinned.items():
+        client.get(path, {"page_size": page_size})  # the user caches its roles: warm it
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path, {"page_size": page_size})
+        assert response.status_code == 200, response.content
+        counted[(client, path)] = len(captured)
+
+    assert {path: n for (_, path), n in counted.items()} == {
+        path: n for (_, path), n in pinned.items()
+    }

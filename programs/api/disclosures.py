@@ -7,19 +7,19 @@ The bundle is the FHIR R4 document the recipient gets: served as ``application/f
 never cached, and each download is audited.
 """
 
-import json
-
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
+from rest_framework.exceptions import NotAcceptable
+from rest_framework.negotiation import DefaultContentNegotiation
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.api.mixins import PatientDataMixin, never_cache_privately
+from clinic.api.mixins import NoStoreMixin, PatientDataMixin
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
@@ -172,11 +172,29 @@ class PatientDisclosuresView(PatientDataMixin, generics.ListAPIView):
         )
 
 
-class DisclosureBundleView(APIView):
+class FhirJSONRenderer(JSONRenderer):
+    media_type = FHIR_JSON
+    format = "fhir"
+
+
+class FhirNegotiation(DefaultContentNegotiation):
+    """The bundle is FHIR JSON whatever the client accepts (a generic client asks for
+    ``application/json``): a FHIR client must not get a 406 for not naming the FHIR type."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        try:
+            return super().select_renderer(request, renderers, format_suffix)
+        except NotAcceptable:
+            return renderers[0], renderers[0].media_type
+
+
+class DisclosureBundleView(NoStoreMixin, APIView):
     """The FHIR R4 bundle of what a disclosure sent, with its security labels and the
     §2.32 notice; each download is audited."""
 
     permission_classes = [roles_allowed(read=STAFF_ROLES)]
+    renderer_classes = [FhirJSONRenderer]
+    content_negotiation_class = FhirNegotiation
 
     @extend_schema(
         responses={
@@ -194,10 +212,19 @@ class DisclosureBundleView(APIView):
         )
         bundle = fhir.disclosure_bundle(disclosure)
         audit_record(
-            actor=request.user, action=AuditAction.READ, obj=disclosure, patient=disclosure.patient
+            actor=request.user,
+            action=AuditAction.READ,
+            obj=disclosure,
+            patient=disclosure.patient,
         )
-        response = HttpResponse(json.dumps(bundle), content_type=FHIR_JSON)
-        return never_cache_privately(response)
+        return Response(bundle)
+
+    def handle_exception(self, exc):
+        # Errors keep the API's error body and its media type (DESIGN.md), not FHIR's.
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
 
 
 class MyDisclosuresView(PatientDataMixin, generics.ListAPIView):

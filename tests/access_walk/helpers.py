@@ -23,7 +23,7 @@ from patients.demo import seed_demo_patients
 from patients.models import Patient
 from programs.demo import seed_demo_enrollments
 from programs.models import Enrollment, Program, Transition
-from programs.services import aftercare
+from programs.services import aftercare, disclosures
 from scheduling.models import Device, Reminder, RosterEntry, Series, Session
 from tests.factories import ClinicFactory, ProgramFactory, UserFactory, staff_user
 
@@ -71,6 +71,9 @@ MATRIX = {
     ("GET", "/api/v1/patients/{id}/contacts/{contact_id}/"): STAFF,
     ("PATCH", "/api/v1/patients/{id}/contacts/{contact_id}/"): {ADM, CLIN},
     ("DELETE", "/api/v1/patients/{id}/contacts/{contact_id}/"): {ADM, CLIN},
+    ("GET", "/api/v1/patients/{id}/disclosures/"): STAFF,
+    ("POST", "/api/v1/patients/{id}/disclosures/"): {ADM, CLIN},
+    ("GET", "/api/v1/disclosures/{id}/bundle/"): STAFF,
     ("GET", "/api/v1/assessments/"): STAFF,
     ("POST", "/api/v1/assessments/"): {ADM, CLIN},
     ("GET", "/api/v1/assessments/{id}/"): STAFF,
@@ -130,6 +133,9 @@ MATRIX = {
     ("GET", "/api/v1/me/check-ins/"): ME,
     ("POST", "/api/v1/me/check-ins/"): ME,
     ("GET", "/api/v1/me/preferences/"): ME,
+    ("GET", "/api/v1/me/consents/"): ME,
+    ("POST", "/api/v1/me/consents/{id}/revoke/"): ME,
+    ("GET", "/api/v1/me/disclosures/"): ME,
     ("PATCH", "/api/v1/me/preferences/"): ME,
     ("POST", "/api/v1/me/devices/"): ME,
     ("DELETE", "/api/v1/me/devices/{id}/"): ME,
@@ -233,6 +239,14 @@ class World:
             kind="emergency", name="Lee Lind", relationship="sister", phone="+12025550111"
         )
         self.consent = self.patient.consents.first()
+        self.disclosure = disclosures.disclosure_create(
+            actor=self.staff[CLIN],
+            patient=self.patient,
+            recipient_name="Dr. Ada Rivera",
+            recipient_address="12 Elm St, Springfield",
+            purpose="treatment",
+            categories=["demographics", "enrollments"],
+        )
         self.assessment = self.patient.assessments.first()
 
         self.other_clinic = ClinicFactory(id=OUTSIDE_IDS["clinic"])
@@ -313,7 +327,12 @@ class World:
             "sessions": self.session.pk,
             "series": Series.objects.filter(clinic=self.clinic).first().pk,
             "reminders": self.reminder.pk,
-            "me": self.device.pk if "/devices/" in template else self.session.pk,
+            "disclosures": self.disclosure.pk,
+            "me": self.device.pk
+            if "/devices/" in template
+            else self.consent.pk
+            if "/consents/" in template
+            else self.session.pk,
         }
         plan_goal = self.plan.goals.first()
         plan_item = self.plan.items.first()

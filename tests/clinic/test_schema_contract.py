@@ -66,7 +66,9 @@ def test_every_list_is_a_page_with_its_parameters(schema):
     for _path, method, operation in operations(schema):
         if method != "get":
             continue
-        ok = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        content = operation["responses"]["200"]["content"]
+        # A FHIR bundle (disclosures/{id}/bundle/) is JSON of its own media type.
+        ok = (content.get("application/json") or content["application/fhir+json"])["schema"]
         name = ok.get("$ref", "").rsplit("/", 1)[-1]
         is_page = name.startswith("Paginated")
         params = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
@@ -84,6 +86,7 @@ def test_every_list_is_a_page_with_its_parameters(schema):
         ("/api/v1/patients/{id}/consents/", "patients_consents_list"),
         ("/api/v1/patients/{id}/contacts/", "patients_contacts_list"),
         ("/api/v1/patients/{id}/assessments/", "patients_assessments_list"),
+        ("/api/v1/patients/{id}/disclosures/", "patients_disclosures_list"),
         ("/api/v1/aftercare-plans/{id}/items/", "aftercare_plans_items_list"),
         ("/api/v1/aftercare-plans/{id}/goals/", "aftercare_plans_goals_list"),
         ("/api/v1/aftercare-plans/{id}/check-ins/", "aftercare_plans_check_ins_list"),

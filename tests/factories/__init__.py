@@ -14,13 +14,14 @@ from tests.factories.clinic import (
     totp_device,
 )
 from tests.factories.patients import ConsentFactory, ContactFactory, PatientFactory
-from tests.factories.programs import EnrollmentFactory, ProgramFactory
+from tests.factories.programs import DisclosureFactory, EnrollmentFactory, ProgramFactory
 from tests.factories.scheduling import SeriesFactory, SessionFactory
 
 __all__ = [
     "ClinicFactory",
     "ConsentFactory",
     "ContactFactory",
+    "DisclosureFactory",
     "EnrollmentFactory",
     "PatientFactory",
     "ProgramFactory",

@@ -6,7 +6,7 @@ import datetime
 import factory
 
 from patients import services as patient_services
-from patients.models import Consent, Patient, PatientContact
+from patients.models import Consent, DisclosureCategory, Patient, PatientContact
 from tests.factories.clinic import ClinicFactory, staff_user
 
 
@@ -96,9 +96,7 @@ class ConsentFactory(factory.django.DjangoModelFactory):
             purposes=factory.LazyFunction(lambda: ["treatment", "payment", "operations"]),
             purpose_other="",
             purpose="Treatment, payment and health-care operations",
-            categories=factory.LazyFunction(
-                lambda: ["demographics", "enrollments", "assessments", "attendance", "aftercare"]
-            ),
+            categories=factory.LazyFunction(lambda: list(DisclosureCategory.values)),
             expiry_event="",
             no_expiry=True,
         )

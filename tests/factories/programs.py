@@ -4,8 +4,15 @@ services (so a factory never builds a state the product could not reach)."""
 import factory
 from django.utils import timezone
 
-from programs.models import LEVEL_DEFAULTS, Enrollment, EnrollmentStatus, Level, Program
-from programs.services import enrollments
+from programs.models import (
+    LEVEL_DEFAULTS,
+    Disclosure,
+    Enrollment,
+    EnrollmentStatus,
+    Level,
+    Program,
+)
+from programs.services import disclosures, enrollments
 from tests.factories.clinic import ClinicFactory, staff_user
 from tests.factories.patients import PatientFactory
 
@@ -73,3 +80,24 @@ class EnrollmentFactory(factory.django.DjangoModelFactory):
                 actor=actor, enrollment=enrollment, date=discharge_date, reason=discharge_reason
             )
         return enrollment
+
+
+class DisclosureFactory(factory.django.DjangoModelFactory):
+    """A disclosure made by ``disclosure_create`` (``actor``: a clinician of the patient's
+    clinic unless given). Its defaults are what ``ConsentFactory``'s default consent covers, so
+    the patient needs that consent first."""
+
+    class Meta:
+        model = Disclosure
+
+    patient = factory.SubFactory(PatientFactory)
+    recipient_name = "Harbor County Drug Court"
+    recipient_address = "1 Court Plaza, Harbor City"
+    purpose = "other"
+    purpose_other = "Compliance reporting to the court"
+    categories = factory.LazyFunction(lambda: ["attendance"])
+
+    @classmethod
+    def _create(cls, model_class, *, actor=None, **fields):
+        actor = actor or staff_user(role="clinician", clinics=[fields["patient"].clinic])
+        return disclosures.disclosure_create(actor=actor, **fields)

@@ -507,6 +507,12 @@ CONSENT = {
     "purpose": "Probation reporting",
     "signed_on": "2026-11-01",
     "expiry_event": "End of probation",
+    "recipient_names": ["County court"],
+    "purposes": ["other"],
+    "purpose_other": "Probation reporting",
+    "categories": ["attendance"],
+    "revocation_how": "In writing to the privacy officer",
+    "treatment_conditioned": False,
 }
 
 
