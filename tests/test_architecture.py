@@ -171,6 +171,7 @@ ROLE_TABLES = {
     "CALENDAR_WRITE_ROLES": "scheduling/services.py",
     "RETRY_ROLES": "scheduling/reminders/sending.py",
     "ACTION_ROLES": "programs/services/enrollments.py",
+    "DISCLOSURE_ROLES": "programs/services/disclosures.py",
 }
 
 
@@ -227,3 +228,22 @@ def test_raw_sql_names_tables_through_meta():
                         for match in pattern.findall(node.value)
                     ]
     assert offenders == []
+
+
+def test_disclosures_are_made_and_bundled_in_one_place_each():
+    """The API and the admin both send records out: only ``disclosure_create`` writes a
+    disclosure (the consent check), and only ``programs/fhir.py`` builds what is sent, so the
+    admin's download and the API's bundle are the same document."""
+    makers, builders = [], []
+    for path, tree in _product_modules():
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in (
+                "Disclosure",
+                "Disclosure.objects.create",
+                "Disclosure.objects.bulk_create",
+            ):
+                makers.append(path)
+            if isinstance(node, ast.FunctionDef) and node.name == "disclosure_bundle":
+                builders.append(path)
+    assert makers == ["programs/services/disclosures.py"]
+    assert builders == ["programs/fhir.py"]
