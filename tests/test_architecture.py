@@ -206,6 +206,24 @@ def test_role_tables_and_the_clinic_s_today_have_one_home():
     assert inline_today == []
 
 
+def test_disclosures_are_made_by_their_service_only():
+    """Records leave the clinic under a consent: only ``disclosure_create`` (which checks one
+    covers them, under the consents' locks) writes a disclosure row."""
+    home = "programs/services/disclosures.py"
+    offenders = []
+    for path, tree in _product_modules():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or path == home:
+                continue
+            target = ast.unparse(node.func)
+            if target == "Disclosure" or (
+                target.startswith("Disclosure.objects.")
+                and _called_name(node) in {"create", "bulk_create", "get_or_create", "update"}
+            ):
+                offenders.append(f"{path}:{node.lineno} {target}")
+    assert offenders == []
+
+
 def test_raw_sql_names_tables_through_meta():
     """Hand-written SQL takes its table names from the models' ``_meta``
     (``clinic.sql.statement``), never as literal text (migrations aside)."""

@@ -388,6 +388,8 @@ SPECTACULAR_SETTINGS = {
         "SessionStatusEnum": "scheduling.models.SessionStatus.choices",
         "AttendanceStatusEnum": "scheduling.models.AttendanceStatus.choices",
         "ReminderChannelEnum": "patients.models.ReminderChannel.choices",
+        "DisclosurePurposeEnum": "patients.models.DisclosurePurpose.choices",
+        "DisclosureCategoryEnum": "patients.models.DisclosureCategory.choices",
         "EnrollmentStatusEnum": "programs.models.EnrollmentStatus.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
