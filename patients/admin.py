@@ -504,6 +504,8 @@ class ConsentAddForm(ServiceModelForm):
     """Every §2.31 element; the service (``consent_record``) decides what is missing and its
     messages land on the fields they concern."""
 
+    discloser_programs: tuple[tuple[int, str], ...] = ()  # set by ConsentAdmin.get_form
+
     recipient_names = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -519,6 +521,14 @@ class ConsentAddForm(ServiceModelForm):
         required=False,
         label="Information that may be disclosed",
     )
+    discloser_program_id = forms.TypedChoiceField(
+        choices=[("", "The clinic")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Program that may disclose",
+        help_text="Empty: the whole clinic.",
+    )
     treatment_conditioned = forms.TypedChoiceField(
         choices=[("", "---------"), ("no", "No"), ("yes", "Yes")],
         coerce=lambda value: value == "yes",
@@ -531,6 +541,7 @@ class ConsentAddForm(ServiceModelForm):
         model = Consent
         fields = [
             "patient",
+            "discloser_program_id",
             "discloser",
             "recipients_tpo",
             "recipient_names",
@@ -550,7 +561,7 @@ class ConsentAddForm(ServiceModelForm):
             "treatment_conditioned",
         ]
         labels = {
-            "discloser": "Who may disclose",
+            "discloser": "Who may disclose, in the consent's words",
             "recipients_tpo": RECIPIENTS_TPO,
             "recipients": "Recipients in the consent's words",
             "purpose": "Purpose in the consent's words",
@@ -560,9 +571,10 @@ class ConsentAddForm(ServiceModelForm):
             "signer_name": "Representative's name",
         }
         help_texts = {
-            "discloser": "Empty: the clinic.",
+            "discloser": "Empty: the program chosen, else the clinic.",
             "recipients": "Empty: the recipients chosen above, in words.",
             "purpose": "Empty: the purposes chosen above, in words.",
+            "information": "Empty: the categories chosen above, in words.",
             "expiry_event": f"For example '{END_OF_TREATMENT}' (applied by the clinic's "
             "services) or an event in words.",
             "signer_relation": "Empty when the patient signed; parent, guardian, … otherwise.",
@@ -573,8 +585,11 @@ class ConsentAddForm(ServiceModelForm):
         for name in ("discloser", "information", "recipients", "purpose"):
             self.fields[name].required = False
         self.fields["revocation_how"].initial = REVOCATION_HOW
+        self.fields["discloser_program_id"].choices += self.discloser_programs
 
     def perform(self, data):
+        if data["discloser_program_id"] is not None and not data["discloser"]:
+            data["discloser"] = dict(self.discloser_programs)[data["discloser_program_id"]]
         names = [line.strip() for line in data.pop("recipient_names").splitlines()]
         names = [name for name in names if name]
         # The signed form's own words, when not typed: the elements chosen, in words (the
@@ -584,6 +599,8 @@ class ConsentAddForm(ServiceModelForm):
             data["recipients"] = "; ".join([*tpo, *names])
         if not data["purpose"]:
             data["purpose"] = data["purpose_other"] or _labels(DisclosurePurpose, data["purposes"])
+        if not data["information"]:
+            data["information"] = _labels(DisclosureCategory, data["categories"])
         return services.consent_record(actor=self.request.user, recipient_names=names, **data)
 
 
@@ -633,7 +650,13 @@ class ConsentAdmin(PatientRecordAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = ConsentAddForm if obj is None else ConsentRevokeForm
-        return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, **kwargs)
+        form.discloser_programs = tuple(self.discloser_programs(request))
+        return form
+
+    def discloser_programs(self, request) -> list[tuple[int, str]]:
+        """The programs a consent may name as who discloses (programs' admin knows them)."""
+        return []
 
     def has_change_permission(self, request, obj=None):
         # A revocation is final; a consent is otherwise changed only by revoking it.
@@ -647,7 +670,7 @@ class ConsentAdmin(PatientRecordAdmin):
     def get_fieldsets(self, request, obj=None):
         if obj is None:
             return [
-                (None, {"fields": ["patient", "discloser"]}),
+                (None, {"fields": ["patient", "discloser_program_id", "discloser"]}),
                 ("Recipients", {"fields": ["recipients_tpo", "recipient_names", "recipients"]}),
                 ("Purposes", {"fields": ["purposes", "purpose_other", "purpose"]}),
                 ("Information", {"fields": ["categories", "information"]}),

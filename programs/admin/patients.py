@@ -6,6 +6,8 @@ the assessments, every enrollment of the patient with its bed and waitlist state
 the level the latest assessment points to with their free places today, and a link for each step
 that is left (admit or waitlist, assign a bed, admit from the waitlist, transition). Each link
 opens the service-backed form of that step and comes back to this page.
+
+The consent form is extended the same way: it offers the clinic's programs as who may disclose.
 """
 
 from urllib.parse import urlencode
@@ -17,9 +19,10 @@ from django.utils.html import format_html, format_html_join
 
 from clinic.admin_utils import change_link, related_table
 from clinic.selectors import user_has_role
-from patients.admin import PatientAdmin
-from patients.models import Patient
+from patients.admin import ConsentAdmin, PatientAdmin
+from patients.models import Consent, Patient
 from programs.admin.disclosures import DiscloseForm, bundle_url, category_labels
+from programs.admin.programs import programs_of
 from programs.models import BedAssignment, EnrollmentStatus, Program
 from programs.selectors import disclosure_list_of_patient, program_places
 from programs.services.disclosures import patient_in_treatment
@@ -204,3 +207,16 @@ class PatientCareAdmin(PatientAdmin):
 
 admin.site.unregister(Patient)
 admin.site.register(Patient, PatientCareAdmin)
+
+
+class ConsentProgramsAdmin(ConsentAdmin):
+    """ConsentAdmin offering the staff member's programs as who may disclose; the disclosure
+    service refuses a program that is not the patient's clinic's."""
+
+    def discloser_programs(self, request):
+        programs = programs_of(request).order_by("clinic__name", "name")
+        return [(p.pk, f"{p.name} ({p.clinic})") for p in programs]
+
+
+admin.site.unregister(Consent)
+admin.site.register(Consent, ConsentProgramsAdmin)

@@ -320,3 +320,32 @@ def test_a_minors_consent_without_a_representative_permits_nothing(
     assert response.status_code == 200
     assert "A minor&#x27;s consent needs the signature" in html(response)
     nothing_disclosed()
+
+
+def test_the_consent_form_offers_the_clinics_programs_as_who_discloses(
+    admissions_client, alvarez, residential, stranger_stay
+):
+    page = html(admissions_client.get(f"/admin/patients/consent/add/?patient={alvarez.pk}"))
+    assert residential.name in page
+    assert stranger_stay.program.name not in page
+
+    response = admissions_client.post(
+        "/admin/patients/consent/add/",
+        {
+            "patient": str(alvarez.pk),
+            "discloser_program_id": str(residential.pk),
+            "recipient_names": PRACTICE,
+            "purposes": ["treatment"],
+            "categories": ["attendance"],
+            "revocation_how": "In writing, at any time.",
+            "signed_on": "2024-01-15",
+            "expiry_event": "end_of_treatment",
+            "treatment_conditioned": "no",
+            "_save": "Save",
+        },
+    )
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    consent = alvarez.consents.get()
+    assert consent.discloser_program_id == residential.pk
+    assert consent.discloser.startswith(residential.name)
