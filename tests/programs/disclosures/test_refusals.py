@@ -4,6 +4,7 @@ missing, and then writes nothing: no accounting row, no audit row."""
 import datetime
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from clinic.errors import Conflict
 from clinic.models import AuditEvent
@@ -100,8 +101,6 @@ def test_a_minors_consent_without_a_representative_permits_nothing(clinic, clini
 def test_recording_a_minors_consent_without_a_representative_is_refused(
     clinic, admissions, frozen_time
 ):
-    from django.core.exceptions import ValidationError
-
     minor = PatientFactory(clinic=clinic, date_of_birth=datetime.date(2010, 3, 1))
 
     with pytest.raises(ValidationError) as refused:
@@ -151,9 +150,35 @@ def test_the_closest_consent_is_the_one_named(clinician, patient):
 
 
 def test_supervisors_do_not_disclose(supervisor, patient):
-    from django.core.exceptions import PermissionDenied
-
     ConsentFactory(patient=patient)
 
     with pytest.raises(PermissionDenied):
         disclosure_create(actor=supervisor, patient=patient, **REQUEST)
+
+
+def test_a_consent_naming_a_program_permits_that_programs_disclosures_only(
+    clinic, clinician, frozen_time
+):
+    iop, php = ProgramFactory(clinic=clinic, iop=True), ProgramFactory(clinic=clinic, php=True)
+    stay = EnrollmentFactory(program=iop, start_date=datetime.date(2026, 11, 2))
+    ConsentFactory(patient=stay.patient, discloser_program_id=php.pk)
+
+    assert refusal(clinician, stay.patient, enrollment=stay) == [
+        f"only {php.name} may disclose under it"
+    ]
+
+
+def test_a_consent_naming_another_clinics_program_permits_nothing(clinician, patient):
+    ConsentFactory(patient=patient, discloser_program_id=ProgramFactory().pk)
+
+    assert refusal(clinician, patient) == ["the program named as discloser is not this clinic's"]
+
+
+def test_the_enrollment_that_prompted_it_must_be_the_patients(clinic, clinician, patient):
+    ConsentFactory(patient=patient)
+    someone_elses = EnrollmentFactory(program=ProgramFactory(clinic=clinic))
+
+    with pytest.raises(ValidationError) as refused:
+        disclosure_create(actor=clinician, patient=patient, enrollment=someone_elses, **REQUEST)
+
+    assert set(refused.value.message_dict) == {"enrollment"}
