@@ -242,7 +242,7 @@ class PatientAdmin(PatientRecordAdmin):
 
     @admin.display(description="Consents")
     def consents_table(self, patient):
-        today = patient.clinic.today()
+        today, in_treatment = patient.clinic.today(), self.in_treatment(patient)
         return related_table(
             ["Signed", "Recipients", "Purposes", "Information", "Expires", "Status"],
             [
@@ -252,7 +252,7 @@ class PatientAdmin(PatientRecordAdmin):
                     _purposes(c),
                     _labels(DisclosureCategory, c.categories),
                     "none (TPO)" if c.no_expiry else (c.expires_on or c.expiry_event),
-                    consent_state(c, today, in_treatment=self.in_treatment(patient)),
+                    consent_state(c, today, in_treatment=in_treatment),
                 )
                 for c in patient.consents.all()
             ],

@@ -4,6 +4,8 @@ bundle download, the patient's page; scoped to the staff member's clinics and au
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditAction
 from programs import fhir
@@ -157,3 +159,20 @@ def test_the_patients_page_offers_no_sending_to_a_supervisor(client, supervisor,
 
     assert PRACTICE in page
     assert f"/admin/programs/enrollment/{stay.pk}/disclose/" not in page
+
+
+def test_the_patients_page_reads_consents_and_disclosures_in_constant_queries(
+    admissions_client, admissions, stay
+):
+    def queries_of_the_page() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            response = admissions_client.get(f"/admin/patients/patient/{stay.patient_id}/change/")
+        assert response.status_code == 200
+        return len(captured.captured_queries)
+
+    disclose(admissions, stay)
+    one_each = queries_of_the_page()
+    for n in range(3):
+        disclose(admissions, stay, recipient=f"Practice {n}")
+
+    assert queries_of_the_page() == one_each
