@@ -24,10 +24,14 @@ from clinic.admin_utils import (
 )
 from patients import services
 from patients.models import (
+    CONSENT_ELEMENTS,
     DIMENSIONS,
+    END_OF_TREATMENT,
     Assessment,
     Consent,
     CoOccurring,
+    DisclosureCategory,
+    DisclosurePurpose,
     Patient,
     PatientContact,
     ReminderChannel,
@@ -238,20 +242,25 @@ class PatientAdmin(PatientRecordAdmin):
 
     @admin.display(description="Consents")
     def consents_table(self, patient):
+        today, in_treatment = patient.clinic.today(), self.in_treatment(patient)
         return related_table(
-            ["Signed", "Recipients", "Purpose", "Information", "Expires", "Revoked"],
+            ["Signed", "Recipients", "Purposes", "Information", "Expires", "Status"],
             [
                 (
                     change_link(c, c.signed_on),
-                    c.recipients,
-                    c.purpose,
-                    c.information,
-                    c.expires_on or c.expiry_event,
-                    c.revoked_on or "",
+                    c.recipients_display(),
+                    _purposes(c),
+                    _labels(DisclosureCategory, c.categories),
+                    "none (TPO)" if c.no_expiry else (c.expires_on or c.expiry_event),
+                    consent_state(c, today, in_treatment=in_treatment),
                 )
                 for c in patient.consents.all()
             ],
         )
+
+    def in_treatment(self, patient) -> bool:
+        """Whether an end-of-treatment consent still holds; the programs app knows better."""
+        return True
 
     @admin.display(description="Assessments")
     def assessments_table(self, patient):
@@ -456,22 +465,143 @@ class AssessmentAdmin(PatientRecordAdmin):
 # Consents and contacts ----------------------------------------------------------------------------
 
 
+RECIPIENTS_TPO = (
+    "My treating providers, health plans, third-party payers and those helping operate this program"
+)
+REVOCATION_HOW = (
+    "At any time, in writing or by telling the clinic's staff; a revocation stops future "
+    "disclosures but cannot undo those already made."
+)
+
+
+def consent_state(consent: Consent, today: datetime.date, *, in_treatment: bool = True) -> str:
+    """How a consent stands on the clinic's ``today``, as the pages name it. Incomplete comes
+    first: a consent that lacks an element permits nothing, whatever its dates."""
+    missing = consent.missing_elements()
+    if missing:
+        return "incomplete: permits nothing (missing: {})".format(
+            "; ".join(CONSENT_ELEMENTS[element] for element in missing)
+        )
+    if consent.revoked_on is not None and consent.revoked_on <= today:
+        return f"revoked on {consent.revoked_on}"
+    if consent.is_active_on(today, in_treatment=in_treatment):
+        return "active"
+    if today < consent.signed_on:
+        return f"not yet signed ({consent.signed_on})"
+    return "expired"
+
+
+def _labels(choices, values) -> str:
+    return ", ".join(str(choices(value).label) for value in values) or "none"
+
+
+def _purposes(consent: Consent) -> str:
+    labels = _labels(DisclosurePurpose, consent.purposes)
+    return f"{labels}: {consent.purpose_other}" if consent.purpose_other else labels
+
+
 class ConsentAddForm(ServiceModelForm):
+    """Every §2.31 element; the service (``consent_record``) decides what is missing and its
+    messages land on the fields they concern."""
+
+    discloser_programs: tuple[tuple[int, str], ...] = ()  # set by ConsentAdmin.get_form
+
+    recipient_names = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Named recipients",
+        help_text="One organisation or person per line.",
+    )
+    purposes = forms.MultipleChoiceField(
+        choices=DisclosurePurpose.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    categories = forms.MultipleChoiceField(
+        choices=DisclosureCategory.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        label="Information that may be disclosed",
+    )
+    discloser_program_id = forms.TypedChoiceField(
+        choices=[("", "The clinic")],
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Program that may disclose",
+        help_text="Empty: the whole clinic.",
+    )
+    treatment_conditioned = forms.TypedChoiceField(
+        choices=[("", "---------"), ("no", "No"), ("yes", "Yes")],
+        coerce=lambda value: value == "yes",
+        empty_value=None,
+        required=False,
+        label="Treatment conditioned on this consent",
+    )
+
     class Meta:
         model = Consent
         fields = [
             "patient",
+            "discloser_program_id",
             "discloser",
-            "information",
+            "recipients_tpo",
+            "recipient_names",
             "recipients",
+            "purposes",
+            "purpose_other",
             "purpose",
-            "signed_on",
+            "categories",
+            "information",
+            "revocation_how",
             "expires_on",
             "expiry_event",
+            "no_expiry",
+            "signer_relation",
+            "signer_name",
+            "signed_on",
+            "treatment_conditioned",
         ]
+        labels = {
+            "discloser": "Who may disclose, in the consent's words",
+            "recipients_tpo": RECIPIENTS_TPO,
+            "recipients": "Recipients in the consent's words",
+            "purpose": "Purpose in the consent's words",
+            "information": "Description of the information in the consent's words",
+            "revocation_how": "The right to revoke and how",
+            "signer_relation": "Signed by a representative: relation",
+            "signer_name": "Representative's name",
+        }
+        help_texts = {
+            "discloser": "Empty: the program chosen, else the clinic.",
+            "recipients": "Empty: the recipients chosen above, in words.",
+            "purpose": "Empty: the purposes chosen above, in words.",
+            "information": "Empty: the categories chosen above, in words.",
+            "expiry_event": f"For example '{END_OF_TREATMENT}' (applied by the clinic's "
+            "services) or an event in words.",
+            "signer_relation": "Empty when the patient signed; parent, guardian, … otherwise.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name in ("discloser", "information", "recipients", "purpose"):
+            self.fields[name].required = False
+        self.fields["revocation_how"].initial = REVOCATION_HOW
+        self.fields["discloser_program_id"].choices += self.discloser_programs
 
     def perform(self, data):
-        return services.consent_record(actor=self.request.user, **data)
+        if data["discloser_program_id"] is not None and not data["discloser"]:
+            data["discloser"] = dict(self.discloser_programs)[data["discloser_program_id"]]
+        names = [line.strip() for line in data.pop("recipient_names").splitlines()]
+        names = [name for name in names if name]
+        # The signed form's own words, when not typed: the elements chosen, in words (the
+        # model keeps the text required for consents recorded before the elements).
+        if not data["recipients"]:
+            tpo = [RECIPIENTS_TPO] if data["recipients_tpo"] else []
+            data["recipients"] = "; ".join([*tpo, *names])
+        if not data["purpose"]:
+            data["purpose"] = data["purpose_other"] or _labels(DisclosurePurpose, data["purposes"])
+        if not data["information"]:
+            data["information"] = _labels(DisclosureCategory, data["categories"])
+        return services.consent_record(actor=self.request.user, recipient_names=names, **data)
 
 
 class ConsentRevokeForm(ServiceModelForm):
@@ -492,19 +622,41 @@ class ConsentAdmin(PatientRecordAdmin):
     list_display = [
         "signed_on",
         "patient",
-        "recipients",
-        "purpose",
-        "expires_on",
-        "expiry_event",
-        "revoked_on",
+        "recipients_list",
+        "purposes_list",
+        "categories_list",
+        "expiry",
+        "state",
     ]
-    list_select_related = ["patient"]
+    list_select_related = ["patient__clinic"]
     search_fields = ["patient__last_name", "=patient__mrn", "recipients"]
     autocomplete_fields = ["patient"]
+    detail_fields = [
+        "patient",
+        "state",
+        "discloser",
+        "recipients_list",
+        "purposes_list",
+        "categories_list",
+        "information",
+        "revocation_how",
+        "expiry",
+        "signer",
+        "signed_on",
+        "conditioned",
+        "recorded_by",
+        "revocation",
+    ]
 
     def get_form(self, request, obj=None, **kwargs):
         kwargs["form"] = ConsentAddForm if obj is None else ConsentRevokeForm
-        return super().get_form(request, obj, **kwargs)
+        form = super().get_form(request, obj, **kwargs)
+        form.discloser_programs = tuple(self.discloser_programs(request))
+        return form
+
+    def discloser_programs(self, request) -> list[tuple[int, str]]:
+        """The programs a consent may name as who discloses (programs' admin knows them)."""
+        return []
 
     def has_change_permission(self, request, obj=None):
         # A revocation is final; a consent is otherwise changed only by revoking it.
@@ -513,25 +665,76 @@ class ConsentAdmin(PatientRecordAdmin):
         return super().has_change_permission(request, obj)
 
     def get_readonly_fields(self, request, obj=None):
-        if obj is None:
-            return []
-        fixed = [
-            "patient",
-            "discloser",
-            "information",
-            "recipients",
-            "purpose",
-            "signed_on",
-            "expires_on",
-            "expiry_event",
-            "recorded_by",
-        ]
-        return [*fixed, "revoked_on"] if obj.revoked_on else fixed
+        return [] if obj is None else self.detail_fields
 
-    def get_fields(self, request, obj=None):
+    def get_fieldsets(self, request, obj=None):
         if obj is None:
-            return ConsentAddForm.Meta.fields
-        return self.get_readonly_fields(request, obj) + ([] if obj.revoked_on else ["revoked_on"])
+            return [
+                (None, {"fields": ["patient", "discloser_program_id", "discloser"]}),
+                ("Recipients", {"fields": ["recipients_tpo", "recipient_names", "recipients"]}),
+                ("Purposes", {"fields": ["purposes", "purpose_other", "purpose"]}),
+                ("Information", {"fields": ["categories", "information"]}),
+                (
+                    "Revocation and expiry",
+                    {"fields": ["revocation_how", "expires_on", "expiry_event", "no_expiry"]},
+                ),
+                (
+                    "Signature",
+                    {
+                        "fields": [
+                            "signer_relation",
+                            "signer_name",
+                            "signed_on",
+                            "treatment_conditioned",
+                        ]
+                    },
+                ),
+            ]
+        revoke = [] if obj.revoked_on else [("Revoke", {"fields": ["revoked_on"]})]
+        return [(None, {"fields": self.detail_fields}), *revoke]
+
+    @admin.display(description="Recipients")
+    def recipients_list(self, consent):
+        return consent.recipients_display()
+
+    @admin.display(description="Purposes")
+    def purposes_list(self, consent):
+        return _purposes(consent)
+
+    @admin.display(description="Information")
+    def categories_list(self, consent):
+        return _labels(DisclosureCategory, consent.categories)
+
+    @admin.display(description="Expires")
+    def expiry(self, consent):
+        if consent.no_expiry:
+            return "no expiry (treatment, payment and operations)"
+        return consent.expires_on or consent.expiry_event
+
+    @admin.display(description="Signed by")
+    def signer(self, consent):
+        if not consent.signer_relation:
+            return "the patient"
+        return f"{consent.signer_name} ({consent.signer_relation})"
+
+    @admin.display(description="Treatment conditioned on it")
+    def conditioned(self, consent):
+        return {None: "unknown", True: "yes", False: "no"}[consent.treatment_conditioned]
+
+    @admin.display(description="Revoked")
+    def revocation(self, consent):
+        if consent.revoked_on is None:
+            return "no"
+        recorded = (
+            f" (recorded {consent.revoked_at:%Y-%m-%d %H:%M} UTC by {consent.revoked_by})"
+            if consent.revoked_at
+            else ""
+        )
+        return f"from {consent.revoked_on}{recorded}"
+
+    @admin.display(description="Status")
+    def state(self, consent):
+        return consent_state(consent, consent.patient.clinic.today())
 
 
 class ContactForm(VersionCheckedForm):

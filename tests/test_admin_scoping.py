@@ -22,7 +22,7 @@ from patients.models import Assessment, Patient, PatientContact
 from programs.demo import seed_demo_enrollments
 from programs.models import Enrollment, Program
 from scheduling.models import Series, Session
-from tests.factories import ClinicFactory, admin_login, staff_user
+from tests.factories import ClinicFactory, DisclosureFactory, admin_login, staff_user
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +35,16 @@ def seed(clinic) -> dict:
     seed_demo_patients(clinic=clinic, actor=users["admissions"])
     seed_demo_enrollments(
         clinic=clinic, admissions=users["admissions"], clinician=users["clinician"]
+    )
+    # A disclosure to walk: the demo's consents cover treatment by the TPO class.
+    patient = Patient.objects.filter(clinic=clinic, consents__recipients_tpo=True).first()
+    DisclosureFactory(
+        patient=patient,
+        actor=users["admissions"],
+        recipient_name="Next Provider",
+        purpose="treatment",
+        purpose_other="",
+        categories=["demographics"],
     )
     return users
 
@@ -121,7 +131,12 @@ def test_no_admin_page_shows_another_clinics_data(client, world, role):
         for obj in _away_objects(model, away)[:3]:
             response = client.get(f"{url}{obj.pk}/change/", follow=True)
             assert MARK not in response.content.decode(), (role, url, obj.pk)
-    assert {"patients.Patient", "programs.Enrollment", "scheduling.Session"} <= set(seen)
+    assert {
+        "patients.Patient",
+        "programs.Enrollment",
+        "programs.Disclosure",
+        "scheduling.Session",
+    } <= set(seen)
 
 
 def _away_objects(model, away: Clinic):
@@ -133,6 +148,7 @@ def _away_objects(model, away: Clinic):
         "programs.Enrollment": "program__clinic",
         "programs.Program": "clinic",
         "programs.Transition": "from_enrollment__program__clinic",
+        "programs.Disclosure": "patient__clinic",
         "clinic.Bed": "clinic",
         "scheduling.Series": "clinic",
         "scheduling.Session": "clinic",

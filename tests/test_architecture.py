@@ -246,3 +246,15 @@ def test_raw_sql_names_tables_through_meta():
                         for match in pattern.findall(node.value)
                     ]
     assert offenders == []
+
+
+def test_the_disclosure_bundle_has_one_builder():
+    """The API's bundle and the admin's download are one document: only ``programs/fhir.py``
+    defines ``disclosure_bundle``, which both call."""
+    builders = [
+        path
+        for path, tree in _product_modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef) and node.name == "disclosure_bundle"
+    ]
+    assert builders == ["programs/fhir.py"]

@@ -7,8 +7,6 @@ bed assignment are admin actions and small intermediate pages that call one serv
 Pages that show patients are audited like the API's reads.
 """
 
-import datetime
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -23,11 +21,13 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic.admin_utils import ClinicScopedAdmin, ServiceModelForm, change_link, related_table
-from clinic.errors import ServiceError, violated_constraint
+from clinic.errors import ServiceError
 from clinic.models import AuditAction, Bed
 from clinic.selectors import STAFF_ROLES, clinic_ids_for_user, clinic_staff
 from clinic.services import audit_record
 from patients.models import Assessment
+from programs.admin.actions import EnrollmentActionForm, refusal_messages
+from programs.admin.disclosures import DiscloseForm
 from programs.admin.programs import programs_of
 from programs.admin.reports import census_view, step_down_view
 from programs.models import (
@@ -41,20 +41,6 @@ from programs.models import (
 from programs.selectors import bed_assignments_holding
 from programs.services import enrollments as services
 from programs.services.enrollments import ACTION_ROLES
-
-
-def _refusal_messages(error: Exception) -> list[str]:
-    """What a service's refusal says, as sentences for a person."""
-    if isinstance(error, ServiceError):
-        return [error.detail]
-    if isinstance(error, ValidationError):
-        return error.messages
-    # A lost race (the services check under locks): the constraint's own message.
-    constraint = violated_constraint(error)
-    if constraint is None:
-        raise error
-    return [str(constraint.get_violation_error_message())]
-
 
 # Enrollments: filters and the admission form ------------------------------------------------------
 
@@ -131,45 +117,6 @@ def _discharged(enrollment: Enrollment) -> str:
 
 def _cancelled(enrollment: Enrollment) -> str:
     return f"{enrollment.patient} was taken off the waitlist of {enrollment.program}."
-
-
-class EnrollmentActionForm(forms.Form):
-    """The form of one intermediate page; ``perform`` calls one service."""
-
-    action = ""
-    title = ""
-    submit_label = "Confirm"
-    intro = ""
-
-    def __init__(self, *args, enrollment: Enrollment, request, **kwargs):
-        self.enrollment = enrollment
-        self.request = request
-        super().__init__(*args, **kwargs)
-
-    def today(self) -> datetime.date:
-        return self.enrollment.program.clinic.today()
-
-    def perform(self, data):
-        raise NotImplementedError
-
-    def success_message(self, result) -> str:
-        raise NotImplementedError
-
-    def run(self):
-        """Call the service; a refusal becomes form errors and the result is None."""
-        try:
-            with transaction.atomic():
-                return self.perform(self.cleaned_data)
-        except (ServiceError, ValidationError, IntegrityError) as error:
-            if isinstance(error, ValidationError) and hasattr(error, "error_dict"):
-                for field, field_messages in error.message_dict.items():
-                    self.add_error(field if field in self.fields else None, field_messages)
-            else:
-                self.add_error(None, _refusal_messages(error))
-        return None
-
-    def redirect_to(self, result) -> Enrollment:
-        return self.enrollment
 
 
 class AdmitForm(EnrollmentActionForm):
@@ -325,12 +272,14 @@ class BedForm(EnrollmentActionForm):
 
 
 ACTION_FORMS = {
-    form.action: form for form in [AdmitForm, DischargeForm, CancelForm, TransitionForm, BedForm]
+    form.action: form
+    for form in [AdmitForm, DischargeForm, CancelForm, TransitionForm, BedForm, DiscloseForm]
 }
 # Which buttons an enrollment's page shows in each state (the services decide in the end).
 ACTIONS_BY_STATUS = {
     EnrollmentStatus.WAITLISTED: ["admit", "cancel"],
-    EnrollmentStatus.ADMITTED: ["discharge", "transition", "bed"],
+    EnrollmentStatus.ADMITTED: ["discharge", "transition", "bed", "disclose"],
+    EnrollmentStatus.DISCHARGED: ["disclose"],
 }
 
 
@@ -468,7 +417,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             context["enrollment_actions"] = [
                 {"label": ACTION_FORMS[name].title, "url": self._action_url(obj, name)}
                 for name in ACTIONS_BY_STATUS.get(obj.status, [])
-                if self._has_role(request, ACTION_ROLES[name])
+                if self._has_role(request, ACTION_FORMS[name].roles())
                 and (name != "bed" or obj.program.beds.exists())
             ]
         return super().render_change_form(request, context, add, change, form_url, obj)
@@ -572,7 +521,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
 
     def action_view(self, request, object_id, action):
         form_class = ACTION_FORMS[action]
-        if not self._has_role(request, ACTION_ROLES[action]):
+        if not self._has_role(request, form_class.roles()):
             raise PermissionDenied
         enrollment = self.get_object(request, unquote(object_id))
         if enrollment is None:
@@ -585,16 +534,16 @@ class EnrollmentAdmin(ClinicScopedAdmin):
             back_to, allowed_hosts={request.get_host()}, require_https=request.is_secure()
         ):
             back_to = ""
-        if form.is_bound and form.is_valid():
+        # "_check" asks the page what sending would do (DiscloseForm's preview), nothing more.
+        if form.is_bound and form.is_valid() and "_check" not in request.POST:
             result = form.run()
             if result is not None:
                 self.message_user(request, form.success_message(result), messages.SUCCESS)
                 if back_to:
                     return redirect(back_to)
                 target = form.redirect_to(result)
-                return redirect(
-                    f"admin:{self.opts.app_label}_{self.opts.model_name}_change", target.pk
-                )
+                opts = target._meta
+                return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", target.pk)
         if request.method == "GET":
             audit_record(
                 actor=request.user,
@@ -618,6 +567,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
                 f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[enrollment.pk]
             ),
             "next": back_to,
+            **form.extra_context(),
         }
         request.current_app = self.admin_site.name
         return TemplateResponse(
@@ -633,7 +583,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
                 with transaction.atomic():
                     result = perform(enrollment)
             except (ServiceError, ValidationError, IntegrityError) as error:
-                refusal = " ".join(_refusal_messages(error))
+                refusal = " ".join(refusal_messages(error))
                 self.message_user(request, f"{enrollment.patient}: {refusal}", messages.ERROR)
             else:
                 self.message_user(request, done(result), messages.SUCCESS)

@@ -6,6 +6,8 @@ the assessments, every enrollment of the patient with its bed and waitlist state
 the level the latest assessment points to with their free places today, and a link for each step
 that is left (admit or waitlist, assign a bed, admit from the waitlist, transition). Each link
 opens the service-backed form of that step and comes back to this page.
+
+The consent form is extended the same way: it offers the clinic's programs as who may disclose.
 """
 
 from urllib.parse import urlencode
@@ -17,23 +19,32 @@ from django.utils.html import format_html, format_html_join
 
 from clinic.admin_utils import change_link, related_table
 from clinic.selectors import user_has_role
-from patients.admin import PatientAdmin
-from patients.models import Patient
+from patients.admin import ConsentAdmin, PatientAdmin
+from patients.models import Consent, Patient
+from programs.admin.disclosures import DiscloseForm, bundle_url, category_labels
+from programs.admin.programs import programs_of
 from programs.models import BedAssignment, EnrollmentStatus, Program
-from programs.selectors import program_places
+from programs.selectors import disclosure_list_of_patient, program_places
+from programs.services.disclosures import patient_in_treatment
 from programs.services.enrollments import ACTION_ROLES
 
 
 def _may(user, step: str) -> bool:
     if user is None:
         return False
-    return user.is_superuser or user_has_role(user, *ACTION_ROLES[step])
+    roles = DiscloseForm.roles() if step == DiscloseForm.action else ACTION_ROLES[step]
+    return user.is_superuser or user_has_role(user, *roles)
 
 
 class PatientCareAdmin(PatientAdmin):
     """PatientAdmin plus the patient's programs, beds and the next admission steps."""
 
-    readonly_fields = [*PatientAdmin.readonly_fields, "admission_links", "care_table"]
+    readonly_fields = [
+        *PatientAdmin.readonly_fields,
+        "admission_links",
+        "care_table",
+        "disclosures_table",
+    ]
 
     def get_object(self, request, object_id, from_field=None):
         patient = super().get_object(request, object_id, from_field)
@@ -50,7 +61,11 @@ class PatientCareAdmin(PatientAdmin):
         return [
             *fieldsets,
             ("Programs and beds", {"fields": ["admission_links", "care_table"]}),
+            ("Disclosures (the accounting, 42 CFR §2.25)", {"fields": ["disclosures_table"]}),
         ]
+
+    def in_treatment(self, patient) -> bool:
+        return patient_in_treatment(patient, patient.clinic.today())
 
     def _patient_url(self, patient: Patient) -> str:
         return reverse("admin:patients_patient_change", args=[patient.pk])
@@ -143,6 +158,9 @@ class PatientCareAdmin(PatientAdmin):
                     links.append(("bed", "Assign a bed"))
                 if _may(viewer, "transition"):
                     links.append(("transition", "Transition"))
+            handed_on = (EnrollmentStatus.ADMITTED, EnrollmentStatus.DISCHARGED)
+            if enrollment.status in handed_on and _may(viewer, DiscloseForm.action):
+                links.append((DiscloseForm.action, DiscloseForm.title))
             return format_html_join(
                 " · ",
                 '<a href="{}" class="step-{}">{}</a>',
@@ -166,6 +184,39 @@ class PatientCareAdmin(PatientAdmin):
             ],
         )
 
+    @admin.display(description="Disclosures")
+    def disclosures_table(self, patient):
+        return related_table(
+            ["Date", "Recipient", "Purpose", "Information", "By", "Consent", "Bundle"],
+            [
+                (
+                    change_link(d, f"{d.disclosed_at:%Y-%m-%d %H:%M} UTC"),
+                    f"{d.recipient_name}, {d.recipient_address}"
+                    if d.recipient_address
+                    else d.recipient_name,
+                    d.get_purpose_display(),
+                    category_labels(d.categories),
+                    d.disclosed_by,
+                    change_link(d.consent, d.consent.signed_on),
+                    format_html('<a href="{}">FHIR bundle</a>', bundle_url(d)),
+                )
+                for d in disclosure_list_of_patient(patient=patient).select_related("consent")
+            ],
+        )
+
 
 admin.site.unregister(Patient)
 admin.site.register(Patient, PatientCareAdmin)
+
+
+class ConsentProgramsAdmin(ConsentAdmin):
+    """ConsentAdmin offering the staff member's programs as who may disclose; the disclosure
+    service refuses a program that is not the patient's clinic's."""
+
+    def discloser_programs(self, request):
+        programs = programs_of(request).order_by("clinic__name", "name")
+        return [(p.pk, f"{p.name} ({p.clinic})") for p in programs]
+
+
+admin.site.unregister(Consent)
+admin.site.register(Consent, ConsentProgramsAdmin)

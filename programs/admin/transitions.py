@@ -1,12 +1,16 @@
 """Transitions in the admin: read-only, a transition is made from its source enrollment's page."""
 
+from urllib.parse import urlencode
+
 from django.contrib import admin
+from django.urls import reverse
 
 from clinic.admin_utils import ClinicScopedAdmin, change_link
 from clinic.selectors import STAFF_ROLES
 from programs.models import (
     Transition,
 )
+from programs.services.disclosures import DISCLOSURE_ROLES
 
 
 @admin.register(Transition)
@@ -48,6 +52,12 @@ class TransitionAdmin(ClinicScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None and self._has_role(request, DISCLOSURE_ROLES):
+            url = reverse("admin:programs_enrollment_disclose", args=[obj.from_enrollment_id])
+            context["disclose_url"] = f"{url}?{urlencode({'transition': obj.pk})}"
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     @admin.display(description="Patient", ordering="patient__last_name")
     def patient(self, move):

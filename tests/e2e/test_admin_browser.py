@@ -129,8 +129,12 @@ def test_admissions_path_census_and_step_down_in_a_browser(page):
     page.fill("#id_information", "Dates of attendance")
     page.fill("#id_recipients", "Primary care physician")
     page.fill("#id_purpose", "Coordination of care")
+    page.fill("#id_recipient_names", "Primary care physician")
+    page.check("#id_purposes input[value=treatment]")
+    page.check("#id_categories input[value=attendance]")
     page.fill("#id_signed_on", "2026-11-20")
     page.fill("#id_expiry_event", "End of treatment")
+    page.select_option("#id_treatment_conditioned", "no")
     save(page)
     assert page.url == patient_url
     sync_api.expect(page.locator(".field-consents_table")).to_contain_text("Primary care physician")

@@ -73,5 +73,28 @@ def patient_form(clinic, **overrides):
     return {name: value for name, value in data.items() if value is not None}
 
 
+def consent_form(patient, **overrides):
+    """A consent with every §2.31 element, as the add form posts it."""
+    data = {
+        "patient": str(patient.pk),
+        "discloser": "Riverside Program",
+        "recipient_names": "Harbor County Drug Court",
+        "purposes": ["other"],
+        "purpose_other": "Compliance reporting",
+        "categories": ["attendance"],
+        "information": "Attendance",
+        "revocation_how": "In writing to the privacy officer, at any time.",
+        "signed_on": "2024-01-15",
+        "expires_on": "",
+        "expiry_event": "End of probation",
+        "signer_relation": "",
+        "signer_name": "",
+        "treatment_conditioned": "no",
+        "_save": "Save",
+    }
+    data.update(overrides)
+    return {name: value for name, value in data.items() if value is not None}
+
+
 def audit_rows(action, **filters):
     return AuditEvent.objects.filter(action=action, **filters)

@@ -7,9 +7,9 @@ from django.utils.html import escape
 
 from clinic.models import AuditAction
 from patients import services
-from patients.models import Consent
+from patients.models import CONSENT_ELEMENTS, Consent
 from tests.factories import ConsentFactory
-from tests.patients.admin.helpers import CONSENTS, audit_rows, html
+from tests.patients.admin.helpers import CONSENTS, audit_rows, consent_form, html
 
 pytestmark = pytest.mark.django_db
 
@@ -19,39 +19,17 @@ pytestmark = pytest.mark.django_db
 
 def test_a_consent_without_expiry_is_refused_with_the_services_message(admissions_client, alvarez):
     response = admissions_client.post(
-        f"{CONSENTS}add/",
-        {
-            "patient": alvarez.pk,
-            "discloser": "Riverside Program",
-            "information": "Attendance",
-            "recipients": "Harbor County Drug Court",
-            "purpose": "Compliance reporting",
-            "signed_on": "2024-01-15",
-            "expires_on": "",
-            "expiry_event": "",
-            "_save": "Save",
-        },
+        f"{CONSENTS}add/", consent_form(alvarez, expires_on="", expiry_event="")
     )
 
     assert response.status_code == 200
-    assert escape("Give an expiry date or an expiry event (42 CFR §2.31).") in html(response)
+    assert escape(CONSENT_ELEMENTS["expires_on"]) in html(response)
     assert not Consent.objects.exists()
 
 
 def test_a_consent_with_an_expiry_event_is_recorded(admissions_client, admissions, alvarez):
     response = admissions_client.post(
-        f"{CONSENTS}add/",
-        {
-            "patient": alvarez.pk,
-            "discloser": "Riverside Program",
-            "information": "Attendance",
-            "recipients": "Harbor County Drug Court",
-            "purpose": "Compliance reporting",
-            "signed_on": "2024-01-15",
-            "expires_on": "",
-            "expiry_event": "End of probation",
-            "_save": "Save",
-        },
+        f"{CONSENTS}add/", consent_form(alvarez, expires_on="", expiry_event="End of probation")
     )
 
     assert response.status_code == 302
@@ -73,6 +51,7 @@ def test_revoking_a_consent_on_its_change_page_sets_revoked_on(
     assert response.status_code == 302
     consent.refresh_from_db()
     assert consent.revoked_on == datetime.date(2024, 6, 1)
+    assert consent.revoked_by == admissions
     assert audit_rows(AuditAction.UPDATE, object_type="patients.consent").count() == 1
 
 
