@@ -169,7 +169,7 @@ class _BundleBuilder:
     # Ids and references -----------------------------------------------------------------------
 
     def uuid_for(self, kind: str, key) -> str:
-        return str(uuid.uuid5(NAMESPACE, f"disclosure/{self.disclosure.id}/{kind}/{key}"))
+        return str(uuid.uuid5(NAMESPACE, f"disclosure/{self.disclosure.uuid}/{kind}/{key}"))
 
     def add(self, resource_type: str, key, body: dict) -> dict:
         resource_id = self.uuid_for(resource_type, key)
@@ -232,8 +232,8 @@ class _BundleBuilder:
             "id": self.uuid_for("Bundle", 0),
             "meta": {"security": [dict(label) for label in SECURITY_LABELS]},
             "identifier": {
-                "system": f"{CONTINUUM_SYSTEM}:disclosure",
-                "value": str(self.disclosure.id),
+                "system": "urn:ietf:rfc:3986",
+                "value": f"urn:uuid:{self.disclosure.uuid}",
             },
             "type": "document",
             "timestamp": _instant(self.disclosure.disclosed_at),

@@ -7,6 +7,7 @@ and a transition's source ends the day its target starts, so the two never overl
 """
 
 import datetime
+import uuid
 
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -833,7 +834,13 @@ class Disclosure(models.Model):
     """A disclosure of the patient's records outside the clinic (42 CFR Part 2), as the
     accounting of §2.25 needs it: when, to whom and where, what, why, under which consent, by
     whom. Written only by ``disclosure_create`` once a consent covers it; the database refuses
-    UPDATE and DELETE (migration 0015), as for the audit trail."""
+    UPDATE and DELETE (migration 0015), as for the audit trail. ``bundle`` is the FHIR document
+    as it was sent: the download returns it, never a rebuild from records changed since."""
+
+    # The document's identity (its Bundle identifier and the resources' urn:uuid ids), known
+    # before the row is written, so the bundle is built and stored in the same INSERT.
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    bundle = models.JSONField(editable=False)
 
     patient = models.ForeignKey(
         "patients.Patient", on_delete=models.PROTECT, related_name="disclosures", editable=False

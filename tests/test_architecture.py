@@ -249,8 +249,9 @@ def test_raw_sql_names_tables_through_meta():
 
 
 def test_the_disclosure_bundle_has_one_builder():
-    """The API's bundle and the admin's download are one document: only ``programs/fhir.py``
-    defines ``disclosure_bundle``, which both call."""
+    """One builder of the document a disclosure sends: only ``programs/fhir.py`` defines
+    ``disclosure_bundle``, and only ``disclosure_create`` calls it (the API's bundle and the
+    admin's download serve the document stored with the disclosure)."""
     builders = [
         path
         for path, tree in _product_modules()
@@ -258,3 +259,10 @@ def test_the_disclosure_bundle_has_one_builder():
         if isinstance(node, ast.FunctionDef) and node.name == "disclosure_bundle"
     ]
     assert builders == ["programs/fhir.py"]
+    callers = [
+        path
+        for path, tree in _product_modules()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and _called_name(node) == "disclosure_bundle"
+    ]
+    assert callers == ["programs/services/disclosures.py"]

@@ -3,7 +3,7 @@ transition or a discharge), the read-only accounting, and the bundle's staff dow
 
 Sending calls ``disclosure_create``, which alone decides whether a consent covers it; the page's
 preview of what the consent does not cover is that same call, rolled back. The download serves
-``programs.fhir.disclosure_bundle``, the builder the API's bundle endpoint serves.
+the document stored with the disclosure when it was made, as the API's bundle endpoint does.
 """
 
 import json
@@ -26,7 +26,6 @@ from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record
 from patients.models import Consent, DisclosureCategory, DisclosurePurpose
-from programs import fhir
 from programs.admin.actions import EnrollmentActionForm, refusal_messages
 from programs.api.disclosures import FHIR_JSON
 from programs.models import Disclosure, Transition
@@ -275,10 +274,9 @@ class DisclosureAdmin(ClinicScopedAdmin):
         disclosure = self.get_object(request, unquote(object_id))
         if disclosure is None:
             raise Http404
-        bundle = fhir.disclosure_bundle(disclosure)
         audit_record(
             actor=request.user, action=AuditAction.READ, obj=disclosure, patient=disclosure.patient
         )
-        response = HttpResponse(json.dumps(bundle), content_type=FHIR_JSON)
+        response = HttpResponse(json.dumps(disclosure.bundle), content_type=FHIR_JSON)
         response["Content-Disposition"] = f'attachment; filename="disclosure-{disclosure.pk}.json"'
         return never_cache_privately(response)

@@ -29,7 +29,7 @@ from clinic.services import audit_record
 from patients.api.serializers import CallerScopedPrimaryKeyField
 from patients.models import DisclosureCategory, DisclosurePurpose
 from patients.selectors import patients_in_reach
-from programs import fhir, selectors
+from programs import selectors
 from programs.models import Disclosure, Enrollment, Transition
 from programs.services import disclosures as services
 
@@ -210,14 +210,13 @@ class DisclosureBundleView(NoStoreMixin, APIView):
             ),
             pk=pk,
         )
-        bundle = fhir.disclosure_bundle(disclosure)
         audit_record(
             actor=request.user,
             action=AuditAction.READ,
             obj=disclosure,
             patient=disclosure.patient,
         )
-        return Response(bundle)
+        return Response(disclosure.bundle)
 
     def handle_exception(self, exc):
         # Errors keep the API's error body and its media type (DESIGN.md), not FHIR's.

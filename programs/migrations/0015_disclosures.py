@@ -1,3 +1,5 @@
+import uuid
+
 import django.contrib.postgres.fields
 import django.db.models.deletion
 from django.conf import settings
@@ -51,6 +53,8 @@ class Migration(migrations.Migration):
                         auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
                     ),
                 ),
+                ("uuid", models.UUIDField(default=uuid.uuid4, editable=False, unique=True)),
+                ("bundle", models.JSONField(editable=False)),
                 ("recipient_name", models.CharField(editable=False, max_length=200)),
                 ("recipient_address", models.TextField(blank=True, editable=False)),
                 (

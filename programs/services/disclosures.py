@@ -20,6 +20,7 @@ from clinic.models import AuditAction, Role
 from clinic.selectors import user_has_role
 from clinic.services import audit_record
 from patients.models import Consent, DisclosureCategory, DisclosurePurpose, Patient
+from programs import fhir
 from programs.models import Disclosure, Enrollment, EnrollmentStatus, Program, Transition
 
 # Who may disclose, in the API and the admin alike; supervisors read the accounting.
@@ -172,7 +173,7 @@ def disclosure_create(
             code="no_consent",
             extra={"missing": missing, "consent": best[0].pk if best else None},
         )
-    disclosure = Disclosure.objects.create(
+    disclosure = Disclosure(
         patient=patient,
         consent=consent,
         recipient_name=recipient_name,
@@ -188,5 +189,8 @@ def disclosure_create(
         transition=transition,
         enrollment=enrollment,
     )
+    # What is sent is fixed now: the document is stored with the row (which nothing updates).
+    disclosure.bundle = fhir.disclosure_bundle(disclosure)
+    disclosure.save(force_insert=True)
     audit_record(actor=actor, action=AuditAction.CREATE, obj=disclosure, patient=patient)
     return disclosure

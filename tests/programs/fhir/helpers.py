@@ -3,6 +3,7 @@
 import datetime
 import json
 import types
+import uuid
 
 from fhir.resources.R4B.bundle import Bundle
 
@@ -41,6 +42,7 @@ def disclosure(patient, consent, *, categories, disclosed_at, window=(None, None
     """A stand-in for programs.models.Disclosure with the contract's fields."""
     return types.SimpleNamespace(
         id=pk,
+        uuid=uuid.UUID(int=pk),
         patient=patient,
         consent=consent,
         categories=list(categories),

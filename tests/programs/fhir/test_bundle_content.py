@@ -39,7 +39,11 @@ def bundle(history):
 
 def test_it_is_a_document_that_opens_with_its_composition(bundle):
     assert bundle["type"] == "document"
-    assert bundle["identifier"] == {"system": "urn:continuum:disclosure", "value": "41"}
+    # The document's identity is the disclosure's uuid (the stand-in's: UUID(int=41)).
+    assert bundle["identifier"] == {
+        "system": "urn:ietf:rfc:3986",
+        "value": "urn:uuid:00000000-0000-0000-0000-000000000029",
+    }
     assert bundle["timestamp"] == "2026-11-18T15:00:00Z"
     composition = bundle["entry"][0]["resource"]
     assert composition["resourceType"] == "Composition"
