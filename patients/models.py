@@ -209,9 +209,13 @@ class Consent(models.Model):
     discloser_program_id = models.PositiveIntegerField(
         null=True, blank=True, help_text="The program that may disclose (empty: the clinic)."
     )
-    information = models.TextField(help_text="How much and what kind of information.")
-    recipients = models.TextField(help_text="The persons or organisations it may go to.")
-    purpose = models.TextField()
+    # The form's own words, kept beside the structured elements below, which alone decide what
+    # the consent permits.
+    information = models.TextField(blank=True, help_text="How much and what kind of information.")
+    recipients = models.TextField(
+        blank=True, help_text="The persons or organisations it may go to."
+    )
+    purpose = models.TextField(blank=True)
     recipients_tpo = models.BooleanField(
         "treatment, payment and operations recipients",
         default=False,

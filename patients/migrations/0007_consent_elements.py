@@ -264,4 +264,22 @@ class Migration(migrations.Migration):
                 violation_error_message="A recorded revocation has its date.",
             ),
         ),
+        # The form's free text is optional beside the structured elements.
+        migrations.AlterField(
+            model_name="consent",
+            name="information",
+            field=models.TextField(blank=True, help_text="How much and what kind of information."),
+        ),
+        migrations.AlterField(
+            model_name="consent",
+            name="purpose",
+            field=models.TextField(blank=True),
+        ),
+        migrations.AlterField(
+            model_name="consent",
+            name="recipients",
+            field=models.TextField(
+                blank=True, help_text="The persons or organisations it may go to."
+            ),
+        ),
     ]

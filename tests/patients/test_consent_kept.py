@@ -53,3 +53,23 @@ def test_a_consent_not_yet_revoked_can_be_revoked(consent, admissions):
 
     consent.refresh_from_db()
     assert consent.revoked_on == datetime.date(2026, 12, 1)
+
+
+def test_a_consent_of_structured_elements_alone_is_recorded(clinic, admissions, frozen_time):
+    # The form's free text (information, recipients, purpose) is optional: the elements decide.
+    patient = PatientFactory(clinic=clinic, actor=admissions)
+
+    consent = services.consent_record(
+        actor=admissions,
+        patient=patient,
+        signed_on=datetime.date(2026, 11, 30),
+        recipients_tpo=True,
+        purposes=["treatment"],
+        categories=["demographics", "enrollments"],
+        revocation_how="In writing to the front desk, or in the app.",
+        no_expiry=True,
+        treatment_conditioned=False,
+    )
+
+    assert consent.missing_elements() == []
+    assert (consent.information, consent.purpose) == ("", "")
