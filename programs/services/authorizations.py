@@ -77,10 +77,6 @@ def _lock_authorization(authorization: Authorization) -> Authorization:
     )
 
 
-def _audit(actor, action: AuditAction, obj, *, clinic_id: int, patient_id: int) -> None:
-    audit_record(actor=actor, action=action, obj=obj, clinic=clinic_id, patient_id=patient_id)
-
-
 # Payers -------------------------------------------------------------------------------------------
 
 
@@ -127,7 +123,13 @@ def coverage_create(
     _full_clean(coverage, exclude=("patient", "payer", "clinic", "created_by"))
     _check_dates(start_date, end_date)
     coverage.save()
-    _audit(actor, AuditAction.CREATE, coverage, clinic_id=patient.clinic_id, patient_id=patient.pk)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=coverage,
+        clinic=patient.clinic_id,
+        patient_id=patient.pk,
+    )
     return coverage
 
 
@@ -152,11 +154,11 @@ def coverage_update(
             changes[name] = changes[name].strip()
     changed = [name for name, value in changes.items() if getattr(coverage, name) != value]
     if not changed:
-        _audit(
-            actor,
-            AuditAction.READ,
-            coverage,
-            clinic_id=coverage.clinic_id,
+        audit_record(
+            actor=actor,
+            action=AuditAction.READ,
+            obj=coverage,
+            clinic=coverage.clinic_id,
             patient_id=coverage.patient_id,
         )
         return coverage
@@ -165,11 +167,11 @@ def coverage_update(
     _full_clean(coverage, exclude=("patient", "payer", "clinic", "created_by"))
     _check_dates(coverage.start_date, coverage.end_date)
     coverage.save(update_fields=[*changed, "updated_at"])
-    _audit(
-        actor,
-        AuditAction.UPDATE,
-        coverage,
-        clinic_id=coverage.clinic_id,
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=coverage,
+        clinic=coverage.clinic_id,
         patient_id=coverage.patient_id,
     )
     return refresh_version(coverage)
@@ -273,11 +275,11 @@ def authorization_request(
     if units_requested < 1:
         raise ValidationError({"units_requested": ["Request at least one unit."]})
     authorization.save()
-    _audit(
-        actor,
-        AuditAction.CREATE,
-        authorization,
-        clinic_id=enrollment.program.clinic_id,
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=authorization,
+        clinic=enrollment.program.clinic_id,
         patient_id=enrollment.patient_id,
     )
     return authorization
@@ -343,11 +345,11 @@ def authorization_decide(
         authorization.next_review_on = next_review_on
         fields.append("next_review_on")
     authorization.save(update_fields=fields)
-    _audit(
-        actor,
-        AuditAction.UPDATE,
-        authorization,
-        clinic_id=authorization.enrollment.program.clinic_id,
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=authorization,
+        clinic=authorization.enrollment.program.clinic_id,
         patient_id=authorization.patient_id,
     )
     return refresh_version(authorization)
@@ -390,8 +392,12 @@ def review_schedule(
         authorization.next_review_on = scheduled_on
         authorization.save(update_fields=["next_review_on", "updated_at"])
     clinic_id = authorization.enrollment.program.clinic_id
-    _audit(
-        actor, AuditAction.CREATE, review, clinic_id=clinic_id, patient_id=authorization.patient_id
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=review,
+        clinic=clinic_id,
+        patient_id=authorization.patient_id,
     )
     return review
 
@@ -461,14 +467,18 @@ def review_record(
     _full_clean(review, exclude=("authorization", "created_by", "recorded_by"))
     review.save()
     clinic_id = authorization.enrollment.program.clinic_id
-    _audit(
-        actor, AuditAction.UPDATE, review, clinic_id=clinic_id, patient_id=authorization.patient_id
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=review,
+        clinic=clinic_id,
+        patient_id=authorization.patient_id,
     )
-    _audit(
-        actor,
-        AuditAction.UPDATE,
-        authorization,
-        clinic_id=clinic_id,
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=authorization,
+        clinic=clinic_id,
         patient_id=authorization.patient_id,
     )
     return review
