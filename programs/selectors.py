@@ -4,6 +4,7 @@ import datetime
 from collections import defaultdict
 
 from django.db.models import (
+    BigIntegerField,
     Case,
     Count,
     DateField,
@@ -20,7 +21,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Greatest, Least
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, NullIf
 from django.utils import timezone
 
 from clinic.models import Bed, Role
@@ -359,7 +360,8 @@ def authorization_use(
       time zone;
     - ``units_remaining``: approved less used, never below 0 (none before a decision);
     - ``projected_exhaustion_on``: while in force, the day the approved units run out at the
-      pace so far (units used ÷ days elapsed); none before any use.
+      pace so far (units used ÷ days elapsed); none before any use, and none when they outlast
+      the authorization's end (it ends first).
     """
     now = now or timezone.now()
     today = _clinic_today("enrollment__program__clinic__time_zone", now)
@@ -435,16 +437,21 @@ def authorization_use(
             output_field=IntegerField(),
         ),
     )
-    # ceil(remaining × elapsed ÷ used) days from today, in integers.
+    # ceil(remaining × elapsed ÷ used) days from today, in integers; bigint, since a large
+    # approval over a long authorization overflows PostgreSQL's integer.
     days_left = ExpressionWrapper(
-        (F("units_remaining") * F("days_elapsed") + F("units_used") - 1) / F("units_used"),
-        output_field=IntegerField(),
+        (Cast(F("units_remaining"), BigIntegerField()) * F("days_elapsed") + F("units_used") - 1)
+        / NullIf(F("units_used"), 0),
+        output_field=BigIntegerField(),
     )
-    return authorizations.annotate(
+    # Units that outlast the authorization run out at its end: no projection then.
+    return authorizations.annotate(days_left=days_left).annotate(
         projected_exhaustion_on=Case(
             When(
-                Q(status__in=AUTHORIZED) & Q(units_used__gt=0),
-                then=_DatePlusDays(F("use_today"), days_left),
+                Q(status__in=AUTHORIZED)
+                & Q(units_used__gt=0)
+                & Q(days_left__lte=_DateDiff(F("end_date"), F("use_today"))),
+                then=_DatePlusDays(F("use_today"), Cast(F("days_left"), IntegerField())),
             ),
             default=None,
             output_field=DateField(),

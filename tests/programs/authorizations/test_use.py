@@ -76,15 +76,16 @@ def test_a_residential_stay_counts_the_days_present_and_not_the_gap_day(
     assert used(authorization, user=supervisor) == (9, 5, nov(10), nov(16))
     # the first day alone: one day used, one a day, 13 left from Nov 1
     assert used(authorization, user=supervisor, on=nov(1)) == (1, 13, nov(1), nov(14))
-    # past the end, use stops at the end (Nov 1-4, 6-20: 19 days, none remaining)
-    assert used(authorization, user=supervisor, on=nov(25)) == (19, 0, nov(20), nov(25))
+    # past the end, use stops at the end (Nov 1-4, 6-20: 19 days, none remaining); the
+    # authorization is over, so nothing is projected
+    assert used(authorization, user=supervisor, on=nov(25)) == (19, 0, nov(20), None)
 
 
 def test_an_iop_patient_uses_the_sessions_attended_present_or_late(
     clinic, admissions, clinician, supervisor
 ):
     # given: Ben in the IOP from Mon Nov 2, a session each weekday at noon; 12 sessions
-    # approved from Nov 3 through Nov 30
+    # approved from Nov 3 through Dec 31
     iop = ProgramFactory(clinic=clinic, level="iop", name="Evening IOP")
     ben = PatientFactory(clinic=clinic, actor=admissions, first_name="Ben")
     days = [nov(d) for d in (2, 3, 4, 5, 6, 9, 10, 11)]
@@ -114,7 +115,7 @@ def test_an_iop_patient_uses_the_sessions_attended_present_or_late(
             enrollment=stay,
             units_requested=12,
             start_date=nov(3),
-            end_date=nov(30),
+            end_date=datetime.date(2026, 12, 31),
             approved=True,
             actor=admissions,
         )
@@ -129,6 +130,9 @@ def test_an_iop_patient_uses_the_sessions_attended_present_or_late(
         )
     # 4 in 8 days: the 8 left last 16 days
     assert used(authorization, user=supervisor) == (4, 8, nov(10), nov(26))
+    # at that pace through Dec 31 the 8 would outlast an end on Nov 25: no projection
+    authorization.__class__.objects.filter(pk=authorization.pk).update(end_date=nov(25))
+    assert used(authorization, user=supervisor) == (4, 8, nov(10), None)
 
 
 def test_before_a_decision_or_any_use_nothing_is_projected(clinic, admissions, supervisor):
