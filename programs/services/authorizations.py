@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from clinic.errors import Conflict
-from clinic.models import AuditAction, Clinic
+from clinic.models import AuditAction, Clinic, Role
 from clinic.services import audit_record
 from clinic.versions import refresh_version, require_version
 from patients.models import Level, Patient
@@ -35,6 +35,9 @@ from programs.models import (
     ReviewOutcome,
     SubscriberRelation,
 )
+
+# Who writes coverage, authorizations and reviews; every staff role reads them.
+UTILIZATION_WRITE_ROLES = (Role.ADMISSIONS,)
 
 COVERAGE_EDITABLE_FIELDS = (
     "member_id",
