@@ -139,3 +139,15 @@ def test_another_clinic_s_records_are_404_and_its_lists_empty(client_for, stay):
     refused = outsider.post("/api/v1/authorizations/", request, format="json")
     assert refused.status_code == 400
     assert set(refused.json()["fields"]) == {"enrollment", "coverage"}
+
+
+def test_an_overlapping_primary_coverage_is_a_409(client_for, clinic, admissions):
+    patient = PatientFactory(clinic=clinic, actor=admissions)
+    payer = PayerFactory(clinic=clinic)
+    path = f"/api/v1/patients/{patient.pk}/coverages/"
+    body = {"payer": payer.pk, "start_date": "2026-01-01"}
+    assert client_for(admissions).post(path, body, format="json").status_code == 201
+
+    refused = client_for(admissions).post(path, body, format="json")
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "overlapping_primary_coverage")
