@@ -153,6 +153,14 @@ class AuthorizationSerializer(serializers.ModelSerializer):
 
 
 class ReviewSerializer(serializers.ModelSerializer):
+    # Blank until recorded (and without a denial), which the schema's enums must allow.
+    outcome = serializers.ChoiceField(
+        choices=ReviewOutcome.choices, allow_blank=True, read_only=True
+    )
+    payer_recommended_level = serializers.ChoiceField(
+        choices=Level.choices, allow_blank=True, read_only=True
+    )
+
     class Meta:
         model = ConcurrentReview
         fields = [
