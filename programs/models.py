@@ -14,7 +14,7 @@ from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import ArrayField, DateRangeField, RangeOperators
 from django.db import models
 from django.db.models import F, Func, Q
-from django.db.models.functions import Now
+from django.db.models.functions import Lower, Now
 from django.utils import timezone
 
 from clinic.models import record_version_field
@@ -912,3 +912,326 @@ class Disclosure(models.Model):
 
     def __str__(self):
         return f"Disclosure of {self.disclosed_at:%Y-%m-%d} to {self.recipient_name}"
+
+
+# Utilization review -------------------------------------------------------------------------------
+
+
+class InclusiveDateRange(Func):
+    """``daterange(lower, upper, '[]')``: an authorization or coverage covers its end date too;
+    a NULL upper bound is open-ended."""
+
+    function = "daterange"
+    output_field = DateRangeField()
+
+    def __init__(self, lower, upper):
+        super().__init__(lower, upper, models.Value("[]"))
+
+
+class PayerKind(models.TextChoices):
+    COMMERCIAL = "commercial", "Commercial"
+    MEDICAID = "medicaid", "Medicaid"
+    MEDICARE = "medicare", "Medicare"
+    SELF_PAY = "self_pay", "Self-pay"
+    OTHER = "other", "Other"
+
+
+class Payer(models.Model):
+    """Who pays for care at one clinic. A self-pay payer needs no authorization."""
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="payers")
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=PayerKind.choices)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["clinic", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                "clinic",
+                name="payer_name_unique_per_clinic",
+                violation_error_code="payer_name_taken",
+                violation_error_message="This clinic already has a payer with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=PayerKind.values),
+                name="payer_kind_known",
+                violation_error_message="Unknown payer kind.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def needs_authorization(self) -> bool:
+        return self.kind != PayerKind.SELF_PAY
+
+
+class SubscriberRelation(models.TextChoices):
+    SELF = "self", "Self"
+    SPOUSE = "spouse", "Spouse"
+    CHILD = "child", "Child"
+    OTHER = "other", "Other"
+
+
+class CoveragePriority(models.TextChoices):
+    PRIMARY = "primary", "Primary"
+    SECONDARY = "secondary", "Secondary"
+
+
+class Coverage(models.Model):
+    """A patient's cover by a payer of their clinic, from ``start_date`` through ``end_date``
+    (open-ended while NULL). Composite foreign keys (migration 0016) hold that the payer and the
+    patient are of the row's clinic."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="coverages"
+    )
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="coverages")
+    # The patient's clinic, copied so the database can hold that the payer is of it.
+    clinic = models.ForeignKey(
+        "clinic.Clinic", on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    member_id = models.CharField(max_length=80, blank=True)
+    group_number = models.CharField(max_length=80, blank=True)
+    subscriber_relation = models.CharField(
+        max_length=8, choices=SubscriberRelation.choices, default=SubscriberRelation.SELF
+    )
+    priority = models.CharField(
+        max_length=10, choices=CoveragePriority.choices, default=CoveragePriority.PRIMARY
+    )
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
+
+    class Meta:
+        ordering = ["patient", "priority", "-start_date", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="coverage_dates_ordered",
+                violation_error_message="A coverage cannot end before it starts.",
+            ),
+            ExclusionConstraint(
+                name="coverage_one_primary_at_a_time",
+                expressions=[
+                    ("patient", RangeOperators.EQUAL),
+                    (InclusiveDateRange("start_date", "end_date"), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(priority=CoveragePriority.PRIMARY),
+                violation_error_code="overlapping_primary_coverage",
+                violation_error_message="The patient already has a primary coverage on these "
+                "dates.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.payer} ({self.get_priority_display()}) of {self.patient}"
+
+
+class AuthorizationUnit(models.TextChoices):
+    DAYS = "days", "Days"
+    SESSIONS = "sessions", "Sessions"
+    UNITS = "units", "Units"
+
+
+class AuthorizationStatus(models.TextChoices):
+    REQUESTED = "requested", "Requested"
+    APPROVED = "approved", "Approved"
+    PARTIALLY_APPROVED = "partially_approved", "Partially approved"
+    DENIED = "denied", "Denied"
+    EXHAUSTED = "exhausted", "Exhausted"
+    EXPIRED = "expired", "Expired"
+
+
+# Levels whose care a payer counts in days (a bed or a full day); the others in sessions or units.
+DAY_LEVELS = [Level.RESIDENTIAL, Level.PHP]
+# An authorization in force: its approved units can be used.
+AUTHORIZED = [AuthorizationStatus.APPROVED, AuthorizationStatus.PARTIALLY_APPROVED]
+# Statuses that carry an approved number of units.
+WITH_APPROVED_UNITS = [*AUTHORIZED, AuthorizationStatus.EXHAUSTED, AuthorizationStatus.EXPIRED]
+
+
+class Authorization(models.Model):
+    """A payer's authorization of care for one enrollment: ``requested → approved |
+    partially_approved | denied``, then ``exhausted | expired``. ``authorized_level`` is the
+    payer's, kept apart from the enrollment's clinical level (a payer may authorize IOP while
+    the clinician keeps the patient in residential). Composite foreign keys (migration 0016)
+    hold that the enrollment and the coverage are one patient's and ``payer`` the coverage's."""
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="authorizations"
+    )
+    coverage = models.ForeignKey(Coverage, on_delete=models.PROTECT, related_name="authorizations")
+    # Copied from the coverage so the exclusion constraint and the composite keys need no join.
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="+", editable=False
+    )
+    payer = models.ForeignKey(
+        Payer, on_delete=models.PROTECT, related_name="authorizations", editable=False
+    )
+    number = models.CharField(max_length=80, blank=True, help_text="The payer's reference.")
+    authorized_level = models.CharField(max_length=12, choices=Level.choices)
+    unit = models.CharField(max_length=8, choices=AuthorizationUnit.choices)
+    units_requested = models.PositiveIntegerField()
+    units_approved = models.PositiveIntegerField(null=True, blank=True)
+    # Payers now and then approve more than was asked; stating it is what lets the row say so.
+    approved_exceeds_request = models.BooleanField(default=False)
+    start_date = models.DateField()
+    end_date = models.DateField(help_text="The last day the authorization covers.")
+    status = models.CharField(
+        max_length=20, choices=AuthorizationStatus.choices, default=AuthorizationStatus.REQUESTED
+    )
+    next_review_on = models.DateField(null=True, blank=True)
+    reviewer_name = models.CharField(max_length=200, blank=True)
+    reviewer_phone = models.CharField(max_length=40, blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
+
+    class Meta:
+        ordering = ["-start_date", "-id"]
+        indexes = [
+            models.Index(fields=["enrollment", "-start_date"], name="authorization_enrollment"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=AuthorizationStatus.values),
+                name="authorization_status_known",
+                violation_error_message="Unknown authorization status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__gte=F("start_date")),
+                name="authorization_dates_ordered",
+                violation_error_message="An authorization cannot end before it starts.",
+            ),
+            models.CheckConstraint(
+                condition=Q(units_requested__gt=0),
+                name="authorization_requests_units",
+                violation_error_message="Request at least one unit.",
+            ),
+            models.CheckConstraint(
+                condition=Q(units_approved__isnull=True)
+                | Q(approved_exceeds_request=True)
+                | Q(units_approved__lte=F("units_requested")),
+                name="authorization_approved_within_request",
+                violation_error_code="approved_exceeds_request",
+                violation_error_message="More units approved than requested: state that the "
+                "payer approved more than asked.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=AuthorizationStatus.REQUESTED) & Q(units_approved__isnull=True))
+                | (Q(status__in=WITH_APPROVED_UNITS) & Q(units_approved__isnull=False))
+                | Q(status=AuthorizationStatus.DENIED),
+                name="authorization_approved_units_iff_approved",
+                violation_error_message="Approved units are set once the payer approves, and "
+                "not before.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(unit=AuthorizationUnit.DAYS) & Q(authorized_level__in=DAY_LEVELS))
+                | (
+                    Q(unit__in=[AuthorizationUnit.SESSIONS, AuthorizationUnit.UNITS])
+                    & ~Q(authorized_level__in=DAY_LEVELS)
+                ),
+                name="authorization_unit_fits_level",
+                violation_error_code="unit_does_not_fit_level",
+                violation_error_message="Residential and PHP are authorized in days, IOP and "
+                "outpatient in sessions or units.",
+            ),
+            ExclusionConstraint(
+                name="authorization_no_overlap_per_payer",
+                expressions=[
+                    ("enrollment", RangeOperators.EQUAL),
+                    ("payer", RangeOperators.EQUAL),
+                    (InclusiveDateRange("start_date", "end_date"), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(status__in=AUTHORIZED),
+                violation_error_code="overlapping_authorization",
+                violation_error_message="This payer already authorized this enrollment on "
+                "these dates.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.payer} {self.number or self.pk}: {self.get_status_display()}"
+
+
+class ReviewKind(models.TextChoices):
+    INITIAL = "initial", "Initial"
+    CONCURRENT = "concurrent", "Concurrent"
+    PEER_TO_PEER = "peer_to_peer", "Peer-to-peer"
+    APPEAL = "appeal", "Appeal"
+    EXPEDITED_APPEAL = "expedited_appeal", "Expedited appeal"
+
+
+class ReviewOutcome(models.TextChoices):
+    APPROVED_MORE = "approved_more", "Approved more units"
+    DENIED = "denied", "Denied"
+    PENDING_INFORMATION = "pending_information", "Pending information"
+
+
+class ConcurrentReview(models.Model):
+    """A review of an authorization with the payer; recording its outcome updates the
+    authorization in the same transaction (``programs.services.authorizations.review_record``)."""
+
+    authorization = models.ForeignKey(
+        Authorization, on_delete=models.PROTECT, related_name="reviews"
+    )
+    kind = models.CharField(max_length=16, choices=ReviewKind.choices)
+    scheduled_on = models.DateField()
+    done_on = models.DateField(null=True, blank=True)
+    reviewer = models.CharField(max_length=200, blank=True, help_text="The payer's reviewer.")
+    outcome = models.CharField(max_length=20, choices=ReviewOutcome.choices, blank=True)
+    units_added = models.PositiveIntegerField(null=True, blank=True)
+    next_review_on = models.DateField(null=True, blank=True)
+    # A denial may come with the payer's view of the right level, shown beside the clinician's.
+    payer_recommended_level = models.CharField(max_length=12, choices=Level.choices, blank=True)
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["scheduled_on", "id"]
+        indexes = [
+            models.Index(
+                fields=["scheduled_on"], condition=Q(done_on__isnull=True), name="review_open_due"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(done_on__isnull=True) & Q(outcome=""))
+                | (Q(done_on__isnull=False) & ~Q(outcome="")),
+                name="review_outcome_iff_done",
+                violation_error_message="A review has an outcome exactly when it is done.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(outcome=ReviewOutcome.APPROVED_MORE) & Q(units_added__gt=0))
+                | (~Q(outcome=ReviewOutcome.APPROVED_MORE) & Q(units_added__isnull=True)),
+                name="review_units_added_iff_approved_more",
+                violation_error_message="Units are added exactly when the payer approved more.",
+            ),
+            models.CheckConstraint(
+                condition=Q(payer_recommended_level="") | Q(outcome=ReviewOutcome.DENIED),
+                name="review_payer_level_only_on_denial",
+                violation_error_message="The payer recommends a level only with a denial.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_kind_display()} review on {self.scheduled_on}"

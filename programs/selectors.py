@@ -3,27 +3,53 @@
 import datetime
 from collections import defaultdict
 
-from django.db.models import Case, Count, Prefetch, Q, QuerySet, When
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DateField,
+    ExpressionWrapper,
+    F,
+    Func,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, NullIf
 from django.utils import timezone
 
 from clinic.models import Bed, Role
 from clinic.selectors import clinic_ids_for_user
 from programs.models import (
+    AUTHORIZED,
     OCCUPYING,
     AftercareGoal,
     AftercareItem,
     AftercarePlan,
     AftercarePlanStatus,
+    Authorization,
+    AuthorizationUnit,
     BedAssignment,
     CheckIn,
+    ConcurrentReview,
+    Coverage,
     Disclosure,
     Enrollment,
     EnrollmentStatus,
     EnrollmentStatusChange,
+    Payer,
     Program,
     Transition,
     WaitlistOffer,
 )
+from programs.reports import _clinic_today
+from scheduling.models import ATTENDED, Attendance
 
 
 def program_list(*, user) -> QuerySet[Program]:
@@ -286,3 +312,162 @@ def disclosure_accounting_of_patient(*, patient, now: datetime.datetime) -> Quer
     return Disclosure.objects.filter(patient=patient, disclosed_at__gte=since).order_by(
         "-disclosed_at", "-id"
     )
+
+
+# Utilization review -------------------------------------------------------------------------------
+
+
+def payer_list(*, user) -> QuerySet[Payer]:
+    return Payer.objects.filter(clinic_id__in=clinic_ids_for_user(user))
+
+
+def coverage_list(*, user) -> QuerySet[Coverage]:
+    return Coverage.objects.filter(clinic_id__in=clinic_ids_for_user(user)).select_related("payer")
+
+
+def coverage_list_of_patient(*, patient) -> QuerySet[Coverage]:
+    return Coverage.objects.filter(patient=patient).select_related("payer")
+
+
+class _DateDiff(Func):
+    """``a - b`` of two dates in days (PostgreSQL's integer date difference)."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " - "
+    output_field = IntegerField()
+
+
+class _DatePlusDays(Func):
+    """``date + n`` (PostgreSQL adds whole days to a date and keeps a date)."""
+
+    template = "(%(expressions)s)"
+    arg_joiner = " + "
+    output_field = DateField()
+
+
+def authorization_use(
+    authorizations: QuerySet[Authorization], *, now: datetime.datetime | None = None
+) -> QuerySet[Authorization]:
+    """``authorizations`` annotated with their use as of the clinic's today at ``now``, in SQL
+    (one query for the page, whatever its size):
+
+    - ``used_through``: the last day counted, the clinic's today or the authorization's end;
+    - ``units_used``: days authorized in days, the days the patient occupied the program (the
+      census's occupancy, ``[start_date, discharge_date)`` of each admitted or discharged stay
+      of the patient in the enrollment's program, so a day between a discharge and a
+      readmission is not used) within the authorization's dates; sessions or units, the
+      program's sessions the patient attended (present or late) on those dates, in the clinic's
+      time zone;
+    - ``units_remaining``: approved less used, never below 0 (none before a decision);
+    - ``projected_exhaustion_on``: while in force, the day the approved units run out at the
+      pace so far (units used ÷ days elapsed); none before any use, and none when they outlast
+      the authorization's end (it ends first).
+    """
+    now = now or timezone.now()
+    today = _clinic_today("enrollment__program__clinic__time_zone", now)
+    authorizations = authorizations.annotate(
+        use_today=today,
+        # The first day not counted: the day after today, or after the authorization's end.
+        use_window_end=Least(
+            _DatePlusDays(F("end_date"), Value(1)), _DatePlusDays(today, Value(1))
+        ),
+    )
+    days = (
+        Enrollment.objects.filter(
+            patient_id=OuterRef("patient_id"),
+            program_id=OuterRef("enrollment__program_id"),
+            status__in=OCCUPYING,
+        )
+        .annotate(
+            overlap=Greatest(
+                Value(0),
+                _DateDiff(
+                    Least(
+                        Coalesce("discharge_date", OuterRef("use_window_end")),
+                        OuterRef("use_window_end"),
+                    ),
+                    Greatest("start_date", OuterRef("start_date")),
+                ),
+            )
+        )
+        .order_by()
+        .values("patient_id")
+        .annotate(total=Sum("overlap"))
+        .values("total")
+    )
+    session_day = Cast(
+        Func(
+            F("session__clinic__time_zone"),
+            F("session__starts_at"),
+            function="timezone",
+            output_field=DateField(),
+        ),
+        DateField(),
+    )
+    sessions = (
+        Attendance.objects.filter(
+            patient_id=OuterRef("patient_id"),
+            session__program_id=OuterRef("enrollment__program_id"),
+            status__in=ATTENDED,
+        )
+        .annotate(day=session_day)
+        .filter(day__gte=OuterRef("start_date"), day__lt=OuterRef("use_window_end"))
+        .order_by()
+        .values("patient_id")
+        .annotate(total=Count("id"))
+        .values("total")
+    )
+    authorizations = authorizations.annotate(
+        used_through=_DatePlusDays(F("use_window_end"), Value(-1)),
+        # Sums and counts are bigints in PostgreSQL; a date takes only an integer of days.
+        units_used=Cast(
+            Case(
+                When(unit=AuthorizationUnit.DAYS, then=Coalesce(Subquery(days), 0)),
+                default=Coalesce(Subquery(sessions), 0),
+                output_field=IntegerField(),
+            ),
+            IntegerField(),
+        ),
+        days_elapsed=Greatest(Value(0), _DateDiff(F("use_window_end"), F("start_date"))),
+    ).annotate(
+        # GREATEST skips NULLs: none approved yet must stay none, not 0.
+        units_remaining=Case(
+            When(units_approved__isnull=True, then=None),
+            default=Greatest(Value(0), F("units_approved") - F("units_used")),
+            output_field=IntegerField(),
+        ),
+    )
+    # ceil(remaining × elapsed ÷ used) days from today, in integers; bigint, since a large
+    # approval over a long authorization overflows PostgreSQL's integer.
+    days_left = ExpressionWrapper(
+        (Cast(F("units_remaining"), BigIntegerField()) * F("days_elapsed") + F("units_used") - 1)
+        / NullIf(F("units_used"), 0),
+        output_field=BigIntegerField(),
+    )
+    # Units that outlast the authorization run out at its end: no projection then.
+    return authorizations.annotate(days_left=days_left).annotate(
+        projected_exhaustion_on=Case(
+            When(
+                Q(status__in=AUTHORIZED)
+                & Q(units_used__gt=0)
+                & Q(days_left__lte=_DateDiff(F("end_date"), F("use_today"))),
+                then=_DatePlusDays(F("use_today"), Cast(F("days_left"), IntegerField())),
+            ),
+            default=None,
+            output_field=DateField(),
+        )
+    )
+
+
+def authorization_list(*, user, now: datetime.datetime | None = None) -> QuerySet[Authorization]:
+    """The caller's clinics' authorizations, with their use (``authorization_use``)."""
+    authorizations = Authorization.objects.filter(
+        enrollment__program__clinic_id__in=clinic_ids_for_user(user)
+    ).select_related("enrollment__program", "payer", "coverage")
+    return authorization_use(authorizations, now=now)
+
+
+def review_list(*, user) -> QuerySet[ConcurrentReview]:
+    return ConcurrentReview.objects.filter(
+        authorization__enrollment__program__clinic_id__in=clinic_ids_for_user(user)
+    ).select_related("authorization__enrollment__program")

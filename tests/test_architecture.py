@@ -224,6 +224,28 @@ def test_disclosures_are_made_by_their_service_only():
     assert offenders == []
 
 
+def test_utilization_review_rows_are_written_by_their_services_only():
+    """A review's outcome changes its authorization in the same transaction, under the
+    authorization's lock: only ``programs.services.authorizations`` writes payers, coverage,
+    authorizations and reviews (the admin and the API call it)."""
+    home = "programs/services/authorizations.py"
+    models = ("Payer", "Coverage", "Authorization", "ConcurrentReview")
+    writes = {"create", "bulk_create", "get_or_create", "update_or_create", "update", "bulk_update"}
+    offenders = []
+    for path, tree in _product_modules():
+        if path == home:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            target = ast.unparse(node.func)
+            if target in models or (
+                target.split(".objects.")[0] in models and _called_name(node) in writes
+            ):
+                offenders.append(f"{path}:{node.lineno} {target}")
+    assert offenders == []
+
+
 def test_raw_sql_names_tables_through_meta():
     """Hand-written SQL takes its table names from the models' ``_meta``
     (``clinic.sql.statement``), never as literal text (migrations aside)."""

@@ -151,3 +151,55 @@ def test_the_disclosure_and_consent_lists_are_pinned(page_size, frozen_time):
     assert {path: n for (_, path), n in counted.items()} == {
         path: n for (_, path), n in pinned.items()
     }
+
+
+@pytest.mark.parametrize("page_size", [1, 200])
+def test_the_utilization_review_lists_are_pinned(page_size, frozen_time):
+    """Authorizations with their use (one query whatever the page), a patient's coverage, an
+    authorization's reviews and the payers, whatever the page size: the count, the page (and
+    what a nested list hangs on), and one audit INSERT for patient data."""
+    from programs.services import authorizations
+    from tests.factories import (
+        AuthorizationFactory,
+        ClinicFactory,
+        CoverageFactory,
+        EnrollmentFactory,
+        PatientFactory,
+        ProgramFactory,
+        client_of,
+        staff_user,
+    )
+
+    clinic = ClinicFactory()
+    admissions = staff_user(role="admissions", clinics=[clinic])
+    house = ProgramFactory(clinic=clinic, level="residential", capacity=10)
+    patient = PatientFactory(clinic=clinic)
+    for _ in range(3):
+        stay = EnrollmentFactory(program=house, actor=admissions)
+        authorization = AuthorizationFactory(enrollment=stay, approved=True, actor=admissions)
+        for kind in ("initial", "concurrent"):
+            authorizations.review_schedule(
+                actor=admissions,
+                authorization=authorization,
+                kind=kind,
+                scheduled_on=stay.start_date,
+            )
+    for priority in ("primary", "secondary"):
+        CoverageFactory(patient=patient, priority=priority)
+    staff = client_of(staff_user(role="supervisor", clinics=[clinic]))
+    pinned = {
+        "/api/v1/authorizations/": 3,
+        f"/api/v1/authorizations/{authorization.pk}/reviews/": 4,
+        f"/api/v1/patients/{patient.pk}/coverages/": 4,
+        "/api/v1/payers/": 2,
+    }
+
+    counted = {}
+    for path in pinned:
+        staff.get(path, {"page_size": page_size})  # the user caches its roles: warm it
+        with CaptureQueriesContext(connection) as captured:
+            response = staff.get(path, {"page_size": page_size})
+        assert response.status_code == 200, response.content
+        counted[path] = len(captured)
+
+    assert counted == pinned

@@ -414,6 +414,8 @@ VERSIONED_WRITES = [
     ("patch", "/api/v1/aftercare-plans/{id}/"),
     ("patch", "/api/v1/aftercare-plans/{id}/goals/{goal_id}/"),
     ("patch", "/api/v1/sessions/{id}/"),
+    ("patch", "/api/v1/coverages/{id}/"),
+    ("post", "/api/v1/authorizations/{id}/decide/"),
 ]
 # A record's GET and PATCH answer with its ETag.
 DETAIL_RESPONSES = [

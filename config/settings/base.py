@@ -391,6 +391,11 @@ SPECTACULAR_SETTINGS = {
         "DisclosurePurposeEnum": "patients.models.DisclosurePurpose.choices",
         "DisclosureCategoryEnum": "patients.models.DisclosureCategory.choices",
         "EnrollmentStatusEnum": "programs.models.EnrollmentStatus.choices",
+        # The waitlist offer's outcome keeps the name it had before reviews had an outcome.
+        "OutcomeEnum": "programs.models.OfferOutcome.choices",
+        "PayerKindEnum": "programs.models.PayerKind.choices",
+        "ReviewKindEnum": "programs.models.ReviewKind.choices",
+        "ReviewOutcomeEnum": "programs.models.ReviewOutcome.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [

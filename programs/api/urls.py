@@ -1,11 +1,12 @@
 """The programs' API under ``/api/v1/``: programs, enrollments and transitions, aftercare plans,
-the census and step-down reports, disclosures with their FHIR bundles, and the patient's own
+the census and step-down reports, disclosures with their FHIR bundles, payers, coverage and
+authorizations with their reviews (utilization review), and the patient's own
 enrollments, aftercare and accounting of disclosures (``me/...``)."""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from programs.api import aftercare, disclosures, me, reports, views
+from programs.api import aftercare, authorizations, disclosures, me, reports, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -13,6 +14,8 @@ router.register("programs", views.ProgramViewSet, basename="program")
 router.register("enrollments", views.EnrollmentViewSet, basename="enrollment")
 router.register("transitions", views.TransitionViewSet, basename="transition")
 router.register("aftercare-plans", aftercare.AftercarePlanViewSet, basename="aftercare-plan")
+router.register("payers", authorizations.PayerViewSet, basename="payer")
+router.register("authorizations", authorizations.AuthorizationViewSet, basename="authorization")
 
 urlpatterns = [
     *router.urls,
@@ -30,6 +33,14 @@ urlpatterns = [
         "disclosures/<int:pk>/bundle/",
         disclosures.DisclosureBundleView.as_view(),
         name="disclosure-bundle",
+    ),
+    path(
+        "patients/<int:pk>/coverages/",
+        authorizations.PatientCoveragesView.as_view(),
+        name="patient-coverages",
+    ),
+    path(
+        "coverages/<int:pk>/", authorizations.CoverageDetailView.as_view(), name="coverage-detail"
     ),
     path("me/disclosures/", disclosures.MyDisclosuresView.as_view(), name="me-disclosures"),
 ]

@@ -23,7 +23,7 @@ from patients.demo import seed_demo_patients
 from patients.models import Patient
 from programs.demo import seed_demo_enrollments
 from programs.models import Enrollment, Program, Transition
-from programs.services import aftercare, disclosures
+from programs.services import aftercare, authorizations, disclosures
 from scheduling.models import Device, Reminder, RosterEntry, Series, Session
 from tests.factories import ClinicFactory, ProgramFactory, UserFactory, staff_user
 
@@ -103,6 +103,19 @@ MATRIX = {
     ("GET", "/api/v1/aftercare-plans/{id}/items/"): STAFF,
     ("POST", "/api/v1/aftercare-plans/{id}/items/"): {CLIN},
     ("DELETE", "/api/v1/aftercare-plans/{id}/items/{item_id}/"): {CLIN},
+    ("GET", "/api/v1/payers/"): STAFF,
+    ("GET", "/api/v1/payers/{id}/"): STAFF,
+    ("GET", "/api/v1/patients/{id}/coverages/"): STAFF,
+    ("POST", "/api/v1/patients/{id}/coverages/"): {ADM},
+    ("GET", "/api/v1/coverages/{id}/"): STAFF,
+    ("PATCH", "/api/v1/coverages/{id}/"): {ADM},
+    ("GET", "/api/v1/authorizations/"): STAFF,
+    ("POST", "/api/v1/authorizations/"): {ADM},
+    ("GET", "/api/v1/authorizations/{id}/"): STAFF,
+    ("POST", "/api/v1/authorizations/{id}/decide/"): {ADM},
+    ("GET", "/api/v1/authorizations/{id}/reviews/"): STAFF,
+    ("POST", "/api/v1/authorizations/{id}/reviews/"): {ADM},
+    ("POST", "/api/v1/authorizations/{id}/reviews/{review_id}/record/"): {ADM},
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
     ("GET", "/api/v1/alerts/{id}/"): STAFF,
@@ -248,6 +261,30 @@ class World:
             categories=["demographics", "enrollments"],
         )
         self.assessment = self.patient.assessments.first()
+        self.payer = authorizations.payer_create(
+            actor=self.staff[ADM], clinic=self.clinic, name="Walk Health", kind="commercial"
+        )
+        self.coverage = authorizations.coverage_create(
+            actor=self.staff[ADM],
+            patient=self.patient,
+            payer=self.payer,
+            start_date=self.enrollment.start_date,
+        )
+        self.authorization = authorizations.authorization_request(
+            actor=self.staff[ADM],
+            enrollment=self.enrollment,
+            coverage=self.coverage,
+            authorized_level=self.enrollment.level,
+            units_requested=7,
+            start_date=self.enrollment.start_date,
+            end_date=self.enrollment.start_date + datetime.timedelta(days=6),
+        )
+        self.review = authorizations.review_schedule(
+            actor=self.staff[ADM],
+            authorization=self.authorization,
+            kind="initial",
+            scheduled_on=self.enrollment.start_date,
+        )
 
         self.other_clinic = ClinicFactory(id=OUTSIDE_IDS["clinic"])
         self.outside_staff = {
@@ -328,6 +365,9 @@ class World:
             "series": Series.objects.filter(clinic=self.clinic).first().pk,
             "reminders": self.reminder.pk,
             "disclosures": self.disclosure.pk,
+            "payers": self.payer.pk,
+            "coverages": self.coverage.pk,
+            "authorizations": self.authorization.pk,
             "me": self.device.pk
             if "/devices/" in template
             else self.consent.pk
@@ -342,6 +382,7 @@ class World:
             "{contact_id}": self.contact.pk,
             "{goal_id}": plan_goal.pk if plan_goal else 0,
             "{item_id}": plan_item.pk if plan_item else 0,
+            "{review_id}": self.review.pk,
         }
         path = template
         for placeholder, value in values.items():

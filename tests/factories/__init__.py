@@ -14,16 +14,26 @@ from tests.factories.clinic import (
     totp_device,
 )
 from tests.factories.patients import ConsentFactory, ContactFactory, PatientFactory
-from tests.factories.programs import DisclosureFactory, EnrollmentFactory, ProgramFactory
+from tests.factories.programs import (
+    AuthorizationFactory,
+    CoverageFactory,
+    DisclosureFactory,
+    EnrollmentFactory,
+    PayerFactory,
+    ProgramFactory,
+)
 from tests.factories.scheduling import SeriesFactory, SessionFactory
 
 __all__ = [
+    "AuthorizationFactory",
     "ClinicFactory",
     "ConsentFactory",
     "ContactFactory",
+    "CoverageFactory",
     "DisclosureFactory",
     "EnrollmentFactory",
     "PatientFactory",
+    "PayerFactory",
     "ProgramFactory",
     "SeriesFactory",
     "SessionFactory",

@@ -1,18 +1,26 @@
 """Programs per level of care, and enrollments brought to their state by the enrollment
 services (so a factory never builds a state the product could not reach)."""
 
+import datetime
+
 import factory
 from django.utils import timezone
 
 from programs.models import (
+    DAY_LEVELS,
     LEVEL_DEFAULTS,
+    Authorization,
+    AuthorizationStatus,
+    Coverage,
     Disclosure,
     Enrollment,
     EnrollmentStatus,
     Level,
+    Payer,
+    PayerKind,
     Program,
 )
-from programs.services import disclosures, enrollments
+from programs.services import authorizations, disclosures, enrollments
 from tests.factories.clinic import ClinicFactory, staff_user
 from tests.factories.patients import PatientFactory
 
@@ -101,3 +109,80 @@ class DisclosureFactory(factory.django.DjangoModelFactory):
     def _create(cls, model_class, *, actor=None, **fields):
         actor = actor or staff_user(role="clinician", clinics=[fields["patient"].clinic])
         return disclosures.disclosure_create(actor=actor, **fields)
+
+
+class PayerFactory(factory.django.DjangoModelFactory):
+    """A commercial payer of the clinic, made by ``payer_create``."""
+
+    class Meta:
+        model = Payer
+
+    clinic = factory.SubFactory(ClinicFactory)
+    name = factory.Sequence(lambda n: f"Harbor Health Plan {n}")
+    kind = PayerKind.COMMERCIAL
+
+    @classmethod
+    def _create(cls, model_class, *, actor=None, **fields):
+        actor = actor or staff_user(role="admissions", clinics=[fields["clinic"]])
+        return authorizations.payer_create(actor=actor, **fields)
+
+
+class CoverageFactory(factory.django.DjangoModelFactory):
+    """A patient's primary coverage by a payer of their clinic, open-ended from a year ago,
+    made by ``coverage_create``."""
+
+    class Meta:
+        model = Coverage
+
+    patient = factory.SubFactory(PatientFactory)
+    payer = factory.SubFactory(PayerFactory, clinic=factory.SelfAttribute("..patient.clinic"))
+    member_id = factory.Sequence(lambda n: f"M{n:08d}")
+    start_date = factory.LazyAttribute(
+        lambda c: timezone.localdate(timezone=c.patient.clinic.zone) - datetime.timedelta(days=365)
+    )
+
+    @classmethod
+    def _create(cls, model_class, *, actor=None, **fields):
+        actor = actor or staff_user(role="admissions", clinics=[fields["patient"].clinic])
+        return authorizations.coverage_create(actor=actor, **fields)
+
+
+class AuthorizationFactory(factory.django.DjangoModelFactory):
+    """An authorization of the enrollment's level for 14 units from its start, requested by
+    ``authorization_request`` on a coverage of the patient (a new one unless given); the
+    ``approved`` trait has the payer approve all of it (``authorization_decide``)."""
+
+    class Meta:
+        model = Authorization
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    coverage = factory.SubFactory(
+        CoverageFactory, patient=factory.SelfAttribute("..enrollment.patient")
+    )
+    authorized_level = factory.SelfAttribute("enrollment.level")
+    units_requested = 14
+    start_date = factory.SelfAttribute("enrollment.start_date")
+    end_date = factory.LazyAttribute(
+        lambda a: (
+            a.start_date
+            + datetime.timedelta(
+                days=a.units_requested - 1 if a.authorized_level in DAY_LEVELS else 41
+            )
+        )
+    )
+    status = AuthorizationStatus.REQUESTED
+
+    class Params:
+        approved = factory.Trait(status=AuthorizationStatus.APPROVED)
+
+    @classmethod
+    def _create(cls, model_class, *, status, actor=None, **fields):
+        actor = actor or staff_user(
+            role="admissions", clinics=[fields["enrollment"].program.clinic]
+        )
+        authorization = authorizations.authorization_request(actor=actor, **fields)
+        if status != AuthorizationStatus.REQUESTED:
+            authorization = authorizations.authorization_decide(
+                actor=actor, authorization=authorization, decision=status
+            )
+        return authorization
