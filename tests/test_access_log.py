@@ -219,3 +219,16 @@ def test_make_runs_gunicorn_writes_no_query_string_or_feed_token(db, tmp_path):
     assert f'"{base}/admin/"' in text
     assert "Not Found: /calendar/****.ics" in text  # Django's own line, in the same output
     assert_private(text)
+
+
+def test_a_worker_keeps_its_start_up_objects_out_of_the_collectors_scans():
+    import gc
+
+    from config import gunicorn as gunicorn_config
+
+    gc.unfreeze()
+    try:
+        gunicorn_config.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
