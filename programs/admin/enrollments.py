@@ -28,7 +28,6 @@ from clinic.services import audit_record
 from patients.models import Assessment
 from programs.admin.actions import EnrollmentActionForm, refusal_messages
 from programs.admin.disclosures import DiscloseForm
-from programs.admin.programs import programs_of
 from programs.admin.reports import census_view, step_down_view
 from programs.models import (
     DischargeReason,
@@ -38,7 +37,7 @@ from programs.models import (
     Transition,
     TransitionKind,
 )
-from programs.selectors import bed_assignments_holding
+from programs.selectors import bed_assignments_holding, program_list
 from programs.services import enrollments as services
 from programs.services.enrollments import ACTION_ROLES
 
@@ -50,7 +49,7 @@ class OwnProgramFilter(admin.SimpleListFilter):
     parameter_name = "program"
 
     def lookups(self, request, model_admin):
-        return [(p.pk, f"{p.name} ({p.clinic})") for p in programs_of(request)]
+        return [(p.pk, f"{p.name} ({p.clinic})") for p in program_list(user=request.user)]
 
     def queryset(self, request, queryset):
         return queryset.filter(program_id=self.value()) if self.value() else queryset
@@ -206,7 +205,9 @@ class TransitionForm(EnrollmentActionForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["to_program"].queryset = (
-            programs_of(self.request).filter(is_active=True).exclude(pk=self.enrollment.program_id)
+            program_list(user=self.request.user)
+            .filter(is_active=True)
+            .exclude(pk=self.enrollment.program_id)
         )
         self.fields["assessment"].queryset = Assessment.objects.filter(
             patient_id=self.enrollment.patient_id
@@ -381,7 +382,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "program":
-            kwargs["queryset"] = programs_of(request).filter(is_active=True)
+            kwargs["queryset"] = program_list(user=request.user).filter(is_active=True)
         elif db_field.name == "primary_clinician":
             kwargs["queryset"] = _clinicians_of(request)
         elif db_field.name == "assessment":

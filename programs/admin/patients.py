@@ -22,9 +22,8 @@ from clinic.selectors import user_has_role
 from patients.admin import ConsentAdmin, PatientAdmin
 from patients.models import Consent, Patient
 from programs.admin.disclosures import DiscloseForm, bundle_url, category_labels
-from programs.admin.programs import programs_of
 from programs.models import BedAssignment, EnrollmentStatus, Program
-from programs.selectors import disclosure_list_of_patient, program_places
+from programs.selectors import disclosure_list_of_patient, program_list, program_places
 from programs.services.disclosures import patient_in_treatment
 from programs.services.enrollments import ACTION_ROLES
 
@@ -214,7 +213,7 @@ class ConsentProgramsAdmin(ConsentAdmin):
     service refuses a program that is not the patient's clinic's."""
 
     def discloser_programs(self, request):
-        programs = programs_of(request).order_by("clinic__name", "name")
+        programs = program_list(user=request.user).order_by("clinic__name", "name")
         return [(p.pk, f"{p.name} ({p.clinic})") for p in programs]
 
 

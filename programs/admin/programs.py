@@ -20,12 +20,6 @@ from programs.services.programs import program_save
 BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
 
 
-def programs_of(request):
-    return Program.objects.filter(clinic_id__in=clinic_ids_for_user(request.user)).select_related(
-        "clinic"
-    )
-
-
 def _defaults_description() -> str:
     def bounds(values, low, high, unit):
         low_value, high_value = values[low], values[high]

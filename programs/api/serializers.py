@@ -15,12 +15,9 @@ from programs.models import (
     TransitionKind,
     WaitlistOffer,
 )
+from programs.selectors import program_list
 
 TEXT_MAX = 5000
-
-
-def programs_of_caller(user):
-    return Program.objects.filter(clinic_id__in=clinic_ids_for_user(user)).select_related("clinic")
 
 
 def assessments_of_caller(user):
@@ -187,7 +184,7 @@ class EnrollmentDetailSerializer(EnrollmentSerializer):
 
 class EnrollmentCreateSerializer(serializers.Serializer):
     patient = CallerScopedPrimaryKeyField(scope=patients_of_caller)
-    program = CallerScopedPrimaryKeyField(scope=programs_of_caller)
+    program = CallerScopedPrimaryKeyField(scope=lambda user: program_list(user=user))
     start_date = serializers.DateField()
     waitlist = serializers.BooleanField(
         required=False, default=False, help_text="Waitlist the patient when the program is full."
@@ -218,7 +215,7 @@ class EnrollmentDischargeSerializer(serializers.Serializer):
 
 
 class TransitionCreateSerializer(serializers.Serializer):
-    to_program = CallerScopedPrimaryKeyField(scope=programs_of_caller)
+    to_program = CallerScopedPrimaryKeyField(scope=lambda user: program_list(user=user))
     date = serializers.DateField()
     kind = serializers.ChoiceField(choices=TransitionKind.choices)
     reason = serializers.CharField(max_length=TEXT_MAX)
