@@ -41,6 +41,8 @@ class Role(models.TextChoices):
     ADMISSIONS = "admissions", "Admissions"
     CLINICIAN = "clinician", "Clinician"
     SUPERVISOR = "supervisor", "Supervisor"
+    # Works the payers' authorizations and reviews (issue 23): reads the record, writes coverage.
+    UTILIZATION_REVIEW = "utilization_review", "Utilization review"
 
 
 def zone_today(time_zone: str, now: datetime.datetime | None = None) -> datetime.date:
@@ -60,6 +62,14 @@ class Clinic(models.Model):
     # No SMS or push inside these local hours (e-mail waits in the inbox anyway).
     quiet_hours_start = models.TimeField(default=datetime.time(21))
     quiet_hours_end = models.TimeField(default=datetime.time(8))
+    # The UR queue's thresholds: an authorization ending within this many days, or with fewer
+    # units left than this, is listed and alerted once (programs.utilization).
+    ur_ending_within_days = models.PositiveSmallIntegerField(
+        default=2, help_text="List authorizations ending within this many days."
+    )
+    ur_units_left_below = models.PositiveSmallIntegerField(
+        default=2, help_text="List authorizations with fewer units left than this."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
@@ -206,6 +216,10 @@ class AlertKind(models.TextChoices):
     WAITLIST_OFFER = "waitlist_offer", "A freed place is offered to a waitlisted patient"
     RISKY_CHECK_IN = "risky_check_in", "A check-in reports use or strong cravings"
     CONTINUITY_GAP = "continuity_gap", "No session attended a week after a move between levels"
+    AUTHORIZATION_ENDING = "authorization_ending", "A payer's authorization ends soon"
+    AUTHORIZATION_UNITS_LOW = "authorization_units_low", "An authorization has few units left"
+    REVIEW_OVERDUE = "review_overdue", "A payer review is past its date"
+    AUTHORIZATION_MISSING = "authorization_missing", "A covered stay has no authorization"
 
 
 # Kinds a patient raises by their own doing and may repeat at will (a risky check-in a minute):
@@ -231,7 +245,7 @@ class StaffAlert(models.Model):
         blank=True,
         related_name="alerts",
     )
-    recipient_role = models.CharField(max_length=16, choices=Role.choices, blank=True)
+    recipient_role = models.CharField(max_length=32, choices=Role.choices, blank=True)
     patient_id = models.BigIntegerField(null=True, blank=True)
     object_type = models.CharField(max_length=100)
     object_id = models.CharField(max_length=64)

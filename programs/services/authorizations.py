@@ -37,7 +37,7 @@ from programs.models import (
 )
 
 # Who writes coverage, authorizations and reviews; every staff role reads them.
-UTILIZATION_WRITE_ROLES = (Role.ADMISSIONS,)
+UTILIZATION_WRITE_ROLES = (Role.ADMISSIONS, Role.UTILIZATION_REVIEW)
 
 COVERAGE_EDITABLE_FIELDS = (
     "member_id",
