@@ -20,11 +20,9 @@ from django.db.models import (
     BooleanField,
     Case,
     DateField,
-    DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
-    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -33,7 +31,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.functions import Coalesce, NullIf
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
@@ -42,11 +40,21 @@ from clinic.selectors import clinic_ids_for_user
 from clinic.sql import Table, statement
 from patients.models import Assessment
 from programs.models import (
+    AUTHORIZED,
     LEVEL_INTENSITY,
+    Authorization,
+    ConcurrentReview,
     Enrollment,
     EnrollmentStatus,
     Program,
+    ReviewOutcome,
     Transition,
+)
+from programs.selectors import (
+    _clinic_today,
+    _DateDiff,
+    authorization_use,
+    current_authorizations,
 )
 from scheduling.metrics import stay_figures
 
@@ -116,10 +124,12 @@ def _days(n: int) -> datetime.timedelta:
 
 # A running sum: each stay or waitlist request is +1 on its first counted day and -1 on the day
 # it stops counting, so the work grows with enrollments plus program-days, not their product.
+# Authorized days run the same way, over the stretches of each stay that its authorizations
+# cover (a union of date ranges, so two payers' authorizations of one day count it once).
 CENSUS_SQL = statement(
     """
 WITH page AS (
-    SELECT {p.id} AS id, {p.capacity} AS capacity,
+    SELECT {p.id} AS id, {p.capacity} AS capacity, {p.level} AS level,
            timezone({c.time_zone}, %(now)s::timestamptz)::date AS today
     FROM {p}
     JOIN {c} ON {c.id} = {p.clinic_id}
@@ -127,7 +137,7 @@ WITH page AS (
 ),
 stays AS (
     -- Present and future stays: few per program.
-    SELECT {e.program_id} AS program_id, {e.start_date} AS start_date,
+    SELECT {e.id} AS id, {e.program_id} AS program_id, {e.start_date} AS start_date,
            {e.discharge_date} AS discharge_date, {e.start_date} > page.today AS is_future
     FROM page
     JOIN {e} ON {e.program_id} = page.id
@@ -136,7 +146,7 @@ stays AS (
       AND {e.start_date} <= %(end)s
     UNION ALL
     -- Ended stays that reach into the range: the program's history, cut by both dates.
-    SELECT {e.program_id}, {e.start_date}, {e.discharge_date}, {e.start_date} > page.today
+    SELECT {e.id}, {e.program_id}, {e.start_date}, {e.discharge_date}, {e.start_date} > page.today
     FROM page
     JOIN {e} ON {e.program_id} = page.id
     WHERE {e.program_id} = ANY(%(program_ids)s)
@@ -144,24 +154,51 @@ stays AS (
       AND {e.start_date} <= %(end)s
       AND {e.discharge_date} > %(start)s
 ),
+covered AS (
+    -- Of each stay counted as admitted, the days in the range that its authorizations in force
+    -- cover: all of them, and those of a level at least as intensive as the program's.
+    SELECT stays.program_id,
+           datemultirange(daterange(GREATEST(stays.start_date, %(start)s),
+                                    LEAST(stays.discharge_date, %(end)s::date + 1))) AS occupied,
+           range_agg(daterange({a.start_date}, {a.end_date}, '[]')) AS authorized,
+           range_agg(daterange({a.start_date}, {a.end_date}, '[]')) FILTER (
+               WHERE array_position(%(levels)s::text[], {a.authorized_level}::text)
+                     >= array_position(%(levels)s::text[], page.level::text)
+           ) AS at_level
+    FROM stays
+    JOIN page ON page.id = stays.program_id
+    JOIN {a} ON {a.enrollment_id} = stays.id
+    WHERE NOT stays.is_future
+      AND {a.status} = ANY(%(authorized)s)
+      AND {a.start_date} <= %(end)s
+      AND {a.end_date} >= %(start)s
+    GROUP BY stays.id, stays.program_id, stays.start_date, stays.discharge_date
+),
+covered_days AS (
+    SELECT program_id, unnest(authorized * occupied) AS days, 1 AS authorized, 0 AS at_level
+    FROM covered
+    UNION ALL
+    SELECT program_id, unnest(at_level * occupied), 0, 1
+    FROM covered
+),
 changes AS (
     -- A stay counts from its first day in the range ...
     SELECT program_id, GREATEST(start_date, %(start)s) AS day,
            CASE WHEN is_future THEN 0 ELSE 1 END AS admitted,
            CASE WHEN is_future THEN 1 ELSE 0 END AS reserved,
-           0 AS waitlisted, 0 AS held
+           0 AS waitlisted, 0 AS held, 0 AS authorized, 0 AS at_level, 0 AS reviews_due
     FROM stays
     UNION ALL
     -- ... to its discharge date, the first day it no longer occupies (range [start, discharge)).
     SELECT program_id, discharge_date,
            CASE WHEN is_future THEN 0 ELSE -1 END,
            CASE WHEN is_future THEN -1 ELSE 0 END,
-           0, 0
+           0, 0, 0, 0, 0
     FROM stays
     WHERE discharge_date <= %(end)s
     UNION ALL
     -- A waitlist request counts from its requested start, but never before today.
-    SELECT {e.program_id}, GREATEST({e.start_date}, %(start)s, page.today), 0, 0, 1, 0
+    SELECT {e.program_id}, GREATEST({e.start_date}, %(start)s, page.today), 0, 0, 1, 0, 0, 0, 0
     FROM page
     JOIN {e} ON {e.program_id} = page.id
     WHERE {e.program_id} = ANY(%(program_ids)s)
@@ -170,18 +207,35 @@ changes AS (
       AND page.today <= %(end)s
     UNION ALL
     -- A live offer holds a place from today on (as admissions count it: selectors.program_places).
-    SELECT {e.program_id}, GREATEST(%(start)s, page.today), 0, 0, 0, 1
+    SELECT {e.program_id}, GREATEST(%(start)s, page.today), 0, 0, 0, 1, 0, 0, 0
     FROM page
     JOIN {e} ON {e.program_id} = page.id
     WHERE {e.program_id} = ANY(%(program_ids)s)
       AND {e.status} = %(waitlisted)s
       AND {e.offer_expires_at} > %(now)s
       AND page.today <= %(end)s
+    UNION ALL
+    -- An authorized stretch counts from its first day to the day after its last.
+    SELECT program_id, lower(days), 0, 0, 0, 0, authorized, at_level, 0
+    FROM covered_days
+    UNION ALL
+    SELECT program_id, upper(days), 0, 0, 0, 0, -authorized, -at_level, 0
+    FROM covered_days
+    UNION ALL
+    -- An open review counts on the day it is due only (not a running figure).
+    SELECT {e.program_id}, {r.scheduled_on}, 0, 0, 0, 0, 0, 0, 1
+    FROM {r}
+    JOIN {a} ON {a.id} = {r.authorization_id}
+    JOIN {e} ON {e.id} = {a.enrollment_id}
+    WHERE {e.program_id} = ANY(%(program_ids)s)
+      AND {r.done_on} IS NULL
+      AND {r.scheduled_on} BETWEEN %(start)s AND %(end)s
 ),
 daily AS (
     SELECT program_id, day,
            SUM(admitted) AS admitted, SUM(reserved) AS reserved, SUM(waitlisted) AS waitlisted,
-           SUM(held) AS held
+           SUM(held) AS held, SUM(authorized) AS authorized, SUM(at_level) AS at_level,
+           SUM(reviews_due) AS reviews_due
     FROM changes
     GROUP BY program_id, day
 )
@@ -189,7 +243,10 @@ SELECT page.id, calendar.day::date, page.capacity,
        COALESCE(SUM(daily.admitted) OVER running, 0)::integer,
        COALESCE(SUM(daily.reserved) OVER running, 0)::integer,
        COALESCE(SUM(daily.waitlisted) OVER running, 0)::integer,
-       COALESCE(SUM(daily.held) OVER running, 0)::integer
+       COALESCE(SUM(daily.held) OVER running, 0)::integer,
+       COALESCE(SUM(daily.authorized) OVER running, 0)::integer,
+       COALESCE(SUM(daily.authorized - daily.at_level) OVER running, 0)::integer,
+       COALESCE(daily.reviews_due, 0)::integer
 FROM page
 CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS calendar(day)
 LEFT JOIN daily ON daily.program_id = page.id AND daily.day = calendar.day::date
@@ -199,7 +256,12 @@ ORDER BY page.id, calendar.day
     p=Table(Program, "p"),
     c=Table(Clinic, "c"),
     e=Table(Enrollment, "e"),
+    a=Table(Authorization, "a"),
+    r=Table(ConcurrentReview, "r"),
 )
+
+# The levels from the least intensive up: a level's position in it is its rank in SQL.
+_LEVELS_BY_INTENSITY = [str(level) for level in sorted(LEVEL_INTENSITY, key=LEVEL_INTENSITY.get)]
 
 
 def census(
@@ -221,11 +283,18 @@ def census(
     - ``held``: places held from today on for waitlisted patients with a live offer (0 for
       past days);
     - ``free``: ``max(capacity − admitted − reserved − held, 0)``: as admissions count a day's
-      places (an offered patient's held place is taken for everyone else).
+      places (an offered patient's held place is taken for everyone else);
+    - ``authorized``: of the ``admitted``, the stays with an authorization in force on ``d``
+      (approved or partially approved, ``start_date ≤ d ≤ end_date``; by its status now, as
+      history of statuses is not kept);
+    - ``authorized_below_level``: of those, the stays whose authorizations in force on ``d`` are
+      all of a level less intensive than the program's (``LEVEL_INTENSITY``);
+    - ``reviews_due``: open reviews (not done) scheduled on ``d`` of authorizations of the
+      program's enrollments.
 
     Returns ``[{"program": {"id", "name", "level", "track"}, "days": [{"date", "capacity",
-    "admitted", "reserved", "waitlisted", "held", "free"}, ...]}, ...]`` in the programs'
-    order.
+    "admitted", "reserved", "waitlisted", "held", "free", "authorized",
+    "authorized_below_level", "reviews_due"}, ...]}, ...]`` in the programs' order.
     """
     census_range_check(start, end)
     allowed = set(clinic_ids_for_user(user))
@@ -244,9 +313,22 @@ def census(
                 "admitted": EnrollmentStatus.ADMITTED.value,
                 "discharged": EnrollmentStatus.DISCHARGED.value,
                 "waitlisted": EnrollmentStatus.WAITLISTED.value,
+                "authorized": [status.value for status in AUTHORIZED],
+                "levels": _LEVELS_BY_INTENSITY,
             },
         )
-        for program_id, day, capacity, admitted, reserved, waitlisted, held in cursor.fetchall():
+        for (
+            program_id,
+            day,
+            capacity,
+            admitted,
+            reserved,
+            waitlisted,
+            held,
+            authorized,
+            authorized_below_level,
+            reviews_due,
+        ) in cursor.fetchall():
             days[program_id].append(
                 {
                     "date": day,
@@ -256,6 +338,9 @@ def census(
                     "waitlisted": waitlisted,
                     "held": held,
                     "free": max(capacity - admitted - reserved - held, 0),
+                    "authorized": authorized,
+                    "authorized_below_level": authorized_below_level,
+                    "reviews_due": reviews_due,
                 }
             )
     return [
@@ -272,7 +357,15 @@ def census(
 FLAG_READY = "ready_for_step_down"
 FLAG_PAST_PLANNED_END = "past_planned_end"
 FLAG_GAP = "gap_after_transition"
-FLAGS = (FLAG_READY, FLAG_PAST_PLANNED_END, FLAG_GAP)
+FLAG_AUTHORIZATION_ENDS_EARLY = "authorization_ends_before_planned_end"
+FLAG_AUTHORIZED_BELOW = "authorized_level_below_clinical"
+FLAGS = (
+    FLAG_READY,
+    FLAG_PAST_PLANNED_END,
+    FLAG_GAP,
+    FLAG_AUTHORIZATION_ENDS_EARLY,
+    FLAG_AUTHORIZED_BELOW,
+)
 # From attendance of the current week: shown on rows, not a filter (it is counted per page).
 FLAG_FALLING_SHORT = "falling_short_this_week"
 ROW_FLAGS = (*FLAGS, FLAG_FALLING_SHORT)
@@ -286,25 +379,6 @@ STEP_DOWN_ORDERINGS = {
     "-patient_name": ("-patient__last_name", "-patient__first_name", "-id"),
 }
 STEP_DOWN_DEFAULT_ORDERING = "-days_in_program"
-
-
-class _DateDiff(Func):
-    """``a - b`` of two dates in days (PostgreSQL's integer date difference)."""
-
-    template = "(%(expressions)s)"
-    arg_joiner = " - "
-    output_field = IntegerField()
-
-
-def _clinic_today(zone_field: str, now: datetime.datetime) -> Cast:
-    """The clinic's local date at ``now``, in SQL (``timezone(zone, now)::date``)."""
-    local = Func(
-        F(zone_field),
-        Value(now, output_field=DateTimeField()),
-        function="timezone",
-        output_field=DateTimeField(),
-    )
-    return Cast(local, DateField())
 
 
 def _intensity(field: str) -> Case:
@@ -356,6 +430,11 @@ def _latest_assessments() -> tuple[QuerySet, QuerySet]:
     return latest, latest_counting
 
 
+def _current_authorization() -> QuerySet[Authorization]:
+    """The enrollment's authorizations, its current one first (``current_authorizations``)."""
+    return current_authorizations(enrollment=OuterRef("pk"), today=OuterRef("today"))
+
+
 def _min_stay_reached() -> Q:
     return Q(program__min_stay_days__isnull=True) | Q(
         days_in_program__gte=F("program__min_stay_days")
@@ -386,18 +465,50 @@ def _flag_expressions(flags: Iterable[str]) -> dict:
             | Transition.gap_open_q(OuterRef("today"))
         )
         expressions[FLAG_GAP] = Exists(late_moves)
+    # The current authorization when it is in force (none is in force: no row, no flag).
+    in_force = _current_authorization().filter(in_force=True)
+    if FLAG_AUTHORIZATION_ENDS_EARLY in flags:
+        expressions[FLAG_AUTHORIZATION_ENDS_EARLY] = ExpressionWrapper(
+            Q(LessThan(Subquery(in_force.values("end_date")[:1]), F("planned_end_date"))),
+            output_field=BooleanField(),
+        )
+    if FLAG_AUTHORIZED_BELOW in flags:
+        authorized_intensity = Subquery(
+            in_force.annotate(rank=_intensity("authorized_level")).values("rank")[:1]
+        )
+        expressions[FLAG_AUTHORIZED_BELOW] = ExpressionWrapper(
+            Q(LessThan(authorized_intensity, _intensity("level"))), output_field=BooleanField()
+        )
     return expressions
 
 
-def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment]:
+def _step_down_annotate(
+    enrollments: QuerySet[Enrollment], *, now: datetime.datetime, today: datetime.date | None
+) -> QuerySet[Enrollment]:
     """Everything a board row shows, over ``_step_down_active``."""
     latest, latest_counting = _latest_assessments()
+    current = _current_authorization()
+    denials = ConcurrentReview.objects.filter(
+        authorization__enrollment=OuterRef("pk"), outcome=ReviewOutcome.DENIED
+    ).order_by("-done_on", "-id")
     return (
         enrollments.annotate(
             min_stay_reached=ExpressionWrapper(_min_stay_reached(), output_field=BooleanField()),
             latest_assessment=Subquery(latest.values("id")[:1]),
             latest_recommended_level=Subquery(latest.values("recommended_level")[:1]),
             latest_level=Subquery(latest_counting.values("counts")[:1]),
+            authorization=Subquery(current.values("id")[:1]),
+            authorization_status=Subquery(current.values("status")[:1]),
+            authorized_level=Subquery(current.values("authorized_level")[:1]),
+            authorization_unit=Subquery(current.values("unit")[:1]),
+            authorization_end_date=Subquery(current.values("end_date")[:1]),
+            next_review_on=Subquery(current.values("next_review_on")[:1]),
+            units_remaining=Subquery(
+                authorization_use(current, now=now, today=today).values("units_remaining")[:1]
+            ),
+            payer_recommended_level=Subquery(
+                denials.values(level=NullIf("payer_recommended_level", Value("")))[:1]
+            ),
         )
         .annotate(**_flag_expressions(FLAGS))
         .select_related("patient", "program__clinic")
@@ -454,20 +565,35 @@ def step_down_queryset(
     - ``past_planned_end``: today is after the planned end date;
     - ``gap_after_transition``: the enrollment is the target of a transition past the
       continuity target (``Transition.gap_flagged(today)``: a first session more than 7 days
-      after the move, or none yet when the move is more than 7 days ago).
+      after the move, or none yet when the move is more than 7 days ago);
+    - from the enrollment's current authorization (``programs.selectors.current_authorizations``:
+      the one in force today, else the latest of any status), all none without one:
+      ``authorization`` (its id), ``authorization_status``, ``authorized_level`` (the payer's),
+      ``authorization_unit``, ``units_remaining`` (``programs.selectors.authorization_use``),
+      ``authorization_end_date`` and ``next_review_on``;
+    - ``payer_recommended_level``: the level the payer recommended with its latest denial
+      (latest by done date, then id) of any of the enrollment's authorizations, none when that
+      denial named none;
+    - ``authorization_ends_before_planned_end``: the current authorization is in force and ends
+      before the planned end date;
+    - ``authorized_level_below_clinical``: the current authorization is in force and its level
+      is less intensive than the enrollment's (``LEVEL_INTENSITY``).
 
     ``flag`` keeps only rows with that flag; ``ordering`` is a key of ``STEP_DOWN_ORDERINGS``.
     """
     _check_choices(flag, ordering)
+    now = timezone.now()
     enrollments = _step_down_annotate(
         _step_down_active(
             user=user,
             today=today,
-            now=timezone.now(),
+            now=now,
             clinic=clinic,
             program=program,
             level=level,
-        )
+        ),
+        now=now,
+        today=today,
     )
     if flag:
         enrollments = enrollments.filter(**{flag: True})
@@ -552,7 +678,9 @@ def step_down_enrollments(
             if today is not None
             else _clinic_today("program__clinic__time_zone", now)
         )
-        .annotate(days_in_program=_DateDiff(F("today"), F("start_date")))
+        .annotate(days_in_program=_DateDiff(F("today"), F("start_date"))),
+        now=now,
+        today=today,
     )
     by_id = {e.pk: e for e in enrollments}
     return [by_id[pk] for pk in ids if pk in by_id]
@@ -587,6 +715,14 @@ def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
                 "latest_assessment": e.latest_assessment,
                 "latest_recommended_level": e.latest_recommended_level,
                 "latest_level": e.latest_level,
+                "authorization": e.authorization,
+                "authorization_status": e.authorization_status,
+                "authorized_level": e.authorized_level,
+                "authorization_unit": e.authorization_unit,
+                "units_remaining": e.units_remaining,
+                "authorization_end_date": e.authorization_end_date,
+                "next_review_on": e.next_review_on,
+                "payer_recommended_level": e.payer_recommended_level,
                 "adherence": stay.adherence,
                 "sessions_expected": stay.expected,
                 "sessions_attended": stay.attended,

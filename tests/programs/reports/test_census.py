@@ -148,6 +148,10 @@ def test_census_agrees_with_enrollment_is_active_on(admissions, clinic):
             "waitlisted": waitlisted,
             "held": held,
             "free": max(12 - admitted - reserved - held, 0),
+            # no authorization or review here
+            "authorized": 0,
+            "authorized_below_level": 0,
+            "reviews_due": 0,
         }
 
 

@@ -185,15 +185,18 @@ def test_step_down_annotates_only_the_page(client_for, supervisor, board):
 
     assert response.status_code == 200
     [page] = [q["sql"] for q in captured if "LIMIT 3" in q["sql"]]
-    # the page's cut reads no assessment or transition, and counts nothing
-    assert "patients_assessment" not in page
-    assert "programs_transition" not in page
+    # the page's cut reads no assessment, transition, authorization or review, and counts
+    # nothing
+    for table in ("patients_assessment", "programs_transition", "programs_authorization"):
+        assert table not in page
+    assert "programs_concurrentreview" not in page
     assert not [q for q in captured if "count(*) as" in q["sql"].lower()]
     # the annotations run over the page's two enrollments
     [annotated] = [q["sql"] for q in captured if "patients_assessment" in q["sql"]]
     first, second = (row["enrollment"] for row in response.json()["results"])
+    where = annotated[annotated.rindex(" WHERE ") :]
     assert {f"IN ({first}, {second})", f"IN ({second}, {first})"} & {
-        annotated[annotated.index("IN (") :][: len(f"IN ({first}, {second})")]
+        where[where.index("IN (") :][: len(f"IN ({first}, {second})")]
     }
 
 
