@@ -125,7 +125,7 @@ def _days(n: int) -> datetime.timedelta:
 # A running sum: each stay or waitlist request is +1 on its first counted day and -1 on the day
 # it stops counting, so the work grows with enrollments plus program-days, not their product.
 # Authorized days run the same way, over the stretches of each stay that its authorizations
-# cover (a union of date ranges, so two payers' authorizations of one day count it once).
+# cover (each counted once where two payers' authorizations overlap).
 CENSUS_SQL = statement(
     """
 WITH page AS (
@@ -154,17 +154,14 @@ stays AS (
       AND {e.start_date} <= %(end)s
       AND {e.discharge_date} > %(start)s
 ),
-covered AS (
-    -- Of each stay counted as admitted, the days in the range that its authorizations in force
-    -- cover: all of them, and those of a level at least as intensive as the program's.
-    SELECT stays.program_id,
-           datemultirange(daterange(GREATEST(stays.start_date, %(start)s),
-                                    LEAST(stays.discharge_date, %(end)s::date + 1))) AS occupied,
-           range_agg(daterange({a.start_date}, {a.end_date}, '[]')) AS authorized,
-           range_agg(daterange({a.start_date}, {a.end_date}, '[]')) FILTER (
-               WHERE array_position(%(levels)s::text[], {a.authorized_level}::text)
-                     >= array_position(%(levels)s::text[], page.level::text)
-           ) AS at_level
+clipped AS (
+    -- Each authorization in force of a stay counted as admitted, cut to the stay's days in the
+    -- range: [lo, hi).
+    SELECT stays.id AS stay, stays.program_id,
+           GREATEST({a.start_date}, stays.start_date, %(start)s) AS lo,
+           LEAST({a.end_date} + 1, stays.discharge_date, %(end)s::date + 1) AS hi,
+           array_position(%(levels)s::text[], {a.authorized_level}::text)
+               >= array_position(%(levels)s::text[], page.level::text) AS at_level
     FROM stays
     JOIN page ON page.id = stays.program_id
     JOIN {a} ON {a.enrollment_id} = stays.id
@@ -172,14 +169,18 @@ covered AS (
       AND {a.status} = ANY(%(authorized)s)
       AND {a.start_date} <= %(end)s
       AND {a.end_date} >= %(start)s
-    GROUP BY stays.id, stays.program_id, stays.start_date, stays.discharge_date
 ),
-covered_days AS (
-    SELECT program_id, unnest(authorized * occupied) AS days, 1 AS authorized, 0 AS at_level
-    FROM covered
-    UNION ALL
-    SELECT program_id, unnest(at_level * occupied), 0, 1
-    FROM covered
+pieces AS (
+    -- In order of their first day, each authorization adds to its stay only the days past the
+    -- reach of the earlier ones ([GREATEST(lo, reach), hi)), so that a day two payers
+    -- authorized counts once; likewise among those at the program's level or above.
+    SELECT program_id, hi,
+           GREATEST(lo, MAX(hi) OVER earlier) AS lo_new,
+           CASE WHEN at_level THEN GREATEST(lo, MAX(hi) FILTER (WHERE at_level) OVER earlier)
+           END AS lo_new_at_level
+    FROM clipped
+    WINDOW earlier AS (PARTITION BY stay ORDER BY lo ROWS BETWEEN UNBOUNDED PRECEDING
+                                                     AND 1 PRECEDING)
 ),
 changes AS (
     -- A stay counts from its first day in the range ...
@@ -216,11 +217,13 @@ changes AS (
       AND page.today <= %(end)s
     UNION ALL
     -- An authorized stretch counts from its first day to the day after its last.
-    SELECT program_id, lower(days), 0, 0, 0, 0, authorized, at_level, 0
-    FROM covered_days
+    SELECT program_id, lo_new, 0, 0, 0, 0, 1, 0, 0 FROM pieces WHERE lo_new < hi
     UNION ALL
-    SELECT program_id, upper(days), 0, 0, 0, 0, -authorized, -at_level, 0
-    FROM covered_days
+    SELECT program_id, hi, 0, 0, 0, 0, -1, 0, 0 FROM pieces WHERE lo_new < hi
+    UNION ALL
+    SELECT program_id, lo_new_at_level, 0, 0, 0, 0, 0, 1, 0 FROM pieces WHERE lo_new_at_level < hi
+    UNION ALL
+    SELECT program_id, hi, 0, 0, 0, 0, 0, -1, 0 FROM pieces WHERE lo_new_at_level < hi
     UNION ALL
     -- An open review counts on the day it is due only (not a running figure).
     SELECT {e.program_id}, {r.scheduled_on}, 0, 0, 0, 0, 0, 0, 1
