@@ -468,8 +468,9 @@ def _flag_expressions(flags: Iterable[str]) -> dict:
             | Transition.gap_open_q(OuterRef("today"))
         )
         expressions[FLAG_GAP] = Exists(late_moves)
-    # The current authorization when it is in force (none is in force: no row, no flag).
-    in_force = _current_authorization().filter(in_force=True)
+    # The current authorization when it is in force (none is in force: no row, no flag): the
+    # latest in force, read in the (enrollment, start date) index's order without a sort.
+    in_force = _current_authorization().filter(in_force=True).order_by("-start_date", "-id")
     if FLAG_AUTHORIZATION_ENDS_EARLY in flags:
         expressions[FLAG_AUTHORIZATION_ENDS_EARLY] = ExpressionWrapper(
             Q(LessThan(Subquery(in_force.values("end_date")[:1]), F("planned_end_date"))),
@@ -485,12 +486,10 @@ def _flag_expressions(flags: Iterable[str]) -> dict:
     return expressions
 
 
-def _step_down_annotate(
-    enrollments: QuerySet[Enrollment], *, now: datetime.datetime, today: datetime.date | None
-) -> QuerySet[Enrollment]:
-    """Everything a board row shows, over ``_step_down_active``."""
+def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment]:
+    """Everything a board row shows, over ``_step_down_active`` (of the current authorization,
+    its id: ``step_down_rows`` reads the rest)."""
     latest, latest_counting = _latest_assessments()
-    current = _current_authorization()
     denials = ConcurrentReview.objects.filter(
         authorization__enrollment=OuterRef("pk"), outcome=ReviewOutcome.DENIED
     ).order_by("-done_on", "-id")
@@ -500,15 +499,7 @@ def _step_down_annotate(
             latest_assessment=Subquery(latest.values("id")[:1]),
             latest_recommended_level=Subquery(latest.values("recommended_level")[:1]),
             latest_level=Subquery(latest_counting.values("counts")[:1]),
-            authorization=Subquery(current.values("id")[:1]),
-            authorization_status=Subquery(current.values("status")[:1]),
-            authorized_level=Subquery(current.values("authorized_level")[:1]),
-            authorization_unit=Subquery(current.values("unit")[:1]),
-            authorization_end_date=Subquery(current.values("end_date")[:1]),
-            next_review_on=Subquery(current.values("next_review_on")[:1]),
-            units_remaining=Subquery(
-                authorization_use(current, now=now, today=today).values("units_remaining")[:1]
-            ),
+            authorization=Subquery(_current_authorization().values("id")[:1]),
             payer_recommended_level=Subquery(
                 denials.values(level=NullIf("payer_recommended_level", Value("")))[:1]
             ),
@@ -548,13 +539,15 @@ def step_down_queryset(
     level: str | None = None,
     flag: str | None = None,
     ordering: str = STEP_DOWN_DEFAULT_ORDERING,
+    now: datetime.datetime | None = None,
 ) -> QuerySet[Enrollment]:
     """The enrollments active today in the caller's clinics (admitted, started on or before
     today, not discharged), annotated with everything a board row shows; ``step_down_rows``
     turns a page of them into rows. (The API cuts its page first: ``step_down_page_ids`` then
     ``step_down_enrollments``, so that the annotations are computed for the page's rows only.)
 
-    ``today`` defaults to each clinic's local date. Annotations:
+    ``today`` defaults to each clinic's local date at ``now`` (default: the current instant).
+    Annotations:
 
     - ``days_in_program``: today − start date;
     - ``min_stay_reached``: ``days_in_program ≥ program.min_stay_days``, true when the program
@@ -569,11 +562,10 @@ def step_down_queryset(
     - ``gap_after_transition``: the enrollment is the target of a transition past the
       continuity target (``Transition.gap_flagged(today)``: a first session more than 7 days
       after the move, or none yet when the move is more than 7 days ago);
-    - from the enrollment's current authorization (``programs.selectors.current_authorizations``:
-      the one in force today, else the latest of any status), all none without one:
-      ``authorization`` (its id), ``authorization_status``, ``authorized_level`` (the payer's),
-      ``authorization_unit``, ``units_remaining`` (``programs.selectors.authorization_use``),
-      ``authorization_end_date`` and ``next_review_on``;
+    - ``authorization``: the enrollment's current authorization
+      (``programs.selectors.current_authorizations``: the one in force today, else the latest
+      of any status), none without one; ``step_down_rows`` shows its status, level, unit,
+      units remaining, end and next review;
     - ``payer_recommended_level``: the level the payer recommended with its latest denial
       (latest by done date, then id) of any of the enrollment's authorizations, none when that
       denial named none;
@@ -585,18 +577,15 @@ def step_down_queryset(
     ``flag`` keeps only rows with that flag; ``ordering`` is a key of ``STEP_DOWN_ORDERINGS``.
     """
     _check_choices(flag, ordering)
-    now = timezone.now()
     enrollments = _step_down_annotate(
         _step_down_active(
             user=user,
             today=today,
-            now=now,
+            now=now or timezone.now(),
             clinic=clinic,
             program=program,
             level=level,
-        ),
-        now=now,
-        today=today,
+        )
     )
     if flag:
         enrollments = enrollments.filter(**{flag: True})
@@ -681,18 +670,39 @@ def step_down_enrollments(
             if today is not None
             else _clinic_today("program__clinic__time_zone", now)
         )
-        .annotate(days_in_program=_DateDiff(F("today"), F("start_date"))),
-        now=now,
-        today=today,
+        .annotate(days_in_program=_DateDiff(F("today"), F("start_date")))
     )
     by_id = {e.pk: e for e in enrollments}
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
-    """Board rows of annotated enrollments from ``step_down_queryset``, with their attendance
-    figures (``scheduling.metrics``: one query per clinic time zone on the page)."""
+def _shown_authorizations(
+    enrollments: list[Enrollment], *, now: datetime.datetime, today: datetime.date | None
+) -> dict[int, Authorization]:
+    """The current authorizations of these board rows, with their use
+    (``programs.selectors.authorization_use`` as of the board's today), by id."""
+    ids = [e.authorization for e in enrollments if e.authorization is not None]
+    if not ids:
+        return {}
+    authorizations = authorization_use(
+        Authorization.objects.filter(pk__in=ids), now=now, today=today
+    ).only("id", "status", "authorized_level", "unit", "end_date", "next_review_on")
+    return {a.pk: a for a in authorizations}
+
+
+def step_down_rows(
+    enrollments: Iterable[Enrollment],
+    *,
+    now: datetime.datetime | None = None,
+    today: datetime.date | None = None,
+) -> list[dict]:
+    """Board rows of annotated enrollments from ``step_down_queryset`` (at ``now`` and
+    ``today`` as it was given), with their attendance figures (``scheduling.metrics``: one query
+    per clinic time zone on the page) and their current authorizations (one query when the page
+    has any). The authorization columns are none without one; ``units_remaining`` is
+    ``authorization_use``'s."""
     enrollments = list(enrollments)
+    shown = _shown_authorizations(enrollments, now=now or timezone.now(), today=today)
     figures = {}
     by_zone = defaultdict(list)
     for e in enrollments:
@@ -703,6 +713,7 @@ def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
     for e in enrollments:
         stay = figures[e.pk]
         falling_short = stay.falling_short(e.program.weekly_hours_min)
+        authorization = shown.get(e.authorization)
         rows.append(
             {
                 "enrollment": e.pk,
@@ -719,12 +730,12 @@ def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
                 "latest_recommended_level": e.latest_recommended_level,
                 "latest_level": e.latest_level,
                 "authorization": e.authorization,
-                "authorization_status": e.authorization_status,
-                "authorized_level": e.authorized_level,
-                "authorization_unit": e.authorization_unit,
-                "units_remaining": e.units_remaining,
-                "authorization_end_date": e.authorization_end_date,
-                "next_review_on": e.next_review_on,
+                "authorization_status": authorization and authorization.status,
+                "authorized_level": authorization and authorization.authorized_level,
+                "authorization_unit": authorization and authorization.unit,
+                "units_remaining": authorization and authorization.units_remaining,
+                "authorization_end_date": authorization and authorization.end_date,
+                "next_review_on": authorization and authorization.next_review_on,
                 "payer_recommended_level": e.payer_recommended_level,
                 "adherence": stay.adherence,
                 "sessions_expected": stay.expected,
@@ -741,4 +752,7 @@ def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
 
 def step_down_board(*, user, today: datetime.date | None = None, **filters) -> list[dict]:
     """The whole board as rows (unpaginated): ``step_down_rows(step_down_queryset(...))``."""
-    return step_down_rows(step_down_queryset(user=user, today=today, **filters))
+    now = timezone.now()
+    return step_down_rows(
+        step_down_queryset(user=user, today=today, now=now, **filters), now=now, today=today
+    )

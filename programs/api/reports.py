@@ -242,5 +242,5 @@ class StepDownBoardView(PatientDataMixin, generics.GenericAPIView):
         )
         page = reports.step_down_enrollments(ids, now=now)
         self.audit_list(page)
-        rows = reports.step_down_rows(page)
+        rows = reports.step_down_rows(page, now=now)
         return self.get_paginated_response(StepDownRowSerializer(rows, many=True).data)

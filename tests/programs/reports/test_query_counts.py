@@ -63,8 +63,8 @@ def test_step_down_queries_do_not_grow_with_the_page(
         patient_services.assessment_create(
             actor=clinician, patient=patient, severity="mild", dimensions=LOW
         )
-    # a third of them authorized, one denied at its review
-    for stay in Enrollment.objects.filter(patient__in=patients[:10]):
+    # the ten longest stays (the first page's) authorized, one denied at its review
+    for stay in Enrollment.objects.order_by("start_date", "-id")[:10]:
         AuthorizationFactory(enrollment=stay, approved=True, actor=admissions)
     review = authorizations.review_schedule(
         actor=admissions,
@@ -81,9 +81,10 @@ def test_step_down_queries_do_not_grow_with_the_page(
     )
     client = client_for(supervisor)
 
-    # roles, clinic ids, count, page (assessments, authorizations and flags as subqueries),
-    # attendance figures, audit insert
-    with django_assert_num_queries(6):
+    # roles, clinic ids, count, page (assessments, current authorization, payer's level and
+    # flags as subqueries), the page's current authorizations with their use, attendance
+    # figures, audit insert
+    with django_assert_num_queries(7):
         response = client.get(STEP_DOWN, {"page_size": page_size})
 
     assert len(response.json()["results"]) == page_size
