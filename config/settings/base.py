@@ -396,6 +396,9 @@ SPECTACULAR_SETTINGS = {
         "PayerKindEnum": "programs.models.PayerKind.choices",
         "ReviewKindEnum": "programs.models.ReviewKind.choices",
         "ReviewOutcomeEnum": "programs.models.ReviewOutcome.choices",
+        # Also on the step-down board's rows: the names the authorizations' schema had alone.
+        "AuthorizationStatusEnum": "programs.models.AuthorizationStatus.choices",
+        "UnitEnum": "programs.models.AuthorizationUnit.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [
