@@ -676,18 +676,33 @@ def step_down_enrollments(
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
+# What a board row shows of its current authorization (``units_remaining`` alone of its use:
+# each use figure selected repeats its subqueries in the SQL).
+_SHOWN_AUTHORIZATION = {
+    "authorization_status": "status",
+    "authorized_level": "authorized_level",
+    "authorization_unit": "unit",
+    "units_remaining": "units_remaining",
+    "authorization_end_date": "end_date",
+    "next_review_on": "next_review_on",
+}
+
+
 def _shown_authorizations(
     enrollments: list[Enrollment], *, now: datetime.datetime, today: datetime.date | None
-) -> dict[int, Authorization]:
-    """The current authorizations of these board rows, with their use
+) -> dict[int, dict]:
+    """The board's columns of these rows' current authorizations, with their use
     (``programs.selectors.authorization_use`` as of the board's today), by id."""
     ids = [e.authorization for e in enrollments if e.authorization is not None]
     if not ids:
         return {}
     authorizations = authorization_use(
         Authorization.objects.filter(pk__in=ids), now=now, today=today
-    ).only("id", "status", "authorized_level", "unit", "end_date", "next_review_on")
-    return {a.pk: a for a in authorizations}
+    ).values("id", *_SHOWN_AUTHORIZATION.values())
+    return {
+        a["id"]: {column: a[field] for column, field in _SHOWN_AUTHORIZATION.items()}
+        for a in authorizations
+    }
 
 
 def step_down_rows(
@@ -713,7 +728,7 @@ def step_down_rows(
     for e in enrollments:
         stay = figures[e.pk]
         falling_short = stay.falling_short(e.program.weekly_hours_min)
-        authorization = shown.get(e.authorization)
+        authorization = shown.get(e.authorization, dict.fromkeys(_SHOWN_AUTHORIZATION))
         rows.append(
             {
                 "enrollment": e.pk,
@@ -730,12 +745,7 @@ def step_down_rows(
                 "latest_recommended_level": e.latest_recommended_level,
                 "latest_level": e.latest_level,
                 "authorization": e.authorization,
-                "authorization_status": authorization and authorization.status,
-                "authorized_level": authorization and authorization.authorized_level,
-                "authorization_unit": authorization and authorization.unit,
-                "units_remaining": authorization and authorization.units_remaining,
-                "authorization_end_date": authorization and authorization.end_date,
-                "next_review_on": authorization and authorization.next_review_on,
+                **authorization,
                 "payer_recommended_level": e.payer_recommended_level,
                 "adherence": stay.adherence,
                 "sessions_expected": stay.expected,
