@@ -371,7 +371,9 @@ class RecordReviewForm(AuthorizationActionForm):
         required=False, widget=AdminDateWidget, help_text="The new end, when the payer moved it."
     )
     next_review_on = forms.DateField(
-        required=False, widget=AdminDateWidget, help_text="Empty: no review booked yet."
+        required=False,
+        widget=AdminDateWidget,
+        help_text="Filled with the next review already booked, if any; empty: none booked.",
     )
     payer_recommended_level = forms.ChoiceField(
         required=False,
@@ -390,9 +392,16 @@ class RecordReviewForm(AuthorizationActionForm):
         field.queryset = self.authorization.reviews.filter(done_on__isnull=True).order_by(
             "scheduled_on", "id"
         )
+        open_reviews = list(field.queryset)
         wanted = self.request.GET.get("review")
-        if wanted and wanted.isdigit():
-            field.initial = int(wanted)
+        chosen = next((r for r in open_reviews if wanted == str(r.pk)), None)
+        chosen = chosen or (open_reviews[0] if open_reviews else None)
+        if chosen is not None:
+            field.initial = chosen.pk
+        # The service sets the next review date to what this form gives: another review
+        # already booked is the default, so recording one does not hide the next.
+        booked = [r.scheduled_on for r in open_reviews if r is not chosen]
+        self.fields["next_review_on"].initial = min(booked, default=None)
         self.fields["done_on"].initial = self.today()
 
     @classmethod

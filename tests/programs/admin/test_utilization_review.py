@@ -368,17 +368,27 @@ def test_a_coverage_is_corrected_and_a_stale_form_is_refused(reviewer_client, ad
     assert coverage.member_id == "NEW-1"
 
 
-def test_a_taken_payer_name_is_a_form_error(client, supervisor, clinic):
+def test_a_taken_payer_name_is_a_form_error_when_adding_or_renaming(client, supervisor, clinic):
     PayerFactory(clinic=clinic, name="Harbor Health")
+    other = PayerFactory(clinic=clinic, name="Lakeside Plan")
     log_in(client, supervisor)
 
-    response = client.post(
+    added = client.post(
         f"{PAYERS}add/", {"clinic": clinic.pk, "name": "harbor health", "kind": "commercial"}
     )
+    renamed = client.post(
+        f"{PAYERS}{other.pk}/change/", {"name": "HARBOR HEALTH", "kind": "commercial"}
+    )
+    corrected = client.post(f"{PAYERS}{other.pk}/change/", {"name": "Lakeside", "kind": "other"})
 
-    assert response.status_code == 200
-    assert "This clinic already has a payer with this name." in html(response)
-    assert Payer.objects.count() == 1
+    for response in (added, renamed):
+        assert response.status_code == 200
+        assert "This clinic already has a payer with this name." in html(response)
+    assert corrected.status_code == 302
+    other.refresh_from_db()
+    assert (other.name, other.kind) == ("Lakeside", "other")
+    assert Payer.objects.count() == 2
+    assert audit_rows(AuditAction.UPDATE, object_type="programs.payer").count() == 1
 
 
 def test_the_patients_page_lists_coverage_with_its_authorizations(
