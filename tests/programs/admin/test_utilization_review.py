@@ -19,6 +19,7 @@ from programs.models import (
 from tests.factories import (
     AuthorizationFactory,
     CoverageFactory,
+    EnrollmentFactory,
     PayerFactory,
     staff_user,
 )
@@ -146,6 +147,25 @@ def test_the_change_page_shows_levels_use_and_reviews_and_is_audited(
     assert "Record the payer&#x27;s decision" not in text  # decided already
     read = audit_rows(AuditAction.READ, object_type="programs.authorization", actor=reviewer)
     assert read.filter(patient_id=authorization.patient_id).count() == 1
+
+
+def test_the_list_takes_the_same_queries_for_one_authorization_or_many(
+    reviewer_client, admissions, iop, authorization
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert reviewer_client.get(AUTHORIZATIONS).status_code == 200
+        return len(captured)
+
+    one = queries()
+    for _ in range(3):
+        stay = EnrollmentFactory(program=iop, actor=admissions)
+        AuthorizationFactory(enrollment=stay, actor=admissions, approved=True)
+
+    assert queries() == one
 
 
 # Roles --------------------------------------------------------------------------------------------
