@@ -19,7 +19,7 @@ from django.test import RequestFactory
 from clinic.models import AuditEvent, Bed, Clinic, Room
 from patients.demo import seed_demo_patients
 from patients.models import Assessment, Patient, PatientContact
-from programs.demo import seed_demo_enrollments
+from programs.demo import seed_demo_enrollments, seed_demo_utilization_review
 from programs.models import Enrollment, Program
 from scheduling.models import Series, Session
 from tests.factories import ClinicFactory, DisclosureFactory, admin_login, staff_user
@@ -35,6 +35,9 @@ def seed(clinic) -> dict:
     seed_demo_patients(clinic=clinic, actor=users["admissions"])
     seed_demo_enrollments(
         clinic=clinic, admissions=users["admissions"], clinician=users["clinician"]
+    )
+    seed_demo_utilization_review(
+        clinic=clinic, admissions=users["admissions"], reviewer=users["admissions"]
     )
     # A disclosure to walk: the demo's consents cover treatment by the TPO class.
     patient = Patient.objects.filter(clinic=clinic, consents__recipients_tpo=True).first()
@@ -149,6 +152,7 @@ def _away_objects(model, away: Clinic):
         "programs.Program": "clinic",
         "programs.Transition": "from_enrollment__program__clinic",
         "programs.Disclosure": "patient__clinic",
+        "programs.Coverage": "clinic",
         "clinic.Bed": "clinic",
         "scheduling.Series": "clinic",
         "scheduling.Session": "clinic",

@@ -8,6 +8,7 @@ A refusal is shown with the service's message, never as a server error.
 
 from django.contrib import admin
 
+import programs.admin.authorizations  # noqa: F401 - payers, coverage, authorizations
 from programs.admin import disclosures, patients, reports  # noqa: F401 - they register pages
 from programs.admin.enrollments import EnrollmentAdmin
 from programs.admin.programs import ProgramAdmin

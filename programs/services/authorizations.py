@@ -92,6 +92,24 @@ def payer_create(*, actor, clinic: Clinic, name: str, kind: str) -> Payer:
     return payer
 
 
+@transaction.atomic
+def payer_update(*, actor, payer: Payer, name: str, kind: str) -> Payer:
+    """Rename a payer or correct its kind; its clinic stays. A payer becoming self-pay keeps the
+    authorizations already on file (they were asked for while it was not)."""
+    payer = Payer.objects.select_for_update().get(pk=payer.pk)
+    changed = {"name": name.strip(), "kind": kind}
+    fields = [field for field, value in changed.items() if getattr(payer, field) != value]
+    if not fields:
+        return payer
+    for field in fields:
+        setattr(payer, field, changed[field])
+    # With the constraints: a name taken in the clinic is a field error, not an IntegrityError.
+    payer.full_clean()
+    payer.save(update_fields=fields)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=payer, clinic=payer.clinic_id)
+    return payer
+
+
 # Coverage -----------------------------------------------------------------------------------------
 
 
