@@ -464,6 +464,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "programs.tasks.continuity_gaps_alert_task",
         "schedule": env.int("CONTINUITY_SCAN_SECONDS", default=3600),
     },
+    # Idempotent (each move re-read under the authorization's lock, one alert per subject and
+    # kind); a quarter hour keeps the UR queue's alerts within the day a review falls due.
+    "utilization-review-scan": {
+        "task": "programs.tasks.utilization_review_scan_task",
+        "schedule": env.int("UR_SCAN_SECONDS", default=900),
+    },
     "waitlist-expire-offers": {
         "task": "programs.tasks.waitlist_expire_offers_task",
         "schedule": env.int("WAITLIST_SCAN_SECONDS", default=300),
