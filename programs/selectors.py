@@ -586,3 +586,20 @@ def ur_queue_of_clinics(clinic_ids, *, now: datetime.datetime) -> dict[str, list
         "authorizations_units_low": [a for a in authorizations if a.is_low],
         "enrollments_without_authorization": enrollments,
     }
+
+
+def ur_queue_stay(record) -> Enrollment:
+    """The enrollment a record of the queue is about (a review's, an authorization's, or the
+    enrollment itself), with its program and patient."""
+    if isinstance(record, ConcurrentReview):
+        return record.authorization.enrollment
+    if isinstance(record, Authorization):
+        return record.enrollment
+    return record
+
+
+def ur_queue_records(queue: dict[str, list]) -> list:
+    """Each record the queue shows, once (an authorization may be both ending and low)."""
+    return list(
+        {(type(record), record.pk): record for rows in queue.values() for record in rows}.values()
+    )
