@@ -11,6 +11,7 @@ from django.conf import settings
 from clinic.models import AlertDelivery, StaffAlert
 from clinic.services import alert_delivery
 from programs.services.utilization import ur_alerts_raise, utilization_review_scan
+from programs.tasks import utilization_review_scan_task
 from tests.concurrency import InThread, held_transaction, someone_waits_for_a_lock
 from tests.conftest import TUESDAY_10AM
 from tests.factories import ClinicFactory, staff_user
@@ -102,6 +103,18 @@ def test_another_clinics_reviewers_get_no_e_mail(queue_world, reviewer):
     ur_alerts_raise(now=TUESDAY_10AM)
 
     assert set(AlertDelivery.objects.values_list("recipient_id", flat=True)) == {reviewer.pk}
+
+
+@pytest.mark.django_db
+def test_beat_runs_the_scan_every_quarter_hour(queue_world):
+    schedule = settings.CELERY_BEAT_SCHEDULE["utilization-review-scan"]
+
+    assert schedule == {
+        "task": "programs.tasks.utilization_review_scan_task",
+        "schedule": 900,
+    }
+    # the task itself: the clock's now (frozen on Tuesday), the same pass as the service
+    assert utilization_review_scan_task() == {"expired": 0, "exhausted": 0, "alerts": 5}
 
 
 @pytest.mark.django_db(transaction=True)
