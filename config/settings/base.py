@@ -396,6 +396,8 @@ SPECTACULAR_SETTINGS = {
         "PayerKindEnum": "programs.models.PayerKind.choices",
         "ReviewKindEnum": "programs.models.ReviewKind.choices",
         "ReviewOutcomeEnum": "programs.models.ReviewOutcome.choices",
+        # An authorization's status, in its own rows and in the UR queue's.
+        "AuthorizationStatusEnum": "programs.models.AuthorizationStatus.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [
