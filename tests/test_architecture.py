@@ -173,6 +173,8 @@ ROLE_TABLES = {
     "RETRY_ROLES": "scheduling/reminders/sending.py",
     "ACTION_ROLES": "programs/services/enrollments.py",
     "DISCLOSURE_ROLES": "programs/services/disclosures.py",
+    "UTILIZATION_WRITE_ROLES": "programs/services/authorizations.py",
+    "UR_QUEUE_ROLES": "programs/services/authorizations.py",
 }
 
 

@@ -19,6 +19,7 @@ from clinic.models import AuditAction, Clinic, Role
 from clinic.services import audit_record
 from clinic.versions import refresh_version, require_version
 from patients.models import Level, Patient
+from programs.locks import authorization_lock
 from programs.models import (
     DAY_LEVELS,
     Authorization,
@@ -38,6 +39,8 @@ from programs.models import (
 
 # Who writes coverage, authorizations and reviews; every staff role reads them.
 UTILIZATION_WRITE_ROLES = (Role.ADMISSIONS, Role.UTILIZATION_REVIEW)
+# Who works the UR queue (ur/queue/ and its admin board): the reviewers and their supervisors.
+UR_QUEUE_ROLES = (Role.UTILIZATION_REVIEW, Role.SUPERVISOR)
 
 COVERAGE_EDITABLE_FIELDS = (
     "member_id",
@@ -73,11 +76,7 @@ def _lock_coverage(coverage: Coverage) -> Coverage:
 def _lock_authorization(authorization: Authorization) -> Authorization:
     # Every change to an authorization and its reviews takes this lock first, so a decision
     # and a review outcome racing each other apply one after the other to the current units.
-    return (
-        Authorization.objects.select_for_update(of=("self",))
-        .select_related("enrollment__program", "payer")
-        .get(pk=authorization.pk)
-    )
+    return authorization_lock(authorization.pk)
 
 
 # Payers -------------------------------------------------------------------------------------------
