@@ -398,8 +398,7 @@ class RecordReviewForm(AuthorizationActionForm):
         chosen = chosen or (open_reviews[0] if open_reviews else None)
         if chosen is not None:
             field.initial = chosen.pk
-        # The service sets the next review date to what this form gives: another review
-        # already booked is the default, so recording one does not hide the next.
+        # Shown so the reviewer sees (and may change) the date the authorization keeps.
         booked = [r.scheduled_on for r in open_reviews if r is not chosen]
         self.fields["next_review_on"].initial = min(booked, default=None)
         self.fields["done_on"].initial = self.today()

@@ -440,7 +440,8 @@ def review_record(
     ``approved_more`` adds ``units_added`` (and moves the end to ``end_date`` when given),
     ``denied`` denies the authorization (the payer may recommend a lower level), and
     ``pending_information`` leaves it be. The authorization's next review date becomes
-    ``next_review_on`` (none when not given)."""
+    ``next_review_on``, or when not given the earliest other review still booked (none when
+    there is none)."""
     authorization = _lock_authorization(review.authorization)
     review = ConcurrentReview.objects.select_for_update().get(pk=review.pk)
     if review.done_on is not None:
@@ -462,7 +463,16 @@ def review_record(
             raise ValidationError({"end_date": ["The end moves only when units are approved."]})
         if outcome == ReviewOutcome.DENIED:
             authorization.status = AuthorizationStatus.DENIED
-    authorization.next_review_on = next_review_on
+    if next_review_on is not None:
+        authorization.next_review_on = next_review_on
+    else:
+        authorization.next_review_on = (
+            authorization.reviews.filter(done_on__isnull=True)
+            .exclude(pk=review.pk)
+            .order_by("scheduled_on")
+            .values_list("scheduled_on", flat=True)
+            .first()
+        )
     authorization.save(
         update_fields=[
             "status",
