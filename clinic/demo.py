@@ -20,6 +20,7 @@ DEMO_STAFF = {
     "admissions": Role.ADMISSIONS,
     "clinician": Role.CLINICIAN,
     "supervisor": Role.SUPERVISOR,
+    "utilization_review": Role.UTILIZATION_REVIEW,
 }
 
 

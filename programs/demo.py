@@ -15,8 +15,16 @@ from django.utils import timezone
 
 from clinic.models import Bed, Clinic, Room
 from patients.models import Level, Patient, Track
-from programs.models import LEVEL_DEFAULTS, Enrollment, Program, ProgramService
-from programs.services import aftercare
+from programs.models import (
+    LEVEL_DEFAULTS,
+    Enrollment,
+    EnrollmentStatus,
+    Payer,
+    PayerKind,
+    Program,
+    ProgramService,
+)
+from programs.services import aftercare, authorizations
 from programs.services import enrollments as services
 from scheduling import services as calendar
 from scheduling.models import RosterEntry, Series
@@ -246,4 +254,164 @@ def _seed_aftercare(enrollment: Enrollment, *, clinician, today: datetime.date) 
     aftercare.aftercare_plan_update(actor=clinician, plan=plan, status="active")
     aftercare.checkin_record(
         actor=clinician, plan=plan, craving=3, mood=4, used_substance=False, note="Good week."
+    )
+
+
+# Utilization review: the demo clinic's payers, one of each kind.
+PAYERS = [
+    ("Harborview Health Plan", PayerKind.COMMERCIAL),
+    ("State Medicaid", PayerKind.MEDICAID),
+    ("Northstar Medicare Advantage", PayerKind.MEDICARE),
+    ("Self-pay", PayerKind.SELF_PAY),
+    ("County Behavioral Health Fund", PayerKind.OTHER),
+]
+
+
+@transaction.atomic
+def seed_demo_utilization_review(*, clinic: Clinic, admissions, reviewer) -> int:
+    """Payers of every kind and the coverage of the demo's stays, each path once (after
+    ``seed_demo_enrollments``); returns how many patients got coverage this time.
+
+    - Jordan Reyes (residential, commercial): 7 days approved at admission, 7 more at a
+      concurrent review, nearly used up; the next review is booked for tomorrow.
+    - Avery Patel (evening IOP, Medicaid): 12 sessions approved, used by attendance.
+    - Riley Chen (PHP, Medicare): 5 days approved, then denied at a concurrent review with the
+      payer recommending IOP, then an appeal that approved 5 more; the next review is booked.
+    - Morgan Silva (evening IOP): self-pay, so no authorization.
+    - Casey Morgan (residential, commercial): covered, no authorization asked for yet.
+
+    Idempotent: a patient who already has a coverage is left alone.
+    """
+    payers = {}
+    for name, kind in PAYERS:
+        payer = Payer.objects.filter(clinic=clinic, name=name).first()
+        payers[kind] = payer or authorizations.payer_create(
+            actor=admissions, clinic=clinic, name=name, kind=kind
+        )
+    today = clinic.today()
+
+    def day(offset):
+        return today + datetime.timedelta(days=offset)
+
+    paths = 0
+    for first, last, kind, path in [
+        ("Jordan", "Reyes", PayerKind.COMMERCIAL, "covered_stay"),
+        ("Avery", "Patel", PayerKind.MEDICAID, "covered_sessions"),
+        ("Riley", "Chen", PayerKind.MEDICARE, "denied_then_appealed"),
+        ("Morgan", "Silva", PayerKind.SELF_PAY, "self_pay"),
+        ("Casey", "Morgan", PayerKind.COMMERCIAL, "awaiting_request"),
+    ]:
+        patient = Patient.objects.filter(clinic=clinic, first_name=first, last_name=last).first()
+        stay = (
+            Enrollment.objects.filter(patient=patient, status=EnrollmentStatus.ADMITTED)
+            .select_related("program")
+            .first()
+        )
+        if stay is None or patient.coverages.exists():
+            continue
+        paths += 1
+        coverage = authorizations.coverage_create(
+            actor=admissions,
+            patient=patient,
+            payer=payers[kind],
+            start_date=day(-365),
+            member_id="" if kind == PayerKind.SELF_PAY else f"DEMO{patient.pk:06d}",
+        )
+        if path == "covered_stay":
+            _seed_covered_stay(stay, coverage, reviewer=reviewer, day=day)
+        elif path == "covered_sessions":
+            authorization = authorizations.authorization_request(
+                actor=reviewer,
+                enrollment=stay,
+                coverage=coverage,
+                authorized_level=stay.level,
+                units_requested=12,
+                start_date=stay.start_date,
+                end_date=stay.start_date + datetime.timedelta(days=41),
+                next_review_on=day(5),
+                reviewer_name="M. Okonkwo, State Medicaid UM",
+                reviewer_phone="+1 202 555 0142",
+            )
+            authorizations.authorization_decide(
+                actor=reviewer, authorization=authorization, decision="approved", number="MCD-4471"
+            )
+        elif path == "denied_then_appealed":
+            _seed_denied_then_appealed(stay, coverage, reviewer=reviewer, day=day)
+    return paths
+
+
+def _seed_covered_stay(stay, coverage, *, reviewer, day) -> None:
+    authorization = authorizations.authorization_request(
+        actor=reviewer,
+        enrollment=stay,
+        coverage=coverage,
+        authorized_level=stay.level,
+        units_requested=7,
+        start_date=stay.start_date,
+        end_date=stay.start_date + datetime.timedelta(days=6),
+        reviewer_name="J. Alvarado, RN (Harborview UM)",
+        reviewer_phone="+1 202 555 0139",
+    )
+    authorizations.authorization_decide(
+        actor=reviewer, authorization=authorization, decision="approved", number="HV-20931"
+    )
+    review = authorizations.review_schedule(
+        actor=reviewer, authorization=authorization, kind="concurrent", scheduled_on=day(-6)
+    )
+    authorizations.review_record(
+        actor=reviewer,
+        review=review,
+        outcome="approved_more",
+        done_on=day(-6),
+        units_added=7,
+        end_date=stay.start_date + datetime.timedelta(days=13),
+        next_review_on=day(1),
+        notes="Still withdrawal-related sleep disturbance; cravings daily.",
+    )
+    authorizations.review_schedule(
+        actor=reviewer, authorization=authorization, kind="concurrent", scheduled_on=day(1)
+    )
+
+
+def _seed_denied_then_appealed(stay, coverage, *, reviewer, day) -> None:
+    authorization = authorizations.authorization_request(
+        actor=reviewer,
+        enrollment=stay,
+        coverage=coverage,
+        authorized_level=stay.level,
+        units_requested=5,
+        start_date=stay.start_date,
+        end_date=stay.start_date + datetime.timedelta(days=4),
+        reviewer_name="Northstar UM line",
+        reviewer_phone="+1 202 555 0177",
+    )
+    authorizations.authorization_decide(
+        actor=reviewer, authorization=authorization, decision="approved", number="NS-5530"
+    )
+    review = authorizations.review_schedule(
+        actor=reviewer, authorization=authorization, kind="concurrent", scheduled_on=day(-3)
+    )
+    authorizations.review_record(
+        actor=reviewer,
+        review=review,
+        outcome="denied",
+        done_on=day(-3),
+        payer_recommended_level="iop",
+        notes="Payer: medically stable, step down to IOP.",
+    )
+    appeal = authorizations.review_schedule(
+        actor=reviewer, authorization=authorization, kind="appeal", scheduled_on=day(-1)
+    )
+    authorizations.review_record(
+        actor=reviewer,
+        review=appeal,
+        outcome="approved_more",
+        done_on=day(-1),
+        units_added=5,
+        end_date=stay.start_date + datetime.timedelta(days=9),
+        next_review_on=day(3),
+        notes="Peer reviewer agreed after the attending's call: new-onset panic attacks.",
+    )
+    authorizations.review_schedule(
+        actor=reviewer, authorization=authorization, kind="concurrent", scheduled_on=day(3)
     )

@@ -13,11 +13,15 @@ lock first, in the caller's transaction:
   concurrent sessions cannot both take the last place of a week.
 
 Several programs are locked in id order, so two writers cannot deadlock.
+
+The authorization lock orders every change to one payer authorization and its reviews: a
+decision, a review outcome and the beat's move to exhausted or expired apply one after the
+other, each to what the one before left.
 """
 
 from collections.abc import Iterable
 
-from programs.models import Program
+from programs.models import Authorization, Program
 
 
 def program_lock(program_id: int) -> Program:
@@ -39,3 +43,12 @@ def programs_lock(program_ids: Iterable[int]) -> dict[int, Program]:
         .filter(pk__in=ids)
         .order_by("pk")
     }
+
+
+def authorization_lock(authorization_id: int) -> Authorization:
+    """Lock the authorization's row (with its enrollment, program and payer read alongside)."""
+    return (
+        Authorization.objects.select_for_update(of=("self",))
+        .select_related("enrollment__program", "payer")
+        .get(pk=authorization_id)
+    )

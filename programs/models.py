@@ -1056,7 +1056,10 @@ DAY_LEVELS = [Level.RESIDENTIAL, Level.PHP]
 # An authorization in force: its approved units can be used.
 AUTHORIZED = [AuthorizationStatus.APPROVED, AuthorizationStatus.PARTIALLY_APPROVED]
 # Statuses that carry an approved number of units.
-WITH_APPROVED_UNITS = [*AUTHORIZED, AuthorizationStatus.EXHAUSTED, AuthorizationStatus.EXPIRED]
+WITH_APPROVED_UNITS = [*AUTHORIZED, AuthorizationStatus.EXHAUSTED]
+# Statuses with or without approved units: a denial, and an expiry (an approval's, or a request's
+# that lapsed past its end unanswered).
+EITHER_WAY_UNITS = [AuthorizationStatus.DENIED, AuthorizationStatus.EXPIRED]
 
 
 class Authorization(models.Model):
@@ -1133,7 +1136,7 @@ class Authorization(models.Model):
             models.CheckConstraint(
                 condition=(Q(status=AuthorizationStatus.REQUESTED) & Q(units_approved__isnull=True))
                 | (Q(status__in=WITH_APPROVED_UNITS) & Q(units_approved__isnull=False))
-                | Q(status=AuthorizationStatus.DENIED),
+                | Q(status__in=EITHER_WAY_UNITS),
                 name="authorization_approved_units_iff_approved",
                 violation_error_message="Approved units are set once the payer approves, and "
                 "not before.",

@@ -10,6 +10,7 @@ from django.db.models import (
     Count,
     DateField,
     DateTimeField,
+    Exists,
     ExpressionWrapper,
     F,
     Func,
@@ -36,6 +37,7 @@ from programs.models import (
     AftercarePlan,
     AftercarePlanStatus,
     Authorization,
+    AuthorizationStatus,
     AuthorizationUnit,
     BedAssignment,
     CheckIn,
@@ -46,6 +48,7 @@ from programs.models import (
     EnrollmentStatus,
     EnrollmentStatusChange,
     Payer,
+    PayerKind,
     Program,
     Transition,
     WaitlistOffer,
@@ -510,3 +513,131 @@ def review_list(*, user) -> QuerySet[ConcurrentReview]:
     return ConcurrentReview.objects.filter(
         authorization__enrollment__program__clinic_id__in=clinic_ids_for_user(user)
     ).select_related("authorization__enrollment__program")
+
+
+# The UR queue -------------------------------------------------------------------------------------
+
+# Authorizations that a request, an approval or a partial approval makes "being handled" for the
+# day they cover: an enrollment with none of these is missing its authorization.
+COVERING = [AuthorizationStatus.REQUESTED, *AUTHORIZED]
+UR_QUEUE_SECTIONS = (
+    "reviews_past_due",
+    "reviews_due_today",
+    "reviews_due_tomorrow",
+    "authorizations_ending",
+    "authorizations_units_low",
+    "enrollments_without_authorization",
+)
+
+
+def ur_queue(*, user, now: datetime.datetime) -> dict[str, list]:
+    """What utilization review acts on, in the caller's clinics, each clinic by its own today at
+    ``now`` (``ur_queue_of_clinics``)."""
+    return ur_queue_of_clinics(clinic_ids_for_user(user), now=now)
+
+
+def ur_queue_of_clinics(clinic_ids, *, now: datetime.datetime) -> dict[str, list]:
+    """The UR queue of ``clinic_ids`` (``None``: every clinic, for the beat), in three queries
+    whatever its size:
+
+    - ``reviews_past_due``, ``reviews_due_today``, ``reviews_due_tomorrow``: reviews not done,
+      scheduled before today, today or tomorrow, of authorizations that have not expired (an
+      expired one takes no outcome); with their authorization, enrollment, program and patient;
+    - ``authorizations_ending``: authorizations in force (approved, partially approved) whose
+      end is from today through today + ``Clinic.ur_ending_within_days``;
+    - ``authorizations_units_low``: authorizations in force, not past their end, with fewer than
+      ``Clinic.ur_units_left_below`` units remaining (``authorization_use``, in SQL);
+    - ``enrollments_without_authorization``: admitted enrollments in care today (started by
+      today) whose patient has a coverage in force today by a payer that needs authorization
+      (not self-pay), and no authorization requested, approved or partially approved covering
+      today. Each carries the first such coverage's ``payer_name`` and ``coverage_id``.
+    """
+
+    def scoped(queryset, clinic_field):
+        if clinic_ids is None:
+            return queryset
+        return queryset.filter(**{f"{clinic_field}__in": clinic_ids})
+
+    reviews = list(
+        scoped(ConcurrentReview.objects, "authorization__enrollment__program__clinic_id")
+        .annotate(
+            queue_today=_clinic_today("authorization__enrollment__program__clinic__time_zone", now)
+        )
+        .filter(
+            done_on__isnull=True,
+            scheduled_on__lte=_DatePlusDays(F("queue_today"), Value(1)),
+        )
+        .exclude(authorization__status=AuthorizationStatus.EXPIRED)
+        .select_related(
+            "authorization__enrollment__program__clinic", "authorization__enrollment__patient"
+        )
+        .order_by("scheduled_on", "id")
+    )
+    clinic = "enrollment__program__clinic__"
+    in_force = authorization_use(
+        scoped(Authorization.objects, "enrollment__program__clinic_id").filter(
+            status__in=AUTHORIZED
+        ),
+        now=now,
+    ).filter(end_date__gte=F("use_today"))
+    ending = Q(end_date__lte=_DatePlusDays(F("use_today"), F(f"{clinic}ur_ending_within_days")))
+    low = Q(units_remaining__lt=F(f"{clinic}ur_units_left_below"))
+    authorizations = list(
+        in_force.filter(ending | low)
+        .annotate(is_ending=ExpressionWrapper(ending, output_field=BooleanField()))
+        .annotate(is_low=ExpressionWrapper(low, output_field=BooleanField()))
+        .select_related("enrollment__program__clinic", "enrollment__patient", "payer")
+        .order_by("end_date", "id")
+    )
+    today = _clinic_today("program__clinic__time_zone", now)
+    needing = Coverage.objects.filter(
+        patient_id=OuterRef("patient_id"), start_date__lte=OuterRef("queue_today")
+    ).filter(Q(end_date__isnull=True) | Q(end_date__gte=OuterRef("queue_today")))
+    needing = needing.exclude(payer__kind=PayerKind.SELF_PAY).order_by(
+        "priority", "start_date", "id"
+    )
+    covering = Authorization.objects.filter(
+        enrollment_id=OuterRef("pk"),
+        status__in=COVERING,
+        start_date__lte=OuterRef("queue_today"),
+        end_date__gte=OuterRef("queue_today"),
+    )
+    enrollments = list(
+        scoped(Enrollment.objects, "program__clinic_id")
+        .filter(status=EnrollmentStatus.ADMITTED)
+        .annotate(queue_today=today)
+        .filter(start_date__lte=F("queue_today"))
+        .annotate(
+            coverage_id=Subquery(needing.values("id")[:1]),
+            payer_name=Subquery(needing.values("payer__name")[:1]),
+        )
+        .filter(coverage_id__isnull=False)
+        .exclude(Exists(covering))
+        .select_related("program__clinic", "patient")
+        .order_by("start_date", "id")
+    )
+    return {
+        "reviews_past_due": [r for r in reviews if r.scheduled_on < r.queue_today],
+        "reviews_due_today": [r for r in reviews if r.scheduled_on == r.queue_today],
+        "reviews_due_tomorrow": [r for r in reviews if r.scheduled_on > r.queue_today],
+        "authorizations_ending": [a for a in authorizations if a.is_ending],
+        "authorizations_units_low": [a for a in authorizations if a.is_low],
+        "enrollments_without_authorization": enrollments,
+    }
+
+
+def ur_queue_stay(record) -> Enrollment:
+    """The enrollment a record of the queue is about (a review's, an authorization's, or the
+    enrollment itself), with its program and patient."""
+    if isinstance(record, ConcurrentReview):
+        return record.authorization.enrollment
+    if isinstance(record, Authorization):
+        return record.enrollment
+    return record
+
+
+def ur_queue_records(queue: dict[str, list]) -> list:
+    """Each record the queue shows, once (an authorization may be both ending and low)."""
+    return list(
+        {(type(record), record.pk): record for rows in queue.values() for record in rows}.values()
+    )

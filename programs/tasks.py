@@ -5,6 +5,7 @@ from celery import shared_task
 from programs.services import waitlist_notices
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
+from programs.services.utilization import utilization_review_scan
 
 
 @shared_task(ignore_result=True)
@@ -23,3 +24,10 @@ def waitlist_offer_notices_send_task() -> dict[str, int]:
 def continuity_gaps_alert_task() -> int:
     """Alert primary clinicians about moves with no session attended a week on (idempotent)."""
     return len(continuity_gaps_alert())
+
+
+@shared_task(ignore_result=True)
+def utilization_review_scan_task() -> dict[str, int]:
+    """Move authorizations on to exhausted or expired, and alert UR about its queue (beat;
+    idempotent: one alert per subject and kind, ever)."""
+    return utilization_review_scan()

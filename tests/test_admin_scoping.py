@@ -2,9 +2,10 @@
 
 Two demo clinics (``manage.py seed_demo``'s data, seeded into each) whose second clinic's
 patients, programs, beds, contacts, rooms and sessions all carry the word "Strangeway". As
-admissions, clinician and supervisor of the first clinic, every registered admin the role may
-see is opened: its list, a search for the other clinic's patient, each filter pointed at the
-other clinic's ids, its autocompletes, and the other clinic's change pages. "Strangeway" must
+admissions, clinician, supervisor and utilization review of the first clinic, every registered
+admin the role may see is opened: its list, a search for the other clinic's patient, each
+filter pointed at the other clinic's ids, its autocompletes, and the other clinic's change
+pages. "Strangeway" must
 never appear. The audit trail: supervisors read it, nobody (not even a superuser) adds, edits or
 deletes a row.
 """
@@ -19,7 +20,7 @@ from django.test import RequestFactory
 from clinic.models import AuditEvent, Bed, Clinic, Room
 from patients.demo import seed_demo_patients
 from patients.models import Assessment, Patient, PatientContact
-from programs.demo import seed_demo_enrollments
+from programs.demo import seed_demo_enrollments, seed_demo_utilization_review
 from programs.models import Enrollment, Program
 from scheduling.models import Series, Session
 from tests.factories import ClinicFactory, DisclosureFactory, admin_login, staff_user
@@ -27,7 +28,7 @@ from tests.factories import ClinicFactory, DisclosureFactory, admin_login, staff
 pytestmark = pytest.mark.django_db
 
 MARK = "Strangeway"
-ROLES = ("admissions", "clinician", "supervisor")
+ROLES = ("admissions", "clinician", "supervisor", "utilization_review")
 
 
 def seed(clinic) -> dict:
@@ -35,6 +36,9 @@ def seed(clinic) -> dict:
     seed_demo_patients(clinic=clinic, actor=users["admissions"])
     seed_demo_enrollments(
         clinic=clinic, admissions=users["admissions"], clinician=users["clinician"]
+    )
+    seed_demo_utilization_review(
+        clinic=clinic, admissions=users["admissions"], reviewer=users["admissions"]
     )
     # A disclosure to walk: the demo's consents cover treatment by the TPO class.
     patient = Patient.objects.filter(clinic=clinic, consents__recipients_tpo=True).first()
@@ -149,6 +153,7 @@ def _away_objects(model, away: Clinic):
         "programs.Program": "clinic",
         "programs.Transition": "from_enrollment__program__clinic",
         "programs.Disclosure": "patient__clinic",
+        "programs.Coverage": "clinic",
         "clinic.Bed": "clinic",
         "scheduling.Series": "clinic",
         "scheduling.Session": "clinic",
@@ -244,7 +249,8 @@ def test_no_admin_form_answers_junk_with_a_server_error(client, world, role):
             url = f"/admin/programs/enrollment/{enrollment.pk}/{action}/"
             if client.get(url).status_code == 200:
                 pages.append(url)
-    assert pages or role == "supervisor"
+    # Supervisors write nothing here; utilization review writes only the payers' side.
+    assert pages or role in ("supervisor", "utilization_review")
     counts_before = {model: model.objects.count() for model in (Patient, Enrollment, Bed)}
     for url in pages:
         form = client.get(url).context["adminform"].form if "/add/" in url else None

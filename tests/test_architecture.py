@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import time_machine
 
+from clinic.models import Role
 from tests.factories import PatientFactory, ProgramFactory
 
 
@@ -172,6 +173,8 @@ ROLE_TABLES = {
     "RETRY_ROLES": "scheduling/reminders/sending.py",
     "ACTION_ROLES": "programs/services/enrollments.py",
     "DISCLOSURE_ROLES": "programs/services/disclosures.py",
+    "UTILIZATION_WRITE_ROLES": "programs/services/authorizations.py",
+    "UR_QUEUE_ROLES": "programs/services/authorizations.py",
 }
 
 
@@ -180,7 +183,7 @@ def test_role_tables_and_the_clinic_s_today_have_one_home():
     ``STAFF_ROLES``, and a clinic's date is computed only by ``clinic.models`` (``Clinic.today``,
     ``zone_today``)."""
     homes, all_staff_spelled, inline_today = {}, [], []
-    every_role = {"Role.ADMISSIONS", "Role.CLINICIAN", "Role.SUPERVISOR"}
+    every_role = {f"Role.{role.name}" for role in Role}
     for path, tree in _product_modules():
         for node in tree.body:
             if not isinstance(node, ast.Assign):

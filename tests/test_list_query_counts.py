@@ -16,6 +16,9 @@ from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent
 
+# The hand-computed UR clinic, for the UR queue's pin.
+from tests.programs.authorizations.conftest import queue_world, reviewer  # noqa: F401
+
 pytestmark = pytest.mark.django_db
 
 
@@ -203,3 +206,41 @@ def test_the_utilization_review_lists_are_pinned(page_size, frozen_time):
         counted[path] = len(captured)
 
     assert counted == pinned
+
+
+def test_the_ur_queue_is_pinned_whatever_its_size(queue_world, reviewer, admissions):  # noqa: F811
+    """The UR queue: its three section queries and one audit INSERT per kind of record listed
+    (reviews, authorizations, enrollments), the same with more of everything (the caller's
+    roles and clinics are cached on the user after the first request)."""
+    from tests.factories import (
+        AuthorizationFactory,
+        CoverageFactory,
+        EnrollmentFactory,
+        client_of,
+    )
+    from tests.programs.authorizations.conftest import dec, nov
+
+    client = client_of(reviewer)
+
+    def queries() -> int:
+        client.get("/api/v1/ur/queue/")  # warm: the user caches its roles and clinics
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/api/v1/ur/queue/")
+        assert response.status_code == 200, response.content
+        return len(captured)
+
+    small = queries()
+    for _ in range(2):
+        stay = EnrollmentFactory(program=queue_world.program, start_date=nov(25), actor=admissions)
+        coverage = CoverageFactory(patient=stay.patient, payer=queue_world.payer, actor=admissions)
+        AuthorizationFactory(
+            enrollment=stay,
+            coverage=coverage,
+            units_requested=7,
+            start_date=nov(25),
+            end_date=dec(2),
+            approved=True,
+            actor=admissions,
+        )
+
+    assert queries() == small == 6

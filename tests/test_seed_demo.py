@@ -7,7 +7,7 @@ from clinic.models import Clinic, ClinicMembership
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_creates_the_demo_clinic_and_four_staff_users(settings):
+def test_seed_creates_the_demo_clinic_and_its_staff_users(settings):
     settings.DEBUG = True
     settings.DEMO_PASSWORD = "demo-pass-123"
 
@@ -17,7 +17,7 @@ def test_seed_creates_the_demo_clinic_and_four_staff_users(settings):
     assert clinic.time_zone == "America/New_York"
     User = get_user_model()
     assert User.objects.get(username="admin").is_superuser
-    for role in ("admissions", "clinician", "supervisor"):
+    for role in ("admissions", "clinician", "supervisor", "utilization_review"):
         user = User.objects.get(username=role)
         assert list(user.groups.values_list("name", flat=True)) == [role]
         assert user.check_password("demo-pass-123")
@@ -31,8 +31,8 @@ def test_seed_is_idempotent(settings):
     call_command("seed_demo")
 
     assert Clinic.objects.count() == 1
-    assert get_user_model().objects.count() == 4
-    assert ClinicMembership.objects.count() == 4
+    assert get_user_model().objects.count() == 5
+    assert ClinicMembership.objects.count() == 5
 
 
 def test_seed_refuses_with_debug_off_unless_forced(settings):
@@ -96,6 +96,59 @@ def test_seed_has_programs_and_every_path_of_care_with_room_to_admit(settings):
         assert program_free_places(program, timezone.localdate(timezone=program.clinic.zone)) >= 2
 
 
+def test_the_demo_has_covered_self_pay_and_denied_then_appealed_patients(settings):
+    from django.utils import timezone
+
+    from programs.models import Authorization, ConcurrentReview, Coverage, Payer
+    from programs.selectors import authorization_use
+
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: nothing twice
+
+    assert sorted(Payer.objects.values_list("kind", flat=True)) == sorted(
+        ["commercial", "medicaid", "medicare", "self_pay", "other"]
+    )
+    assert Coverage.objects.count() == 5
+    assert Authorization.objects.count() == 3
+    use = {
+        a.patient.last_name: a
+        for a in authorization_use(
+            Authorization.objects.select_related("patient"), now=timezone.now()
+        )
+    }
+    # A covered residential stay: 7 + 7 days approved, all but one used (admitted 12 days ago).
+    stay = use["Reyes"]
+    assert (stay.payer.kind, stay.status, stay.unit) == ("commercial", "approved", "days")
+    assert (stay.units_approved, stay.units_used, stay.units_remaining) == (14, 13, 1)
+    assert stay.reviews.filter(done_on__isnull=True).count() == 1  # the next one, booked
+    # IOP sessions counted from attendance.
+    sessions = use["Patel"]
+    assert (sessions.unit, sessions.units_approved) == ("sessions", 12)
+    assert sessions.units_used > 0
+    # Self-pay: covered, no authorization.
+    silva = Coverage.objects.get(patient__last_name="Silva")
+    assert silva.payer.kind == "self_pay"
+    assert not Authorization.objects.filter(patient__last_name="Silva").exists()
+    # Denied at a concurrent review (the payer recommending IOP), then an appeal approved more.
+    appealed = use["Chen"]
+    denial, appeal = ConcurrentReview.objects.filter(
+        authorization=appealed, done_on__isnull=False
+    ).order_by("scheduled_on")
+    assert (denial.kind, denial.outcome, denial.payer_recommended_level) == (
+        "concurrent",
+        "denied",
+        "iop",
+    )
+    assert (appeal.kind, appeal.outcome, appeal.units_added) == ("appeal", "approved_more", 5)
+    assert (appealed.status, appealed.units_approved) == ("approved", 10)
+    assert appealed.next_review_on is not None
+    # The demo's utilization reviewer did the reviews.
+    reviewer = get_user_model().objects.get(username="utilization_review")
+    assert set(ConcurrentReview.objects.values_list("created_by", flat=True)) == {reviewer.pk}
+
+
 def test_the_demo_staff_sign_in_with_the_documented_authenticator_key(settings):
     from django_otp.oath import totp
     from rest_framework.test import APIClient
@@ -111,7 +164,7 @@ def test_the_demo_staff_sign_in_with_the_documented_authenticator_key(settings):
     assert demo_totp_secret() == "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ"
     assert f"secret={demo_totp_secret()}" in demo_otpauth_uri()
     code = f"{totp(bytes.fromhex(DEMO_TOTP_KEY)):06d}"
-    for username in ("admin", "admissions", "clinician", "supervisor"):
+    for username in ("admin", "admissions", "clinician", "supervisor", "utilization_review"):
         user = get_user_model().objects.get(username=username)
         assert user.totpdevice_set.filter(confirmed=True).count() == 1
         response = APIClient().post(

@@ -396,8 +396,9 @@ SPECTACULAR_SETTINGS = {
         "PayerKindEnum": "programs.models.PayerKind.choices",
         "ReviewKindEnum": "programs.models.ReviewKind.choices",
         "ReviewOutcomeEnum": "programs.models.ReviewOutcome.choices",
-        # Also on the step-down board's rows: the names the authorizations' schema had alone.
+        # An authorization's status, in its own rows, the UR queue's and the step-down board's.
         "AuthorizationStatusEnum": "programs.models.AuthorizationStatus.choices",
+        # The authorizations' unit keeps its name on the step-down board's rows too.
         "UnitEnum": "programs.models.AuthorizationUnit.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
@@ -466,6 +467,12 @@ CELERY_BEAT_SCHEDULE = {
     "continuity-gaps-alert": {
         "task": "programs.tasks.continuity_gaps_alert_task",
         "schedule": env.int("CONTINUITY_SCAN_SECONDS", default=3600),
+    },
+    # Idempotent (each move re-read under the authorization's lock, one alert per subject and
+    # kind); a quarter hour keeps the UR queue's alerts within the day a review falls due.
+    "utilization-review-scan": {
+        "task": "programs.tasks.utilization_review_scan_task",
+        "schedule": env.int("UR_SCAN_SECONDS", default=900),
     },
     "waitlist-expire-offers": {
         "task": "programs.tasks.waitlist_expire_offers_task",

@@ -1,14 +1,21 @@
 """The programs admin, a module per page: programs (configuration), enrollments with their action
 pages, transitions, the patient's page as the admissions desk's screen (``patients``), the
-disclosures to the next provider with their accounting (``disclosures``) and the census and
-step-down boards (``reports``).
+disclosures to the next provider with their accounting (``disclosures``), the census and
+step-down boards (``reports``), payers, coverage and authorizations (``authorizations``) and the
+UR queue board (``ur_queue``).
 
 A refusal is shown with the service's message, never as a server error.
 """
 
 from django.contrib import admin
 
-from programs.admin import disclosures, patients, reports  # noqa: F401 - they register pages
+from programs.admin import (  # noqa: F401 - they register pages
+    authorizations,
+    disclosures,
+    patients,
+    reports,
+    ur_queue,
+)
 from programs.admin.enrollments import EnrollmentAdmin
 from programs.admin.programs import ProgramAdmin
 from programs.admin.transitions import TransitionAdmin

@@ -29,6 +29,7 @@ from patients.models import Assessment
 from programs.admin.actions import EnrollmentActionForm, refusal_messages
 from programs.admin.disclosures import DiscloseForm
 from programs.admin.reports import census_view, step_down_view
+from programs.admin.ur_queue import ur_queue_view
 from programs.models import (
     DischargeReason,
     Enrollment,
@@ -511,6 +512,11 @@ class EnrollmentAdmin(ClinicScopedAdmin):
                 "step-down/",
                 self.admin_site.admin_view(step_down_view),
                 name="programs_step_down",
+            ),
+            path(
+                "ur-queue/",
+                self.admin_site.admin_view(ur_queue_view),
+                name="programs_ur_queue",
             ),
         ]
         return reports_pages + pages + super().get_urls()

@@ -22,8 +22,14 @@ from clinic.selectors import user_has_role
 from patients.admin import ConsentAdmin, PatientAdmin
 from patients.models import Consent, Patient
 from programs.admin.disclosures import DiscloseForm, bundle_url, category_labels
-from programs.models import BedAssignment, EnrollmentStatus, Program
-from programs.selectors import disclosure_list_of_patient, program_list, program_places
+from programs.models import Authorization, BedAssignment, EnrollmentStatus, Program
+from programs.selectors import (
+    coverage_list_of_patient,
+    disclosure_list_of_patient,
+    program_list,
+    program_places,
+)
+from programs.services.authorizations import UTILIZATION_WRITE_ROLES
 from programs.services.disclosures import patient_in_treatment
 from programs.services.enrollments import ACTION_ROLES
 
@@ -43,6 +49,7 @@ class PatientCareAdmin(PatientAdmin):
         "admission_links",
         "care_table",
         "disclosures_table",
+        "coverage_table",
     ]
 
     def get_object(self, request, object_id, from_field=None):
@@ -61,6 +68,7 @@ class PatientCareAdmin(PatientAdmin):
             *fieldsets,
             ("Programs and beds", {"fields": ["admission_links", "care_table"]}),
             ("Disclosures (the accounting, 42 CFR §2.25)", {"fields": ["disclosures_table"]}),
+            ("Coverage and authorizations", {"fields": ["coverage_table"]}),
         ]
 
     def in_treatment(self, patient) -> bool:
@@ -202,6 +210,58 @@ class PatientCareAdmin(PatientAdmin):
                 for d in disclosure_list_of_patient(patient=patient).select_related("consent")
             ],
         )
+
+    @admin.display(description="Coverage")
+    def coverage_table(self, patient):
+        """The patient's payers and each one's authorizations, linked to their pages (where
+        utilization review works on them)."""
+        authorizations = {}
+        for authorization in (
+            Authorization.objects.filter(patient=patient)
+            .select_related("enrollment__program")
+            .order_by("-start_date", "-id")
+        ):
+            authorizations.setdefault(authorization.coverage_id, []).append(authorization)
+        add_coverage = ""
+        if _may_write_coverage(getattr(patient, "viewer", None)):
+            add_coverage = format_html(
+                '<p><a href="{}?{}" class="add-coverage">Add a coverage</a></p>',
+                reverse("admin:programs_coverage_add"),
+                urlencode({"patient": patient.pk}),
+            )
+        table = related_table(
+            ["Payer", "Priority", "Member id", "From", "Until", "Authorizations"],
+            [
+                (
+                    change_link(c, f"{c.payer} ({c.payer.get_kind_display()})"),
+                    c.get_priority_display(),
+                    c.member_id,
+                    c.start_date,
+                    c.end_date or "",
+                    format_html_join(
+                        " · ",
+                        '<a href="{}">{}: {}, {} to {}</a>',
+                        (
+                            (
+                                reverse("admin:programs_authorization_change", args=[a.pk]),
+                                a.enrollment.program.name,
+                                a.get_status_display(),
+                                a.start_date,
+                                a.end_date,
+                            )
+                            for a in authorizations.get(c.pk, [])
+                        ),
+                    )
+                    or ("self-pay" if not c.payer.needs_authorization else "none"),
+                )
+                for c in coverage_list_of_patient(patient=patient)
+            ],
+        )
+        return format_html("{}{}", add_coverage, table)
+
+
+def _may_write_coverage(user) -> bool:
+    return user is not None and (user.is_superuser or user_has_role(user, *UTILIZATION_WRITE_ROLES))
 
 
 admin.site.unregister(Patient)

@@ -1,12 +1,12 @@
 """The programs' API under ``/api/v1/``: programs, enrollments and transitions, aftercare plans,
 the census and step-down reports, disclosures with their FHIR bundles, payers, coverage and
-authorizations with their reviews (utilization review), and the patient's own
+authorizations with their reviews and the UR queue (utilization review), and the patient's own
 enrollments, aftercare and accounting of disclosures (``me/...``)."""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from programs.api import aftercare, authorizations, disclosures, me, reports, views
+from programs.api import aftercare, authorizations, disclosures, me, reports, ur_queue, views
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -43,4 +43,5 @@ urlpatterns = [
         "coverages/<int:pk>/", authorizations.CoverageDetailView.as_view(), name="coverage-detail"
     ),
     path("me/disclosures/", disclosures.MyDisclosuresView.as_view(), name="me-disclosures"),
+    path("ur/queue/", ur_queue.URQueueView.as_view(), name="ur-queue"),
 ]

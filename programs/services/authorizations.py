@@ -19,6 +19,7 @@ from clinic.models import AuditAction, Clinic, Role
 from clinic.services import audit_record
 from clinic.versions import refresh_version, require_version
 from patients.models import Level, Patient
+from programs.locks import authorization_lock
 from programs.models import (
     DAY_LEVELS,
     Authorization,
@@ -38,6 +39,8 @@ from programs.models import (
 
 # Who writes coverage, authorizations and reviews; every staff role reads them.
 UTILIZATION_WRITE_ROLES = (Role.ADMISSIONS, Role.UTILIZATION_REVIEW)
+# Who works the UR queue (ur/queue/ and its admin board): the reviewers and their supervisors.
+UR_QUEUE_ROLES = (Role.UTILIZATION_REVIEW, Role.SUPERVISOR)
 
 COVERAGE_EDITABLE_FIELDS = (
     "member_id",
@@ -73,11 +76,7 @@ def _lock_coverage(coverage: Coverage) -> Coverage:
 def _lock_authorization(authorization: Authorization) -> Authorization:
     # Every change to an authorization and its reviews takes this lock first, so a decision
     # and a review outcome racing each other apply one after the other to the current units.
-    return (
-        Authorization.objects.select_for_update(of=("self",))
-        .select_related("enrollment__program", "payer")
-        .get(pk=authorization.pk)
-    )
+    return authorization_lock(authorization.pk)
 
 
 # Payers -------------------------------------------------------------------------------------------
@@ -89,6 +88,24 @@ def payer_create(*, actor, clinic: Clinic, name: str, kind: str) -> Payer:
     _full_clean(payer, exclude=("clinic",))
     payer.save()
     audit_record(actor=actor, action=AuditAction.CREATE, obj=payer, clinic=clinic.pk)
+    return payer
+
+
+@transaction.atomic
+def payer_update(*, actor, payer: Payer, name: str, kind: str) -> Payer:
+    """Rename a payer or correct its kind; its clinic stays. A payer becoming self-pay keeps the
+    authorizations already on file (they were asked for while it was not)."""
+    payer = Payer.objects.select_for_update().get(pk=payer.pk)
+    changed = {"name": name.strip(), "kind": kind}
+    fields = [field for field, value in changed.items() if getattr(payer, field) != value]
+    if not fields:
+        return payer
+    for field in fields:
+        setattr(payer, field, changed[field])
+    # With the constraints: a name taken in the clinic is a field error, not an IntegrityError.
+    payer.full_clean()
+    payer.save(update_fields=fields)
+    audit_record(actor=actor, action=AuditAction.UPDATE, obj=payer, clinic=payer.clinic_id)
     return payer
 
 
@@ -423,7 +440,8 @@ def review_record(
     ``approved_more`` adds ``units_added`` (and moves the end to ``end_date`` when given),
     ``denied`` denies the authorization (the payer may recommend a lower level), and
     ``pending_information`` leaves it be. The authorization's next review date becomes
-    ``next_review_on`` (none when not given)."""
+    ``next_review_on``, or when not given the earliest other review still booked (none when
+    there is none)."""
     authorization = _lock_authorization(review.authorization)
     review = ConcurrentReview.objects.select_for_update().get(pk=review.pk)
     if review.done_on is not None:
@@ -445,7 +463,16 @@ def review_record(
             raise ValidationError({"end_date": ["The end moves only when units are approved."]})
         if outcome == ReviewOutcome.DENIED:
             authorization.status = AuthorizationStatus.DENIED
-    authorization.next_review_on = next_review_on
+    if next_review_on is not None:
+        authorization.next_review_on = next_review_on
+    else:
+        authorization.next_review_on = (
+            authorization.reviews.filter(done_on__isnull=True)
+            .exclude(pk=review.pk)
+            .order_by("scheduled_on")
+            .values_list("scheduled_on", flat=True)
+            .first()
+        )
     authorization.save(
         update_fields=[
             "status",

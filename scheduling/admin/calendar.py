@@ -41,7 +41,8 @@ from scheduling import selectors, services
 from scheduling.models import Series, Session, SessionKind, SessionStatus
 from scheduling.recurrence import local_to_utc
 
-READ_ROLES = (Role.ADMISSIONS,)
+# Who reads the calendar without writing it (utilization review: sessions attended are units used).
+READ_ROLES = (Role.ADMISSIONS, Role.UTILIZATION_REVIEW)
 WEEKDAYS = [
     (1, "Monday"),
     (2, "Tuesday"),

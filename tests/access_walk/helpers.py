@@ -28,6 +28,9 @@ from scheduling.models import Device, Reminder, RosterEntry, Series, Session
 from tests.factories import ClinicFactory, ProgramFactory, UserFactory, staff_user
 
 ADM, CLIN, SUP, PATIENT = "admissions", "clinician", "supervisor", "patient"
+UR = "utilization_review"
+# Every staff role the walk calls as, of clinic A and of clinic B.
+STAFF_ROLES = (ADM, CLIN, SUP, UR)
 
 # Clinic B's objects have ids far above any that clinic A's data gets, so one found in a page is
 # B's and never a coincidence with one of A's; a missing id is above them all.
@@ -36,6 +39,7 @@ OUTSIDE_IDS = {
     ADM: 7320001,
     CLIN: 7320002,
     SUP: 7320003,
+    UR: 7320004,
     "patient": 7330001,
     "program": 7340001,
     "enrollment": 7350001,
@@ -46,7 +50,7 @@ OUTSIDE_IDS = {
 MISSING_ID = 7399999
 OUTSIDE_NAMES = ("Zebulon", "Quixworthy")
 OUTSIDE_MRN = "QX-90417"
-STAFF = frozenset({ADM, CLIN, SUP})
+STAFF = frozenset(STAFF_ROLES)
 ME = frozenset({PATIENT})
 PUBLIC = "public"
 
@@ -106,16 +110,17 @@ MATRIX = {
     ("GET", "/api/v1/payers/"): STAFF,
     ("GET", "/api/v1/payers/{id}/"): STAFF,
     ("GET", "/api/v1/patients/{id}/coverages/"): STAFF,
-    ("POST", "/api/v1/patients/{id}/coverages/"): {ADM},
+    ("POST", "/api/v1/patients/{id}/coverages/"): {ADM, UR},
     ("GET", "/api/v1/coverages/{id}/"): STAFF,
-    ("PATCH", "/api/v1/coverages/{id}/"): {ADM},
+    ("PATCH", "/api/v1/coverages/{id}/"): {ADM, UR},
     ("GET", "/api/v1/authorizations/"): STAFF,
-    ("POST", "/api/v1/authorizations/"): {ADM},
+    ("POST", "/api/v1/authorizations/"): {ADM, UR},
     ("GET", "/api/v1/authorizations/{id}/"): STAFF,
-    ("POST", "/api/v1/authorizations/{id}/decide/"): {ADM},
+    ("POST", "/api/v1/authorizations/{id}/decide/"): {ADM, UR},
     ("GET", "/api/v1/authorizations/{id}/reviews/"): STAFF,
-    ("POST", "/api/v1/authorizations/{id}/reviews/"): {ADM},
-    ("POST", "/api/v1/authorizations/{id}/reviews/{review_id}/record/"): {ADM},
+    ("POST", "/api/v1/authorizations/{id}/reviews/"): {ADM, UR},
+    ("POST", "/api/v1/authorizations/{id}/reviews/{review_id}/record/"): {ADM, UR},
+    ("GET", "/api/v1/ur/queue/"): {UR, SUP},
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
     ("GET", "/api/v1/alerts/{id}/"): STAFF,
@@ -199,6 +204,8 @@ class World:
         self.clinic = seed_demo_clinic(password="walk-pass")
         users = {u.username: u for u in UserFactory._meta.model.objects.all()}
         self.staff = {role: users[role] for role in (ADM, CLIN, SUP)}
+        # The demo's roles above; utilization review works the payers' side of the same record.
+        self.staff[UR] = staff_user(role=UR, clinics=[self.clinic], username="walk-ur")
         seed_demo_patients(clinic=self.clinic, actor=self.staff[ADM])
         seed_demo_enrollments(
             clinic=self.clinic, admissions=self.staff[ADM], clinician=self.staff[CLIN]
@@ -289,7 +296,7 @@ class World:
         self.other_clinic = ClinicFactory(id=OUTSIDE_IDS["clinic"])
         self.outside_staff = {
             role: staff_user(role=role, clinics=[self.other_clinic], id=OUTSIDE_IDS[role])
-            for role in (ADM, CLIN, SUP)
+            for role in STAFF_ROLES
         }
         self.outside_patient_user = UserFactory()
         self.outside_patient = Patient.objects.create(
@@ -483,7 +490,7 @@ def walk(world: World, matrix: dict, operations) -> list[str]:
         names_an_object = "{" in template
         addressed = ADDRESSED_TO.get((method, template), allowed)
 
-        for role in (ADM, CLIN, SUP):
+        for role in STAFF_ROLES:
             response = call(world.staff[role], method, path)
             if role not in allowed:
                 expect(f"A {role}", method, template, response, "403")

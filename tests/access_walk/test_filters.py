@@ -4,12 +4,10 @@ import pytest
 from django_filters.filters import QuerySetRequestMixin
 
 from tests.access_walk.helpers import (
-    ADM,
-    CLIN,
     FILTER_TARGETS,
     MISSING_ID,
     OUTSIDE_IDS,
-    SUP,
+    STAFF_ROLES,
     World,
     api_view_classes,
     call,
@@ -32,7 +30,7 @@ def test_filters_answer_another_clinics_ids_as_missing_ones():
     for template, name in filters:
         path = world.path_for(template)
         outside_id = OUTSIDE_IDS[FILTER_TARGETS[name]]
-        for role in (ADM, CLIN, SUP):
+        for role in STAFF_ROLES:
             user = world.staff[role]
             outside = call(user, "GET", f"{path}?{name}={outside_id}")
             missing = call(user, "GET", f"{path}?{name}={MISSING_ID}")

@@ -7,6 +7,7 @@ The data is the demo clinic of `make run` (`manage.py seed_demo`), served by pyt
 live server. `make install` installs Debian's chromium package (CHROMIUM overrides the binary).
 """
 
+import datetime
 import os
 import re
 from pathlib import Path
@@ -245,3 +246,44 @@ def test_the_admin_refuses_an_over_capacity_admission_with_the_services_message(
     sync_api.expect(page.locator(".errornote")).to_be_visible()
     sync_api.expect(page.locator("#content-main")).to_contain_text(message)
     assert not Enrollment.objects.filter(patient=patient).exists()
+
+
+def test_utilization_review_books_a_review_and_records_more_days_in_a_browser(page):
+    from programs.models import Authorization
+
+    authorization = Authorization.objects.get(patient__last_name="Reyes")
+    today = authorization.enrollment.program.clinic.today()
+    extended_end = authorization.end_date + datetime.timedelta(days=7)
+
+    log_in(page, "utilization_review")
+    page.goto("/admin/programs/authorization/?status__exact=approved")
+    page.click("#result_list a:text('Reyes')")
+    assert f"/admin/programs/authorization/{authorization.pk}/change/" in page.url
+    remaining = page.locator(".field-units_remaining .readonly")
+    sync_api.expect(remaining).to_have_text("1")
+    sync_api.expect(page.locator(".field-levels .readonly")).to_have_text(
+        "Residential / Residential"
+    )
+
+    page.click(".object-tools a:text('Schedule a review')")
+    page.select_option("#id_kind", "concurrent")
+    page.fill("#id_scheduled_on", today.isoformat())
+    page.fill("#id_reviewer", "J. Alvarado, RN")
+    page.click("input[type=submit][value='Schedule']")
+    sync_api.expect(success_message(page)).to_contain_text("Concurrent review scheduled")
+
+    page.click('.object-tools a:text("Record a review\'s outcome")')
+    page.select_option("#id_review", label=f"Concurrent review on {today}")
+    page.select_option("#id_outcome", "approved_more")
+    page.fill("#id_units_added", "7")
+    page.fill("#id_end_date", extended_end.isoformat())
+    page.click("input[type=submit][value='Record the outcome']")
+    sync_api.expect(success_message(page)).to_contain_text("approved more units: 7 more")
+
+    sync_api.expect(remaining).to_have_text("8")
+    sync_api.expect(page.locator(".field-reviews_table")).to_contain_text("J. Alvarado, RN")
+    page.screenshot(path=SCREENSHOTS / "authorization.png", full_page=True)
+    authorization.refresh_from_db()
+    assert (authorization.units_approved, authorization.end_date) == (21, extended_end)
+    # The review already booked for tomorrow stays the next one.
+    assert authorization.next_review_on == today + datetime.timedelta(days=1)

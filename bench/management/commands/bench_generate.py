@@ -3,7 +3,9 @@ generate_series inside PostgreSQL: no row goes through Python).
 
 ``--scale 1``: 1 clinic, 2,000 patients, 20 programs, 50,000 sessions (two years back, two
 months ahead), ~250,000 roster entries and ~230,000 attendance rows (past sessions), ~3,000
-enrollments (discharged history, current stays, waitlists). ``--scale N``: N such clinics.
+enrollments (discharged history, current stays, waitlists), three payers, a primary coverage per
+patient and ~650 authorizations of current stays with their reviews (the UR queue's and the
+step-down board's authorization columns). ``--scale N``: N such clinics.
 Plus the benchmark's accounts: ``bench-patient`` (an app account on a patient with a dense
 schedule for the next 60 days), ``bench-clinician`` (clinic 1) and ``bench-supervisor`` (every
 clinic).
@@ -40,6 +42,10 @@ PASSWORD = "bench-password-0123"  # noqa: S105 (a throwaway database's accounts)
 
 # Tables the generator owns (wiped first, identities restarted).
 TABLES = [
+    "programs_concurrentreview",
+    "programs_authorization",
+    "programs_coverage",
+    "programs_payer",
     "scheduling_reminder",
     "scheduling_attendance",
     "scheduling_rosterentry",
@@ -112,7 +118,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{name}: scale {scale} present.")
             return
         started = time.monotonic()
-        progress = Progress(10)
+        progress = Progress(12)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
             progress.step("wiped")
@@ -359,6 +365,65 @@ STEPS = [
         WHERE s.id = r.session_id AND e.patient_id = r.patient_id
           AND e.program_id = s.program_id AND e.status = 'admitted'
           AND s.starts_at >= e.start_date
+        """,
+    ),
+    (
+        "payers and coverage",
+        """
+        INSERT INTO programs_payer (id, clinic_id, name, kind, created_at)
+        SELECT (c - 1) * 3 + k + 1, c, (ARRAY['Bench Health Plan', 'State Medicaid',
+            'Self-pay'])[k + 1], (ARRAY['commercial', 'medicaid', 'self_pay'])[k + 1], %(now)s
+        FROM generate_series(1, %(scale)s) AS c CROSS JOIN generate_series(0, 2) AS k;
+        -- Every patient has a primary coverage: one in three self-pay.
+        INSERT INTO programs_coverage (id, clinic_id, patient_id, payer_id, member_id,
+            group_number, subscriber_relation, priority, start_date, end_date, created_by_id,
+            created_at, updated_at, version)
+        SELECT pt.id, pt.clinic_id, pt.id, (pt.clinic_id - 1) * 3 + 1 + pt.id %% 3,
+            'M' || pt.id, '', 'self', 'primary', %(today)s::date - 800, NULL,
+            %(first_clinician)s, %(now)s, %(now)s, 1
+        FROM patients_patient pt
+        """,
+    ),
+    (
+        "authorizations and reviews",
+        """
+        -- Each current stay of a covered patient, but one in nine, has an authorization from its
+        -- start: mostly approved for 21 days or sessions; every fifth partially approved, every
+        -- thirteenth denied; a level below the clinical one for every seventh.
+        INSERT INTO programs_authorization (id, enrollment_id, coverage_id, patient_id, payer_id,
+            number, authorized_level, unit, units_requested, units_approved,
+            approved_exceeds_request, start_date, end_date, status, next_review_on,
+            reviewer_name, reviewer_phone, notes, created_by_id, created_at, updated_at, version)
+        SELECT e.id, e.id, cv.id, e.patient_id, cv.payer_id, 'A-' || e.id, a.level,
+            CASE WHEN a.level IN ('residential', 'php') THEN 'days' ELSE 'sessions' END,
+            21, CASE a.status WHEN 'denied' THEN NULL WHEN 'partially_approved' THEN 14
+                ELSE 21 END,
+            false, e.start_date, e.start_date + (20 + e.id %% 40)::integer, a.status,
+            %(today)s::date + (e.id %% 6 - 2)::integer, 'Reviewer ' || e.id %% 17, '+15550100', '',
+            %(first_clinician)s, %(now)s, %(now)s, 1
+        FROM programs_enrollment e
+        JOIN programs_coverage cv ON cv.patient_id = e.patient_id
+        JOIN programs_payer py ON py.id = cv.payer_id
+        CROSS JOIN LATERAL (SELECT
+            CASE WHEN e.id %% 7 = 0 THEN (CASE e.level WHEN 'residential' THEN 'php'
+                WHEN 'php' THEN 'iop' ELSE 'outpatient' END) ELSE e.level END AS level,
+            CASE WHEN e.id %% 13 = 0 THEN 'denied' WHEN e.id %% 5 = 0 THEN 'partially_approved'
+                ELSE 'approved' END AS status) a
+        WHERE e.status = 'admitted' AND py.kind <> 'self_pay' AND e.id %% 9 <> 0;
+        -- One open review each, on its next review date; a done initial one before it.
+        INSERT INTO programs_concurrentreview (authorization_id, kind, scheduled_on, done_on,
+            reviewer, outcome, units_added, next_review_on, payer_recommended_level, notes,
+            created_by_id, created_at)
+        SELECT au.id, 'concurrent', au.next_review_on, NULL::date, au.reviewer_name, '',
+            NULL::integer, NULL::date, '', '', %(first_clinician)s, %(now)s
+        FROM programs_authorization au
+        UNION ALL
+        SELECT au.id, 'initial', au.start_date, au.start_date,
+            au.reviewer_name, CASE au.status WHEN 'denied' THEN 'denied'
+                ELSE 'pending_information' END, NULL, NULL,
+            CASE au.status WHEN 'denied' THEN 'outpatient' ELSE '' END, '',
+            %(first_clinician)s, %(now)s
+        FROM programs_authorization au
         """,
     ),
 ]

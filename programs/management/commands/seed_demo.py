@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clinic.demo import DEMO_STAFF, seed_demo_clinic
 from patients.demo import seed_demo_patients
-from programs.demo import seed_demo_enrollments
+from programs.demo import seed_demo_enrollments, seed_demo_utilization_review
 
 
 class Command(BaseCommand):
@@ -27,6 +27,9 @@ class Command(BaseCommand):
         patients = seed_demo_patients(clinic=clinic, actor=admissions)
         seed_demo_enrollments(
             clinic=clinic, admissions=admissions, clinician=users.get(username="clinician")
+        )
+        seed_demo_utilization_review(
+            clinic=clinic, admissions=admissions, reviewer=users.get(username="utilization_review")
         )
         self.stdout.write(
             f"Demo clinic {clinic.name!r} ready: {clinic.programs.count()} programs, "

@@ -44,6 +44,22 @@ def test_a_scheduled_review_sets_the_next_review_date(approved, admissions):
     assert (review.done_on, review.outcome) == (None, "")
 
 
+def test_a_recorded_review_leaves_the_next_booked_one_as_the_next_review(approved, admissions):
+    first = schedule(approved, admissions, days=3)
+    second = schedule(approved, admissions, days=8)
+    authorizations.review_record(
+        actor=admissions, review=first, outcome="pending_information", done_on=first.scheduled_on
+    )
+    approved.refresh_from_db()
+    assert approved.next_review_on == second.scheduled_on
+
+    authorizations.review_record(
+        actor=admissions, review=second, outcome="pending_information", done_on=second.scheduled_on
+    )
+    approved.refresh_from_db()
+    assert approved.next_review_on is None
+
+
 def test_more_units_approved_extend_the_authorization(approved, admissions):
     # given
     review = schedule(approved, admissions)
