@@ -8,6 +8,8 @@ meant to be read at a glance; the numbers stay in the tables beside them.
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from programs.models import AUTHORIZED
+
 # Colours: readable in the admin's light and dark themes, distinguishable without colour vision
 # by their place (admitted at the bottom, reserved stacked above, the capacity as a line).
 ADMITTED = "#417690"
@@ -18,6 +20,7 @@ READY = "#2e7d32"
 LATE = "#ba2121"
 NEUTRAL = "#417690"
 PLANNED = "#d9d9d9"
+AUTHORIZED_END = "#c17f00"
 TEXT = "currentColor"
 
 
@@ -142,9 +145,27 @@ def occupancy_chart(row: dict, *, height: int = 120) -> SafeString:
     )
 
 
+def _authorized_days(row: dict) -> int | None:
+    """Days from the start to the first day an approved current authorization no longer covers."""
+    if row["authorization_status"] not in AUTHORIZED or row["authorization_end_date"] is None:
+        return None
+    return (row["authorization_end_date"] - row["start_date"]).days + 1
+
+
+def _authorization_text(row: dict) -> str:
+    if row["authorization"] is None:
+        return "no authorization"
+    left = "" if row["units_remaining"] is None else f", {row['units_remaining']} left"
+    return (
+        f"authorization {row['authorization_status']}: {row['authorized_level']} through "
+        f"{row['authorization_end_date']:%Y-%m-%d}{left}"
+    )
+
+
 def step_down_chart(rows: list[dict]) -> SafeString:
     """A bar per patient: days in the program (coloured by flag) against the planned stay (the
-    grey bar behind) and the minimum stay (a black tick); adherence written at the end.
+    grey bar behind), the minimum stay (a black tick) and the end of an approved authorization
+    (a dashed amber tick); adherence written at the end.
 
     ``rows`` are ``programs.reports.step_down_rows`` with ``program_name``.
     """
@@ -184,9 +205,10 @@ def step_down_chart(rows: list[dict]) -> SafeString:
         planned = (row["planned_end_date"] - row["start_date"]).days
         adherence = "—" if row["adherence"] is None else f"{row['adherence']:.0%}"
         flags = ", ".join(row["flags"]) or "no flags"
+        authorized_days = _authorized_days(row)
         bars.append(
             format_html(
-                "<g><title>{}: day {} of {} planned ({}); adherence {}; {}</title>"
+                "<g><title>{}: day {} of {} planned ({}); {}; adherence {}; {}</title>"
                 '<text x="4" y="{}" fill="{}">{}</text>'
                 '<rect x="{}" y="{}" width="{}" height="12" fill="{}"/>'
                 '<rect x="{}" y="{}" width="{}" height="12" fill="{}"/>'
@@ -196,6 +218,7 @@ def step_down_chart(rows: list[dict]) -> SafeString:
                 row["days_in_program"],
                 planned,
                 row["program_name"],
+                _authorization_text(row),
                 adherence,
                 flags,
                 y + 10,
@@ -220,6 +243,18 @@ def step_down_chart(rows: list[dict]) -> SafeString:
                 adherence,
             )
         )
+        if authorized_days is not None:
+            bars.append(
+                format_html(
+                    '<line class="authorized-end" x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" '
+                    'stroke-width="2" stroke-dasharray="3 2"/>',
+                    x(min(authorized_days, scale_days)),
+                    y - 2,
+                    x(min(authorized_days, scale_days)),
+                    y + 14,
+                    AUTHORIZED_END,
+                )
+            )
     return _svg(
         width,
         height,

@@ -20,11 +20,9 @@ from django.db.models import (
     BooleanField,
     Case,
     DateField,
-    DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
-    Func,
     IntegerField,
     OuterRef,
     Q,
@@ -33,7 +31,7 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, NullIf
+from django.db.models.functions import Coalesce, NullIf
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
@@ -42,11 +40,21 @@ from clinic.selectors import clinic_ids_for_user
 from clinic.sql import Table, statement
 from patients.models import Assessment
 from programs.models import (
+    AUTHORIZED,
     LEVEL_INTENSITY,
+    Authorization,
+    ConcurrentReview,
     Enrollment,
     EnrollmentStatus,
     Program,
+    ReviewOutcome,
     Transition,
+)
+from programs.selectors import (
+    _clinic_today,
+    _DateDiff,
+    authorization_use,
+    current_authorizations,
 )
 from scheduling.metrics import stay_figures
 
@@ -116,10 +124,12 @@ def _days(n: int) -> datetime.timedelta:
 
 # A running sum: each stay or waitlist request is +1 on its first counted day and -1 on the day
 # it stops counting, so the work grows with enrollments plus program-days, not their product.
+# Authorized days run the same way, over the stretches of each stay that its authorizations
+# cover (each counted once where two payers' authorizations overlap).
 CENSUS_SQL = statement(
     """
 WITH page AS (
-    SELECT {p.id} AS id, {p.capacity} AS capacity,
+    SELECT {p.id} AS id, {p.capacity} AS capacity, {p.level} AS level,
            timezone({c.time_zone}, %(now)s::timestamptz)::date AS today
     FROM {p}
     JOIN {c} ON {c.id} = {p.clinic_id}
@@ -127,7 +137,7 @@ WITH page AS (
 ),
 stays AS (
     -- Present and future stays: few per program.
-    SELECT {e.program_id} AS program_id, {e.start_date} AS start_date,
+    SELECT {e.id} AS id, {e.program_id} AS program_id, {e.start_date} AS start_date,
            {e.discharge_date} AS discharge_date, {e.start_date} > page.today AS is_future
     FROM page
     JOIN {e} ON {e.program_id} = page.id
@@ -136,7 +146,7 @@ stays AS (
       AND {e.start_date} <= %(end)s
     UNION ALL
     -- Ended stays that reach into the range: the program's history, cut by both dates.
-    SELECT {e.program_id}, {e.start_date}, {e.discharge_date}, {e.start_date} > page.today
+    SELECT {e.id}, {e.program_id}, {e.start_date}, {e.discharge_date}, {e.start_date} > page.today
     FROM page
     JOIN {e} ON {e.program_id} = page.id
     WHERE {e.program_id} = ANY(%(program_ids)s)
@@ -144,24 +154,52 @@ stays AS (
       AND {e.start_date} <= %(end)s
       AND {e.discharge_date} > %(start)s
 ),
+clipped AS (
+    -- Each authorization in force of a stay counted as admitted, cut to the stay's days in the
+    -- range: [lo, hi).
+    SELECT stays.id AS stay, stays.program_id,
+           GREATEST({a.start_date}, stays.start_date, %(start)s) AS lo,
+           LEAST({a.end_date} + 1, stays.discharge_date, %(end)s::date + 1) AS hi,
+           array_position(%(levels)s::text[], {a.authorized_level}::text)
+               >= array_position(%(levels)s::text[], page.level::text) AS at_level
+    FROM stays
+    JOIN page ON page.id = stays.program_id
+    JOIN {a} ON {a.enrollment_id} = stays.id
+    WHERE NOT stays.is_future
+      AND {a.status} = ANY(%(authorized)s)
+      AND {a.start_date} <= %(end)s
+      AND {a.end_date} >= %(start)s
+),
+pieces AS (
+    -- In order of their first day, each authorization adds to its stay only the days past the
+    -- reach of the earlier ones ([GREATEST(lo, reach), hi)), so that a day two payers
+    -- authorized counts once; likewise among those at the program's level or above.
+    SELECT program_id, hi,
+           GREATEST(lo, MAX(hi) OVER earlier) AS lo_new,
+           CASE WHEN at_level THEN GREATEST(lo, MAX(hi) FILTER (WHERE at_level) OVER earlier)
+           END AS lo_new_at_level
+    FROM clipped
+    WINDOW earlier AS (PARTITION BY stay ORDER BY lo ROWS BETWEEN UNBOUNDED PRECEDING
+                                                     AND 1 PRECEDING)
+),
 changes AS (
     -- A stay counts from its first day in the range ...
     SELECT program_id, GREATEST(start_date, %(start)s) AS day,
            CASE WHEN is_future THEN 0 ELSE 1 END AS admitted,
            CASE WHEN is_future THEN 1 ELSE 0 END AS reserved,
-           0 AS waitlisted, 0 AS held
+           0 AS waitlisted, 0 AS held, 0 AS authorized, 0 AS at_level, 0 AS reviews_due
     FROM stays
     UNION ALL
     -- ... to its discharge date, the first day it no longer occupies (range [start, discharge)).
     SELECT program_id, discharge_date,
            CASE WHEN is_future THEN 0 ELSE -1 END,
            CASE WHEN is_future THEN -1 ELSE 0 END,
-           0, 0
+           0, 0, 0, 0, 0
     FROM stays
     WHERE discharge_date <= %(end)s
     UNION ALL
     -- A waitlist request counts from its requested start, but never before today.
-    SELECT {e.program_id}, GREATEST({e.start_date}, %(start)s, page.today), 0, 0, 1, 0
+    SELECT {e.program_id}, GREATEST({e.start_date}, %(start)s, page.today), 0, 0, 1, 0, 0, 0, 0
     FROM page
     JOIN {e} ON {e.program_id} = page.id
     WHERE {e.program_id} = ANY(%(program_ids)s)
@@ -170,18 +208,37 @@ changes AS (
       AND page.today <= %(end)s
     UNION ALL
     -- A live offer holds a place from today on (as admissions count it: selectors.program_places).
-    SELECT {e.program_id}, GREATEST(%(start)s, page.today), 0, 0, 0, 1
+    SELECT {e.program_id}, GREATEST(%(start)s, page.today), 0, 0, 0, 1, 0, 0, 0
     FROM page
     JOIN {e} ON {e.program_id} = page.id
     WHERE {e.program_id} = ANY(%(program_ids)s)
       AND {e.status} = %(waitlisted)s
       AND {e.offer_expires_at} > %(now)s
       AND page.today <= %(end)s
+    UNION ALL
+    -- An authorized stretch counts from its first day to the day after its last.
+    SELECT program_id, lo_new, 0, 0, 0, 0, 1, 0, 0 FROM pieces WHERE lo_new < hi
+    UNION ALL
+    SELECT program_id, hi, 0, 0, 0, 0, -1, 0, 0 FROM pieces WHERE lo_new < hi
+    UNION ALL
+    SELECT program_id, lo_new_at_level, 0, 0, 0, 0, 0, 1, 0 FROM pieces WHERE lo_new_at_level < hi
+    UNION ALL
+    SELECT program_id, hi, 0, 0, 0, 0, 0, -1, 0 FROM pieces WHERE lo_new_at_level < hi
+    UNION ALL
+    -- An open review counts on the day it is due only (not a running figure).
+    SELECT {e.program_id}, {r.scheduled_on}, 0, 0, 0, 0, 0, 0, 1
+    FROM {r}
+    JOIN {a} ON {a.id} = {r.authorization_id}
+    JOIN {e} ON {e.id} = {a.enrollment_id}
+    WHERE {e.program_id} = ANY(%(program_ids)s)
+      AND {r.done_on} IS NULL
+      AND {r.scheduled_on} BETWEEN %(start)s AND %(end)s
 ),
 daily AS (
     SELECT program_id, day,
            SUM(admitted) AS admitted, SUM(reserved) AS reserved, SUM(waitlisted) AS waitlisted,
-           SUM(held) AS held
+           SUM(held) AS held, SUM(authorized) AS authorized, SUM(at_level) AS at_level,
+           SUM(reviews_due) AS reviews_due
     FROM changes
     GROUP BY program_id, day
 )
@@ -189,7 +246,10 @@ SELECT page.id, calendar.day::date, page.capacity,
        COALESCE(SUM(daily.admitted) OVER running, 0)::integer,
        COALESCE(SUM(daily.reserved) OVER running, 0)::integer,
        COALESCE(SUM(daily.waitlisted) OVER running, 0)::integer,
-       COALESCE(SUM(daily.held) OVER running, 0)::integer
+       COALESCE(SUM(daily.held) OVER running, 0)::integer,
+       COALESCE(SUM(daily.authorized) OVER running, 0)::integer,
+       COALESCE(SUM(daily.authorized - daily.at_level) OVER running, 0)::integer,
+       COALESCE(daily.reviews_due, 0)::integer
 FROM page
 CROSS JOIN generate_series(%(start)s::date, %(end)s::date, interval '1 day') AS calendar(day)
 LEFT JOIN daily ON daily.program_id = page.id AND daily.day = calendar.day::date
@@ -199,7 +259,12 @@ ORDER BY page.id, calendar.day
     p=Table(Program, "p"),
     c=Table(Clinic, "c"),
     e=Table(Enrollment, "e"),
+    a=Table(Authorization, "a"),
+    r=Table(ConcurrentReview, "r"),
 )
+
+# The levels from the least intensive up: a level's position in it is its rank in SQL.
+_LEVELS_BY_INTENSITY = [str(level) for level in sorted(LEVEL_INTENSITY, key=LEVEL_INTENSITY.get)]
 
 
 def census(
@@ -221,11 +286,18 @@ def census(
     - ``held``: places held from today on for waitlisted patients with a live offer (0 for
       past days);
     - ``free``: ``max(capacity − admitted − reserved − held, 0)``: as admissions count a day's
-      places (an offered patient's held place is taken for everyone else).
+      places (an offered patient's held place is taken for everyone else);
+    - ``authorized``: of the ``admitted``, the stays with an authorization in force on ``d``
+      (approved or partially approved, ``start_date ≤ d ≤ end_date``; by its status now, as
+      history of statuses is not kept);
+    - ``authorized_below_level``: of those, the stays whose authorizations in force on ``d`` are
+      all of a level less intensive than the program's (``LEVEL_INTENSITY``);
+    - ``reviews_due``: open reviews (not done) scheduled on ``d`` of authorizations of the
+      program's enrollments.
 
     Returns ``[{"program": {"id", "name", "level", "track"}, "days": [{"date", "capacity",
-    "admitted", "reserved", "waitlisted", "held", "free"}, ...]}, ...]`` in the programs'
-    order.
+    "admitted", "reserved", "waitlisted", "held", "free", "authorized",
+    "authorized_below_level", "reviews_due"}, ...]}, ...]`` in the programs' order.
     """
     census_range_check(start, end)
     allowed = set(clinic_ids_for_user(user))
@@ -244,9 +316,22 @@ def census(
                 "admitted": EnrollmentStatus.ADMITTED.value,
                 "discharged": EnrollmentStatus.DISCHARGED.value,
                 "waitlisted": EnrollmentStatus.WAITLISTED.value,
+                "authorized": [status.value for status in AUTHORIZED],
+                "levels": _LEVELS_BY_INTENSITY,
             },
         )
-        for program_id, day, capacity, admitted, reserved, waitlisted, held in cursor.fetchall():
+        for (
+            program_id,
+            day,
+            capacity,
+            admitted,
+            reserved,
+            waitlisted,
+            held,
+            authorized,
+            authorized_below_level,
+            reviews_due,
+        ) in cursor.fetchall():
             days[program_id].append(
                 {
                     "date": day,
@@ -256,6 +341,9 @@ def census(
                     "waitlisted": waitlisted,
                     "held": held,
                     "free": max(capacity - admitted - reserved - held, 0),
+                    "authorized": authorized,
+                    "authorized_below_level": authorized_below_level,
+                    "reviews_due": reviews_due,
                 }
             )
     return [
@@ -272,7 +360,15 @@ def census(
 FLAG_READY = "ready_for_step_down"
 FLAG_PAST_PLANNED_END = "past_planned_end"
 FLAG_GAP = "gap_after_transition"
-FLAGS = (FLAG_READY, FLAG_PAST_PLANNED_END, FLAG_GAP)
+FLAG_AUTHORIZATION_ENDS_EARLY = "authorization_ends_before_planned_end"
+FLAG_AUTHORIZED_BELOW = "authorized_level_below_clinical"
+FLAGS = (
+    FLAG_READY,
+    FLAG_PAST_PLANNED_END,
+    FLAG_GAP,
+    FLAG_AUTHORIZATION_ENDS_EARLY,
+    FLAG_AUTHORIZED_BELOW,
+)
 # From attendance of the current week: shown on rows, not a filter (it is counted per page).
 FLAG_FALLING_SHORT = "falling_short_this_week"
 ROW_FLAGS = (*FLAGS, FLAG_FALLING_SHORT)
@@ -286,25 +382,6 @@ STEP_DOWN_ORDERINGS = {
     "-patient_name": ("-patient__last_name", "-patient__first_name", "-id"),
 }
 STEP_DOWN_DEFAULT_ORDERING = "-days_in_program"
-
-
-class _DateDiff(Func):
-    """``a - b`` of two dates in days (PostgreSQL's integer date difference)."""
-
-    template = "(%(expressions)s)"
-    arg_joiner = " - "
-    output_field = IntegerField()
-
-
-def _clinic_today(zone_field: str, now: datetime.datetime) -> Cast:
-    """The clinic's local date at ``now``, in SQL (``timezone(zone, now)::date``)."""
-    local = Func(
-        F(zone_field),
-        Value(now, output_field=DateTimeField()),
-        function="timezone",
-        output_field=DateTimeField(),
-    )
-    return Cast(local, DateField())
 
 
 def _intensity(field: str) -> Case:
@@ -356,6 +433,11 @@ def _latest_assessments() -> tuple[QuerySet, QuerySet]:
     return latest, latest_counting
 
 
+def _current_authorization() -> QuerySet[Authorization]:
+    """The enrollment's authorizations, its current one first (``current_authorizations``)."""
+    return current_authorizations(enrollment=OuterRef("pk"), today=OuterRef("today"))
+
+
 def _min_stay_reached() -> Q:
     return Q(program__min_stay_days__isnull=True) | Q(
         days_in_program__gte=F("program__min_stay_days")
@@ -386,18 +468,41 @@ def _flag_expressions(flags: Iterable[str]) -> dict:
             | Transition.gap_open_q(OuterRef("today"))
         )
         expressions[FLAG_GAP] = Exists(late_moves)
+    # The current authorization when it is in force (none is in force: no row, no flag): the
+    # latest in force, read in the (enrollment, start date) index's order without a sort.
+    in_force = _current_authorization().filter(in_force=True).order_by("-start_date", "-id")
+    if FLAG_AUTHORIZATION_ENDS_EARLY in flags:
+        expressions[FLAG_AUTHORIZATION_ENDS_EARLY] = ExpressionWrapper(
+            Q(LessThan(Subquery(in_force.values("end_date")[:1]), F("planned_end_date"))),
+            output_field=BooleanField(),
+        )
+    if FLAG_AUTHORIZED_BELOW in flags:
+        authorized_intensity = Subquery(
+            in_force.annotate(rank=_intensity("authorized_level")).values("rank")[:1]
+        )
+        expressions[FLAG_AUTHORIZED_BELOW] = ExpressionWrapper(
+            Q(LessThan(authorized_intensity, _intensity("level"))), output_field=BooleanField()
+        )
     return expressions
 
 
 def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollment]:
-    """Everything a board row shows, over ``_step_down_active``."""
+    """Everything a board row shows, over ``_step_down_active`` (of the current authorization,
+    its id: ``step_down_rows`` reads the rest)."""
     latest, latest_counting = _latest_assessments()
+    denials = ConcurrentReview.objects.filter(
+        authorization__enrollment=OuterRef("pk"), outcome=ReviewOutcome.DENIED
+    ).order_by("-done_on", "-id")
     return (
         enrollments.annotate(
             min_stay_reached=ExpressionWrapper(_min_stay_reached(), output_field=BooleanField()),
             latest_assessment=Subquery(latest.values("id")[:1]),
             latest_recommended_level=Subquery(latest.values("recommended_level")[:1]),
             latest_level=Subquery(latest_counting.values("counts")[:1]),
+            authorization=Subquery(_current_authorization().values("id")[:1]),
+            payer_recommended_level=Subquery(
+                denials.values(level=NullIf("payer_recommended_level", Value("")))[:1]
+            ),
         )
         .annotate(**_flag_expressions(FLAGS))
         .select_related("patient", "program__clinic")
@@ -434,13 +539,15 @@ def step_down_queryset(
     level: str | None = None,
     flag: str | None = None,
     ordering: str = STEP_DOWN_DEFAULT_ORDERING,
+    now: datetime.datetime | None = None,
 ) -> QuerySet[Enrollment]:
     """The enrollments active today in the caller's clinics (admitted, started on or before
     today, not discharged), annotated with everything a board row shows; ``step_down_rows``
     turns a page of them into rows. (The API cuts its page first: ``step_down_page_ids`` then
     ``step_down_enrollments``, so that the annotations are computed for the page's rows only.)
 
-    ``today`` defaults to each clinic's local date. Annotations:
+    ``today`` defaults to each clinic's local date at ``now`` (default: the current instant).
+    Annotations:
 
     - ``days_in_program``: today − start date;
     - ``min_stay_reached``: ``days_in_program ≥ program.min_stay_days``, true when the program
@@ -454,7 +561,18 @@ def step_down_queryset(
     - ``past_planned_end``: today is after the planned end date;
     - ``gap_after_transition``: the enrollment is the target of a transition past the
       continuity target (``Transition.gap_flagged(today)``: a first session more than 7 days
-      after the move, or none yet when the move is more than 7 days ago).
+      after the move, or none yet when the move is more than 7 days ago);
+    - ``authorization``: the enrollment's current authorization
+      (``programs.selectors.current_authorizations``: the one in force today, else the latest
+      of any status), none without one; ``step_down_rows`` shows its status, level, unit,
+      units remaining, end and next review;
+    - ``payer_recommended_level``: the level the payer recommended with its latest denial
+      (latest by done date, then id) of any of the enrollment's authorizations, none when that
+      denial named none;
+    - ``authorization_ends_before_planned_end``: the current authorization is in force and ends
+      before the planned end date;
+    - ``authorized_level_below_clinical``: the current authorization is in force and its level
+      is less intensive than the enrollment's (``LEVEL_INTENSITY``).
 
     ``flag`` keeps only rows with that flag; ``ordering`` is a key of ``STEP_DOWN_ORDERINGS``.
     """
@@ -463,7 +581,7 @@ def step_down_queryset(
         _step_down_active(
             user=user,
             today=today,
-            now=timezone.now(),
+            now=now or timezone.now(),
             clinic=clinic,
             program=program,
             level=level,
@@ -558,10 +676,48 @@ def step_down_enrollments(
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
-    """Board rows of annotated enrollments from ``step_down_queryset``, with their attendance
-    figures (``scheduling.metrics``: one query per clinic time zone on the page)."""
+# What a board row shows of its current authorization (``units_remaining`` alone of its use:
+# each use figure selected repeats its subqueries in the SQL).
+_SHOWN_AUTHORIZATION = {
+    "authorization_status": "status",
+    "authorized_level": "authorized_level",
+    "authorization_unit": "unit",
+    "units_remaining": "units_remaining",
+    "authorization_end_date": "end_date",
+    "next_review_on": "next_review_on",
+}
+
+
+def _shown_authorizations(
+    enrollments: list[Enrollment], *, now: datetime.datetime, today: datetime.date | None
+) -> dict[int, dict]:
+    """The board's columns of these rows' current authorizations, with their use
+    (``programs.selectors.authorization_use`` as of the board's today), by id."""
+    ids = [e.authorization for e in enrollments if e.authorization is not None]
+    if not ids:
+        return {}
+    authorizations = authorization_use(
+        Authorization.objects.filter(pk__in=ids), now=now, today=today
+    ).values("id", *_SHOWN_AUTHORIZATION.values())
+    return {
+        a["id"]: {column: a[field] for column, field in _SHOWN_AUTHORIZATION.items()}
+        for a in authorizations
+    }
+
+
+def step_down_rows(
+    enrollments: Iterable[Enrollment],
+    *,
+    now: datetime.datetime | None = None,
+    today: datetime.date | None = None,
+) -> list[dict]:
+    """Board rows of annotated enrollments from ``step_down_queryset`` (at ``now`` and
+    ``today`` as it was given), with their attendance figures (``scheduling.metrics``: one query
+    per clinic time zone on the page) and their current authorizations (one query when the page
+    has any). The authorization columns are none without one; ``units_remaining`` is
+    ``authorization_use``'s."""
     enrollments = list(enrollments)
+    shown = _shown_authorizations(enrollments, now=now or timezone.now(), today=today)
     figures = {}
     by_zone = defaultdict(list)
     for e in enrollments:
@@ -572,6 +728,7 @@ def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
     for e in enrollments:
         stay = figures[e.pk]
         falling_short = stay.falling_short(e.program.weekly_hours_min)
+        authorization = shown.get(e.authorization, dict.fromkeys(_SHOWN_AUTHORIZATION))
         rows.append(
             {
                 "enrollment": e.pk,
@@ -587,6 +744,9 @@ def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
                 "latest_assessment": e.latest_assessment,
                 "latest_recommended_level": e.latest_recommended_level,
                 "latest_level": e.latest_level,
+                "authorization": e.authorization,
+                **authorization,
+                "payer_recommended_level": e.payer_recommended_level,
                 "adherence": stay.adherence,
                 "sessions_expected": stay.expected,
                 "sessions_attended": stay.attended,
@@ -602,4 +762,7 @@ def step_down_rows(enrollments: Iterable[Enrollment]) -> list[dict]:
 
 def step_down_board(*, user, today: datetime.date | None = None, **filters) -> list[dict]:
     """The whole board as rows (unpaginated): ``step_down_rows(step_down_queryset(...))``."""
-    return step_down_rows(step_down_queryset(user=user, today=today, **filters))
+    now = timezone.now()
+    return step_down_rows(
+        step_down_queryset(user=user, today=today, now=now, **filters), now=now, today=today
+    )

@@ -9,6 +9,7 @@ from django.db.models import (
     Case,
     Count,
     DateField,
+    DateTimeField,
     Exists,
     ExpressionWrapper,
     F,
@@ -52,8 +53,18 @@ from programs.models import (
     Transition,
     WaitlistOffer,
 )
-from programs.reports import _clinic_today
 from scheduling.models import ATTENDED, Attendance
+
+
+def _clinic_today(zone_field: str, now: datetime.datetime) -> Cast:
+    """The clinic's local date at ``now``, in SQL (``timezone(zone, now)::date``)."""
+    local = Func(
+        F(zone_field),
+        Value(now, output_field=DateTimeField()),
+        function="timezone",
+        output_field=DateTimeField(),
+    )
+    return Cast(local, DateField())
 
 
 def program_list(*, user) -> QuerySet[Program]:
@@ -350,10 +361,14 @@ class _DatePlusDays(Func):
 
 
 def authorization_use(
-    authorizations: QuerySet[Authorization], *, now: datetime.datetime | None = None
+    authorizations: QuerySet[Authorization],
+    *,
+    now: datetime.datetime | None = None,
+    today: datetime.date | None = None,
 ) -> QuerySet[Authorization]:
-    """``authorizations`` annotated with their use as of the clinic's today at ``now``, in SQL
-    (one query for the page, whatever its size):
+    """``authorizations`` annotated with their use as of the clinic's today at ``now`` (or as
+    of ``today`` when given, as the step-down board's ``today``), in SQL (one query for the
+    page, whatever its size; as a subquery, see ``current_authorizations``):
 
     - ``used_through``: the last day counted, the clinic's today or the authorization's end;
     - ``units_used``: days authorized in days, the days the patient occupied the program (the
@@ -367,8 +382,10 @@ def authorization_use(
       pace so far (units used ÷ days elapsed); none before any use, and none when they outlast
       the authorization's end (it ends first).
     """
-    now = now or timezone.now()
-    today = _clinic_today("enrollment__program__clinic__time_zone", now)
+    if today is not None:
+        today = Value(today, output_field=DateField())
+    else:
+        today = _clinic_today("enrollment__program__clinic__time_zone", now or timezone.now())
     authorizations = authorizations.annotate(
         use_today=today,
         # The first day not counted: the day after today, or after the authorization's end.
@@ -460,6 +477,27 @@ def authorization_use(
             default=None,
             output_field=DateField(),
         )
+    )
+
+
+def authorization_in_force(day) -> Q:
+    """Approved (wholly or partly) and ``day`` within the authorization's dates."""
+    return Q(status__in=AUTHORIZED, start_date__lte=day, end_date__gte=day)
+
+
+def current_authorizations(*, enrollment, today) -> QuerySet[Authorization]:
+    """The authorizations of ``enrollment`` (an id or an ``OuterRef``) with the current one
+    first, so that ``[:1]`` of it is a subquery of an enrollment's current authorization: the
+    one in force on ``today`` (the clinic's local date, a date or an ``OuterRef``), the latest
+    by start date (then id) when two payers' are; with none in force, the latest by start date
+    (then id) of any status. Each row carries ``in_force``. The (enrollment, start date) index
+    finds the enrollment's few rows."""
+    return (
+        Authorization.objects.filter(enrollment=enrollment)
+        .annotate(
+            in_force=ExpressionWrapper(authorization_in_force(today), output_field=BooleanField())
+        )
+        .order_by("-in_force", "-start_date", "-id")
     )
 
 

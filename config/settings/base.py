@@ -396,8 +396,10 @@ SPECTACULAR_SETTINGS = {
         "PayerKindEnum": "programs.models.PayerKind.choices",
         "ReviewKindEnum": "programs.models.ReviewKind.choices",
         "ReviewOutcomeEnum": "programs.models.ReviewOutcome.choices",
-        # An authorization's status, in its own rows and in the UR queue's.
+        # An authorization's status, in its own rows, the UR queue's and the step-down board's.
         "AuthorizationStatusEnum": "programs.models.AuthorizationStatus.choices",
+        # The authorizations' unit keeps its name on the step-down board's rows too.
+        "UnitEnum": "programs.models.AuthorizationUnit.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from clinic.api.mixins import never_cache_privately
 from clinic.models import AuditAction
@@ -77,7 +78,10 @@ def step_down_view(request):
     flag = request.GET.get("flag") or None
     if flag not in (None, *reports.FLAGS):
         flag = None
-    enrollments = list(reports.step_down_queryset(user=request.user, flag=flag)[:BOARD_PAGE_SIZE])
+    now = timezone.now()
+    enrollments = list(
+        reports.step_down_queryset(user=request.user, flag=flag, now=now)[:BOARD_PAGE_SIZE]
+    )
     audit_record_many(
         actor=request.user,
         action=AuditAction.LIST,
@@ -88,7 +92,7 @@ def step_down_view(request):
     programs = {e.program_id: e.program for e in enrollments}
     rows = [
         {**row, "program_name": programs[row["program"]].name}
-        for row in reports.step_down_rows(enrollments)
+        for row in reports.step_down_rows(enrollments, now=now)
     ]
     context = {
         **admin.site.each_context(request),

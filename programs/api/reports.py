@@ -13,6 +13,7 @@ from clinic.api.utils import validated
 from clinic.selectors import STAFF_ROLES
 from patients.models import Level, Track
 from programs import reports
+from programs.models import AuthorizationStatus, AuthorizationUnit
 
 # Census -----------------------------------------------------------------------------------------
 
@@ -61,6 +62,18 @@ class CensusDaySerializer(serializers.Serializer):
     )
     free = serializers.IntegerField(
         help_text="max(capacity − admitted − reserved − held, 0): as admissions count places."
+    )
+    authorized = serializers.IntegerField(
+        help_text="Of the admitted, those with an authorization in force on this day (approved "
+        "or partially approved, the day within its dates; by its status now)."
+    )
+    authorized_below_level = serializers.IntegerField(
+        help_text="Of the authorized, those whose authorizations in force on this day are all "
+        "of a level less intensive than the program's."
+    )
+    reviews_due = serializers.IntegerField(
+        help_text="Open (not done) payer reviews scheduled on this day, of authorizations of "
+        "the program's enrollments."
     )
 
 
@@ -140,6 +153,36 @@ class StepDownRowSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The latest assessment's decided level, else its recommendation.",
     )
+    authorization = serializers.IntegerField(
+        allow_null=True,
+        help_text="The enrollment's current authorization: the one in force today (approved or "
+        "partially approved, today within its dates), else the latest by start date of any "
+        "status; null without one.",
+    )
+    authorization_status = serializers.ChoiceField(
+        choices=AuthorizationStatus.choices, allow_null=True
+    )
+    authorized_level = serializers.ChoiceField(
+        choices=Level.choices,
+        allow_null=True,
+        help_text="The level the payer authorized, beside the enrollment's clinical level.",
+    )
+    authorization_unit = serializers.ChoiceField(choices=AuthorizationUnit.choices, allow_null=True)
+    units_remaining = serializers.IntegerField(
+        allow_null=True,
+        help_text="Units approved less used (days present or sessions attended), never below 0; "
+        "null before a decision.",
+    )
+    authorization_end_date = serializers.DateField(allow_null=True)
+    next_review_on = serializers.DateField(
+        allow_null=True, help_text="The next review of the current authorization with the payer."
+    )
+    payer_recommended_level = serializers.ChoiceField(
+        choices=Level.choices,
+        allow_null=True,
+        help_text="The level the payer recommended with its latest denial of any of the "
+        "enrollment's authorizations (beside latest_recommended_level, the clinical one).",
+    )
     adherence = serializers.FloatField(
         allow_null=True,
         help_text="Sessions attended / sessions expected so far; null before the first one.",
@@ -165,7 +208,9 @@ class StepDownRowSerializer(serializers.Serializer):
         help_text="ready_for_step_down: minimum stay reached and the latest level less "
         "intensive than the enrollment's; past_planned_end: today is after the planned end; "
         "gap_after_transition: moved here more than 7 days before a first session (or none "
-        "yet).",
+        "yet); authorization_ends_before_planned_end: the current authorization is in force "
+        "and ends before the planned end; authorized_level_below_clinical: the current "
+        "authorization is in force and its level is less intensive than the enrollment's.",
     )
 
 
@@ -197,5 +242,5 @@ class StepDownBoardView(PatientDataMixin, generics.GenericAPIView):
         )
         page = reports.step_down_enrollments(ids, now=now)
         self.audit_list(page)
-        rows = reports.step_down_rows(page)
+        rows = reports.step_down_rows(page, now=now)
         return self.get_paginated_response(StepDownRowSerializer(rows, many=True).data)

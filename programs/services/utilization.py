@@ -42,8 +42,7 @@ from programs.models import (
     ConcurrentReview,
     Enrollment,
 )
-from programs.reports import _clinic_today
-from programs.selectors import COVERING, authorization_use, ur_queue_of_clinics
+from programs.selectors import COVERING, _clinic_today, authorization_use, ur_queue_of_clinics
 
 
 def _past_their_end(now: datetime.datetime) -> QuerySet[Authorization]:

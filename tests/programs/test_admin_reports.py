@@ -5,8 +5,15 @@ import datetime
 import pytest
 
 from clinic.models import AuditEvent
+from programs.services import authorizations
 from programs.services import enrollments as services
-from tests.factories import PatientFactory, ProgramFactory, admin_login, staff_user
+from tests.factories import (
+    AuthorizationFactory,
+    PatientFactory,
+    ProgramFactory,
+    admin_login,
+    staff_user,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +109,42 @@ def test_the_enrollment_list_links_to_both_pages(client, admissions):
 
     assert "/admin/programs/enrollment/census/" in page
     assert "/admin/programs/enrollment/step-down/" in page
+
+
+def test_the_boards_show_what_the_payer_authorized(frozen_time, client, clinic, admissions):
+    # given: Ada in the residential house since today, 3 days approved at the IOP level, a
+    # review due tomorrow; the payer's IOP is below the house's level
+    house = ProgramFactory(clinic=clinic, name="House", level="residential", capacity=3)
+    stay = admitted(clinic, admissions, "Ada", house)
+    authorization = AuthorizationFactory(
+        enrollment=stay,
+        authorized_level="iop",
+        units_requested=3,
+        end_date=TODAY + datetime.timedelta(days=2),
+        approved=True,
+        actor=admissions,
+    )
+    authorizations.review_schedule(
+        actor=admissions,
+        authorization=authorization,
+        kind="concurrent",
+        scheduled_on=TODAY + datetime.timedelta(days=1),
+    )
+    login(client, admissions)
+
+    # when
+    board = client.get("/admin/programs/enrollment/step-down/").content.decode()
+    census = client.get(
+        "/admin/programs/enrollment/census/?start=2026-12-01&end=2026-12-02"
+    ).content.decode()
+
+    # then: iop approved, 3 sessions left, through 12-03, review 12-02, both flags; in the
+    # census, authorized (below the level) both days and the review on the 2nd
+    assert '<td class="authorized">iop <small>(approved)</small></td>' in board
+    assert '<td class="units-left">3 sessions</td>' in board
+    assert "<td>2026-12-03</td>\n        <td>2026-12-02</td>" in board
+    assert "authorized_level_below_clinical" in board
+    assert "authorization_ends_before_planned_end" in board
+    assert 'class="authorized-end"' in board
+    assert "<td>2</td><td>1</td><td>1</td><td>0</td></tr>" in census
+    assert "<td>2</td><td>1</td><td>1</td><td>1</td></tr>" in census

@@ -49,6 +49,14 @@ def test_step_down_board_rows_and_flags(client_for, clinician, board):
         "latest_assessment": rows["Baker latest"].pk,
         "latest_recommended_level": "residential",
         "latest_level": "iop",
+        "authorization": None,
+        "authorization_status": None,
+        "authorized_level": None,
+        "authorization_unit": None,
+        "units_remaining": None,
+        "authorization_end_date": None,
+        "next_review_on": None,
+        "payer_recommended_level": None,
         "adherence": None,
         "sessions_expected": 0,
         "sessions_attended": 0,
@@ -185,15 +193,18 @@ def test_step_down_annotates_only_the_page(client_for, supervisor, board):
 
     assert response.status_code == 200
     [page] = [q["sql"] for q in captured if "LIMIT 3" in q["sql"]]
-    # the page's cut reads no assessment or transition, and counts nothing
-    assert "patients_assessment" not in page
-    assert "programs_transition" not in page
+    # the page's cut reads no assessment, transition, authorization or review, and counts
+    # nothing
+    for table in ("patients_assessment", "programs_transition", "programs_authorization"):
+        assert table not in page
+    assert "programs_concurrentreview" not in page
     assert not [q for q in captured if "count(*) as" in q["sql"].lower()]
     # the annotations run over the page's two enrollments
     [annotated] = [q["sql"] for q in captured if "patients_assessment" in q["sql"]]
     first, second = (row["enrollment"] for row in response.json()["results"])
+    where = annotated[annotated.rindex(" WHERE ") :]
     assert {f"IN ({first}, {second})", f"IN ({second}, {first})"} & {
-        annotated[annotated.index("IN (") :][: len(f"IN ({first}, {second})")]
+        where[where.index("IN (") :][: len(f"IN ({first}, {second})")]
     }
 
 
