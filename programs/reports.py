@@ -47,7 +47,6 @@ from programs.models import (
     Enrollment,
     EnrollmentStatus,
     Program,
-    ReviewOutcome,
     Transition,
 )
 from programs.selectors import (
@@ -490,8 +489,9 @@ def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollmen
     """Everything a board row shows, over ``_step_down_active`` (of the current authorization,
     its id: ``step_down_rows`` reads the rest)."""
     latest, latest_counting = _latest_assessments()
-    denials = ConcurrentReview.objects.filter(
-        authorization__enrollment=OuterRef("pk"), outcome=ReviewOutcome.DENIED
+    # The payer's latest word decides: an appeal won after a denial withdraws its level.
+    latest_review = ConcurrentReview.objects.filter(
+        authorization__enrollment=OuterRef("pk"), done_on__isnull=False
     ).order_by("-done_on", "-id")
     return (
         enrollments.annotate(
@@ -501,7 +501,7 @@ def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollmen
             latest_level=Subquery(latest_counting.values("counts")[:1]),
             authorization=Subquery(_current_authorization().values("id")[:1]),
             payer_recommended_level=Subquery(
-                denials.values(level=NullIf("payer_recommended_level", Value("")))[:1]
+                latest_review.values(level=NullIf("payer_recommended_level", Value("")))[:1]
             ),
         )
         .annotate(**_flag_expressions(FLAGS))
@@ -566,8 +566,9 @@ def step_down_queryset(
       (``programs.selectors.current_authorizations``: the one in force today, else the latest
       of any status), none without one; ``step_down_rows`` shows its status, level, unit,
       units remaining, end and next review;
-    - ``payer_recommended_level``: the level the payer recommended with its latest denial
-      (latest by done date, then id) of any of the enrollment's authorizations, none when that
+    - ``payer_recommended_level``: the level the payer recommended with a denial, while that
+      denial is its latest recorded review (by done date, then id) of any of the enrollment's
+      authorizations; none once a later review (an appeal won) supersedes it, or when the
       denial named none;
     - ``authorization_ends_before_planned_end``: the current authorization is in force and ends
       before the planned end date;

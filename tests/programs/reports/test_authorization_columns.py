@@ -240,6 +240,29 @@ def test_the_in_force_authorization_follows_the_board_s_today(clinician, authori
     assert reyes["flags"] == ["authorization_ends_before_planned_end"]
 
 
+def test_an_appeal_won_withdraws_the_payer_s_recommendation(clinician, admissions, authorized):
+    appeal = authorizations.review_schedule(
+        actor=admissions,
+        authorization=authorized["Dale current"],
+        kind="appeal",
+        scheduled_on=day("2026-11-20"),
+    )
+    authorizations.review_record(
+        actor=admissions,
+        review=appeal,
+        outcome="approved_more",
+        done_on=day("2026-11-20"),
+        units_added=7,
+        end_date=day("2026-11-25"),
+    )
+
+    rows = {
+        row["patient_name"].split(",")[0]: row for row in reports.step_down_board(user=clinician)
+    }
+
+    assert rows["Dale"]["payer_recommended_level"] is None
+
+
 @pytest.mark.parametrize(
     ("flag", "names"),
     [
