@@ -344,7 +344,8 @@ def bench_reports(base1: str, base10: str, tok1: dict, tok10: dict) -> None:
         "census 30 days": f"/api/v1/reports/census/?start={today}"
         f"&end={today + datetime.timedelta(days=29)}&page_size=20",
         "step-down": "/api/v1/reports/step-down/?page_size=50",
-        "UR queue": "/api/v1/ur/queue/",
+        # A reviewer works one clinic's queue (the first clinic's at both scales).
+        "UR queue": "/api/v1/ur/queue/?clinic=1",
     }
     for path in paths.values():
         wrk(base1 + path, tok1["supervisor"], 2, 1)

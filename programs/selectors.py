@@ -431,6 +431,12 @@ def authorization_use(
             session__program_id=OuterRef("enrollment__program_id"),
             status__in=ATTENDED,
         )
+        # Bounds on the instant, a day wider than any zone's local day, let the program's
+        # (program, starts_at) index find the window's sessions before the local-day test.
+        .filter(
+            session__starts_at__gte=_DatePlusDays(OuterRef("start_date"), Value(-1)),
+            session__starts_at__lt=_DatePlusDays(OuterRef("use_window_end"), Value(1)),
+        )
         .annotate(day=session_day)
         .filter(day__gte=OuterRef("start_date"), day__lt=OuterRef("use_window_end"))
         .order_by()
@@ -530,10 +536,15 @@ UR_QUEUE_SECTIONS = (
 )
 
 
-def ur_queue(*, user, now: datetime.datetime) -> dict[str, list]:
-    """What utilization review acts on, in the caller's clinics, each clinic by its own today at
-    ``now`` (``ur_queue_of_clinics``)."""
-    return ur_queue_of_clinics(clinic_ids_for_user(user), now=now)
+def ur_queue(*, user, now: datetime.datetime, clinic: int | None = None) -> dict[str, list]:
+    """What utilization review acts on, in the caller's clinics (only ``clinic`` when given;
+    none when it is not one of them), each clinic by its own today at ``now``
+    (``ur_queue_of_clinics``). A reviewer works one clinic's queue: its cost follows that
+    clinic's stays, not every clinic's."""
+    clinic_ids = clinic_ids_for_user(user)
+    if clinic is not None:
+        clinic_ids = [clinic_id for clinic_id in clinic_ids if clinic_id == clinic]
+    return ur_queue_of_clinics(clinic_ids, now=now)
 
 
 def ur_queue_of_clinics(clinic_ids, *, now: datetime.datetime) -> dict[str, list]:

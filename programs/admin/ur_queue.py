@@ -3,8 +3,8 @@
 supervisors. The board names patients, so each view of it is audited record by record, and it
 is never cached.
 
-Each row links to its authorization's admin page once the authorization admin is registered,
-else to the patient's page (an enrollment without an authorization: to the enrollment).
+Each row links to its authorization's admin page (an enrollment without an authorization: to
+the enrollment's).
 """
 
 from django.contrib import admin
@@ -19,7 +19,6 @@ from clinic.selectors import user_has_role
 from clinic.services import audit_record_many
 from programs import selectors
 from programs.api.ur_queue import ur_queue_rows
-from programs.models import Authorization
 from programs.services.authorizations import UR_QUEUE_ROLES
 
 SECTIONS = (
@@ -39,10 +38,8 @@ SECTIONS = (
 def _link(row: dict, kind: str) -> str:
     if kind == "enrollments":
         return reverse("admin:programs_enrollment_change", args=[row["enrollment"]])
-    if admin.site.is_registered(Authorization):
-        authorization = row["authorization"] if kind == "reviews" else row["id"]
-        return reverse("admin:programs_authorization_change", args=[authorization])
-    return reverse("admin:patients_patient_change", args=[row["patient"]])
+    authorization = row["authorization"] if kind == "reviews" else row["id"]
+    return reverse("admin:programs_authorization_change", args=[authorization])
 
 
 def ur_queue_view(request):

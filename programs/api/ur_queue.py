@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from clinic.api.mixins import NoStoreMixin
 from clinic.api.permissions import roles_allowed
+from clinic.api.utils import validated
 from clinic.models import AuditAction
 from clinic.services import audit_record_many
 from patients.models import Level
@@ -174,6 +175,14 @@ def ur_queue_rows(queue: dict[str, list]) -> dict[str, list[dict]]:
     return {name: [ROW_OF_SECTION[name](obj) for obj in rows] for name, rows in queue.items()}
 
 
+class URQueueQuerySerializer(serializers.Serializer):
+    clinic = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="Clinic id: that clinic's queue only (default: every clinic of the caller's).",
+    )
+
+
 class URQueueView(NoStoreMixin, generics.GenericAPIView):
     """What utilization review acts on in the caller's clinics, each by its own today: reviews
     past due, due today and tomorrow; authorizations in force ending soon or low on units; and
@@ -185,9 +194,12 @@ class URQueueView(NoStoreMixin, generics.GenericAPIView):
     filter_backends = []
     pagination_class = None
 
-    @extend_schema(responses=URQueueSerializer)
+    @extend_schema(parameters=[URQueueQuerySerializer], responses=URQueueSerializer)
     def get(self, request):
-        queue = selectors.ur_queue(user=request.user, now=timezone.now())
+        query = validated(URQueueQuerySerializer, request, data=request.query_params)
+        queue = selectors.ur_queue(
+            user=request.user, now=timezone.now(), clinic=query.get("clinic")
+        )
         audit_record_many(
             actor=request.user,
             action=AuditAction.LIST,

@@ -4,7 +4,7 @@ generate_series inside PostgreSQL: no row goes through Python).
 ``--scale 1``: 1 clinic, 2,000 patients, 20 programs, 50,000 sessions (two years back, two
 months ahead), ~250,000 roster entries and ~230,000 attendance rows (past sessions), ~3,000
 enrollments (discharged history, current stays, waitlists), three payers, a primary coverage per
-patient and ~650 authorizations of current stays with their reviews (the UR queue's and the
+patient and ~500 authorizations of current stays with their reviews (the UR queue's and the
 step-down board's authorization columns). ``--scale N``: N such clinics.
 Plus the benchmark's accounts: ``bench-patient`` (an app account on a patient with a dense
 schedule for the next 60 days), ``bench-clinician`` (clinic 1) and ``bench-supervisor`` (every
@@ -387,8 +387,9 @@ STEPS = [
     (
         "authorizations and reviews",
         """
-        -- Each current stay of a covered patient, but one in nine, has an authorization from its
-        -- start: mostly approved for 21 days or sessions; every fifth partially approved, every
+        -- Each current stay of a covered patient, but one in nine, has its current 14-day
+        -- authorization, started on one of the last 14 days (as successive authorizations
+        -- of a long stay are): mostly approved in full; every fifth partially approved, every
         -- thirteenth denied; a level below the clinical one for every seventh.
         INSERT INTO programs_authorization (id, enrollment_id, coverage_id, patient_id, payer_id,
             number, authorized_level, unit, units_requested, units_approved,
@@ -396,10 +397,10 @@ STEPS = [
             reviewer_name, reviewer_phone, notes, created_by_id, created_at, updated_at, version)
         SELECT e.id, e.id, cv.id, e.patient_id, cv.payer_id, 'A-' || e.id, a.level,
             CASE WHEN a.level IN ('residential', 'php') THEN 'days' ELSE 'sessions' END,
-            21, CASE a.status WHEN 'denied' THEN NULL WHEN 'partially_approved' THEN 14
-                ELSE 21 END,
-            false, e.start_date, e.start_date + (20 + e.id %% 40)::integer, a.status,
-            %(today)s::date + (e.id %% 6 - 2)::integer, 'Reviewer ' || e.id %% 17, '+15550100', '',
+            14, CASE a.status WHEN 'denied' THEN NULL WHEN 'partially_approved' THEN 10
+                ELSE 14 END,
+            false, a.start_date, a.start_date + 13, a.status, a.start_date + 12,
+            'Reviewer ' || e.id %% 17, '+15550100', '',
             %(first_clinician)s, %(now)s, %(now)s, 1
         FROM programs_enrollment e
         JOIN programs_coverage cv ON cv.patient_id = e.patient_id
@@ -408,7 +409,8 @@ STEPS = [
             CASE WHEN e.id %% 7 = 0 THEN (CASE e.level WHEN 'residential' THEN 'php'
                 WHEN 'php' THEN 'iop' ELSE 'outpatient' END) ELSE e.level END AS level,
             CASE WHEN e.id %% 13 = 0 THEN 'denied' WHEN e.id %% 5 = 0 THEN 'partially_approved'
-                ELSE 'approved' END AS status) a
+                ELSE 'approved' END AS status,
+            GREATEST(e.start_date, %(today)s::date - (e.id %% 14)::integer) AS start_date) a
         WHERE e.status = 'admitted' AND py.kind <> 'self_pay' AND e.id %% 9 <> 0;
         -- One open review each, on its next review date; a done initial one before it.
         INSERT INTO programs_concurrentreview (authorization_id, kind, scheduled_on, done_on,

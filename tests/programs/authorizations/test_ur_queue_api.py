@@ -4,7 +4,7 @@ listed audited, nothing cached; other roles are refused."""
 import pytest
 
 from clinic.models import AuditEvent
-from tests.factories import client_of, staff_user
+from tests.factories import ClinicFactory, client_of, staff_user
 from tests.programs.authorizations.conftest import dec, nov
 
 pytestmark = pytest.mark.django_db
@@ -100,3 +100,19 @@ def test_supervisors_read_the_queue_and_other_roles_are_refused(queue_world, cli
     response = client_of(staff_user(role=role, clinics=[clinic])).get(URL)
 
     assert response.status_code == status
+
+
+def test_the_queue_of_one_clinic_is_asked_by_its_id(queue_world, clinic, reviewer):
+    other = ClinicFactory()
+    client = client_of(reviewer)
+
+    own = client.get(URL, {"clinic": clinic.pk}).json()
+    foreign = client.get(URL, {"clinic": other.pk}).json()
+    refused = client.get(URL, {"clinic": "house"})
+
+    assert own == client.get(URL).json()
+    assert own["reviews_past_due"]
+    assert own["enrollments_without_authorization"]
+    assert all(rows == [] for rows in foreign.values())
+    assert refused.status_code == 400
+    assert "clinic" in str(refused.json())
