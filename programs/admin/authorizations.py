@@ -10,14 +10,11 @@ that show patients are clinic-scoped and audited (``ClinicScopedAdmin``).
 """
 
 from django import forms
-from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
+from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
 from django.utils import timezone
 
 from clinic.admin import AuditedModelForm, ClinicConfigAdmin, OwnClinicFilter
@@ -29,11 +26,9 @@ from clinic.admin_utils import (
     related_table,
 )
 from clinic.errors import violated_constraint
-from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
-from clinic.services import audit_record
 from patients.models import Level
-from programs.admin.actions import EnrollmentActionForm
+from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm
 from programs.models import (
     Authorization,
     AuthorizationStatus,
@@ -436,13 +431,15 @@ ACTION_FORMS = {form.action: form for form in [DecideForm, ScheduleReviewForm, R
 
 
 @admin.register(Authorization)
-class AuthorizationAdmin(ClinicScopedAdmin):
+class AuthorizationAdmin(ActionPagesMixin, ClinicScopedAdmin):
     """Each stay's authorizations with their use (``authorization_use``: in SQL, one query for a
     page). The change page is read-only; the payer's decision and the reviews are its buttons."""
 
     read_roles = STAFF_ROLES
     write_roles = UTILIZATION_WRITE_ROLES
     clinic_path = "enrollment__program__clinic"
+    action_forms = ACTION_FORMS
+    action_subject = "authorization"
     list_display = [
         "patient",
         "program",
@@ -612,59 +609,4 @@ class AuthorizationAdmin(ClinicScopedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        pages = [
-            path(
-                f"<path:object_id>/{name}/",
-                self.admin_site.admin_view(self.action_view),
-                {"action": name},
-                name="{}_{}_".format(*info) + name,
-            )
-            for name in ACTION_FORMS
-        ]
-        return pages + super().get_urls()
-
-    def _action_url(self, authorization, name) -> str:
-        return reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=[authorization.pk]
-        )
-
-    def action_view(self, request, object_id, action):
-        form_class = ACTION_FORMS[action]
-        if not self._has_role(request, form_class.roles()):
-            raise PermissionDenied
-        authorization = self.get_object(request, unquote(object_id))
-        if authorization is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        data = request.POST if request.method == "POST" else None
-        form = form_class(data, authorization=authorization, request=request)
-        if form.is_bound and form.is_valid():
-            result = form.run()
-            if result is not None:
-                self.message_user(request, form.success_message(result), messages.SUCCESS)
-                return redirect("admin:programs_authorization_change", authorization.pk)
-        if request.method == "GET":
-            audit_record(
-                actor=request.user,
-                action=AuditAction.READ,
-                obj=authorization,
-                clinic=authorization.enrollment.program.clinic_id,
-                patient_id=authorization.patient_id,
-            )
-        change_url = reverse("admin:programs_authorization_change", args=[authorization.pk])
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": authorization,
-            "title": form_class.title,
-            "subtitle": str(authorization),
-            "intro": form_class.intro,
-            "submit_label": form_class.submit_label,
-            "form": form,
-            "media": self.media + form.media,
-            "change_url": change_url,
-            "next": "",
-        }
-        request.current_app = self.admin_site.name
-        # The enrollment actions' page: one form, its errors, a submit and a way back.
-        return TemplateResponse(request, "admin/programs/enrollment/action_form.html", context)
+        return self.action_pages() + super().get_urls()

@@ -9,24 +9,20 @@ Pages that show patients are audited like the API's reads.
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminDateWidget
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.shortcuts import redirect
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import path
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
 
 from clinic.admin_utils import ClinicScopedAdmin, ServiceModelForm, change_link, related_table
 from clinic.errors import ServiceError
-from clinic.models import AuditAction, Bed
+from clinic.models import Bed
 from clinic.selectors import STAFF_ROLES, clinic_ids_for_user, clinic_staff
-from clinic.services import audit_record
 from patients.models import Assessment
-from programs.admin.actions import EnrollmentActionForm, refusal_messages
+from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm, refusal_messages
 from programs.admin.disclosures import DiscloseForm
 from programs.admin.reports import census_view, step_down_view
 from programs.admin.ur_queue import ur_queue_view
@@ -295,10 +291,11 @@ def _clinicians_of(request):
 
 
 @admin.register(Enrollment)
-class EnrollmentAdmin(ClinicScopedAdmin):
+class EnrollmentAdmin(ActionPagesMixin, ClinicScopedAdmin):
     read_roles = STAFF_ROLES
     write_roles = ACTION_ROLES["enroll"]
     clinic_path = "program__clinic"
+    action_forms = ACTION_FORMS
     list_display = [
         "patient",
         "program",
@@ -492,16 +489,6 @@ class EnrollmentAdmin(ClinicScopedAdmin):
     # The intermediate pages ------------------------------------------------------------------
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        pages = [
-            path(
-                f"<path:object_id>/{name}/",
-                self.admin_site.admin_view(self.action_view),
-                {"action": name},
-                name="{}_{}_".format(*info) + name,
-            )
-            for name in ACTION_FORMS
-        ]
         reports_pages = [
             path(
                 "census/",
@@ -519,67 +506,7 @@ class EnrollmentAdmin(ClinicScopedAdmin):
                 name="programs_ur_queue",
             ),
         ]
-        return reports_pages + pages + super().get_urls()
-
-    def _action_url(self, enrollment, name) -> str:
-        return reverse(
-            f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=[enrollment.pk]
-        )
-
-    def action_view(self, request, object_id, action):
-        form_class = ACTION_FORMS[action]
-        if not self._has_role(request, form_class.roles()):
-            raise PermissionDenied
-        enrollment = self.get_object(request, unquote(object_id))
-        if enrollment is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        data = request.POST if request.method == "POST" else None
-        form = form_class(data, enrollment=enrollment, request=request)
-        # The page it was opened from (the patient's page), when that is one of ours.
-        back_to = request.POST.get("next") or request.GET.get("next") or ""
-        if not url_has_allowed_host_and_scheme(
-            back_to, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-        ):
-            back_to = ""
-        # "_check" asks the page what sending would do (DiscloseForm's preview), nothing more.
-        if form.is_bound and form.is_valid() and "_check" not in request.POST:
-            result = form.run()
-            if result is not None:
-                self.message_user(request, form.success_message(result), messages.SUCCESS)
-                if back_to:
-                    return redirect(back_to)
-                target = form.redirect_to(result)
-                opts = target._meta
-                return redirect(f"admin:{opts.app_label}_{opts.model_name}_change", target.pk)
-        if request.method == "GET":
-            audit_record(
-                actor=request.user,
-                action=AuditAction.READ,
-                obj=enrollment,
-                clinic=enrollment.program.clinic_id,
-                patient_id=enrollment.patient_id,
-            )
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": enrollment,
-            "title": form_class.title,
-            "subtitle": str(enrollment),
-            "intro": form_class.intro,
-            "submit_label": form_class.submit_label,
-            "form": form,
-            "media": self.media + form.media,
-            "change_url": back_to
-            or reverse(
-                f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[enrollment.pk]
-            ),
-            "next": back_to,
-            **form.extra_context(),
-        }
-        request.current_app = self.admin_site.name
-        return TemplateResponse(
-            request, "admin/programs/enrollment/action_form.html", context, status=200
-        )
+        return reports_pages + self.action_pages() + super().get_urls()
 
     # Changelist actions -----------------------------------------------------------------------
 
