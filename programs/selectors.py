@@ -585,9 +585,12 @@ def ur_queue_of_clinics(clinic_ids, *, now: datetime.datetime) -> dict[str, list
         .order_by("scheduled_on", "id")
     )
     clinic = "enrollment__program__clinic__"
+    # Scoped by the programs' ids (a hashed subplan on the enrollments), so that the use below
+    # is computed for the clinics' authorizations only, never for every clinic's.
+    programs = scoped(Program.objects, "clinic_id").values("id")
     in_force = authorization_use(
-        scoped(Authorization.objects, "enrollment__program__clinic_id").filter(
-            status__in=AUTHORIZED
+        Authorization.objects.filter(
+            status__in=AUTHORIZED, enrollment__program_id__in=Subquery(programs)
         ),
         now=now,
     ).filter(end_date__gte=F("use_today"))
