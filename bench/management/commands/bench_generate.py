@@ -400,18 +400,20 @@ STEPS = [
             14, CASE a.status WHEN 'denied' THEN NULL WHEN 'partially_approved' THEN 10
                 ELSE 14 END,
             false, a.start_date, a.start_date + 13, a.status, a.start_date + 12,
-            'Reviewer ' || e.id %% 17, '+15550100', '',
+            'Reviewer ' || k.i %% 17, '+15550100', '',
             %(first_clinician)s, %(now)s, %(now)s, 1
         FROM programs_enrollment e
         JOIN programs_coverage cv ON cv.patient_id = e.patient_id
         JOIN programs_payer py ON py.id = cv.payer_id
+        -- Decided by the patient's number within the clinic, so every clinic gets the same mix.
+        CROSS JOIN LATERAL (SELECT (e.patient_id - 1) %% %(patients)s + 1 AS i) k
         CROSS JOIN LATERAL (SELECT
-            CASE WHEN e.id %% 7 = 0 THEN (CASE e.level WHEN 'residential' THEN 'php'
+            CASE WHEN k.i %% 7 = 0 THEN (CASE e.level WHEN 'residential' THEN 'php'
                 WHEN 'php' THEN 'iop' ELSE 'outpatient' END) ELSE e.level END AS level,
-            CASE WHEN e.id %% 13 = 0 THEN 'denied' WHEN e.id %% 5 = 0 THEN 'partially_approved'
+            CASE WHEN k.i %% 13 = 0 THEN 'denied' WHEN k.i %% 5 = 0 THEN 'partially_approved'
                 ELSE 'approved' END AS status,
-            GREATEST(e.start_date, %(today)s::date - (e.id %% 14)::integer) AS start_date) a
-        WHERE e.status = 'admitted' AND py.kind <> 'self_pay' AND e.id %% 9 <> 0;
+            GREATEST(e.start_date, %(today)s::date - (k.i %% 14)::integer) AS start_date) a
+        WHERE e.status = 'admitted' AND py.kind <> 'self_pay' AND k.i %% 9 <> 0;
         -- One open review each, on its next review date; a done initial one before it.
         INSERT INTO programs_concurrentreview (authorization_id, kind, scheduled_on, done_on,
             reviewer, outcome, units_added, next_review_on, payer_recommended_level, notes,
