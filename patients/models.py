@@ -105,7 +105,12 @@ class Patient(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.last_name}, {self.first_name} ({self.mrn})"
+        return f"{self.display_name} ({self.mrn})"
+
+    @property
+    def display_name(self) -> str:
+        """ "Last, First": how boards and lists name a patient to staff."""
+        return f"{self.last_name}, {self.first_name}"
 
 
 class MrnCounter(models.Model):

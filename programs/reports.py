@@ -734,7 +734,7 @@ def step_down_rows(
             {
                 "enrollment": e.pk,
                 "patient": e.patient_id,
-                "patient_name": f"{e.patient.last_name}, {e.patient.first_name}",
+                "patient_name": e.patient.display_name,
                 "program": e.program_id,
                 "level": e.level,
                 "start_date": e.start_date,

@@ -30,6 +30,7 @@ from clinic.selectors import STAFF_ROLES
 from patients.models import Level
 from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm
 from programs.models import (
+    LEVEL_INTENSITY,
     Authorization,
     AuthorizationStatus,
     Coverage,
@@ -73,17 +74,6 @@ class OwnPayerFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         return queryset.filter(payer_id=self.value()) if self.value() else queryset
-
-
-def _level_label(value: str) -> str:
-    return Level(value).label if value else ""
-
-
-def level_below(authorized: str, clinical: str) -> bool:
-    """The payer authorizes less intensive care than the clinician keeps the patient in
-    (``Level`` is ordered from most to least intensive)."""
-    order = list(Level.values)
-    return order.index(authorized) > order.index(clinical)
 
 
 # Payers -------------------------------------------------------------------------------------------
@@ -532,10 +522,10 @@ class AuthorizationAdmin(ActionPagesMixin, ClinicScopedAdmin):
 
     @admin.display(description="Level: authorized / clinical")
     def levels(self, authorization):
-        authorized = authorization.authorized_level
-        clinical = authorization.enrollment.level
-        text = f"{_level_label(authorized)} / {_level_label(clinical)}"
-        return f"{text} (authorized below clinical)" if level_below(authorized, clinical) else text
+        enrollment = authorization.enrollment
+        text = f"{authorization.get_authorized_level_display()} / {enrollment.get_level_display()}"
+        below = LEVEL_INTENSITY[authorization.authorized_level] < LEVEL_INTENSITY[enrollment.level]
+        return f"{text} (authorized below clinical)" if below else text
 
     @admin.display(description="Used", ordering="units_used")
     def units_used(self, authorization):

@@ -18,10 +18,6 @@ from programs.models import AuthorizationStatus, AuthorizationUnit, ReviewKind
 from programs.services.authorizations import UR_QUEUE_ROLES
 
 
-def _patient_name(patient) -> str:
-    return f"{patient.last_name}, {patient.first_name}"
-
-
 class _StayFields(serializers.Serializer):
     """Who and where, shared by every row: the enrollment, its program and patient."""
 
@@ -103,7 +99,7 @@ def _stay(enrollment) -> dict:
         "program": enrollment.program_id,
         "program_name": enrollment.program.name,
         "patient": enrollment.patient_id,
-        "patient_name": _patient_name(enrollment.patient),
+        "patient_name": enrollment.patient.display_name,
         "level": enrollment.level,
     }
 

@@ -494,7 +494,7 @@ class SessionAdmin(CalendarAdmin):
             ["Patient", "MRN", "Answer", "Attendance", "Checked in"],
             [
                 (
-                    f"{entry.patient.last_name}, {entry.patient.first_name}",
+                    entry.patient.display_name,
                     entry.patient.mrn,
                     entry.get_response_display(),
                     entry.attendance.get_status_display() if _has_attendance(entry) else "",
