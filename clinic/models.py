@@ -220,6 +220,8 @@ class AlertKind(models.TextChoices):
     AUTHORIZATION_UNITS_LOW = "authorization_units_low", "An authorization has few units left"
     REVIEW_OVERDUE = "review_overdue", "A payer review is past its date"
     AUTHORIZATION_MISSING = "authorization_missing", "A covered stay has no authorization"
+    WITHDRAWAL_RISK = "withdrawal_risk", "A pre-admission screening flags withdrawal risk"
+    INQUIRY_OVERDUE = "inquiry_overdue", "An open inquiry is past its next contact date"
 
 
 # Kinds a patient raises by their own doing and may repeat at will (a risky check-in a minute):

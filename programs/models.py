@@ -157,6 +157,11 @@ class Program(models.Model):
     waitlist_offer_hours = models.PositiveIntegerField(
         default=48, help_text="How long a freed place is held for the offered patient."
     )
+    admission_hold_grace_days = models.PositiveSmallIntegerField(
+        default=1,
+        help_text="Days past a scheduled admission date that its held place waits for the "
+        "patient before it lapses and goes to the waitlist.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
@@ -1238,3 +1243,544 @@ class ConcurrentReview(models.Model):
 
     def __str__(self):
         return f"{self.get_kind_display()} review on {self.scheduled_on}"
+
+
+# The admissions pipeline (issue 28) ---------------------------------------------------------------
+#
+# An inquiry is the first call about someone seeking care, from the person or someone for them.
+# It is Part 2 data from that call on: read and written by the clinic's staff only, audited.
+# ``new → screening → verifying → scheduled → admitted``, or ``not_admitted`` (with a reason) from
+# any open stage; a database trigger refuses any other move (migration 0018).
+
+
+class ReferralSourceKind(models.TextChoices):
+    HOSPITAL = "hospital", "Hospital"
+    COURT = "court", "Court"
+    EMPLOYER = "employer", "Employer"
+    FAMILY = "family", "Family"
+    SELF = "self", "Self"
+    ANOTHER_PROGRAM = "another_program", "Another program"
+    ONLINE = "online", "Online"
+    OTHER = "other", "Other"
+
+
+class ReferralSource(models.Model):
+    """How callers hear of a clinic: each clinic keeps its own list (a new clinic starts with one
+    source of each kind but ``other``), which the admissions report counts by."""
+
+    clinic = models.ForeignKey(
+        "clinic.Clinic", on_delete=models.PROTECT, related_name="referral_sources"
+    )
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=ReferralSourceKind.choices)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["clinic", "name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                Lower("name"),
+                "clinic",
+                name="referral_source_name_unique_per_clinic",
+                violation_error_code="referral_source_name_taken",
+                violation_error_message="This clinic already has a referral source with this name.",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind__in=ReferralSourceKind.values),
+                name="referral_source_kind_known",
+                violation_error_message="Unknown referral source kind.",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class InquiryStatus(models.TextChoices):
+    NEW = "new", "New"
+    SCREENING = "screening", "Screening"
+    VERIFYING = "verifying", "Verifying benefits"
+    SCHEDULED = "scheduled", "Scheduled"
+    ADMITTED = "admitted", "Admitted"
+    NOT_ADMITTED = "not_admitted", "Not admitted"
+
+
+# The stages of an inquiry still being worked (each has a next contact date).
+OPEN_INQUIRY = [
+    InquiryStatus.NEW,
+    InquiryStatus.SCREENING,
+    InquiryStatus.VERIFYING,
+    InquiryStatus.SCHEDULED,
+]
+
+
+class NotAdmittedReason(models.TextChoices):
+    NO_SHOW = "no_show", "No show"
+    CHOSE_ELSEWHERE = "chose_elsewhere", "Chose another provider"
+    NOT_APPROPRIATE = "not_appropriate", "Not appropriate for our programs"
+    NO_COVERAGE = "no_coverage", "No coverage"
+    UNABLE_TO_REACH = "unable_to_reach", "Unable to reach"
+
+
+class CallerRelation(models.TextChoices):
+    SELF = "self", "The person seeking care"
+    PARENT = "parent", "Parent"
+    SPOUSE = "spouse", "Spouse or partner"
+    CHILD = "child", "Child"
+    OTHER_FAMILY = "other_family", "Other family"
+    FRIEND = "friend", "Friend"
+    PROFESSIONAL = "professional", "Professional (referrer, counsellor, officer)"
+    OTHER = "other", "Other"
+
+
+class CallbackMethod(models.TextChoices):
+    PHONE = "phone", "Phone call"
+    SMS = "sms", "Text message"
+    EMAIL = "email", "E-mail"
+
+
+class Inquiry(models.Model):
+    """A call or referral about someone seeking care, worked by the admissions desk until the
+    person is admitted or not. ``patient`` is set when the inquiry is linked to a registered
+    patient (a duplicate found, or the conversion); ``enrollment`` is the admission it became."""
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="inquiries")
+    status = models.CharField(
+        max_length=12, choices=InquiryStatus.choices, default=InquiryStatus.NEW
+    )
+    received_at = models.DateTimeField()
+    # The person seeking care (the prospective patient); the birth date may be unknown at first.
+    first_name = models.CharField(max_length=100)
+    last_name = models.CharField(max_length=100)
+    date_of_birth = models.DateField(null=True, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    email = models.EmailField(blank=True)
+    # Who called: the person themself (``caller_relation`` self) or someone for them.
+    caller_relation = models.CharField(
+        max_length=14, choices=CallerRelation.choices, default=CallerRelation.SELF
+    )
+    caller_name = models.CharField(max_length=200, blank=True)
+    caller_phone = models.CharField(max_length=32, blank=True)
+    caller_email = models.EmailField(blank=True)
+    referral_source = models.ForeignKey(
+        ReferralSource, on_delete=models.PROTECT, related_name="inquiries"
+    )
+    referring_organization = models.CharField(max_length=200, blank=True)
+    referring_contact = models.CharField(max_length=200, blank=True)
+    # In the caller's words.
+    substances = models.TextField(blank=True)
+    urgency = models.TextField(blank=True)
+    callback_consent = models.BooleanField(
+        default=False, help_text="The caller agreed to be called back."
+    )
+    callback_method = models.CharField(max_length=8, choices=CallbackMethod.choices, blank=True)
+    program = models.ForeignKey(
+        Program,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="inquiries",
+        help_text="The program the person is considered for.",
+    )
+    next_contact_on = models.DateField(null=True, blank=True)
+    not_admitted_reason = models.CharField(
+        max_length=16, choices=NotAdmittedReason.choices, blank=True
+    )
+    patient = models.ForeignKey(
+        "patients.Patient",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="inquiries",
+    )
+    enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, null=True, blank=True, related_name="inquiry"
+    )
+    notes = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "inquiries"
+        indexes = [
+            models.Index(fields=["clinic", "status", "next_contact_on"], name="inquiry_desk"),
+            models.Index(fields=["clinic", "received_at"], name="inquiry_clinic_received"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=InquiryStatus.values),
+                name="inquiry_status_known",
+                violation_error_message="Unknown inquiry status.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=InquiryStatus.NOT_ADMITTED)
+                    & Q(not_admitted_reason__in=NotAdmittedReason.values)
+                )
+                | (~Q(status=InquiryStatus.NOT_ADMITTED) & Q(not_admitted_reason="")),
+                name="inquiry_reason_iff_not_admitted",
+                violation_error_message="A reason is given exactly when the person is not "
+                "admitted.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(status=InquiryStatus.ADMITTED)
+                    & Q(enrollment__isnull=False)
+                    & Q(patient__isnull=False)
+                )
+                | (~Q(status=InquiryStatus.ADMITTED) & Q(enrollment__isnull=True)),
+                name="inquiry_enrollment_iff_admitted",
+                violation_error_message="An inquiry names its admission exactly when admitted.",
+            ),
+            models.CheckConstraint(
+                condition=Q(callback_method="") | Q(callback_consent=True),
+                name="inquiry_callback_method_needs_consent",
+                violation_error_message="A callback method needs the caller's consent to be "
+                "called back.",
+            ),
+            models.CheckConstraint(
+                condition=Q(caller_relation__in=CallerRelation.values),
+                name="inquiry_caller_relation_known",
+                violation_error_message="Unknown caller relation.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Inquiry {self.pk} ({self.get_status_display()})"
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.last_name}, {self.first_name}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_INQUIRY
+
+
+class InquiryStatusChange(models.Model):
+    """One move of an inquiry's status (its creation: ``from_status`` blank), appended by the
+    service that makes it, in its transaction; the database refuses UPDATE and DELETE."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.PROTECT, related_name="status_changes")
+    from_status = models.CharField(
+        max_length=12, choices=InquiryStatus.choices, blank=True, editable=False
+    )
+    to_status = models.CharField(max_length=12, choices=InquiryStatus.choices, editable=False)
+    changed_at = models.DateTimeField(editable=False)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        help_text="Empty for a change the system made (a held place that lapsed).",
+    )
+    reason = models.TextField(blank=True, editable=False)
+
+    class Meta:
+        ordering = ["changed_at", "id"]
+        indexes = [models.Index(fields=["inquiry", "to_status"], name="inquiry_change_status")]
+
+    def __str__(self):
+        return f"{self.from_status or 'new'} → {self.to_status}"
+
+
+class WithdrawalRiskFlag(models.TextChoices):
+    """Signs on a first call that withdrawal may need medical review today."""
+
+    SEIZURE_HISTORY = "seizure_history", "Withdrawal seizures before"
+    DELIRIUM_HISTORY = "delirium_history", "Delirium tremens before"
+    HEAVY_DAILY_ALCOHOL = "heavy_daily_alcohol", "Heavy daily alcohol use"
+    DAILY_BENZODIAZEPINES = "daily_benzodiazepines", "Daily benzodiazepine use"
+    WITHDRAWING_NOW = "withdrawing_now", "Withdrawal symptoms now"
+    PREGNANT = "pregnant", "Pregnant and using opioids or alcohol"
+
+
+def _provisional_rating(label: str):
+    return models.PositiveSmallIntegerField(label, help_text="0 (no risk) to 4 (severe).")
+
+
+class InquiryScreening(models.Model):
+    """A pre-admission screening: ASAM's six dimensions rated provisionally on the phone, and the
+    withdrawal signs that need a clinician today. The provisional level is the product's
+    recommendation rule (``patients.recommendation``) applied to it; the clinician's assessment
+    after admission decides. A later screening of the inquiry supersedes the earlier."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.PROTECT, related_name="screenings")
+    screened_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    screened_at = models.DateTimeField()
+    criteria_count = models.PositiveSmallIntegerField(
+        help_text="DSM-5 criteria the caller describes (0–11)."
+    )
+    d1 = _provisional_rating("Dimension 1: intoxication / withdrawal")
+    d2 = _provisional_rating("Dimension 2: biomedical")
+    d3 = _provisional_rating("Dimension 3: emotional / behavioral / cognitive")
+    d4 = _provisional_rating("Dimension 4: readiness to change")
+    d5 = _provisional_rating("Dimension 5: relapse / continued use potential")
+    d6 = _provisional_rating("Dimension 6: recovery environment")
+    prior_outpatient_relapse = models.BooleanField(default=False)
+    daytime_obligations = models.BooleanField(default=False)
+    withdrawal_flags = ArrayField(
+        models.CharField(max_length=24, choices=WithdrawalRiskFlag.choices),
+        default=list,
+        blank=True,
+    )
+    provisional_level = models.CharField(max_length=12, choices=Level.choices, editable=False)
+    provisional_track = models.CharField(
+        max_length=8, choices=Track.choices, blank=True, editable=False
+    )
+    rationale = ArrayField(models.TextField(), default=list, editable=False)
+    notes = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-screened_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(criteria_count__lte=11),
+                name="inquiry_screening_criteria_0_to_11",
+                violation_error_message="DSM-5 has 11 criteria.",
+            ),
+            *(
+                models.CheckConstraint(
+                    condition=Q(**{f"{name}__lte": 4}),
+                    name=f"inquiry_screening_{name}_0_to_4",
+                    violation_error_message="Each dimension is rated 0 to 4.",
+                )
+                for name in ("d1", "d2", "d3", "d4", "d5", "d6")
+            ),
+        ]
+
+    def __str__(self):
+        return f"Screening of inquiry {self.inquiry_id}: {self.get_provisional_level_display()}"
+
+    @property
+    def dimensions(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in ("d1", "d2", "d3", "d4", "d5", "d6")}
+
+
+class BenefitsOutcome(models.TextChoices):
+    ELIGIBLE = "eligible", "Eligible"
+    NOT_ELIGIBLE = "not_eligible", "Not eligible"
+    SELF_PAY = "self_pay", "Self-pay"
+    UNABLE_TO_VERIFY = "unable_to_verify", "Unable to verify"
+
+
+class BenefitsVerification(models.Model):
+    """A verification of benefits on an inquiry: the payer and member id (becoming the patient's
+    ``Coverage`` on admission), who verified it and when, and what the payer said. A later
+    verification of the inquiry supersedes the earlier."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.PROTECT, related_name="verifications")
+    payer = models.ForeignKey(Payer, on_delete=models.PROTECT, related_name="+")
+    member_id = models.CharField(max_length=80, blank=True)
+    group_number = models.CharField(max_length=80, blank=True)
+    subscriber_relation = models.CharField(
+        max_length=8, choices=SubscriberRelation.choices, default=SubscriberRelation.SELF
+    )
+    level = models.CharField(
+        max_length=12, choices=Level.choices, help_text="The level of care verified."
+    )
+    in_network = models.BooleanField(null=True, blank=True)
+    deductible_remaining = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    out_of_pocket_remaining = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    prior_authorization_required = models.BooleanField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=BenefitsOutcome.choices)
+    reference = models.CharField(max_length=80, blank=True, help_text="The payer's call reference.")
+    notes = models.TextField(blank=True)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    verified_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-verified_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome__in=BenefitsOutcome.values),
+                name="benefits_outcome_known",
+                violation_error_message="Unknown outcome of a verification of benefits.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(deductible_remaining__isnull=True) | Q(deductible_remaining__gte=0))
+                & (Q(out_of_pocket_remaining__isnull=True) | Q(out_of_pocket_remaining__gte=0)),
+                name="benefits_amounts_not_negative",
+                violation_error_message="Amounts remaining cannot be negative.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.payer}: {self.get_outcome_display()}"
+
+
+class HoldStatus(models.TextChoices):
+    HELD = "held", "Held"
+    CONVERTED = "converted", "Admitted"
+    LAPSED = "lapsed", "Lapsed"
+    RELEASED = "released", "Released"
+
+
+class AdmissionHold(models.Model):
+    """A place held in ``program`` for an inquiry's scheduled admission on ``admission_date``.
+    While ``held`` it takes a place from that date on, as an admission would (the program lock
+    and ``selectors.program_places`` count it); ``lapses_on`` is the last day it waits
+    (``admission_date`` + the program's grace days), after which it lapses and the place goes to
+    the waitlist. Converted, it names the admission it became."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.PROTECT, related_name="holds")
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="holds")
+    bed = models.ForeignKey(
+        "clinic.Bed", on_delete=models.PROTECT, null=True, blank=True, related_name="holds"
+    )
+    admission_date = models.DateField()
+    lapses_on = models.DateField(help_text="The last day the place waits for the patient.")
+    status = models.CharField(max_length=10, choices=HoldStatus.choices, default=HoldStatus.HELD)
+    enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, null=True, blank=True, related_name="hold"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["admission_date", "id"]
+        indexes = [
+            models.Index(
+                fields=["program", "admission_date"],
+                condition=Q(status="held"),
+                name="admission_hold_live",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=HoldStatus.values),
+                name="admission_hold_status_known",
+                violation_error_message="Unknown hold status.",
+            ),
+            models.CheckConstraint(
+                condition=Q(lapses_on__gte=F("admission_date")),
+                name="admission_hold_lapses_after_date",
+                violation_error_message="A hold cannot lapse before its admission date.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=HoldStatus.CONVERTED) & Q(enrollment__isnull=False))
+                | (~Q(status=HoldStatus.CONVERTED) & Q(enrollment__isnull=True)),
+                name="admission_hold_enrollment_iff_converted",
+                violation_error_message="A hold names its admission exactly when converted.",
+            ),
+            models.CheckConstraint(
+                condition=(Q(status=HoldStatus.HELD) & Q(closed_at__isnull=True))
+                | (~Q(status=HoldStatus.HELD) & Q(closed_at__isnull=False)),
+                name="admission_hold_closed_iff_not_held",
+                violation_error_message="A hold is closed exactly when no longer held.",
+            ),
+            models.UniqueConstraint(
+                fields=["inquiry"],
+                condition=Q(status=HoldStatus.HELD),
+                name="admission_hold_one_per_inquiry",
+                violation_error_code="already_held",
+                violation_error_message="This inquiry already holds a place.",
+            ),
+            models.UniqueConstraint(
+                fields=["bed"],
+                condition=Q(status=HoldStatus.HELD),
+                name="admission_hold_one_per_bed",
+                violation_error_code="bed_held",
+                violation_error_message="This bed is already held for another admission.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.program} on {self.admission_date:%Y-%m-%d} ({self.get_status_display()})"
+
+
+class ContactDirection(models.TextChoices):
+    OUTBOUND = "outbound", "We contacted them"
+    INBOUND = "inbound", "They contacted us"
+
+
+class ContactOutcome(models.TextChoices):
+    REACHED = "reached", "Reached"
+    LEFT_MESSAGE = "left_message", "Left a message"
+    NO_ANSWER = "no_answer", "No answer"
+    WRONG_NUMBER = "wrong_number", "Wrong number"
+
+
+class InquiryContact(models.Model):
+    """One contact with the caller: a call, a text or an e-mail, either way."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.PROTECT, related_name="contacts")
+    method = models.CharField(max_length=8, choices=CallbackMethod.choices)
+    direction = models.CharField(max_length=8, choices=ContactDirection.choices)
+    outcome = models.CharField(max_length=12, choices=ContactOutcome.choices)
+    note = models.TextField(blank=True)
+    contacted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    contacted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-contacted_at", "-id"]
+
+    def __str__(self):
+        return f"{self.get_method_display()} {self.get_direction_display().lower()}"
+
+
+class CallbackRequest(models.Model):
+    """A message asking the caller to call the clinic back, sent by beat exactly once through
+    the channel layer (an outbox, as waitlist notices are). Its text names only the clinic's
+    public name: never the program, a level of care or treatment."""
+
+    inquiry = models.ForeignKey(Inquiry, on_delete=models.PROTECT, related_name="callback_requests")
+    channel = models.CharField(max_length=8, choices=ReminderChannel.choices)
+    to = models.CharField(max_length=254, help_text="The caller's phone number or e-mail address.")
+    status = models.CharField(
+        max_length=8, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
+    )
+    due_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=100, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    requested_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(status="pending"), name="callback_request_due"
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(channel__in=["email", "sms"]),
+                name="callback_request_email_or_sms",
+                violation_error_message="A callback request is sent by e-mail or SMS.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=NoticeStatus.values),
+                name="callback_request_status_known",
+                violation_error_message="Unknown status.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Callback request by {self.get_channel_display()} ({self.status})"
