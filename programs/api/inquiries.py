@@ -182,6 +182,9 @@ class HoldSummarySerializer(serializers.ModelSerializer):
 
 class InquirySerializer(serializers.ModelSerializer):
     referral_source_name = serializers.CharField(source="referral_source.name", read_only=True)
+    # Blank when not given (an e-mail field's format would refuse the blank).
+    email = serializers.CharField(read_only=True)
+    caller_email = serializers.CharField(read_only=True)
     overdue = serializers.BooleanField(
         read_only=True,
         help_text="Open and past its next contact date (or, with none set, received before the "
