@@ -1,4 +1,12 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
+
+
+def _clinic_created(sender, instance, created, raw=False, **kwargs):
+    from programs.services.inquiries import referral_sources_seed
+
+    if created and not raw:
+        referral_sources_seed(instance)
 
 
 class ProgramsConfig(AppConfig):
@@ -10,3 +18,7 @@ class ProgramsConfig(AppConfig):
 
         # The calendar's writes of a program's sessions keep its cadence and roster through it.
         program_rules.register_program_rules(ProgramCalendarRules())
+        # A new clinic starts with the default referral sources: clinic cannot import programs.
+        post_save.connect(
+            _clinic_created, sender="clinic.Clinic", dispatch_uid="programs_referral_sources"
+        )

@@ -17,11 +17,16 @@ Several programs are locked in id order, so two writers cannot deadlock.
 The authorization lock orders every change to one payer authorization and its reviews: a
 decision, a review outcome and the beat's move to exhausted or expired apply one after the
 other, each to what the one before left.
+
+The inquiry lock orders every change to one inquiry of the admissions pipeline (its status
+moves, screenings, verifications, contacts, holds); the clinic's intake lock orders the
+creation of inquiries for the duplicate check.
 """
 
 from collections.abc import Iterable
 
-from programs.models import Authorization, Program
+from clinic.models import Clinic
+from programs.models import Authorization, Inquiry, Program
 
 
 def program_lock(program_id: int) -> Program:
@@ -52,3 +57,19 @@ def authorization_lock(authorization_id: int) -> Authorization:
         .select_related("enrollment__program", "payer")
         .get(pk=authorization_id)
     )
+
+
+def inquiry_lock(inquiry_id: int) -> Inquiry:
+    """Lock the inquiry's row (with its clinic read alongside) until the transaction ends: every
+    change to an inquiry, its status above all, takes it first, so two desks moving the same
+    inquiry apply one after the other, the second to what the first left."""
+    return (
+        Inquiry.objects.select_for_update(of=("self",)).select_related("clinic").get(pk=inquiry_id)
+    )
+
+
+def clinic_intake_lock(clinic_id: int) -> None:
+    """Order the new inquiries of one clinic, so that of two calls about the same person taken
+    at once the second sees the first when it looks for duplicates. ``FOR NO KEY UPDATE``:
+    rows that merely reference the clinic are not held up."""
+    Clinic.objects.select_for_update(no_key=True).filter(pk=clinic_id).exists()

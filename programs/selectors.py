@@ -24,14 +24,19 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Cast, Coalesce, Greatest, Least, NullIf
+from django.db.models.functions import Cast, Coalesce, Greatest, Least, Lower, NullIf
+from django.db.models.lookups import LessThan
 from django.utils import timezone
 
-from clinic.models import Bed, Role
+from clinic.models import Bed, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
+from patients.models import Patient
+from patients.services import possible_duplicates
 from programs.models import (
     AUTHORIZED,
     OCCUPYING,
+    OPEN_INQUIRY,
+    AdmissionHold,
     AftercareGoal,
     AftercareItem,
     AftercarePlan,
@@ -40,6 +45,7 @@ from programs.models import (
     AuthorizationStatus,
     AuthorizationUnit,
     BedAssignment,
+    BenefitsVerification,
     CheckIn,
     ConcurrentReview,
     Coverage,
@@ -47,9 +53,15 @@ from programs.models import (
     Enrollment,
     EnrollmentStatus,
     EnrollmentStatusChange,
+    HoldStatus,
+    Inquiry,
+    InquiryContact,
+    InquiryScreening,
+    InquiryStatusChange,
     Payer,
     PayerKind,
     Program,
+    ReferralSource,
     Transition,
     WaitlistOffer,
 )
@@ -655,3 +667,134 @@ def ur_queue_records(queue: dict[str, list]) -> list:
     return list(
         {(type(record), record.pk): record for rows in queue.values() for record in rows}.values()
     )
+
+
+# The admissions pipeline --------------------------------------------------------------------------
+
+
+def referral_source_list(*, user) -> QuerySet[ReferralSource]:
+    return ReferralSource.objects.filter(clinic_id__in=clinic_ids_for_user(user))
+
+
+def _local_date(zone_field: str, instant) -> Cast:
+    """An instant's local date in the clinic's zone, in SQL (``timezone(zone, t)::date``)."""
+    local = Func(F(zone_field), instant, function="timezone", output_field=DateTimeField())
+    return Cast(local, DateField())
+
+
+def inquiry_overdue(now: datetime.datetime) -> Q:
+    """The one rule of an overdue inquiry, by its clinic's date at ``now``: open, and past its
+    next contact date, or (with none set) not contacted since the day it was received."""
+    today = _clinic_today("clinic__time_zone", now)
+    received_on = _local_date("clinic__time_zone", F("received_at"))
+    return Q(status__in=OPEN_INQUIRY) & (
+        Q(next_contact_on__lt=today)
+        | (Q(next_contact_on__isnull=True) & Q(LessThan(received_on, today)))
+    )
+
+
+def inquiry_list(
+    *,
+    user,
+    clinic: int | None = None,
+    status: str | None = None,
+    overdue: bool | None = None,
+    now: datetime.datetime | None = None,
+    with_details: bool = False,
+) -> QuerySet[Inquiry]:
+    """The inquiries of the caller's clinics, newest first, each with its ``overdue`` flag (by
+    ``inquiry_overdue``); ``with_details`` adds what one inquiry's page shows: the status
+    history, the screenings and verifications (newest first), the live hold and the contacts."""
+    now = now or timezone.now()
+    inquiries = (
+        Inquiry.objects.filter(clinic_id__in=clinic_ids_for_user(user))
+        .select_related("referral_source", "program")
+        .annotate(
+            overdue=Case(
+                When(inquiry_overdue(now), then=Value(True)),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+    )
+    if clinic is not None:
+        inquiries = inquiries.filter(clinic_id=clinic)
+    if status is not None:
+        inquiries = inquiries.filter(status=status)
+    if overdue is not None:
+        inquiries = inquiries.filter(overdue=overdue)
+    if with_details:
+        inquiries = inquiries.prefetch_related(
+            Prefetch(
+                "status_changes",
+                queryset=InquiryStatusChange.objects.select_related("changed_by").order_by(
+                    "changed_at", "id"
+                ),
+            ),
+            Prefetch(
+                "screenings",
+                queryset=InquiryScreening.objects.select_related("screened_by"),
+            ),
+            Prefetch(
+                "verifications",
+                queryset=BenefitsVerification.objects.select_related("payer", "verified_by"),
+            ),
+            Prefetch(
+                "holds",
+                queryset=AdmissionHold.objects.filter(status=HoldStatus.HELD).select_related(
+                    "program", "bed"
+                ),
+                to_attr="live_holds",
+            ),
+            Prefetch("contacts", queryset=InquiryContact.objects.select_related("contacted_by")),
+        )
+    return inquiries
+
+
+def inquiry_duplicates(
+    *,
+    clinic: Clinic,
+    first_name: str,
+    last_name: str,
+    date_of_birth: datetime.date | None,
+    phones: list[str],
+    exclude_id: int | None = None,
+) -> dict[str, list[int]]:
+    """Who in ``clinic`` may be the person an inquiry is about: patients and open inquiries with
+    the same names (ignoring case and surrounding spaces) and birth date (the registration's
+    check, ``patients.services.possible_duplicates``), or one of the same ``phones`` (E.164)."""
+    patients: set[int] = set()
+    inquiries: set[int] = set()
+    open_inquiries = Inquiry.objects.filter(clinic=clinic, status__in=OPEN_INQUIRY)
+    if date_of_birth is not None:
+        patients.update(
+            possible_duplicates(
+                clinic=clinic,
+                first_name=first_name,
+                last_name=last_name,
+                date_of_birth=date_of_birth,
+            ).values_list("id", flat=True)
+        )
+        inquiries.update(
+            open_inquiries.annotate(first_lower=Lower("first_name"), last_lower=Lower("last_name"))
+            .filter(
+                date_of_birth=date_of_birth,
+                first_lower=first_name.strip().lower(),
+                last_lower=last_name.strip().lower(),
+            )
+            .values_list("id", flat=True)
+        )
+    if phones:
+        patients.update(
+            Patient.objects.filter(clinic=clinic, phone__in=phones).values_list("id", flat=True)
+        )
+        inquiries.update(
+            open_inquiries.filter(Q(phone__in=phones) | Q(caller_phone__in=phones)).values_list(
+                "id", flat=True
+            )
+        )
+    inquiries.discard(exclude_id)
+    return {
+        "patients": sorted(patients),
+        "inquiries": sorted(inquiries),
+    }

@@ -154,6 +154,8 @@ def _away_objects(model, away: Clinic):
         "programs.Transition": "from_enrollment__program__clinic",
         "programs.Disclosure": "patient__clinic",
         "programs.Coverage": "clinic",
+        "programs.Inquiry": "clinic",
+        "programs.ReferralSource": "clinic",
         "clinic.Bed": "clinic",
         "scheduling.Series": "clinic",
         "scheduling.Session": "clinic",

@@ -175,6 +175,10 @@ ROLE_TABLES = {
     "DISCLOSURE_ROLES": "programs/services/disclosures.py",
     "UTILIZATION_WRITE_ROLES": "programs/services/authorizations.py",
     "UR_QUEUE_ROLES": "programs/services/authorizations.py",
+    "INQUIRY_WRITE_ROLES": "programs/services/inquiries.py",
+    "SCREENING_ROLES": "programs/services/inquiries.py",
+    "VERIFICATION_ROLES": "programs/services/inquiries.py",
+    "ADMISSIONS_REPORT_ROLES": "programs/services/inquiries.py",
 }
 
 
@@ -291,3 +295,24 @@ def test_the_disclosure_bundle_has_one_builder():
         if isinstance(node, ast.Call) and _called_name(node) == "disclosure_bundle"
     ]
     assert callers == ["programs/services/disclosures.py"]
+
+
+def test_inquiry_status_moves_have_one_home():
+    """An inquiry's status changes with its history row, under its lock: only
+    ``programs.services.inquiries`` (``inquiry_status_move`` and the creation) writes the rows."""
+    home = "programs/services/inquiries.py"
+    writes = {"create", "bulk_create", "get_or_create", "update_or_create", "update", "bulk_update"}
+    offenders = []
+    for path, tree in _product_modules():
+        if path == home:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            target = ast.unparse(node.func)
+            if target == "InquiryStatusChange" or (
+                target.split(".objects.")[0] == "InquiryStatusChange"
+                and _called_name(node) in writes
+            ):
+                offenders.append(f"{path}:{node.lineno} {target}")
+    assert offenders == []

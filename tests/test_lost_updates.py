@@ -416,6 +416,7 @@ VERSIONED_WRITES = [
     ("patch", "/api/v1/sessions/{id}/"),
     ("patch", "/api/v1/coverages/{id}/"),
     ("post", "/api/v1/authorizations/{id}/decide/"),
+    ("patch", "/api/v1/inquiries/{id}/"),
 ]
 # A record's GET and PATCH answer with its ETag.
 DETAIL_RESPONSES = [

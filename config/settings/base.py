@@ -400,6 +400,12 @@ SPECTACULAR_SETTINGS = {
         "AuthorizationStatusEnum": "programs.models.AuthorizationStatus.choices",
         # The authorizations' unit keeps its name on the step-down board's rows too.
         "UnitEnum": "programs.models.AuthorizationUnit.choices",
+        # The admissions pipeline: an inquiry's status (its own, its history's from and to),
+        # the payer's answer, a contact's outcome and the method of a contact or a callback.
+        "InquiryStatusEnum": "programs.models.InquiryStatus.choices",
+        "BenefitsOutcomeEnum": "programs.models.BenefitsOutcome.choices",
+        "ContactOutcomeEnum": "programs.models.ContactOutcome.choices",
+        "CallbackMethodEnum": "programs.models.CallbackMethod.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [

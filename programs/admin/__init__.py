@@ -1,8 +1,9 @@
 """The programs admin, a module per page: programs (configuration), enrollments with their action
 pages, transitions, the patient's page as the admissions desk's screen (``patients``), the
 disclosures to the next provider with their accounting (``disclosures``), the census and
-step-down boards (``reports``), payers, coverage and authorizations (``authorizations``) and the
-UR queue board (``ur_queue``).
+step-down boards (``reports``), payers, coverage and authorizations (``authorizations``), the
+UR queue board (``ur_queue``) and the admissions desk's referral sources and inquiries
+(``inquiries``).
 
 A refusal is shown with the service's message, never as a server error.
 """
@@ -12,6 +13,7 @@ from django.contrib import admin
 from programs.admin import (  # noqa: F401 - they register pages
     authorizations,
     disclosures,
+    inquiries,
     patients,
     reports,
     ur_queue,

@@ -1,6 +1,6 @@
 """The intermediate page of an action on one object (``ActionPagesMixin.action_view``): a form
-whose ``perform`` calls one service, its refusal shown with the service's message. Enrollments
-and authorizations have such pages."""
+whose ``perform`` calls one service, its refusal shown with the service's message. Enrollments,
+authorizations and inquiries have such pages."""
 
 import datetime
 
@@ -102,6 +102,10 @@ class ActionPagesMixin:
             for name in self.action_forms
         ]
 
+    def action_audit_clinic_id(self, obj, form) -> int:
+        """The clinic of the page's object, for the audit row of opening the page."""
+        return form.enrollment.program.clinic_id
+
     def _action_url(self, obj, name) -> str:
         return reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_{name}", args=[obj.pk])
 
@@ -135,7 +139,7 @@ class ActionPagesMixin:
                 actor=request.user,
                 action=AuditAction.READ,
                 obj=obj,
-                clinic=form.enrollment.program.clinic_id,
+                clinic=self.action_audit_clinic_id(obj, form),
                 patient_id=obj.patient_id,
             )
         context = {

@@ -1,12 +1,22 @@
 """The programs' API under ``/api/v1/``: programs, enrollments and transitions, aftercare plans,
 the census and step-down reports, disclosures with their FHIR bundles, payers, coverage and
-authorizations with their reviews and the UR queue (utilization review), and the patient's own
+authorizations with their reviews and the UR queue (utilization review), the admissions
+desk's inquiries with their referral sources, and the patient's own
 enrollments, aftercare and accounting of disclosures (``me/...``)."""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
 
-from programs.api import aftercare, authorizations, disclosures, me, reports, ur_queue, views
+from programs.api import (
+    aftercare,
+    authorizations,
+    disclosures,
+    inquiries,
+    me,
+    reports,
+    ur_queue,
+    views,
+)
 
 router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
@@ -16,6 +26,8 @@ router.register("transitions", views.TransitionViewSet, basename="transition")
 router.register("aftercare-plans", aftercare.AftercarePlanViewSet, basename="aftercare-plan")
 router.register("payers", authorizations.PayerViewSet, basename="payer")
 router.register("authorizations", authorizations.AuthorizationViewSet, basename="authorization")
+router.register("inquiries", inquiries.InquiryViewSet, basename="inquiry")
+router.register("referral-sources", inquiries.ReferralSourceViewSet, basename="referral-source")
 
 urlpatterns = [
     *router.urls,

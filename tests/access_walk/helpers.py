@@ -22,10 +22,16 @@ from config.settings.base import rest_renderer_classes
 from patients.demo import seed_demo_patients
 from patients.models import Patient
 from programs.demo import seed_demo_enrollments
-from programs.models import Enrollment, Program, Transition
-from programs.services import aftercare, authorizations, disclosures
+from programs.models import Enrollment, Inquiry, Program, ReferralSource, Transition
+from programs.services import aftercare, authorizations, disclosures, inquiries
 from scheduling.models import Device, Reminder, RosterEntry, Series, Session
-from tests.factories import ClinicFactory, ProgramFactory, UserFactory, staff_user
+from tests.factories import (
+    ClinicFactory,
+    ProgramFactory,
+    UserFactory,
+    referral_source,
+    staff_user,
+)
 
 ADM, CLIN, SUP, PATIENT = "admissions", "clinician", "supervisor", "patient"
 UR = "utilization_review"
@@ -46,6 +52,8 @@ OUTSIDE_IDS = {
     "room": 7360001,
     "series": 7370001,
     "session": 7380001,
+    "inquiry": 7390001,
+    "referral_source": 7390002,
 }
 MISSING_ID = 7399999
 OUTSIDE_NAMES = ("Zebulon", "Quixworthy")
@@ -121,6 +129,14 @@ MATRIX = {
     ("POST", "/api/v1/authorizations/{id}/reviews/"): {ADM, UR},
     ("POST", "/api/v1/authorizations/{id}/reviews/{review_id}/record/"): {ADM, UR},
     ("GET", "/api/v1/ur/queue/"): {UR, SUP},
+    ("GET", "/api/v1/inquiries/"): STAFF,
+    ("POST", "/api/v1/inquiries/"): {ADM},
+    ("GET", "/api/v1/inquiries/{id}/"): STAFF,
+    ("PATCH", "/api/v1/inquiries/{id}/"): {ADM},
+    ("POST", "/api/v1/inquiries/{id}/screenings/"): {ADM, CLIN, SUP},
+    ("POST", "/api/v1/inquiries/{id}/verifications/"): {ADM, UR},
+    ("POST", "/api/v1/inquiries/{id}/contacts/"): {ADM},
+    ("GET", "/api/v1/referral-sources/"): STAFF,
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
     ("GET", "/api/v1/alerts/{id}/"): STAFF,
@@ -293,6 +309,22 @@ class World:
             scheduled_on=self.enrollment.start_date,
         )
 
+        # A first call about someone not yet a patient, screened.
+        self.inquiry = inquiries.inquiry_create(
+            actor=self.staff[ADM],
+            clinic=self.clinic,
+            referral_source=referral_source(self.clinic, "hospital"),
+            first_name="Jordan",
+            last_name="Vale",
+            allow_duplicate=True,
+        )
+        inquiries.inquiry_screen(
+            actor=self.staff[CLIN],
+            inquiry=self.inquiry,
+            criteria_count=4,
+            dimensions={"d1": 1, "d2": 1, "d3": 2, "d4": 2, "d5": 2, "d6": 1},
+        )
+
         self.other_clinic = ClinicFactory(id=OUTSIDE_IDS["clinic"])
         self.outside_staff = {
             role: staff_user(role=role, clinics=[self.other_clinic], id=OUTSIDE_IDS[role])
@@ -351,6 +383,21 @@ class World:
             facilitator=self.outside_staff[CLIN],
         )
 
+        # B's referral sources and inquiry carry B's ids (its seeded sources are replaced).
+        ReferralSource.objects.filter(clinic=self.other_clinic).delete()
+        source = ReferralSource.objects.create(
+            id=OUTSIDE_IDS["referral_source"], clinic=self.other_clinic, name="B", kind="self"
+        )
+        Inquiry.objects.create(
+            id=OUTSIDE_IDS["inquiry"],
+            clinic=self.other_clinic,
+            referral_source=source,
+            received_at=timezone.now(),
+            first_name=OUTSIDE_NAMES[0],
+            last_name=OUTSIDE_NAMES[1],
+            created_by=self.outside_staff[ADM],
+        )
+
     def path_for(self, template: str) -> str:
         """The template with clinic A's objects filled in."""
         first = template.split("/")[3]
@@ -375,6 +422,7 @@ class World:
             "payers": self.payer.pk,
             "coverages": self.coverage.pk,
             "authorizations": self.authorization.pk,
+            "inquiries": self.inquiry.pk,
             "me": self.device.pk
             if "/devices/" in template
             else self.consent.pk
@@ -419,6 +467,9 @@ def call(user, method: str, path: str):
 
 # Keys that make a response patient data (42 CFR Part 2): whose record, schedule or care it is.
 PATIENT_KEYS = {"patient", "patient_id", "mrn", "date_of_birth", "first_name"}
+# Records of people not (yet) registered as patients: their audit rows name the record and the
+# clinic, and a patient only once the inquiry is linked to one.
+PRE_PATIENT_RECORDS = {"programs.inquiry"}
 # The audit trail itself names patients by id only; reading it is not a look at a record.
 NOT_PATIENT_DATA = {"/api/v1/audit-events/", "/api/v1/audit-events/{id}/"}
 
@@ -450,7 +501,8 @@ def audit_problems(who, user, method, template, response) -> list[str]:
             f"{who:>12} {method:6} {template}: {len(audits)} audit rows, {len(rows)} wanted"
         )
     for audit in audits:
-        if audit.actor_id != user.pk or audit.patient_id is None:
+        unnamed = audit.patient_id is None and audit.object_type not in PRE_PATIENT_RECORDS
+        if audit.actor_id != user.pk or unnamed:
             problems.append(f"{who:>12} {method:6} {template}: audit row without actor or patient")
         if audit.occurred_at.utcoffset() != datetime.timedelta(0):
             problems.append(f"{who:>12} {method:6} {template}: audit time not in UTC")

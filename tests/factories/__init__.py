@@ -19,8 +19,10 @@ from tests.factories.programs import (
     CoverageFactory,
     DisclosureFactory,
     EnrollmentFactory,
+    InquiryFactory,
     PayerFactory,
     ProgramFactory,
+    referral_source,
 )
 from tests.factories.scheduling import SeriesFactory, SessionFactory
 
@@ -32,6 +34,7 @@ __all__ = [
     "CoverageFactory",
     "DisclosureFactory",
     "EnrollmentFactory",
+    "InquiryFactory",
     "PatientFactory",
     "PayerFactory",
     "ProgramFactory",
@@ -43,6 +46,7 @@ __all__ = [
     "client_of",
     "due_sms",
     "group_session",
+    "referral_source",
     "staff_user",
     "totp_code",
     "totp_device",

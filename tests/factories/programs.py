@@ -15,12 +15,15 @@ from programs.models import (
     Disclosure,
     Enrollment,
     EnrollmentStatus,
+    Inquiry,
+    InquiryStatus,
     Level,
     Payer,
     PayerKind,
     Program,
+    ReferralSource,
 )
-from programs.services import authorizations, disclosures, enrollments
+from programs.services import authorizations, disclosures, enrollments, inquiries
 from tests.factories.clinic import ClinicFactory, staff_user
 from tests.factories.patients import PatientFactory
 
@@ -186,3 +189,51 @@ class AuthorizationFactory(factory.django.DjangoModelFactory):
                 actor=actor, authorization=authorization, decision=status
             )
         return authorization
+
+
+def referral_source(clinic, kind: str = "self") -> ReferralSource:
+    """The clinic's referral source of ``kind`` (every clinic starts with one of each kind)."""
+    return ReferralSource.objects.filter(clinic=clinic, kind=kind).order_by("id").first()
+
+
+# The screening answers of the factories: a mild disorder that points to outpatient care.
+MILD_SCREENING = {
+    "criteria_count": 2,
+    "dimensions": {"d1": 0, "d2": 0, "d3": 1, "d4": 1, "d5": 1, "d6": 1},
+}
+
+
+class InquiryFactory(factory.django.DjangoModelFactory):
+    """An inquiry taken by ``inquiry_create`` (``actor``: an admissions member of its clinic
+    unless given), from the clinic's ``self`` referral source, about a person with a name of
+    their own and no birth date or phone (so no duplicate check trips). ``status`` brings it
+    there through the services: ``screening`` (screened with ``MILD_SCREENING``), ``verifying``
+    (then verified eligible for outpatient care by a new payer of the clinic)."""
+
+    class Meta:
+        model = Inquiry
+
+    clinic = factory.SubFactory(ClinicFactory)
+    referral_source = factory.LazyAttribute(lambda i: referral_source(i.clinic))
+    first_name = factory.Sequence(lambda n: f"Robin{n}")
+    last_name = "Caller"
+    status = InquiryStatus.NEW
+
+    @classmethod
+    def _create(cls, model_class, *, status, actor=None, **fields):
+        if status not in (InquiryStatus.NEW, InquiryStatus.SCREENING, InquiryStatus.VERIFYING):
+            raise ValueError(f"InquiryFactory reaches new, screening or verifying, not {status}")
+        actor = actor or staff_user(role="admissions", clinics=[fields["clinic"]])
+        inquiry = inquiries.inquiry_create(actor=actor, **fields)
+        if status in (InquiryStatus.SCREENING, InquiryStatus.VERIFYING):
+            inquiries.inquiry_screen(actor=actor, inquiry=inquiry, **MILD_SCREENING)
+        if status == InquiryStatus.VERIFYING:
+            inquiries.inquiry_verify_benefits(
+                actor=actor,
+                inquiry=inquiry,
+                payer=PayerFactory(clinic=fields["clinic"], actor=actor),
+                level=Level.OUTPATIENT,
+                outcome="eligible",
+            )
+        inquiry.refresh_from_db()
+        return inquiry
