@@ -114,9 +114,7 @@ def _hold_bed(
         Bed.objects.select_for_update().get(pk=bed.pk)
         why = _bed_free(bed, admission_date, inquiry=inquiry)
         if why == "bed_taken":
-            raise Conflict(
-                f"Bed {bed} is taken from {admission_date:%Y-%m-%d}.", code="bed_taken"
-            )
+            raise Conflict(f"Bed {bed} is taken from {admission_date:%Y-%m-%d}.", code="bed_taken")
         if why:
             raise Conflict(f"Bed {bed} is held for another admission.", code="bed_held")
         return bed
