@@ -406,6 +406,12 @@ SPECTACULAR_SETTINGS = {
         "BenefitsOutcomeEnum": "programs.models.BenefitsOutcome.choices",
         "ContactOutcomeEnum": "programs.models.ContactOutcome.choices",
         "CallbackMethodEnum": "programs.models.CallbackMethod.choices",
+        # A discharge's reason keeps the name it had before close/ took a reason of its own.
+        "ReasonEnum": "programs.models.DischargeReason.choices",
+        # Why a person was not admitted (the inquiry's, and close/'s reason); a held place's
+        # status.
+        "NotAdmittedReasonEnum": "programs.models.NotAdmittedReason.choices",
+        "HoldStatusEnum": "programs.models.HoldStatus.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [
