@@ -42,10 +42,12 @@ from patients.models import Assessment
 from programs.models import (
     AUTHORIZED,
     LEVEL_INTENSITY,
+    AdmissionHold,
     Authorization,
     ConcurrentReview,
     Enrollment,
     EnrollmentStatus,
+    HoldStatus,
     Program,
     Transition,
 )
@@ -215,6 +217,16 @@ changes AS (
       AND {e.offer_expires_at} > %(now)s
       AND page.today <= %(end)s
     UNION ALL
+    -- A live admission hold reserves a place from its admission date on, never ending (as
+    -- admissions count it: selectors.program_places), but never before today.
+    SELECT {h.program_id}, GREATEST({h.admission_date}, %(start)s, page.today), 0, 1, 0, 0, 0,
+           0, 0
+    FROM page
+    JOIN {h} ON {h.program_id} = page.id
+    WHERE {h.program_id} = ANY(%(program_ids)s)
+      AND {h.status} = %(held)s
+      AND GREATEST({h.admission_date}, page.today) <= %(end)s
+    UNION ALL
     -- An authorized stretch counts from its first day to the day after its last.
     SELECT program_id, lo_new, 0, 0, 0, 0, 1, 0, 0 FROM pieces WHERE lo_new < hi
     UNION ALL
@@ -260,6 +272,7 @@ ORDER BY page.id, calendar.day
     e=Table(Enrollment, "e"),
     a=Table(Authorization, "a"),
     r=Table(ConcurrentReview, "r"),
+    h=Table(AdmissionHold, "h"),
 )
 
 # The levels from the least intensive up: a level's position in it is its rank in SQL.
@@ -278,7 +291,8 @@ def census(
       discharge_date``, open-ended while admitted) that started on or before today: patients
       already in (or, for past days, who were in);
     - ``reserved``: enrollments occupying ``d`` that start after today (future admissions; a
-      discharge already recorded for such a stay still ends it);
+      discharge already recorded for such a stay still ends it), and live admission holds of
+      scheduled inquiries from their admission date (or today, if later) on;
     - ``waitlisted``: enrollments on the program's waitlist whose requested start is on or
       before ``d``, for days from today on. For past days it is 0: the waitlist's history is
       not kept, so who was waiting on a past day cannot be told;
@@ -315,6 +329,7 @@ def census(
                 "admitted": EnrollmentStatus.ADMITTED.value,
                 "discharged": EnrollmentStatus.DISCHARGED.value,
                 "waitlisted": EnrollmentStatus.WAITLISTED.value,
+                "held": HoldStatus.HELD.value,
                 "authorized": [status.value for status in AUTHORIZED],
                 "levels": _LEVELS_BY_INTENSITY,
             },

@@ -89,6 +89,7 @@ def program_places(
     now: datetime.datetime | None = None,
     on_date: datetime.date | None = None,
     for_enrollment: Enrollment | None = None,
+    for_hold: AdmissionHold | None = None,
 ) -> dict[int, dict[str, int]]:
     """``{program id: {"active_count", "free_places"}}`` for a page of programs, in two queries.
 
@@ -99,7 +100,9 @@ def program_places(
     ``free_places``: capacity less the peak occupancy from ``on_date`` (default: each program's
     today) on, since future admissions reserve their places, and less the places held by live
     offers (open, expiring after ``now``), except ``for_enrollment``'s own: an offered patient's
-    held place is free for them.
+    held place is free for them. A live admission hold (``AdmissionHold`` held) takes a place
+    from its admission date on, as an open-ended stay starting that day would, except
+    ``for_hold``'s own: the held place is free for the admission it was held for.
     """
     if not programs:
         return {}
@@ -107,13 +110,29 @@ def program_places(
     from_dates = {p.pk: on_date or p.clinic.today(now) for p in programs}
     todays = {p.pk: p.clinic.today(now) for p in programs}
     earliest = min([*from_dates.values(), *todays.values()])
-    stays = defaultdict(list)
-    for program_id, start, end in (
+    stays, present = defaultdict(list), defaultdict(list)
+    holds = AdmissionHold.objects.filter(program__in=programs, status=HoldStatus.HELD)
+    if for_hold is not None:
+        holds = holds.exclude(pk=for_hold.pk)
+    # One query for stays and holds alike: a hold is a stay from its admission date, never
+    # ending, that no one is present for yet.
+    for program_id, start, end, is_hold in (
         Enrollment.objects.filter(program__in=programs, status__in=OCCUPYING)
         .exclude(discharge_date__lte=earliest)
-        .values_list("program_id", "start_date", "discharge_date")
+        .values_list("program_id", "start_date", "discharge_date", Value(False))
+        .union(
+            holds.values_list(
+                "program_id",
+                "admission_date",
+                Value(None, output_field=DateField()),
+                Value(True),
+            ),
+            all=True,
+        )
     ):
         stays[program_id].append((start, end))
+        if not is_hold:
+            present[program_id].append((start, end))
     offers = Enrollment.objects.filter(
         program__in=programs, status=EnrollmentStatus.WAITLISTED, offer_expires_at__gt=now
     )
@@ -131,7 +150,7 @@ def program_places(
         # from_date or at a later start.
         peak = max([occupied(from_date), *(occupied(s) for s, _e in ranges if s > from_date)])
         places[program.pk] = {
-            "active_count": occupied(todays[program.pk]),
+            "active_count": occupied(todays[program.pk], present[program.pk]),
             "free_places": max(program.capacity - peak - held.get(program.pk, 0), 0),
         }
     return places
@@ -143,13 +162,14 @@ def program_free_places(
     *,
     now: datetime.datetime | None = None,
     for_enrollment: Enrollment | None = None,
+    for_hold: AdmissionHold | None = None,
 ) -> int:
     """Places free in ``program`` from ``on_date`` on (``program_places`` for one program). A
-    service that admits or offers on this answer calls it with the program locked
+    service that admits, offers or holds on this answer calls it with the program locked
     (``programs.locks``), so a concurrent admission cannot take the place in between."""
-    return program_places([program], now=now, on_date=on_date, for_enrollment=for_enrollment)[
-        program.pk
-    ]["free_places"]
+    return program_places(
+        [program], now=now, on_date=on_date, for_enrollment=for_enrollment, for_hold=for_hold
+    )[program.pk]["free_places"]
 
 
 def care_team_recipients(enrollment: Enrollment) -> dict:
@@ -749,6 +769,14 @@ def inquiry_list(
             Prefetch("contacts", queryset=InquiryContact.objects.select_related("contacted_by")),
         )
     return inquiries
+
+
+def admission_holds_due_to_lapse(now: datetime.datetime) -> QuerySet[AdmissionHold]:
+    """Live holds past their last day: ``lapses_on`` before their clinic's date at ``now``."""
+    return AdmissionHold.objects.filter(
+        status=HoldStatus.HELD,
+        lapses_on__lt=_clinic_today("program__clinic__time_zone", now),
+    ).order_by("lapses_on", "id")
 
 
 def inquiry_duplicates(

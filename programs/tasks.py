@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from programs.services import waitlist_notices
+from programs.services.admission_holds import admission_holds_lapse
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
 from programs.services.utilization import utilization_review_scan
@@ -31,3 +32,10 @@ def utilization_review_scan_task() -> dict[str, int]:
     """Move authorizations on to exhausted or expired, and alert UR about its queue (beat;
     idempotent: one alert per subject and kind, ever)."""
     return utilization_review_scan()
+
+
+@shared_task(ignore_result=True)
+def admission_holds_lapse_task() -> int:
+    """Lapse admission holds past their last day and offer their places to the waitlist (beat;
+    idempotent: each hold is re-read under its inquiry's lock)."""
+    return admission_holds_lapse()

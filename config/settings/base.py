@@ -406,6 +406,12 @@ SPECTACULAR_SETTINGS = {
         "BenefitsOutcomeEnum": "programs.models.BenefitsOutcome.choices",
         "ContactOutcomeEnum": "programs.models.ContactOutcome.choices",
         "CallbackMethodEnum": "programs.models.CallbackMethod.choices",
+        # A discharge's reason keeps the name it had before close/ took a reason of its own.
+        "ReasonEnum": "programs.models.DischargeReason.choices",
+        # Why a person was not admitted (the inquiry's, and close/'s reason); a held place's
+        # status.
+        "NotAdmittedReasonEnum": "programs.models.NotAdmittedReason.choices",
+        "HoldStatusEnum": "programs.models.HoldStatus.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [
@@ -450,6 +456,8 @@ REMINDER_SEND_GROUP = env.int("REMINDER_SEND_GROUP", default=200)
 # tick wakes drains for whatever is left.
 REMINDER_DRAIN_TASKS = env.int("REMINDER_DRAIN_TASKS", default=4)
 REMINDER_DRAIN_SECONDS = env.int("REMINDER_DRAIN_SECONDS", default=120)
+# How often beat lapses admission holds past their last day (their places go to the waitlist).
+ADMISSION_HOLD_SCAN_SECONDS = env.int("ADMISSION_HOLD_SCAN_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "reminders-dispatch": {
         "task": "scheduling.tasks.reminders_dispatch_task",
@@ -488,6 +496,12 @@ CELERY_BEAT_SCHEDULE = {
     "waitlist-offer-notices": {
         "task": "programs.tasks.waitlist_offer_notices_send_task",
         "schedule": REMINDER_SCAN_SECONDS,
+    },
+    # Idempotent (each hold re-read under its inquiry's lock, SKIP LOCKED): a hold lapses the
+    # day after its last day, so an hourly pass hands the place to the waitlist that morning.
+    "admission-holds-lapse": {
+        "task": "programs.tasks.admission_holds_lapse_task",
+        "schedule": ADMISSION_HOLD_SCAN_SECONDS,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(

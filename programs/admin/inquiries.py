@@ -20,8 +20,9 @@ from clinic.admin_utils import (
     VersionCheckedForm,
     related_table,
 )
-from clinic.selectors import STAFF_ROLES
-from patients.models import DIMENSIONS, Level
+from clinic.models import Bed
+from clinic.selectors import STAFF_ROLES, clinic_staff
+from patients.models import DIMENSIONS, Level, Patient
 from patients.recommendation import DIMENSION_NAMES
 from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm
 from programs.models import (
@@ -30,11 +31,14 @@ from programs.models import (
     ContactDirection,
     ContactOutcome,
     Inquiry,
+    InquiryStatus,
+    NotAdmittedReason,
     ReferralSource,
     SubscriberRelation,
     WithdrawalRiskFlag,
 )
 from programs.selectors import payer_list, program_list, referral_source_list
+from programs.services import admission_holds as hold_services
 from programs.services import inquiries as services
 
 # Referral sources ---------------------------------------------------------------------------------
@@ -283,8 +287,139 @@ class RecordContactForm(InquiryActionForm):
         return f"{result.get_method_display()} recorded: {result.get_outcome_display().lower()}."
 
 
+class ScheduleAdmissionForm(InquiryActionForm):
+    action = "schedule_admission"
+    title = "Schedule admission"
+    submit_label = "Hold the place"
+    intro = (
+        "A place (a bed, in a program with beds) is held for the admission date until the "
+        "program's grace days past it; then it lapses and goes to the waitlist. A scheduled "
+        "inquiry is rescheduled: its held place is released."
+    )
+    program = forms.ModelChoiceField(queryset=None)
+    admission_date = forms.DateField(widget=AdminDateWidget)
+    bed = forms.ModelChoiceField(
+        queryset=None, required=False, help_text="Empty: the program's first free bed, if any."
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        programs = program_list(user=self.request.user).filter(
+            clinic_id=self.inquiry.clinic_id, is_active=True
+        )
+        self.fields["program"].queryset = programs
+        self.fields["program"].initial = self.inquiry.program_id
+        self.fields["admission_date"].initial = self.today()
+        self.fields["bed"].queryset = (
+            Bed.objects.filter(programs__in=programs, is_active=True)
+            .distinct()
+            .order_by("room", "label")
+        )
+
+    @classmethod
+    def offered(cls, inquiry):
+        return inquiry.status in (InquiryStatus.VERIFYING, InquiryStatus.SCHEDULED)
+
+    def perform(self, data):
+        return hold_services.admission_schedule(
+            actor=self.request.user,
+            inquiry=self.inquiry,
+            program=data["program"],
+            admission_date=data["admission_date"],
+            bed=data.get("bed"),
+        )
+
+    def success_message(self, result):
+        bed = f", bed {result.bed}" if result.bed_id else ""
+        return (
+            f"A place in {result.program} is held from {result.admission_date}{bed}, "
+            f"through {result.lapses_on}."
+        )
+
+
+class CloseInquiryForm(InquiryActionForm):
+    action = "close"
+    title = "Close (not admitted)"
+    submit_label = "Close the inquiry"
+    intro = "The person is not admitted. A place held for them is offered to the waitlist."
+    reason = forms.ChoiceField(choices=NotAdmittedReason.choices)
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def perform(self, data):
+        return hold_services.inquiry_close(
+            actor=self.request.user,
+            inquiry=self.inquiry,
+            reason=data["reason"],
+            note=data.get("note") or "",
+        )
+
+    def success_message(self, result):
+        return f"Closed: {result.get_not_admitted_reason_display().lower()}."
+
+
+class AdmitInquiryForm(InquiryActionForm):
+    action = "admit"
+    title = "Admit"
+    submit_label = "Admit into the held place"
+    intro = (
+        "Registers the person as a patient from the inquiry's details (or admits the patient "
+        "named by MRN), admits them today into the held place and bed, and makes the latest "
+        "eligible verification of benefits their coverage: all of it or nothing."
+    )
+    mrn = forms.CharField(
+        required=False,
+        max_length=20,
+        label="Existing patient's MRN",
+        help_text="Empty: the patient the inquiry is linked to, else a new registration.",
+    )
+    primary_clinician = forms.ModelChoiceField(queryset=None, required=False)
+    allow_duplicate = forms.BooleanField(
+        required=False,
+        label="Register anyway",
+        help_text="Tick when the possible duplicate named above really is another person.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["primary_clinician"].queryset = clinic_staff(
+            clinic_ids=[self.inquiry.clinic_id]
+        ).order_by("last_name", "first_name", "username")
+
+    @classmethod
+    def offered(cls, inquiry):
+        return inquiry.status == InquiryStatus.SCHEDULED
+
+    def clean_mrn(self):
+        mrn = (self.cleaned_data.get("mrn") or "").strip()
+        if not mrn:
+            return None
+        patient = Patient.objects.filter(clinic_id=self.inquiry.clinic_id, mrn=mrn).first()
+        if patient is None:
+            raise forms.ValidationError("No patient of the inquiry's clinic has this MRN.")
+        return patient
+
+    def perform(self, data):
+        return hold_services.inquiry_convert(
+            actor=self.request.user,
+            inquiry=self.inquiry,
+            patient=data.get("mrn"),
+            primary_clinician=data.get("primary_clinician"),
+            allow_duplicate=data.get("allow_duplicate", False),
+        )
+
+    def success_message(self, result):
+        return f"{result.patient} is admitted to {result.program} from {result.start_date}."
+
+
 # The inquiry's pages, in the order of its page's buttons; the pipeline's later steps join here.
-INQUIRY_ACTION_FORMS = [ScreenForm, VerifyBenefitsForm, RecordContactForm]
+INQUIRY_ACTION_FORMS = [
+    ScreenForm,
+    VerifyBenefitsForm,
+    RecordContactForm,
+    ScheduleAdmissionForm,
+    AdmitInquiryForm,
+    CloseInquiryForm,
+]
 
 
 # Inquiries: the admin -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from programs.api import (
+    admission_holds,
     aftercare,
     authorizations,
     disclosures,
@@ -29,8 +30,18 @@ router.register("authorizations", authorizations.AuthorizationViewSet, basename=
 router.register("inquiries", inquiries.InquiryViewSet, basename="inquiry")
 router.register("referral-sources", inquiries.ReferralSourceViewSet, basename="referral-source")
 
+# The pipeline's later steps on one inquiry, beside the inquiry's own routes.
+_inquiry_step = admission_holds.InquiryAdmissionViewSet.as_view
+
 urlpatterns = [
     *router.urls,
+    path(
+        "inquiries/<int:pk>/schedule/",
+        _inquiry_step({"post": "schedule"}),
+        name="inquiry-schedule",
+    ),
+    path("inquiries/<int:pk>/close/", _inquiry_step({"post": "close"}), name="inquiry-close"),
+    path("inquiries/<int:pk>/convert/", _inquiry_step({"post": "convert"}), name="inquiry-convert"),
     path("reports/census/", reports.CensusView.as_view(), name="report-census"),
     path("reports/step-down/", reports.StepDownBoardView.as_view(), name="report-step-down"),
     path("me/enrollments/", me.MyEnrollmentsView.as_view(), name="me-enrollments"),

@@ -24,11 +24,13 @@ from patients.models import Assessment, Level, Patient, ReminderChannel
 from programs.locks import program_lock, programs_lock
 from programs.models import (
     OCCUPYING,
+    AdmissionHold,
     BedAssignment,
     DischargeReason,
     Enrollment,
     EnrollmentStatus,
     EnrollmentStatusChange,
+    HoldStatus,
     NoticeStatus,
     OfferOutcome,
     Program,
@@ -99,8 +101,14 @@ def _require_place(
     *,
     now: datetime.datetime,
     for_enrollment: Enrollment | None = None,
+    for_hold: AdmissionHold | None = None,
 ) -> None:
-    if program_free_places(program, on_date, now=now, for_enrollment=for_enrollment) <= 0:
+    if (
+        program_free_places(
+            program, on_date, now=now, for_enrollment=for_enrollment, for_hold=for_hold
+        )
+        <= 0
+    ):
         raise Conflict(
             f"{program.name} has no free place from {on_date:%Y-%m-%d}.", code="program_full"
         )
@@ -209,10 +217,13 @@ def enrollment_create(
     priority: int = 0,
     now: datetime.datetime | None = None,
     reason: str = "",
+    for_hold: AdmissionHold | None = None,
 ) -> Enrollment:
     """Admit ``patient`` to ``program`` from ``start_date``; when it is full, refuse with
     ``program_full`` or, with ``waitlist``, put the patient on the waitlist. A transition passes
-    its own clock (``now``) and the reason its history gives the creation."""
+    its own clock (``now``) and the reason its history gives the creation. ``for_hold``: the
+    admission of a scheduled inquiry, into the place its live hold keeps (the hold's own place
+    counts as free for it; ``services.admission_holds.inquiry_convert``)."""
     now = now or timezone.now()
     program = _lock_program(program)
     _check_enrollable(patient, program, assessment, start_date, now=now)
@@ -231,7 +242,7 @@ def enrollment_create(
         requested_at=now,
         created_by=actor,
     )
-    if program_free_places(program, start_date, now=now) > 0:
+    if program_free_places(program, start_date, now=now, for_hold=for_hold) > 0:
         _check_no_overlap(patient, program, start_date)
         enrollment.status = EnrollmentStatus.ADMITTED
         enrollment.admitted_at = now
@@ -737,6 +748,13 @@ def bed_assign(
     if start < enrollment.start_date:
         raise ValidationError({"date": ["A bed is assigned from the admission on."]})
     Bed.objects.select_for_update().get(pk=bed.pk)
+    # A bed held for a scheduled admission waits for that patient (the hold's conversion
+    # closes the hold before it assigns the bed).
+    if AdmissionHold.objects.filter(bed=bed, status=HoldStatus.HELD).exists():
+        raise Conflict(
+            f"Bed {bed} is held for a scheduled admission.",
+            code="bed_held",
+        )
     if (
         BedAssignment.objects.filter(bed=bed)
         .exclude(enrollment=enrollment)

@@ -136,6 +136,9 @@ MATRIX = {
     ("POST", "/api/v1/inquiries/{id}/screenings/"): {ADM, CLIN, SUP},
     ("POST", "/api/v1/inquiries/{id}/verifications/"): {ADM, UR},
     ("POST", "/api/v1/inquiries/{id}/contacts/"): {ADM},
+    ("POST", "/api/v1/inquiries/{id}/schedule/"): {ADM},
+    ("POST", "/api/v1/inquiries/{id}/close/"): {ADM},
+    ("POST", "/api/v1/inquiries/{id}/convert/"): {ADM},
     ("GET", "/api/v1/referral-sources/"): STAFF,
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
