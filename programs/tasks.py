@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from programs.services import waitlist_notices
+from programs.services import inquiry_followup, waitlist_notices
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
 from programs.services.utilization import utilization_review_scan
@@ -31,3 +31,16 @@ def utilization_review_scan_task() -> dict[str, int]:
     """Move authorizations on to exhausted or expired, and alert UR about its queue (beat;
     idempotent: one alert per subject and kind, ever)."""
     return utilization_review_scan()
+
+
+@shared_task(ignore_result=True)
+def inquiries_overdue_alert_task() -> int:
+    """Alert admissions about open inquiries past their next contact date (beat; idempotent:
+    one alert per inquiry and overdue date)."""
+    return inquiry_followup.inquiries_overdue_alert()
+
+
+@shared_task(ignore_result=True)
+def callback_requests_send_task() -> dict[str, int]:
+    """Ask callers to call back (beat): claim due callback requests, send, record the outcome."""
+    return inquiry_followup.callback_requests_send()

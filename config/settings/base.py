@@ -489,6 +489,17 @@ CELERY_BEAT_SCHEDULE = {
         "task": "programs.tasks.waitlist_offer_notices_send_task",
         "schedule": REMINDER_SCAN_SECONDS,
     },
+    # Idempotent (one alert per inquiry and overdue next-contact date): an inquiry becomes
+    # overdue at the clinic's midnight, so a quarter hour alerts within the desk's morning.
+    "inquiries-overdue-alert": {
+        "task": "programs.tasks.inquiries_overdue_alert_task",
+        "schedule": env.int("INQUIRY_SCAN_SECONDS", default=900),
+    },
+    # Callers asked to call back, at the pace of the other outboxes.
+    "callback-requests-send": {
+        "task": "programs.tasks.callback_requests_send_task",
+        "schedule": REMINDER_SCAN_SECONDS,
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(embedded.LOCAL_DIR / "celerybeat-schedule")

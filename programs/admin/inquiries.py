@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime
 from django.shortcuts import redirect
+from django.urls import path
 
 from clinic.admin import AuditedModelForm, ClinicConfigAdmin, OwnClinicFilter
 from clinic.admin_utils import (
@@ -24,6 +25,7 @@ from clinic.selectors import STAFF_ROLES
 from patients.models import DIMENSIONS, Level
 from patients.recommendation import DIMENSION_NAMES
 from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm
+from programs.admin.admissions import inquiry_board_view
 from programs.models import (
     BenefitsOutcome,
     CallbackMethod,
@@ -530,4 +532,7 @@ class InquiryAdmin(ActionPagesMixin, ClinicScopedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
-        return self.action_pages() + super().get_urls()
+        board = path(
+            "board/", self.admin_site.admin_view(inquiry_board_view), name="programs_inquiry_board"
+        )
+        return [board, *self.action_pages(), *super().get_urls()]

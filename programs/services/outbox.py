@@ -58,13 +58,20 @@ class Outbox:
         return values
 
 
+def call_us_text(public_name: str) -> tuple[str, str]:
+    """``(subject, text)`` of a message that asks for a call: the clinic's public name and
+    nothing else (42 CFR Part 2: never the program, a level of care or treatment)."""
+    return (
+        f"Message from {public_name}",
+        f"{public_name} asks you to call them as soon as you can.",
+    )
+
+
 def mark_cut_off(outbox: Outbox, now: datetime.datetime) -> int:
     deadline = now - datetime.timedelta(seconds=settings.REMINDER_SEND_TIMEOUT_SECONDS)
     return outbox.model.objects.filter(
         **{outbox.status_field: NoticeStatus.SENDING, "claimed_at__lt": deadline}
-    ).update(
-        **outbox.fields(NoticeStatus.UNKNOWN, last_error="Cut off while sending; not resent.")
-    )
+    ).update(**outbox.fields(NoticeStatus.UNKNOWN, last_error="Cut off while sending; not resent."))
 
 
 def claim_one(outbox: Outbox, now: datetime.datetime) -> int | None:
@@ -153,9 +160,8 @@ def deliver_due(outbox: Outbox, *, limit: int = CLAIM_BATCH) -> dict[str, int]:
         row = outbox.model.objects.select_related(*outbox.related).get(pk=row_id)
         fields = outbox.outcome(row, now)
         # Only a row still ours is written: one marked unknown meanwhile stays unknown.
-        outbox.model.objects.filter(pk=row_id, **{outbox.status_field: NoticeStatus.SENDING}).update(
-            **fields
-        )
+        still_ours = {outbox.status_field: NoticeStatus.SENDING}
+        outbox.model.objects.filter(pk=row_id, **still_ours).update(**fields)
         status = fields[outbox.status_field]
         outcomes[status] = outcomes.get(status, 0) + 1
     return outcomes

@@ -34,10 +34,7 @@ def notice_channel(patient: Patient) -> str:
 
 def render(public_name: str) -> tuple[str, str]:
     """``(subject, text)``: the clinic's public name asks for a call, and nothing else."""
-    return (
-        f"Message from {public_name}",
-        f"{public_name} asks you to call them as soon as you can.",
-    )
+    return outbox.call_us_text(public_name)
 
 
 def _outcome(offer: WaitlistOffer, now: datetime.datetime) -> dict:
