@@ -76,9 +76,7 @@ def test_an_inquiry_with_no_next_contact_is_alerted_the_day_after_it_came_in(cli
     with time_machine.travel(TUESDAY_10AM, tick=False):
         inquiry_followup.inquiries_overdue_alert()
 
-    assert [object_id for _type, object_id, *_ in overdue_alerts()] == [
-        f"{forgotten.pk}@received"
-    ]
+    assert [object_id for _type, object_id, *_ in overdue_alerts()] == [f"{forgotten.pk}@received"]
     assert this_morning.pk != forgotten.pk
 
 
