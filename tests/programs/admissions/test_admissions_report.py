@@ -143,7 +143,8 @@ def test_the_report_by_hand(pipeline, clinic, admissions):
 def test_a_range_with_no_inquiries_has_zero_totals(pipeline, admissions):
     report = admissions_report(user=admissions, start=Month(2025, 1), end=Month(2025, 2))
 
-    assert report["rows"] == [] and report["sources"] == []
+    assert report["rows"] == []
+    assert report["sources"] == []
     assert report["total"] == figures(0, 0, 0, 0, 0, None, None)
     assert [month["month"] for month in report["months"]] == ["2025-01", "2025-02"]
 
