@@ -406,6 +406,8 @@ SPECTACULAR_SETTINGS = {
         "BenefitsOutcomeEnum": "programs.models.BenefitsOutcome.choices",
         "ContactOutcomeEnum": "programs.models.ContactOutcome.choices",
         "CallbackMethodEnum": "programs.models.CallbackMethod.choices",
+        # An outbox row's status: a waitlist offer's notice and a callback request.
+        "NoticeStatusEnum": "programs.models.NoticeStatus.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [

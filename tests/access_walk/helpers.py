@@ -136,6 +136,8 @@ MATRIX = {
     ("POST", "/api/v1/inquiries/{id}/screenings/"): {ADM, CLIN, SUP},
     ("POST", "/api/v1/inquiries/{id}/verifications/"): {ADM, UR},
     ("POST", "/api/v1/inquiries/{id}/contacts/"): {ADM},
+    ("GET", "/api/v1/inquiries/{id}/callback-requests/"): STAFF,
+    ("POST", "/api/v1/inquiries/{id}/callback-requests/"): {ADM},
     ("GET", "/api/v1/referral-sources/"): STAFF,
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
@@ -143,6 +145,7 @@ MATRIX = {
     ("POST", "/api/v1/alerts/{id}/acknowledge/"): STAFF,
     ("GET", "/api/v1/reports/census/"): STAFF,
     ("GET", "/api/v1/reports/step-down/"): STAFF,
+    ("GET", "/api/v1/reports/admissions/"): {ADM, SUP},
     ("GET", "/api/v1/sessions/"): STAFF,
     ("POST", "/api/v1/sessions/"): {CLIN, SUP},
     ("GET", "/api/v1/sessions/{id}/"): STAFF,
