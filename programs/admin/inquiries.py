@@ -38,6 +38,7 @@ from programs.models import (
 )
 from programs.selectors import payer_list, program_list, referral_source_list
 from programs.services import inquiries as services
+from programs.services import inquiry_followup as followup
 
 # Referral sources ---------------------------------------------------------------------------------
 
@@ -285,8 +286,35 @@ class RecordContactForm(InquiryActionForm):
         return f"{result.get_method_display()} recorded: {result.get_outcome_display().lower()}."
 
 
+class RequestCallbackForm(InquiryActionForm):
+    action = "request_callback"
+    title = "Ask to call back"
+    submit_label = "Send the request"
+    intro = (
+        "A message from the clinic's public name asking the caller to call back, and nothing "
+        "else (never the program or treatment), sent once to the address the caller gave."
+    )
+    channel = forms.ChoiceField(
+        choices=[(value, CallbackMethod(value).label) for value in followup.CALLBACK_CHANNELS],
+        required=False,
+        help_text="Empty: the caller's callback method (a phone call: a text to that phone).",
+    )
+
+    @classmethod
+    def offered(cls, inquiry):
+        return inquiry.is_open and inquiry.callback_consent
+
+    def perform(self, data):
+        return followup.callback_request(
+            actor=self.request.user, inquiry=self.inquiry, channel=data.get("channel") or None
+        )
+
+    def success_message(self, result):
+        return f"Callback request queued ({result.get_channel_display()})."
+
+
 # The inquiry's pages, in the order of its page's buttons; the pipeline's later steps join here.
-INQUIRY_ACTION_FORMS = [ScreenForm, VerifyBenefitsForm, RecordContactForm]
+INQUIRY_ACTION_FORMS = [ScreenForm, VerifyBenefitsForm, RecordContactForm, RequestCallbackForm]
 
 
 # Inquiries: the admin -----------------------------------------------------------------------------

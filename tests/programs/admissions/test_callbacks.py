@@ -21,6 +21,7 @@ from programs.services import inquiries, inquiry_followup, outbox
 from programs.tasks import callback_requests_send_task
 from tests.conftest import TUESDAY_10AM
 from tests.factories import InquiryFactory, ProgramFactory, staff_user
+from tests.programs.admin.helpers import html, log_in
 from tests.scheduling.test_reminders import REVEALING
 
 pytestmark = pytest.mark.django_db
@@ -326,3 +327,21 @@ def test_the_list_s_query_count_is_pinned(clinic, client_for, admissions, inquir
     assert len(response.json()["results"]) == min(page_size, 3)
     # The inquiry, the page's count and rows, one audit INSERT.
     assert len(captured) == 4, [query["sql"] for query in captured]
+
+
+# The admin ---------------------------------------------------------------------------------------
+
+
+def test_the_inquiry_s_page_asks_the_caller_to_call_back(client, admissions, inquiry):
+    log_in(client, admissions)
+    page = f"/admin/programs/inquiry/{inquiry.pk}/"
+
+    offered = html(client.get(f"{page}change/"))
+    sent = client.post(f"{page}request_callback/", {"channel": ""})
+    refused = client.post(f"{page}request_callback/", {"channel": "email"})
+
+    assert f"{page}request_callback/" in offered
+    assert sent.status_code == 302
+    assert CallbackRequest.objects.get().channel == "sms"
+    assert refused.status_code == 200
+    assert "still waiting to go out" in html(refused)
