@@ -352,6 +352,8 @@ def bench_reports(base1: str, base10: str, tok1: dict, tok10: dict) -> None:
         "step-down": ("/api/v1/reports/step-down/?page_size=50", 16),
         # A reviewer works one clinic's queue (the first clinic's at both scales).
         "UR queue": ("/api/v1/ur/queue/?clinic=1", 2),
+        # The admissions report of every clinic over the last twelve months: one query.
+        "admissions": ("/api/v1/reports/admissions/", 16),
     }
     for path, _connections in paths.values():
         wrk(base1 + path, tok1["supervisor"], 2, 1)

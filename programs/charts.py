@@ -261,3 +261,88 @@ def step_down_chart(rows: list[dict]) -> SafeString:
         f"Step-down board, {len(rows)} patients",
         format_html_join("", "{}", ((b,) for b in bars)),
     )
+
+
+def admissions_chart(months: list[dict], *, height: int = 160) -> SafeString:
+    """The admissions funnel per month of receipt: for each month a bar of the inquiries (light)
+    with the admitted ones inside it (dark), the scheduled ones as a tick, and the conversion
+    rate above it.
+
+    ``months`` is ``programs.reports_admissions.admissions_report``'s ``months``: ``[{"month",
+    "inquiries", "scheduled", "admitted", "conversion_rate", …}]``, every month of the range.
+    """
+    if not months:
+        return _svg(300, 20, "Admissions: no months", format_html(""))
+    left, right, top, bottom = 28, 8, 18, 18
+    bar = 36
+    width = left + right + bar * len(months)
+    plot_height = height - top - bottom
+    top_value = max(max(m["inquiries"] for m in months), 1)
+
+    def y(value: float) -> float:
+        return round(top + plot_height - plot_height * value / top_value, 1)
+
+    bars = []
+    for i, month in enumerate(months):
+        x = left + i * bar + 3
+        rate = month["conversion_rate"]
+        bars.append(
+            format_html(
+                "<g><title>{}: {} inquiries, {} screened, {} verified, {} scheduled, {} admitted"
+                "</title>"
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'
+                '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-width="2"/>'
+                '<text x="{}" y="{}" fill="{}" font-size="9">{}</text>'
+                '<text x="{}" y="{}" fill="{}">{}</text></g>',
+                month["month"],
+                month["inquiries"],
+                month["screened"],
+                month["verified"],
+                month["scheduled"],
+                month["admitted"],
+                x,
+                y(month["inquiries"]),
+                bar - 6,
+                round(y(0) - y(month["inquiries"]), 1),
+                RESERVED,
+                x,
+                y(month["admitted"]),
+                bar - 6,
+                round(y(0) - y(month["admitted"]), 1),
+                ADMITTED,
+                x,
+                y(month["scheduled"]),
+                x + bar - 6,
+                y(month["scheduled"]),
+                WAITLIST,
+                x,
+                round(y(month["inquiries"]) - 3, 1),
+                TEXT,
+                "" if rate is None else f"{rate:.0%}",
+                x,
+                height - 4,
+                TEXT,
+                month["month"][2:],
+            )
+        )
+    axis = format_html(
+        '<text x="2" y="{}" fill="{}">{}</text><text x="2" y="{}" fill="{}">0</text>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-opacity="0.4"/>',
+        round(y(top_value) + 4, 1),
+        TEXT,
+        top_value,
+        y(0),
+        TEXT,
+        left,
+        y(0),
+        width - right,
+        y(0),
+        TEXT,
+    )
+    return _svg(
+        width,
+        height,
+        f"Inquiries and admissions per month, {months[0]['month']} to {months[-1]['month']}",
+        format_html("{}{}", axis, format_html_join("", "{}", ((b,) for b in bars))),
+    )

@@ -46,6 +46,7 @@ from programs.models import (
     AuthorizationUnit,
     BedAssignment,
     BenefitsVerification,
+    CallbackRequest,
     CheckIn,
     ConcurrentReview,
     Coverage,
@@ -825,4 +826,68 @@ def inquiry_duplicates(
     return {
         "patients": sorted(patients),
         "inquiries": sorted(inquiries),
+    }
+
+
+def callback_request_list(*, inquiry: Inquiry) -> QuerySet[CallbackRequest]:
+    """An inquiry's callback requests, newest first, with who asked."""
+    return (
+        CallbackRequest.objects.filter(inquiry=inquiry)
+        .select_related("requested_by", "inquiry")
+        .order_by("-requested_at", "-id")
+    )
+
+
+# The columns of the admissions board: the open stages, in the order an inquiry moves through.
+BOARD_COLUMNS = tuple(OPEN_INQUIRY)
+
+
+def inquiry_board(*, user, now: datetime.datetime) -> dict:
+    """The admissions board of the caller's clinics, in two queries whatever its size:
+
+    - ``columns``: ``[{"status", "label", "inquiries", "overdue"}]``, one per open stage (new,
+      screening, verifying, scheduled), its inquiries by next contact date (none last), then by
+      receipt, each with its ``overdue`` flag (``inquiry_overdue``); ``overdue`` counts them;
+    - ``admissions_today``: the live holds whose admission date is their clinic's today (each
+      with ``inquiry``, ``program`` and ``bed``);
+    - ``held_beds``: the live holds that hold a bed, by admission date.
+    """
+    clinic_ids = clinic_ids_for_user(user)
+    inquiries = list(
+        inquiry_list(user=user, now=now)
+        .filter(status__in=BOARD_COLUMNS)
+        .select_related("clinic")
+        .order_by(F("next_contact_on").asc(nulls_last=True), "received_at", "id")
+    )
+    holds = list(
+        AdmissionHold.objects.filter(program__clinic_id__in=clinic_ids, status=HoldStatus.HELD)
+        .annotate(
+            is_today=Case(
+                When(
+                    admission_date=_clinic_today("program__clinic__time_zone", now),
+                    then=Value(True),
+                ),
+                default=Value(False),
+                output_field=BooleanField(),
+            )
+        )
+        .filter(Q(is_today=True) | Q(bed__isnull=False))
+        .select_related("inquiry", "program", "bed")
+        .order_by("admission_date", "program__name", "id")
+    )
+    columns = []
+    for status in BOARD_COLUMNS:
+        rows = [inquiry for inquiry in inquiries if inquiry.status == status]
+        columns.append(
+            {
+                "status": status.value,
+                "label": status.label,
+                "inquiries": rows,
+                "overdue": sum(1 for inquiry in rows if inquiry.overdue),
+            }
+        )
+    return {
+        "columns": columns,
+        "admissions_today": [hold for hold in holds if hold.is_today],
+        "held_beds": [hold for hold in holds if hold.bed_id is not None],
     }

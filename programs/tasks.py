@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from programs.services import waitlist_notices
+from programs.services import inquiry_followup, waitlist_notices
 from programs.services.admission_holds import admission_holds_lapse
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
@@ -39,3 +39,16 @@ def admission_holds_lapse_task() -> int:
     """Lapse admission holds past their last day and offer their places to the waitlist (beat;
     idempotent: each hold is re-read under its inquiry's lock)."""
     return admission_holds_lapse()
+
+
+@shared_task(ignore_result=True)
+def inquiries_overdue_alert_task() -> int:
+    """Alert admissions about open inquiries past their next contact date (beat; idempotent:
+    one alert per inquiry and overdue date)."""
+    return inquiry_followup.inquiries_overdue_alert()
+
+
+@shared_task(ignore_result=True)
+def callback_requests_send_task() -> dict[str, int]:
+    """Ask callers to call back (beat): claim due callback requests, send, record the outcome."""
+    return inquiry_followup.callback_requests_send()

@@ -148,6 +148,11 @@ def clinic_config_save(
     return record
 
 
+def alert_object_id(subject: models.Model, occasion: str = "") -> str:
+    """How an alert names its subject (and the occasion, for a subject alerted once per one)."""
+    return f"{subject.pk}@{occasion}" if occasion else str(subject.pk)
+
+
 @transaction.atomic
 def alert_raise(
     *,
@@ -160,9 +165,13 @@ def alert_raise(
     patient_id: int | None = None,
     now: datetime.datetime | None = None,
     occurrence_message: Callable[[int], str] | None = None,
+    occasion: str = "",
 ):
     """Raise an alert about ``subject`` once: a second call for the same subject and kind is a
     no-op (the unique constraint decides, so concurrent callers cannot both raise it).
+
+    ``occasion``: a subject alerted once per occasion rather than once ever (an inquiry, once
+    per overdue next-contact date); the alert's ``object_id`` is then ``"<pk>@<occasion>"``.
 
     For ``COALESCING_ALERT_KINDS`` a patient has at most one open (unacknowledged) alert of the
     kind: a new subject while it is open attaches to it (``occurrences`` + 1,
@@ -174,10 +183,11 @@ def alert_raise(
 
     now = now or timezone.now()
     coalesces = kind in COALESCING_ALERT_KINDS and patient_id is not None
+    object_id = alert_object_id(subject, occasion)
 
     def raised_already():
         alert = StaffAlert.objects.filter(
-            kind=kind, object_type=_object_type(subject), object_id=str(subject.pk)
+            kind=kind, object_type=_object_type(subject), object_id=object_id
         ).first()
         if alert is None and coalesces:
             # Locked: occurrences that concurrent raises attach add up.
@@ -198,7 +208,7 @@ def alert_raise(
             alert = StaffAlert.objects.create(
                 kind=kind,
                 object_type=_object_type(subject),
-                object_id=str(subject.pk),
+                object_id=object_id,
                 clinic_id=clinic_id,
                 message=message,
                 recipient=recipient,

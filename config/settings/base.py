@@ -412,6 +412,8 @@ SPECTACULAR_SETTINGS = {
         # status.
         "NotAdmittedReasonEnum": "programs.models.NotAdmittedReason.choices",
         "HoldStatusEnum": "programs.models.HoldStatus.choices",
+        # An outbox row's status: a waitlist offer's notice and a callback request.
+        "NoticeStatusEnum": "programs.models.NoticeStatus.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [
@@ -502,6 +504,17 @@ CELERY_BEAT_SCHEDULE = {
     "admission-holds-lapse": {
         "task": "programs.tasks.admission_holds_lapse_task",
         "schedule": ADMISSION_HOLD_SCAN_SECONDS,
+    },
+    # Idempotent (one alert per inquiry and overdue next-contact date): an inquiry becomes
+    # overdue at the clinic's midnight, so a quarter hour alerts within the desk's morning.
+    "inquiries-overdue-alert": {
+        "task": "programs.tasks.inquiries_overdue_alert_task",
+        "schedule": env.int("INQUIRY_SCAN_SECONDS", default=900),
+    },
+    # Callers asked to call back, at the pace of the other outboxes.
+    "callback-requests-send": {
+        "task": "programs.tasks.callback_requests_send_task",
+        "schedule": REMINDER_SCAN_SECONDS,
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(

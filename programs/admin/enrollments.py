@@ -23,6 +23,7 @@ from clinic.models import Bed
 from clinic.selectors import STAFF_ROLES, clinic_ids_for_user, clinic_staff
 from patients.models import Assessment
 from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm, refusal_messages
+from programs.admin.admissions import admissions_report_view
 from programs.admin.disclosures import DiscloseForm
 from programs.admin.reports import census_view, step_down_view
 from programs.admin.ur_queue import ur_queue_view
@@ -504,6 +505,11 @@ class EnrollmentAdmin(ActionPagesMixin, ClinicScopedAdmin):
                 "ur-queue/",
                 self.admin_site.admin_view(ur_queue_view),
                 name="programs_ur_queue",
+            ),
+            path(
+                "admissions-report/",
+                self.admin_site.admin_view(admissions_report_view),
+                name="programs_admissions_report",
             ),
         ]
         return reports_pages + self.action_pages() + super().get_urls()

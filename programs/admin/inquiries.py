@@ -12,6 +12,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminDateWidget, AdminSplitDateTime
 from django.shortcuts import redirect
+from django.urls import path
 
 from clinic.admin import AuditedModelForm, ClinicConfigAdmin, OwnClinicFilter
 from clinic.admin_utils import (
@@ -25,6 +26,7 @@ from clinic.selectors import STAFF_ROLES, clinic_staff
 from patients.models import DIMENSIONS, Level, Patient
 from patients.recommendation import DIMENSION_NAMES
 from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm
+from programs.admin.admissions import inquiry_board_view
 from programs.models import (
     BenefitsOutcome,
     CallbackMethod,
@@ -40,6 +42,7 @@ from programs.models import (
 from programs.selectors import payer_list, program_list, referral_source_list
 from programs.services import admission_holds as hold_services
 from programs.services import inquiries as services
+from programs.services import inquiry_followup as followup
 
 # Referral sources ---------------------------------------------------------------------------------
 
@@ -411,11 +414,39 @@ class AdmitInquiryForm(InquiryActionForm):
         return f"{result.patient} is admitted to {result.program} from {result.start_date}."
 
 
-# The inquiry's pages, in the order of its page's buttons; the pipeline's later steps join here.
+class RequestCallbackForm(InquiryActionForm):
+    action = "request_callback"
+    title = "Ask to call back"
+    submit_label = "Send the request"
+    intro = (
+        "A message from the clinic's public name asking the caller to call back, and nothing "
+        "else (never the program or treatment), sent once to the address the caller gave."
+    )
+    channel = forms.ChoiceField(
+        choices=[(value, CallbackMethod(value).label) for value in followup.CALLBACK_CHANNELS],
+        required=False,
+        help_text="Empty: the caller's callback method (a phone call: a text to that phone).",
+    )
+
+    @classmethod
+    def offered(cls, inquiry):
+        return inquiry.is_open and inquiry.callback_consent
+
+    def perform(self, data):
+        return followup.callback_request(
+            actor=self.request.user, inquiry=self.inquiry, channel=data.get("channel") or None
+        )
+
+    def success_message(self, result):
+        return f"Callback request queued ({result.get_channel_display()})."
+
+
+# The inquiry's pages, in the order of its page's buttons.
 INQUIRY_ACTION_FORMS = [
     ScreenForm,
     VerifyBenefitsForm,
     RecordContactForm,
+    RequestCallbackForm,
     ScheduleAdmissionForm,
     AdmitInquiryForm,
     CloseInquiryForm,
@@ -665,4 +696,7 @@ class InquiryAdmin(ActionPagesMixin, ClinicScopedAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_urls(self):
-        return self.action_pages() + super().get_urls()
+        board = path(
+            "board/", self.admin_site.admin_view(inquiry_board_view), name="programs_inquiry_board"
+        )
+        return [board, *self.action_pages(), *super().get_urls()]

@@ -1,19 +1,23 @@
-"""Reports over HTTP: the census and the step-down board. Thin: validate the query string,
-call the report selectors in ``programs.reports``, render. Every staff role reads both."""
+"""Reports over HTTP: the census, the step-down board and the admissions report. Thin: validate
+the query string, call the report selectors in ``programs.reports`` (the admissions report's in
+``programs.reports_admissions``), render. Every staff role reads the census and the board;
+admissions and supervisors the admissions report."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
+from rest_framework.response import Response
 
-from clinic.api.mixins import PatientDataMixin
+from clinic.api.mixins import NoStoreMixin, PatientDataMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
 from clinic.selectors import STAFF_ROLES
 from patients.models import Level, Track
-from programs import reports
+from programs import reports, reports_admissions
 from programs.models import AuthorizationStatus, AuthorizationUnit
+from programs.services.inquiries import ADMISSIONS_REPORT_ROLES
 
 # Census -----------------------------------------------------------------------------------------
 
@@ -244,3 +248,102 @@ class StepDownBoardView(PatientDataMixin, generics.GenericAPIView):
         self.audit_list(page)
         rows = reports.step_down_rows(page, now=now)
         return self.get_paginated_response(StepDownRowSerializer(rows, many=True).data)
+
+
+# Admissions -------------------------------------------------------------------------------------
+
+MONTH_PATTERN = r"^\d{4}-\d{2}$"
+
+
+class AdmissionsReportQuerySerializer(serializers.Serializer):
+    start = serializers.RegexField(
+        MONTH_PATTERN,
+        required=False,
+        help_text="First month of receipt, YYYY-MM (default: "
+        f"{reports_admissions.ADMISSIONS_REPORT_DEFAULT_MONTHS} months up to the end).",
+    )
+    end = serializers.RegexField(
+        MONTH_PATTERN,
+        required=False,
+        help_text="Last month, inclusive, YYYY-MM (default: this month in the clinic's zone); at "
+        f"most {reports_admissions.ADMISSIONS_REPORT_MAX_MONTHS} months in all.",
+    )
+    clinic = serializers.IntegerField(required=False, min_value=1, help_text="Clinic id.")
+
+    def validate(self, attrs):
+        try:
+            for name in ("start", "end"):
+                if name in attrs:
+                    attrs[name] = reports_admissions.Month.parse(attrs[name], name)
+            if "start" in attrs and "end" in attrs:
+                reports_admissions.admissions_report_range(
+                    user=None, start=attrs["start"], end=attrs["end"]
+                )
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.message_dict) from error
+        return attrs
+
+
+class AdmissionsFiguresSerializer(serializers.Serializer):
+    inquiries = serializers.IntegerField(help_text="Inquiries received.")
+    screened = serializers.IntegerField(help_text="Of those, with a screening on file.")
+    verified = serializers.IntegerField(help_text="With a verification of benefits on file.")
+    scheduled = serializers.IntegerField(help_text="Whose status ever reached scheduled.")
+    admitted = serializers.IntegerField(help_text="Admitted.")
+    conversion_rate = serializers.FloatField(
+        allow_null=True, help_text="admitted / inquiries; null without inquiries."
+    )
+    median_days_to_admission = serializers.FloatField(
+        allow_null=True,
+        help_text="Median days from receipt to admission (the admission's start date, else the "
+        "day the inquiry became admitted; local dates); null without admissions.",
+    )
+
+
+class AdmissionsMonthSerializer(AdmissionsFiguresSerializer):
+    month = serializers.CharField(help_text="YYYY-MM, of receipt in the clinic's zone.")
+
+
+class AdmissionsSourceSerializer(AdmissionsFiguresSerializer):
+    referral_source = serializers.IntegerField()
+    referral_source_name = serializers.CharField()
+    clinic = serializers.IntegerField()
+
+
+class AdmissionsRowSerializer(AdmissionsSourceSerializer):
+    month = serializers.CharField(help_text="YYYY-MM, of receipt in the clinic's zone.")
+
+
+class AdmissionsReportSerializer(serializers.Serializer):
+    start = serializers.CharField()
+    end = serializers.CharField()
+    months = AdmissionsMonthSerializer(many=True, help_text="Every month of the range.")
+    sources = AdmissionsSourceSerializer(many=True, help_text="Each referral source in all.")
+    rows = AdmissionsRowSerializer(
+        many=True, help_text="Per month and referral source (those with inquiries)."
+    )
+    total = AdmissionsFiguresSerializer()
+
+
+class AdmissionsReportView(NoStoreMixin, generics.GenericAPIView):
+    """How inquiries became admissions, per month of receipt and referral source (see
+    ``programs.reports_admissions``): counts only, no one named; one query."""
+
+    permission_classes = [roles_allowed(read=ADMISSIONS_REPORT_ROLES)]
+    serializer_class = AdmissionsReportSerializer
+    filter_backends = []
+    pagination_class = None
+
+    @extend_schema(parameters=[AdmissionsReportQuerySerializer])
+    def get(self, request):
+        query = validated(AdmissionsReportQuerySerializer, request, data=request.query_params)
+        start, end = reports_admissions.admissions_report_range(
+            user=request.user,
+            start=query.get("start"),
+            end=query.get("end"),
+            clinic=query.get("clinic"),
+        )
+        report = reports_admissions.admissions_report(
+            user=request.user, start=start, end=end, clinic=query.get("clinic")
+        )
+        return Response(AdmissionsReportSerializer(report).data)

@@ -1,7 +1,7 @@
 """The programs' API under ``/api/v1/``: programs, enrollments and transitions, aftercare plans,
 the census and step-down reports, disclosures with their FHIR bundles, payers, coverage and
 authorizations with their reviews and the UR queue (utilization review), the admissions
-desk's inquiries with their referral sources, and the patient's own
+desk's inquiries with their referral sources, callback requests and report, and the patient's own
 enrollments, aftercare and accounting of disclosures (``me/...``)."""
 
 from django.urls import path
@@ -13,6 +13,7 @@ from programs.api import (
     authorizations,
     disclosures,
     inquiries,
+    inquiry_followup,
     me,
     reports,
     ur_queue,
@@ -67,4 +68,10 @@ urlpatterns = [
     ),
     path("me/disclosures/", disclosures.MyDisclosuresView.as_view(), name="me-disclosures"),
     path("ur/queue/", ur_queue.URQueueView.as_view(), name="ur-queue"),
+    path(
+        "inquiries/<int:pk>/callback-requests/",
+        inquiry_followup.InquiryCallbackRequestsView.as_view(),
+        name="inquiry-callback-requests",
+    ),
+    path("reports/admissions/", reports.AdmissionsReportView.as_view(), name="report-admissions"),
 ]

@@ -139,6 +139,8 @@ MATRIX = {
     ("POST", "/api/v1/inquiries/{id}/schedule/"): {ADM},
     ("POST", "/api/v1/inquiries/{id}/close/"): {ADM},
     ("POST", "/api/v1/inquiries/{id}/convert/"): {ADM},
+    ("GET", "/api/v1/inquiries/{id}/callback-requests/"): STAFF,
+    ("POST", "/api/v1/inquiries/{id}/callback-requests/"): {ADM},
     ("GET", "/api/v1/referral-sources/"): STAFF,
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
@@ -146,6 +148,7 @@ MATRIX = {
     ("POST", "/api/v1/alerts/{id}/acknowledge/"): STAFF,
     ("GET", "/api/v1/reports/census/"): STAFF,
     ("GET", "/api/v1/reports/step-down/"): STAFF,
+    ("GET", "/api/v1/reports/admissions/"): {ADM, SUP},
     ("GET", "/api/v1/sessions/"): STAFF,
     ("POST", "/api/v1/sessions/"): {CLIN, SUP},
     ("GET", "/api/v1/sessions/{id}/"): STAFF,

@@ -23,7 +23,9 @@ pytestmark = pytest.mark.django_db
 
 NY = zoneinfo.ZoneInfo("America/New_York")
 UTC = datetime.UTC
-# Words a reminder must never carry (DOMAIN.md "Privacy"), checked on every channel's text.
+# Words a reminder must never carry (DOMAIN.md "Privacy"), checked on every channel's text; the
+# admissions desk's callback requests to callers are held to the same list
+# (tests/programs/admissions/test_callbacks.py).
 REVEALING = [
     "treatment",
     "recovery",
@@ -44,6 +46,15 @@ REVEALING = [
     "drug",
     "sober",
     "relapse",
+    "admission",
+    "admit",
+    "inquiry",
+    "intake",
+    "screening",
+    "benefit",
+    "insurance",
+    "level of care",
+    "withdrawal",
 ]
 
 

@@ -5,7 +5,10 @@ generate_series inside PostgreSQL: no row goes through Python).
 months ahead), ~250,000 roster entries and ~230,000 attendance rows (past sessions), ~3,000
 enrollments (discharged history, current stays, waitlists), three payers, a primary coverage per
 patient and ~500 authorizations of current stays with their reviews (the UR queue's and the
-step-down board's authorization columns). ``--scale N``: N such clinics.
+step-down board's authorization columns), and 3,000 inquiries over the last two years with
+their screenings, verifications and status history (the admissions report): one in five
+admitted (linked to one of the clinic's stays), the others at every stage or not admitted.
+``--scale N``: N such clinics.
 Plus the benchmark's accounts: ``bench-patient`` (an app account on a patient with a dense
 schedule for the next 60 days), ``bench-clinician`` (clinic 1) and ``bench-supervisor`` (every
 clinic).
@@ -38,10 +41,15 @@ DAYS_BACK = 700
 # Sessions of one program follow each other every 7 h 18 min: 2,500 of them span ~760 days.
 SESSION_STEP = "7 hours 18 minutes"
 BENCH_PATIENT_SESSIONS = 300
+INQUIRIES = 3000
 PASSWORD = "bench-password-0123"  # noqa: S105 (a throwaway database's accounts)
 
 # Tables the generator owns (wiped first, identities restarted).
 TABLES = [
+    "programs_inquirystatuschange",
+    "programs_benefitsverification",
+    "programs_inquiryscreening",
+    "programs_inquiry",
     "programs_concurrentreview",
     "programs_authorization",
     "programs_coverage",
@@ -118,7 +126,7 @@ class Command(BaseCommand):
             self.stdout.write(f"{name}: scale {scale} present.")
             return
         started = time.monotonic()
-        progress = Progress(12)
+        progress = Progress(len(STEPS) + 3)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE")
             progress.step("wiped")
@@ -142,6 +150,7 @@ class Command(BaseCommand):
                 "base": base,
                 "now": timezone.now(),
                 "first_clinician": clinicians[0],
+                "inquiries": INQUIRIES,
             }
             for label, sql in STEPS:
                 cursor.execute(sql, params)
@@ -428,6 +437,78 @@ STEPS = [
             CASE au.status WHEN 'denied' THEN 'outpatient' ELSE '' END, '',
             %(first_clinician)s, %(now)s
         FROM programs_authorization au
+        """,
+    ),
+    (
+        "inquiries",
+        """
+        -- Inquiry i of clinic c came in (INQUIRIES - i) × 5 h 36 min ago (the last two years),
+        -- from one of the clinic's referral sources in turn. By i mod 10: 7 and 8 admitted (the
+        -- clinic's k-th stay, 1 to 14 days after the call), 0 and 1 new, 2 screening, 3
+        -- verifying, 4 scheduled, else not admitted.
+        WITH stays AS (
+            SELECT e.id, e.patient_id, pt.clinic_id, e.start_date,
+                row_number() OVER (PARTITION BY pt.clinic_id ORDER BY e.id) AS k
+            FROM programs_enrollment e JOIN patients_patient pt ON pt.id = e.patient_id
+            WHERE e.status IN ('admitted', 'discharged')
+        )
+        INSERT INTO programs_inquiry (id, clinic_id, status, received_at, first_name, last_name,
+            date_of_birth, phone, email, caller_relation, caller_name, caller_phone,
+            caller_email, referral_source_id, referring_organization, referring_contact,
+            substances, urgency, callback_consent, callback_method, program_id, next_contact_on,
+            not_admitted_reason, patient_id, enrollment_id, notes, created_by_id, created_at,
+            updated_at, version)
+        SELECT (c - 1) * %(inquiries)s + i, c, st.status,
+            COALESCE(
+                (s.start_date - 1 - i %% 14)::timestamp AT TIME ZONE 'UTC' + interval '15 hours',
+                %(now)s::timestamptz - (%(inquiries)s - i) * interval '5 hours 36 minutes'
+            ),
+            'Caller', 'Bench-' || i, NULL, '', '', 'self', '', '', '', src.id, '', '', '', '',
+            false, '', NULL,
+            CASE WHEN st.status IN ('new', 'screening', 'verifying', 'scheduled')
+                THEN %(today)s::date + i %% 5 - 2 END,
+            CASE st.status WHEN 'not_admitted' THEN 'no_show' ELSE '' END,
+            s.patient_id, s.id, '', %(first_clinician)s, %(now)s, %(now)s, 1
+        FROM generate_series(1, %(scale)s) AS c CROSS JOIN generate_series(1, %(inquiries)s) AS i
+        CROSS JOIN LATERAL (
+            SELECT r.id FROM programs_referralsource r WHERE r.clinic_id = c
+            ORDER BY r.id OFFSET i %% 7 LIMIT 1
+        ) src
+        LEFT JOIN stays s ON s.clinic_id = c AND i %% 10 IN (7, 8)
+            AND s.k = (i / 10) * 2 + i %% 10 - 6
+        CROSS JOIN LATERAL (SELECT CASE
+            WHEN s.id IS NOT NULL THEN 'admitted' WHEN i %% 10 IN (0, 1) THEN 'new'
+            WHEN i %% 10 = 2 THEN 'screening' WHEN i %% 10 = 3 THEN 'verifying'
+            WHEN i %% 10 = 4 THEN 'scheduled' ELSE 'not_admitted' END AS status) st;
+        -- A screening for every inquiry past new (but half the not admitted), an hour in.
+        INSERT INTO programs_inquiryscreening (inquiry_id, screened_by_id, screened_at,
+            criteria_count, d1, d2, d3, d4, d5, d6, prior_outpatient_relapse,
+            daytime_obligations, withdrawal_flags, provisional_level, provisional_track,
+            rationale, notes)
+        SELECT id, created_by_id, received_at + interval '1 hour', 4, 1, 1, 2, 2, 2, 1, false,
+            false, '{}', 'iop', 'day', '{}', ''
+        FROM programs_inquiry
+        WHERE status <> 'new' AND NOT (status = 'not_admitted' AND id %% 2 = 0);
+        -- A verification of benefits from verifying on, a day in.
+        INSERT INTO programs_benefitsverification (inquiry_id, payer_id, member_id,
+            group_number, subscriber_relation, level, outcome, reference, notes,
+            verified_by_id, verified_at)
+        SELECT id, (clinic_id - 1) * 3 + 1, 'M-' || id, '', 'self', 'iop', 'eligible', '', '',
+            created_by_id, received_at + interval '1 day'
+        FROM programs_inquiry WHERE status IN ('verifying', 'scheduled', 'admitted');
+        -- The status history: the creation, the move to scheduled, the admission or not.
+        INSERT INTO programs_inquirystatuschange (inquiry_id, from_status, to_status,
+            changed_at, changed_by_id, reason)
+        SELECT id, '', 'new', received_at, created_by_id, '' FROM programs_inquiry
+        UNION ALL
+        SELECT id, 'verifying', 'scheduled', received_at + interval '3 days', created_by_id, ''
+        FROM programs_inquiry WHERE status IN ('scheduled', 'admitted')
+        UNION ALL
+        SELECT id, 'scheduled', 'admitted', received_at + interval '7 days', created_by_id, ''
+        FROM programs_inquiry WHERE status = 'admitted'
+        UNION ALL
+        SELECT id, 'new', 'not_admitted', received_at + interval '2 days', created_by_id, ''
+        FROM programs_inquiry WHERE status = 'not_admitted'
         """,
     ),
 ]
