@@ -1,14 +1,16 @@
 """Demo programs and patients' paths through them (API.md, "Demo data").
 
-Residential (28–90 days, 4 beds), a day IOP and an evening IOP track (3–5 sessions a week of 3–4
+Residential (28–90 days, 5 beds), a day IOP and an evening IOP track (3–5 sessions a week of 3–4
 hours), a standard outpatient program and a small PHP that is full with a waitlist. Patients are
 admitted, waitlisted, stepped down and discharged; at least two residential beds and two places in
-each IOP track stay free, so a new admission always fits on a fresh demo. Dates are relative to
+each IOP track stay free (places held for scheduled admissions counted), so a new admission always
+fits on a fresh demo. The admissions desk has an inquiry at every stage. Dates are relative to
 today, so the demo looks alive whenever it is seeded. Idempotent: a patient who already has an
 enrollment is left alone.
 """
 
 import datetime
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,12 +21,13 @@ from programs.models import (
     LEVEL_DEFAULTS,
     Enrollment,
     EnrollmentStatus,
+    Inquiry,
     Payer,
     PayerKind,
     Program,
     ProgramService,
 )
-from programs.services import aftercare, authorizations
+from programs.services import admission_holds, aftercare, authorizations, inquiries
 from programs.services import enrollments as services
 from scheduling import services as calendar
 from scheduling.models import RosterEntry, Series
@@ -33,7 +36,7 @@ PROGRAMS = {
     "residential": {
         "name": "Residential",
         "level": Level.RESIDENTIAL,
-        "capacity": 4,
+        "capacity": 5,
         "services": [
             ProgramService.DETOX,
             ProgramService.INDIVIDUAL_THERAPY,
@@ -79,7 +82,7 @@ PROGRAMS = {
         "services": [ProgramService.INDIVIDUAL_THERAPY, ProgramService.AFTERCARE_PLANNING],
     },
 }
-BEDS = [("A", "1"), ("A", "2"), ("B", "1"), ("B", "2")]
+BEDS = [("A", "1"), ("A", "2"), ("B", "1"), ("B", "2"), ("C", "1")]
 
 
 def seed_demo_programs(*, clinic: Clinic) -> dict[str, Program]:
@@ -415,3 +418,120 @@ def _seed_denied_then_appealed(stay, coverage, *, reviewer, day) -> None:
     authorizations.review_schedule(
         actor=reviewer, authorization=authorization, kind="concurrent", scheduled_on=day(3)
     )
+
+
+# The admissions desk's pipeline: (first name, last name, stage, referral source kind, days ago).
+INQUIRIES = [
+    ("Drew", "Hollis", "new", "family", 0),
+    ("Jamie", "Ortega", "screening", "hospital", 1),
+    ("Robin", "Achebe", "verifying", "employer", 3),
+    ("Kerry", "Lindqvist", "scheduled_iop", "self", 5),
+    ("Alex", "Moreau", "scheduled_residential", "court", 4),
+    ("Sasha", "Ibarra", "admitted", "online", 9),
+    ("Lee", "Fontaine", "not_admitted", "another_program", 14),
+]
+# The order of the stages: an inquiry at a stage went through all those before it.
+STAGES = ["new", "screening", "verifying", "scheduled", "admitted"]
+
+
+@transaction.atomic
+def seed_demo_admissions(*, clinic: Clinic, admissions, clinician) -> int:
+    """An inquiry at every stage of the admissions pipeline (after
+    ``seed_demo_utilization_review``, whose payers it uses); returns how many inquiries it took
+    this time.
+
+    - Drew Hollis: his mother called today; new, to be called back tomorrow.
+    - Jamie Ortega: referred by a hospital yesterday, screened with a withdrawal sign (the
+      clinicians' alert), no next contact set: overdue on the admissions board.
+    - Robin Achebe: screened, benefits being verified with the commercial payer.
+    - Kerry Lindqvist: verified, admitted to the day IOP track today (a place held).
+    - Alex Moreau: verified, a residential bed held from the day after tomorrow.
+    - Sasha Ibarra: admitted today through the pipeline (registered, enrolled, covered).
+    - Lee Fontaine: screened, not admitted: chose another provider.
+
+    Idempotent: a person who already has an inquiry is left alone.
+    """
+    programs = seed_demo_programs(clinic=clinic)
+    sources = {source.kind: source for source in clinic.referral_sources.all()}
+    commercial = Payer.objects.get(clinic=clinic, kind=PayerKind.COMMERCIAL)
+    now = timezone.now()
+    today = clinic.today(now)
+    taken = 0
+    for number, (first, last, stage, source, days_ago) in enumerate(INQUIRIES):
+        if Inquiry.objects.filter(clinic=clinic, first_name=first, last_name=last).exists():
+            continue
+        taken += 1
+        by_parent = stage == "new"
+        inquiry = inquiries.inquiry_create(
+            actor=admissions,
+            clinic=clinic,
+            referral_source=sources[source],
+            first_name=first,
+            last_name=last,
+            received_at=now - datetime.timedelta(days=days_ago, hours=2),
+            date_of_birth=datetime.date(1980 + 3 * number, 1 + number, 10 + number),
+            phone=f"+1202555{160 + number:04d}",
+            caller_relation="parent" if by_parent else "self",
+            caller_name=f"Pat {last}" if by_parent else "",
+            substances="Alcohol daily, benzodiazepines some days"
+            if stage == "screening"
+            else "Opioids (pills), alcohol at weekends",
+            urgency="Wants to start this week",
+            callback_consent=True,
+            callback_method="phone",
+            next_contact_on=today + datetime.timedelta(days=1) if stage == "new" else None,
+        )
+        if stage == "new":
+            continue
+        residential = stage == "scheduled_residential"
+        inquiries.inquiry_screen(
+            actor=admissions,
+            inquiry=inquiry,
+            criteria_count=7 if residential or stage == "screening" else 4,
+            dimensions=dict(
+                zip(
+                    ["d1", "d2", "d3", "d4", "d5", "d6"],
+                    [3, 1, 2, 2, 3, 2] if residential else [1, 1, 1, 2, 2, 1],
+                    strict=True,
+                )
+            ),
+            daytime_obligations=not residential,
+            withdrawal_flags=["heavy_daily_alcohol", "daily_benzodiazepines"]
+            if stage == "screening"
+            else [],
+        )
+        if stage == "screening":
+            continue
+        if stage == "not_admitted":
+            admission_holds.inquiry_close(
+                actor=admissions,
+                inquiry=inquiry,
+                reason="chose_elsewhere",
+                note="Chose a program closer to home.",
+            )
+            continue
+        inquiries.inquiry_verify_benefits(
+            actor=admissions,
+            inquiry=inquiry,
+            payer=commercial,
+            level="residential" if residential else "iop",
+            outcome="eligible",
+            member_id=f"HHP{70000 + number}",
+            in_network=True,
+            deductible_remaining=Decimal("500.00"),
+            out_of_pocket_remaining=Decimal("2500.00"),
+            prior_authorization_required=residential,
+        )
+        if stage == "verifying":
+            continue
+        admission_holds.admission_schedule(
+            actor=admissions,
+            inquiry=inquiry,
+            program=programs["residential" if residential else "iop_day"],
+            admission_date=today + datetime.timedelta(days=2 if residential else 0),
+        )
+        if stage == "admitted":
+            admission_holds.inquiry_convert(
+                actor=admissions, inquiry=inquiry, primary_clinician=clinician
+            )
+    return taken

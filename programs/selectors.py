@@ -289,14 +289,22 @@ def bed_assignments_holding(
 def bed_board(*, user) -> list[dict]:
     """Every active bed of the caller's clinics with who is in it today (the clinic's date).
 
-    ``[{"bed", "programs": [names], "assignment": BedAssignment | None}]`` by clinic, room and
-    label, in three queries (beds, their programs, today's assignments with patient and
-    program).
+    ``[{"bed", "programs": [names], "assignment": BedAssignment | None, "hold":
+    AdmissionHold | None}]`` by clinic, room and label, in four queries (beds, their programs,
+    their live admission holds, today's assignments with patient and program). A bed held for a
+    scheduled admission is not free: it waits for that person (the hold names no one here).
     """
     beds = list(
         Bed.objects.filter(clinic_id__in=clinic_ids_for_user(user), is_active=True)
         .select_related("clinic")
-        .prefetch_related(Prefetch("programs", queryset=Program.objects.order_by("name")))
+        .prefetch_related(
+            Prefetch("programs", queryset=Program.objects.order_by("name")),
+            Prefetch(
+                "holds",
+                queryset=AdmissionHold.objects.filter(status=HoldStatus.HELD),
+                to_attr="live_holds",
+            ),
+        )
         .order_by("clinic_id", "room", "label")
     )
     if not beds:
@@ -321,6 +329,7 @@ def bed_board(*, user) -> list[dict]:
             "bed": bed,
             "programs": [program.name for program in bed.programs.all()],
             "assignment": current.get(bed.pk),
+            "hold": bed.live_holds[0] if bed.live_holds else None,
         }
         for bed in beds
     ]

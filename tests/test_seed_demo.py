@@ -54,7 +54,7 @@ def test_seed_has_patients_at_every_intake_stage(settings):
     call_command("seed_demo")
     call_command("seed_demo")
 
-    assert Patient.objects.count() == 8
+    assert Patient.objects.count() == 9  # eight registered, one admitted from an inquiry
     recommended = set(Assessment.objects.values_list("recommended_level", flat=True))
     assert recommended == {"residential", "php", "iop", "outpatient"}
     assert set(
@@ -110,7 +110,7 @@ def test_the_demo_has_covered_self_pay_and_denied_then_appealed_patients(setting
     assert sorted(Payer.objects.values_list("kind", flat=True)) == sorted(
         ["commercial", "medicaid", "medicare", "self_pay", "other"]
     )
-    assert Coverage.objects.count() == 5
+    assert Coverage.objects.count() == 6  # and the verified benefits of the admitted inquiry
     assert Authorization.objects.count() == 3
     use = {
         a.patient.last_name: a
@@ -189,3 +189,28 @@ def test_the_make_run_banner_gives_the_demo_authenticator_key(settings):
     assert "Two-factor   off (STAFF_MFA_REQUIRED=1)" in out.getvalue()
     assert "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ" in out.getvalue()
     assert demo_otpauth_uri() in out.getvalue()
+
+
+def test_the_demo_has_an_inquiry_at_every_stage_of_the_admissions_pipeline(settings):
+    from clinic.models import StaffAlert
+    from programs.models import AdmissionHold, Inquiry
+
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: nothing twice
+
+    assert sorted(Inquiry.objects.values_list("status", flat=True)) == sorted(
+        ["new", "screening", "verifying", "scheduled", "scheduled", "admitted", "not_admitted"]
+    )
+    admitted = Inquiry.objects.get(status="admitted")
+    assert admitted.enrollment.status == "admitted"
+    assert admitted.patient.coverages.get().payer.kind == "commercial"
+    assert admitted.holds.get().status == "converted"
+    holds = AdmissionHold.objects.filter(status="held").select_related("program")
+    assert sorted((h.program.name, h.bed_id is not None) for h in holds) == [
+        ("IOP Day Track", False),
+        ("Residential", True),
+    ]
+    assert Inquiry.objects.get(status="not_admitted").not_admitted_reason == "chose_elsewhere"
+    assert StaffAlert.objects.filter(kind="withdrawal_risk").count() == 1

@@ -31,6 +31,7 @@ from programs.models import (
     DischargeReason,
     Enrollment,
     EnrollmentStatus,
+    HoldStatus,
     Program,
     Transition,
     TransitionKind,
@@ -250,13 +251,18 @@ class BedForm(EnrollmentActionForm):
         beds = self.enrollment.program.beds.filter(is_active=True).order_by("room", "label")
         field = self.fields["bed"]
         field.queryset = beds
-        # Say which beds are taken today (the service refuses a taken one anyway), without
-        # naming who is in them: the bed board does that.
+        # Say which beds are taken today or held for a scheduled admission (the service refuses
+        # both anyway), without naming anyone: the bed board does that.
         today = self.today()
         taken = set(
             bed_assignments_holding(today).filter(bed__in=beds).values_list("bed_id", flat=True)
         )
-        field.label_from_instance = lambda bed: f"{bed} ({'taken' if bed.pk in taken else 'free'})"
+        held = set(beds.filter(holds__status=HoldStatus.HELD).values_list("pk", flat=True)) - taken
+
+        def label(bed):
+            return f"{bed} ({'taken' if bed.pk in taken else 'held' if bed.pk in held else 'free'})"
+
+        field.label_from_instance = label
 
     def perform(self, data):
         return services.bed_assign(

@@ -68,7 +68,8 @@ def census_view(request):
         "rows": rows,
         "error": error,
         "beds": beds,
-        "beds_free": sum(1 for entry in beds if entry["assignment"] is None),
+        "beds_free": sum(1 for entry in beds if not (entry["assignment"] or entry["hold"])),
+        "beds_held": sum(1 for entry in beds if entry["hold"] and not entry["assignment"]),
     }
     return never_cache_privately(TemplateResponse(request, "admin/programs/census.html", context))
 

@@ -287,3 +287,82 @@ def test_utilization_review_books_a_review_and_records_more_days_in_a_browser(pa
     assert (authorization.units_approved, authorization.end_date) == (21, extended_end)
     # The review already booked for tomorrow stays the next one.
     assert authorization.next_review_on == today + datetime.timedelta(days=1)
+
+
+def test_an_inquiry_from_the_first_call_to_the_admission_in_a_browser(page):
+    from programs.models import Inquiry, InquiryStatus
+
+    iop = Program.objects.get(name="IOP Day Track")
+    today = iop.clinic.today()
+
+    log_in(page, "admissions")
+    # The first call: a mother calls about her son, found online.
+    page.goto("/admin/programs/inquiry/add/")
+    page.select_option("#id_clinic", label="Demo Recovery Center")
+    page.fill("#id_first_name", "Emery")
+    page.fill("#id_last_name", "Castellanos")
+    page.fill("#id_date_of_birth", "1996-08-14")
+    page.fill("#id_phone", "+12025550188")
+    page.select_option("#id_caller_relation", "parent")
+    page.fill("#id_caller_name", "Ines Castellanos")
+    page.select_option("#id_referral_source", label="Online")
+    page.fill("#id_substances", "Alcohol most days, pills at weekends")
+    page.check("#id_callback_consent")
+    page.select_option("#id_callback_method", "phone")
+    save(page)
+    sync_api.expect(success_message(page)).to_contain_text("was added successfully")
+    inquiry = Inquiry.objects.get(last_name="Castellanos")
+    inquiry_url = f"/admin/programs/inquiry/{inquiry.pk}/change/"
+    page.goto(inquiry_url)
+
+    # Screen on the phone: the provisional level from the assessment's rule.
+    page.click(".object-tools a:text('Screen')")
+    page.fill("#id_criteria_count", "4")
+    for dimension, rating in zip(
+        ("d1", "d2", "d3", "d4", "d5", "d6"), (1, 1, 1, 2, 2, 1), strict=True
+    ):
+        page.fill(f"#id_{dimension}", str(rating))
+    page.check("#id_daytime_obligations")
+    page.click("input[type=submit][value='Record the screening']")
+    sync_api.expect(success_message(page)).to_contain_text("Screened: provisional level")
+
+    # Verify benefits with the commercial payer.
+    page.click(".object-tools a:text('Verify benefits')")
+    page.select_option("#id_payer", label="Harborview Health Plan")
+    page.fill("#id_member_id", "HHP-20931")
+    page.select_option("#id_level", "iop")
+    page.select_option("#id_in_network", "true")
+    page.fill("#id_deductible_remaining", "250.00")
+    page.select_option("#id_outcome", "eligible")
+    page.click("input[type=submit][value='Record the verification']")
+    sync_api.expect(success_message(page)).to_contain_text("Benefits verified")
+
+    # Schedule the admission today in the day IOP track: a place is held.
+    page.click(".object-tools a:text('Schedule admission')")
+    page.select_option("#id_program", value=str(iop.pk))
+    page.fill("#id_admission_date", today.isoformat())
+    page.click("input[type=submit][value='Hold the place']")
+    sync_api.expect(success_message(page)).to_contain_text("IOP Day Track is held from")
+    sync_api.expect(page.locator(".field-holds_table")).to_contain_text("Held")
+
+    # The person arrives: admit them into the held place.
+    page.click(".object-tools a:text('Admit')")
+    clinician = get_user_model().objects.get(username="clinician")
+    page.select_option("#id_primary_clinician", value=str(clinician.pk))
+    page.click("input[type=submit][value='Admit into the held place']")
+    sync_api.expect(success_message(page)).to_contain_text("is admitted to IOP Day Track")
+    page.screenshot(path=SCREENSHOTS / "inquiry.png", full_page=True)
+
+    inquiry.refresh_from_db()
+    assert inquiry.status == InquiryStatus.ADMITTED
+    assert inquiry.enrollment.program == iop
+    assert inquiry.enrollment.status == EnrollmentStatus.ADMITTED
+    assert inquiry.patient.last_name == "Castellanos"
+    assert inquiry.patient.coverages.get().member_id == "HHP-20931"
+    assert list(inquiry.status_changes.values_list("to_status", flat=True)) == [
+        "new",
+        "screening",
+        "verifying",
+        "scheduled",
+        "admitted",
+    ]

@@ -6,7 +6,11 @@ from django.core.management.base import BaseCommand, CommandError
 
 from clinic.demo import DEMO_STAFF, seed_demo_clinic
 from patients.demo import seed_demo_patients
-from programs.demo import seed_demo_enrollments, seed_demo_utilization_review
+from programs.demo import (
+    seed_demo_admissions,
+    seed_demo_enrollments,
+    seed_demo_utilization_review,
+)
 
 
 class Command(BaseCommand):
@@ -31,8 +35,11 @@ class Command(BaseCommand):
         seed_demo_utilization_review(
             clinic=clinic, admissions=admissions, reviewer=users.get(username="utilization_review")
         )
+        seed_demo_admissions(
+            clinic=clinic, admissions=admissions, clinician=users.get(username="clinician")
+        )
         self.stdout.write(
             f"Demo clinic {clinic.name!r} ready: {clinic.programs.count()} programs, "
-            f"{len(patients)} patients; "
+            f"{len(patients)} patients, {clinic.inquiries.count()} inquiries; "
             f"users: {', '.join(DEMO_STAFF)}."
         )

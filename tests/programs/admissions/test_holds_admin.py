@@ -4,7 +4,13 @@
 import pytest
 
 from programs.models import AdmissionHold, Enrollment, HoldStatus, InquiryStatus
-from tests.factories import InquiryFactory, PatientFactory, ProgramFactory, staff_user
+from tests.factories import (
+    EnrollmentFactory,
+    InquiryFactory,
+    PatientFactory,
+    ProgramFactory,
+    staff_user,
+)
 from tests.programs.admin.helpers import html, log_in
 from tests.programs.admissions.holds import TODAY, days, residential_with_beds, schedule, verified
 
@@ -114,3 +120,31 @@ def test_the_admit_page_admits_a_new_or_an_existing_patient(client, clinic, admi
     assert newcomer.status == returning.status == InquiryStatus.ADMITTED
     assert returning.patient == patient
     assert Enrollment.objects.filter(program=program, status="admitted").count() == 2
+
+
+def test_the_bed_board_and_the_bed_form_show_a_held_bed_as_held_naming_no_one(
+    client, clinic, admissions, supervisor
+):
+    program = residential_with_beds(clinic, capacity=4, beds=2)
+    first_bed, second_bed = program.beds.order_by("label")
+    schedule(
+        admissions,
+        verified(clinic, admissions, last_name="Heldwell"),
+        program,
+        TODAY + days(2),
+        bed=second_bed,
+    )
+    stay = EnrollmentFactory(program=program, start_date=TODAY)
+
+    text = html(log_in(client, supervisor).get("/admin/programs/enrollment/census/"))
+    assert "2 beds, 1 free. 1 held for a scheduled admission." in text
+    held = text[text.index(f'data-bed="{second_bed.pk}"') :]
+    held = held[: held.index("</li>")]
+    assert "held" in held
+    assert f"for an admission on {TODAY + days(2):%Y-%m-%d}" in held
+    assert "Heldwell" not in text
+
+    client.logout()
+    options = html(log_in(client, admissions).get(f"/admin/programs/enrollment/{stay.pk}/bed/"))
+    assert f"{first_bed} (free)" in options
+    assert f"{second_bed} (held)" in options
