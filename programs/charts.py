@@ -38,6 +38,24 @@ def _svg(width: int, height: int, label: str, body) -> SafeString:
     )
 
 
+def _value_axis(y, top_value: int, *, left: float, right: float) -> SafeString:
+    """The labels of the top value and zero, and the zero line from ``left`` to ``right``."""
+    return format_html(
+        '<text x="2" y="{}" fill="{}">{}</text><text x="2" y="{}" fill="{}">0</text>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-opacity="0.4"/>',
+        round(y(top_value) + 4, 1),
+        TEXT,
+        top_value,
+        y(0),
+        TEXT,
+        left,
+        y(0),
+        right,
+        y(0),
+        TEXT,
+    )
+
+
 def occupancy_chart(row: dict, *, height: int = 120) -> SafeString:
     """One program's places over the census days: a bar per day (admitted below, reserved above
     it), the capacity as a red line, the waitlist as an amber step line.
@@ -107,20 +125,7 @@ def occupancy_chart(row: dict, *, height: int = 120) -> SafeString:
             if i % 7 == 0
         ),
     )
-    axis = format_html(
-        '<text x="2" y="{}" fill="{}">{}</text><text x="2" y="{}" fill="{}">0</text>'
-        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-opacity="0.4"/>',
-        round(y(top_value) + 4, 1),
-        TEXT,
-        top_value,
-        y(0),
-        TEXT,
-        left,
-        y(0),
-        width - right,
-        y(0),
-        TEXT,
-    )
+    axis = _value_axis(y, top_value, left=left, right=width - right)
     lines = format_html(
         '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"><title>capacity</title>'
         "</polyline>"
@@ -326,20 +331,7 @@ def admissions_chart(months: list[dict], *, height: int = 160) -> SafeString:
                 month["month"][2:],
             )
         )
-    axis = format_html(
-        '<text x="2" y="{}" fill="{}">{}</text><text x="2" y="{}" fill="{}">0</text>'
-        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-opacity="0.4"/>',
-        round(y(top_value) + 4, 1),
-        TEXT,
-        top_value,
-        y(0),
-        TEXT,
-        left,
-        y(0),
-        width - right,
-        y(0),
-        TEXT,
-    )
+    axis = _value_axis(y, top_value, left=left, right=width - right)
     return _svg(
         width,
         height,

@@ -50,7 +50,11 @@ from programs.services.enrollments import (
     enrollment_create,
     waitlist_offer_places,
 )
-from programs.services.inquiries import INQUIRY_WRITE_ROLES, _require_open, inquiry_status_move
+from programs.services.inquiries import (
+    INQUIRY_WRITE_ROLES,
+    inquiry_require_open,
+    inquiry_status_move,
+)
 
 __all__ = [
     "INQUIRY_WRITE_ROLES",
@@ -154,7 +158,7 @@ def admission_schedule(
     a date before the clinic's today."""
     now = now or timezone.now()
     inquiry = inquiry_lock(inquiry.pk)
-    _require_open(inquiry, "scheduling an admission")
+    inquiry_require_open(inquiry, "scheduling an admission")
     if inquiry.status not in (InquiryStatus.VERIFYING, InquiryStatus.SCHEDULED):
         raise Conflict(
             f"This inquiry is {inquiry.get_status_display().lower()}: an admission is scheduled "
@@ -254,7 +258,7 @@ def inquiry_close(
     ``invalid_state`` for a closed inquiry; 400 for an unknown reason."""
     now = now or timezone.now()
     inquiry = inquiry_lock(inquiry.pk)
-    _require_open(inquiry, "closing")
+    inquiry_require_open(inquiry, "closing")
     if reason not in NotAdmittedReason.values:
         raise ValidationError({"reason": [f"Choose one of {', '.join(NotAdmittedReason.values)}."]})
     hold = _live_hold(inquiry)

@@ -114,7 +114,9 @@ def _e164(field: str, value: str) -> str:
     return number.as_e164
 
 
-def _require_open(inquiry: Inquiry, doing: str) -> None:
+def inquiry_require_open(inquiry: Inquiry, doing: str) -> None:
+    """Refuse ``doing`` on an admitted or not admitted inquiry (409 ``invalid_state``): every
+    step of the pipeline is for open inquiries only."""
     if inquiry.status not in OPEN_INQUIRY:
         raise Conflict(
             f"This inquiry is {inquiry.get_status_display().lower()}: {doing} is for open "
@@ -335,7 +337,7 @@ def inquiry_update(
     now = timezone.now()
     inquiry = inquiry_lock(inquiry.pk)
     require_version(inquiry, expected_versions, patient_id=inquiry.patient_id)
-    _require_open(inquiry, "editing")
+    inquiry_require_open(inquiry, "editing")
     changes = _normalize(dict(changes))
     changed = [name for name, value in changes.items() if getattr(inquiry, name) != value]
     if not changed:
@@ -387,7 +389,7 @@ def inquiry_screen(
     (once per inquiry, ever)."""
     now = now or timezone.now()
     inquiry = inquiry_lock(inquiry.pk)
-    _require_open(inquiry, "a screening")
+    inquiry_require_open(inquiry, "a screening")
     if not isinstance(criteria_count, int) or not 0 <= criteria_count <= 11:
         raise ValidationError({"criteria_count": ["DSM-5 has 11 criteria: give 0 to 11."]})
     if set(dimensions) != set(DIMENSIONS):
@@ -471,7 +473,7 @@ def inquiry_verify_benefits(
     latest becomes the patient's coverage."""
     now = now or timezone.now()
     inquiry = inquiry_lock(inquiry.pk)
-    _require_open(inquiry, "a verification of benefits")
+    inquiry_require_open(inquiry, "a verification of benefits")
     if not inquiry.screenings.exists():
         raise Conflict(
             "Screen the caller before verifying benefits: the level to verify comes from the "
@@ -543,7 +545,7 @@ def inquiry_contact_record(
     the clinic's past) becomes the inquiry's next contact date."""
     now = now or timezone.now()
     inquiry = inquiry_lock(inquiry.pk)
-    _require_open(inquiry, "recording a contact")
+    inquiry_require_open(inquiry, "recording a contact")
     errors = {}
     for name, value, choices in (
         ("method", method, CallbackMethod),

@@ -35,7 +35,7 @@ from programs.models import (
     NoticeStatus,
 )
 from programs.services import outbox
-from programs.services.inquiries import INQUIRY_WRITE_ROLES, _require_open
+from programs.services.inquiries import INQUIRY_WRITE_ROLES, inquiry_require_open
 
 # What admissions read in the alert: the kind and nothing from the call (no name, no program).
 OVERDUE_ALERT_MESSAGE = (
@@ -143,7 +143,7 @@ def callback_request(
             {"channel": ["A callback request is sent by e-mail or SMS: choose email or sms."]}
         )
     inquiry = inquiry_lock(inquiry.pk)
-    _require_open(inquiry, "a callback request")
+    inquiry_require_open(inquiry, "a callback request")
     if not inquiry.callback_consent:
         raise Conflict(
             "The caller has not agreed to be called back: record their consent on the inquiry "
