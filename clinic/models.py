@@ -51,6 +51,12 @@ def zone_today(time_zone: str, now: datetime.datetime | None = None) -> datetime
     return timezone.localdate(now, timezone=zoneinfo.ZoneInfo(time_zone))
 
 
+DEFAULT_CRISIS_TEXT = (
+    "If you are thinking about harming yourself or are in crisis, call or text 988 (the 988 "
+    "Suicide & Crisis Lifeline) now, any time of day. In an emergency, call 911."
+)
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=200)
     # What patients' phones and inboxes show: never a word about treatment (42 CFR Part 2).
@@ -69,6 +75,12 @@ class Clinic(models.Model):
     )
     ur_units_left_below = models.PositiveSmallIntegerField(
         default=2, help_text="List authorizations with fewer units left than this."
+    )
+    # What the patient's app shows at once when a measure flags a safety risk (self-harm
+    # thoughts, a severe score): the crisis line the clinic's patients should call.
+    crisis_text = models.TextField(
+        default=DEFAULT_CRISIS_TEXT,
+        help_text="Shown in the app when a measure flags a safety risk.",
     )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
@@ -222,6 +234,7 @@ class AlertKind(models.TextChoices):
     AUTHORIZATION_MISSING = "authorization_missing", "A covered stay has no authorization"
     WITHDRAWAL_RISK = "withdrawal_risk", "A pre-admission screening flags withdrawal risk"
     INQUIRY_OVERDUE = "inquiry_overdue", "An open inquiry is past its next contact date"
+    MEASURE_SAFETY = "measure_safety", "Urgent: a measure needs safety follow-up today"
 
 
 # Kinds a patient raises by their own doing and may repeat at will (a risky check-in a minute):

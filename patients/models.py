@@ -18,6 +18,11 @@ class ReminderChannel(models.TextChoices):
     PUSH = "push", "Push notification"
 
 
+class ScreeningSex(models.TextChoices):
+    FEMALE = "female", "Female"
+    MALE = "male", "Male"
+
+
 class Patient(models.Model):
     clinic = models.ForeignKey("clinic.Clinic", on_delete=models.PROTECT, related_name="patients")
     # Generated per clinic from MrnCounter; never reused, never edited.
@@ -25,6 +30,14 @@ class Patient(models.Model):
     first_name = models.CharField(max_length=100)
     last_name = models.CharField(max_length=100)
     date_of_birth = models.DateField()
+    # Only for screening instruments with sex-specific cut-offs (AUDIT-C); unknown takes the
+    # cautious cut-off.
+    screening_sex = models.CharField(
+        max_length=8,
+        choices=ScreeningSex.choices,
+        blank=True,
+        help_text="Sex as recorded for screening cut-offs (AUDIT-C); empty: unknown.",
+    )
     email = models.EmailField(blank=True)
     phone = PhoneNumberField(blank=True, help_text="Stored in E.164, e.g. +12025550143.")
     reminder_channels = ArrayField(
@@ -76,6 +89,11 @@ class Patient(models.Model):
                 name="patient_mrn_unique_per_clinic",
                 violation_error_code="mrn_taken",
                 violation_error_message="This medical record number is already in use.",
+            ),
+            models.CheckConstraint(
+                condition=Q(screening_sex__in=["", "female", "male"]),
+                name="patient_screening_sex_known",
+                violation_error_message="Sex for screening is female, male or unknown.",
             ),
             models.CheckConstraint(
                 condition=Q(reminder_channels__contained_by=ReminderChannel.values),

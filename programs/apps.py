@@ -9,6 +9,13 @@ def _clinic_created(sender, instance, created, raw=False, **kwargs):
         referral_sources_seed(instance)
 
 
+def _program_created(sender, instance, created, raw=False, **kwargs):
+    from programs.services.measures import measure_schedules_seed
+
+    if created and not raw:
+        measure_schedules_seed(instance)
+
+
 class ProgramsConfig(AppConfig):
     name = "programs"
 
@@ -21,4 +28,8 @@ class ProgramsConfig(AppConfig):
         # A new clinic starts with the default referral sources: clinic cannot import programs.
         post_save.connect(
             _clinic_created, sender="clinic.Clinic", dispatch_uid="programs_referral_sources"
+        )
+        # A new program starts with its level's measure schedules, however it is made.
+        post_save.connect(
+            _program_created, sender="programs.Program", dispatch_uid="programs_measure_schedules"
         )

@@ -18,6 +18,7 @@ from django.db.models.functions import Lower, Now
 from django.utils import timezone
 
 from clinic.models import record_version_field
+from patients.instruments import INSTRUMENT_CHOICES, INSTRUMENTS
 from patients.models import (
     DisclosureCategory,
     DisclosurePurpose,
@@ -25,6 +26,12 @@ from patients.models import (
     ReminderChannel,
     Track,
 )
+
+INSTRUMENT_CODES = [code for code, _name in INSTRUMENT_CHOICES]
+# Clinician-rated instruments are given on a clinician's order (CIWA-Ar, COWS).
+ORDERED_INSTRUMENT_CODES = [
+    code for code, instrument in INSTRUMENTS.items() if instrument.administered_by == "clinician"
+]
 
 LEVEL_INTENSITY = {Level.RESIDENTIAL: 4, Level.PHP: 3, Level.IOP: 2, Level.OUTPATIENT: 1}
 
@@ -1784,3 +1791,247 @@ class CallbackRequest(models.Model):
 
     def __str__(self):
         return f"Callback request by {self.get_channel_display()} ({self.status})"
+
+
+# Measurement-based care ---------------------------------------------------------------------------
+
+
+class MeasureSchedule(models.Model):
+    """When a program measures its patients with an instrument (``patients.instruments``): at
+    admission, every ``every_days`` days of a stay, near its planned end, or only on a
+    clinician's order (``MeasureOrder``: CIWA-Ar and COWS in withdrawal management). What is due
+    is computed from these and the responses on file, never stored per day. A new program starts
+    with the defaults of its level (``programs.services.measures.DEFAULT_SCHEDULES``)."""
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="measure_schedules")
+    instrument = models.CharField(max_length=12, choices=INSTRUMENT_CHOICES)
+    at_admission = models.BooleanField(default=False)
+    every_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Repeat every so many days of the stay; empty: never."
+    )
+    at_discharge = models.BooleanField(
+        default=False, help_text="Due in the last days before the stay's planned end."
+    )
+    by_order = models.BooleanField(
+        default=False, help_text="Due only while a clinician's order for it runs."
+    )
+
+    class Meta:
+        ordering = ["program", "instrument"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["program", "instrument"],
+                name="measure_schedule_once_per_program",
+                violation_error_code="schedule_exists",
+                violation_error_message="The program already schedules this instrument.",
+            ),
+            models.CheckConstraint(
+                condition=Q(instrument__in=INSTRUMENT_CODES),
+                name="measure_schedule_instrument_known",
+                violation_error_message="Unknown instrument.",
+            ),
+            models.CheckConstraint(
+                condition=Q(every_days__isnull=True) | Q(every_days__range=(1, 365)),
+                name="measure_schedule_every_1_to_365_days",
+                violation_error_message="Repeat every 1 to 365 days.",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(by_order=True, at_admission=False, at_discharge=False, every_days=None)
+                    | (
+                        Q(by_order=False)
+                        & (
+                            Q(at_admission=True)
+                            | Q(at_discharge=True)
+                            | Q(every_days__isnull=False)
+                        )
+                    )
+                ),
+                name="measure_schedule_when",
+                violation_error_message="Schedule an instrument at admission, every so many "
+                "days or at discharge, or by a clinician's order alone.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_instrument_display()} in {self.program}"
+
+
+class MeasureOrder(models.Model):
+    """A clinician's order to administer a clinician-rated instrument (CIWA-Ar, COWS) every
+    ``every_hours`` hours during a stay, until stopped."""
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="measure_orders"
+    )
+    instrument = models.CharField(max_length=12, choices=INSTRUMENT_CHOICES)
+    every_hours = models.PositiveSmallIntegerField()
+    ordered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    ordered_at = models.DateTimeField()
+    stopped_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-ordered_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(instrument__in=ORDERED_INSTRUMENT_CODES),
+                name="measure_order_clinician_instrument",
+                violation_error_message="Only clinician-rated instruments are ordered.",
+            ),
+            models.CheckConstraint(
+                condition=Q(every_hours__range=(1, 24)),
+                name="measure_order_every_1_to_24_hours",
+                violation_error_message="Order it every 1 to 24 hours.",
+            ),
+            models.CheckConstraint(
+                condition=Q(stopped_at__isnull=True, stopped_by__isnull=True)
+                | Q(stopped_at__gte=F("ordered_at"), stopped_by__isnull=False),
+                name="measure_order_stopped_after_ordered",
+                violation_error_message="An order stops after it is made, by someone.",
+            ),
+            models.UniqueConstraint(
+                fields=["enrollment", "instrument"],
+                condition=Q(stopped_at__isnull=True),
+                name="measure_order_one_running",
+                violation_error_code="order_running",
+                violation_error_message="This instrument is already ordered for the stay.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_instrument_display()} every {self.every_hours} h"
+
+
+class MeasureSource(models.TextChoices):
+    PATIENT = "patient", "The patient, in the app"
+    STAFF = "staff", "Staff"
+
+
+class MeasureResponse(models.Model):
+    """One completed instrument: the answers as given and their score by the instrument's own
+    scoring function (``patients.instruments.score``) at that moment. Append-only (a trigger):
+    a wrong entry is answered by a new response, never edited; only the alert it raised is
+    linked afterwards."""
+
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="measure_responses"
+    )
+    # The stay it was taken in (none for a patient between stays); a composite foreign key holds
+    # that it is the patient's (migration).
+    enrollment = models.ForeignKey(
+        Enrollment,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="measure_responses",
+    )
+    instrument = models.CharField(max_length=12, choices=INSTRUMENT_CHOICES)
+    answers = models.JSONField(help_text="Item key → the value chosen.")
+    total = models.SmallIntegerField(null=True, blank=True)
+    band = models.CharField(max_length=24, blank=True)
+    subscales = models.JSONField(default=dict, blank=True)
+    safety_flags = ArrayField(models.CharField(max_length=32), default=list, blank=True)
+    severe = models.BooleanField(default=False)
+    source = models.CharField(max_length=8, choices=MeasureSource.choices)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    completed_at = models.DateTimeField()
+    # The app's key for one submission: a retried POST finds the response it made.
+    submission_key = models.UUIDField(null=True, blank=True)
+    alert = models.ForeignKey(
+        "clinic.StaffAlert",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-completed_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["patient", "instrument", "-completed_at"], name="measure_response_latest"
+            ),
+            models.Index(
+                fields=["enrollment", "instrument", "completed_at"],
+                name="measure_response_of_stay",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(instrument__in=INSTRUMENT_CODES),
+                name="measure_response_instrument_known",
+                violation_error_message="Unknown instrument.",
+            ),
+            models.CheckConstraint(
+                condition=Q(total__isnull=True) | Q(total__gte=0),
+                name="measure_response_total_not_negative",
+                violation_error_message="A total is never negative.",
+            ),
+            models.UniqueConstraint(
+                fields=["patient", "submission_key"],
+                name="measure_response_submitted_once",
+                violation_error_code="already_submitted",
+                violation_error_message="This submission was already recorded.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_instrument_display()} on {self.completed_at:%Y-%m-%d}"
+
+
+class MeasureReminder(models.Model):
+    """The patient's reminder that a measure is due (an outbox row, sent once per due
+    occurrence ever: ``(enrollment, instrument, due_on)`` is unique). Its text says only "You
+    have a check-in waiting in the app": never the instrument, mood or treatment."""
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="measure_reminders"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="measure_reminders"
+    )
+    instrument = models.CharField(max_length=12, choices=INSTRUMENT_CHOICES)
+    due_on = models.DateField(help_text="The day the measure fell due.")
+    channel = models.CharField(max_length=8, choices=ReminderChannel.choices, blank=True)
+    status = models.CharField(
+        max_length=8, choices=NoticeStatus.choices, default=NoticeStatus.PENDING
+    )
+    due_at = models.DateTimeField()
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-due_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(status="pending"), name="measure_reminder_due"
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "instrument", "due_on"],
+                name="measure_reminder_once_per_due",
+                violation_error_code="reminder_exists",
+                violation_error_message="This due measure was already reminded of.",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=NoticeStatus.values),
+                name="measure_reminder_status_known",
+                violation_error_message="Unknown status.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Measure reminder due {self.due_on:%Y-%m-%d} ({self.status})"

@@ -2,6 +2,7 @@
 
 import datetime
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import (
     BigIntegerField,
@@ -15,6 +16,7 @@ from django.db.models import (
     F,
     Func,
     IntegerField,
+    Max,
     OuterRef,
     Prefetch,
     Q,
@@ -59,6 +61,9 @@ from programs.models import (
     InquiryContact,
     InquiryScreening,
     InquiryStatusChange,
+    MeasureOrder,
+    MeasureResponse,
+    MeasureSchedule,
     Payer,
     PayerKind,
     Program,
@@ -900,3 +905,107 @@ def inquiry_board(*, user, now: datetime.datetime) -> dict:
         "admissions_today": [hold for hold in holds if hold.is_today],
         "held_beds": [hold for hold in holds if hold.bed_id is not None],
     }
+
+
+# Measurement-based care ---------------------------------------------------------------------------
+
+# A measure due "at discharge" falls due this many days before the stay's planned end.
+DISCHARGE_WINDOW_DAYS = 2
+# A measure due this many days without a response is overdue (the step-down board flags it).
+OVERDUE_AFTER_DAYS = 3
+
+
+@dataclass(frozen=True)
+class DueMeasure:
+    """An instrument due in a stay: since ``due_on`` (the clinic's date), for ``reason``
+    (``admission``, ``periodic``, ``discharge`` or ``order``); ``due_at`` is the hour an
+    ordered instrument falls due (None for the others)."""
+
+    instrument: str
+    due_on: datetime.date
+    reason: str
+    overdue: bool
+    due_at: datetime.datetime | None = None
+
+
+def _scheduled_due(schedule, enrollment, latest, today) -> tuple[datetime.date, str] | None:
+    """When ``schedule``'s instrument falls due in ``enrollment`` given the local date of its
+    latest response in the stay (``latest``, None without one), and why; None when it is not
+    due by ``today``."""
+    start = enrollment.start_date
+    candidates = []
+    if schedule.at_admission and latest is None:
+        candidates.append((start, "admission"))
+    if schedule.every_days:
+        base = latest if latest is not None else start
+        candidates.append((base + datetime.timedelta(days=schedule.every_days), "periodic"))
+    if schedule.at_discharge:
+        window = enrollment.planned_end_date - datetime.timedelta(days=DISCHARGE_WINDOW_DAYS)
+        window = max(window, start)
+        if latest is None or latest < window:
+            candidates.append((window, "discharge"))
+    due = [c for c in candidates if c[0] <= today]
+    return min(due) if due else None
+
+
+def measures_due(
+    enrollments: list[Enrollment], *, now: datetime.datetime
+) -> dict[int, list[DueMeasure]]:
+    """``{enrollment id: [DueMeasure, ...]}`` (by instrument) for a page of admitted stays, in
+    three queries whatever its size (the programs' schedules, the latest response of each stay
+    and instrument, the running orders): the one home of "what is due". Nothing is stored per
+    day: a response in the stay satisfies what fell due before it.
+
+    The rules (a schedule's, per stay, by the clinic's date): at admission, from the start date
+    until the first response; every N days, N days after the latest response (or the start); at
+    discharge, from ``DISCHARGE_WINDOW_DAYS`` before the planned end until a response then. An
+    ordered instrument falls due when ordered, then ``every_hours`` after each response.
+    Overdue: ``OVERDUE_AFTER_DAYS`` days past due, or an ordered one an hour past its hour.
+    Enrollments need ``program__clinic`` loaded."""
+    stays = [e for e in enrollments if e.status == EnrollmentStatus.ADMITTED]
+    if not stays:
+        return {e.pk: [] for e in enrollments}
+    schedules = defaultdict(list)
+    for schedule in MeasureSchedule.objects.filter(
+        program_id__in={e.program_id for e in stays}, by_order=False
+    ):
+        schedules[schedule.program_id].append(schedule)
+    latest = {
+        (row["enrollment_id"], row["instrument"]): row["last"]
+        for row in MeasureResponse.objects.filter(enrollment__in=stays)
+        .values("enrollment_id", "instrument")
+        .annotate(last=Max("completed_at"))
+    }
+    orders = defaultdict(list)
+    for order in MeasureOrder.objects.filter(enrollment__in=stays, stopped_at__isnull=True):
+        orders[order.enrollment_id].append(order)
+    due = {e.pk: [] for e in enrollments}
+    for stay in stays:
+        zone = stay.program.clinic.zone
+        today = now.astimezone(zone).date()
+        found = {}
+        for schedule in schedules[stay.program_id]:
+            last = latest.get((stay.pk, schedule.instrument))
+            when = _scheduled_due(
+                schedule, stay, last.astimezone(zone).date() if last else None, today
+            )
+            if when is not None:
+                due_on, reason = when
+                overdue = (today - due_on).days >= OVERDUE_AFTER_DAYS
+                found[schedule.instrument] = DueMeasure(
+                    schedule.instrument, due_on, reason, overdue
+                )
+        for order in orders[stay.pk]:
+            last = latest.get((stay.pk, order.instrument))
+            # An order is due at once, then every_hours after each response.
+            if last is None or last < order.ordered_at:
+                due_at = order.ordered_at
+            else:
+                due_at = last + datetime.timedelta(hours=order.every_hours)
+            if due_at <= now:
+                overdue = now - due_at >= datetime.timedelta(hours=1)
+                found[order.instrument] = DueMeasure(
+                    order.instrument, due_at.astimezone(zone).date(), "order", overdue, due_at
+                )
+        due[stay.pk] = [found[code] for code in sorted(found)]
+    return due

@@ -20,8 +20,10 @@ from tests.factories.programs import (
     DisclosureFactory,
     EnrollmentFactory,
     InquiryFactory,
+    MeasureResponseFactory,
     PayerFactory,
     ProgramFactory,
+    answers_for,
     referral_source,
 )
 from tests.factories.scheduling import SeriesFactory, SessionFactory
@@ -35,6 +37,7 @@ __all__ = [
     "DisclosureFactory",
     "EnrollmentFactory",
     "InquiryFactory",
+    "MeasureResponseFactory",
     "PatientFactory",
     "PayerFactory",
     "ProgramFactory",
@@ -42,6 +45,7 @@ __all__ = [
     "SessionFactory",
     "UserFactory",
     "admin_login",
+    "answers_for",
     "app_account",
     "client_of",
     "due_sms",

@@ -6,6 +6,7 @@ import datetime
 import factory
 from django.utils import timezone
 
+from patients.instruments import INSTRUMENTS, score
 from programs.models import (
     DAY_LEVELS,
     LEVEL_DEFAULTS,
@@ -18,6 +19,8 @@ from programs.models import (
     Inquiry,
     InquiryStatus,
     Level,
+    MeasureResponse,
+    MeasureSource,
     Payer,
     PayerKind,
     Program,
@@ -237,3 +240,58 @@ class InquiryFactory(factory.django.DjangoModelFactory):
             )
         inquiry.refresh_from_db()
         return inquiry
+
+
+def answers_for(instrument: str, total: int = 0, **items: int) -> dict[str, int]:
+    """Answers to ``instrument`` whose total is ``total`` (spread over the scored items from the
+    first, each up to its highest option), with ``items`` (item key → value, as ``item_9=1``)
+    set as given first. BAM has no total: ``total`` fills its items the same way."""
+    definition = INSTRUMENTS[instrument]
+    fixed = {key.removeprefix("item_"): value for key, value in items.items()}
+    answers = {}
+    left = total - sum(fixed.values())
+    for item in definition.items:
+        if not item.scored:
+            continue
+        if item.key in fixed:
+            answers[item.key] = fixed[item.key]
+            continue
+        value = max((v for v in item.values if v <= max(left, 0)), default=min(item.values))
+        answers[item.key] = value
+        left -= value
+    if left > 0:
+        raise ValueError(f"{instrument} cannot total {total}")
+    return answers
+
+
+class MeasureResponseFactory(factory.django.DjangoModelFactory):
+    """A completed instrument in ``enrollment`` (its patient's), scored by the instrument's own
+    function as the product stores it: ``answers`` or ``total`` (``answers_for``), completed at
+    ``completed_at`` (default now), recorded by the patient's care team (``actor``)."""
+
+    class Meta:
+        model = MeasureResponse
+
+    enrollment = factory.SubFactory(EnrollmentFactory)
+    patient = factory.SelfAttribute("enrollment.patient")
+    instrument = "phq9"
+    completed_at = factory.LazyFunction(timezone.now)
+
+    @classmethod
+    def _create(cls, model_class, *, instrument, total=0, answers=None, actor=None, **fields):
+        answers = answers if answers is not None else answers_for(instrument, total)
+        patient = fields["patient"]
+        result = score(instrument, answers, sex=patient.screening_sex)
+        actor = actor or staff_user(role="clinician", clinics=[patient.clinic])
+        return model_class.objects.create(
+            instrument=instrument,
+            answers=answers,
+            total=result.total,
+            band=result.band,
+            subscales=result.subscales,
+            safety_flags=list(result.safety),
+            severe=result.severe,
+            source=MeasureSource.STAFF,
+            recorded_by=actor,
+            **fields,
+        )
