@@ -460,6 +460,8 @@ REMINDER_DRAIN_TASKS = env.int("REMINDER_DRAIN_TASKS", default=4)
 REMINDER_DRAIN_SECONDS = env.int("REMINDER_DRAIN_SECONDS", default=120)
 # How often beat lapses admission holds past their last day (their places go to the waitlist).
 ADMISSION_HOLD_SCAN_SECONDS = env.int("ADMISSION_HOLD_SCAN_SECONDS", default=3600)
+# How often beat queues the reminders of measures due (measurement-based care).
+MEASURE_SCAN_SECONDS = env.int("MEASURE_SCAN_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "reminders-dispatch": {
         "task": "scheduling.tasks.reminders_dispatch_task",
@@ -514,6 +516,17 @@ CELERY_BEAT_SCHEDULE = {
     # Callers asked to call back, at the pace of the other outboxes.
     "callback-requests-send": {
         "task": "programs.tasks.callback_requests_send_task",
+        "schedule": REMINDER_SCAN_SECONDS,
+    },
+    # Idempotent (one reminder per stay, instrument and due date, ever): a measure falls due at
+    # the clinic's midnight, so an hourly pass reminds the patient that morning.
+    "measure-reminders-plan": {
+        "task": "programs.tasks.measure_reminders_plan_task",
+        "schedule": MEASURE_SCAN_SECONDS,
+    },
+    # Patients reminded of a check-in waiting in the app, at the pace of the other outboxes.
+    "measure-reminders-send": {
+        "task": "programs.tasks.measure_reminders_send_task",
         "schedule": REMINDER_SCAN_SECONDS,
     },
 }
