@@ -376,7 +376,8 @@ def measure_reminders_plan(*, now: datetime.datetime | None = None) -> int:
     """Queue one reminder (due now) for every patient-administered measure due today
     (``measures_due``) in an admitted stay whose patient agreed to e-mail or SMS; once per due
     occurrence ever (the unique ``(enrollment, instrument, due_on)`` decides, so a second pass,
-    or two at once, add nothing). Returns how many were queued."""
+    or two at once, add nothing). Returns how many were queued (by this pass or, in a race, a
+    concurrent one)."""
     now = now or timezone.now()
     stays = (
         Enrollment.objects.filter(status=EnrollmentStatus.ADMITTED)
@@ -405,7 +406,16 @@ def measure_reminders_plan(*, now: datetime.datetime | None = None) -> int:
             for measure in due[stay.pk]
             if measure.instrument in PATIENT_INSTRUMENTS
         ]
-        queued += len(MeasureReminder.objects.bulk_create(rows, ignore_conflicts=True))
+        # Earlier passes' reminders are left out of the count (one query); a concurrent pass's
+        # are refused by the unique constraint and may be counted by both.
+        planned = set(
+            MeasureReminder.objects.filter(
+                enrollment__in=with_channel, due_on__in={row.due_on for row in rows}
+            ).values_list("enrollment_id", "instrument", "due_on")
+        )
+        rows = [r for r in rows if (r.enrollment_id, r.instrument, r.due_on) not in planned]
+        MeasureReminder.objects.bulk_create(rows, ignore_conflicts=True)
+        queued += len(rows)
 
 
 def reminder_text(public_name: str) -> tuple[str, str]:
