@@ -414,6 +414,10 @@ SPECTACULAR_SETTINGS = {
         "HoldStatusEnum": "programs.models.HoldStatus.choices",
         # An outbox row's status: a waitlist offer's notice and a callback request.
         "NoticeStatusEnum": "programs.models.NoticeStatus.choices",
+        # Measurement-based care: an instrument (responses, orders, schedules, the app's due
+        # measures) and who recorded a response.
+        "InstrumentEnum": "patients.instruments.INSTRUMENT_CHOICES",
+        "MeasureSourceEnum": "programs.models.MeasureSource.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [

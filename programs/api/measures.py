@@ -11,7 +11,7 @@ and what is due now with its questions, and answers what is theirs to answer.
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_serializer
 from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -26,7 +26,6 @@ from patients.api.serializers import CallerScopedPrimaryKeyField, patients_of_ca
 from patients.instruments import INSTRUMENT_CHOICES, INSTRUMENTS
 from programs import selectors
 from programs.models import (
-    ORDERED_INSTRUMENT_CODES,
     MeasureOrder,
     MeasureResponse,
     MeasureSchedule,
@@ -146,6 +145,8 @@ def due_for_app(measure) -> dict:
     }
 
 
+# The whole page (not a page of these): the history's page with ``due`` beside it.
+@extend_schema_serializer(many=False)
 class MyMeasuresPageSerializer(serializers.Serializer):
     """The schema of ``GET me/measures/``: a page of the history, and what is due now."""
 
@@ -242,7 +243,7 @@ def _programs_of_caller(user):
 class MeasureOrderCreateSerializer(serializers.Serializer):
     enrollment = CallerScopedPrimaryKeyField(scope=_enrollments_of_caller)
     instrument = serializers.ChoiceField(
-        choices=[(c, n) for c, n in INSTRUMENT_CHOICES if c in ORDERED_INSTRUMENT_CODES]
+        choices=INSTRUMENT_CHOICES, help_text="A clinician-rated one: ciwa_ar or cows."
     )
     every_hours = serializers.IntegerField(min_value=1, max_value=24)
 
