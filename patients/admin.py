@@ -100,6 +100,7 @@ class PatientForm(VersionCheckedForm):
             "email",
             "phone",
             "reminder_channels",
+            "screening_sex",
         ]
 
     def perform(self, data):

@@ -19,6 +19,7 @@ from patients.models import (
     Patient,
     PatientContact,
     ReminderChannel,
+    ScreeningSex,
     Severity,
     Track,
 )
@@ -77,6 +78,9 @@ class PatientContactInputSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
 
 
+SEX_HELP = "Sex as recorded for screening cut-offs (AUDIT-C); empty: unknown."
+
+
 class PatientSerializer(serializers.ModelSerializer):
     phone = serializers.CharField(read_only=True)
     reminder_channels_recorded_by = serializers.CharField(
@@ -102,6 +106,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "reminder_channels",
             "reminder_channels_recorded_by",
             "reminder_channels_recorded_at",
+            "screening_sex",
             "has_app_account",
             "contacts",
             "created_at",
@@ -122,6 +127,13 @@ class PatientCreateSerializer(serializers.Serializer):
         max_length=PHONE_INPUT_MAX, required=False, allow_blank=True, default=""
     )
     reminder_channels = reminder_channels_field(required=False, default=list)
+    screening_sex = serializers.ChoiceField(
+        choices=ScreeningSex.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=SEX_HELP,
+    )
     allow_duplicate = serializers.BooleanField(
         required=False,
         default=False,
@@ -139,6 +151,9 @@ class PatientUpdateSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
     phone = PhoneNumberField(max_length=PHONE_INPUT_MAX, required=False, allow_blank=True)
     reminder_channels = reminder_channels_field(required=False)
+    screening_sex = serializers.ChoiceField(
+        choices=ScreeningSex.choices, required=False, allow_blank=True, help_text=SEX_HELP
+    )
 
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields)
