@@ -118,3 +118,18 @@ def test_a_clinician_reads_schedules_but_does_not_set_them(clinician_client, res
     assert "every 14 days" in page
     assert "add-measure-schedule" not in page
     assert clinician_client.get(f"{SCHEDULES}add/").status_code == 403
+
+
+def test_the_clinics_crisis_text_and_the_patients_screening_sex_are_edited_in_the_admin(rf):
+    from django.contrib import admin as django_admin
+
+    from clinic.models import Clinic
+    from patients.admin import PatientForm
+    from tests.factories import UserFactory
+
+    request = rf.get("/")
+    request.user = UserFactory(is_superuser=True, is_staff=True)
+    clinic_form = django_admin.site._registry[Clinic].get_form(request)
+
+    assert "crisis_text" in clinic_form.base_fields
+    assert "screening_sex" in PatientForm.base_fields
