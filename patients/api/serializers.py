@@ -91,6 +91,9 @@ class PatientSerializer(serializers.ModelSerializer):
     )
     has_app_account = serializers.SerializerMethodField()
     contacts = PatientContactSerializer(many=True, read_only=True)
+    screening_sex = serializers.ChoiceField(
+        choices=ScreeningSex.choices, allow_blank=True, read_only=True, help_text=SEX_HELP
+    )
 
     class Meta:
         model = Patient

@@ -146,7 +146,7 @@ def due_for_app(measure) -> dict:
 
 
 # The whole page (not a page of these): the history's page with ``due`` beside it.
-@extend_schema_serializer(many=False)
+@extend_schema_serializer(many=False, component_name="PaginatedMyMeasureList")
 class MyMeasuresPageSerializer(serializers.Serializer):
     """The schema of ``GET me/measures/``: a page of the history, and what is due now."""
 

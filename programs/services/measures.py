@@ -127,7 +127,7 @@ def measure_record(
     now: datetime.datetime | None = None,
 ) -> tuple[MeasureResponse, bool]:
     """Record one completed instrument and whether it is new: by the patient's own app account
-    (source ``patient``; only the instruments patients answer: 403 ``clinician_rated``
+    (source ``patient``; only the instruments patients answer: 400 ``clinician_rated``
     otherwise; completed now) or by a clinician or supervisor of the patient's clinic (source
     ``staff``; any instrument; ``completed_at`` not in the future, default now).
 
