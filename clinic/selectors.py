@@ -71,11 +71,11 @@ def audit_event_list(*, user) -> QuerySet[AuditEvent]:
 
 
 def alert_list_for(user) -> QuerySet[StaffAlert]:
-    """Alerts of the caller's clinics addressed to the caller by name, or to one of the
-    caller's roles when they name no one."""
+    """Alerts of the caller's clinics addressed to the caller by name or to one of the caller's
+    roles (an alert may name both: a safety alert reaches its clinician and the supervisors)."""
     if not user.is_authenticated:
         return StaffAlert.objects.none()
-    addressed = Q(recipient=user) | Q(recipient__isnull=True, recipient_role__in=user_roles(user))
+    addressed = Q(recipient=user) | Q(recipient_role__in=user_roles(user))
     return StaffAlert.objects.filter(addressed, clinic_id__in=clinic_ids_for_user(user))
 
 

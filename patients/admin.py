@@ -100,10 +100,11 @@ class PatientForm(VersionCheckedForm):
             "email",
             "phone",
             "reminder_channels",
+            "screening_sex",
         ]
 
     def perform(self, data):
-        fields = {name: data[name] for name in services.PATIENT_EDITABLE_FIELDS}
+        fields = {name: data[name] for name in services.PATIENT_EDITABLE_FIELDS if name in data}
         if self.instance.pk is None:
             return services.patient_create(
                 actor=self.request.user,
@@ -150,7 +151,7 @@ class PatientAdmin(PatientRecordAdmin):
     ]
 
     def get_fieldsets(self, request, obj=None):
-        person = ["clinic", "first_name", "last_name", "date_of_birth"]
+        person = ["clinic", "first_name", "last_name", "date_of_birth", "screening_sex"]
         if obj is None:
             return [
                 (None, {"fields": [*person, "allow_duplicate"]}),

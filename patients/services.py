@@ -48,6 +48,7 @@ PATIENT_EDITABLE_FIELDS = (
     "email",
     "phone",
     "reminder_channels",
+    "screening_sex",
 )
 
 
@@ -153,6 +154,7 @@ def patient_create(
     email: str = "",
     phone: str = "",
     reminder_channels=(),
+    screening_sex: str = "",
     allow_duplicate: bool = False,
 ) -> Patient:
     patient = Patient(
@@ -163,6 +165,7 @@ def patient_create(
         email=email or "",
         phone=phone or "",
         reminder_channels=list(reminder_channels),
+        screening_sex=screening_sex or "",
         created_by=actor,
     )
     if patient.reminder_channels:

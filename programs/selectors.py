@@ -32,6 +32,7 @@ from django.utils import timezone
 
 from clinic.models import Bed, Clinic, Role
 from clinic.selectors import clinic_ids_for_user
+from patients.instruments import INSTRUMENTS
 from patients.models import Patient
 from patients.services import possible_duplicates
 from programs.models import (
@@ -1009,3 +1010,51 @@ def measures_due(
                 )
         due[stay.pk] = [found[code] for code in sorted(found)]
     return due
+
+
+def measure_response_list(*, user) -> QuerySet[MeasureResponse]:
+    """Responses of the patients of the caller's clinics, newest first."""
+    return (
+        MeasureResponse.objects.filter(patient__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("patient", "recorded_by")
+        .order_by("-completed_at", "-id")
+    )
+
+
+def measure_response_list_of_patient(*, patient) -> QuerySet[MeasureResponse]:
+    """The patient's own responses, newest first."""
+    return MeasureResponse.objects.filter(patient=patient).order_by("-completed_at", "-id")
+
+
+def measure_order_list(*, user) -> QuerySet[MeasureOrder]:
+    """Orders in the stays of the caller's clinics, newest first."""
+    return (
+        MeasureOrder.objects.filter(enrollment__program__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("enrollment__program", "ordered_by", "stopped_by")
+        .order_by("-ordered_at", "-id")
+    )
+
+
+def measure_schedule_list(*, user) -> QuerySet[MeasureSchedule]:
+    """The schedules of the programs of the caller's clinics."""
+    return (
+        MeasureSchedule.objects.filter(program__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("program")
+        .order_by("program_id", "instrument", "id")
+    )
+
+
+def measures_due_of_patient(*, patient, now: datetime.datetime) -> list[DueMeasure]:
+    """What the patient's admitted stays ask of the patient now (``measures_due``), the
+    instruments the patient answers only (clinicians rate the others), one per instrument."""
+    stays = list(
+        Enrollment.objects.filter(patient=patient, status=EnrollmentStatus.ADMITTED)
+        .select_related("program__clinic")
+        .order_by("-start_date", "-id")
+    )
+    found = {}
+    for measures in measures_due(stays, now=now).values():
+        for measure in measures:
+            if INSTRUMENTS[measure.instrument].administered_by == "patient":
+                found.setdefault(measure.instrument, measure)
+    return [found[code] for code in sorted(found)]

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from programs.services import inquiry_followup, waitlist_notices
+from programs.services import inquiry_followup, measures, waitlist_notices
 from programs.services.admission_holds import admission_holds_lapse
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
@@ -52,3 +52,17 @@ def inquiries_overdue_alert_task() -> int:
 def callback_requests_send_task() -> dict[str, int]:
     """Ask callers to call back (beat): claim due callback requests, send, record the outcome."""
     return inquiry_followup.callback_requests_send()
+
+
+@shared_task(ignore_result=True)
+def measure_reminders_plan_task() -> int:
+    """Queue the reminders of the patients' measures due today (beat; idempotent: one reminder
+    per stay, instrument and due date, ever)."""
+    return measures.measure_reminders_plan()
+
+
+@shared_task(ignore_result=True)
+def measure_reminders_send_task() -> dict[str, int]:
+    """Remind patients of a check-in waiting in the app (beat): claim due reminders, send,
+    record the outcome."""
+    return measures.measure_reminders_send()

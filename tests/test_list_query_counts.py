@@ -244,3 +244,50 @@ def test_the_ur_queue_is_pinned_whatever_its_size(queue_world, reviewer, admissi
         )
 
     assert queries() == small == 6
+
+
+@pytest.mark.parametrize("page_size", [1, 200])
+def test_the_measures_lists_are_pinned(page_size, frozen_time):
+    """Measurement-based care's lists whatever the page size: the page (no count) and its audit
+    INSERT; the patient's own reads the account's patient, and adds what is due (the patient's
+    admitted stays and ``measures_due``'s three queries);
+    the staff's filters name their patient, stay or program in the caller's clinics."""
+    from programs.services.measures import measure_order_start
+    from tests.factories import (
+        ClinicFactory,
+        EnrollmentFactory,
+        MeasureResponseFactory,
+        ProgramFactory,
+        app_account,
+        client_of,
+        staff_user,
+    )
+
+    clinic = ClinicFactory()
+    clinician = staff_user(role="clinician", clinics=[clinic])
+    stays = [EnrollmentFactory(program=ProgramFactory(clinic=clinic)) for _ in range(2)]
+    for stay in stays:
+        for instrument in ("phq9", "gad7", "cows"):
+            MeasureResponseFactory(enrollment=stay, instrument=instrument, total=3)
+        measure_order_start(actor=clinician, enrollment=stay, instrument="ciwa_ar", every_hours=4)
+    staff = client_of(staff_user(role="supervisor", clinics=[clinic]))
+    me = client_of(app_account(stays[0].patient))
+    pinned = {
+        (staff, "/api/v1/measures/"): 3,
+        (staff, f"/api/v1/measures/?patient={stays[0].patient_id}"): 3,
+        (staff, "/api/v1/measure-orders/"): 3,
+        (staff, "/api/v1/measure-schedules/"): 2,
+        (me, "/api/v1/me/measures/"): 7,
+    }
+
+    counted = {}
+    for (client, path), _ in pinned.items():
+        client.get(path, {"page_size": page_size})  # the user caches its roles: warm it
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path, {"page_size": page_size})
+        assert response.status_code == 200, response.content
+        counted[(client, path)] = len(captured)
+
+    assert {path: n for (_, path), n in counted.items()} == {
+        path: n for (_, path), n in pinned.items()
+    }

@@ -6,7 +6,7 @@ from clinic.models import AuditEvent, Clinic
 class ClinicSerializer(serializers.ModelSerializer):
     class Meta:
         model = Clinic
-        fields = ["id", "name", "public_name", "time_zone"]
+        fields = ["id", "name", "public_name", "time_zone", "crisis_text"]
 
 
 class AuditEventSerializer(serializers.ModelSerializer):

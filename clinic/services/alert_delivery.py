@@ -18,6 +18,7 @@ import logging
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
@@ -32,14 +33,20 @@ CLAIM_BATCH = 100
 
 
 def recipients_of(alert: StaffAlert):
-    """Who an alert goes to: its named recipient, or every active member of its clinic with its
-    role; only people with an e-mail address get one."""
+    """Who an alert goes to: its named recipient, and every active member of its clinic with its
+    role (either or both: a safety alert names the primary clinician and the supervisors); only
+    people with an e-mail address get one."""
     users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    addressed = Q(pk__in=[])
     if alert.recipient_id:
-        return users.filter(pk=alert.recipient_id)
-    return users.filter(
-        groups__name=alert.recipient_role, clinic_memberships__clinic_id=alert.clinic_id
-    ).distinct()
+        addressed |= Q(pk=alert.recipient_id)
+    if alert.recipient_role:
+        addressed |= Q(
+            pk__in=users.filter(
+                groups__name=alert.recipient_role, clinic_memberships__clinic_id=alert.clinic_id
+            ).values("pk")
+        )
+    return users.filter(addressed)
 
 
 def plan(alert: StaffAlert) -> int:

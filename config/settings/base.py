@@ -414,6 +414,10 @@ SPECTACULAR_SETTINGS = {
         "HoldStatusEnum": "programs.models.HoldStatus.choices",
         # An outbox row's status: a waitlist offer's notice and a callback request.
         "NoticeStatusEnum": "programs.models.NoticeStatus.choices",
+        # Measurement-based care: an instrument (responses, orders, schedules, the app's due
+        # measures) and who recorded a response.
+        "InstrumentEnum": "patients.instruments.INSTRUMENT_CHOICES",
+        "MeasureSourceEnum": "programs.models.MeasureSource.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [
@@ -460,6 +464,8 @@ REMINDER_DRAIN_TASKS = env.int("REMINDER_DRAIN_TASKS", default=4)
 REMINDER_DRAIN_SECONDS = env.int("REMINDER_DRAIN_SECONDS", default=120)
 # How often beat lapses admission holds past their last day (their places go to the waitlist).
 ADMISSION_HOLD_SCAN_SECONDS = env.int("ADMISSION_HOLD_SCAN_SECONDS", default=3600)
+# How often beat queues the reminders of measures due (measurement-based care).
+MEASURE_SCAN_SECONDS = env.int("MEASURE_SCAN_SECONDS", default=3600)
 CELERY_BEAT_SCHEDULE = {
     "reminders-dispatch": {
         "task": "scheduling.tasks.reminders_dispatch_task",
@@ -514,6 +520,17 @@ CELERY_BEAT_SCHEDULE = {
     # Callers asked to call back, at the pace of the other outboxes.
     "callback-requests-send": {
         "task": "programs.tasks.callback_requests_send_task",
+        "schedule": REMINDER_SCAN_SECONDS,
+    },
+    # Idempotent (one reminder per stay, instrument and due date, ever): a measure falls due at
+    # the clinic's midnight, so an hourly pass reminds the patient that morning.
+    "measure-reminders-plan": {
+        "task": "programs.tasks.measure_reminders_plan_task",
+        "schedule": MEASURE_SCAN_SECONDS,
+    },
+    # Patients reminded of a check-in waiting in the app, at the pace of the other outboxes.
+    "measure-reminders-send": {
+        "task": "programs.tasks.measure_reminders_send_task",
         "schedule": REMINDER_SCAN_SECONDS,
     },
 }

@@ -19,6 +19,7 @@ from patients.models import (
     Patient,
     PatientContact,
     ReminderChannel,
+    ScreeningSex,
     Severity,
     Track,
 )
@@ -77,6 +78,9 @@ class PatientContactInputSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
 
 
+SEX_HELP = "Sex as recorded for screening cut-offs (AUDIT-C); empty: unknown."
+
+
 class PatientSerializer(serializers.ModelSerializer):
     phone = serializers.CharField(read_only=True)
     reminder_channels_recorded_by = serializers.CharField(
@@ -87,6 +91,9 @@ class PatientSerializer(serializers.ModelSerializer):
     )
     has_app_account = serializers.SerializerMethodField()
     contacts = PatientContactSerializer(many=True, read_only=True)
+    screening_sex = serializers.ChoiceField(
+        choices=ScreeningSex.choices, allow_blank=True, read_only=True, help_text=SEX_HELP
+    )
 
     class Meta:
         model = Patient
@@ -102,6 +109,7 @@ class PatientSerializer(serializers.ModelSerializer):
             "reminder_channels",
             "reminder_channels_recorded_by",
             "reminder_channels_recorded_at",
+            "screening_sex",
             "has_app_account",
             "contacts",
             "created_at",
@@ -122,6 +130,13 @@ class PatientCreateSerializer(serializers.Serializer):
         max_length=PHONE_INPUT_MAX, required=False, allow_blank=True, default=""
     )
     reminder_channels = reminder_channels_field(required=False, default=list)
+    screening_sex = serializers.ChoiceField(
+        choices=ScreeningSex.choices,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=SEX_HELP,
+    )
     allow_duplicate = serializers.BooleanField(
         required=False,
         default=False,
@@ -139,6 +154,9 @@ class PatientUpdateSerializer(serializers.Serializer):
     email = serializers.EmailField(required=False, allow_blank=True)
     phone = PhoneNumberField(max_length=PHONE_INPUT_MAX, required=False, allow_blank=True)
     reminder_channels = reminder_channels_field(required=False)
+    screening_sex = serializers.ChoiceField(
+        choices=ScreeningSex.choices, required=False, allow_blank=True, help_text=SEX_HELP
+    )
 
     def validate(self, attrs):
         unknown = set(self.initial_data) - set(self.fields)

@@ -2,8 +2,9 @@
 pages, transitions, the patient's page as the admissions desk's screen (``patients``), the
 disclosures to the next provider with their accounting (``disclosures``), the census and
 step-down boards (``reports``), payers, coverage and authorizations (``authorizations``), the
-UR queue board (``ur_queue``) and the admissions desk's referral sources and inquiries
-(``inquiries``).
+UR queue board (``ur_queue``), the admissions desk's referral sources and inquiries
+(``inquiries``) and measurement-based care's schedules, responses and recording page
+(``measures``).
 
 A refusal is shown with the service's message, never as a server error.
 """
@@ -14,6 +15,7 @@ from programs.admin import (  # noqa: F401 - they register pages
     authorizations,
     disclosures,
     inquiries,
+    measures,
     patients,
     reports,
     ur_queue,

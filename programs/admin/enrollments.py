@@ -25,6 +25,7 @@ from patients.models import Assessment
 from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm, refusal_messages
 from programs.admin.admissions import admissions_report_view
 from programs.admin.disclosures import DiscloseForm
+from programs.admin.measures import RecordMeasureForm
 from programs.admin.reports import census_view, step_down_view
 from programs.admin.ur_queue import ur_queue_view
 from programs.models import (
@@ -278,12 +279,20 @@ class BedForm(EnrollmentActionForm):
 
 ACTION_FORMS = {
     form.action: form
-    for form in [AdmitForm, DischargeForm, CancelForm, TransitionForm, BedForm, DiscloseForm]
+    for form in [
+        AdmitForm,
+        DischargeForm,
+        CancelForm,
+        TransitionForm,
+        BedForm,
+        DiscloseForm,
+        RecordMeasureForm,
+    ]
 }
 # Which buttons an enrollment's page shows in each state (the services decide in the end).
 ACTIONS_BY_STATUS = {
     EnrollmentStatus.WAITLISTED: ["admit", "cancel"],
-    EnrollmentStatus.ADMITTED: ["discharge", "transition", "bed", "disclose"],
+    EnrollmentStatus.ADMITTED: ["discharge", "transition", "bed", "disclose", "measure"],
     EnrollmentStatus.DISCHARGED: ["disclose"],
 }
 

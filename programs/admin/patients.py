@@ -22,6 +22,7 @@ from clinic.selectors import user_has_role
 from patients.admin import ConsentAdmin, PatientAdmin
 from patients.models import Consent, Patient
 from programs.admin.disclosures import DiscloseForm, bundle_url, category_labels
+from programs.admin.measures import RecordMeasureForm
 from programs.models import Authorization, BedAssignment, EnrollmentStatus, Program
 from programs.selectors import (
     coverage_list_of_patient,
@@ -37,7 +38,8 @@ from programs.services.enrollments import ACTION_ROLES
 def _may(user, step: str) -> bool:
     if user is None:
         return False
-    roles = DiscloseForm.roles() if step == DiscloseForm.action else ACTION_ROLES[step]
+    forms = {DiscloseForm.action: DiscloseForm, RecordMeasureForm.action: RecordMeasureForm}
+    roles = forms[step].roles() if step in forms else ACTION_ROLES[step]
     return user.is_superuser or user_has_role(user, *roles)
 
 
@@ -165,6 +167,8 @@ class PatientCareAdmin(PatientAdmin):
                     links.append(("bed", "Assign a bed"))
                 if _may(viewer, "transition"):
                     links.append(("transition", "Transition"))
+                if _may(viewer, RecordMeasureForm.action):
+                    links.append((RecordMeasureForm.action, RecordMeasureForm.title))
             handed_on = (EnrollmentStatus.ADMITTED, EnrollmentStatus.DISCHARGED)
             if enrollment.status in handed_on and _may(viewer, DiscloseForm.action):
                 links.append((DiscloseForm.action, DiscloseForm.title))

@@ -10,11 +10,13 @@ from django.contrib import admin
 from clinic.admin import AuditedModelForm, ClinicConfigAdmin
 from clinic.admin_utils import change_link, related_table
 from clinic.models import AuditAction, Bed
-from clinic.selectors import clinic_ids_for_user
+from clinic.selectors import clinic_ids_for_user, user_has_role
 from clinic.services import audit_record_many
 from patients.models import Level
+from programs.admin.measures import schedules_table
 from programs.models import LEVEL_DEFAULTS, BedAssignment, Program, ProgramService
 from programs.selectors import bed_assignments_holding
+from programs.services.measures import MEASURE_SCHEDULE_ROLES
 from programs.services.programs import program_save
 
 BOUND_FIELDS = list(LEVEL_DEFAULTS[Level.RESIDENTIAL])
@@ -107,6 +109,7 @@ class ProgramAdmin(ClinicConfigAdmin):
             else None
         )
         beds = ["beds"] if obj is None else ["beds", "beds_table"]
+        measures = [] if obj is None else [("Measures", {"fields": ["measures_table"]})]
         return [
             (None, {"fields": main}),
             (
@@ -115,13 +118,14 @@ class ProgramAdmin(ClinicConfigAdmin):
             ),
             ("Services and waitlist", {"fields": ["services", "waitlist_offer_hours"]}),
             ("Beds (residential programs)", {"fields": beds}),
+            *measures,
         ]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
             return []
         # The level is copied into the program's enrollments: a new level is a new program.
-        return ["clinic", "level", "beds_table"]
+        return ["clinic", "level", "beds_table", "measures_table"]
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "beds":
@@ -143,6 +147,21 @@ class ProgramAdmin(ClinicConfigAdmin):
             }
             program._occupied_beds = [(bed, current.get(bed.pk)) for bed in program.beds.all()]
         return program._occupied_beds
+
+    @admin.display(description="Measures of its patients")
+    def measures_table(self, program):
+        """The program's measure schedules; supervisors change them from here."""
+        return schedules_table(program, may_change=getattr(program, "may_schedule", False))
+
+    def get_object(self, request, object_id, from_field=None):
+        program = super().get_object(request, object_id, from_field)
+        if program is not None:
+            # The read-only table gets the object only: who looks travels on this request's own
+            # instance (the admin is shared).
+            program.may_schedule = request.user.is_superuser or user_has_role(
+                request.user, *MEASURE_SCHEDULE_ROLES
+            )
+        return program
 
     @admin.display(description="Who is in each bed today")
     def beds_table(self, program):

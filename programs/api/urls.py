@@ -2,7 +2,8 @@
 the census and step-down reports, disclosures with their FHIR bundles, payers, coverage and
 authorizations with their reviews and the UR queue (utilization review), the admissions
 desk's inquiries with their referral sources, callback requests and report, and the patient's own
-enrollments, aftercare and accounting of disclosures (``me/...``)."""
+enrollments, aftercare and accounting of disclosures (``me/...``); measurement-based care's
+responses, orders and schedules, and the patient's own measures (``me/measures/``)."""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
@@ -15,6 +16,7 @@ from programs.api import (
     inquiries,
     inquiry_followup,
     me,
+    measures,
     reports,
     ur_queue,
     views,
@@ -30,6 +32,9 @@ router.register("payers", authorizations.PayerViewSet, basename="payer")
 router.register("authorizations", authorizations.AuthorizationViewSet, basename="authorization")
 router.register("inquiries", inquiries.InquiryViewSet, basename="inquiry")
 router.register("referral-sources", inquiries.ReferralSourceViewSet, basename="referral-source")
+router.register("measures", measures.MeasureResponseViewSet, basename="measure")
+router.register("measure-orders", measures.MeasureOrderViewSet, basename="measure-order")
+router.register("measure-schedules", measures.MeasureScheduleViewSet, basename="measure-schedule")
 
 # The pipeline's later steps on one inquiry, beside the inquiry's own routes.
 _inquiry_step = admission_holds.InquiryAdmissionViewSet.as_view
@@ -48,6 +53,7 @@ urlpatterns = [
     path("me/enrollments/", me.MyEnrollmentsView.as_view(), name="me-enrollments"),
     path("me/aftercare-plan/", me.MyAftercarePlanView.as_view(), name="me-aftercare-plan"),
     path("me/check-ins/", me.MyCheckInsView.as_view(), name="me-check-ins"),
+    path("me/measures/", measures.MyMeasuresView.as_view(), name="me-measures"),
     path(
         "patients/<int:pk>/disclosures/",
         disclosures.PatientDisclosuresView.as_view(),

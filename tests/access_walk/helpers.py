@@ -22,8 +22,15 @@ from config.settings.base import rest_renderer_classes
 from patients.demo import seed_demo_patients
 from patients.models import Patient
 from programs.demo import seed_demo_enrollments
-from programs.models import Enrollment, Inquiry, Program, ReferralSource, Transition
-from programs.services import aftercare, authorizations, disclosures, inquiries
+from programs.models import (
+    Enrollment,
+    Inquiry,
+    MeasureSchedule,
+    Program,
+    ReferralSource,
+    Transition,
+)
+from programs.services import aftercare, authorizations, disclosures, inquiries, measures
 from scheduling.models import Device, Reminder, RosterEntry, Series, Session
 from tests.factories import (
     ClinicFactory,
@@ -54,6 +61,7 @@ OUTSIDE_IDS = {
     "session": 7380001,
     "inquiry": 7390001,
     "referral_source": 7390002,
+    "measure_schedule": 7390003,
 }
 MISSING_ID = 7399999
 OUTSIDE_NAMES = ("Zebulon", "Quixworthy")
@@ -141,6 +149,20 @@ MATRIX = {
     ("POST", "/api/v1/inquiries/{id}/convert/"): {ADM},
     ("GET", "/api/v1/inquiries/{id}/callback-requests/"): STAFF,
     ("POST", "/api/v1/inquiries/{id}/callback-requests/"): {ADM},
+    # Measurement-based care: every staff role reads; clinicians and supervisors record and
+    # order; supervisors set the programs' schedules.
+    ("GET", "/api/v1/measures/"): STAFF,
+    ("POST", "/api/v1/measures/"): {CLIN, SUP},
+    ("GET", "/api/v1/measures/{id}/"): STAFF,
+    ("GET", "/api/v1/measure-orders/"): STAFF,
+    ("POST", "/api/v1/measure-orders/"): {CLIN, SUP},
+    ("GET", "/api/v1/measure-orders/{id}/"): STAFF,
+    ("POST", "/api/v1/measure-orders/{id}/stop/"): {CLIN, SUP},
+    ("GET", "/api/v1/measure-schedules/"): STAFF,
+    ("POST", "/api/v1/measure-schedules/"): {SUP},
+    ("GET", "/api/v1/measure-schedules/{id}/"): STAFF,
+    ("PATCH", "/api/v1/measure-schedules/{id}/"): {SUP},
+    ("DELETE", "/api/v1/measure-schedules/{id}/"): {SUP},
     ("GET", "/api/v1/referral-sources/"): STAFF,
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
@@ -172,6 +194,8 @@ MATRIX = {
     ("GET", "/api/v1/me/aftercare-plan/"): ME,
     ("GET", "/api/v1/me/check-ins/"): ME,
     ("POST", "/api/v1/me/check-ins/"): ME,
+    ("GET", "/api/v1/me/measures/"): ME,
+    ("POST", "/api/v1/me/measures/"): ME,
     ("GET", "/api/v1/me/preferences/"): ME,
     ("GET", "/api/v1/me/consents/"): ME,
     ("POST", "/api/v1/me/consents/{id}/revoke/"): ME,
@@ -331,6 +355,18 @@ class World:
             dimensions={"d1": 1, "d2": 1, "d3": 2, "d4": 2, "d5": 2, "d6": 1},
         )
 
+        # The patient's own PHQ-9 in the app, and a clinician's COWS order in the stay.
+        self.measure, _ = measures.measure_record(
+            actor=self.patient_user,
+            patient=self.patient,
+            instrument="phq9",
+            answers={str(n): 1 for n in range(1, 9)} | {"9": 0},
+        )
+        self.measure_order = measures.measure_order_start(
+            actor=self.staff[CLIN], enrollment=self.enrollment, instrument="cows", every_hours=6
+        )
+        self.measure_schedule = MeasureSchedule.objects.filter(program__clinic=self.clinic).first()
+
         self.other_clinic = ClinicFactory(id=OUTSIDE_IDS["clinic"])
         self.outside_staff = {
             role: staff_user(role=role, clinics=[self.other_clinic], id=OUTSIDE_IDS[role])
@@ -394,6 +430,11 @@ class World:
         source = ReferralSource.objects.create(
             id=OUTSIDE_IDS["referral_source"], clinic=self.other_clinic, name="B", kind="self"
         )
+        # B's program's schedules carry B's id (its seeded ones are replaced).
+        MeasureSchedule.objects.filter(program=program).delete()
+        MeasureSchedule.objects.create(
+            id=OUTSIDE_IDS["measure_schedule"], program=program, instrument="phq9", every_days=14
+        )
         Inquiry.objects.create(
             id=OUTSIDE_IDS["inquiry"],
             clinic=self.other_clinic,
@@ -429,6 +470,9 @@ class World:
             "coverages": self.coverage.pk,
             "authorizations": self.authorization.pk,
             "inquiries": self.inquiry.pk,
+            "measures": self.measure.pk,
+            "measure-orders": self.measure_order.pk,
+            "measure-schedules": self.measure_schedule.pk,
             "me": self.device.pk
             if "/devices/" in template
             else self.consent.pk

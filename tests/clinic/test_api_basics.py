@@ -82,6 +82,7 @@ def test_clinic_shape(client_for, clinician, clinic):
         "name": clinic.name,
         "public_name": clinic.public_name,
         "time_zone": "America/New_York",
+        "crisis_text": clinic.crisis_text,
     }
 
 

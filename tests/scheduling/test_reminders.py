@@ -55,6 +55,15 @@ REVEALING = [
     "insurance",
     "level of care",
     "withdrawal",
+    # Measurement-based care: a reminder never names an instrument or what it asks about.
+    "measure",
+    "mood",
+    "depress",
+    "anxi",
+    "phq",
+    "gad-7",
+    "craving",
+    "questionnaire",
 ]
 
 
@@ -444,3 +453,16 @@ def test_every_channel_and_kind_carries_only_the_public_name_date_and_time(
         assert not [word for word in forbidden if word in lowered], text
         assert clinic.public_name in text
         assert re.search(r"December 4 at 6:00 PM|Appointment (reminder|cancelled)", text), text
+
+
+def test_a_measure_reminder_says_only_the_public_name_and_a_check_in_waiting(clinic):
+    from programs.services.measures import reminder_text
+
+    subject, text = reminder_text(clinic.public_name)
+
+    assert (subject, text) == (
+        f"Message from {clinic.public_name}",
+        "You have a check-in waiting in the app.",
+    )
+    for said in (subject, text):
+        assert not [word for word in REVEALING if word in said.lower()], said
