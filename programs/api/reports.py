@@ -14,6 +14,7 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
 from clinic.selectors import STAFF_ROLES
+from patients.instruments import INSTRUMENT_CHOICES
 from patients.models import Level, Track
 from programs import reports, reports_admissions
 from programs.models import AuthorizationStatus, AuthorizationUnit
@@ -135,6 +136,31 @@ class StepDownQuerySerializer(serializers.Serializer):
     )
 
 
+class StepDownMeasureSerializer(serializers.Serializer):
+    instrument = serializers.ChoiceField(choices=INSTRUMENT_CHOICES)
+    latest_total = serializers.IntegerField(
+        allow_null=True, help_text="The latest response's total in the stay (null for the BAM)."
+    )
+    latest_subscales = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="The BAM's use, risk and protective scores of the latest response; {} else.",
+    )
+    latest_band = serializers.CharField(allow_null=True)
+    latest_at = serializers.DateTimeField(allow_null=True)
+    change_since_admission = serializers.IntegerField(
+        allow_null=True,
+        help_text="Latest − first total of the stay; null with fewer than two responses.",
+    )
+    worsened = serializers.BooleanField(
+        help_text=f"PHQ-9 or GAD-7 up {reports.MEASURE_WORSENED_POINTS} points or more since "
+        "the stay's first response."
+    )
+    due = serializers.BooleanField(help_text="Due now (programs' schedules and orders).")
+    overdue = serializers.BooleanField(
+        help_text="Due for 3 days or more (an ordered one: an hour past its hour)."
+    )
+
+
 class StepDownRowSerializer(serializers.Serializer):
     enrollment = serializers.IntegerField()
     patient = serializers.IntegerField()
@@ -207,6 +233,11 @@ class StepDownRowSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The program's weekly minimum (IOP: 9 hours for adults).",
     )
+    measures = StepDownMeasureSerializer(
+        many=True,
+        help_text="Each instrument scheduled in the program (or ordered) with a response in the "
+        "stay or due now, by instrument.",
+    )
     flags = serializers.ListField(
         child=serializers.ChoiceField(choices=reports.ROW_FLAGS),
         help_text="ready_for_step_down: minimum stay reached and the latest level less "
@@ -214,7 +245,9 @@ class StepDownRowSerializer(serializers.Serializer):
         "gap_after_transition: moved here more than 7 days before a first session (or none "
         "yet); authorization_ends_before_planned_end: the current authorization is in force "
         "and ends before the planned end; authorized_level_below_clinical: the current "
-        "authorization is in force and its level is less intensive than the enrollment's.",
+        "authorization is in force and its level is less intensive than the enrollment's; "
+        "measure_worsened: a measure worsened since admission (see measures); measure_overdue: "
+        "a measure is overdue.",
     )
 
 
