@@ -25,7 +25,7 @@ from patients.models import Assessment
 from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm, refusal_messages
 from programs.admin.admissions import admissions_report_view
 from programs.admin.disclosures import DiscloseForm
-from programs.admin.reports import census_view, step_down_view
+from programs.admin.reports import census_view, outcomes_report_view, step_down_view
 from programs.admin.ur_queue import ur_queue_view
 from programs.models import (
     DischargeReason,
@@ -516,6 +516,11 @@ class EnrollmentAdmin(ActionPagesMixin, ClinicScopedAdmin):
                 "admissions-report/",
                 self.admin_site.admin_view(admissions_report_view),
                 name="programs_admissions_report",
+            ),
+            path(
+                "outcomes-report/",
+                self.admin_site.admin_view(outcomes_report_view),
+                name="programs_outcomes_report",
             ),
         ]
         return reports_pages + self.action_pages() + super().get_urls()

@@ -1,7 +1,9 @@
-"""Reports over HTTP: the census, the step-down board and the admissions report. Thin: validate
-the query string, call the report selectors in ``programs.reports`` (the admissions report's in
-``programs.reports_admissions``), render. Every staff role reads the census and the board;
-admissions and supervisors the admissions report."""
+"""Reports over HTTP: the census, the step-down board, the admissions report and the outcomes
+report. Thin: validate the query string, call the report selectors in ``programs.reports`` (the
+admissions report's in ``programs.reports_admissions``, the outcomes report's in
+``programs.reports_outcomes``), render. Every staff role reads the census and the board;
+admissions and supervisors the admissions report; clinicians and supervisors the outcomes
+report."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -16,7 +18,7 @@ from clinic.api.utils import validated
 from clinic.selectors import STAFF_ROLES
 from patients.instruments import INSTRUMENT_CHOICES
 from patients.models import Level, Track
-from programs import reports, reports_admissions
+from programs import reports, reports_admissions, reports_outcomes
 from programs.models import AuthorizationStatus, AuthorizationUnit
 from programs.services.inquiries import ADMISSIONS_REPORT_ROLES
 
@@ -380,3 +382,95 @@ class AdmissionsReportView(NoStoreMixin, generics.GenericAPIView):
             user=request.user, start=start, end=end, clinic=query.get("clinic")
         )
         return Response(AdmissionsReportSerializer(report).data)
+
+
+# Outcomes ---------------------------------------------------------------------------------------
+
+
+class OutcomesReportQuerySerializer(AdmissionsReportQuerySerializer):
+    start = serializers.RegexField(
+        MONTH_PATTERN,
+        required=False,
+        help_text="First month, YYYY-MM (default: "
+        f"{reports_admissions.ADMISSIONS_REPORT_DEFAULT_MONTHS} months up to the end).",
+    )
+    program = serializers.IntegerField(required=False, min_value=1, help_text="Program id.")
+
+
+class OutcomesFiguresSerializer(serializers.Serializer):
+    patients_measured = serializers.IntegerField(
+        help_text="Patients of the stays with a response completed in the month (the clinic's "
+        "dates); in a total, in the range."
+    )
+    with_follow_up = serializers.IntegerField(
+        help_text="Of those stays, the ones with two PHQ-9 or GAD-7 responses or more by the "
+        "month's end."
+    )
+    improved = serializers.IntegerField(
+        help_text=f"Of those, the PHQ-9 or GAD-7 latest total {reports_outcomes.IMPROVED_DROP} "
+        "points or more below the stay's first, or below "
+        f"{reports_outcomes.REMISSION_BELOW}."
+    )
+    improved_share = serializers.FloatField(
+        allow_null=True, help_text="improved / with_follow_up; null without follow-up."
+    )
+    median_change = serializers.FloatField(
+        allow_null=True,
+        help_text="Median of the latest − first PHQ-9 total of the stays with two or more "
+        "(negative is better); null without.",
+    )
+    completed = serializers.IntegerField(
+        help_text="Responses completed to the instruments the program schedules."
+    )
+    due = serializers.IntegerField(
+        help_text="Measures that fell due by the programs' schedules while the stay was open."
+    )
+
+
+class OutcomesMonthSerializer(OutcomesFiguresSerializer):
+    month = serializers.CharField(help_text="YYYY-MM, in the clinic's zone.")
+
+
+class OutcomesProgramSerializer(serializers.Serializer):
+    program = serializers.IntegerField()
+    program_name = serializers.CharField()
+    clinic = serializers.IntegerField()
+    months = OutcomesMonthSerializer(many=True, help_text="Every month of the range.")
+    total = OutcomesFiguresSerializer(help_text="The range as a whole (a stay counted once).")
+
+
+class OutcomesReportSerializer(serializers.Serializer):
+    start = serializers.CharField()
+    end = serializers.CharField()
+    programs = OutcomesProgramSerializer(many=True)
+    months = OutcomesMonthSerializer(many=True, help_text="All the programs, per month.")
+    total = OutcomesFiguresSerializer()
+
+
+class OutcomesReportView(NoStoreMixin, generics.GenericAPIView):
+    """What the measures say of each program, per program and month of measurement (see
+    ``programs.reports_outcomes``): counts, shares and medians, no one named; constant
+    queries whatever the range."""
+
+    permission_classes = [roles_allowed(read=reports_outcomes.OUTCOMES_REPORT_ROLES)]
+    serializer_class = OutcomesReportSerializer
+    filter_backends = []
+    pagination_class = None
+
+    @extend_schema(parameters=[OutcomesReportQuerySerializer])
+    def get(self, request):
+        query = validated(OutcomesReportQuerySerializer, request, data=request.query_params)
+        start, end = reports_admissions.admissions_report_range(
+            user=request.user,
+            start=query.get("start"),
+            end=query.get("end"),
+            clinic=query.get("clinic"),
+        )
+        report = reports_outcomes.outcomes_report(
+            user=request.user,
+            start=start,
+            end=end,
+            clinic=query.get("clinic"),
+            program=query.get("program"),
+        )
+        return Response(OutcomesReportSerializer(report).data)
