@@ -4,20 +4,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0013_admissions_alert_kinds'),
+        ("clinic", "0013_admissions_alert_kinds"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='clinic',
-            name='crisis_text',
-            field=models.TextField(default='If you are thinking about harming yourself or are in crisis, call or text 988 (the 988 Suicide & Crisis Lifeline) now, any time of day. In an emergency, call 911.', help_text='Shown in the app when a measure flags a safety risk.'),
+            model_name="clinic",
+            name="crisis_text",
+            field=models.TextField(
+                default="If you are thinking about harming yourself or are in crisis, call or text 988 (the 988 Suicide & Crisis Lifeline) now, any time of day. In an emergency, call 911.",
+                help_text="Shown in the app when a measure flags a safety risk.",
+            ),
         ),
         migrations.AlterField(
-            model_name='staffalert',
-            name='kind',
-            field=models.CharField(choices=[('waitlist_offer', 'A freed place is offered to a waitlisted patient'), ('risky_check_in', 'A check-in reports use or strong cravings'), ('continuity_gap', 'No session attended a week after a move between levels'), ('authorization_ending', "A payer's authorization ends soon"), ('authorization_units_low', 'An authorization has few units left'), ('review_overdue', 'A payer review is past its date'), ('authorization_missing', 'A covered stay has no authorization'), ('withdrawal_risk', 'A pre-admission screening flags withdrawal risk'), ('inquiry_overdue', 'An open inquiry is past its next contact date'), ('measure_safety', 'Urgent: a measure needs safety follow-up today')], max_length=32),
+            model_name="staffalert",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("waitlist_offer", "A freed place is offered to a waitlisted patient"),
+                    ("risky_check_in", "A check-in reports use or strong cravings"),
+                    ("continuity_gap", "No session attended a week after a move between levels"),
+                    ("authorization_ending", "A payer's authorization ends soon"),
+                    ("authorization_units_low", "An authorization has few units left"),
+                    ("review_overdue", "A payer review is past its date"),
+                    ("authorization_missing", "A covered stay has no authorization"),
+                    ("withdrawal_risk", "A pre-admission screening flags withdrawal risk"),
+                    ("inquiry_overdue", "An open inquiry is past its next contact date"),
+                    ("measure_safety", "Urgent: a measure needs safety follow-up today"),
+                ],
+                max_length=32,
+            ),
         ),
     ]

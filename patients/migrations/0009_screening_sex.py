@@ -5,21 +5,29 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('clinic', '0014_measure_safety_alert_and_crisis_text'),
-        ('patients', '0008_consent_revocation_kept'),
+        ("clinic", "0014_measure_safety_alert_and_crisis_text"),
+        ("patients", "0008_consent_revocation_kept"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='patient',
-            name='screening_sex',
-            field=models.CharField(blank=True, choices=[('female', 'Female'), ('male', 'Male')], help_text='Sex as recorded for screening cut-offs (AUDIT-C); empty: unknown.', max_length=8),
+            model_name="patient",
+            name="screening_sex",
+            field=models.CharField(
+                blank=True,
+                choices=[("female", "Female"), ("male", "Male")],
+                help_text="Sex as recorded for screening cut-offs (AUDIT-C); empty: unknown.",
+                max_length=8,
+            ),
         ),
         migrations.AddConstraint(
-            model_name='patient',
-            constraint=models.CheckConstraint(condition=models.Q(('screening_sex__in', ['', 'female', 'male'])), name='patient_screening_sex_known', violation_error_message='Sex for screening is female, male or unknown.'),
+            model_name="patient",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("screening_sex__in", ["", "female", "male"])),
+                name="patient_screening_sex_known",
+                violation_error_message="Sex for screening is female, male or unknown.",
+            ),
         ),
     ]
