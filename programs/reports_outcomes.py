@@ -215,7 +215,11 @@ def outcomes_report(
             for due_on in _due_dates(schedule, stay, days, open_until):
                 due_per_month[Month.of(due_on)] += 1
 
+        # Only the months the stay was measured in or had a measure fall due count it.
+        active = {Month.of(on) for _code, _total, on in answered} | set(due_per_month)
         for month in months:
+            if month not in active:
+                continue
             last_day = month.plus(1).first_day - datetime.timedelta(days=1)
             figures = _stay_figures(
                 stay, answered, scheduled, due_per_month, last_day, month.first_day

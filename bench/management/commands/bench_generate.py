@@ -8,7 +8,7 @@ patient and ~500 authorizations of current stays with their reviews (the UR queu
 step-down board's authorization columns), and 3,000 inquiries over the last two years with
 their screenings, verifications and status history (the admissions report): one in five
 admitted (linked to one of the clinic's stays), the others at every stage or not admitted; the
-programs' default measure schedules and ~35,000 measure responses (the outcomes report): a
+programs' default measure schedules and ~27,000 measure responses (the outcomes report): a
 PHQ-9 and a GAD-7 every 14 days of every stay, a BAM every 30 in IOP and outpatient.
 ``--scale N``: N such clinics.
 Plus the benchmark's accounts: ``bench-patient`` (an app account on a patient with a dense
@@ -260,7 +260,7 @@ STEPS = [
         "patients",
         """
         INSERT INTO patients_patient (id, clinic_id, mrn, first_name, last_name, date_of_birth,
-            email, phone, reminder_channels, created_at, updated_at)
+            email, phone, reminder_channels, screening_sex, created_at, updated_at)
         SELECT (c - 1) * %(patients)s + i, c, 'B' || c || '-' || i,
             (ARRAY['Avery','Blake','Casey','Drew','Emery','Finley','Harper','Jordan',
                    'Kendall','Logan','Morgan','Parker','Quinn','Riley','Sawyer','Taylor'])
@@ -273,7 +273,7 @@ STEPS = [
             '+1555' || lpad(((c * 100000 + i) %% 10000000)::text, 7, '0'),
             CASE i %% 4 WHEN 0 THEN ARRAY['email','sms'] WHEN 1 THEN ARRAY['sms']
                         ELSE ARRAY['email'] END::varchar(8)[],
-            %(now)s, %(now)s
+            '', %(now)s, %(now)s
         FROM generate_series(1, %(scale)s) AS c, generate_series(1, %(patients)s) AS i
         """,
     ),
