@@ -207,6 +207,8 @@ def test_the_api_reads_the_report_for_clinicians_and_supervisors(
         ({"start": "2026-13"}, "start"),
         ({"end": "November"}, "end"),
         ({"program": "0"}, "program"),
+        ({"start": "9999-12"}, "start"),  # twelve months from it are no dates
+        ({"end": "0001-01"}, "end"),
     ],
 )
 def test_the_api_refuses_a_bad_range_with_a_400(client_for, supervisor, case, query, field):
