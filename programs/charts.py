@@ -360,7 +360,7 @@ def measure_chart(
     responses = sorted(responses, key=lambda r: (r.completed_at, r.pk or 0))
     label = f"{instrument.short_name} over time, {len(responses)} responses"
     if not responses:
-        return _svg(300, 20, f"{instrument.short_name}: no responses", format_html(""))
+        return _svg(300, 20, f"{instrument.short_name}: no responses", SafeString(""))
     left, right, top, bottom = 28, 10, 10, 18
     if instrument.max_total is not None:
         series = {"total": [r.total for r in responses]}
@@ -458,7 +458,7 @@ def outcomes_chart(months: list[dict], *, height: int = 160) -> SafeString:
     ``months`` is ``programs.reports_outcomes.outcomes_report``'s ``months`` (or a program's):
     ``[{"month", "due", "completed", "improved_share", "patients_measured", …}]``."""
     if not months:
-        return _svg(300, 20, "Outcomes: no months", format_html(""))
+        return _svg(300, 20, "Outcomes: no months", SafeString(""))
     left, right, top, bottom = 28, 8, 18, 18
     bar = 36
     width = left + right + bar * len(months)
