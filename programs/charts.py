@@ -338,3 +338,180 @@ def admissions_chart(months: list[dict], *, height: int = 160) -> SafeString:
         f"Inquiries and admissions per month, {months[0]['month']} to {months[-1]['month']}",
         format_html("{}{}", axis, format_html_join("", "{}", ((b,) for b in bars))),
     )
+
+
+# Measures -----------------------------------------------------------------------------------------
+
+# The bands of an instrument, lightest to darkest as they grow more severe.
+BAND_SHADES = ("#e8f1e8", "#f4f1dc", "#f7e6cf", "#f5d9cc", "#f0c9c9", "#e6b3b3")
+SUBSCALE_COLOURS = {"use": LATE, "risk": WAITLIST, "protective": READY}
+
+
+def measure_chart(
+    instrument, responses: list, *, width: int = 420, height: int = 150
+) -> SafeString:
+    """One instrument's history in a stay or a patient's record: its totals (the BAM: its three
+    subscales) over time as a line with a titled point per response, over the instrument's bands
+    shaded from the lightest (the mildest) to the darkest.
+
+    ``instrument`` is a ``patients.instruments.Instrument``; ``responses`` are
+    ``MeasureResponse`` rows (``completed_at``, ``total``, ``band``, ``subscales``) in any
+    order."""
+    responses = sorted(responses, key=lambda r: (r.completed_at, r.pk or 0))
+    label = f"{instrument.short_name} over time, {len(responses)} responses"
+    if not responses:
+        return _svg(300, 20, f"{instrument.short_name}: no responses", SafeString(""))
+    left, right, top, bottom = 28, 10, 10, 18
+    if instrument.max_total is not None:
+        series = {"total": [r.total for r in responses]}
+        top_value = instrument.max_total
+    else:
+        names = sorted({name for r in responses for name in r.subscales})
+        series = {name: [r.subscales.get(name) for r in responses] for name in names}
+        values = [v for points in series.values() for v in points if v is not None]
+        top_value = max([*values, 1])
+    first, last = responses[0].completed_at, responses[-1].completed_at
+    span = (last - first).total_seconds()
+    plot_width, plot_height = width - left - right, height - top - bottom
+
+    def x(moment) -> float:
+        if span == 0:
+            return round(left + plot_width / 2, 1)
+        return round(left + plot_width * (moment - first).total_seconds() / span, 1)
+
+    def y(value: float) -> float:
+        return round(top + plot_height - plot_height * min(value, top_value) / top_value, 1)
+
+    shades = []
+    bands = sorted({(b.low, b.high, b.label) for b in instrument.bands})
+    for n, (low, high, band_label) in enumerate(bands):
+        if low > top_value:
+            continue
+        shades.append(
+            format_html(
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}–{}</title>'
+                "</rect>",
+                left,
+                y(high + 1 if high < top_value else top_value),
+                plot_width,
+                round(y(low) - y(high + 1 if high < top_value else top_value), 1),
+                BAND_SHADES[min(n, len(BAND_SHADES) - 1)],
+                band_label,
+                low,
+                high,
+            )
+        )
+    lines = []
+    for name, points in series.items():
+        colour = SUBSCALE_COLOURS.get(name, NEUTRAL)
+        placed = [(r, v) for r, v in zip(responses, points, strict=True) if v is not None]
+        lines.append(
+            format_html(
+                '<polyline points="{}" fill="none" stroke="{}" stroke-width="2"/>',
+                " ".join(f"{x(r.completed_at)},{y(v)}" for r, v in placed),
+                colour,
+            )
+        )
+        lines.extend(
+            format_html(
+                '<circle cx="{}" cy="{}" r="3" fill="{}"><title>{}: {}{}</title></circle>',
+                x(r.completed_at),
+                y(v),
+                colour,
+                r.completed_at.date().isoformat(),
+                f"{name} {v}" if name != "total" else v,
+                f" ({r.band})" if r.band else "",
+            )
+            for r, v in placed
+        )
+    axis = _value_axis(y, top_value, left=left, right=width - right)
+    dates = format_html(
+        '<text x="{}" y="{}" fill="{}">{}</text><text x="{}" y="{}" fill="{}" '
+        'text-anchor="end">{}</text>',
+        left,
+        height - 4,
+        TEXT,
+        first.date().isoformat(),
+        width - right,
+        height - 4,
+        TEXT,
+        last.date().isoformat(),
+    )
+    return _svg(
+        width,
+        height,
+        label,
+        format_html(
+            "{}{}{}{}",
+            format_html_join("", "{}", ((s,) for s in shades)),
+            axis,
+            format_html_join("", "{}", ((line,) for line in lines)),
+            dates,
+        ),
+    )
+
+
+def outcomes_chart(months: list[dict], *, height: int = 160) -> SafeString:
+    """The outcomes per month: a bar of the measures due (light) with the completed ones inside
+    it (dark), and the share improved above it.
+
+    ``months`` is ``programs.reports_outcomes.outcomes_report``'s ``months`` (or a program's):
+    ``[{"month", "due", "completed", "improved_share", "patients_measured", …}]``."""
+    if not months:
+        return _svg(300, 20, "Outcomes: no months", SafeString(""))
+    left, right, top, bottom = 28, 8, 18, 18
+    bar = 36
+    width = left + right + bar * len(months)
+    plot_height = height - top - bottom
+    top_value = max(max(max(m["due"], m["completed"]) for m in months), 1)
+
+    def y(value: float) -> float:
+        return round(top + plot_height - plot_height * value / top_value, 1)
+
+    bars = []
+    for i, month in enumerate(months):
+        x = left + i * bar + 3
+        share = month["improved_share"]
+        bars.append(
+            format_html(
+                "<g><title>{}: {} patients measured, {} completed of {} due, {} improved of {} "
+                "followed up, median PHQ-9 change {}</title>"
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'
+                '<text x="{}" y="{}" fill="{}" font-size="9">{}</text>'
+                '<text x="{}" y="{}" fill="{}">{}</text></g>',
+                month["month"],
+                month["patients_measured"],
+                month["completed"],
+                month["due"],
+                month["improved"],
+                month["with_follow_up"],
+                "—" if month["median_change"] is None else month["median_change"],
+                x,
+                y(month["due"]),
+                bar - 6,
+                round(y(0) - y(month["due"]), 1),
+                RESERVED,
+                x,
+                y(month["completed"]),
+                (bar - 6) // 2,
+                round(y(0) - y(month["completed"]), 1),
+                ADMITTED,
+                x,
+                round(y(max(month["due"], month["completed"])) - 3, 1),
+                TEXT,
+                "" if share is None else f"{share:.0%}",
+                x,
+                height - 4,
+                TEXT,
+                month["month"][2:],
+            )
+        )
+    axis = _value_axis(y, top_value, left=left, right=width - right)
+    return _svg(
+        width,
+        height,
+        f"Measures due and completed, share improved, {months[0]['month']} to "
+        f"{months[-1]['month']}",
+        format_html("{}{}", axis, format_html_join("", "{}", ((b,) for b in bars))),
+    )

@@ -16,12 +16,15 @@ from collections.abc import Iterable
 
 from django.db.models import Prefetch
 
+from patients.instruments import INSTRUMENTS
 from patients.models import Assessment, Level
 from programs.models import (
     AftercareGoal,
     AftercarePlan,
     Enrollment,
     EnrollmentStatusChange,
+    MeasureResponse,
+    MeasureSource,
 )
 from scheduling.models import RosterEntry
 
@@ -33,15 +36,14 @@ ATTENDANCE = "attendance"
 AFTERCARE = "aftercare"
 MEASURES = "measures"
 
-# The FHIR resource types that carry each category (Consent.provision.class); measures exist
-# nowhere yet, so they export nothing.
+# The FHIR resource types that carry each category (Consent.provision.class).
 CATEGORY_RESOURCES = {
     DEMOGRAPHICS: ("Patient",),
     ENROLLMENTS: ("EpisodeOfCare",),
     ASSESSMENTS: ("Observation",),
     ATTENDANCE: ("Appointment",),
     AFTERCARE: ("CarePlan", "Goal"),
-    MEASURES: (),
+    MEASURES: ("QuestionnaireResponse", "Observation"),
 }
 
 # 42 CFR 2.32(a)(1) as the 2024 rule (89 FR 12472) worded it: the full statement, because the
@@ -130,6 +132,21 @@ DIMENSION_NAMES = {
     "d5": "Dimension 5: relapse / continued use potential",
     "d6": "Dimension 6: recovery environment",
 }
+
+# LOINC codes of the instruments' totals where LOINC has one (the PHQ-9's, the GAD-7's and the
+# AUDIT-C's); the CIWA-Ar, the COWS and the BAM go with a text-only code (Observation.code.text).
+LOINC = "http://loinc.org"
+MEASURE_LOINC = {"phq9": "44261-6", "gad7": "70274-6", "audit_c": "75626-2"}
+SURVEY_CATEGORY = [
+    {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                "code": "survey",
+            }
+        ]
+    }
+]
 
 # uuid5 namespace of the bundles' urn:uuid ids (uuid5(NAMESPACE_URL, "urn:continuum:fhir")).
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:continuum:fhir")
@@ -225,7 +242,13 @@ class _BundleBuilder:
             plans = self.add_care_plans()
             self.section("Aftercare plan", "The aftercare plans and their goals.", plans)
         if MEASURES in self.categories:
-            self.section("Measures", "No measures are recorded.")
+            measures = self.add_measures()
+            self.section(
+                "Measures",
+                f"{len(measures) // 2} standardized measures, each as the answers given "
+                "(QuestionnaireResponse) and its score (Observation).",
+                measures,
+            )
         composition = self.composition()
         return {
             "resourceType": "Bundle",
@@ -301,8 +324,11 @@ class _BundleBuilder:
             "purpose": self.consent_purposes(),
             "class": [
                 {"system": "http://hl7.org/fhir/resource-types", "code": resource_type}
-                for category in consent.categories or ()
-                for resource_type in CATEGORY_RESOURCES.get(category, ())
+                for resource_type in dict.fromkeys(
+                    resource_type
+                    for category in consent.categories or ()
+                    for resource_type in CATEGORY_RESOURCES.get(category, ())
+                )
             ],
         }
         # FHIR JSON has no empty arrays: an element without values is left out.
@@ -504,6 +530,64 @@ class _BundleBuilder:
                 "component": components,
             }
             refs.append(self.add("Observation", assessment.pk, body))
+        return refs
+
+    def add_measures(self) -> list[dict]:
+        """Each of the patient's measures (``MeasureResponse``) as a QuestionnaireResponse of
+        its items and answers, and an Observation of its score (the total, coded in LOINC where
+        it has a code; the BAM's three subscales as components) derived from it."""
+        refs = []
+        for response in MeasureResponse.objects.filter(patient=self.patient).order_by(
+            "completed_at", "id"
+        ):
+            instrument = INSTRUMENTS[response.instrument]
+            items = []
+            for item in instrument.items:
+                if item.key not in response.answers:
+                    continue
+                value = response.answers[item.key]
+                label = next((o.label for o in item.options if o.value == value), str(value))
+                items.append(
+                    {
+                        "linkId": item.key,
+                        "text": item.text,
+                        "answer": [{"valueCoding": {"code": str(value), "display": label}}],
+                    }
+                )
+            answers = {
+                "status": "completed",
+                "subject": self.subject,
+                "authored": _instant(response.completed_at),
+            }
+            if response.source == MeasureSource.PATIENT:
+                answers["source"] = self.subject
+            if items:
+                answers["item"] = items
+            answers_ref = self.add("QuestionnaireResponse", response.pk, answers)
+            refs.append(answers_ref)
+            code = {"text": f"{instrument.name} ({instrument.short_name})"}
+            if response.instrument in MEASURE_LOINC:
+                code["coding"] = [{"system": LOINC, "code": MEASURE_LOINC[response.instrument]}]
+            score = {
+                "status": "final",
+                "category": SURVEY_CATEGORY,
+                "code": code,
+                "subject": self.subject,
+                "effectiveDateTime": _instant(response.completed_at),
+                "derivedFrom": [answers_ref],
+            }
+            if response.total is not None:
+                score["valueInteger"] = response.total
+            band = next((b for b in instrument.bands if b.key == response.band), None)
+            if band is not None:
+                score["interpretation"] = [{"text": band.label}]
+            if response.subscales:
+                score["component"] = [
+                    {"code": {"text": f"{instrument.short_name} {name}"}, "valueInteger": value}
+                    for name, value in response.subscales.items()
+                ]
+            # The assessments' Observations are keyed by their own ids: a prefix keeps apart.
+            refs.append(self.add("Observation", f"measure-{response.pk}", score))
         return refs
 
     def add_appointments(self) -> list[dict]:

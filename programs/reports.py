@@ -30,8 +30,9 @@ from django.db.models import (
     Subquery,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import Coalesce, NullIf, RowNumber
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
@@ -48,6 +49,9 @@ from programs.models import (
     Enrollment,
     EnrollmentStatus,
     HoldStatus,
+    MeasureOrder,
+    MeasureResponse,
+    MeasureSchedule,
     Program,
     Transition,
 )
@@ -56,6 +60,7 @@ from programs.selectors import (
     _DateDiff,
     authorization_use,
     current_authorizations,
+    measures_due,
 )
 from scheduling.metrics import stay_figures
 
@@ -385,7 +390,14 @@ FLAGS = (
 )
 # From attendance of the current week: shown on rows, not a filter (it is counted per page).
 FLAG_FALLING_SHORT = "falling_short_this_week"
-ROW_FLAGS = (*FLAGS, FLAG_FALLING_SHORT)
+# From the page's measures (``step_down_rows``'s ``measures``): shown on rows, not a filter.
+FLAG_MEASURE_WORSENED = "measure_worsened"
+FLAG_MEASURE_OVERDUE = "measure_overdue"
+ROW_FLAGS = (*FLAGS, FLAG_FALLING_SHORT, FLAG_MEASURE_WORSENED, FLAG_MEASURE_OVERDUE)
+# A clinically meaningful worsening since admission: this many points up on these instruments
+# (PHQ-9, as the issue says, and GAD-7 on the same 5-point rule).
+MEASURE_WORSENED_POINTS = 5
+MEASURE_WORSENING_INSTRUMENTS = ("phq9", "gad7")
 
 STEP_DOWN_ORDERINGS = {
     "days_in_program": ("days_in_program", "id"),
@@ -525,6 +537,7 @@ def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollmen
             "id",
             "patient_id",
             "program_id",
+            "status",
             "level",
             "start_date",
             "planned_end_date",
@@ -721,6 +734,100 @@ def _shown_authorizations(
     }
 
 
+def _first_and_latest_responses(ids: list[int]) -> QuerySet:
+    """Of these stays' responses to an instrument their program schedules (or a clinician
+    ordered in the stay), the first and the latest of each stay and instrument: one query, the
+    rows ranked in SQL over the (enrollment, instrument, completed_at) index."""
+    partition = [F("enrollment_id"), F("instrument")]
+    scheduled = MeasureSchedule.objects.filter(
+        program_id=OuterRef("enrollment__program_id"), instrument=OuterRef("instrument")
+    )
+    ordered = MeasureOrder.objects.filter(
+        enrollment_id=OuterRef("enrollment_id"), instrument=OuterRef("instrument")
+    )
+    return (
+        MeasureResponse.objects.filter(enrollment_id__in=ids)
+        .filter(Exists(scheduled) | Exists(ordered))
+        .annotate(
+            newest=Window(
+                RowNumber(),
+                partition_by=partition,
+                order_by=[F("completed_at").desc(), F("id").desc()],
+            ),
+            oldest=Window(
+                RowNumber(), partition_by=partition, order_by=[F("completed_at"), F("id")]
+            ),
+        )
+        .filter(Q(newest=1) | Q(oldest=1))
+        .values(
+            "enrollment_id",
+            "instrument",
+            "total",
+            "band",
+            "subscales",
+            "completed_at",
+            "newest",
+            "oldest",
+        )
+    )
+
+
+def step_down_measures(
+    enrollments: list[Enrollment], *, now: datetime.datetime
+) -> dict[int, list[dict]]:
+    """``{enrollment id: [measure, ...]}``: for each instrument the stay's program schedules (or
+    a clinician ordered) with a response in the stay or due now, by instrument code:
+    ``instrument``, ``latest_total`` (none for the BAM, which has no total),
+    ``latest_subscales`` (the BAM's use, risk and protective), ``latest_band``, ``latest_at``,
+    ``change_since_admission`` (latest − first total of the stay; none with fewer than two),
+    ``worsened`` (PHQ-9 or GAD-7 up ``MEASURE_WORSENED_POINTS`` or more since the first),
+    ``due`` and ``overdue`` (``programs.selectors.measures_due``). Four queries for the page
+    (the responses, and ``measures_due``'s three), whatever its size. Enrollments need
+    ``status`` and ``program__clinic`` loaded."""
+    if not enrollments:
+        return {}
+    first, latest = {}, {}
+    for response in _first_and_latest_responses([e.pk for e in enrollments]):
+        key = (response["enrollment_id"], response["instrument"])
+        if response["oldest"] == 1:
+            first[key] = response
+        if response["newest"] == 1:
+            latest[key] = response
+    due = measures_due(enrollments, now=now)
+    measures = {}
+    for e in enrollments:
+        due_here = {d.instrument: d for d in due.get(e.pk, [])}
+        codes = {code for stay, code in latest if stay == e.pk} | set(due_here)
+        rows = []
+        for code in sorted(codes):
+            last, oldest = latest.get((e.pk, code)), first.get((e.pk, code))
+            change = None
+            if (
+                last is not None
+                and last is not oldest
+                and last["total"] is not None
+                and oldest["total"] is not None
+            ):
+                change = last["total"] - oldest["total"]
+            rows.append(
+                {
+                    "instrument": code,
+                    "latest_total": last and last["total"],
+                    "latest_subscales": (last and last["subscales"]) or {},
+                    "latest_band": last and last["band"],
+                    "latest_at": last and last["completed_at"],
+                    "change_since_admission": change,
+                    "worsened": code in MEASURE_WORSENING_INSTRUMENTS
+                    and change is not None
+                    and change >= MEASURE_WORSENED_POINTS,
+                    "due": code in due_here,
+                    "overdue": code in due_here and due_here[code].overdue,
+                }
+            )
+        measures[e.pk] = rows
+    return measures
+
+
 def step_down_rows(
     enrollments: Iterable[Enrollment],
     *,
@@ -730,10 +837,12 @@ def step_down_rows(
     """Board rows of annotated enrollments from ``step_down_queryset`` (at ``now`` and
     ``today`` as it was given), with their attendance figures (``scheduling.metrics``: one query
     per clinic time zone on the page) and their current authorizations (one query when the page
-    has any). The authorization columns are none without one; ``units_remaining`` is
-    ``authorization_use``'s."""
+    has any), and their measures (``step_down_measures``: four queries). The authorization
+    columns are none without one; ``units_remaining`` is ``authorization_use``'s."""
     enrollments = list(enrollments)
-    shown = _shown_authorizations(enrollments, now=now or timezone.now(), today=today)
+    now = now or timezone.now()
+    shown = _shown_authorizations(enrollments, now=now, today=today)
+    measures = step_down_measures(enrollments, now=now)
     figures = {}
     by_zone = defaultdict(list)
     for e in enrollments:
@@ -745,6 +854,15 @@ def step_down_rows(
         stay = figures[e.pk]
         falling_short = stay.falling_short(e.program.weekly_hours_min)
         authorization = shown.get(e.authorization, dict.fromkeys(_SHOWN_AUTHORIZATION))
+        stay_measures = measures[e.pk]
+        measure_flags = [
+            flag
+            for flag, key in (
+                (FLAG_MEASURE_WORSENED, "worsened"),
+                (FLAG_MEASURE_OVERDUE, "overdue"),
+            )
+            if any(m[key] for m in stay_measures)
+        ]
         rows.append(
             {
                 "enrollment": e.pk,
@@ -769,8 +887,10 @@ def step_down_rows(
                 "no_show_rate": stay.no_show_rate,
                 "hours_this_week": stay.hours_this_week,
                 "weekly_hours_min": e.program.weekly_hours_min,
+                "measures": stay_measures,
                 "flags": [flag for flag in FLAGS if getattr(e, flag)]
-                + ([FLAG_FALLING_SHORT] if falling_short else []),
+                + ([FLAG_FALLING_SHORT] if falling_short else [])
+                + measure_flags,
             }
         )
     return rows

@@ -144,6 +144,11 @@ def admissions_report_range(
         )
     if start is None:
         start = end.plus(-(ADMISSIONS_REPORT_DEFAULT_MONTHS - 1))
+    # The range's days must exist as dates (the month after the end too).
+    if start.year < 1:
+        raise ValidationError({"end": [f"The report's months start from 0001-01 ({start})."]})
+    if end.year > 9998:
+        raise ValidationError({"start": [f"The report's months end by 9998-12 ({end})."]})
     if end.minus(start) < 0:
         raise ValidationError({"end": [f"The end cannot be before the start ({start})."]})
     if end.minus(start) + 1 > ADMISSIONS_REPORT_MAX_MONTHS:

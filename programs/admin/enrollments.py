@@ -26,7 +26,7 @@ from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm, refus
 from programs.admin.admissions import admissions_report_view
 from programs.admin.disclosures import DiscloseForm
 from programs.admin.measures import RecordMeasureForm
-from programs.admin.reports import census_view, step_down_view
+from programs.admin.reports import census_view, outcomes_report_view, step_down_view
 from programs.admin.ur_queue import ur_queue_view
 from programs.models import (
     DischargeReason,
@@ -525,6 +525,11 @@ class EnrollmentAdmin(ActionPagesMixin, ClinicScopedAdmin):
                 "admissions-report/",
                 self.admin_site.admin_view(admissions_report_view),
                 name="programs_admissions_report",
+            ),
+            path(
+                "outcomes-report/",
+                self.admin_site.admin_view(outcomes_report_view),
+                name="programs_outcomes_report",
             ),
         ]
         return reports_pages + self.action_pages() + super().get_urls()

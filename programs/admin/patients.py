@@ -20,10 +20,19 @@ from django.utils.html import format_html, format_html_join
 from clinic.admin_utils import change_link, related_table
 from clinic.selectors import user_has_role
 from patients.admin import ConsentAdmin, PatientAdmin
+from patients.instruments import INSTRUMENTS
 from patients.models import Consent, Patient
+from programs import charts
 from programs.admin.disclosures import DiscloseForm, bundle_url, category_labels
 from programs.admin.measures import RecordMeasureForm
-from programs.models import Authorization, BedAssignment, EnrollmentStatus, Program
+from programs.models import (
+    Authorization,
+    BedAssignment,
+    EnrollmentStatus,
+    MeasureResponse,
+    MeasureSource,
+    Program,
+)
 from programs.selectors import (
     coverage_list_of_patient,
     disclosure_list_of_patient,
@@ -52,6 +61,7 @@ class PatientCareAdmin(PatientAdmin):
         "care_table",
         "disclosures_table",
         "coverage_table",
+        "measures_table",
     ]
 
     def get_object(self, request, object_id, from_field=None):
@@ -71,6 +81,7 @@ class PatientCareAdmin(PatientAdmin):
             ("Programs and beds", {"fields": ["admission_links", "care_table"]}),
             ("Disclosures (the accounting, 42 CFR §2.25)", {"fields": ["disclosures_table"]}),
             ("Coverage and authorizations", {"fields": ["coverage_table"]}),
+            ("Measures", {"fields": ["measures_table"]}),
         ]
 
     def in_treatment(self, patient) -> bool:
@@ -130,6 +141,53 @@ class PatientCareAdmin(PatientAdmin):
             program_links or "No active program of this level in the clinic.",
             format_html('<a href="{}">{}</a>', add_link(), "Another program…"),
         )
+
+    @admin.display(description="Measures")
+    def measures_table(self, patient):
+        """Per instrument with responses: its history as a chart (``charts.measure_chart``, the
+        bands shaded) and a table of the responses, newest first (one query; the page's opening
+        is audited as a whole)."""
+        by_instrument = {}
+        for response in (
+            MeasureResponse.objects.filter(patient=patient)
+            .select_related("recorded_by", "enrollment__program")
+            .order_by("-completed_at", "-id")
+        ):
+            by_instrument.setdefault(response.instrument, []).append(response)
+        if not by_instrument:
+            return "No measures recorded."
+        zone = patient.clinic.zone
+        parts = []
+        for code in INSTRUMENTS:
+            responses = by_instrument.get(code)
+            if not responses:
+                continue
+            instrument = INSTRUMENTS[code]
+            labels = {band.key: band.label for band in instrument.bands}
+            rows = [
+                (
+                    r.completed_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                    r.total
+                    if r.total is not None
+                    else ", ".join(f"{name} {value}" for name, value in r.subscales.items()),
+                    labels.get(r.band, r.band) or "—",
+                    "the patient, in the app"
+                    if r.source == MeasureSource.PATIENT
+                    else (r.recorded_by.get_full_name() or r.recorded_by.get_username()),
+                    r.enrollment.program.name if r.enrollment_id else "between stays",
+                )
+                for r in responses
+            ]
+            parts.append(
+                format_html(
+                    '<div class="measure" id="measure-{}"><h3>{}</h3>{}{}</div>',
+                    code,
+                    instrument.name,
+                    charts.measure_chart(instrument, responses),
+                    related_table(["Completed", "Score", "Band", "Recorded by", "Stay"], rows),
+                )
+            )
+        return format_html_join("", "{}", ((part,) for part in parts))
 
     @admin.display(description="Enrollments")
     def care_table(self, patient):

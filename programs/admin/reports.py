@@ -1,7 +1,9 @@
-"""The census and the step-down board as admin pages (server-rendered tables and SVG charts).
+"""The census, the step-down board and the outcomes report as admin pages (server-rendered
+tables and SVG charts).
 
-Both read the same selectors as `reports/census/` and `reports/step-down/`, scoped to the staff
-member's clinics; the board names patients, so each view of it is audited row by row.
+They read the same selectors as `reports/census/`, `reports/step-down/` and
+`reports/outcomes/`, scoped to the staff member's clinics; the board names patients, so each
+view of it is audited row by row; the outcomes report is counts only.
 """
 
 from django import forms
@@ -14,7 +16,7 @@ from clinic.api.mixins import never_cache_privately
 from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES, user_has_role
 from clinic.services import audit_record_many
-from programs import charts, reports, selectors
+from programs import charts, reports, reports_admissions, reports_outcomes, selectors
 
 BOARD_PAGE_SIZE = 200
 
@@ -106,4 +108,45 @@ def step_down_view(request):
     }
     return never_cache_privately(
         TemplateResponse(request, "admin/programs/step_down.html", context)
+    )
+
+
+class OutcomesReportForm(forms.Form):
+    start = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"type": "month"}), label="From"
+    )
+    end = forms.CharField(
+        required=False, widget=forms.TextInput(attrs={"type": "month"}), label="To"
+    )
+
+
+def outcomes_report_view(request):
+    """Clinicians and supervisors read it, as ``reports/outcomes/``."""
+    user = request.user
+    if not (user.is_superuser or user_has_role(user, *reports_outcomes.OUTCOMES_REPORT_ROLES)):
+        raise PermissionDenied
+    form = OutcomesReportForm(request.GET or None)
+    report, error = None, None
+    try:
+        months = {}
+        if form.is_valid():
+            for name in ("start", "end"):
+                if form.cleaned_data[name]:
+                    months[name] = reports_admissions.Month.parse(form.cleaned_data[name], name)
+        start, end = reports_admissions.admissions_report_range(user=user, **months)
+        report = reports_outcomes.outcomes_report(user=user, start=start, end=end)
+    except ValidationError as refusal:
+        error = " ".join(
+            message for messages in refusal.message_dict.values() for message in messages
+        )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Outcomes report",
+        "form": form,
+        "report": report,
+        "error": error,
+        "chart": charts.outcomes_chart(report["months"]) if report else "",
+    }
+    return never_cache_privately(
+        TemplateResponse(request, "admin/programs/outcomes_report.html", context)
     )

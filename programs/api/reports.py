@@ -1,7 +1,9 @@
-"""Reports over HTTP: the census, the step-down board and the admissions report. Thin: validate
-the query string, call the report selectors in ``programs.reports`` (the admissions report's in
-``programs.reports_admissions``), render. Every staff role reads the census and the board;
-admissions and supervisors the admissions report."""
+"""Reports over HTTP: the census, the step-down board, the admissions report and the outcomes
+report. Thin: validate the query string, call the report selectors in ``programs.reports`` (the
+admissions report's in ``programs.reports_admissions``, the outcomes report's in
+``programs.reports_outcomes``), render. Every staff role reads the census and the board;
+admissions and supervisors the admissions report; clinicians and supervisors the outcomes
+report."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -14,8 +16,9 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
 from clinic.selectors import STAFF_ROLES
+from patients.instruments import INSTRUMENT_CHOICES
 from patients.models import Level, Track
-from programs import reports, reports_admissions
+from programs import reports, reports_admissions, reports_outcomes
 from programs.models import AuthorizationStatus, AuthorizationUnit
 from programs.services.inquiries import ADMISSIONS_REPORT_ROLES
 
@@ -135,6 +138,31 @@ class StepDownQuerySerializer(serializers.Serializer):
     )
 
 
+class StepDownMeasureSerializer(serializers.Serializer):
+    instrument = serializers.ChoiceField(choices=INSTRUMENT_CHOICES)
+    latest_total = serializers.IntegerField(
+        allow_null=True, help_text="The latest response's total in the stay (null for the BAM)."
+    )
+    latest_subscales = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text="The BAM's use, risk and protective scores of the latest response; {} else.",
+    )
+    latest_band = serializers.CharField(allow_null=True)
+    latest_at = serializers.DateTimeField(allow_null=True)
+    change_since_admission = serializers.IntegerField(
+        allow_null=True,
+        help_text="Latest − first total of the stay; null with fewer than two responses.",
+    )
+    worsened = serializers.BooleanField(
+        help_text=f"PHQ-9 or GAD-7 up {reports.MEASURE_WORSENED_POINTS} points or more since "
+        "the stay's first response."
+    )
+    due = serializers.BooleanField(help_text="Due now (programs' schedules and orders).")
+    overdue = serializers.BooleanField(
+        help_text="Due for 3 days or more (an ordered one: an hour past its hour)."
+    )
+
+
 class StepDownRowSerializer(serializers.Serializer):
     enrollment = serializers.IntegerField()
     patient = serializers.IntegerField()
@@ -207,6 +235,11 @@ class StepDownRowSerializer(serializers.Serializer):
         allow_null=True,
         help_text="The program's weekly minimum (IOP: 9 hours for adults).",
     )
+    measures = StepDownMeasureSerializer(
+        many=True,
+        help_text="Each instrument scheduled in the program (or ordered) with a response in the "
+        "stay or due now, by instrument.",
+    )
     flags = serializers.ListField(
         child=serializers.ChoiceField(choices=reports.ROW_FLAGS),
         help_text="ready_for_step_down: minimum stay reached and the latest level less "
@@ -214,7 +247,9 @@ class StepDownRowSerializer(serializers.Serializer):
         "gap_after_transition: moved here more than 7 days before a first session (or none "
         "yet); authorization_ends_before_planned_end: the current authorization is in force "
         "and ends before the planned end; authorized_level_below_clinical: the current "
-        "authorization is in force and its level is less intensive than the enrollment's.",
+        "authorization is in force and its level is less intensive than the enrollment's; "
+        "measure_worsened: a measure worsened since admission (see measures); measure_overdue: "
+        "a measure is overdue.",
     )
 
 
@@ -347,3 +382,95 @@ class AdmissionsReportView(NoStoreMixin, generics.GenericAPIView):
             user=request.user, start=start, end=end, clinic=query.get("clinic")
         )
         return Response(AdmissionsReportSerializer(report).data)
+
+
+# Outcomes ---------------------------------------------------------------------------------------
+
+
+class OutcomesReportQuerySerializer(AdmissionsReportQuerySerializer):
+    start = serializers.RegexField(
+        MONTH_PATTERN,
+        required=False,
+        help_text="First month, YYYY-MM (default: "
+        f"{reports_admissions.ADMISSIONS_REPORT_DEFAULT_MONTHS} months up to the end).",
+    )
+    program = serializers.IntegerField(required=False, min_value=1, help_text="Program id.")
+
+
+class OutcomesFiguresSerializer(serializers.Serializer):
+    patients_measured = serializers.IntegerField(
+        help_text="Patients of the stays with a response completed in the month (the clinic's "
+        "dates); in a total, in the range."
+    )
+    with_follow_up = serializers.IntegerField(
+        help_text="Of those stays, the ones with two PHQ-9 or GAD-7 responses or more by the "
+        "month's end."
+    )
+    improved = serializers.IntegerField(
+        help_text=f"Of those, the PHQ-9 or GAD-7 latest total {reports_outcomes.IMPROVED_DROP} "
+        "points or more below the stay's first, or below "
+        f"{reports_outcomes.REMISSION_BELOW}."
+    )
+    improved_share = serializers.FloatField(
+        allow_null=True, help_text="improved / with_follow_up; null without follow-up."
+    )
+    median_change = serializers.FloatField(
+        allow_null=True,
+        help_text="Median of the latest − first PHQ-9 total of the stays with two or more "
+        "(negative is better); null without.",
+    )
+    completed = serializers.IntegerField(
+        help_text="Responses completed to the instruments the program schedules."
+    )
+    due = serializers.IntegerField(
+        help_text="Measures that fell due by the programs' schedules while the stay was open."
+    )
+
+
+class OutcomesMonthSerializer(OutcomesFiguresSerializer):
+    month = serializers.CharField(help_text="YYYY-MM, in the clinic's zone.")
+
+
+class OutcomesProgramSerializer(serializers.Serializer):
+    program = serializers.IntegerField()
+    program_name = serializers.CharField()
+    clinic = serializers.IntegerField()
+    months = OutcomesMonthSerializer(many=True, help_text="Every month of the range.")
+    total = OutcomesFiguresSerializer(help_text="The range as a whole (a stay counted once).")
+
+
+class OutcomesReportSerializer(serializers.Serializer):
+    start = serializers.CharField()
+    end = serializers.CharField()
+    programs = OutcomesProgramSerializer(many=True)
+    months = OutcomesMonthSerializer(many=True, help_text="All the programs, per month.")
+    total = OutcomesFiguresSerializer()
+
+
+class OutcomesReportView(NoStoreMixin, generics.GenericAPIView):
+    """What the measures say of each program, per program and month of measurement (see
+    ``programs.reports_outcomes``): counts, shares and medians, no one named; constant
+    queries whatever the range."""
+
+    permission_classes = [roles_allowed(read=reports_outcomes.OUTCOMES_REPORT_ROLES)]
+    serializer_class = OutcomesReportSerializer
+    filter_backends = []
+    pagination_class = None
+
+    @extend_schema(parameters=[OutcomesReportQuerySerializer])
+    def get(self, request):
+        query = validated(OutcomesReportQuerySerializer, request, data=request.query_params)
+        start, end = reports_admissions.admissions_report_range(
+            user=request.user,
+            start=query.get("start"),
+            end=query.get("end"),
+            clinic=query.get("clinic"),
+        )
+        report = reports_outcomes.outcomes_report(
+            user=request.user,
+            start=start,
+            end=end,
+            clinic=query.get("clinic"),
+            program=query.get("program"),
+        )
+        return Response(OutcomesReportSerializer(report).data)

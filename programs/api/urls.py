@@ -80,4 +80,5 @@ urlpatterns = [
         name="inquiry-callback-requests",
     ),
     path("reports/admissions/", reports.AdmissionsReportView.as_view(), name="report-admissions"),
+    path("reports/outcomes/", reports.OutcomesReportView.as_view(), name="report-outcomes"),
 ]

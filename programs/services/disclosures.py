@@ -27,21 +27,23 @@ from programs.models import Disclosure, Enrollment, EnrollmentStatus, Program, T
 DISCLOSURE_ROLES = (Role.ADMISSIONS, Role.CLINICIAN)
 
 # What each category puts in the FHIR bundle (programs/fhir.py); the consent always goes too,
-# as what permitted the disclosure. Measures do not exist yet, so they send nothing.
+# as what permitted the disclosure.
 FHIR_RESOURCES = {
     DisclosureCategory.DEMOGRAPHICS: ("Patient",),
     DisclosureCategory.ENROLLMENTS: ("EpisodeOfCare",),
     DisclosureCategory.ASSESSMENTS: ("Observation",),
     DisclosureCategory.ATTENDANCE: ("Appointment",),
     DisclosureCategory.AFTERCARE: ("CarePlan", "Goal"),
-    DisclosureCategory.MEASURES: (),
+    DisclosureCategory.MEASURES: ("QuestionnaireResponse", "Observation"),
 }
 NO_CONSENT_ON_FILE = "no consent on file"
 
 
 def disclosure_description(categories: Collection[str]) -> str:
     """What a disclosure of ``categories`` sends, for the accounting."""
-    kinds = [kind for c in DisclosureCategory if c in categories for kind in FHIR_RESOURCES[c]]
+    kinds = dict.fromkeys(
+        kind for c in DisclosureCategory if c in categories for kind in FHIR_RESOURCES[c]
+    )
     return f"FHIR R4 Bundle: {', '.join([*kinds, 'Consent'])}"
 
 

@@ -7,7 +7,9 @@ enrollments (discharged history, current stays, waitlists), three payers, a prim
 patient and ~500 authorizations of current stays with their reviews (the UR queue's and the
 step-down board's authorization columns), and 3,000 inquiries over the last two years with
 their screenings, verifications and status history (the admissions report): one in five
-admitted (linked to one of the clinic's stays), the others at every stage or not admitted.
+admitted (linked to one of the clinic's stays), the others at every stage or not admitted; the
+programs' default measure schedules and ~27,000 measure responses (the outcomes report): a
+PHQ-9 and a GAD-7 every 14 days of every stay, a BAM every 30 in IOP and outpatient.
 ``--scale N``: N such clinics.
 Plus the benchmark's accounts: ``bench-patient`` (an app account on a patient with a dense
 schedule for the next 60 days), ``bench-clinician`` (clinic 1) and ``bench-supervisor`` (every
@@ -31,6 +33,7 @@ from django.utils import timezone
 from clinic.models import Clinic, ClinicMembership, Role
 from patients.models import Level, Track
 from programs.models import LEVEL_DEFAULTS, Program
+from programs.services.measures import measure_schedules_seed
 
 PATIENTS = 2000
 PROGRAMS = 20
@@ -59,8 +62,10 @@ TABLES = [
     "scheduling_rosterentry",
     "scheduling_session",
     "scheduling_series",
+    "programs_measureresponse",
     "programs_enrollmentstatuschange",
     "programs_enrollment",
+    "programs_measureschedule",
     "programs_program",
     "patients_patient",
     "clinic_auditevent",
@@ -97,11 +102,13 @@ def generated_scale() -> int | None:
             "SELECT (SELECT count(*) FROM clinic_clinic WHERE name LIKE 'Bench clinic %%'),"
             " (SELECT count(*) FROM clinic_clinic),"
             " (SELECT count(*) FROM scheduling_session),"
-            " (SELECT count(*) FROM auth_user WHERE username = 'bench-patient')"
+            " (SELECT count(*) FROM auth_user WHERE username = 'bench-patient'),"
+            " EXISTS (SELECT 1 FROM programs_measureresponse)"
         )
-        bench, clinics, sessions, patient = cursor.fetchone()
+        bench, clinics, sessions, patient, measures = cursor.fetchone()
     if bench and bench == clinics and sessions == bench * PROGRAMS * SESSIONS_PER_PROGRAM:
-        return bench if patient else None
+        # A data set generated before the measures is generated again.
+        return bench if patient and measures else None
     return None
 
 
@@ -209,6 +216,8 @@ class Command(BaseCommand):
                     )
                 )
             Program.objects.bulk_create(programs)
+            for program in Program.objects.filter(clinic=clinic):
+                measure_schedules_seed(program)
         return clinic_ids, clinicians
 
     def _bench_accounts(self, cursor, clinic_ids):
@@ -251,7 +260,7 @@ STEPS = [
         "patients",
         """
         INSERT INTO patients_patient (id, clinic_id, mrn, first_name, last_name, date_of_birth,
-            email, phone, reminder_channels, created_at, updated_at)
+            email, phone, reminder_channels, screening_sex, created_at, updated_at)
         SELECT (c - 1) * %(patients)s + i, c, 'B' || c || '-' || i,
             (ARRAY['Avery','Blake','Casey','Drew','Emery','Finley','Harper','Jordan',
                    'Kendall','Logan','Morgan','Parker','Quinn','Riley','Sawyer','Taylor'])
@@ -264,7 +273,7 @@ STEPS = [
             '+1555' || lpad(((c * 100000 + i) %% 10000000)::text, 7, '0'),
             CASE i %% 4 WHEN 0 THEN ARRAY['email','sms'] WHEN 1 THEN ARRAY['sms']
                         ELSE ARRAY['email'] END::varchar(8)[],
-            %(now)s, %(now)s
+            '', %(now)s, %(now)s
         FROM generate_series(1, %(scale)s) AS c, generate_series(1, %(patients)s) AS i
         """,
     ),
@@ -509,6 +518,45 @@ STEPS = [
         UNION ALL
         SELECT id, 'new', 'not_admitted', received_at + interval '2 days', created_by_id, ''
         FROM programs_inquiry WHERE status = 'not_admitted'
+        """,
+    ),
+    (
+        "measure responses",
+        """
+        -- A PHQ-9 and a GAD-7 every 14 days of every stay so far (10:00 in New York), the
+        -- totals falling over the stay from a start set by the stay's number ...
+        INSERT INTO programs_measureresponse (patient_id, enrollment_id, instrument, answers,
+            total, band, subscales, safety_flags, severe, source, recorded_by_id, completed_at)
+        SELECT e.patient_id, e.id, m.code, '{}'::jsonb, t.total,
+            CASE WHEN t.total < 5 THEN 'minimal' WHEN t.total < 10 THEN 'mild'
+                 WHEN t.total < 15 THEN 'moderate'
+                 WHEN m.code = 'phq9' AND t.total < 20 THEN 'moderately_severe'
+                 ELSE 'severe' END,
+            '{}'::jsonb, '{}', t.total >= m.severe, 'patient', %(first_clinician)s,
+            ((e.start_date + k * 14)::timestamp + interval '15 hours') AT TIME ZONE 'UTC'
+        FROM programs_enrollment e
+        CROSS JOIN (VALUES ('phq9', 27, 20), ('gad7', 21, 15)) AS m(code, top, severe)
+        CROSS JOIN LATERAL generate_series(
+            0, (LEAST(COALESCE(e.discharge_date, %(today)s), %(today)s) - e.start_date) / 14
+        ) AS k
+        CROSS JOIN LATERAL (
+            SELECT GREATEST(0, LEAST(m.top, 8 + e.id %% 10 - 2 * k + (k + e.id) %% 3)) AS total
+        ) t
+        WHERE e.status IN ('admitted', 'discharged') AND e.start_date <= %(today)s;
+        -- ... and a BAM every 30 days in IOP and outpatient.
+        INSERT INTO programs_measureresponse (patient_id, enrollment_id, instrument, answers,
+            total, band, subscales, safety_flags, severe, source, recorded_by_id, completed_at)
+        SELECT e.patient_id, e.id, 'bam', '{}'::jsonb, NULL, '',
+            jsonb_build_object('use', GREATEST(0, 10 - 2 * k), 'risk', 12 + e.id %% 5,
+                               'protective', 10 + k),
+            '{}', false, 'patient', %(first_clinician)s,
+            ((e.start_date + k * 30)::timestamp + interval '15 hours') AT TIME ZONE 'UTC'
+        FROM programs_enrollment e
+        CROSS JOIN LATERAL generate_series(
+            0, (LEAST(COALESCE(e.discharge_date, %(today)s), %(today)s) - e.start_date) / 30
+        ) AS k
+        WHERE e.status IN ('admitted', 'discharged') AND e.start_date <= %(today)s
+          AND e.level IN ('iop', 'outpatient')
         """,
     ),
 ]

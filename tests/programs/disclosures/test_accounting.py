@@ -41,7 +41,7 @@ def test_a_covered_disclosure_is_recorded_with_what_was_sent_and_audited(
         frozen_time,
     )
     assert disclosure.recipient_name == "Harbor Outpatient"
-    # Categories in their one order; measures exist in no record yet, so nothing of them goes.
+    # Categories in their one order.
     assert disclosure.categories == [
         "demographics",
         "enrollments",
@@ -50,7 +50,8 @@ def test_a_covered_disclosure_is_recorded_with_what_was_sent_and_audited(
         "measures",
     ]
     assert disclosure.description == (
-        "FHIR R4 Bundle: Patient, EpisodeOfCare, Appointment, CarePlan, Goal, Consent"
+        "FHIR R4 Bundle: Patient, EpisodeOfCare, Appointment, CarePlan, Goal, "
+        "QuestionnaireResponse, Observation, Consent"
     )
     audit = AuditEvent.objects.get(object_type="programs.disclosure")
     assert (audit.action, audit.actor, audit.patient_id, audit.object_id) == (

@@ -121,7 +121,9 @@ def test_the_consent_says_what_permitted_the_disclosure(bundle):
         "Appointment",
         "CarePlan",
         "Goal",
+        "QuestionnaireResponse",
     }
+    assert len(provision["class"]) == 7  # Observation once, for assessments and measures
 
 
 def test_the_patient_carries_the_demographics(bundle):

@@ -10,15 +10,16 @@ from patients.models import Patient
 from programs.fhir import disclosure_bundle
 from programs.services import aftercare
 from scheduling import services as scheduling_services
-from tests.factories import staff_user
+from tests.factories import MeasureResponseFactory, staff_user
 from tests.programs.fhir.conftest import day
 from tests.programs.fhir.helpers import ALL_CATEGORIES, at, disclosure, resources
 
 pytestmark = pytest.mark.django_db
 
 # The clinic, the enrollments with their programs and their status changes, the assessments,
-# the roster entries with their sessions and attendance, the plans with their goals and items.
-QUERIES = 8
+# the roster entries with their sessions and attendance, the plans with their goals and items,
+# the measures.
+QUERIES = 9
 
 
 def export(history, django_assert_num_queries):
@@ -63,6 +64,13 @@ def test_a_longer_history_costs_no_more_queries(history, clinic, django_assert_n
             )
             for n in (21, 22, 23)
         ]
+    for n in (16, 17):
+        MeasureResponseFactory(
+            enrollment=patient.enrollments.get(program=iop),
+            instrument="gad7",
+            total=n - 10,
+            completed_at=at(day(n), 10, zone),
+        )
     with time_machine.travel(at(day(24), 10, zone), tick=False):
         for session in sessions:
             scheduling_services.attendance_record(
@@ -70,6 +78,6 @@ def test_a_longer_history_costs_no_more_queries(history, clinic, django_assert_n
             )
     # when / then
     after = export(history, django_assert_num_queries)
-    for kind in ("Observation", "Goal", "Appointment"):
+    for kind in ("Observation", "Goal", "Appointment", "QuestionnaireResponse"):
         assert len(resources(after, kind)) > len(resources(before, kind)), kind
     assert datetime.date(2026, 11, 23).isoformat() in str(after)

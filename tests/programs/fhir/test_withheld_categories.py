@@ -77,7 +77,7 @@ def test_a_category_the_consent_does_not_cover_is_left_out_whatever_the_disclosu
     assert "Lantern skills group present" in text
 
 
-def test_measures_export_nothing_yet(history):
+def test_measures_without_responses_export_no_resource(history):
     bundle = bundle_of(history, ["measures"])
     assert {r["resourceType"] for r in resources(bundle)} == {
         "Composition",

@@ -10,7 +10,16 @@ from patients.models import Level
 from programs.models import LEVEL_DEFAULTS, EnrollmentStatus, Program, Transition
 from programs.services import enrollments as services
 from tests.factories import PatientFactory, ProgramFactory
-from tests.programs.reports.helpers import HIGH, LOW, NOW, TODAY, admit, bulk_patients, day
+from tests.programs.reports.helpers import (
+    HIGH,
+    LOW,
+    NOW,
+    TODAY,
+    admit,
+    bulk_patients,
+    day,
+    without_measures,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -34,6 +43,7 @@ def board(clinic, admissions, clinician):
     outpatient = ProgramFactory(
         clinic=clinic, name="Outpatient", level=Level.OUTPATIENT, capacity=10
     )  # no minimum
+    without_measures(residential, iop, outpatient)
     people = {
         name: PatientFactory(
             clinic=clinic,

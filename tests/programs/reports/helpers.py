@@ -3,7 +3,7 @@
 import datetime
 
 from patients.models import Patient
-from programs.models import Enrollment, EnrollmentStatus
+from programs.models import Enrollment, EnrollmentStatus, MeasureSchedule
 
 NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)  # 10:00 in New York
 TODAY = datetime.date(2026, 12, 1)
@@ -48,3 +48,9 @@ def discharge(enrollment, on):
     Enrollment.objects.filter(pk=enrollment.pk).update(
         status=EnrollmentStatus.DISCHARGED, discharge_date=on, discharge_reason="completed"
     )
+
+
+def without_measures(*programs):
+    """Drop these programs' default measure schedules, so that the board's rows show the flags
+    under test alone (the measures' own are tested in tests/programs/measures/)."""
+    MeasureSchedule.objects.filter(program__in=programs).delete()

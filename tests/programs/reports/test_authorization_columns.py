@@ -19,7 +19,14 @@ from tests.factories import (
     PatientFactory,
     ProgramFactory,
 )
-from tests.programs.reports.helpers import CENSUS, STEP_DOWN, admit, day, discharge
+from tests.programs.reports.helpers import (
+    CENSUS,
+    STEP_DOWN,
+    admit,
+    day,
+    discharge,
+    without_measures,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -47,6 +54,7 @@ def authorized(clinic, admissions, clinician):
     """The board's patients by surname, with their authorizations (see each comment)."""
     house = ProgramFactory(clinic=clinic, name="House", level=Level.RESIDENTIAL, capacity=10)
     iop = ProgramFactory(clinic=clinic, name="Day IOP", level=Level.IOP, capacity=10)
+    without_measures(house, iop)
     people = {
         last: PatientFactory(clinic=clinic, actor=admissions, first_name=first, last_name=last)
         for first, last in [("Rio", "Reyes"), ("Ivy", "Irwin"), ("Dan", "Dale"), ("Ned", "Nye")]
