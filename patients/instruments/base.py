@@ -77,7 +77,11 @@ class Instrument:
     source: str = field(repr=False)
 
     def item(self, key: str) -> Item:
-        return next(item for item in self.items if item.key == key)
+        """The item ``key``; KeyError for a key that is not one of the instrument's."""
+        for item in self.items:
+            if item.key == key:
+                return item
+        raise KeyError(key)
 
     @property
     def scored_items(self) -> tuple[Item, ...]:

@@ -126,6 +126,12 @@ def test_audit_c_s_bands_cover_every_total_once_for_each_sex(sex):
         assert len([b for b in instrument.bands if b.contains(total, sex=sex)]) == 1, total
 
 
+def test_an_item_is_found_by_its_key():
+    assert INSTRUMENTS["phq9"].item("9").text.startswith("Thoughts that you would be better off")
+    with pytest.raises(KeyError):
+        INSTRUMENTS["bam"].item("7")
+
+
 def test_the_instruments_with_no_total_have_no_bands():
     assert INSTRUMENTS["bam"].bands == ()
 
