@@ -27,7 +27,7 @@ from programs.models import (
     Program,
     ProgramService,
 )
-from programs.services import admission_holds, aftercare, authorizations, inquiries
+from programs.services import admission_holds, aftercare, authorizations, inquiries, measures
 from programs.services import enrollments as services
 from scheduling import services as calendar
 from scheduling.models import RosterEntry, Series
@@ -535,3 +535,57 @@ def seed_demo_admissions(*, clinic: Clinic, admissions, clinician) -> int:
                 actor=admissions, inquiry=inquiry, primary_clinician=clinician
             )
     return taken
+
+
+# Measures on file: (patient, instrument, days ago, answers). Avery's PHQ-9 falls from moderate
+# to mild over the evening IOP; Morgan, admitted today, answered the GAD-7 at admission.
+MEASURES = [
+    (
+        "Avery",
+        "Patel",
+        "phq9",
+        20,
+        {"1": 2, "2": 2, "3": 2, "4": 2, "5": 1, "6": 2, "7": 1, "8": 1, "9": 0},
+    ),
+    ("Avery", "Patel", "gad7", 20, {"1": 2, "2": 1, "3": 2, "4": 1, "5": 1, "6": 1, "7": 1}),
+    (
+        "Avery",
+        "Patel",
+        "phq9",
+        6,
+        {"1": 1, "2": 1, "3": 1, "4": 1, "5": 1, "6": 1, "7": 0, "8": 0, "9": 0},
+    ),
+    ("Morgan", "Silva", "gad7", 0, {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0, "6": 1, "7": 0}),
+]
+
+
+@transaction.atomic
+def seed_demo_measures(*, clinic: Clinic, clinician) -> int:
+    """A few measures on file for the step-down board's trends and the patient page's charts
+    (after ``seed_demo_enrollments``); returns how many it recorded this time. Idempotent: a
+    response already on file that day is not recorded again."""
+    now = timezone.now()
+    recorded = 0
+    for first, last, instrument, days_ago, answers in MEASURES:
+        patient = Patient.objects.filter(clinic=clinic, first_name=first, last_name=last).first()
+        completed_at = now - datetime.timedelta(days=days_ago)
+        day = (
+            completed_at - datetime.timedelta(hours=12),
+            completed_at + datetime.timedelta(hours=12),
+        )
+        if (
+            patient is None
+            or patient.measure_responses.filter(
+                instrument=instrument, completed_at__range=day
+            ).exists()
+        ):
+            continue
+        measures.measure_record(
+            actor=clinician,
+            patient=patient,
+            instrument=instrument,
+            answers=answers,
+            completed_at=completed_at,
+        )
+        recorded += 1
+    return recorded

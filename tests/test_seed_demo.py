@@ -214,3 +214,20 @@ def test_the_demo_has_an_inquiry_at_every_stage_of_the_admissions_pipeline(setti
     ]
     assert Inquiry.objects.get(status="not_admitted").not_admitted_reason == "chose_elsewhere"
     assert StaffAlert.objects.filter(kind="withdrawal_risk").count() == 1
+
+
+def test_the_demo_has_measures_on_file_for_the_boards_trends(settings):
+    from programs.models import MeasureResponse
+
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: nothing twice
+
+    avery = MeasureResponse.objects.filter(patient__last_name="Patel", instrument="phq9")
+    assert list(avery.order_by("completed_at").values_list("total", "band")) == [
+        (13, "moderate"),
+        (6, "mild"),
+    ]
+    assert MeasureResponse.objects.count() == 4
+    assert not MeasureResponse.objects.filter(alert__isnull=False).exists()
