@@ -43,6 +43,8 @@ class Role(models.TextChoices):
     SUPERVISOR = "supervisor", "Supervisor"
     # Works the payers' authorizations and reviews (issue 23): reads the record, writes coverage.
     UTILIZATION_REVIEW = "utilization_review", "Utilization review"
+    # Calls patients in the weeks after discharge (issue 25): works the follow-up tasks.
+    ALUMNI_COORDINATOR = "alumni_coordinator", "Alumni coordinator"
 
 
 def zone_today(time_zone: str, now: datetime.datetime | None = None) -> datetime.date:
@@ -55,6 +57,11 @@ DEFAULT_CRISIS_TEXT = (
     "If you are thinking about harming yourself or are in crisis, call or text 988 (the 988 "
     "Suicide & Crisis Lifeline) now, any time of day. In an emergency, call 911."
 )
+
+
+class FollowUpAssignment(models.TextChoices):
+    PRIMARY_CLINICIAN = "primary_clinician", "The patient's primary clinician"
+    ALUMNI_COORDINATOR = "alumni_coordinator", "The clinic's alumni coordinators"
 
 
 class Clinic(models.Model):
@@ -81,6 +88,18 @@ class Clinic(models.Model):
     crisis_text = models.TextField(
         default=DEFAULT_CRISIS_TEXT,
         help_text="Shown in the app when a measure flags a safety risk.",
+    )
+    # After discharge (issue 25): who calls the patient at 2, 7 and 30 days, and how long the
+    # patient's app stays open to an alumnus (their plan, check-ins, follow-up reminders).
+    follow_up_assignment = models.CharField(
+        max_length=20,
+        choices=FollowUpAssignment.choices,
+        default=FollowUpAssignment.PRIMARY_CLINICIAN,
+        help_text="Who is given the follow-up calls after a discharge.",
+    )
+    alumni_access_days = models.PositiveSmallIntegerField(
+        default=365,
+        help_text="Days after discharge the patient's app keeps their plan and check-ins.",
     )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
@@ -235,6 +254,7 @@ class AlertKind(models.TextChoices):
     WITHDRAWAL_RISK = "withdrawal_risk", "A pre-admission screening flags withdrawal risk"
     INQUIRY_OVERDUE = "inquiry_overdue", "An open inquiry is past its next contact date"
     MEASURE_SAFETY = "measure_safety", "Urgent: a measure needs safety follow-up today"
+    FOLLOW_UP_OVERDUE = "follow_up_overdue", "A follow-up call after discharge is overdue"
 
 
 # Kinds a patient raises by their own doing and may repeat at will (a risky check-in a minute):

@@ -37,7 +37,13 @@ def clinic_ids_for_user(user) -> list[int]:
 
 
 # Every staff role: who reads the clinic's records in the API and the admin.
-STAFF_ROLES = (Role.ADMISSIONS, Role.CLINICIAN, Role.SUPERVISOR, Role.UTILIZATION_REVIEW)
+STAFF_ROLES = (
+    Role.ADMISSIONS,
+    Role.CLINICIAN,
+    Role.SUPERVISOR,
+    Role.UTILIZATION_REVIEW,
+    Role.ALUMNI_COORDINATOR,
+)
 # Who treats patients: a primary clinician, a session's facilitator. Admissions staff do not.
 CLINICAL_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
 

@@ -34,6 +34,9 @@ ORDERED_INSTRUMENT_CODES = [
 ]
 
 LEVEL_INTENSITY = {Level.RESIDENTIAL: 4, Level.PHP: 3, Level.IOP: 2, Level.OUTPATIENT: 1}
+# HEDIS FUI's high-intensity care, as this clinic offers it (with programs giving withdrawal
+# management, ``ProgramService.DETOX``): the discharges followed up and measured (issue 25).
+HIGH_INTENSITY_LEVELS = (Level.RESIDENTIAL, Level.PHP)
 
 
 class DateRange(Func):
@@ -111,6 +114,10 @@ def default_reminder_offsets() -> list[int]:
     return [24 * 60, 2 * 60]
 
 
+def default_follow_up_days() -> list[int]:
+    return [2, 7, 30]
+
+
 def _ordered(low: str, high: str, name: str, message: str) -> models.CheckConstraint:
     return models.CheckConstraint(
         condition=Q(**{f"{low}__isnull": True})
@@ -168,6 +175,13 @@ class Program(models.Model):
         default=1,
         help_text="Days past a scheduled admission date that its held place waits for the "
         "patient before it lapses and goes to the waitlist.",
+    )
+    follow_up_days = ArrayField(
+        models.PositiveSmallIntegerField(),
+        default=default_follow_up_days,
+        blank=True,
+        help_text="Days after a discharge from this program (residential, PHP or withdrawal "
+        "management) that a follow-up call is due (default 2, 7 and 30).",
     )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
@@ -254,6 +268,18 @@ class Program(models.Model):
     @property
     def intensity(self) -> int:
         return LEVEL_INTENSITY[self.level]
+
+    @property
+    def is_high_intensity(self) -> bool:
+        """Residential, partial hospitalization or withdrawal management: a discharge from here
+        is followed up (tasks, the continuity measure; ``high_intensity_q`` in queries)."""
+        return self.level in HIGH_INTENSITY_LEVELS or ProgramService.DETOX in self.services
+
+    @staticmethod
+    def high_intensity_q(prefix: str = "") -> Q:
+        return Q(**{f"{prefix}level__in": HIGH_INTENSITY_LEVELS}) | Q(
+            **{f"{prefix}services__contains": [ProgramService.DETOX]}
+        )
 
 
 class EnrollmentStatus(models.TextChoices):
@@ -837,6 +863,226 @@ class CheckIn(models.Model):
     @property
     def is_risky(self) -> bool:
         return self.used_substance or self.craving >= self.RISKY_CRAVING
+
+
+# After discharge (issue 25) -----------------------------------------------------------------------
+
+
+class DischargeSummary(models.Model):
+    """The record a patient leaves with, made in the discharge's transaction (not for a
+    transition, which continues the episode). The facts of the episode are copied in at
+    discharge (a later edit elsewhere never rewrites a past summary); the clinician completes
+    the free text and signs. Once signed a trigger refuses any change (corrections are signed
+    addenda), and no summary is ever deleted."""
+
+    enrollment = models.OneToOneField(
+        Enrollment, on_delete=models.PROTECT, related_name="discharge_summary"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="discharge_summaries"
+    )
+    # The episode: the first enrollment of the chain of transitions that ends here.
+    episode_start_date = models.DateField()
+    discharge_date = models.DateField()
+    discharge_reason = models.CharField(max_length=16, choices=DischargeReason.choices)
+    # [{"program", "level", "start_date", "end_date", "transition"}], oldest first.
+    levels_of_care = models.JSONField(default=list)
+    # {"scheduled", "present", "late", "absent", "excused", "attendance_rate"} over the episode.
+    attendance = models.JSONField(default=dict)
+    last_assessment = models.ForeignKey(
+        "patients.Assessment",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    recommendation = models.TextField(blank=True)
+    aftercare_plan = models.ForeignKey(
+        AftercarePlan, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # [{"text", "scheduled_for"}]: the plan's follow-up appointments when the patient left.
+    follow_up_appointments = models.JSONField(default=list)
+    # The clinician's part; ``staff_notes`` never reaches the patient's copy.
+    course_of_treatment = models.TextField(blank=True)
+    condition_at_discharge = models.TextField(blank=True)
+    instructions = models.TextField(
+        blank=True, help_text="What the patient should do next, in words for the patient."
+    )
+    staff_notes = models.TextField(
+        blank=True, help_text="For staff only: not in the patient's copy."
+    )
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    signed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
+
+    class Meta:
+        ordering = ["-discharge_date", "-id"]
+        verbose_name_plural = "discharge summaries"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(signed_at__isnull=True, signed_by__isnull=True)
+                | Q(signed_at__isnull=False, signed_by__isnull=False),
+                name="dischargesummary_signature_complete",
+                violation_error_message="A signature names its signer and its time.",
+            ),
+            models.CheckConstraint(
+                condition=Q(discharge_date__gte=F("episode_start_date")),
+                name="dischargesummary_dates_ordered",
+                violation_error_message="The discharge cannot be before the episode's start.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Discharge summary of {self.discharge_date:%Y-%m-%d}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+
+class DischargeSummaryAddendum(models.Model):
+    """A signed correction or addition to a signed summary. Append-only (a trigger)."""
+
+    summary = models.ForeignKey(DischargeSummary, on_delete=models.PROTECT, related_name="addenda")
+    text = models.TextField()
+    signed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    signed_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+        verbose_name_plural = "discharge summary addenda"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(text=""),
+                name="dischargesummaryaddendum_text_not_blank",
+                violation_error_message="An addendum needs its text.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Addendum of {self.signed_at:%Y-%m-%d}"
+
+
+class FollowUpOutcome(models.TextChoices):
+    REACHED_WELL = "reached_well", "Reached, doing well"
+    REACHED_STRUGGLING = "reached_struggling", "Reached, struggling"
+    SEEN_ELSEWHERE = "seen_elsewhere", "Seen by another provider"
+    READMITTED = "readmitted", "Readmitted"
+    NOT_REACHED = "not_reached", "Not reached"
+    DECLINED = "declined", "Declined follow-up"
+    DECEASED = "deceased", "Deceased"
+
+
+class ContactMethod(models.TextChoices):
+    PHONE = "phone", "Phone call"
+    SMS = "sms", "Text message"
+    EMAIL = "email", "E-mail"
+    IN_PERSON = "in_person", "In person"
+
+
+class FollowUpTask(models.Model):
+    """A call due some days after a discharge from high-intensity care (the program's
+    ``follow_up_days``), made once per discharge and day in the discharge's transaction. Open
+    until its outcome is recorded; overdue open tasks alert once (``FOLLOW_UP_OVERDUE``)."""
+
+    enrollment = models.ForeignKey(
+        Enrollment, on_delete=models.PROTECT, related_name="follow_up_tasks"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="follow_up_tasks"
+    )
+    days_after_discharge = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    # A named person (the primary clinician) or everyone of a role at the clinic.
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    assignee_role = models.CharField(max_length=32, blank=True)
+    outcome = models.CharField(max_length=20, choices=FollowUpOutcome.choices, blank=True)
+    # The outside visit's date when the outcome is "seen by another provider" (the continuity
+    # measure counts it as a follow-up visit on that date).
+    seen_elsewhere_on = models.DateField(null=True, blank=True)
+    outcome_note = models.TextField(blank=True)
+    # A risk check-in taken on the call (it alerts the care team as the patient's own would).
+    check_in = models.ForeignKey(
+        CheckIn, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    completed_at = models.DateTimeField(null=True, blank=True)
+    completed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    version = record_version_field()
+
+    class Meta:
+        ordering = ["due_date", "id"]
+        indexes = [
+            # The open queue, by due date.
+            models.Index(
+                fields=["due_date"],
+                condition=Q(completed_at__isnull=True),
+                name="followuptask_open_due",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["enrollment", "days_after_discharge"],
+                name="followuptask_once_per_discharge_and_day",
+                violation_error_code="follow_up_task_exists",
+                violation_error_message="This discharge already has a follow-up on that day.",
+            ),
+            models.CheckConstraint(
+                condition=Q(assignee__isnull=False) | ~Q(assignee_role=""),
+                name="followuptask_assigned",
+                violation_error_message="A follow-up goes to a person or a role.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome="", completed_at__isnull=True, completed_by__isnull=True)
+                | (~Q(outcome="") & Q(completed_at__isnull=False, completed_by__isnull=False)),
+                name="followuptask_outcome_iff_completed",
+                violation_error_message="A follow-up is completed exactly when its outcome is "
+                "recorded.",
+            ),
+            models.CheckConstraint(
+                condition=Q(outcome=FollowUpOutcome.SEEN_ELSEWHERE, seen_elsewhere_on__isnull=False)
+                | (~Q(outcome=FollowUpOutcome.SEEN_ELSEWHERE) & Q(seen_elsewhere_on__isnull=True)),
+                name="followuptask_seen_elsewhere_dated",
+                violation_error_message="The date of the visit elsewhere is given exactly when "
+                "the patient was seen by another provider.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Follow-up at {self.days_after_discharge} days (due {self.due_date:%Y-%m-%d})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.completed_at is None
+
+
+class FollowUpAttempt(models.Model):
+    """One try at reaching the patient for a follow-up."""
+
+    task = models.ForeignKey(FollowUpTask, on_delete=models.PROTECT, related_name="attempts")
+    method = models.CharField(max_length=10, choices=ContactMethod.choices)
+    reached = models.BooleanField()
+    note = models.TextField(blank=True)
+    attempted_at = models.DateTimeField(default=timezone.now, db_default=Now())
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["attempted_at", "id"]
+
+    def __str__(self):
+        return f"{self.get_method_display()} at {self.attempted_at:%Y-%m-%d %H:%M}"
 
 
 # Disclosures --------------------------------------------------------------------------------------
