@@ -62,6 +62,14 @@ def is_clinic_staff(user, *, clinic_id: int, roles=CLINICAL_ROLES) -> bool:
     return clinic_staff(clinic_ids=[clinic_id], roles=roles).filter(pk=user.pk).exists()
 
 
+def acts_for_clinic(user, *, clinic_id: int, roles=CLINICAL_ROLES) -> bool:
+    """May ``user`` do the work of ``roles`` at the clinic: its staff with one of them, or a
+    superuser (who is no one's primary clinician, hence apart from ``is_clinic_staff``)."""
+    if user is None or not user.is_authenticated:
+        return False
+    return user.is_superuser or is_clinic_staff(user, clinic_id=clinic_id, roles=roles)
+
+
 def clinic_list(*, user) -> QuerySet[Clinic]:
     return Clinic.objects.filter(id__in=clinic_ids_for_user(user)).order_by("name")
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from clinic.errors import Conflict, ServiceError
 from clinic.models import AlertKind, AuditAction, Role, StaffAlert
-from clinic.selectors import CLINICAL_ROLES, clinic_ids_for_user, user_has_role
+from clinic.selectors import CLINICAL_ROLES, acts_for_clinic
 from clinic.services import alert_raise, audit_record
 from patients.instruments import INSTRUMENTS, score
 from patients.models import Level, Patient, ReminderChannel
@@ -87,14 +87,6 @@ def _is_patients_account(actor, patient: Patient) -> bool:
     )
 
 
-def _is_clinic_staff(actor, clinic_id: int, roles) -> bool:
-    if actor is None or not actor.is_authenticated:
-        return False
-    if actor.is_superuser:
-        return True
-    return user_has_role(actor, *roles) and clinic_id in clinic_ids_for_user(actor)
-
-
 def _full_clean(obj, *, exclude=()) -> None:
     """Validate fields and check constraints in Python (a 400 naming the field); a unique
     constraint is left to the database (a 409 with its code)."""
@@ -139,7 +131,9 @@ def measure_record(
     band) raises its one safety alert (``measure_safety_alert_raise``)."""
     now = now or timezone.now()
     own = _is_patients_account(actor, patient)
-    if not own and not _is_clinic_staff(actor, patient.clinic_id, MEASURE_RECORD_ROLES):
+    if not own and not acts_for_clinic(
+        actor, clinic_id=patient.clinic_id, roles=MEASURE_RECORD_ROLES
+    ):
         raise PermissionDenied(
             "Only the patient, or a clinician or supervisor of their clinic, records a measure."
         )
@@ -230,7 +224,7 @@ def measure_safety_alert_raise(
 
 
 def _require_schedule_role(actor, program: Program) -> None:
-    if not _is_clinic_staff(actor, program.clinic_id, MEASURE_SCHEDULE_ROLES):
+    if not acts_for_clinic(actor, clinic_id=program.clinic_id, roles=MEASURE_SCHEDULE_ROLES):
         raise PermissionDenied("Only supervisors of the program's clinic set its measures.")
 
 
@@ -304,7 +298,9 @@ def measure_order_start(
     enrollment = (
         Enrollment.objects.select_for_update().select_related("program").get(pk=enrollment.pk)
     )
-    if not _is_clinic_staff(actor, enrollment.program.clinic_id, MEASURE_ORDER_ROLES):
+    if not acts_for_clinic(
+        actor, clinic_id=enrollment.program.clinic_id, roles=MEASURE_ORDER_ROLES
+    ):
         raise PermissionDenied("Only clinicians and supervisors of the clinic order a measure.")
     if enrollment.status != EnrollmentStatus.ADMITTED:
         raise Conflict("A measure is ordered in an admitted stay.", code="invalid_state")
@@ -347,7 +343,7 @@ def measure_order_stop(
         .get(pk=order.pk)
     )
     clinic_id = order.enrollment.program.clinic_id
-    if not _is_clinic_staff(actor, clinic_id, MEASURE_ORDER_ROLES):
+    if not acts_for_clinic(actor, clinic_id=clinic_id, roles=MEASURE_ORDER_ROLES):
         raise PermissionDenied("Only clinicians and supervisors of the clinic stop an order.")
     if order.stopped_at is not None:
         raise Conflict("The order was already stopped.", code="invalid_state")
