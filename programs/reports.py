@@ -781,8 +781,9 @@ def step_down_measures(
     ``latest_subscales`` (the BAM's use, risk and protective), ``latest_band``, ``latest_at``,
     ``change_since_admission`` (latest − first total of the stay; none with fewer than two),
     ``worsened`` (PHQ-9 or GAD-7 up ``MEASURE_WORSENED_POINTS`` or more since the first),
-    ``due`` and ``overdue`` (``programs.selectors.measures_due``). Four queries for the page
-    (the responses, and ``measures_due``'s three), whatever its size. Enrollments need
+    ``due`` and ``overdue`` (``programs.selectors.measures_due``, given the latest responses
+    read here). Three queries for the page (the responses, and ``measures_due``'s schedules and
+    orders), whatever its size. Enrollments need
     ``status`` and ``program__clinic`` loaded."""
     if not enrollments:
         return {}
@@ -793,7 +794,11 @@ def step_down_measures(
             first[key] = response
         if response["newest"] == 1:
             latest[key] = response
-    due = measures_due(enrollments, now=now)
+    due = measures_due(
+        enrollments,
+        now=now,
+        latest={key: response["completed_at"] for key, response in latest.items()},
+    )
     measures = {}
     for e in enrollments:
         due_here = {d.instrument: d for d in due.get(e.pk, [])}
@@ -837,7 +842,7 @@ def step_down_rows(
     """Board rows of annotated enrollments from ``step_down_queryset`` (at ``now`` and
     ``today`` as it was given), with their attendance figures (``scheduling.metrics``: one query
     per clinic time zone on the page) and their current authorizations (one query when the page
-    has any), and their measures (``step_down_measures``: four queries). The authorization
+    has any), and their measures (``step_down_measures``: three queries). The authorization
     columns are none without one; ``units_remaining`` is ``authorization_use``'s."""
     enrollments = list(enrollments)
     now = now or timezone.now()

@@ -950,7 +950,10 @@ def _scheduled_due(schedule, enrollment, latest, today) -> tuple[datetime.date, 
 
 
 def measures_due(
-    enrollments: list[Enrollment], *, now: datetime.datetime
+    enrollments: list[Enrollment],
+    *,
+    now: datetime.datetime,
+    latest: dict[tuple[int, str], datetime.datetime] | None = None,
 ) -> dict[int, list[DueMeasure]]:
     """``{enrollment id: [DueMeasure, ...]}`` (by instrument) for a page of admitted stays, in
     three queries whatever its size (the programs' schedules, the latest response of each stay
@@ -962,7 +965,9 @@ def measures_due(
     discharge, from ``DISCHARGE_WINDOW_DAYS`` before the planned end until a response then. An
     ordered instrument falls due when ordered, then ``every_hours`` after each response.
     Overdue: ``OVERDUE_AFTER_DAYS`` days past due, or an ordered one an hour past its hour.
-    Enrollments need ``program__clinic`` loaded."""
+    Enrollments need ``program__clinic`` loaded. ``latest`` (``{(enrollment id, instrument):
+    completed_at}`` of at least the scheduled and ordered instruments) spares the second query
+    for a caller that has read the stays' latest responses already (the step-down board)."""
     stays = [e for e in enrollments if e.status == EnrollmentStatus.ADMITTED]
     if not stays:
         return {e.pk: [] for e in enrollments}
@@ -971,12 +976,13 @@ def measures_due(
         program_id__in={e.program_id for e in stays}, by_order=False
     ):
         schedules[schedule.program_id].append(schedule)
-    latest = {
-        (row["enrollment_id"], row["instrument"]): row["last"]
-        for row in MeasureResponse.objects.filter(enrollment__in=stays)
-        .values("enrollment_id", "instrument")
-        .annotate(last=Max("completed_at"))
-    }
+    if latest is None:
+        latest = {
+            (row["enrollment_id"], row["instrument"]): row["last"]
+            for row in MeasureResponse.objects.filter(enrollment__in=stays)
+            .values("enrollment_id", "instrument")
+            .annotate(last=Max("completed_at"))
+        }
     orders = defaultdict(list)
     for order in MeasureOrder.objects.filter(enrollment__in=stays, stopped_at__isnull=True):
         orders[order.enrollment_id].append(order)
