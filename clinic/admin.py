@@ -10,7 +10,12 @@ from clinic.admin_utils import (
 from clinic.errors import Conflict
 from clinic.models import AuditEvent, Bed, Clinic, ClinicMembership, Role, StaffAlert
 from clinic.selectors import STAFF_ROLES, alert_list_for, clinic_ids_for_user, user_has_role
-from clinic.services import alert_acknowledge, clinic_config_save
+from clinic.services import (
+    alert_acknowledge,
+    clinic_config_save,
+    clinic_membership_changes_audit,
+    clinic_settings_save,
+)
 
 
 class ClinicMembershipInline(admin.TabularInline):
@@ -27,6 +32,18 @@ class ClinicAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(id__in=clinic_ids_for_user(request.user))
+
+    def save_model(self, request, obj, form, change):
+        clinic_settings_save(actor=request.user, clinic=obj, fields=form.changed_data)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        clinic_membership_changes_audit(
+            actor=request.user,
+            created=formset.new_objects,
+            changed=[membership for membership, _fields in formset.changed_objects],
+            deleted=formset.deleted_objects,
+        )
 
 
 class OwnClinicFilter(admin.SimpleListFilter):

@@ -148,6 +148,33 @@ def clinic_config_save(
     return record
 
 
+@transaction.atomic
+def clinic_settings_save(*, actor, clinic: Clinic, fields: Iterable[str]) -> Clinic:
+    """Create a clinic, or save the settings changed in ``fields`` (its names, zone, quiet
+    hours, thresholds, crisis text): validated, audited as ``actor``'s create or update."""
+    created = clinic._state.adding
+    clinic.full_clean()
+    clinic.save(update_fields=None if created else list(fields))
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE if created else AuditAction.UPDATE,
+        obj=clinic,
+        clinic=clinic.pk,
+    )
+    return clinic
+
+
+def clinic_membership_changes_audit(*, actor, created=(), changed=(), deleted=()) -> None:
+    """Audit who was given or lost access to a clinic (memberships saved by the admin)."""
+    for action, memberships in (
+        (AuditAction.CREATE, created),
+        (AuditAction.UPDATE, changed),
+        (AuditAction.DELETE, deleted),
+    ):
+        for membership in memberships:
+            audit_record(actor=actor, action=action, obj=membership, clinic=membership.clinic_id)
+
+
 def alert_object_id(subject: models.Model, occasion: str = "") -> str:
     """How an alert names its subject (and the occasion, for a subject alerted once per one)."""
     return f"{subject.pk}@{occasion}" if occasion else str(subject.pk)
