@@ -2061,6 +2061,7 @@ class MeasureSchedule(models.Model):
     by_order = models.BooleanField(
         default=False, help_text="Due only while a clinician's order for it runs."
     )
+    version = record_version_field()
 
     class Meta:
         ordering = ["program", "instrument"]

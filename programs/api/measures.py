@@ -17,6 +17,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 
+from clinic.api.conditional import ETAG, IF_MATCH, expected_versions, with_etag
 from clinic.api.mixins import PatientDataMixin
 from clinic.api.patient_permissions import IsPatient
 from clinic.api.permissions import roles_allowed
@@ -447,13 +448,26 @@ class MeasureScheduleViewSet(
         "one; 400 for a schedule that never falls due.",
         request=MeasureScheduleCreateSerializer,
         responses={201: MeasureScheduleSerializer},
+        parameters=[ETAG],
     )
     def create(self, request):
         data = validated(MeasureScheduleCreateSerializer, request)
         schedule = services.measure_schedule_save(actor=request.user, **data)
-        return Response(MeasureScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED)
+        return with_etag(
+            Response(MeasureScheduleSerializer(schedule).data, status=status.HTTP_201_CREATED),
+            schedule,
+        )
 
-    @extend_schema(request=MeasureScheduleUpdateSerializer, responses=MeasureScheduleSerializer)
+    @extend_schema(responses=MeasureScheduleSerializer, parameters=[ETAG])
+    def retrieve(self, request, pk=None):
+        schedule = self.get_object()
+        return with_etag(Response(MeasureScheduleSerializer(schedule).data), schedule)
+
+    @extend_schema(
+        request=MeasureScheduleUpdateSerializer,
+        responses=MeasureScheduleSerializer,
+        parameters=[IF_MATCH, ETAG],
+    )
     def partial_update(self, request, pk=None):
         schedule = self.get_object()
         data = validated(MeasureScheduleUpdateSerializer, request, partial=True)
@@ -466,11 +480,17 @@ class MeasureScheduleViewSet(
             program=schedule.program,
             instrument=schedule.instrument,
             schedule=schedule,
+            expected_versions=expected_versions(request, schedule),
             **when,
         )
-        return Response(MeasureScheduleSerializer(schedule).data)
+        return with_etag(Response(MeasureScheduleSerializer(schedule).data), schedule)
 
-    @extend_schema(request=None, responses={204: None})
+    @extend_schema(request=None, responses={204: None}, parameters=[IF_MATCH])
     def destroy(self, request, pk=None):
-        services.measure_schedule_delete(actor=request.user, schedule=self.get_object())
+        schedule = self.get_object()
+        services.measure_schedule_delete(
+            actor=request.user,
+            schedule=schedule,
+            expected_versions=expected_versions(request, schedule),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -13,6 +13,7 @@ from clinic.errors import Conflict, ServiceError
 from clinic.models import AlertKind, AuditAction, Role, StaffAlert
 from clinic.selectors import CLINICAL_ROLES, acts_for_clinic
 from clinic.services import alert_raise, audit_record
+from clinic.versions import refresh_version, require_version
 from patients.instruments import INSTRUMENTS, score
 from patients.models import Level, Patient, ReminderChannel
 from programs.models import (
@@ -239,13 +240,16 @@ def measure_schedule_save(
     at_discharge: bool = False,
     by_order: bool = False,
     schedule: MeasureSchedule | None = None,
+    expected_versions=None,
 ) -> MeasureSchedule:
     """Schedule ``instrument`` in ``program`` (a new schedule; 409 ``schedule_exists`` when the
-    program has one), or change ``schedule`` (its program and instrument stay). A schedule that
-    never falls due, or repeats outside 1 to 365 days, is a 400 (the database's rule)."""
+    program has one), or change ``schedule`` (its program and instrument stay; 412 when it is
+    no longer at one of ``expected_versions``). A schedule that never falls due, or repeats
+    outside 1 to 365 days, is a 400 (the database's rule)."""
     _require_schedule_role(actor, program)
     if schedule is not None:
         schedule = MeasureSchedule.objects.select_for_update().get(pk=schedule.pk)
+        require_version(schedule, expected_versions)
         if (schedule.program_id, schedule.instrument) != (program.pk, instrument):
             raise ValidationError({"instrument": ["A schedule's program and instrument stay."]})
         action = AuditAction.UPDATE
@@ -263,16 +267,18 @@ def measure_schedule_save(
     _full_clean(schedule, exclude=["program"])
     schedule.save()
     audit_record(actor=actor, action=action, obj=schedule, clinic=program.clinic_id)
-    return schedule
+    return refresh_version(schedule)
 
 
 @transaction.atomic
-def measure_schedule_delete(*, actor, schedule: MeasureSchedule) -> None:
-    """Stop measuring the schedule's instrument in its program (responses on file stay)."""
+def measure_schedule_delete(*, actor, schedule: MeasureSchedule, expected_versions=None) -> None:
+    """Stop measuring the schedule's instrument in its program (responses on file stay); 412
+    when it changed since the caller read it (``expected_versions``)."""
     schedule = (
         MeasureSchedule.objects.select_for_update().select_related("program").get(pk=schedule.pk)
     )
     _require_schedule_role(actor, schedule.program)
+    require_version(schedule, expected_versions)
     audit_record(
         actor=actor, action=AuditAction.DELETE, obj=schedule, clinic=schedule.program.clinic_id
     )

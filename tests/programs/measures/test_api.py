@@ -262,6 +262,28 @@ def test_supervisors_set_schedules_and_staff_read_them(clinic, supervisor, clini
     assert not MeasureSchedule.objects.filter(program=program, instrument="audit_c").exists()
 
 
+def test_a_schedule_edit_from_a_stale_read_is_a_412_and_changes_nothing(clinic, supervisor):
+    program = ProgramFactory(clinic=clinic, iop=True)
+    client = client_of(supervisor)
+    created = client.post(
+        SCHEDULES, {"program": program.pk, "instrument": "audit_c", "every_days": 30}, format="json"
+    )
+    path = f"{SCHEDULES}{created.json()['id']}/"
+    read = client.get(path)
+    assert read["ETag"] == created["ETag"]
+
+    first = client.patch(path, {"every_days": 14}, format="json", HTTP_IF_MATCH=read["ETag"])
+    stale = client.patch(path, {"every_days": 7}, format="json", HTTP_IF_MATCH=read["ETag"])
+    stale_delete = client.delete(path, HTTP_IF_MATCH=read["ETag"])
+
+    assert first.status_code == 200
+    assert first["ETag"] != read["ETag"]
+    assert (stale.status_code, stale.json()["code"]) == (412, "precondition_failed")
+    assert stale_delete.status_code == 412
+    assert MeasureSchedule.objects.get(pk=created.json()["id"]).every_days == 14
+    assert client.delete(path, HTTP_IF_MATCH=first["ETag"]).status_code == 204
+
+
 def test_the_patient_record_carries_screening_sex(clinic, admissions):
     patient = PatientFactory(clinic=clinic)
     client = client_of(admissions)
