@@ -70,15 +70,19 @@ class LevelOfCareSerializer(serializers.Serializer):
 
 
 class AttendanceFiguresSerializer(serializers.Serializer):
+    # Defaults: a figure missing from the stored JSON reads as none counted.
     scheduled = serializers.IntegerField(
-        help_text="Sessions of the episode's stays that had ended at discharge (not cancelled)."
+        default=0,
+        help_text="Sessions of the episode's stays that had ended at discharge (not cancelled).",
     )
-    present = serializers.IntegerField()
-    late = serializers.IntegerField()
-    absent = serializers.IntegerField()
-    excused = serializers.IntegerField()
+    present = serializers.IntegerField(default=0)
+    late = serializers.IntegerField(default=0)
+    absent = serializers.IntegerField(default=0)
+    excused = serializers.IntegerField(default=0)
     attendance_rate = serializers.FloatField(
-        allow_null=True, help_text="(present + late) / scheduled; null without sessions."
+        allow_null=True,
+        default=None,
+        help_text="(present + late) / scheduled; null without sessions.",
     )
 
 
