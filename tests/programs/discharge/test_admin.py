@@ -129,3 +129,12 @@ def test_the_pdf_link(client, clinic, signed):
     assert AuditEvent.objects.filter(
         action=AuditAction.READ, actor=reader, object_id=str(signed.pk)
     ).exists()
+
+
+def test_the_patients_page_links_the_summary_from_the_stay(client, clinician, episode):
+    log_in(client, clinician)
+
+    page = client.get(f"/admin/patients/patient/{episode.summary.patient_id}/change/")
+
+    assert page.status_code == 200
+    assert f'href="{page_url(episode.summary)}">summary</a>' in page.content.decode()
