@@ -27,7 +27,14 @@ from programs.models import (
     Program,
     ProgramService,
 )
-from programs.services import admission_holds, aftercare, authorizations, inquiries, measures
+from programs.services import (
+    admission_holds,
+    aftercare,
+    authorizations,
+    discharge_summaries,
+    inquiries,
+    measures,
+)
 from programs.services import enrollments as services
 from scheduling import services as calendar
 from scheduling.models import RosterEntry, Series
@@ -170,6 +177,7 @@ def seed_demo_enrollments(*, clinic: Clinic, admissions, clinician) -> int:
             services.enrollment_discharge(
                 actor=clinician, enrollment=stay, date=ago(1), reason="completed"
             )
+            _seed_discharge_summary(stay, clinician=clinician)
     _seed_schedule(clinic=clinic, programs=programs, clinician=clinician, today=today)
     return paths
 
@@ -257,6 +265,31 @@ def _seed_aftercare(enrollment: Enrollment, *, clinician, today: datetime.date) 
     aftercare.aftercare_plan_update(actor=clinician, plan=plan, status="active")
     aftercare.checkin_record(
         actor=clinician, plan=plan, craving=3, mood=4, used_substance=False, note="Good week."
+    )
+
+
+def _seed_discharge_summary(enrollment: Enrollment, *, clinician) -> None:
+    """The summary the discharge made, completed, signed, and corrected by an addendum."""
+    summary = discharge_summaries.discharge_summary_update(
+        enrollment.discharge_summary,
+        actor=clinician,
+        data={
+            "course_of_treatment": "Weekly outpatient group for four weeks; attended most "
+            "sessions and worked on a relapse-prevention plan.",
+            "condition_at_discharge": "Stable, abstinent throughout, motivated to continue "
+            "with a support group.",
+            "instructions": "Keep the follow-up with the outpatient counselor; call the clinic "
+            "or the crisis line if cravings return.",
+            "staff_notes": "Sibling is the main support; ask about work stress at follow-up.",
+        },
+    )
+    now = timezone.now()
+    summary = discharge_summaries.discharge_summary_sign(summary, actor=clinician, now=now)
+    discharge_summaries.discharge_summary_addendum_add(
+        summary,
+        actor=clinician,
+        text="Naltrexone refill confirmed with primary care after discharge.",
+        now=now,
     )
 
 

@@ -53,6 +53,8 @@ from programs.models import (
     CheckIn,
     ConcurrentReview,
     Coverage,
+    DischargeSummary,
+    DischargeSummaryAddendum,
     Disclosure,
     Enrollment,
     EnrollmentStatus,
@@ -1064,3 +1066,44 @@ def measures_due_of_patient(*, patient, now: datetime.datetime) -> list[DueMeasu
             if INSTRUMENTS[measure.instrument].administered_by == "patient":
                 found.setdefault(measure.instrument, measure)
     return [found[code] for code in sorted(found)]
+
+
+# Discharge summaries (issue 25) -------------------------------------------------------------------
+
+
+def discharge_summary_list(*, user) -> QuerySet[DischargeSummary]:
+    """The summaries of the caller's clinics, newest discharge first, with their addenda (two
+    queries for a page)."""
+    return (
+        DischargeSummary.objects.filter(
+            enrollment__program__clinic_id__in=clinic_ids_for_user(user)
+        )
+        .select_related("enrollment__program__clinic", "patient", "signed_by")
+        .prefetch_related(
+            Prefetch(
+                "addenda",
+                queryset=DischargeSummaryAddendum.objects.select_related("signed_by").order_by(
+                    "signed_at", "id"
+                ),
+            )
+        )
+        .order_by("-discharge_date", "-id")
+    )
+
+
+def discharge_summary_latest_signed(*, patient) -> DischargeSummary | None:
+    """The patient's newest signed summary (a draft is the care team's until signed)."""
+    return (
+        DischargeSummary.objects.filter(patient=patient, signed_at__isnull=False)
+        .select_related("enrollment__program__clinic", "patient", "signed_by")
+        .prefetch_related(
+            Prefetch(
+                "addenda",
+                queryset=DischargeSummaryAddendum.objects.select_related("signed_by").order_by(
+                    "signed_at", "id"
+                ),
+            )
+        )
+        .order_by("-discharge_date", "-signed_at", "-id")
+        .first()
+    )

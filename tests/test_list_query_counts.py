@@ -291,3 +291,47 @@ def test_the_measures_lists_are_pinned(page_size, frozen_time):
     assert {path: n for (_, path), n in counted.items()} == {
         path: n for (_, path), n in pinned.items()
     }
+
+
+@pytest.mark.parametrize("page_size", [1, 200])
+def test_the_discharge_summary_list_is_pinned(page_size):
+    """The count, the page (summaries with their stay, program, patient and signer), the
+    addenda of the page, and the audit INSERT; a filter adds nothing."""
+    from programs.services import discharge_summaries
+    from tests.factories import ClinicFactory, ProgramFactory, client_of, staff_user
+    from tests.programs.discharge.helpers import complete, discharge, make_episode
+
+    clinic = ClinicFactory()
+    admissions = staff_user(role="admissions", clinics=[clinic])
+    clinician = staff_user(role="clinician", clinics=[clinic])
+    summaries = []
+    for n in range(2):
+        programs = (
+            ProgramFactory(clinic=clinic, level="residential", name=f"House {n}"),
+            ProgramFactory(clinic=clinic, level="iop", name=f"IOP {n}"),
+        )
+        episode = make_episode(clinic, admissions, clinician, first_name=f"P{n}", programs=programs)
+        summaries.append(discharge(episode, clinician).summary)
+    signed = discharge_summaries.discharge_summary_sign(
+        complete(summaries[0], clinician), actor=clinician, now=timezone.now()
+    )
+    for text in ("One.", "Two."):
+        discharge_summaries.discharge_summary_addendum_add(
+            signed, actor=clinician, text=text, now=timezone.now()
+        )
+    staff = client_of(staff_user(role="supervisor", clinics=[clinic]))
+    pinned = {
+        "/api/v1/discharge-summaries/": 4,
+        "/api/v1/discharge-summaries/?signed=true": 4,
+        f"/api/v1/discharge-summaries/?patient={signed.patient_id}": 4,
+    }
+
+    counted = {}
+    for path in pinned:
+        staff.get(path, {"page_size": page_size})  # the user caches its roles: warm it
+        with CaptureQueriesContext(connection) as captured:
+            response = staff.get(path, {"page_size": page_size})
+        assert response.status_code == 200, response.content
+        counted[path] = len(captured)
+
+    assert counted == pinned

@@ -417,6 +417,8 @@ VERSIONED_WRITES = [
     ("patch", "/api/v1/coverages/{id}/"),
     ("post", "/api/v1/authorizations/{id}/decide/"),
     ("patch", "/api/v1/inquiries/{id}/"),
+    ("patch", "/api/v1/discharge-summaries/{id}/"),
+    ("post", "/api/v1/discharge-summaries/{id}/sign/"),
 ]
 # A record's GET and PATCH answer with its ETag.
 DETAIL_RESPONSES = [

@@ -13,6 +13,7 @@ from django.contrib import admin
 
 from programs.admin import (  # noqa: F401 - they register pages
     authorizations,
+    discharge_summaries,
     disclosures,
     inquiries,
     measures,

@@ -28,6 +28,7 @@ from programs.admin.measures import RecordMeasureForm
 from programs.models import (
     Authorization,
     BedAssignment,
+    DischargeSummary,
     EnrollmentStatus,
     MeasureResponse,
     MeasureSource,
@@ -208,6 +209,18 @@ class PatientCareAdmin(PatientAdmin):
             ).values_list("program_id", flat=True)
         )
 
+        summaries = dict(
+            DischargeSummary.objects.filter(enrollment__in=enrollments).values_list(
+                "enrollment_id", "pk"
+            )
+        )
+
+        def discharged_cell(enrollment):
+            if enrollment.pk not in summaries:
+                return enrollment.discharge_date or ""
+            url = reverse("admin:programs_dischargesummary_change", args=[summaries[enrollment.pk]])
+            return format_html('{} (<a href="{}">summary</a>)', enrollment.discharge_date, url)
+
         def bed_cell(enrollment):
             assignment = beds.get(enrollment.pk)
             if assignment is None:
@@ -245,7 +258,7 @@ class PatientCareAdmin(PatientAdmin):
                     e.get_status_display(),
                     e.start_date,
                     e.planned_end_date,
-                    e.discharge_date or "",
+                    discharged_cell(e),
                     bed_cell(e),
                     steps(e),
                 )

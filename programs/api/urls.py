@@ -12,6 +12,7 @@ from programs.api import (
     admission_holds,
     aftercare,
     authorizations,
+    discharge_summaries,
     disclosures,
     inquiries,
     inquiry_followup,
@@ -35,6 +36,11 @@ router.register("referral-sources", inquiries.ReferralSourceViewSet, basename="r
 router.register("measures", measures.MeasureResponseViewSet, basename="measure")
 router.register("measure-orders", measures.MeasureOrderViewSet, basename="measure-order")
 router.register("measure-schedules", measures.MeasureScheduleViewSet, basename="measure-schedule")
+router.register(
+    "discharge-summaries",
+    discharge_summaries.DischargeSummaryViewSet,
+    basename="discharge-summary",
+)
 
 # The pipeline's later steps on one inquiry, beside the inquiry's own routes.
 _inquiry_step = admission_holds.InquiryAdmissionViewSet.as_view
@@ -81,4 +87,19 @@ urlpatterns = [
     ),
     path("reports/admissions/", reports.AdmissionsReportView.as_view(), name="report-admissions"),
     path("reports/outcomes/", reports.OutcomesReportView.as_view(), name="report-outcomes"),
+    path(
+        "discharge-summaries/<int:pk>/pdf/",
+        discharge_summaries.DischargeSummaryPdfView.as_view(),
+        name="discharge-summary-pdf",
+    ),
+    path(
+        "me/discharge-summary/",
+        discharge_summaries.MyDischargeSummaryView.as_view(),
+        name="me-discharge-summary",
+    ),
+    path(
+        "me/discharge-summary/pdf/",
+        discharge_summaries.MyDischargeSummaryPdfView.as_view(),
+        name="me-discharge-summary-pdf",
+    ),
 ]

@@ -23,6 +23,7 @@ from patients.demo import seed_demo_patients
 from patients.models import Patient
 from programs.demo import seed_demo_enrollments
 from programs.models import (
+    DischargeSummary,
     Enrollment,
     Inquiry,
     MeasureSchedule,
@@ -154,6 +155,14 @@ MATRIX = {
     ("GET", "/api/v1/measures/"): STAFF,
     ("POST", "/api/v1/measures/"): {CLIN, SUP},
     ("GET", "/api/v1/measures/{id}/"): STAFF,
+    ("GET", "/api/v1/discharge-summaries/"): STAFF,
+    ("GET", "/api/v1/discharge-summaries/{id}/"): STAFF,
+    ("PATCH", "/api/v1/discharge-summaries/{id}/"): {CLIN, SUP},
+    ("POST", "/api/v1/discharge-summaries/{id}/sign/"): {CLIN, SUP},
+    ("POST", "/api/v1/discharge-summaries/{id}/addenda/"): {CLIN, SUP},
+    ("GET", "/api/v1/discharge-summaries/{id}/pdf/"): STAFF,
+    ("GET", "/api/v1/me/discharge-summary/"): ME,
+    ("GET", "/api/v1/me/discharge-summary/pdf/"): ME,
     ("GET", "/api/v1/measure-orders/"): STAFF,
     ("POST", "/api/v1/measure-orders/"): {CLIN, SUP},
     ("GET", "/api/v1/measure-orders/{id}/"): STAFF,
@@ -222,7 +231,12 @@ ADDRESSED_TO = {
     ("POST", "/api/v1/alerts/{id}/acknowledge/"): {CLIN},
 }
 # "My" singletons that a patient may lack: B's patient has no aftercare plan, so 404 (never A's).
-OWN_SINGLETONS = {("GET", "/api/v1/me/aftercare-plan/")}
+OWN_SINGLETONS = {
+    ("GET", "/api/v1/me/aftercare-plan/"),
+    # B's patient has no signed discharge summary either.
+    ("GET", "/api/v1/me/discharge-summary/"),
+    ("GET", "/api/v1/me/discharge-summary/pdf/"),
+}
 
 
 def schema_operations() -> list[tuple[str, str]]:
@@ -367,6 +381,23 @@ class World:
             actor=self.staff[CLIN], enrollment=self.enrollment, instrument="cows", every_hours=6
         )
         self.measure_schedule = MeasureSchedule.objects.filter(program__clinic=self.clinic).first()
+        # The demo's discharged patient has a signed summary; the walk's patient gets one for
+        # the stay they left by a step-down (a fixture: a transition makes none), for me/.
+        self.discharge_summary = DischargeSummary.objects.filter(
+            enrollment__program__clinic=self.clinic
+        ).first()
+        left = self.patient.enrollments.filter(status="discharged").first()
+        DischargeSummary.objects.create(
+            enrollment=left,
+            patient=self.patient,
+            episode_start_date=left.start_date,
+            discharge_date=left.discharge_date,
+            discharge_reason=left.discharge_reason,
+            course_of_treatment="Residential stay.",
+            condition_at_discharge="Stable.",
+            signed_by=self.staff[CLIN],
+            signed_at=timezone.now(),
+        )
 
         self.other_clinic = ClinicFactory(id=OUTSIDE_IDS["clinic"])
         self.outside_staff = {
@@ -474,6 +505,7 @@ class World:
             "measures": self.measure.pk,
             "measure-orders": self.measure_order.pk,
             "measure-schedules": self.measure_schedule.pk,
+            "discharge-summaries": self.discharge_summary.pk,
             "me": self.device.pk
             if "/devices/" in template
             else self.consent.pk
@@ -521,6 +553,8 @@ PATIENT_KEYS = {"patient", "patient_id", "mrn", "date_of_birth", "first_name"}
 # Records of people not (yet) registered as patients: their audit rows name the record and the
 # clinic, and a patient only once the inquiry is linked to one.
 PRE_PATIENT_RECORDS = {"programs.inquiry"}
+# Downloads of a binary document (a PDF): no browsable page to look at.
+BINARY_DOWNLOADS = {"/api/v1/discharge-summaries/{id}/pdf/"}
 # The audit trail itself names patients by id only; reading it is not a look at a record.
 NOT_PATIENT_DATA = {"/api/v1/audit-events/", "/api/v1/audit-events/{id}/"}
 
@@ -542,7 +576,10 @@ def audit_problems(who, user, method, template, response) -> list[str]:
     the actor, the patient, the request id (how it was found) and a UTC time."""
     if not 200 <= response.status_code < 300 or not response.content:
         return []
-    rows = patient_rows(template, response.json())
+    if response["Content-Type"] == "application/pdf":
+        rows = [template]  # a document of one patient's record
+    else:
+        rows = patient_rows(template, response.json())
     if not rows:
         return []
     audits = response.audit_rows

@@ -67,8 +67,13 @@ def test_every_list_is_a_page_with_its_parameters(schema):
         if method != "get":
             continue
         content = operation["responses"]["200"]["content"]
-        # A FHIR bundle (disclosures/{id}/bundle/) is JSON of its own media type.
-        ok = (content.get("application/json") or content["application/fhir+json"])["schema"]
+        # A FHIR bundle (disclosures/{id}/bundle/) is JSON of its own media type; a discharge
+        # summary's PDF is a binary document.
+        ok = (
+            content.get("application/json")
+            or content.get("application/fhir+json")
+            or content["application/pdf"]
+        )["schema"]
         name = ok.get("$ref", "").rsplit("/", 1)[-1]
         is_page = name.startswith("Paginated")
         params = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
