@@ -1107,7 +1107,8 @@ def readmission_links(*, of: str) -> QuerySet[Enrollment]:
     raise ValueError(f"of: 'admission' or 'discharge', not {of!r}")
 
 
-def is_readmission() -> Exists:
-    """Over enrollments: this stay is a readmission (``readmission_links``) and not itself the
+def is_readmission() -> Q:
+    """Over enrollments: the stay is a readmission (``readmission_links``), not the
     continuation of a transition."""
-    return Exists(readmission_links(of="admission")) & Q(transition_in__isnull=True)
+    continued = Transition.objects.filter(to_enrollment_id=OuterRef("pk"))
+    return Q(Exists(readmission_links(of="admission"))) & ~Q(Exists(continued))

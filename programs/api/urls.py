@@ -81,4 +81,5 @@ urlpatterns = [
     ),
     path("reports/admissions/", reports.AdmissionsReportView.as_view(), name="report-admissions"),
     path("reports/outcomes/", reports.OutcomesReportView.as_view(), name="report-outcomes"),
+    path("reports/continuity/", reports.ContinuityReportView.as_view(), name="report-continuity"),
 ]

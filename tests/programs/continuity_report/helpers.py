@@ -5,7 +5,6 @@ them), so each case holds exactly what it says."""
 import datetime
 
 from clinic.models import AuditEvent
-from patients.models import Level
 from programs.models import (
     Enrollment,
     EnrollmentStatus,
@@ -102,16 +101,16 @@ def follow_up(enrollment, outcome, *, days=7, seen_elsewhere_on=None):
     )
 
 
-def programs_of(clinic):
+def programs_of(clinic, suffix=""):
+    names = {
+        "residential": "Harbor House",
+        "php": "Day PHP",
+        "iop": "Evening IOP",
+        "outpatient": "Outpatient",
+    }
     return {
-        "residential": ProgramFactory(
-            clinic=clinic, name="Harbor House", level=Level.RESIDENTIAL, capacity=20
-        ),
-        "php": ProgramFactory(clinic=clinic, name="Day PHP", level=Level.PHP, capacity=20),
-        "iop": ProgramFactory(clinic=clinic, name="Evening IOP", level=Level.IOP, capacity=20),
-        "outpatient": ProgramFactory(
-            clinic=clinic, name="Outpatient", level=Level.OUTPATIENT, capacity=20
-        ),
+        level: ProgramFactory(clinic=clinic, name=name + suffix, level=level, capacity=20)
+        for level, name in names.items()
     }
 
 
