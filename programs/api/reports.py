@@ -88,6 +88,10 @@ class CensusDaySerializer(serializers.Serializer):
 class CensusRowSerializer(serializers.Serializer):
     program = CensusProgramSerializer()
     days = CensusDaySerializer(many=True)
+    readmissions = serializers.IntegerField(
+        help_text="The program's admissions starting in the range that are readmissions: within "
+        "30 days of the patient's discharge from the clinic (not a transition)."
+    )
 
 
 class CensusView(generics.GenericAPIView):
@@ -235,6 +239,10 @@ class StepDownRowSerializer(serializers.Serializer):
         decimal_places=2,
         allow_null=True,
         help_text="The program's weekly minimum (IOP: 9 hours for adults).",
+    )
+    readmission = serializers.BooleanField(
+        help_text="The stay began within 30 days of the patient's last discharge from the clinic "
+        "(a discharge, not a transition; the stay itself not a transition's continuation)."
     )
     measures = StepDownMeasureSerializer(
         many=True,
