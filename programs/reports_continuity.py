@@ -35,9 +35,8 @@ from collections import defaultdict
 from django.db.models import DateField, Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
-from clinic.models import AuditAction, Role
+from clinic.models import Role
 from clinic.selectors import STAFF_ROLES, clinic_ids_for_user, user_has_role
-from clinic.services import audit_record_rows
 from patients.models import Level
 from programs.models import (
     Enrollment,
@@ -269,17 +268,13 @@ def continuity_report(
     }
 
 
-def continuity_report_audit(*, actor, report: dict) -> None:
-    """Audit a supervisor's reading of the report's patients: one row per stay listed (one
-    INSERT); nothing when the report lists none."""
-    audit_record_rows(
-        actor=actor,
-        action=AuditAction.LIST,
-        object_type=Enrollment._meta.label_lower,
-        rows=[
-            (listed["enrollment"], program["clinic"], listed["patient"])
-            for program in report["programs"]
-            for month in program["months"]
-            for listed in month.get("patients") or ()
-        ],
-    )
+def listed_stays(report: dict) -> list[tuple[int, int, int]]:
+    """``(enrollment id, clinic id, patient id)`` of each stay the report lists (a
+    supervisor's): what the caller audits (``clinic.services.audit_record_rows``, one INSERT);
+    none when it lists none."""
+    return [
+        (listed["enrollment"], program["clinic"], listed["patient"])
+        for program in report["programs"]
+        for month in program["months"]
+        for listed in month.get("patients") or ()
+    ]

@@ -16,7 +16,7 @@ from django.utils import timezone
 from clinic.api.mixins import never_cache_privately
 from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES, user_has_role
-from clinic.services import audit_record_many
+from clinic.services import audit_record_many, audit_record_rows
 from programs import (
     charts,
     reports,
@@ -25,6 +25,7 @@ from programs import (
     reports_outcomes,
     selectors,
 )
+from programs.models import Enrollment
 
 BOARD_PAGE_SIZE = 200
 
@@ -182,7 +183,12 @@ def continuity_report_view(request):
             message for messages in refusal.message_dict.values() for message in messages
         )
     if report:
-        reports_continuity.continuity_report_audit(actor=user, report=report)
+        audit_record_rows(
+            actor=user,
+            action=AuditAction.LIST,
+            object_type=Enrollment._meta.label_lower,
+            rows=reports_continuity.listed_stays(report),
+        )
     context = {
         **admin.site.each_context(request),
         "title": "Continuity after discharge",

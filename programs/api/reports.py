@@ -16,11 +16,13 @@ from clinic.api.mixins import NoStoreMixin, PatientDataMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
+from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
+from clinic.services import audit_record_rows
 from patients.instruments import INSTRUMENT_CHOICES
 from patients.models import Level, Track
 from programs import reports, reports_admissions, reports_continuity, reports_outcomes
-from programs.models import AuthorizationStatus, AuthorizationUnit
+from programs.models import AuthorizationStatus, AuthorizationUnit, Enrollment
 from programs.services.inquiries import ADMISSIONS_REPORT_ROLES
 
 # Census -----------------------------------------------------------------------------------------
@@ -609,5 +611,10 @@ class ContinuityReportView(NoStoreMixin, generics.GenericAPIView):
             program=query.get("program"),
             now=timezone.now(),
         )
-        reports_continuity.continuity_report_audit(actor=request.user, report=report)
+        audit_record_rows(
+            actor=request.user,
+            action=AuditAction.LIST,
+            object_type=Enrollment._meta.label_lower,
+            rows=reports_continuity.listed_stays(report),
+        )
         return Response(ContinuityReportSerializer(report).data)
