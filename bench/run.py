@@ -363,6 +363,11 @@ def bench_reports(base1: str, base10: str, tok1: dict, tok10: dict) -> None:
             f"&end={today:%Y-%m}",
             2,
         ),
+        # The continuity measure of one clinic (the first at both scales) over the last twelve
+        # months of discharges, as payers ask for it: two queries (the stays with their first
+        # visit, visit elsewhere and readmission as correlated subqueries), the patients listed
+        # and their reading audited (the supervisor's answer).
+        "continuity": ("/api/v1/reports/continuity/?clinic=1", 2),
     }
     for path, _connections in paths.values():
         wrk(base1 + path, tok1["supervisor"], 2, 1)

@@ -515,3 +515,85 @@ def outcomes_chart(months: list[dict], *, height: int = 160) -> SafeString:
         f"{months[-1]['month']}",
         format_html("{}{}", axis, format_html_join("", "{}", ((b,) for b in bars))),
     )
+
+
+def continuity_chart(months: list[dict], *, height: int = 160) -> SafeString:
+    """The continuity measure per month of discharge: the 30-day rate (light bar) with the
+    7-day rate inside it (dark), from 0 to 100 %, the eligible count above; a month with none
+    eligible has no bars.
+
+    ``months`` is ``programs.reports_continuity.continuity_report``'s ``months`` (or a
+    program's): ``[{"month", "eligible", "rate_7_days", "rate_30_days", …}]``."""
+    if not months:
+        return _svg(300, 20, "Continuity: no months", SafeString(""))
+    left, right, top, bottom = 34, 8, 18, 18
+    bar = 36
+    width = left + right + bar * len(months)
+    plot_height = height - top - bottom
+
+    def y(share: float) -> float:
+        return round(top + plot_height - plot_height * share, 1)
+
+    bars = []
+    for i, month in enumerate(months):
+        x = left + i * bar + 3
+        rate_7, rate_30 = month["rate_7_days"] or 0, month["rate_30_days"] or 0
+        bars.append(
+            format_html(
+                "<g><title>{}: {} eligible, {} followed up within 7 days ({}), {} within 30 "
+                "days ({}), {} readmitted</title>"
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'
+                '<rect x="{}" y="{}" width="{}" height="{}" fill="{}"/>'
+                '<text x="{}" y="{}" fill="{}" font-size="9">{}</text>'
+                '<text x="{}" y="{}" fill="{}">{}</text></g>',
+                month["month"],
+                month["eligible"],
+                month["followed_up_7_days"],
+                _percent(month["rate_7_days"]),
+                month["followed_up_30_days"],
+                _percent(month["rate_30_days"]),
+                month["readmitted"],
+                x,
+                y(rate_30),
+                bar - 6,
+                round(y(0) - y(rate_30), 1),
+                RESERVED,
+                x,
+                y(rate_7),
+                (bar - 6) // 2,
+                round(y(0) - y(rate_7), 1),
+                ADMITTED,
+                x,
+                round(y(rate_30) - 3, 1),
+                TEXT,
+                f"n={month['eligible']}" if month["eligible"] else "",
+                x,
+                height - 4,
+                TEXT,
+                month["month"][2:],
+            )
+        )
+    axis = format_html(
+        '<text x="2" y="{}" fill="{}">100%</text><text x="2" y="{}" fill="{}">0%</text>'
+        '<line x1="{}" y1="{}" x2="{}" y2="{}" stroke="{}" stroke-opacity="0.4"/>',
+        round(y(1) + 4, 1),
+        TEXT,
+        y(0),
+        TEXT,
+        left,
+        y(0),
+        width - right,
+        y(0),
+        TEXT,
+    )
+    return _svg(
+        width,
+        height,
+        f"Follow-up within 7 and 30 days of discharge, {months[0]['month']} to "
+        f"{months[-1]['month']}",
+        format_html("{}{}", axis, format_html_join("", "{}", ((b,) for b in bars))),
+    )
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share:.0%}"

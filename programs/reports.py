@@ -19,6 +19,7 @@ from django.db import connection
 from django.db.models import (
     BooleanField,
     Case,
+    Count,
     DateField,
     Exists,
     ExpressionWrapper,
@@ -43,6 +44,7 @@ from patients.models import Assessment
 from programs.models import (
     AUTHORIZED,
     LEVEL_INTENSITY,
+    OCCUPYING,
     AdmissionHold,
     Authorization,
     ConcurrentReview,
@@ -60,6 +62,7 @@ from programs.selectors import (
     _DateDiff,
     authorization_use,
     current_authorizations,
+    is_readmission,
     measures_due,
 )
 from scheduling.metrics import stay_figures
@@ -313,9 +316,14 @@ def census(
     - ``reviews_due``: open reviews (not done) scheduled on ``d`` of authorizations of the
       program's enrollments.
 
+    Beside the days, each program's ``readmissions``: its admissions starting from ``start`` to
+    ``end`` that are readmissions (``programs.selectors.readmission_links``: within 30 days of
+    the patient's discharge from the clinic), in a second query.
+
     Returns ``[{"program": {"id", "name", "level", "track"}, "days": [{"date", "capacity",
     "admitted", "reserved", "waitlisted", "held", "free", "authorized",
-    "authorized_below_level", "reviews_due"}, ...]}, ...]`` in the programs' order.
+    "authorized_below_level", "reviews_due"}, ...], "readmissions"}, ...]`` in the programs'
+    order.
     """
     census_range_check(start, end)
     allowed = set(clinic_ids_for_user(user))
@@ -365,10 +373,24 @@ def census(
                     "reviews_due": reviews_due,
                 }
             )
+    readmissions = dict(
+        Enrollment.objects.filter(
+            program_id__in=list(days),
+            status__in=OCCUPYING,
+            start_date__gte=start,
+            start_date__lte=end,
+        )
+        .filter(is_readmission())
+        .order_by()
+        .values("program_id")
+        .annotate(count=Count("id"))
+        .values_list("program_id", "count")
+    )
     return [
         {
             "program": {"id": p.pk, "name": p.name, "level": p.level, "track": p.track},
             "days": days[p.pk],
+            "readmissions": readmissions.get(p.pk, 0),
         }
         for p in programs
     ]
@@ -530,6 +552,7 @@ def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollmen
             payer_recommended_level=Subquery(
                 latest_review.values(level=NullIf("payer_recommended_level", Value("")))[:1]
             ),
+            readmission=ExpressionWrapper(is_readmission(), output_field=BooleanField()),
         )
         .annotate(**_flag_expressions(FLAGS))
         .select_related("patient", "program__clinic")
@@ -601,7 +624,9 @@ def step_down_queryset(
     - ``authorization_ends_before_planned_end``: the current authorization is in force and ends
       before the planned end date;
     - ``authorized_level_below_clinical``: the current authorization is in force and its level
-      is less intensive than the enrollment's (``LEVEL_INTENSITY``).
+      is less intensive than the enrollment's (``LEVEL_INTENSITY``);
+    - ``readmission``: the stay began within 30 days of the patient's discharge from the clinic
+      (``programs.selectors.is_readmission``; not a transition's continuation).
 
     ``flag`` keeps only rows with that flag; ``ordering`` is a key of ``STEP_DOWN_ORDERINGS``.
     """
@@ -893,6 +918,7 @@ def step_down_rows(
                 "hours_this_week": stay.hours_this_week,
                 "weekly_hours_min": e.program.weekly_hours_min,
                 "measures": stay_measures,
+                "readmission": bool(e.readmission),
                 "flags": [flag for flag in FLAGS if getattr(e, flag)]
                 + ([FLAG_FALLING_SHORT] if falling_short else [])
                 + measure_flags,

@@ -1107,3 +1107,57 @@ def discharge_summary_latest_signed(*, patient) -> DischargeSummary | None:
         .order_by("-discharge_date", "-signed_at", "-id")
         .first()
     )
+
+
+# Readmissions (issue 25) ----------------------------------------------------------------------
+
+READMISSION_WINDOW_DAYS = 30
+
+
+def readmission_links(*, of: str) -> QuerySet[Enrollment]:
+    """The one rule of a readmission, for a correlated subquery (``Exists``/``Subquery``): an
+    admission (admitted or discharged, not the target of a transition) of a patient discharged
+    from the same clinic (a discharge, not the source of a transition) within the
+    ``READMISSION_WINDOW_DAYS`` days before its start (the discharge's day to the start's,
+    inclusive).
+
+    ``of="admission"``: the outer row (``OuterRef``) is an admission; the discharges that make
+    it a readmission. ``of="discharge"``: the outer row is a discharge; the admissions that
+    readmit its patient."""
+    window = datetime.timedelta(days=READMISSION_WINDOW_DAYS)
+    same_patient_and_clinic = {
+        "patient_id": OuterRef("patient_id"),
+        "program__clinic_id": OuterRef("program__clinic_id"),
+    }
+    if of == "admission":
+        return (
+            Enrollment.objects.filter(
+                status=EnrollmentStatus.DISCHARGED,
+                transition_out__isnull=True,
+                discharge_date__gte=OuterRef("start_date") - window,
+                discharge_date__lte=OuterRef("start_date"),
+                **same_patient_and_clinic,
+            )
+            .exclude(pk=OuterRef("pk"))
+            .order_by()
+        )
+    if of == "discharge":
+        return (
+            Enrollment.objects.filter(
+                status__in=OCCUPYING,
+                transition_in__isnull=True,
+                start_date__gte=OuterRef("discharge_date"),
+                start_date__lte=OuterRef("discharge_date") + window,
+                **same_patient_and_clinic,
+            )
+            .exclude(pk=OuterRef("pk"))
+            .order_by()
+        )
+    raise ValueError(f"of: 'admission' or 'discharge', not {of!r}")
+
+
+def is_readmission() -> Q:
+    """Over enrollments: the stay is a readmission (``readmission_links``), not the
+    continuation of a transition."""
+    continued = Transition.objects.filter(to_enrollment_id=OuterRef("pk"))
+    return Q(Exists(readmission_links(of="admission"))) & ~Q(Exists(continued))

@@ -26,7 +26,12 @@ from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm, refus
 from programs.admin.admissions import admissions_report_view
 from programs.admin.disclosures import DiscloseForm
 from programs.admin.measures import RecordMeasureForm
-from programs.admin.reports import census_view, outcomes_report_view, step_down_view
+from programs.admin.reports import (
+    census_view,
+    continuity_report_view,
+    outcomes_report_view,
+    step_down_view,
+)
 from programs.admin.ur_queue import ur_queue_view
 from programs.models import (
     DischargeReason,
@@ -530,6 +535,11 @@ class EnrollmentAdmin(ActionPagesMixin, ClinicScopedAdmin):
                 "outcomes-report/",
                 self.admin_site.admin_view(outcomes_report_view),
                 name="programs_outcomes_report",
+            ),
+            path(
+                "continuity-report/",
+                self.admin_site.admin_view(continuity_report_view),
+                name="programs_continuity_report",
             ),
         ]
         return reports_pages + self.action_pages() + super().get_urls()

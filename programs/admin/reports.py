@@ -1,9 +1,10 @@
-"""The census, the step-down board and the outcomes report as admin pages (server-rendered
-tables and SVG charts).
+"""The census, the step-down board, the outcomes report and the continuity report as admin
+pages (server-rendered tables and SVG charts).
 
-They read the same selectors as `reports/census/`, `reports/step-down/` and
-`reports/outcomes/`, scoped to the staff member's clinics; the board names patients, so each
-view of it is audited row by row; the outcomes report is counts only.
+They read the same selectors as `reports/census/`, `reports/step-down/`, `reports/outcomes/`
+and `reports/continuity/`, scoped to the staff member's clinics; the board names patients, so
+each view of it is audited row by row; the outcomes report is counts only; the continuity
+report names its patients to supervisors alone, audited likewise.
 """
 
 from django import forms
@@ -15,8 +16,16 @@ from django.utils import timezone
 from clinic.api.mixins import never_cache_privately
 from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES, user_has_role
-from clinic.services import audit_record_many
-from programs import charts, reports, reports_admissions, reports_outcomes, selectors
+from clinic.services import audit_record_many, audit_record_rows
+from programs import (
+    charts,
+    reports,
+    reports_admissions,
+    reports_continuity,
+    reports_outcomes,
+    selectors,
+)
+from programs.models import Enrollment
 
 BOARD_PAGE_SIZE = 200
 
@@ -149,4 +158,45 @@ def outcomes_report_view(request):
     }
     return never_cache_privately(
         TemplateResponse(request, "admin/programs/outcomes_report.html", context)
+    )
+
+
+def continuity_report_view(request):
+    """Every staff role reads the figures, supervisors the patients too, as
+    ``reports/continuity/``."""
+    _require_staff(request)
+    user = request.user
+    form = OutcomesReportForm(request.GET or None)
+    report, error = None, None
+    try:
+        months = {}
+        if form.is_valid():
+            for name in ("start", "end"):
+                if form.cleaned_data[name]:
+                    months[name] = reports_admissions.Month.parse(form.cleaned_data[name], name)
+        start, end = reports_admissions.admissions_report_range(user=user, **months)
+        report = reports_continuity.continuity_report(
+            user=user, start=start, end=end, now=timezone.now()
+        )
+    except ValidationError as refusal:
+        error = " ".join(
+            message for messages in refusal.message_dict.values() for message in messages
+        )
+    if report:
+        audit_record_rows(
+            actor=user,
+            action=AuditAction.LIST,
+            object_type=Enrollment._meta.label_lower,
+            rows=reports_continuity.listed_stays(report),
+        )
+    context = {
+        **admin.site.each_context(request),
+        "title": "Continuity after discharge",
+        "form": form,
+        "report": report,
+        "error": error,
+        "chart": charts.continuity_chart(report["months"]) if report else "",
+    }
+    return never_cache_privately(
+        TemplateResponse(request, "admin/programs/continuity_report.html", context)
     )

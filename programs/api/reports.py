@@ -1,9 +1,10 @@
-"""Reports over HTTP: the census, the step-down board, the admissions report and the outcomes
-report. Thin: validate the query string, call the report selectors in ``programs.reports`` (the
-admissions report's in ``programs.reports_admissions``, the outcomes report's in
-``programs.reports_outcomes``), render. Every staff role reads the census and the board;
-admissions and supervisors the admissions report; clinicians and supervisors the outcomes
-report."""
+"""Reports over HTTP: the census, the step-down board, the admissions report, the outcomes
+report and the continuity report. Thin: validate the query string, call the report selectors in
+``programs.reports`` (the admissions report's in ``programs.reports_admissions``, the outcomes
+report's in ``programs.reports_outcomes``, the continuity report's in
+``programs.reports_continuity``), render. Every staff role reads the census, the board and the
+continuity figures (supervisors its patients too); admissions and supervisors the admissions
+report; clinicians and supervisors the outcomes report."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
@@ -15,11 +16,13 @@ from clinic.api.mixins import NoStoreMixin, PatientDataMixin
 from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
+from clinic.models import AuditAction
 from clinic.selectors import STAFF_ROLES
+from clinic.services import audit_record_rows
 from patients.instruments import INSTRUMENT_CHOICES
 from patients.models import Level, Track
-from programs import reports, reports_admissions, reports_outcomes
-from programs.models import AuthorizationStatus, AuthorizationUnit
+from programs import reports, reports_admissions, reports_continuity, reports_outcomes
+from programs.models import AuthorizationStatus, AuthorizationUnit, Enrollment
 from programs.services.inquiries import ADMISSIONS_REPORT_ROLES
 
 # Census -----------------------------------------------------------------------------------------
@@ -87,6 +90,10 @@ class CensusDaySerializer(serializers.Serializer):
 class CensusRowSerializer(serializers.Serializer):
     program = CensusProgramSerializer()
     days = CensusDaySerializer(many=True)
+    readmissions = serializers.IntegerField(
+        help_text="The program's admissions starting in the range that are readmissions: within "
+        "30 days of the patient's discharge from the clinic (not a transition)."
+    )
 
 
 class CensusView(generics.GenericAPIView):
@@ -234,6 +241,10 @@ class StepDownRowSerializer(serializers.Serializer):
         decimal_places=2,
         allow_null=True,
         help_text="The program's weekly minimum (IOP: 9 hours for adults).",
+    )
+    readmission = serializers.BooleanField(
+        help_text="The stay began within 30 days of the patient's last discharge from the clinic "
+        "(a discharge, not a transition; the stay itself not a transition's continuation)."
     )
     measures = StepDownMeasureSerializer(
         many=True,
@@ -474,3 +485,136 @@ class OutcomesReportView(NoStoreMixin, generics.GenericAPIView):
             program=query.get("program"),
         )
         return Response(OutcomesReportSerializer(report).data)
+
+
+# Continuity -------------------------------------------------------------------------------------
+
+
+class ContinuityReportQuerySerializer(OutcomesReportQuerySerializer):
+    start = serializers.RegexField(
+        MONTH_PATTERN,
+        required=False,
+        help_text="First month of discharge, YYYY-MM (default: "
+        f"{reports_admissions.ADMISSIONS_REPORT_DEFAULT_MONTHS} months up to the end).",
+    )
+
+
+class ContinuityFiguresSerializer(serializers.Serializer):
+    eligible = serializers.IntegerField(
+        help_text="Stays of the program ended in the month by a discharge or a transition to a "
+        "program that is not high-intensity; none whose follow-up recorded the patient deceased."
+    )
+    followed_up_7_days = serializers.IntegerField(
+        help_text="Of those, with a follow-up visit dated from the discharge date D to D+7 "
+        "inclusive: an attended (present or late) session at a non-residential program of the "
+        "clinic (the clinic's date), or a follow-up task completed seen_elsewhere on those days."
+    )
+    followed_up_30_days = serializers.IntegerField(help_text="Likewise, D to D+30 inclusive.")
+    rate_7_days = serializers.FloatField(
+        allow_null=True, help_text="followed_up_7_days / eligible; null with none eligible."
+    )
+    rate_30_days = serializers.FloatField(
+        allow_null=True, help_text="followed_up_30_days / eligible; null with none eligible."
+    )
+    window_open = serializers.IntegerField(
+        help_text="Of the eligible, those not followed up yet whose 30 days are not all past "
+        "(the clinic's today ≤ D+30): they may still be."
+    )
+    discharges = serializers.IntegerField(
+        help_text="Of the eligible, those ended by a discharge (not the source of a transition)."
+    )
+    readmitted = serializers.IntegerField(
+        help_text="Of those discharges, the ones followed by a new admission of the patient at "
+        "the clinic within 30 days (not a transition)."
+    )
+    readmission_rate = serializers.FloatField(
+        allow_null=True, help_text="readmitted / discharges; null without discharges."
+    )
+
+
+class ContinuityPatientSerializer(serializers.Serializer):
+    enrollment = serializers.IntegerField(help_text="The stay that ended.")
+    patient = serializers.IntegerField()
+    patient_name = serializers.CharField(help_text='"Last, First".')
+    discharge_date = serializers.DateField()
+    transferred = serializers.BooleanField(
+        help_text="Ended by a transition (a step-down), not a discharge."
+    )
+    followed_up_on = serializers.DateField(
+        allow_null=True, help_text="The first follow-up visit within 30 days; null without."
+    )
+    readmitted_on = serializers.DateField(
+        allow_null=True, help_text="The start of a readmission within 30 days; null without."
+    )
+
+
+class ContinuityMonthSerializer(ContinuityFiguresSerializer):
+    month = serializers.CharField(help_text="YYYY-MM, of the discharge date.")
+
+
+class ContinuityProgramMonthSerializer(ContinuityMonthSerializer):
+    patients = ContinuityPatientSerializer(
+        many=True,
+        allow_null=True,
+        help_text="The eligible stays, for supervisors (each reading audited); null for other "
+        "roles.",
+    )
+
+
+class ContinuityProgramSerializer(serializers.Serializer):
+    program = serializers.IntegerField()
+    program_name = serializers.CharField()
+    clinic = serializers.IntegerField()
+    months = ContinuityProgramMonthSerializer(many=True, help_text="Every month of the range.")
+    total = ContinuityFiguresSerializer(help_text="The range as a whole.")
+
+
+class ContinuityReportSerializer(serializers.Serializer):
+    start = serializers.CharField()
+    end = serializers.CharField()
+    lists_patients = serializers.BooleanField(
+        help_text="Whether the rows list their patients (the caller is a supervisor)."
+    )
+    programs = ContinuityProgramSerializer(
+        many=True,
+        help_text="The high-intensity programs (residential, PHP, withdrawal management).",
+    )
+    months = ContinuityMonthSerializer(many=True, help_text="All the programs, per month.")
+    total = ContinuityFiguresSerializer()
+
+
+class ContinuityReportView(NoStoreMixin, generics.GenericAPIView):
+    """The continuity measure: per high-intensity program and month of discharge, the stays
+    followed by a visit within 7 and 30 days and the readmissions (see
+    ``programs.reports_continuity``); supervisors get the patients (audited). Constant queries
+    whatever the range."""
+
+    permission_classes = [roles_allowed(read=reports_continuity.CONTINUITY_REPORT_ROLES)]
+    serializer_class = ContinuityReportSerializer
+    filter_backends = []
+    pagination_class = None
+
+    @extend_schema(parameters=[ContinuityReportQuerySerializer])
+    def get(self, request):
+        query = validated(ContinuityReportQuerySerializer, request, data=request.query_params)
+        start, end = reports_admissions.admissions_report_range(
+            user=request.user,
+            start=query.get("start"),
+            end=query.get("end"),
+            clinic=query.get("clinic"),
+        )
+        report = reports_continuity.continuity_report(
+            user=request.user,
+            start=start,
+            end=end,
+            clinic=query.get("clinic"),
+            program=query.get("program"),
+            now=timezone.now(),
+        )
+        audit_record_rows(
+            actor=request.user,
+            action=AuditAction.LIST,
+            object_type=Enrollment._meta.label_lower,
+            rows=reports_continuity.listed_stays(report),
+        )
+        return Response(ContinuityReportSerializer(report).data)

@@ -102,4 +102,5 @@ urlpatterns = [
         discharge_summaries.MyDischargeSummaryPdfView.as_view(),
         name="me-discharge-summary-pdf",
     ),
+    path("reports/continuity/", reports.ContinuityReportView.as_view(), name="report-continuity"),
 ]

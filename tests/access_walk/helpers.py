@@ -181,6 +181,7 @@ MATRIX = {
     ("GET", "/api/v1/reports/step-down/"): STAFF,
     ("GET", "/api/v1/reports/admissions/"): {ADM, SUP},
     ("GET", "/api/v1/reports/outcomes/"): {CLIN, SUP},
+    ("GET", "/api/v1/reports/continuity/"): STAFF,
     ("GET", "/api/v1/sessions/"): STAFF,
     ("POST", "/api/v1/sessions/"): {CLIN, SUP},
     ("GET", "/api/v1/sessions/{id}/"): STAFF,

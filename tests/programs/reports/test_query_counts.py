@@ -19,8 +19,8 @@ def test_census_queries_do_not_grow_with_the_page(
 ):
     client = client_for(supervisor)
 
-    # roles, clinic ids, count, page of programs, census
-    with django_assert_num_queries(5):
+    # roles, clinic ids, count, page of programs, census, readmissions
+    with django_assert_num_queries(6):
         response = client.get(
             CENSUS, {"start": "2026-12-01", "end": "2026-12-30", "page_size": page_size}
         )
@@ -34,8 +34,8 @@ def test_census_queries_do_not_grow_with_the_range(
 ):
     client = client_for(supervisor)
 
-    # roles, clinic ids, count, page of programs, census
-    with django_assert_num_queries(5):
+    # roles, clinic ids, count, page of programs, census, readmissions
+    with django_assert_num_queries(6):
         response = client.get(CENSUS, {"start": "2026-12-01", "end": end})
 
     assert response.status_code == 200
@@ -44,7 +44,7 @@ def test_census_queries_do_not_grow_with_the_range(
 def test_census_default_range_costs_one_query_for_the_zones(
     client_for, supervisor, many_programs, django_assert_num_queries
 ):
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(7):
         client_for(supervisor).get(CENSUS)
 
 

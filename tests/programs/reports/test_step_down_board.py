@@ -64,6 +64,7 @@ def test_step_down_board_rows_and_flags(client_for, clinician, board):
         "hours_this_week": "0.00",
         "weekly_hours_min": None,
         "measures": [],
+        "readmission": False,
         "flags": ["ready_for_step_down"],
     }
     summary = {
