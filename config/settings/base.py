@@ -533,6 +533,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "programs.tasks.measure_reminders_send_task",
         "schedule": REMINDER_SCAN_SECONDS,
     },
+    # Idempotent (one alert per task, ever): a follow-up becomes overdue at the clinic's
+    # midnight, so an hourly pass alerts its caller that morning.
+    "follow-ups-overdue-alert": {
+        "task": "programs.tasks.follow_ups_overdue_alert_task",
+        "schedule": env.int("FOLLOW_UP_SCAN_SECONDS", default=3600),
+    },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(embedded.LOCAL_DIR / "celerybeat-schedule")

@@ -13,6 +13,7 @@ from programs.api import (
     aftercare,
     authorizations,
     disclosures,
+    follow_ups,
     inquiries,
     inquiry_followup,
     me,
@@ -35,6 +36,7 @@ router.register("referral-sources", inquiries.ReferralSourceViewSet, basename="r
 router.register("measures", measures.MeasureResponseViewSet, basename="measure")
 router.register("measure-orders", measures.MeasureOrderViewSet, basename="measure-order")
 router.register("measure-schedules", measures.MeasureScheduleViewSet, basename="measure-schedule")
+router.register("follow-up-tasks", follow_ups.FollowUpTaskViewSet, basename="follow-up-task")
 
 # The pipeline's later steps on one inquiry, beside the inquiry's own routes.
 _inquiry_step = admission_holds.InquiryAdmissionViewSet.as_view
