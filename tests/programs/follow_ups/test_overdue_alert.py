@@ -59,7 +59,8 @@ def test_the_clinics_midnight_decides(discharge):
     )
 
     assert follow_ups.follow_ups_overdue_alert(now=late_evening) == []
-    assert len(follow_ups.follow_ups_overdue_alert(now=late_evening + datetime.timedelta(hours=6))) == 1
+    next_morning = late_evening + datetime.timedelta(hours=6)
+    assert len(follow_ups.follow_ups_overdue_alert(now=next_morning)) == 1
 
 
 def test_a_role_task_alerts_the_role_and_a_done_task_none(discharge, clinician):

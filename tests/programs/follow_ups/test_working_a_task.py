@@ -73,7 +73,11 @@ def test_completing_closes_the_task_once(task, clinician):
     assert (second.status_code, second.json()["code"]) == (409, "follow_up_completed")
     assert (attempt.status_code, attempt.json()["code"]) == (409, "follow_up_completed")
     task.refresh_from_db()
-    assert (task.outcome, task.outcome_note, task.completed_by) == ("reached_well", "Fine.", clinician)
+    assert (task.outcome, task.outcome_note, task.completed_by) == (
+        "reached_well",
+        "Fine.",
+        clinician,
+    )
 
 
 @pytest.mark.parametrize(
@@ -114,7 +118,9 @@ def test_a_date_elsewhere_with_another_outcome_is_a_400(task, clinician):
 
 def test_a_risky_check_in_on_the_call_alerts_the_care_team(task, alumni_coordinator, clinician):
     # given: the tasks went to the alumni coordinators
-    FollowUpTask.objects.filter(pk=task.pk).update(assignee=None, assignee_role="alumni_coordinator")
+    FollowUpTask.objects.filter(pk=task.pk).update(
+        assignee=None, assignee_role="alumni_coordinator"
+    )
     body = {
         "outcome": "reached_struggling",
         "check_in": {"craving": 9, "mood": 2, "used_substance": False, "note": "Hard week."},
