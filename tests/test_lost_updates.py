@@ -417,6 +417,7 @@ VERSIONED_WRITES = [
     ("patch", "/api/v1/coverages/{id}/"),
     ("post", "/api/v1/authorizations/{id}/decide/"),
     ("patch", "/api/v1/inquiries/{id}/"),
+    ("post", "/api/v1/follow-up-tasks/{id}/complete/"),
 ]
 # A record's GET and PATCH answer with its ETag.
 DETAIL_RESPONSES = [

@@ -418,6 +418,9 @@ SPECTACULAR_SETTINGS = {
         # measures) and who recorded a response.
         "InstrumentEnum": "patients.instruments.INSTRUMENT_CHOICES",
         "MeasureSourceEnum": "programs.models.MeasureSource.choices",
+        # Follow-up after discharge: a task's outcome and an attempt's method.
+        "FollowUpOutcomeEnum": "programs.models.FollowUpOutcome.choices",
+        "ContactMethodEnum": "programs.models.ContactMethod.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [

@@ -45,6 +45,12 @@ class FollowUpTaskSerializer(serializers.ModelSerializer):
     program = serializers.IntegerField(source="enrollment.program_id", read_only=True)
     program_name = serializers.CharField(source="enrollment.program.name", read_only=True)
     discharge_date = serializers.DateField(source="enrollment.discharge_date", read_only=True)
+    outcome = serializers.ChoiceField(
+        choices=FollowUpOutcome.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Empty while the task is open.",
+    )
     status = serializers.SerializerMethodField(help_text="open or done.")
     overdue = serializers.SerializerMethodField(
         help_text="Open and past its due date (by the clinic's today)."
