@@ -296,11 +296,11 @@ class AuditedAdminMixin(NamelessLogMixin):
 
 class ClinicScopedAdmin(AuditedAdminMixin, ServiceAdminMixin, admin.ModelAdmin):
     """A patient's records: only the staff member's clinics, and every page that shows a
-    patient's data is audited. Supervisors and utilization review read (a payer's review is
-    argued from the record); who writes is the subclass's rule (the patient's record:
-    ``patients.admin.PatientRecordAdmin``)."""
+    patient's data is audited. Supervisors, utilization review (a payer's review is argued from
+    the record) and alumni coordinators (who call patients after discharge) read; who writes is
+    the subclass's rule (the patient's record: ``patients.admin.PatientRecordAdmin``)."""
 
-    read_roles = (Role.SUPERVISOR, Role.UTILIZATION_REVIEW)
+    read_roles = (Role.SUPERVISOR, Role.UTILIZATION_REVIEW, Role.ALUMNI_COORDINATOR)
     write_roles = ()
     #: the lookup from this model to its clinic
     clinic_path = "patient__clinic"

@@ -36,6 +36,13 @@ class Conflict(ServiceError):
     default_code = "conflict"
 
 
+class Forbidden(ServiceError):
+    """The caller may not do this, for a reason the body names (an alumnus's app access ended)."""
+
+    status_code = 403
+    default_code = "permission_denied"
+
+
 class PreconditionFailed(ServiceError):
     """The caller edited a version of the record that is no longer the current one (a stale
     ``If-Match``, or an admin form opened before someone else saved)."""

@@ -32,6 +32,7 @@ from programs.services import (
     aftercare,
     authorizations,
     discharge_summaries,
+    follow_ups,
     inquiries,
     measures,
 )
@@ -622,3 +623,50 @@ def seed_demo_measures(*, clinic: Clinic, clinician) -> int:
         )
         recorded += 1
     return recorded
+
+
+@transaction.atomic
+def seed_demo_follow_ups(*, clinic: Clinic, admissions, clinician) -> int:
+    """Drew Ellis, discharged from residential care ten days ago, and the follow-up calls of
+    that discharge (after ``seed_demo_enrollments``): the 2-day call done after a missed try,
+    the 7-day call overdue, the 30-day call ahead. Returns 1 when seeded now, 0 when Drew was
+    already there."""
+    from patients import services as patient_services
+
+    if Patient.objects.filter(clinic=clinic, first_name="Drew", last_name="Ellis").exists():
+        return 0
+    today = clinic.today()
+    drew = patient_services.patient_create(
+        actor=admissions,
+        clinic=clinic,
+        first_name="Drew",
+        last_name="Ellis",
+        date_of_birth=datetime.date(1988, 9, 14),
+        email="drew.ellis@example.org",
+        reminder_channels=["email"],
+    )
+    stay = services.enrollment_create(
+        actor=admissions,
+        patient=drew,
+        program=Program.objects.get(clinic=clinic, name="Residential"),
+        start_date=today - datetime.timedelta(days=30),
+        primary_clinician=clinician,
+    )
+    services.enrollment_discharge(
+        actor=clinician,
+        enrollment=stay,
+        date=today - datetime.timedelta(days=10),
+        reason="completed",
+    )
+    two_days = stay.follow_up_tasks.get(days_after_discharge=2)
+    follow_ups.follow_up_attempt_record(
+        two_days, actor=clinician, method="phone", reached=False, note="Voicemail; left no name."
+    )
+    follow_ups.follow_up_attempt_record(two_days, actor=clinician, method="phone", reached=True)
+    follow_ups.follow_up_complete(
+        two_days,
+        actor=clinician,
+        outcome="reached_well",
+        note="Settled at home; first outpatient visit booked.",
+    )
+    return 1

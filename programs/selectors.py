@@ -30,7 +30,8 @@ from django.db.models.functions import Cast, Coalesce, Greatest, Least, Lower, N
 from django.db.models.lookups import LessThan
 from django.utils import timezone
 
-from clinic.models import Bed, Clinic, Role
+from clinic.errors import Forbidden
+from clinic.models import Bed, Clinic, Role, zone_today
 from clinic.selectors import clinic_ids_for_user
 from patients.instruments import INSTRUMENTS
 from patients.models import Patient
@@ -59,6 +60,8 @@ from programs.models import (
     Enrollment,
     EnrollmentStatus,
     EnrollmentStatusChange,
+    FollowUpAttempt,
+    FollowUpTask,
     HoldStatus,
     Inquiry,
     InquiryContact,
@@ -1161,3 +1164,100 @@ def is_readmission() -> Q:
     continuation of a transition."""
     continued = Transition.objects.filter(to_enrollment_id=OuterRef("pk"))
     return Q(Exists(readmission_links(of="admission"))) & ~Q(Exists(continued))
+
+
+# After discharge (issue 25) ----------------------------------------------------------------------
+
+
+def follow_up_overdue_q(*, clinic_zones, now: datetime.datetime) -> Q:
+    """Open follow-up tasks past their due date in their clinic's date (one term per zone)."""
+    overdue = Q(pk__in=[])
+    for zone in clinic_zones:
+        overdue |= Q(
+            enrollment__program__clinic__time_zone=zone, due_date__lt=zone_today(zone, now)
+        )
+    return Q(completed_at__isnull=True) & overdue
+
+
+def follow_up_task_list(*, user, with_attempts: bool = False) -> QuerySet[FollowUpTask]:
+    """Follow-up tasks of the caller's clinics, soonest due first; ``with_attempts``: their
+    attempts too, oldest first (one more query)."""
+    tasks = (
+        FollowUpTask.objects.filter(enrollment__program__clinic_id__in=clinic_ids_for_user(user))
+        .select_related("enrollment__program", "patient", "assignee", "completed_by")
+        .order_by("due_date", "id")
+    )
+    if with_attempts:
+        tasks = tasks.prefetch_related(
+            Prefetch(
+                "attempts",
+                queryset=FollowUpAttempt.objects.select_related("recorded_by").order_by(
+                    "attempted_at", "id"
+                ),
+            )
+        )
+    return tasks
+
+
+def alumni_access_ended_on(*, patient, now: datetime.datetime) -> datetime.date | None:
+    """The day the patient's app access ended, or None while it lasts: the one rule of alumni
+    access. A patient with no current (waitlisted or admitted) enrollment keeps the app for
+    their clinic's ``alumni_access_days`` after their last discharge (access ends on the
+    discharge date plus that many days); one who was never discharged keeps it. One query."""
+    row = Enrollment.objects.filter(patient_id=patient.pk).aggregate(
+        current=Count(
+            "pk", filter=Q(status__in=[EnrollmentStatus.WAITLISTED, EnrollmentStatus.ADMITTED])
+        ),
+        last_discharge=Max("discharge_date", filter=Q(status=EnrollmentStatus.DISCHARGED)),
+        days=Max("patient__clinic__alumni_access_days"),
+        zone=Max("patient__clinic__time_zone"),
+    )
+    if row["current"] or row["last_discharge"] is None:
+        return None
+    ended_on = row["last_discharge"] + datetime.timedelta(days=row["days"])
+    return ended_on if zone_today(row["zone"], now) >= ended_on else None
+
+
+def alumni_access_check(patient) -> None:
+    """``IsPatient``'s check (registered in ``programs.apps``): 403 ``alumni_access_ended``,
+    with the date, once the patient's alumni access is over."""
+    ended_on = alumni_access_ended_on(patient=patient, now=timezone.now())
+    if ended_on is not None:
+        raise Forbidden(
+            f"Your access to the app after your stay ended on {ended_on:%Y-%m-%d}; call the "
+            "clinic if you need it again.",
+            code="alumni_access_ended",
+            extra={"access_ended_on": ended_on.isoformat()},
+        )
+
+
+# Episodes of care ---------------------------------------------------------------------------------
+
+
+def episode_enrollments(enrollment: Enrollment) -> list[Enrollment]:
+    """The chain of enrollments linked by transitions that ends at ``enrollment``, oldest
+    first (one query per link: an episode has a handful)."""
+    chain = [enrollment]
+    current = enrollment
+    while True:
+        previous = (
+            Enrollment.objects.filter(transition_out__to_enrollment=current)
+            .select_related("program", "transition_in")
+            .first()
+        )
+        if previous is None:
+            break
+        chain.append(previous)
+        current = previous
+    chain.reverse()
+    return chain
+
+
+def episode_plan(chain: list[Enrollment]) -> AftercarePlan | None:
+    """The plan of the episode: the latest stay's that has one (built during discharge
+    planning, perhaps at an earlier level)."""
+    plans = {
+        plan.enrollment_id: plan
+        for plan in AftercarePlan.objects.filter(enrollment__in=[e.pk for e in chain])
+    }
+    return next((plans[e.pk] for e in reversed(chain) if e.pk in plans), None)

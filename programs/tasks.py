@@ -6,6 +6,7 @@ from programs.services import inquiry_followup, measures, waitlist_notices
 from programs.services.admission_holds import admission_holds_lapse
 from programs.services.continuity import continuity_gaps_alert
 from programs.services.enrollments import waitlist_expire_offers
+from programs.services.follow_ups import follow_ups_overdue_alert
 from programs.services.utilization import utilization_review_scan
 
 
@@ -66,3 +67,10 @@ def measure_reminders_send_task() -> dict[str, int]:
     """Remind patients of a check-in waiting in the app (beat): claim due reminders, send,
     record the outcome."""
     return measures.measure_reminders_send()
+
+
+@shared_task(ignore_result=True)
+def follow_ups_overdue_alert_task() -> int:
+    """Alert the callers of follow-ups past their due date (beat; idempotent: one alert per
+    task, ever)."""
+    return len(follow_ups_overdue_alert())

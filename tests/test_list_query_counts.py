@@ -80,9 +80,10 @@ def test_list_query_count_is_constant_in_page_size(settings, path):
 
 
 @pytest.mark.parametrize("page_size", [1, 200])
-def test_my_schedule_is_four_queries_with_token_auth_and_audit(settings, page_size):
+def test_my_schedule_is_five_queries_with_token_auth_and_audit(settings, page_size):
     """The patient's app opens on me/schedule/: one query loads the token's user with its
-    patient, clinic and roles, then the count, the page and one audit INSERT: four in all."""
+    patient, clinic and roles, one checks alumni access (``alumni_access_ended_on``), then the
+    count, the page and one audit INSERT: five in all."""
     settings.DEBUG = True
     call_command("seed_demo")
     from django.contrib.auth import get_user_model
@@ -108,7 +109,7 @@ def test_my_schedule_is_four_queries_with_token_auth_and_audit(settings, page_si
 
     assert response.status_code == 200, response.content
     statements = [q["sql"] for q in captured if q["sql"] not in ("BEGIN", "COMMIT")]
-    assert len(statements) <= 4, statements
+    assert len(statements) <= 5, statements
     rows = len(response.json()["results"])
     assert rows >= 1
     assert AuditEvent.objects.count() - audited == rows
@@ -118,7 +119,8 @@ def test_my_schedule_is_four_queries_with_token_auth_and_audit(settings, page_si
 def test_the_disclosure_and_consent_lists_are_pinned(page_size, frozen_time):
     """The accounting (staff), and the patient's own consents and disclosures, whatever the page
     size: the patient looked up in the caller's clinics (staff), the count, the page and one
-    audit INSERT (the caller's roles and patient are cached on the user after the first)."""
+    audit INSERT (the caller's roles and patient are cached on the user after the first); the
+    patient's own, one more for alumni access (``alumni_access_ended_on``)."""
     from tests.factories import (
         ClinicFactory,
         ConsentFactory,
@@ -139,8 +141,8 @@ def test_the_disclosure_and_consent_lists_are_pinned(page_size, frozen_time):
     me = client_of(app_account(patient))
     pinned = {
         (staff, f"/api/v1/patients/{patient.pk}/disclosures/"): 4,
-        (me, "/api/v1/me/disclosures/"): 3,
-        (me, "/api/v1/me/consents/"): 3,
+        (me, "/api/v1/me/disclosures/"): 4,
+        (me, "/api/v1/me/consents/"): 4,
     }
 
     counted = {}
@@ -249,8 +251,8 @@ def test_the_ur_queue_is_pinned_whatever_its_size(queue_world, reviewer, admissi
 @pytest.mark.parametrize("page_size", [1, 200])
 def test_the_measures_lists_are_pinned(page_size, frozen_time):
     """Measurement-based care's lists whatever the page size: the page (no count) and its audit
-    INSERT; the patient's own reads the account's patient, and adds what is due (the patient's
-    admitted stays and ``measures_due``'s three queries);
+    INSERT; the patient's own reads the account's patient, checks alumni access, and adds what
+    is due (the patient's admitted stays and ``measures_due``'s three queries);
     the staff's filters name their patient, stay or program in the caller's clinics."""
     from programs.services.measures import measure_order_start
     from tests.factories import (
@@ -277,7 +279,7 @@ def test_the_measures_lists_are_pinned(page_size, frozen_time):
         (staff, f"/api/v1/measures/?patient={stays[0].patient_id}"): 3,
         (staff, "/api/v1/measure-orders/"): 3,
         (staff, "/api/v1/measure-schedules/"): 2,
-        (me, "/api/v1/me/measures/"): 7,
+        (me, "/api/v1/me/measures/"): 8,
     }
 
     counted = {}
@@ -333,5 +335,38 @@ def test_the_discharge_summary_list_is_pinned(page_size):
             response = staff.get(path, {"page_size": page_size})
         assert response.status_code == 200, response.content
         counted[path] = len(captured)
+
+
+def test_the_follow_up_queue_is_pinned(page_size, frozen_time):
+    """The follow-up queue whatever the page size and filter: the count, the page with its
+    stay, program, clinic, patient and people joined, and its audit INSERT; ``overdue`` reads
+    the caller's clinics' zones first (one more)."""
+    from programs.models import FollowUpTask
+    from tests.factories import (
+        ClinicFactory,
+        EnrollmentFactory,
+        ProgramFactory,
+        client_of,
+        staff_user,
+    )
+
+    clinic = ClinicFactory()
+    program = ProgramFactory(clinic=clinic)
+    # No primary clinician: the tasks go to the clinic's alumni coordinators.
+    staff = client_of(staff_user(role="alumni_coordinator", clinics=[clinic]))
+    for _ in range(2):
+        EnrollmentFactory(program=program, status="discharged")
+    assert FollowUpTask.objects.count() == 6
+    pinned = {"": 3, "mine=true&status=open": 3, "overdue=false": 4}
+
+    counted = {}
+    for query in pinned:
+        path = f"/api/v1/follow-up-tasks/?page_size={page_size}&{query}"
+        staff.get(path)  # the user caches its roles: warm it
+        with CaptureQueriesContext(connection) as captured:
+            response = staff.get(path)
+        assert response.status_code == 200, response.content
+        assert response.json()["results"]
+        counted[query] = len(captured)
 
     assert counted == pinned

@@ -419,6 +419,7 @@ VERSIONED_WRITES = [
     ("patch", "/api/v1/inquiries/{id}/"),
     ("patch", "/api/v1/discharge-summaries/{id}/"),
     ("post", "/api/v1/discharge-summaries/{id}/sign/"),
+    ("post", "/api/v1/follow-up-tasks/{id}/complete/"),
 ]
 # A record's GET and PATCH answer with its ETag.
 DETAIL_RESPONSES = [

@@ -54,7 +54,8 @@ def test_seed_has_patients_at_every_intake_stage(settings):
     call_command("seed_demo")
     call_command("seed_demo")
 
-    assert Patient.objects.count() == 9  # eight registered, one admitted from an inquiry
+    # Eight registered, one admitted from an inquiry, one discharged with follow-up calls.
+    assert Patient.objects.count() == 10
     recommended = set(Assessment.objects.values_list("recommended_level", flat=True))
     assert recommended == {"residential", "php", "iop", "outpatient"}
     assert set(
@@ -231,3 +232,23 @@ def test_the_demo_has_measures_on_file_for_the_boards_trends(settings):
     ]
     assert MeasureResponse.objects.count() == 4
     assert not MeasureResponse.objects.filter(alert__isnull=False).exists()
+
+
+def test_the_demo_has_a_discharge_with_follow_ups_done_open_and_overdue(settings):
+    from django.utils import timezone
+
+    from programs.models import FollowUpTask
+
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+    call_command("seed_demo")  # idempotent: nothing twice
+
+    tasks = FollowUpTask.objects.filter(patient__last_name="Ellis").order_by("due_date")
+    today = tasks[0].enrollment.program.clinic.today(timezone.now())
+    assert [(t.days_after_discharge, t.outcome, t.attempts.count()) for t in tasks] == [
+        (2, "reached_well", 2),
+        (7, "", 0),
+        (30, "", 0),
+    ]
+    assert tasks[1].due_date < today < tasks[2].due_date

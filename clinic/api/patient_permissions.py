@@ -11,6 +11,17 @@ from rest_framework.permissions import BasePermission
 
 from clinic.selectors import user_roles
 
+# Checks a higher app registers on a patient's every ``me/`` request (programs: alumni access
+# after discharge); each raises to refuse. Clinic cannot import programs, so it is told.
+_access_checks: list = []
+
+
+def register_patient_access_check(check) -> None:
+    """``check(patient)`` runs after the account is known to be a patient's; it raises (a
+    ``clinic.errors.ServiceError`` for a body of its own) to refuse the request."""
+    if check not in _access_checks:
+        _access_checks.append(check)
+
 
 def patient_of(user):
     """The patient whose app account ``user`` is, or None (staff, anonymous, unlinked)."""
@@ -31,6 +42,9 @@ class IsPatient(BasePermission):
 
     def has_permission(self, request, view):
         user = request.user
-        if patient_of(user) is None:
+        patient = patient_of(user)
+        if patient is None or user.is_superuser or user_roles(user):
             return False
-        return not (user.is_superuser or user_roles(user))
+        for check in _access_checks:
+            check(patient)
+        return True

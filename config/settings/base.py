@@ -418,6 +418,9 @@ SPECTACULAR_SETTINGS = {
         # measures) and who recorded a response.
         "InstrumentEnum": "patients.instruments.INSTRUMENT_CHOICES",
         "MeasureSourceEnum": "programs.models.MeasureSource.choices",
+        # Follow-up after discharge: a task's outcome and an attempt's method.
+        "FollowUpOutcomeEnum": "programs.models.FollowUpOutcome.choices",
+        "ContactMethodEnum": "programs.models.ContactMethod.choices",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [
@@ -532,6 +535,12 @@ CELERY_BEAT_SCHEDULE = {
     "measure-reminders-send": {
         "task": "programs.tasks.measure_reminders_send_task",
         "schedule": REMINDER_SCAN_SECONDS,
+    },
+    # Idempotent (one alert per task, ever): a follow-up becomes overdue at the clinic's
+    # midnight, so an hourly pass alerts its caller that morning.
+    "follow-ups-overdue-alert": {
+        "task": "programs.tasks.follow_ups_overdue_alert_task",
+        "schedule": env.int("FOLLOW_UP_SCAN_SECONDS", default=3600),
     },
 }
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(

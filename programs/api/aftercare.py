@@ -188,7 +188,7 @@ ACTION_WRITE_ROLES = {
     "item_detail": (Role.CLINICIAN,),
     "goals": (Role.CLINICIAN,),
     "goal_detail": (Role.CLINICIAN,),
-    "check_ins": (Role.CLINICIAN, Role.ADMISSIONS),
+    "check_ins": services.CHECK_IN_STAFF_ROLES,
 }
 
 

@@ -14,6 +14,7 @@ from programs.api import (
     authorizations,
     discharge_summaries,
     disclosures,
+    follow_ups,
     inquiries,
     inquiry_followup,
     me,
@@ -41,6 +42,7 @@ router.register(
     discharge_summaries.DischargeSummaryViewSet,
     basename="discharge-summary",
 )
+router.register("follow-up-tasks", follow_ups.FollowUpTaskViewSet, basename="follow-up-task")
 
 # The pipeline's later steps on one inquiry, beside the inquiry's own routes.
 _inquiry_step = admission_holds.InquiryAdmissionViewSet.as_view

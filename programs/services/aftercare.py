@@ -41,8 +41,9 @@ _STATUS_RANK = {
     AftercarePlanStatus.CLOSED: 2,
 }
 
-# Staff who may record a check-in on a patient's behalf (the patient records their own).
-CHECK_IN_STAFF_ROLES = (Role.CLINICIAN, Role.ADMISSIONS)
+# Staff who may record a check-in on a patient's behalf (the patient records their own); those
+# who work the follow-up calls after discharge take one on the call.
+CHECK_IN_STAFF_ROLES = (Role.CLINICIAN, Role.ADMISSIONS, Role.SUPERVISOR, Role.ALUMNI_COORDINATOR)
 
 
 def _lock_plan(plan: AftercarePlan) -> AftercarePlan:

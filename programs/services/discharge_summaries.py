@@ -21,9 +21,9 @@ from clinic.selectors import CLINICAL_ROLES, is_clinic_staff
 from clinic.services import audit_record
 from clinic.versions import refresh_version, require_version
 from patients.models import Assessment, Level, Track
+from programs import selectors
 from programs.models import (
     AftercareItemKind,
-    AftercarePlan,
     AftercarePlanStatus,
     DischargeSummary,
     DischargeSummaryAddendum,
@@ -57,25 +57,6 @@ def _lock_summary(summary: DischargeSummary) -> DischargeSummary:
 
 
 # The facts of the episode -------------------------------------------------------------------------
-
-
-def episode_enrollments(enrollment: Enrollment) -> list[Enrollment]:
-    """The chain of enrollments linked by transitions that ends at ``enrollment``, oldest
-    first (one query per link: an episode has a handful)."""
-    chain = [enrollment]
-    current = enrollment
-    while True:
-        previous = (
-            Enrollment.objects.filter(transition_out__to_enrollment=current)
-            .select_related("program", "transition_in")
-            .first()
-        )
-        if previous is None:
-            break
-        chain.append(previous)
-        current = previous
-    chain.reverse()
-    return chain
 
 
 def _transition_kind(enrollment: Enrollment) -> str:
@@ -151,16 +132,6 @@ def recommendation_text(assessment: Assessment) -> str:
     return " ".join(parts)
 
 
-def _episode_plan(chain: list[Enrollment]) -> AftercarePlan | None:
-    """The plan of the episode: the latest stay's that has one (built during discharge
-    planning, perhaps at an earlier level)."""
-    plans = {
-        plan.enrollment_id: plan
-        for plan in AftercarePlan.objects.filter(enrollment__in=[e.pk for e in chain])
-    }
-    return next((plans[e.pk] for e in reversed(chain) if e.pk in plans), None)
-
-
 # Use cases ----------------------------------------------------------------------------------------
 
 
@@ -171,14 +142,14 @@ def discharge_summary_create(
     """The summary of a discharged enrollment's episode, with its facts copied in; the
     episode's aftercare plan goes into force (draft → active). Called by
     ``enrollment_discharge`` in its transaction, after the discharge."""
-    chain = episode_enrollments(enrollment)
+    chain = selectors.episode_enrollments(enrollment)
     clinic = enrollment.program.clinic
     assessment = (
         Assessment.objects.filter(patient_id=enrollment.patient_id)
         .order_by("-assessed_at", "-id")
         .first()
     )
-    plan = _episode_plan(chain)
+    plan = selectors.episode_plan(chain)
     if plan is not None and plan.status == AftercarePlanStatus.DRAFT:
         plan = aftercare.aftercare_plan_update(
             actor=actor, plan=plan, status=AftercarePlanStatus.ACTIVE

@@ -39,7 +39,7 @@ from programs.models import (
     WaitlistOffer,
 )
 from programs.selectors import program_free_places, program_places
-from programs.services import discharge_summaries, schedules, waitlist_notices
+from programs.services import discharge_summaries, follow_ups, schedules, waitlist_notices
 
 # Who may take each enrollment step, in the API and the admin alike: admissions enroll, admit,
 # cancel and assign beds; admissions and clinicians discharge; clinicians decide transitions.
@@ -335,6 +335,8 @@ def enrollment_discharge(
     enrollment = _lock_enrollment(enrollment)
     _discharge(enrollment, actor=actor, now=now, date=date, reason=reason)
     discharge_summaries.discharge_summary_create(enrollment, actor=actor, now=now)
+    # A discharge (not a transition: the episode goes on) from high-intensity care is called.
+    follow_ups.follow_up_tasks_create(enrollment, now=now, actor=actor)
     audit_record(
         actor=actor,
         action=AuditAction.UPDATE,

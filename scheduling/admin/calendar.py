@@ -41,8 +41,9 @@ from scheduling import selectors, services
 from scheduling.models import Series, Session, SessionKind, SessionStatus
 from scheduling.recurrence import local_to_utc
 
-# Who reads the calendar without writing it (utilization review: sessions attended are units used).
-READ_ROLES = (Role.ADMISSIONS, Role.UTILIZATION_REVIEW)
+# Who reads the calendar without writing it (utilization review: sessions attended are units used;
+# alumni coordinators: the appointments after a discharge).
+READ_ROLES = (Role.ADMISSIONS, Role.UTILIZATION_REVIEW, Role.ALUMNI_COORDINATOR)
 WEEKDAYS = [
     (1, "Monday"),
     (2, "Tuesday"),

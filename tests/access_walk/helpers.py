@@ -21,10 +21,11 @@ from clinic.services import alert_raise
 from config.settings.base import rest_renderer_classes
 from patients.demo import seed_demo_patients
 from patients.models import Patient
-from programs.demo import seed_demo_enrollments
+from programs.demo import seed_demo_enrollments, seed_demo_follow_ups
 from programs.models import (
     DischargeSummary,
     Enrollment,
+    FollowUpTask,
     Inquiry,
     MeasureSchedule,
     Program,
@@ -43,8 +44,9 @@ from tests.factories import (
 
 ADM, CLIN, SUP, PATIENT = "admissions", "clinician", "supervisor", "patient"
 UR = "utilization_review"
+AC = "alumni_coordinator"
 # Every staff role the walk calls as, of clinic A and of clinic B.
-STAFF_ROLES = (ADM, CLIN, SUP, UR)
+STAFF_ROLES = (ADM, CLIN, SUP, UR, AC)
 
 # Clinic B's objects have ids far above any that clinic A's data gets, so one found in a page is
 # B's and never a coincidence with one of A's; a missing id is above them all.
@@ -54,6 +56,7 @@ OUTSIDE_IDS = {
     CLIN: 7320002,
     SUP: 7320003,
     UR: 7320004,
+    AC: 7320005,
     "patient": 7330001,
     "program": 7340001,
     "enrollment": 7350001,
@@ -116,7 +119,7 @@ MATRIX = {
     ("GET", "/api/v1/aftercare-plans/{id}/"): STAFF,
     ("PATCH", "/api/v1/aftercare-plans/{id}/"): {CLIN},
     ("GET", "/api/v1/aftercare-plans/{id}/check-ins/"): STAFF,
-    ("POST", "/api/v1/aftercare-plans/{id}/check-ins/"): {ADM, CLIN},
+    ("POST", "/api/v1/aftercare-plans/{id}/check-ins/"): {ADM, CLIN, SUP, AC},
     ("GET", "/api/v1/aftercare-plans/{id}/goals/"): STAFF,
     ("POST", "/api/v1/aftercare-plans/{id}/goals/"): {CLIN},
     ("GET", "/api/v1/aftercare-plans/{id}/goals/{goal_id}/"): STAFF,
@@ -173,6 +176,12 @@ MATRIX = {
     ("PATCH", "/api/v1/measure-schedules/{id}/"): {SUP},
     ("DELETE", "/api/v1/measure-schedules/{id}/"): {SUP},
     ("GET", "/api/v1/referral-sources/"): STAFF,
+    # Follow-up after discharge: every staff role reads the queue; the walk's task is the
+    # alumni coordinators', so they, clinicians and supervisors work it.
+    ("GET", "/api/v1/follow-up-tasks/"): STAFF,
+    ("GET", "/api/v1/follow-up-tasks/{id}/"): STAFF,
+    ("POST", "/api/v1/follow-up-tasks/{id}/attempts/"): {CLIN, SUP, AC},
+    ("POST", "/api/v1/follow-up-tasks/{id}/complete/"): {CLIN, SUP, AC},
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
     ("GET", "/api/v1/alerts/{id}/"): STAFF,
@@ -268,10 +277,19 @@ class World:
         self.staff = {role: users[role] for role in (ADM, CLIN, SUP)}
         # The demo's roles above; utilization review works the payers' side of the same record.
         self.staff[UR] = staff_user(role=UR, clinics=[self.clinic], username="walk-ur")
+        self.staff[AC] = staff_user(role=AC, clinics=[self.clinic], username="walk-alumni")
         seed_demo_patients(clinic=self.clinic, actor=self.staff[ADM])
         seed_demo_enrollments(
             clinic=self.clinic, admissions=self.staff[ADM], clinician=self.staff[CLIN]
         )
+        seed_demo_follow_ups(
+            clinic=self.clinic, admissions=self.staff[ADM], clinician=self.staff[CLIN]
+        )
+        # An open follow-up of the alumni coordinators' (the demo's are the clinician's).
+        self.follow_up = FollowUpTask.objects.filter(
+            patient__clinic=self.clinic, completed_at__isnull=True
+        ).first()
+        FollowUpTask.objects.filter(pk=self.follow_up.pk).update(assignee=None, assignee_role=AC)
         # The patient with a residential stay and sessions ahead gets the app account.
         self.patient = (
             Patient.objects.filter(clinic=self.clinic, roster_entries__isnull=False)
@@ -507,6 +525,7 @@ class World:
             "measure-orders": self.measure_order.pk,
             "measure-schedules": self.measure_schedule.pk,
             "discharge-summaries": self.discharge_summary.pk,
+            "follow-up-tasks": self.follow_up.pk,
             "me": self.device.pk
             if "/devices/" in template
             else self.consent.pk

@@ -3,7 +3,7 @@ says."""
 
 import pytest
 
-from tests.access_walk.helpers import CLIN, MATRIX, SUP, UR, World, schema_operations, walk
+from tests.access_walk.helpers import AC, CLIN, MATRIX, SUP, UR, World, schema_operations, walk
 
 pytestmark = pytest.mark.django_db
 
@@ -24,7 +24,7 @@ def test_the_walk_reports_a_mismatch():
     clinicians the audit trail, disagrees with the service and is reported."""
     wrong = {
         **MATRIX,
-        ("GET", "/api/v1/patients/"): {CLIN, SUP, UR},
+        ("GET", "/api/v1/patients/"): {CLIN, SUP, UR, AC},
         ("GET", "/api/v1/audit-events/"): {SUP, CLIN},
     }
     problems = walk(

@@ -9,6 +9,7 @@ from patients.demo import seed_demo_patients
 from programs.demo import (
     seed_demo_admissions,
     seed_demo_enrollments,
+    seed_demo_follow_ups,
     seed_demo_measures,
     seed_demo_utilization_review,
 )
@@ -40,6 +41,9 @@ class Command(BaseCommand):
             clinic=clinic, admissions=admissions, clinician=users.get(username="clinician")
         )
         seed_demo_measures(clinic=clinic, clinician=users.get(username="clinician"))
+        seed_demo_follow_ups(
+            clinic=clinic, admissions=admissions, clinician=users.get(username="clinician")
+        )
         self.stdout.write(
             f"Demo clinic {clinic.name!r} ready: {clinic.programs.count()} programs, "
             f"{len(patients)} patients, {clinic.inquiries.count()} inquiries; "

@@ -7,8 +7,9 @@ import pytest
 import time_machine
 
 from clinic.models import AuditAction, AuditEvent
+from programs import selectors
 from programs.models import AftercarePlanStatus, DischargeSummary
-from programs.services import discharge_summaries, enrollments
+from programs.services import enrollments
 from tests.programs.discharge.helpers import (
     ADMITTED,
     DISCHARGED,
@@ -152,7 +153,7 @@ def test_a_single_stay_without_plan_or_assessment(clinic, admissions, clinician,
 def test_episode_enrollments_walks_back_to_the_first_stay(clinic, admissions, clinician):
     episode = make_episode(clinic, admissions, clinician)
 
-    chain = discharge_summaries.episode_enrollments(episode.iop)
+    chain = selectors.episode_enrollments(episode.iop)
 
     assert [e.pk for e in chain] == [episode.house.pk, episode.iop.pk]
     assert datetime.date(2026, 11, 2) == chain[0].start_date
