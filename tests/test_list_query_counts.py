@@ -336,7 +336,10 @@ def test_the_discharge_summary_list_is_pinned(page_size):
         assert response.status_code == 200, response.content
         counted[path] = len(captured)
 
+    assert counted == pinned
 
+
+@pytest.mark.parametrize("page_size", [1, 200])
 def test_the_follow_up_queue_is_pinned(page_size, frozen_time):
     """The follow-up queue whatever the page size and filter: the count, the page with its
     stay, program, clinic, patient and people joined, and its audit INSERT; ``overdue`` reads

@@ -420,6 +420,8 @@ VERSIONED_WRITES = [
     ("patch", "/api/v1/discharge-summaries/{id}/"),
     ("post", "/api/v1/discharge-summaries/{id}/sign/"),
     ("post", "/api/v1/follow-up-tasks/{id}/complete/"),
+    ("patch", "/api/v1/measure-schedules/{id}/"),
+    ("delete", "/api/v1/measure-schedules/{id}/"),
 ]
 # A record's GET and PATCH answer with its ETag.
 DETAIL_RESPONSES = [
