@@ -1,7 +1,8 @@
 """Reads of the clinic app, scoped to the caller."""
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Exists, OuterRef, Q, QuerySet
+from django.db.models.functions import Cast
 
 from clinic.models import AuditEvent, Clinic, Role, StaffAlert
 
@@ -109,3 +110,15 @@ def audit_last_change(
     if since is not None:
         events = events.filter(occurred_at__gte=since)
     return events.select_related("actor").order_by("-occurred_at", "-id").first()
+
+
+def alert_raised_for(kind: str, model) -> Exists:
+    """For a queryset of ``model``: its row (``OuterRef("pk")``) has had an alert of ``kind``
+    (the alerts raised once per thing to act on, so a scan skips what it alerted before)."""
+    return Exists(
+        StaffAlert.objects.filter(
+            kind=kind,
+            object_type=model._meta.label_lower,
+            object_id=Cast(OuterRef("pk"), CharField()),
+        )
+    )

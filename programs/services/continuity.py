@@ -4,11 +4,10 @@ someone acts on it: one alert to the patient's primary clinician per move."""
 
 import datetime
 
-from django.db.models import CharField, Exists, OuterRef
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinic.models import AlertKind, Clinic, StaffAlert, zone_today
+from clinic.selectors import alert_raised_for
 from clinic.services import alert_raise
 from programs.models import EnrollmentStatus, Transition
 from programs.selectors import care_team_recipients
@@ -38,15 +37,7 @@ def continuity_gaps_alert(*, now: datetime.datetime | None = None) -> list[Staff
                 to_enrollment__program__clinic__time_zone=zone,
                 to_enrollment__status=EnrollmentStatus.ADMITTED,
             )
-            .exclude(
-                Exists(
-                    StaffAlert.objects.filter(
-                        kind=AlertKind.CONTINUITY_GAP,
-                        object_type=Transition._meta.label_lower,
-                        object_id=Cast(OuterRef("pk"), CharField()),
-                    )
-                )
-            )
+            .exclude(alert_raised_for(AlertKind.CONTINUITY_GAP, Transition))
             .select_related("to_enrollment__program", "to_enrollment__primary_clinician")
             .order_by("date", "pk")
         )

@@ -12,8 +12,6 @@ from collections.abc import Collection
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import CharField, Exists, OuterRef
-from django.db.models.functions import Cast
 from django.utils import timezone
 
 from clinic.errors import Conflict
@@ -26,7 +24,7 @@ from clinic.models import (
     StaffAlert,
     zone_today,
 )
-from clinic.selectors import clinic_ids_for_user, clinic_staff, user_has_role
+from clinic.selectors import alert_raised_for, clinic_ids_for_user, clinic_staff, user_has_role
 from clinic.services import alert_raise, audit_record, audit_record_many
 from clinic.versions import refresh_version, require_version
 from programs import selectors
@@ -299,15 +297,7 @@ def follow_ups_overdue_alert(*, now: datetime.datetime | None = None) -> list[St
                 due_date__lt=today,
                 enrollment__program__clinic__time_zone=zone,
             )
-            .exclude(
-                Exists(
-                    StaffAlert.objects.filter(
-                        kind=AlertKind.FOLLOW_UP_OVERDUE,
-                        object_type=FollowUpTask._meta.label_lower,
-                        object_id=Cast(OuterRef("pk"), CharField()),
-                    )
-                )
-            )
+            .exclude(alert_raised_for(AlertKind.FOLLOW_UP_OVERDUE, FollowUpTask))
             .select_related("enrollment__program", "assignee")
             .order_by("due_date", "pk")
         )
