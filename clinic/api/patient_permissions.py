@@ -23,6 +23,13 @@ def register_patient_access_check(check) -> None:
         _access_checks.append(check)
 
 
+def patient_access_check(patient) -> None:
+    """Run the registered checks for ``patient`` (raises the first refusal): the app's ``me/``
+    endpoints and the patient's calendar feed close together."""
+    for check in _access_checks:
+        check(patient)
+
+
 def patient_of(user):
     """The patient whose app account ``user`` is, or None (staff, anonymous, unlinked)."""
     if not (user and user.is_authenticated):
@@ -45,6 +52,5 @@ class IsPatient(BasePermission):
         patient = patient_of(user)
         if patient is None or user.is_superuser or user_roles(user):
             return False
-        for check in _access_checks:
-            check(patient)
+        patient_access_check(patient)
         return True

@@ -22,11 +22,12 @@ from rest_framework.views import APIView
 from clinic.api.errors import GENERIC_DETAILS, error_body
 from clinic.api.mixins import NoStoreMixin, PatientDataMixin, never_cache_privately
 from clinic.api.pagination import UncountedPageNumberPagination
-from clinic.api.patient_permissions import IsPatient
+from clinic.api.patient_permissions import IsPatient, patient_access_check
 from clinic.api.permissions import IsStaff
 from clinic.api.renderers import orjson_first
 from clinic.api.rows import SerializerRows
 from clinic.api.utils import date_or_datetime
+from clinic.errors import ServiceError
 from clinic.models import AuditAction
 from clinic.services import audit_record, audit_record_rows
 from scheduling import feeds, selectors, services
@@ -333,8 +334,20 @@ def calendar_feed_ics(request, token: str):
     """``GET /calendar/<token>.ics``: the token is the only credential (calendar apps cannot
     log in). Not a DRF view, so no session or JWT is looked at; outside the OpenAPI schema."""
     feed = selectors.calendar_feed_by_token(token)
+    refusal = None
+    if feed is not None and feed.patient_id is not None:
+        try:
+            patient_access_check(feed.patient)
+        except ServiceError as error:
+            refusal = error
     if feed is None:
         response = JsonResponse(error_body("not_found", GENERIC_DETAILS[404]), status=404)
+    elif refusal is not None:
+        # An alumnus past their access: the feed closes with the app.
+        response = JsonResponse(
+            {**error_body(refusal.code, str(refusal)), **refusal.extra},
+            status=refusal.status_code,
+        )
     else:
         response = HttpResponse(
             feeds.build_calendar(feed), content_type="text/calendar; charset=utf-8"

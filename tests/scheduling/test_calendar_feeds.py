@@ -389,8 +389,8 @@ def test_the_feed_query_count_does_not_grow_with_the_sessions(
     many = fetch()
 
     assert (few[1], many[1]) == (4, 24)
-    # the feed with its owner, the events, the audit row
-    assert few[0] == many[0] == 3
+    # the feed with its owner, the patient's access (alumni), the events, the audit row
+    assert few[0] == many[0] == 4
 
 
 # Staff feeds --------------------------------------------------------------------------------------

@@ -134,3 +134,22 @@ def test_a_follow_up_appointments_reminder_keeps_the_neutral_text(
             lowered = text.lower()
             assert not [w for w in [*REVEALING, "discharge", "follow-up"] if w in lowered], text
             assert clinic.public_name in text
+
+
+def test_the_calendar_feed_closes_with_the_app(alumnus):
+    from django.test import Client
+
+    with at_noon(ENDS_ON - datetime.timedelta(days=1)):
+        url = client_of(alumnus.app_user).get("/api/v1/me/calendar-feed/").json()["url"]
+    path = url[url.index("/calendar/") :]
+
+    with at_noon(ENDS_ON - datetime.timedelta(days=1)):
+        inside = Client().get(path)
+    with at_noon(ENDS_ON):
+        outside = Client().get(path)
+
+    assert inside.status_code == 200
+    assert inside["Content-Type"].startswith("text/calendar")
+    assert outside.status_code == 403
+    assert outside.json()["code"] == "alumni_access_ended"
+    assert outside.json()["access_ended_on"] == ENDS_ON.isoformat()
