@@ -59,6 +59,13 @@ DEFAULT_CRISIS_TEXT = (
 )
 
 
+class NoteFormat(models.TextChoices):
+    """How a clinic writes its individual sessions' progress notes (issue 26)."""
+
+    DAP = "dap", "DAP (data, assessment, plan)"
+    SOAP = "soap", "SOAP (subjective, objective, assessment, plan)"
+
+
 class FollowUpAssignment(models.TextChoices):
     PRIMARY_CLINICIAN = "primary_clinician", "The patient's primary clinician"
     ALUMNI_COORDINATOR = "alumni_coordinator", "The clinic's alumni coordinators"
@@ -101,6 +108,17 @@ class Clinic(models.Model):
         default=365,
         help_text="Days after discharge the patient's app keeps their plan and check-ins.",
     )
+    # Progress notes (issue 26): the format of individual notes, and how long after a session
+    # its notes may stay unsigned before they are flagged late.
+    note_format = models.CharField(
+        max_length=4,
+        choices=NoteFormat.choices,
+        default=NoteFormat.DAP,
+        help_text="The format of individual sessions' progress notes.",
+    )
+    note_late_hours = models.PositiveSmallIntegerField(
+        default=72, help_text="Hours after a session its notes are flagged late until signed."
+    )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:
@@ -138,6 +156,11 @@ class ClinicMembership(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="clinic_memberships"
     )
     clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    # Interns and unlicensed counsellors: their signed notes wait for a supervisor's co-signature.
+    requires_cosignature = models.BooleanField(
+        default=False,
+        help_text="This person's progress notes need a supervisor's co-signature.",
+    )
     created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
 
     class Meta:

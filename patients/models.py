@@ -181,6 +181,10 @@ class DisclosureCategory(models.TextChoices):
     ATTENDANCE = "attendance", "Attendance"
     AFTERCARE = "aftercare", "Aftercare plan"
     MEASURES = "measures", "Measures"
+    # Issue 26: progress notes, and the psychotherapy notes kept apart from the record, which
+    # the 2024 rule lets a consent name only on their own (42 CFR 2.31(b)).
+    PROGRESS_NOTES = "progress_notes", "Progress notes"
+    PSYCHOTHERAPY_NOTES = "psychotherapy_notes", "Psychotherapy notes"
 
 
 class DisclosurePurpose(models.TextChoices):
@@ -258,7 +262,7 @@ class Consent(models.Model):
     )
     purpose_other = models.TextField(blank=True, help_text="The purpose, when it is 'other'.")
     categories = ArrayField(
-        models.CharField(max_length=16, choices=DisclosureCategory.choices),
+        models.CharField(max_length=24, choices=DisclosureCategory.choices),
         default=list,
         blank=True,
         help_text="The kinds of information that may be disclosed.",

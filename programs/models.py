@@ -1085,6 +1085,177 @@ class FollowUpAttempt(models.Model):
         return f"{self.get_method_display()} at {self.attempted_at:%Y-%m-%d %H:%M}"
 
 
+# Progress notes (issue 26) ------------------------------------------------------------------------
+
+
+class ProgressNoteFormat(models.TextChoices):
+    """A note's sections: a group attendee's individual part, an individual session's DAP or
+    SOAP note (the clinic's ``note_format``), or a short absence note."""
+
+    GROUP = "group", "Group attendee note"
+    DAP = "dap", "DAP"
+    SOAP = "soap", "SOAP"
+    ABSENCE = "absence", "Absence note"
+
+
+# The sections each format holds (``ProgressNote.sections``' keys), in reading order.
+NOTE_SECTIONS = {
+    ProgressNoteFormat.GROUP: ("participation", "response", "progress", "plan"),
+    ProgressNoteFormat.DAP: ("data", "assessment", "plan"),
+    ProgressNoteFormat.SOAP: ("subjective", "objective", "assessment", "plan"),
+    ProgressNoteFormat.ABSENCE: ("note",),
+}
+
+
+class GroupNote(models.Model):
+    """The group part of a session's notes, written once by the facilitator: what the group did,
+    never who was there (a check refuses a rostered patient's name). Each attendee's progress
+    note shows it beside their own part; once one of them is signed a trigger refuses changes
+    (corrections go in each note's addenda)."""
+
+    session = models.OneToOneField(
+        "scheduling.Session", on_delete=models.PROTECT, related_name="group_note"
+    )
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    topic = models.CharField(max_length=200)
+    interventions = models.TextField(help_text="Interventions used (CBT, MI, psychoeducation…).")
+    group_dynamics = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return f"Group note: {self.topic}"
+
+
+class ProgressNote(models.Model):
+    """One patient's note of one session: a draft until its author signs it; then a trigger
+    refuses any change but a supervisor's co-signature (when the author's membership requires
+    one), and corrections are signed addenda. Late: unsigned past the session's end plus the
+    clinic's ``note_late_hours`` (computed, never stored)."""
+
+    session = models.ForeignKey(
+        "scheduling.Session", on_delete=models.PROTECT, related_name="progress_notes"
+    )
+    patient = models.ForeignKey(
+        "patients.Patient", on_delete=models.PROTECT, related_name="progress_notes"
+    )
+    attendance = models.OneToOneField(
+        "scheduling.Attendance",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="progress_note",
+    )
+    group_note = models.ForeignKey(
+        GroupNote, on_delete=models.PROTECT, null=True, blank=True, related_name="notes"
+    )
+    format = models.CharField(max_length=8, choices=ProgressNoteFormat.choices)
+    # {section: text} for the format's NOTE_SECTIONS.
+    sections = models.JSONField(default=dict)
+    # Psychotherapy notes kept apart from the record: disclosed only under a consent naming
+    # that category on its own (the 2024 Part 2 rule).
+    psychotherapy_note = models.BooleanField(default=False)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(null=True, blank=True)
+    # Copied from the author's clinic membership when they sign.
+    cosignature_required = models.BooleanField(default=False)
+    cosigned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    cosigned_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+    version = record_version_field()
+
+    class Meta:
+        ordering = ["-session__starts_at", "id"]
+        indexes = [
+            # The notes-due list: a clinician's unsigned notes and those awaiting co-signature.
+            models.Index(
+                fields=["author"],
+                condition=Q(signed_at__isnull=True)
+                | Q(cosignature_required=True, cosigned_at__isnull=True),
+                name="progressnote_due",
+            ),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "patient"],
+                name="progressnote_once_per_session_patient",
+                violation_error_code="note_exists",
+                violation_error_message="This patient already has a note of this session.",
+            ),
+            models.CheckConstraint(
+                condition=Q(format__in=ProgressNoteFormat.values),
+                name="progressnote_format_known",
+                violation_error_message="Unknown note format.",
+            ),
+            models.CheckConstraint(
+                condition=Q(format=ProgressNoteFormat.GROUP, group_note__isnull=False)
+                | (~Q(format=ProgressNoteFormat.GROUP) & Q(group_note__isnull=True)),
+                name="progressnote_group_part_iff_group_format",
+                violation_error_message="A group attendee's note, and only it, has a group part.",
+            ),
+            models.CheckConstraint(
+                condition=Q(cosigned_at__isnull=True, cosigned_by__isnull=True)
+                | Q(
+                    cosigned_at__isnull=False,
+                    cosigned_by__isnull=False,
+                    cosignature_required=True,
+                    signed_at__isnull=False,
+                ),
+                name="progressnote_cosigned_after_signing",
+                violation_error_message="Only a signed note that needs a co-signature is "
+                "co-signed, by someone at some time.",
+            ),
+            models.CheckConstraint(
+                condition=~Q(psychotherapy_note=True)
+                | Q(format__in=[ProgressNoteFormat.DAP, ProgressNoteFormat.SOAP]),
+                name="progressnote_psychotherapy_only_individual",
+                violation_error_message="Only an individual session's note is a psychotherapy "
+                "note.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Progress note #{self.pk}"
+
+    @property
+    def is_signed(self) -> bool:
+        return self.signed_at is not None
+
+    @property
+    def awaiting_cosignature(self) -> bool:
+        return self.is_signed and self.cosignature_required and self.cosigned_at is None
+
+
+class ProgressNoteAddendum(models.Model):
+    """A signed correction or addition to a signed note. Append-only (a trigger)."""
+
+    note = models.ForeignKey(ProgressNote, on_delete=models.PROTECT, related_name="addenda")
+    text = models.TextField()
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    signed_at = models.DateTimeField(default=timezone.now, db_default=Now(), editable=False)
+
+    class Meta:
+        ordering = ["signed_at", "id"]
+        verbose_name_plural = "progress note addenda"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(text=""),
+                name="progressnoteaddendum_text_not_blank",
+                violation_error_message="An addendum needs its text.",
+            ),
+        ]
+
+    def __str__(self):
+        return f"Addendum of {self.signed_at:%Y-%m-%d}"
+
+
 # Disclosures --------------------------------------------------------------------------------------
 
 
@@ -1111,7 +1282,7 @@ class Disclosure(models.Model):
     purpose = models.CharField(max_length=16, choices=DisclosurePurpose.choices, editable=False)
     purpose_other = models.TextField(blank=True, editable=False)
     categories = ArrayField(
-        models.CharField(max_length=16, choices=DisclosureCategory.choices), editable=False
+        models.CharField(max_length=24, choices=DisclosureCategory.choices), editable=False
     )
     description = models.TextField(
         editable=False, help_text="What was sent, e.g. 'FHIR R4 Bundle: Patient, EpisodeOfCare'."

@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from clinic.errors import Forbidden
 from clinic.models import Bed, Clinic, Role, zone_today
-from clinic.selectors import clinic_ids_for_user
+from clinic.selectors import clinic_ids_for_user, user_has_role
 from patients.instruments import INSTRUMENTS
 from patients.models import Patient
 from patients.services import possible_duplicates
@@ -73,6 +73,7 @@ from programs.models import (
     Payer,
     PayerKind,
     Program,
+    ProgressNote,
     ReferralSource,
     Transition,
     WaitlistOffer,
@@ -1261,3 +1262,55 @@ def episode_plan(chain: list[Enrollment]) -> AftercarePlan | None:
         for plan in AftercarePlan.objects.filter(enrollment__in=[e.pk for e in chain])
     }
     return next((plans[e.pk] for e in reversed(chain) if e.pk in plans), None)
+
+
+# Progress notes (issue 26) ------------------------------------------------------------------------
+
+
+def progress_note_list(*, user) -> QuerySet[ProgressNote]:
+    """The notes ``user`` may read: the one rule of who reads a progress note (a Part 2 record
+    of counselling). Supervisors: every note of their clinics. Clinicians: the notes of their
+    clinics' patients whose care team they are on — they wrote the note, facilitated its
+    session, or are the patient's primary clinician on a stay at that clinic. Superusers all;
+    every other role (admissions, utilization review, alumni coordinators) and patients none."""
+    notes = ProgressNote.objects.all()
+    if user.is_superuser:
+        return notes
+    if not user.is_authenticated:
+        return notes.none()
+    notes = notes.filter(session__clinic_id__in=clinic_ids_for_user(user))
+    if user_has_role(user, Role.SUPERVISOR):
+        return notes
+    if not user_has_role(user, Role.CLINICIAN):
+        return notes.none()
+    primary_clinician = Enrollment.objects.filter(
+        patient_id=OuterRef("patient_id"),
+        program__clinic_id=OuterRef("session__clinic_id"),
+        primary_clinician=user,
+    )
+    return notes.filter(Q(author=user) | Q(session__facilitator=user) | Exists(primary_clinician))
+
+
+def progress_note_deadline() -> ExpressionWrapper:
+    """When a note of a session turns late if still unsigned: the session's end plus its
+    clinic's ``note_late_hours`` (an expression over a ``ProgressNote`` row)."""
+    return ExpressionWrapper(
+        F("session__ends_at")
+        + F("session__clinic__note_late_hours") * Value(datetime.timedelta(hours=1)),
+        output_field=DateTimeField(),
+    )
+
+
+def progress_note_late_q(now: datetime.datetime) -> Q:
+    """Late: signed after the deadline, or unsigned past it at ``now`` (needs the queryset
+    annotated with ``deadline=progress_note_deadline()``)."""
+    return Q(signed_at__isnull=False, signed_at__gt=F("deadline")) | Q(
+        signed_at__isnull=True, deadline__lt=now
+    )
+
+
+def progress_note_status(note: ProgressNote) -> str:
+    """``draft``, ``awaiting_cosignature`` or ``signed`` (co-signed where it had to be)."""
+    if not note.is_signed:
+        return "draft"
+    return "awaiting_cosignature" if note.awaiting_cosignature else "signed"
