@@ -337,6 +337,8 @@ REST_FRAMEWORK = {
         "activation": env.str("THROTTLE_ACTIVATION", default="10/minute"),
         # A patient's new check-ins (me/check-ins/ POST), per account.
         "checkin": env.str("THROTTLE_CHECKIN", default="12/hour"),
+        # Signing and co-signing a progress note check a password or code, per user.
+        "note_signature": env.str("THROTTLE_NOTE_SIGNATURE", default="10/minute"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
