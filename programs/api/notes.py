@@ -176,6 +176,13 @@ class ReauthenticationSerializer(serializers.Serializer):
     )
     otp_token = serializers.CharField(max_length=16, required=False, allow_blank=True)
 
+    def validate(self, data):
+        if not (data.get("password") or data.get("otp_token")):
+            raise serializers.ValidationError(
+                "Confirm it is you: give your password or your authenticator's code."
+            )
+        return data
+
 
 class AddendumCreateSerializer(serializers.Serializer):
     text = serializers.CharField(max_length=TEXT_MAX)
