@@ -1314,6 +1314,13 @@ def progress_note_late_q(now: datetime.datetime) -> Q:
     )
 
 
+PROGRESS_NOTE_STATUSES = [
+    ("draft", "Draft"),
+    ("awaiting_cosignature", "Awaiting co-signature"),
+    ("signed", "Signed"),
+]
+
+
 def progress_note_status(note: ProgressNote) -> str:
     """``draft``, ``awaiting_cosignature`` or ``signed`` (co-signed where it had to be)."""
     if not note.is_signed:

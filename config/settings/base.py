@@ -423,6 +423,8 @@ SPECTACULAR_SETTINGS = {
         # Follow-up after discharge: a task's outcome and an attempt's method.
         "FollowUpOutcomeEnum": "programs.models.FollowUpOutcome.choices",
         "ContactMethodEnum": "programs.models.ContactMethod.choices",
+        # Progress notes: a note's status (the note's own, and each attendee's on the roster).
+        "ProgressNoteStatusEnum": "programs.selectors.PROGRESS_NOTE_STATUSES",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [

@@ -35,7 +35,9 @@ from scheduling.models import AttendanceStatus, Session
 from scheduling.selectors import session_list_for_page
 
 TEXT_MAX = 20000
-STATUSES = ("draft", "awaiting_cosignature", "signed")
+# Far above any group's size (8–15 patients).
+ROSTER_MAX = 200
+STATUSES = selectors.PROGRESS_NOTE_STATUSES
 
 
 # Output -------------------------------------------------------------------------------------------
@@ -152,8 +154,8 @@ class GroupNoteWriteSerializer(serializers.Serializer):
     topic = serializers.CharField(max_length=200)
     interventions = serializers.CharField(max_length=TEXT_MAX)
     group_dynamics = _text(required=False, default="")
-    attendees = AttendeePartSerializer(many=True)
-    absences = AbsencePartSerializer(many=True, required=False, default=list)
+    attendees = serializers.ListField(child=AttendeePartSerializer(), max_length=ROSTER_MAX)
+    absences = AbsencePartSerializer(many=True, required=False, default=list, max_length=ROSTER_MAX)
 
 
 class SectionsField(serializers.DictField):
@@ -204,7 +206,7 @@ class ProgressNoteFilterSet(filters.FilterSet):
     patient = filters.NumberFilter()
     session = filters.NumberFilter()
     author = filters.NumberFilter()
-    status = filters.ChoiceFilter(choices=[(s, s) for s in STATUSES], method="filter_status")
+    status = filters.ChoiceFilter(choices=STATUSES, method="filter_status")
     late = filters.BooleanFilter(method="filter_late")
 
     class Meta:
