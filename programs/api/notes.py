@@ -155,7 +155,9 @@ class GroupNoteWriteSerializer(serializers.Serializer):
     interventions = serializers.CharField(max_length=TEXT_MAX)
     group_dynamics = _text(required=False, default="")
     attendees = serializers.ListField(child=AttendeePartSerializer(), max_length=ROSTER_MAX)
-    absences = AbsencePartSerializer(many=True, required=False, default=list, max_length=ROSTER_MAX)
+    absences = serializers.ListField(
+        child=AbsencePartSerializer(), required=False, max_length=ROSTER_MAX
+    )
 
 
 class SectionsField(serializers.DictField):
