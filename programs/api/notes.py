@@ -20,6 +20,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from clinic import signin
+from clinic.api.auth import LockedOut
 from clinic.api.conditional import ETAG, IF_MATCH, expected_versions, with_etag
 from clinic.api.mixins import NoStoreMixin, PatientDataMixin
 from clinic.api.permissions import roles_allowed
@@ -291,6 +292,8 @@ class ProgressNoteViewSet(
             # A wrong password here counts toward the sign-in lockout, as at sign-in.
             if error.code == "reauthentication_failed":
                 signin.sign_in_failed(self.request, self.request.user.get_username())
+                if signin.locked_out(self.request):
+                    raise LockedOut() from None
             raise
 
     @extend_schema(

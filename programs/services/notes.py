@@ -54,10 +54,6 @@ REAUTHENTICATION_FAILED = "Confirm it is you: your password or your authenticato
 # Helpers ------------------------------------------------------------------------------------------
 
 
-def _audit(actor, action, obj, *, clinic_id: int, patient_id: int | None) -> None:
-    audit_record(actor=actor, action=action, obj=obj, clinic=clinic_id, patient_id=patient_id)
-
-
 def _require_clinical(actor, clinic_id: int, what: str) -> None:
     if not acts_for_clinic(actor, clinic_id=clinic_id, roles=CLINICAL_ROLES):
         raise PermissionDenied(f"Only a clinician or supervisor of the clinic {what}.")
@@ -280,11 +276,11 @@ def group_note_save(
     if group_note is None:
         group_note = GroupNote.objects.create(session=session, author=actor, **group_part)
         for patient_id in audit_patients or [None]:
-            _audit(
-                actor,
-                AuditAction.CREATE,
-                group_note,
-                clinic_id=session.clinic_id,
+            audit_record(
+                actor=actor,
+                action=AuditAction.CREATE,
+                obj=group_note,
+                clinic=session.clinic_id,
                 patient_id=patient_id,
             )
     else:
@@ -302,11 +298,11 @@ def group_note_save(
             group_note.save(update_fields=[*changed, "updated_at"])
             refresh_version(group_note)
             for patient_id in audit_patients or [None]:
-                _audit(
-                    actor,
-                    AuditAction.UPDATE,
-                    group_note,
-                    clinic_id=session.clinic_id,
+                audit_record(
+                    actor=actor,
+                    action=AuditAction.UPDATE,
+                    obj=group_note,
+                    clinic=session.clinic_id,
                     patient_id=patient_id,
                 )
 
@@ -347,8 +343,12 @@ def _draft_write(*, actor, note, session, attendance, note_format, sections, gro
             sections=sections,
             author=actor,
         )
-        _audit(
-            actor, AuditAction.CREATE, note, clinic_id=session.clinic_id, patient_id=note.patient_id
+        audit_record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            obj=note,
+            clinic=session.clinic_id,
+            patient_id=note.patient_id,
         )
         return note
     note = _lock_note(note)
@@ -360,7 +360,13 @@ def _draft_write(*, actor, note, session, attendance, note_format, sections, gro
     note.format, note.sections, note.group_note = note_format, sections, group_note
     note.save(update_fields=["format", "sections", "group_note", "updated_at"])
     refresh_version(note)
-    _audit(actor, AuditAction.UPDATE, note, clinic_id=session.clinic_id, patient_id=note.patient_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=note,
+        clinic=session.clinic_id,
+        patient_id=note.patient_id,
+    )
     return note
 
 
@@ -404,7 +410,13 @@ def individual_note_save(
             psychotherapy_note=bool(psychotherapy_note),
             author=actor,
         )
-        _audit(actor, AuditAction.CREATE, note, clinic_id=session.clinic_id, patient_id=patient_id)
+        audit_record(
+            actor=actor,
+            action=AuditAction.CREATE,
+            obj=note,
+            clinic=session.clinic_id,
+            patient_id=patient_id,
+        )
         return note
     note = _lock_note(note)
     require_version(note, expected_versions, patient_id=patient_id)
@@ -414,7 +426,13 @@ def individual_note_save(
     note.psychotherapy_note = bool(psychotherapy_note)
     note.save(update_fields=["format", "sections", "psychotherapy_note", "updated_at"])
     refresh_version(note)
-    _audit(actor, AuditAction.UPDATE, note, clinic_id=session.clinic_id, patient_id=patient_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=note,
+        clinic=session.clinic_id,
+        patient_id=patient_id,
+    )
     return note
 
 
@@ -433,11 +451,11 @@ def progress_note_update(
         note.sections = merged
         note.save(update_fields=["sections", "updated_at"])
         refresh_version(note)
-    _audit(
-        actor,
-        AuditAction.UPDATE,
-        note,
-        clinic_id=note.session.clinic_id,
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=note,
+        clinic=note.session.clinic_id,
         patient_id=note.patient_id,
     )
     return note
@@ -493,11 +511,11 @@ def _sign(*, actor, note: ProgressNote, now: datetime.datetime) -> ProgressNote:
     ).exists()
     note.save(update_fields=["signed_at", "cosignature_required", "updated_at"])
     refresh_version(note)
-    _audit(
-        actor,
-        AuditAction.UPDATE,
-        note,
-        clinic_id=note.session.clinic_id,
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=note,
+        clinic=note.session.clinic_id,
         patient_id=note.patient_id,
     )
     return note
@@ -526,11 +544,11 @@ def _cosign(*, actor, note: ProgressNote, now: datetime.datetime) -> ProgressNot
     note.cosigned_by, note.cosigned_at = actor, now
     note.save(update_fields=["cosigned_by", "cosigned_at", "updated_at"])
     refresh_version(note)
-    _audit(
-        actor,
-        AuditAction.UPDATE,
-        note,
-        clinic_id=note.session.clinic_id,
+    audit_record(
+        actor=actor,
+        action=AuditAction.UPDATE,
+        obj=note,
+        clinic=note.session.clinic_id,
         patient_id=note.patient_id,
     )
     return note
@@ -555,5 +573,11 @@ def progress_note_addendum_add(
     addendum = ProgressNoteAddendum.objects.create(
         note=note, text=text, author=actor, signed_at=now or timezone.now()
     )
-    _audit(actor, AuditAction.CREATE, addendum, clinic_id=clinic_id, patient_id=note.patient_id)
+    audit_record(
+        actor=actor,
+        action=AuditAction.CREATE,
+        obj=addendum,
+        clinic=clinic_id,
+        patient_id=note.patient_id,
+    )
     return addendum

@@ -5,6 +5,7 @@ import datetime
 
 import pytest
 import time_machine
+from rest_framework.test import APIClient
 
 from clinic.models import AuditEvent
 from programs.models import ProgressNote
@@ -200,3 +201,19 @@ def test_another_clinician_cannot_edit_the_authors_draft(group, clinician, clini
         f"/api/v1/progress-notes/{note.pk}/", {"sections": {"plan": "x"}}, format="json"
     )
     assert response.status_code == 403
+
+
+def test_wrong_signing_passwords_count_toward_the_sign_in_lockout(group, clinician, written):
+    note = ProgressNote.objects.get(patient=group.patients[0])
+    client = client_of(clinician)
+    answers = [
+        client.post(
+            f"/api/v1/progress-notes/{note.pk}/sign/", {"password": "nope"}, REMOTE_ADDR="10.1.2.3"
+        ).status_code
+        for _ in range(5)
+    ]
+    assert answers == [403, 403, 403, 403, 429]
+    sign_in = APIClient(REMOTE_ADDR="10.1.2.3").post(
+        "/api/v1/auth/token/", {"username": clinician.username, "password": PASSWORD}
+    )
+    assert sign_in.status_code == 429
