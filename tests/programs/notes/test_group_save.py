@@ -2,6 +2,7 @@
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, InternalError, transaction
 
 from clinic.models import AuditEvent
 from programs.models import GroupNote, ProgressNote
@@ -107,6 +108,9 @@ def test_signed_notes_are_left_and_the_group_part_locked(group, clinician):
     with pytest.raises(notes.Conflict) as error:
         save(group, clinician, topic="Something else", attendees=parts(group.patients[1:3]))
     assert error.value.code == "group_note_locked"
+    # The database refuses it too, whatever the code path.
+    with pytest.raises((IntegrityError, InternalError)), transaction.atomic():
+        GroupNote.objects.filter(session=group).update(topic="Rewritten")
 
 
 def test_an_admissions_member_cannot_write(group, admissions):
