@@ -62,6 +62,7 @@ from programs.models import (
     EnrollmentStatusChange,
     FollowUpAttempt,
     FollowUpTask,
+    GoalStatus,
     HoldStatus,
     Inquiry,
     InquiryContact,
@@ -262,6 +263,14 @@ def enrollment_list_of_patient(*, patient) -> QuerySet[Enrollment]:
     )
 
 
+# A patient's plan in force first: the newest active one, else the newest draft.
+_CURRENT_PLAN_ORDER = (
+    Case(When(status=AftercarePlanStatus.ACTIVE, then=0), default=1),
+    "-created_at",
+    "-id",
+)
+
+
 def aftercare_plan_current(*, patient, with_contents: bool = False) -> AftercarePlan | None:
     """The patient's plan in force: the newest active one, else the newest draft (discharge
     planning); a closed plan is no one's current plan. ``with_contents``: items and goals too."""
@@ -269,11 +278,7 @@ def aftercare_plan_current(*, patient, with_contents: bool = False) -> Aftercare
         AftercarePlan.objects.filter(patient=patient)
         .exclude(status=AftercarePlanStatus.CLOSED)
         .select_related("enrollment__program")
-        .order_by(
-            Case(When(status=AftercarePlanStatus.ACTIVE, then=0), default=1),
-            "-created_at",
-            "-id",
-        )
+        .order_by(*_CURRENT_PLAN_ORDER)
     )
     if with_contents:
         plans = plans.prefetch_related(
@@ -1309,8 +1314,76 @@ def progress_note_late_q(now: datetime.datetime) -> Q:
     )
 
 
+PROGRESS_NOTE_STATUSES = [
+    ("draft", "Draft"),
+    ("awaiting_cosignature", "Awaiting co-signature"),
+    ("signed", "Signed"),
+]
+
+
 def progress_note_status(note: ProgressNote) -> str:
     """``draft``, ``awaiting_cosignature`` or ``signed`` (co-signed where it had to be)."""
     if not note.is_signed:
         return "draft"
     return "awaiting_cosignature" if note.awaiting_cosignature else "signed"
+
+
+def _band_label(instrument: str, band: str) -> str:
+    return next((b.label for b in INSTRUMENTS[instrument].bands if b.key == band), band)
+
+
+def group_note_prefill(session) -> dict[int, dict[str, str]]:
+    """``{patient id: {"progress": text, "plan": ""}}`` for each attendee present or late at a
+    group session who has no note yet: their current aftercare plan's open and in-progress goals
+    ("Goal: … (in progress)", the plan ``aftercare_plan_current`` picks) and the latest response
+    to each instrument ("PHQ-9: 12, Moderate (2026-11-20)", in the clinic's days). Four queries
+    whatever the roster's size."""
+    attendee_ids = list(
+        Attendance.objects.filter(session=session, status__in=ATTENDED)
+        .exclude(
+            Exists(ProgressNote.objects.filter(session=session, patient_id=OuterRef("patient_id")))
+        )
+        .order_by("patient_id")
+        .values_list("patient_id", flat=True)
+    )
+    if not attendee_ids:
+        return {}
+    plans = (
+        AftercarePlan.objects.filter(patient_id__in=attendee_ids)
+        .exclude(status=AftercarePlanStatus.CLOSED)
+        .order_by("patient_id", *_CURRENT_PLAN_ORDER)
+        .distinct("patient_id")
+        .prefetch_related(
+            Prefetch(
+                "goals",
+                queryset=AftercareGoal.objects.filter(
+                    status__in=[GoalStatus.OPEN, GoalStatus.IN_PROGRESS]
+                ).order_by("id"),
+            )
+        )
+    )
+    goals = {plan.patient_id: list(plan.goals.all()) for plan in plans}
+    latest = (
+        MeasureResponse.objects.filter(patient_id__in=attendee_ids)
+        .order_by("patient_id", "instrument", "-completed_at", "-id")
+        .distinct("patient_id", "instrument")
+        .values("patient_id", "instrument", "total", "band", "completed_at")
+    )
+    zone = session.clinic.zone
+    measures = defaultdict(list)
+    for response in latest:
+        day = timezone.localdate(response["completed_at"], zone)
+        short_name = INSTRUMENTS[response["instrument"]].short_name
+        score = "" if response["total"] is None else f"{response['total']}"
+        band = _band_label(response["instrument"], response["band"]) if response["band"] else ""
+        figures = ", ".join(part for part in (score, band) if part) or "completed"
+        measures[response["patient_id"]].append(f"{short_name}: {figures} ({day.isoformat()})")
+    prefill = {}
+    for patient_id in attendee_ids:
+        lines = [
+            f"Goal: {goal.description} ({GoalStatus(goal.status).label.lower()})"
+            for goal in goals.get(patient_id, [])
+        ]
+        lines.extend(measures.get(patient_id, []))
+        prefill[patient_id] = {"progress": "\n".join(lines), "plan": ""}
+    return prefill

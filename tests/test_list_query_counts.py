@@ -19,6 +19,9 @@ from clinic.models import AuditEvent
 # The hand-computed UR clinic, for the UR queue's pin.
 from tests.programs.authorizations.conftest import queue_world, reviewer  # noqa: F401
 
+# A group session's four patients, for the progress notes' pin.
+from tests.programs.notes.conftest import group  # noqa: F401
+
 pytestmark = pytest.mark.django_db
 
 
@@ -371,5 +374,44 @@ def test_the_follow_up_queue_is_pinned(page_size, frozen_time):
         assert response.status_code == 200, response.content
         assert response.json()["results"]
         counted[query] = len(captured)
+
+    assert counted == pinned
+
+
+@pytest.mark.parametrize("page_size", [1, 200])
+def test_the_progress_note_list_is_pinned(page_size, group, clinician):  # noqa: F811
+    """The count, the page (notes with their session and group part), the addenda of the page
+    and the audit INSERT; a filter adds nothing."""
+    from programs.models import ProgressNote
+    from programs.services import notes
+    from tests.factories import client_of
+    from tests.programs.notes.conftest import parts
+
+    notes.group_note_save(
+        actor=clinician,
+        session=group,
+        topic="Cravings",
+        interventions="CBT",
+        attendees=parts(group.patients[:3]),
+    )
+    note = ProgressNote.objects.filter(session=group).first()
+    notes.progress_note_sign(actor=clinician, note=note, password="correct-horse-battery")
+    for text in ("One.", "Two."):
+        notes.progress_note_addendum_add(actor=clinician, note=note, text=text)
+    client = client_of(clinician)
+    pinned = {
+        "/api/v1/progress-notes/": 4,
+        "/api/v1/progress-notes/?status=signed": 4,
+        "/api/v1/progress-notes/?late=true": 4,
+        f"/api/v1/progress-notes/?patient={note.patient_id}": 4,
+    }
+
+    counted = {}
+    for path in pinned:
+        client.get(path, {"page_size": page_size})  # the user caches its roles: warm it
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(path, {"page_size": page_size})
+        assert response.status_code == 200, response.content
+        counted[path] = len(captured)
 
     assert counted == pinned

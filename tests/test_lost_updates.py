@@ -422,6 +422,8 @@ VERSIONED_WRITES = [
     ("post", "/api/v1/follow-up-tasks/{id}/complete/"),
     ("patch", "/api/v1/measure-schedules/{id}/"),
     ("delete", "/api/v1/measure-schedules/{id}/"),
+    ("patch", "/api/v1/progress-notes/{id}/"),
+    ("put", "/api/v1/sessions/{id}/group-note/"),
 ]
 # A record's GET and PATCH answer with its ETag.
 DETAIL_RESPONSES = [

@@ -337,6 +337,8 @@ REST_FRAMEWORK = {
         "activation": env.str("THROTTLE_ACTIVATION", default="10/minute"),
         # A patient's new check-ins (me/check-ins/ POST), per account.
         "checkin": env.str("THROTTLE_CHECKIN", default="12/hour"),
+        # Signing and co-signing a progress note check a password or code, per user.
+        "note_signature": env.str("THROTTLE_NOTE_SIGNATURE", default="10/minute"),
     },
     "NUM_PROXIES": env.int("NUM_PROXIES", default=0),
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -421,6 +423,8 @@ SPECTACULAR_SETTINGS = {
         # Follow-up after discharge: a task's outcome and an attempt's method.
         "FollowUpOutcomeEnum": "programs.models.FollowUpOutcome.choices",
         "ContactMethodEnum": "programs.models.ContactMethod.choices",
+        # Progress notes: a note's status (the note's own, and each attendee's on the roster).
+        "ProgressNoteStatusEnum": "programs.selectors.PROGRESS_NOTE_STATUSES",
     },
     # Every operation's error responses ({code, detail, fields}), from what the operation is.
     "POSTPROCESSING_HOOKS": [

@@ -37,4 +37,5 @@ REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {  # noqa: F405
     "login": "1000/minute",
     "activation": "1000/minute",
     "checkin": "1000/minute",
+    "note_signature": "1000/minute",
 }

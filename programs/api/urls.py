@@ -3,7 +3,8 @@ the census and step-down reports, disclosures with their FHIR bundles, payers, c
 authorizations with their reviews and the UR queue (utilization review), the admissions
 desk's inquiries with their referral sources, callback requests and report, and the patient's own
 enrollments, aftercare and accounting of disclosures (``me/...``); measurement-based care's
-responses, orders and schedules, and the patient's own measures (``me/measures/``)."""
+responses, orders and schedules, and the patient's own measures (``me/measures/``); progress
+notes of sessions (group and individual), signed, co-signed and amended."""
 
 from django.urls import path
 from rest_framework.routers import DefaultRouter
@@ -19,6 +20,7 @@ from programs.api import (
     inquiry_followup,
     me,
     measures,
+    notes,
     reports,
     ur_queue,
     views,
@@ -43,6 +45,7 @@ router.register(
     basename="discharge-summary",
 )
 router.register("follow-up-tasks", follow_ups.FollowUpTaskViewSet, basename="follow-up-task")
+router.register("progress-notes", notes.ProgressNoteViewSet, basename="progress-note")
 
 # The pipeline's later steps on one inquiry, beside the inquiry's own routes.
 _inquiry_step = admission_holds.InquiryAdmissionViewSet.as_view
@@ -105,4 +108,14 @@ urlpatterns = [
         name="me-discharge-summary-pdf",
     ),
     path("reports/continuity/", reports.ContinuityReportView.as_view(), name="report-continuity"),
+    path(
+        "sessions/<int:pk>/group-note/",
+        notes.SessionGroupNoteView.as_view(),
+        name="session-group-note",
+    ),
+    path(
+        "sessions/<int:pk>/progress-notes/",
+        notes.SessionProgressNotesView.as_view(),
+        name="session-progress-notes",
+    ),
 ]

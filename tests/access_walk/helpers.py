@@ -29,6 +29,7 @@ from programs.models import (
     Inquiry,
     MeasureSchedule,
     Program,
+    ProgressNote,
     ReferralSource,
     Transition,
 )
@@ -182,6 +183,17 @@ MATRIX = {
     ("GET", "/api/v1/follow-up-tasks/{id}/"): STAFF,
     ("POST", "/api/v1/follow-up-tasks/{id}/attempts/"): {CLIN, SUP, AC},
     ("POST", "/api/v1/follow-up-tasks/{id}/complete/"): {CLIN, SUP, AC},
+    # Progress notes: the care team and supervisors read (others: an empty list, 404); the
+    # walk's note is the clinician's, so they and supervisors write (bodies invalid: 400).
+    ("GET", "/api/v1/progress-notes/"): STAFF,
+    ("GET", "/api/v1/progress-notes/{id}/"): STAFF,
+    ("PATCH", "/api/v1/progress-notes/{id}/"): {CLIN, SUP},
+    ("POST", "/api/v1/progress-notes/{id}/sign/"): {CLIN, SUP},
+    ("POST", "/api/v1/progress-notes/{id}/cosign/"): {CLIN, SUP},
+    ("POST", "/api/v1/progress-notes/{id}/addenda/"): {CLIN, SUP},
+    ("GET", "/api/v1/sessions/{id}/group-note/"): {CLIN, SUP},
+    ("PUT", "/api/v1/sessions/{id}/group-note/"): {CLIN, SUP},
+    ("POST", "/api/v1/sessions/{id}/progress-notes/"): {CLIN, SUP},
     ("GET", "/api/v1/alerts/"): STAFF,
     # The walk's alert is addressed to clinicians: another role's staff get 404 (not theirs).
     ("GET", "/api/v1/alerts/{id}/"): STAFF,
@@ -237,6 +249,7 @@ MATRIX = {
 # Operations on an object addressed to some roles only: the others' answer is 404, as if the
 # object did not exist for them (alerts go to a person or a role).
 ADDRESSED_TO = {
+    ("GET", "/api/v1/progress-notes/{id}/"): {CLIN, SUP},
     ("GET", "/api/v1/alerts/{id}/"): {CLIN},
     ("POST", "/api/v1/alerts/{id}/acknowledge/"): {CLIN},
 }
@@ -418,6 +431,15 @@ class World:
             signed_at=timezone.now(),
         )
 
+        # A draft note of the patient's session by the clinician.
+        self.progress_note = ProgressNote.objects.create(
+            session=self.session,
+            patient=self.patient,
+            format="dap",
+            sections={"data": "Engaged."},
+            author=self.staff[CLIN],
+        )
+
         self.other_clinic = ClinicFactory(id=OUTSIDE_IDS["clinic"])
         self.outside_staff = {
             role: staff_user(role=role, clinics=[self.other_clinic], id=OUTSIDE_IDS[role])
@@ -526,6 +548,7 @@ class World:
             "measure-schedules": self.measure_schedule.pk,
             "discharge-summaries": self.discharge_summary.pk,
             "follow-up-tasks": self.follow_up.pk,
+            "progress-notes": self.progress_note.pk,
             "me": self.device.pk
             if "/devices/" in template
             else self.consent.pk
@@ -740,6 +763,7 @@ FILTER_TARGETS = {
     "room": "room",
     "clinician": CLIN,
     "actor": CLIN,
+    "author": CLIN,
 }
 
 
