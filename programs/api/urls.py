@@ -19,6 +19,7 @@ from programs.api import (
     inquiry_followup,
     me,
     measures,
+    notes_due,
     reports,
     ur_queue,
     views,
@@ -105,4 +106,5 @@ urlpatterns = [
         name="me-discharge-summary-pdf",
     ),
     path("reports/continuity/", reports.ContinuityReportView.as_view(), name="report-continuity"),
+    path("notes-due/", notes_due.NotesDueView.as_view(), name="notes-due"),
 ]
