@@ -742,6 +742,7 @@ FILTER_TARGETS = {
     "room": "room",
     "clinician": CLIN,
     "actor": CLIN,
+    "author": CLIN,
 }
 
 
