@@ -64,6 +64,7 @@ from programs.selectors import (
     current_authorizations,
     is_readmission,
     measures_due,
+    unsigned_notes_count,
 )
 from scheduling.metrics import stay_figures
 
@@ -553,6 +554,7 @@ def _step_down_annotate(enrollments: QuerySet[Enrollment]) -> QuerySet[Enrollmen
                 latest_review.values(level=NullIf("payer_recommended_level", Value("")))[:1]
             ),
             readmission=ExpressionWrapper(is_readmission(), output_field=BooleanField()),
+            unsigned_notes=unsigned_notes_count(patient="patient_id", clinic="program__clinic_id"),
         )
         .annotate(**_flag_expressions(FLAGS))
         .select_related("patient", "program__clinic")
@@ -625,6 +627,8 @@ def step_down_queryset(
       before the planned end date;
     - ``authorized_level_below_clinical``: the current authorization is in force and its level
       is less intensive than the enrollment's (``LEVEL_INTENSITY``);
+    - ``unsigned_notes``: the patient's progress notes of any session at the clinic not signed
+      for good (drafts, and notes awaiting a co-signature; ``programs.selectors.NOTE_DUE_Q``);
     - ``readmission``: the stay began within 30 days of the patient's discharge from the clinic
       (``programs.selectors.is_readmission``; not a transition's continuation).
 
@@ -919,6 +923,7 @@ def step_down_rows(
                 "weekly_hours_min": e.program.weekly_hours_min,
                 "measures": stay_measures,
                 "readmission": bool(e.readmission),
+                "unsigned_notes": e.unsigned_notes,
                 "flags": [flag for flag in FLAGS if getattr(e, flag)]
                 + ([FLAG_FALLING_SHORT] if falling_short else [])
                 + measure_flags,

@@ -1387,3 +1387,111 @@ def group_note_prefill(session) -> dict[int, dict[str, str]]:
         lines.extend(measures.get(patient_id, []))
         prefill[patient_id] = {"progress": "\n".join(lines), "plan": ""}
     return prefill
+
+
+# Where notes show (issue 26): the roster's note statuses, the notes due, the board's count.
+
+# Not signed for good: the author has not signed, or a required co-signature is missing.
+NOTE_DUE_Q = Q(signed_at__isnull=True) | Q(cosignature_required=True, cosigned_at__isnull=True)
+
+
+def progress_note_status_expr() -> Case:
+    """``progress_note_status`` in SQL, over a ``ProgressNote`` row."""
+    return Case(
+        When(signed_at__isnull=True, then=Value("draft")),
+        When(
+            cosignature_required=True, cosigned_at__isnull=True, then=Value("awaiting_cosignature")
+        ),
+        default=Value("signed"),
+    )
+
+
+def progress_notes_annotated(notes: QuerySet[ProgressNote], *, now: datetime.datetime):
+    """Notes with ``deadline``, ``late`` (``progress_note_late_q`` at ``now``) and
+    ``note_status`` annotated."""
+    return notes.annotate(deadline=progress_note_deadline()).annotate(
+        late=ExpressionWrapper(progress_note_late_q(now), output_field=BooleanField()),
+        note_status=progress_note_status_expr(),
+    )
+
+
+def session_note_statuses(session, *, user, now: datetime.datetime) -> dict[int, dict]:
+    """``{patient_id: {id, status, late}}`` of the session's notes that ``user`` may read
+    (``progress_note_list``), in one query; a note the caller may not read is left out, as is
+    a patient without a note."""
+    notes = progress_notes_annotated(
+        progress_note_list(user=user).filter(session_id=session.pk).order_by(), now=now
+    )
+    return {
+        row["patient_id"]: {"id": row["id"], "status": row["note_status"], "late": row["late"]}
+        for row in notes.values("id", "patient_id", "note_status", "late")
+    }
+
+
+NOTES_DUE_STATUSES = ("draft", "awaiting_cosignature")
+
+
+def notes_due(
+    *,
+    user,
+    now: datetime.datetime,
+    author: int | None = None,
+    late: bool | None = None,
+    status: str | None = None,
+) -> QuerySet[ProgressNote]:
+    """The notes ``user`` has to act on, by deadline: their own drafts and their signed notes
+    awaiting co-signature; for supervisors (and superusers) also every note of their clinics
+    awaiting co-signature. ``author``: one clinician's due notes instead (a supervisor's view of
+    a clinician's; a clinician may name only themselves, else ``Forbidden``). Annotated as
+    ``progress_notes_annotated``; ``late`` and ``status`` filter on those."""
+    readable = progress_note_list(user=user).filter(NOTE_DUE_Q)
+    supervises = user.is_superuser or user_has_role(user, Role.SUPERVISOR)
+    if author is not None:
+        if author != user.pk and not supervises:
+            raise Forbidden("Only a supervisor sees another clinician's notes due.")
+        notes = readable.filter(author_id=author)
+    elif supervises:
+        notes = readable.filter(
+            Q(author=user) | Q(signed_at__isnull=False, cosignature_required=True)
+        )
+    else:
+        notes = readable.filter(author=user)
+    notes = progress_notes_annotated(notes, now=now)
+    if late is not None:
+        notes = notes.filter(late=late)
+    if status is not None:
+        notes = notes.filter(note_status=status)
+    return notes.select_related("patient", "session", "author").order_by("deadline", "id")
+
+
+def notes_due_summary(*, user, now: datetime.datetime) -> list[dict]:
+    """For a supervisor: per author in their clinics, the notes due (drafts, awaiting
+    co-signature, late), one query; by most late first. Empty for other roles."""
+    if not (user.is_superuser or user_has_role(user, Role.SUPERVISOR)):
+        return []
+    notes = progress_notes_annotated(progress_note_list(user=user).filter(NOTE_DUE_Q), now=now)
+    return list(
+        notes.order_by()
+        .values("author_id", "author__username", "author__first_name", "author__last_name")
+        .annotate(
+            drafts=Count("id", filter=Q(signed_at__isnull=True)),
+            awaiting_cosignature=Count("id", filter=Q(signed_at__isnull=False)),
+            late_count=Count("id", filter=progress_note_late_q(now)),
+        )
+        .order_by("-late_count", "author__last_name", "author__username", "author_id")
+    )
+
+
+def unsigned_notes_count(*, patient: str, clinic: str) -> Coalesce:
+    """The number of the patient's notes at the clinic not signed for good (``NOTE_DUE_Q``),
+    as a correlated subquery over the outer row's ``patient`` and ``clinic`` fields."""
+    counted = (
+        ProgressNote.objects.filter(
+            NOTE_DUE_Q, patient_id=OuterRef(patient), session__clinic_id=OuterRef(clinic)
+        )
+        .order_by()
+        .values("patient_id")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted, output_field=IntegerField()), Value(0))

@@ -46,6 +46,11 @@ class ProgramRules(Protocol):
         ``(program_id, patient_id, enrollment_id, start_date, end_date_or_None, time_zone)``."""
         ...
 
+    def note_statuses(self, session, *, user) -> dict[int, dict]:
+        """``{patient_id: {"id", "status", "late"}}`` of the session's progress notes that
+        ``user`` may read, in one query (the roster shows them beside attendance)."""
+        ...
+
 
 _rules: ProgramRules | None = None
 
@@ -62,6 +67,12 @@ def program_rules() -> ProgramRules:
             "install the programs app (ProgramsConfig.ready registers them)."
         )
     return _rules
+
+
+def session_note_statuses(session, *, user) -> dict[int, dict]:
+    """The roster's note statuses through the registered rules; none without them (a roster
+    still reads, each attendee's ``note`` null)."""
+    return {} if _rules is None else _rules.note_statuses(session, user=user)
 
 
 def is_program_session(program, kind: str) -> bool:

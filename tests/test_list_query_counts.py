@@ -415,3 +415,48 @@ def test_the_progress_note_list_is_pinned(page_size, group, clinician):  # noqa:
         counted[path] = len(captured)
 
     assert counted == pinned
+
+
+@pytest.mark.parametrize("page_size", [1, 200])
+def test_the_notes_due_list_is_pinned(page_size):
+    """Notes due whatever the page size and filter: the count, the page with its patient,
+    session (and clinic, for the deadline) and author joined, and its audit INSERT."""
+    import time_machine
+
+    from scheduling.models import RosterEntry
+    from tests.factories import (
+        ClinicFactory,
+        PatientFactory,
+        ProgramFactory,
+        SessionFactory,
+        client_of,
+        staff_user,
+    )
+    from tests.programs.notes_show.helpers import START, after_end, note
+
+    clinic = ClinicFactory()
+    program = ProgramFactory(clinic=clinic)
+    clinician = staff_user(role="clinician", clinics=[clinic])
+    patients = [PatientFactory(clinic=clinic) for _ in range(3)]
+    session = SessionFactory(
+        clinic=clinic, actor=clinician, starts_at=START, program=program, facilitator=clinician
+    )
+    RosterEntry.objects.bulk_create(RosterEntry(session=session, patient=p) for p in patients)
+    note(session, patients[0], clinician)
+    note(session, patients[1], clinician)
+    note(session, patients[2], clinician, signed_at=after_end(1), cosign=True)
+    staff = client_of(clinician)
+    pinned = {"": 3, "late=true": 3, "status=draft": 3, f"author={clinician.pk}": 3}
+
+    counted = {}
+    with time_machine.travel(after_end(73), tick=False):
+        for query in pinned:
+            path = f"/api/v1/notes-due/?page_size={page_size}&{query}"
+            staff.get(path)  # the user caches its roles: warm it
+            with CaptureQueriesContext(connection) as captured:
+                response = staff.get(path)
+            assert response.status_code == 200, response.content
+            assert response.json()["results"]
+            counted[query] = len(captured)
+
+    assert counted == pinned

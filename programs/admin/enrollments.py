@@ -26,6 +26,7 @@ from programs.admin.actions import ActionPagesMixin, EnrollmentActionForm, refus
 from programs.admin.admissions import admissions_report_view
 from programs.admin.disclosures import DiscloseForm
 from programs.admin.measures import RecordMeasureForm
+from programs.admin.notes_due import notes_due_view
 from programs.admin.reports import (
     census_view,
     continuity_report_view,
@@ -540,6 +541,11 @@ class EnrollmentAdmin(ActionPagesMixin, ClinicScopedAdmin):
                 "continuity-report/",
                 self.admin_site.admin_view(continuity_report_view),
                 name="programs_continuity_report",
+            ),
+            path(
+                "notes-due/",
+                self.admin_site.admin_view(notes_due_view),
+                name="programs_notes_due",
             ),
         ]
         return reports_pages + self.action_pages() + super().get_urls()

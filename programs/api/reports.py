@@ -246,6 +246,10 @@ class StepDownRowSerializer(serializers.Serializer):
         help_text="The stay began within 30 days of the patient's last discharge from the clinic "
         "(a discharge, not a transition; the stay itself not a transition's continuation)."
     )
+    unsigned_notes = serializers.IntegerField(
+        help_text="The patient's progress notes of any session at the clinic not yet signed "
+        "for good: drafts and notes awaiting a co-signature."
+    )
     measures = StepDownMeasureSerializer(
         many=True,
         help_text="Each instrument scheduled in the program (or ordered) with a response in the "

@@ -21,6 +21,7 @@ from programs.api import (
     me,
     measures,
     notes,
+    notes_due,
     reports,
     ur_queue,
     views,
@@ -118,4 +119,5 @@ urlpatterns = [
         notes.SessionProgressNotesView.as_view(),
         name="session-progress-notes",
     ),
+    path("notes-due/", notes_due.NotesDueView.as_view(), name="notes-due"),
 ]

@@ -31,10 +31,12 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import connection
+from django.utils import timezone
 
 from clinic.sql import Table, statement
 from programs.locks import programs_lock
 from programs.models import OCCUPYING, Enrollment, Program
+from programs.selectors import session_note_statuses
 from scheduling import services as calendar
 from scheduling.models import Series, Session, SessionKind, SessionStatus
 from scheduling.program_rules import is_program_session
@@ -280,3 +282,6 @@ class ProgramCalendarRules:
 
     def stays(self, program_ids) -> list[tuple]:
         return _stays(program_ids)
+
+    def note_statuses(self, session, *, user) -> dict[int, dict]:
+        return session_note_statuses(session, user=user, now=timezone.now())

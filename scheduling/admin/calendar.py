@@ -39,6 +39,7 @@ from clinic.services import audit_record_many
 from patients.models import Patient
 from scheduling import selectors, services
 from scheduling.models import Series, Session, SessionKind, SessionStatus
+from scheduling.program_rules import session_note_statuses
 from scheduling.recurrence import local_to_utc
 
 # Who reads the calendar without writing it (utilization review: sessions attended are units used;
@@ -489,10 +490,18 @@ class SessionAdmin(CalendarAdmin):
             session._roster = list(selectors.roster_for(session))
         return session._roster
 
+    def get_object(self, request, object_id, from_field=None):
+        session = super().get_object(request, object_id, from_field)
+        if session is not None:
+            # The roster's note statuses are the caller's to read or not (one query).
+            session._note_statuses = session_note_statuses(session, user=request.user)
+        return session
+
     @admin.display(description="Roster")
     def roster_table(self, session):
+        notes = getattr(session, "_note_statuses", {})
         return related_table(
-            ["Patient", "MRN", "Answer", "Attendance", "Checked in"],
+            ["Patient", "MRN", "Answer", "Attendance", "Checked in", "Note"],
             [
                 (
                     entry.patient.display_name,
@@ -504,6 +513,7 @@ class SessionAdmin(CalendarAdmin):
                     ).strftime("%H:%M")
                     if _has_attendance(entry) and entry.attendance.checked_in_at
                     else "",
+                    _note_status(notes.get(entry.patient_id)),
                 )
                 for entry in self._roster(session)
             ],
@@ -614,6 +624,13 @@ class SessionAdmin(CalendarAdmin):
             "previous_url": week_url(monday - datetime.timedelta(days=7)),
             "next_url": week_url(next_monday),
         }
+
+
+def _note_status(note: dict | None) -> str:
+    if note is None:
+        return ""
+    status = note["status"].replace("_", " ")
+    return f"{status} (late)" if note["late"] else status
 
 
 def _has_attendance(entry) -> bool:

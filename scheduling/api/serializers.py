@@ -1,6 +1,7 @@
 """Input serializers check shapes, types and that every reference is the caller's (and of one
 clinic); the services check the rules. Output serializers only render."""
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.api.rows import SerializerRows
@@ -329,6 +330,17 @@ class SeriesCreateSerializer(ClinicReferencesMixin, serializers.Serializer):
 # Rosters and attendance ---------------------------------------------------------------------------
 
 
+class RosterNoteSerializer(serializers.Serializer):
+    """The attendee's progress note of the session, as far as the roster shows it."""
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["draft", "awaiting_cosignature", "signed"])
+    late = serializers.BooleanField(
+        help_text="Signed after, or still unsigned past, the session's end plus the clinic's "
+        "note_late_hours."
+    )
+
+
 class RosterEntrySerializer(serializers.ModelSerializer):
     """One patient on a session's roster, their answer, and their attendance once recorded."""
 
@@ -358,6 +370,11 @@ class RosterEntrySerializer(serializers.ModelSerializer):
     recorded_by = serializers.CharField(
         source="attendance.recorded_by.username", default=None, allow_null=True, read_only=True
     )
+    note = serializers.SerializerMethodField(
+        help_text="The attendee's progress note of the session: null without one, and null "
+        "whenever the caller may not read it (only the clinic's supervisors and the patient's "
+        "care team read notes)."
+    )
 
     class Meta:
         model = RosterEntry
@@ -376,8 +393,14 @@ class RosterEntrySerializer(serializers.ModelSerializer):
             "checked_in_at",
             "recorded_at",
             "recorded_by",
+            "note",
         ]
         read_only_fields = fields
+
+    @extend_schema_field(RosterNoteSerializer(allow_null=True))
+    def get_note(self, entry) -> dict | None:
+        # The view reads the page's notes once (``session_note_statuses``) into the context.
+        return self.context.get("notes", {}).get(entry.patient_id)
 
     def get_patient_name(self, entry) -> str:
         return f"{entry.patient.first_name} {entry.patient.last_name}"

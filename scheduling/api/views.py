@@ -44,6 +44,7 @@ from scheduling.api.serializers import (
     SessionSerializer,
 )
 from scheduling.models import Attendance, Series, Session, SessionKind, SessionStatus
+from scheduling.program_rules import session_note_statuses
 
 # Clinicians and supervisors plan the calendar; the front desk (admissions) checks people in.
 ATTENDANCE_ROLES = STAFF_ROLES
@@ -301,13 +302,17 @@ class SessionViewSet(NoStoreMixin, viewsets.GenericViewSet):
                 patient_id_of=lambda entry: entry.patient_id,
                 clinic_id_of=lambda entry: session.clinic_id,
             )
-            return self.get_paginated_response(RosterEntrySerializer(page, many=True).data)
+            notes = session_note_statuses(session, user=request.user)
+            return self.get_paginated_response(
+                RosterEntrySerializer(page, many=True, context={"notes": notes}).data
+            )
         data = validated(AttendanceInputSerializer, request)
         existed = Attendance.objects.filter(session=session, patient=data["patient"]).exists()
         services.attendance_record(actor=request.user, session=session, **data)
         entry = selectors.roster_for(session).get(patient=data["patient"])
+        notes = session_note_statuses(session, user=request.user)
         return Response(
-            RosterEntrySerializer(entry).data,
+            RosterEntrySerializer(entry, context={"notes": notes}).data,
             status=status.HTTP_200_OK if existed else status.HTTP_201_CREATED,
         )
 

@@ -203,6 +203,8 @@ MATRIX = {
     ("GET", "/api/v1/reports/admissions/"): {ADM, SUP},
     ("GET", "/api/v1/reports/outcomes/"): {CLIN, SUP},
     ("GET", "/api/v1/reports/continuity/"): STAFF,
+    # Progress notes due (issue 26): the writers of notes and their supervisors.
+    ("GET", "/api/v1/notes-due/"): {CLIN, SUP},
     ("GET", "/api/v1/sessions/"): STAFF,
     ("POST", "/api/v1/sessions/"): {CLIN, SUP},
     ("GET", "/api/v1/sessions/{id}/"): STAFF,

@@ -65,6 +65,7 @@ def test_step_down_board_rows_and_flags(client_for, clinician, board):
         "weekly_hours_min": None,
         "measures": [],
         "readmission": False,
+        "unsigned_notes": 0,
         "flags": ["ready_for_step_down"],
     }
     summary = {
