@@ -5,15 +5,23 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('patients', '0010_note_disclosure_categories'),
+        ("patients", "0010_note_disclosure_categories"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddConstraint(
-            model_name='consent',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('categories__contains', ['psychotherapy_notes']), _negated=True), ('categories__contained_by', ['psychotherapy_notes']), _connector='OR'), name='consent_psychotherapy_notes_alone', violation_error_code='psychotherapy_notes_combined', violation_error_message='A consent to disclose psychotherapy notes names no other category (42 CFR 2.31(b)).'),
+            model_name="consent",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("categories__contains", ["psychotherapy_notes"]), _negated=True),
+                    ("categories__contained_by", ["psychotherapy_notes"]),
+                    _connector="OR",
+                ),
+                name="consent_psychotherapy_notes_alone",
+                violation_error_code="psychotherapy_notes_combined",
+                violation_error_message="A consent to disclose psychotherapy notes names no other category (42 CFR 2.31(b)).",
+            ),
         ),
     ]
