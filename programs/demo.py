@@ -13,7 +13,7 @@ import datetime
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from clinic.models import Bed, Clinic, ClinicMembership, Room
@@ -47,9 +47,7 @@ from scheduling.models import (
     Attendance,
     RosterEntry,
     Series,
-    Session,
     SessionKind,
-    SessionStatus,
 )
 
 PROGRAMS = {
@@ -726,26 +724,13 @@ def seed_demo_notes(*, clinic: Clinic, clinician, supervisor, intern) -> int:
         return 0
     ClinicMembership.objects.filter(user=intern, clinic=clinic).update(requires_cosignature=True)
     now = timezone.now()
-    # Past the late limit, so an unsigned note there is late.
-    before = now - datetime.timedelta(hours=clinic.note_late_hours + 1)
-    session = (
-        Session.objects.filter(
-            clinic=clinic,
-            kind=SessionKind.GROUP,
-            program__level=Level.IOP,
-            ends_at__lt=before,
-        )
-        .exclude(status=SessionStatus.CANCELLED)
-        .order_by("-starts_at")
-        .filter(pk__in=_sessions_with_attendees(3))
-        .first()
-    )
+    session = _seed_group_session(clinic, clinician=clinician, now=now)
     written = 0
     if session is not None:
         attended = list(
             Attendance.objects.filter(session=session, status__in=ATTENDED)
             .select_related("patient")
-            .order_by("patient__last_name", "patient_id")[:3]
+            .order_by("patient_id")
         )
         group = GroupNote.objects.create(session=session, author=clinician, **DEMO_GROUP_PART)
         signed_at = session.ends_at + datetime.timedelta(hours=2)
@@ -783,14 +768,37 @@ def seed_demo_notes(*, clinic: Clinic, clinician, supervisor, intern) -> int:
     return written
 
 
-def _sessions_with_attendees(count: int):
-    return (
-        Session.objects.annotate(
-            attended=Count("attendance", filter=Q(attendance__status__in=ATTENDED))
-        )
-        .filter(attended__gte=count)
-        .values("pk")
+def _seed_group_session(clinic, *, clinician, now):
+    """A one-off IOP process group, past the late limit, attended by three patients in care that
+    day (IOP patients first: the demo's IOP tracks have one patient each); None without three."""
+    day = clinic.today(now) - datetime.timedelta(days=clinic.note_late_hours // 24 + 2)
+    stays = Enrollment.objects.filter(
+        program__clinic=clinic,
+        status__in=[EnrollmentStatus.ADMITTED, EnrollmentStatus.DISCHARGED],
+        start_date__lte=day,
+    ).filter(Q(discharge_date__isnull=True) | Q(discharge_date__gt=day))
+    stays = sorted(stays, key=lambda stay: (stay.level != Level.IOP, stay.start_date, stay.pk))
+    patient_ids = list(dict.fromkeys(stay.patient_id for stay in stays))[:3]
+    if len(patient_ids) < 3:
+        return None
+    program = Program.objects.filter(clinic=clinic, level=Level.IOP).order_by("id").first()
+    # 13:00 local: between the groups the demo clinician facilitates.
+    starts_at = datetime.datetime.combine(day, datetime.time(13), tzinfo=clinic.zone)
+    session = calendar.session_create(
+        actor=clinician,
+        clinic=clinic,
+        program=program,
+        title="IOP process group",
+        kind=SessionKind.GROUP,
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(hours=2),
+        facilitator=clinician,
     )
+    for patient_id, status in zip(patient_ids, ("present", "present", "late"), strict=True):
+        patient = Patient.objects.get(pk=patient_id)
+        RosterEntry.objects.create(session=session, patient=patient)
+        calendar.attendance_record(actor=clinician, session=session, patient=patient, status=status)
+    return session
 
 
 def _needs_cosignature(user, clinic) -> bool:

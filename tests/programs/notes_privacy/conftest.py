@@ -34,9 +34,9 @@ def notes_world(clinic, frozen_time):
     """Avery attended a group with Blake and Casey; every patient has a signed group note. Avery
     also has a signed DAP note with an addendum, a draft, a note awaiting co-signature and a
     signed psychotherapy note. Avery's consent covers everything but psychotherapy notes."""
-    admissions = staff_user(role="admissions", clinics=[clinic])
-    clinician = staff_user(role="clinician", clinics=[clinic])
-    supervisor = staff_user(role="supervisor", clinics=[clinic])
+    admissions = staff_user(role="admissions", clinics=[clinic], is_staff=True)
+    clinician = staff_user(role="clinician", clinics=[clinic], is_staff=True)
+    supervisor = staff_user(role="supervisor", clinics=[clinic], is_staff=True)
     avery = PatientFactory(
         clinic=clinic, actor=admissions, first_name="Avery", last_name="Quillfeather"
     )
