@@ -2,6 +2,8 @@
 team; nobody else), filtered by status, lateness and author, every page audited."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from clinic.models import AuditAction, AuditEvent
 from programs.models import ProgressNote
@@ -138,3 +140,25 @@ def test_the_filters_status_late_and_author(client, notes_world):
         sections={"participation": "Fine."},
     )
     assert shown(author__id__exact=other.pk) == {theirs.pk}
+
+
+def test_the_list_reads_a_constant_number_of_queries(client, notes_world):
+    admin_login(client, notes_world["supervisor"])
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL).status_code == 200
+        return len(captured)
+
+    before = queries()
+    clinician = notes_world["clinician"]
+    for n in range(4):
+        other = PatientFactory(clinic=notes_world["clinic"], actor=notes_world["admissions"])
+        session = session_of(
+            notes_world["clinic"],
+            GROUP_AT.replace(day=10 + n),
+            facilitator=clinician,
+            kind="individual",
+        )
+        note(session=session, patient=other, author=clinician, sections={"data": "x"})
+    assert queries() == before
