@@ -202,6 +202,10 @@ TPO_PURPOSES = frozenset(
 END_OF_TREATMENT = "end_of_treatment"
 ADULT_AGE = 18
 
+PSYCHOTHERAPY_NOTES_ALONE = (
+    "A consent to disclose psychotherapy notes names no other category (42 CFR 2.31(b))."
+)
+
 # The §2.31 elements a consent must hold, keyed by the field a person fills in to supply it.
 CONSENT_ELEMENTS = {
     "recipient_names": "Name the recipients, or choose the treatment, payment and operations "
@@ -360,6 +364,15 @@ class Consent(models.Model):
                 name="consent_representative_named",
                 violation_error_code="signer_name_missing",
                 violation_error_message="Give the name of the representative who signed.",
+            ),
+            # 42 CFR 2.31(b) (2024): a consent to disclose SUD counseling (psychotherapy) notes
+            # may be combined only with another consent to disclose such notes.
+            models.CheckConstraint(
+                condition=~Q(categories__contains=[DisclosureCategory.PSYCHOTHERAPY_NOTES])
+                | Q(categories__contained_by=[DisclosureCategory.PSYCHOTHERAPY_NOTES]),
+                name="consent_psychotherapy_notes_alone",
+                violation_error_code="psychotherapy_notes_combined",
+                violation_error_message=PSYCHOTHERAPY_NOTES_ALONE,
             ),
             models.CheckConstraint(
                 condition=Q(revoked_at__isnull=True) | Q(revoked_on__isnull=False),

@@ -24,9 +24,11 @@ from patients import activation, hooks
 from patients.models import (
     CONSENT_ELEMENTS,
     DIMENSIONS,
+    PSYCHOTHERAPY_NOTES_ALONE,
     ActivationCode,
     Assessment,
     Consent,
+    DisclosureCategory,
     Level,
     MrnCounter,
     Patient,
@@ -442,6 +444,10 @@ def consent_record(
         errors["no_expiry"] = ["A consent without expiry has no expiry date or event."]
     if expires_on is not None and expires_on < signed_on:
         errors["expires_on"] = ["A consent cannot expire before it is signed."]
+    if DisclosureCategory.PSYCHOTHERAPY_NOTES in consent.categories and (
+        len(consent.categories) > 1
+    ):
+        errors["categories"] = [PSYCHOTHERAPY_NOTES_ALONE]
     if errors:
         raise ValidationError(errors)
     consent.full_clean(exclude=["patient", "recorded_by"], validate_constraints=False)

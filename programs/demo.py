@@ -13,19 +13,23 @@ import datetime
 from decimal import Decimal
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from clinic.models import Bed, Clinic, Room
+from clinic.models import Bed, Clinic, ClinicMembership, Room
 from patients.models import Level, Patient, Track
 from programs.models import (
     LEVEL_DEFAULTS,
     Enrollment,
     EnrollmentStatus,
+    GroupNote,
     Inquiry,
     Payer,
     PayerKind,
     Program,
     ProgramService,
+    ProgressNote,
+    ProgressNoteFormat,
 )
 from programs.services import (
     admission_holds,
@@ -38,7 +42,13 @@ from programs.services import (
 )
 from programs.services import enrollments as services
 from scheduling import services as calendar
-from scheduling.models import RosterEntry, Series
+from scheduling.models import (
+    ATTENDED,
+    Attendance,
+    RosterEntry,
+    Series,
+    SessionKind,
+)
 
 PROGRAMS = {
     "residential": {
@@ -669,4 +679,169 @@ def seed_demo_follow_ups(*, clinic: Clinic, admissions, clinician) -> int:
         outcome="reached_well",
         note="Settled at home; first outpatient visit booked.",
     )
+    return 1
+
+
+# Progress notes (issue 26) ------------------------------------------------------------------------
+
+DEMO_GROUP_PART = {
+    "topic": "Coping with cravings in the evening",
+    "interventions": "Psychoeducation on the craving curve; urge surfing practice; CBT thought "
+    "records in pairs.",
+    "group_dynamics": "Engaged; members gave one another concrete suggestions.",
+}
+DEMO_ATTENDEE_PARTS = [
+    {
+        "participation": "Active; shared an example from the past week.",
+        "response": "Practised urge surfing and rated a craving from 7 to 4.",
+        "progress": "Calls the sponsor most evenings, as the aftercare goal asks.",
+        "plan": "Keep the craving log; review it at the next individual session.",
+    },
+    {
+        "participation": "Quiet at first, joined the pairs exercise.",
+        "response": "Named two triggers at home.",
+        "progress": "",
+        "plan": "",
+    },
+    {
+        "participation": "Attentive; asked about evening routines.",
+        "response": "Completed a thought record with help.",
+        "progress": "Two weeks without use reported.",
+        "plan": "Try the evening routine plan; bring it to group.",
+    },
+]
+
+
+@transaction.atomic
+def seed_demo_notes(*, clinic: Clinic, clinician, supervisor, intern) -> int:
+    """Session notes to look at (after ``seed_demo_enrollments``): a past IOP group session
+    with its group part and three attendee notes — one signed and co-signed, one draft past the
+    late limit, one signed by ``intern`` (a clinician whose membership needs co-signature) and
+    awaiting the supervisor — and an individual session with a signed DAP note. Written with
+    the ORM (the rows the note services would write). Returns how many notes it wrote; 0 when
+    the clinic has notes already."""
+    if ProgressNote.objects.filter(session__clinic=clinic).exists():
+        return 0
+    ClinicMembership.objects.filter(user=intern, clinic=clinic).update(requires_cosignature=True)
+    now = timezone.now()
+    session = _seed_group_session(clinic, clinician=clinician, now=now)
+    written = 0
+    if session is not None:
+        attended = list(
+            Attendance.objects.filter(session=session, status__in=ATTENDED)
+            .select_related("patient")
+            .order_by("patient_id")
+        )
+        group = GroupNote.objects.create(session=session, author=clinician, **DEMO_GROUP_PART)
+        signed_at = session.ends_at + datetime.timedelta(hours=2)
+        kinds = ("signed", "draft", "awaiting_cosignature")
+        for attendance, kind, sections in zip(attended, kinds, DEMO_ATTENDEE_PARTS, strict=True):
+            author = intern if kind == "awaiting_cosignature" else clinician
+            note = ProgressNote(
+                session=session,
+                patient=attendance.patient,
+                attendance=attendance,
+                group_note=group,
+                format=ProgressNoteFormat.GROUP,
+                sections=sections,
+                author=author,
+            )
+            if kind != "draft":
+                note.signed_at = signed_at
+                note.cosignature_required = _needs_cosignature(author, clinic)
+            note.save()
+            if kind == "signed" and note.cosignature_required:
+                note.cosigned_by, note.cosigned_at = supervisor, signed_at
+                note.save(update_fields=["cosigned_by", "cosigned_at", "updated_at"])
+            written += 1
+        patient = attended[0].patient if attended else None
+    else:
+        patient = (
+            Patient.objects.filter(clinic=clinic, enrollments__status=EnrollmentStatus.ADMITTED)
+            .order_by("id")
+            .first()
+        )
+    if patient is not None:
+        written += _seed_individual_note(
+            clinic, patient=patient, clinician=clinician, supervisor=supervisor, now=now
+        )
+    return written
+
+
+def _seed_group_session(clinic, *, clinician, now):
+    """A one-off IOP process group, past the late limit, attended by three patients in care that
+    day (IOP patients first: the demo's IOP tracks have one patient each); None without three."""
+    day = clinic.today(now) - datetime.timedelta(days=clinic.note_late_hours // 24 + 2)
+    stays = Enrollment.objects.filter(
+        program__clinic=clinic,
+        status__in=[EnrollmentStatus.ADMITTED, EnrollmentStatus.DISCHARGED],
+        start_date__lte=day,
+    ).filter(Q(discharge_date__isnull=True) | Q(discharge_date__gt=day))
+    stays = sorted(stays, key=lambda stay: (stay.level != Level.IOP, stay.start_date, stay.pk))
+    patient_ids = list(dict.fromkeys(stay.patient_id for stay in stays))[:3]
+    if len(patient_ids) < 3:
+        return None
+    program = Program.objects.filter(clinic=clinic, level=Level.IOP).order_by("id").first()
+    # 13:00 local: between the groups the demo clinician facilitates.
+    starts_at = datetime.datetime.combine(day, datetime.time(13), tzinfo=clinic.zone)
+    session = calendar.session_create(
+        actor=clinician,
+        clinic=clinic,
+        program=program,
+        title="IOP process group",
+        kind=SessionKind.GROUP,
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(hours=2),
+        facilitator=clinician,
+    )
+    for patient_id, status in zip(patient_ids, ("present", "present", "late"), strict=True):
+        patient = Patient.objects.get(pk=patient_id)
+        RosterEntry.objects.create(session=session, patient=patient)
+        calendar.attendance_record(actor=clinician, session=session, patient=patient, status=status)
+    return session
+
+
+def _needs_cosignature(user, clinic) -> bool:
+    return ClinicMembership.objects.filter(
+        user=user, clinic=clinic, requires_cosignature=True
+    ).exists()
+
+
+def _seed_individual_note(clinic, *, patient, clinician, supervisor, now) -> int:
+    # Two days ago at 14:00, between the demo groups the clinician facilitates.
+    starts_at = datetime.datetime.combine(
+        clinic.today(now) - datetime.timedelta(days=2), datetime.time(14), tzinfo=clinic.zone
+    )
+    session = calendar.session_create(
+        actor=clinician,
+        clinic=clinic,
+        title="Individual session",
+        kind=SessionKind.INDIVIDUAL,
+        starts_at=starts_at,
+        ends_at=starts_at + datetime.timedelta(minutes=50),
+        facilitator=clinician,
+        patient=patient,
+    )
+    attendance = calendar.attendance_record(
+        actor=clinician, session=session, patient=patient, status="present"
+    )
+    signed_at = session.ends_at + datetime.timedelta(hours=1)
+    note = ProgressNote.objects.create(
+        session=session,
+        patient=patient,
+        attendance=attendance,
+        format=ProgressNoteFormat.DAP,
+        sections={
+            "data": "Reports steady mood; attended all groups this week; one strong craving "
+            "on Friday, managed with a call to the sponsor.",
+            "assessment": "Using the coping skills from the plan; motivation holding.",
+            "plan": "Continue the IOP; review the relapse-prevention plan next week.",
+        },
+        author=clinician,
+        signed_at=signed_at,
+        cosignature_required=_needs_cosignature(clinician, clinic),
+    )
+    if note.cosignature_required:
+        note.cosigned_by, note.cosigned_at = supervisor, signed_at + datetime.timedelta(hours=3)
+        note.save(update_fields=["cosigned_by", "cosigned_at", "updated_at"])
     return 1

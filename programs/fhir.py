@@ -9,6 +9,7 @@ labels. References are ``urn:uuid:`` full URLs derived from the disclosure and t
 the same disclosure always yields the same ids and every reference resolves inside the bundle.
 """
 
+import base64
 import datetime
 import html
 import uuid
@@ -19,12 +20,15 @@ from django.db.models import Prefetch
 from patients.instruments import INSTRUMENTS
 from patients.models import Assessment, Level
 from programs.models import (
+    NOTE_SECTIONS,
     AftercareGoal,
     AftercarePlan,
     Enrollment,
     EnrollmentStatusChange,
     MeasureResponse,
     MeasureSource,
+    ProgressNote,
+    ProgressNoteAddendum,
 )
 from programs.part2 import PART2_NOTICE
 from scheduling.models import RosterEntry
@@ -36,6 +40,8 @@ ASSESSMENTS = "assessments"
 ATTENDANCE = "attendance"
 AFTERCARE = "aftercare"
 MEASURES = "measures"
+PROGRESS_NOTES = "progress_notes"
+PSYCHOTHERAPY_NOTES = "psychotherapy_notes"
 
 # The FHIR resource types that carry each category (Consent.provision.class).
 CATEGORY_RESOURCES = {
@@ -45,6 +51,8 @@ CATEGORY_RESOURCES = {
     ATTENDANCE: ("Appointment",),
     AFTERCARE: ("CarePlan", "Goal"),
     MEASURES: ("QuestionnaireResponse", "Observation"),
+    PROGRESS_NOTES: ("DocumentReference",),
+    PSYCHOTHERAPY_NOTES: ("DocumentReference",),
 }
 
 V3_CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
@@ -125,6 +133,23 @@ SURVEY_CATEGORY = [
         ]
     }
 ]
+
+# LOINC document types of the notes (DocumentReference.type).
+NOTE_TYPES = {
+    PROGRESS_NOTES: ("11506-3", "Progress note"),
+    PSYCHOTHERAPY_NOTES: ("11506-3", "Progress note (psychotherapy note kept apart)"),
+}
+NOTE_SECTION_TITLES = {
+    "participation": "Participation",
+    "response": "Response",
+    "progress": "Progress toward goals",
+    "plan": "Plan",
+    "data": "Data",
+    "assessment": "Assessment",
+    "subjective": "Subjective",
+    "objective": "Objective",
+    "note": "Note",
+}
 
 # uuid5 namespace of the bundles' urn:uuid ids (uuid5(NAMESPACE_URL, "urn:continuum:fhir")).
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:continuum:fhir")
@@ -227,6 +252,12 @@ class _BundleBuilder:
                 "(QuestionnaireResponse) and its score (Observation).",
                 measures,
             )
+        if PROGRESS_NOTES in self.categories:
+            notes = self.add_progress_notes(psychotherapy=False)
+            self.section("Progress notes", f"{len(notes)} signed progress notes.", notes)
+        if PSYCHOTHERAPY_NOTES in self.categories:
+            notes = self.add_progress_notes(psychotherapy=True)
+            self.section("Psychotherapy notes", f"{len(notes)} signed psychotherapy notes.", notes)
         composition = self.composition()
         return {
             "resourceType": "Bundle",
@@ -604,6 +635,76 @@ class _BundleBuilder:
             refs.append(self.add("Appointment", entry.pk, body))
         return refs
 
+    def add_progress_notes(self, *, psychotherapy: bool) -> list[dict]:
+        """The patient's finished notes of sessions in the window, each a DocumentReference
+        whose attachment is the note's text: the group's part (which names no patient), the
+        patient's own sections and the signed addenda. Drafts and notes still awaiting a
+        co-signature are not finished and never go; psychotherapy notes go only under their own
+        category (42 CFR 2.31(b)), progress notes never carry them."""
+        notes = (
+            ProgressNote.objects.filter(
+                patient=self.patient, psychotherapy_note=psychotherapy, signed_at__isnull=False
+            )
+            .exclude(cosignature_required=True, cosigned_at__isnull=True)
+            .select_related("session", "group_note", "author", "cosigned_by")
+            .prefetch_related(
+                Prefetch(
+                    "addenda",
+                    queryset=ProgressNoteAddendum.objects.select_related("author").order_by(
+                        "signed_at", "id"
+                    ),
+                )
+            )
+        )
+        start, end = self.disclosure.window_start, self.disclosure.window_end
+        if start:
+            notes = notes.filter(session__starts_at__gte=_midnight(start, self.zone))
+        if end:
+            notes = notes.filter(
+                session__starts_at__lt=_midnight(end + datetime.timedelta(days=1), self.zone)
+            )
+        code, display = NOTE_TYPES[PSYCHOTHERAPY_NOTES if psychotherapy else PROGRESS_NOTES]
+        refs = []
+        for note in notes.order_by("session__starts_at", "id"):
+            session = note.session
+            text = note_text(note)
+            session_day = session.starts_at.astimezone(self.zone).date()
+            authors = [{"display": _person(note.author)}]
+            if note.cosigned_by is not None:
+                authors.append({"display": f"{_person(note.cosigned_by)} (co-signature)"})
+            body = {
+                "status": "current",
+                "docStatus": "amended" if note.addenda.all() else "final",
+                "type": {
+                    "coding": [{"system": LOINC, "code": code, "display": "Progress note"}],
+                    "text": display,
+                },
+                "category": [{"text": note.get_format_display()}],
+                "subject": self.subject,
+                "date": _instant(note.signed_at),
+                "author": authors,
+                "custodian": self.organization,
+                "description": f"{note.get_format_display()}: {session.get_kind_display()}",
+                "content": [
+                    {
+                        "attachment": {
+                            "contentType": "text/plain; charset=utf-8",
+                            "language": "en",
+                            "data": base64.b64encode(text.encode()).decode("ascii"),
+                            "title": f"{display} of {_date(session_day)}",
+                        }
+                    }
+                ],
+                "context": {
+                    "period": {
+                        "start": _instant(session.starts_at),
+                        "end": _instant(session.ends_at),
+                    }
+                },
+            }
+            refs.append(self.add("DocumentReference", note.pk, body))
+        return refs
+
     def add_care_plans(self) -> list[dict]:
         plans = AftercarePlan.objects.filter(patient=self.patient).prefetch_related(
             Prefetch("goals", queryset=AftercareGoal.objects.order_by("id")), "items"
@@ -677,6 +778,33 @@ class _BundleBuilder:
         if goal.target_date:
             body["target"] = [{"dueDate": goal.target_date.isoformat()}]
         return body
+
+
+def note_text(note) -> str:
+    """A note as plain text: the group's part (topic, interventions, dynamics; never a name),
+    the patient's sections in the format's order and the signed addenda."""
+    lines = []
+    group = note.group_note
+    if group is not None:
+        lines += [f"Group topic: {group.topic}", f"Interventions: {group.interventions}"]
+        if group.group_dynamics:
+            lines.append(f"Group dynamics: {group.group_dynamics}")
+    for key in NOTE_SECTIONS[note.format]:
+        if (note.sections or {}).get(key):
+            lines.append(f"{NOTE_SECTION_TITLES[key]}: {note.sections[key]}")
+    lines.append(f"Signed {_instant(note.signed_at)} by {_person(note.author)}.")
+    if note.cosigned_at is not None:
+        lines.append(f"Co-signed {_instant(note.cosigned_at)} by {_person(note.cosigned_by)}.")
+    for addendum in note.addenda.all():
+        lines.append(
+            f"Addendum, signed {_instant(addendum.signed_at)} by {_person(addendum.author)}: "
+            f"{addendum.text}"
+        )
+    return "\n".join(lines)
+
+
+def _person(user) -> str:
+    return user.get_full_name() or user.get_username()
 
 
 def _instant(moment: datetime.datetime) -> str:

@@ -23,9 +23,10 @@ from patients.models import Assessment, Patient, PatientContact
 from programs.demo import (
     seed_demo_enrollments,
     seed_demo_follow_ups,
+    seed_demo_notes,
     seed_demo_utilization_review,
 )
-from programs.models import Enrollment, Program
+from programs.models import Enrollment, Program, ProgressNote
 from scheduling.models import Series, Session
 from tests.factories import ClinicFactory, DisclosureFactory, admin_login, staff_user
 
@@ -46,6 +47,12 @@ def seed(clinic) -> dict:
     )
     seed_demo_follow_ups(
         clinic=clinic, admissions=users["admissions"], clinician=users["clinician"]
+    )
+    seed_demo_notes(
+        clinic=clinic,
+        clinician=users["clinician"],
+        supervisor=users["supervisor"],
+        intern=users["clinician"],
     )
     # A disclosure to walk: the demo's consents cover treatment by the TPO class.
     patient = Patient.objects.filter(clinic=clinic, consents__recipients_tpo=True).first()
@@ -82,6 +89,7 @@ def world():
     Session.objects.filter(clinic=away).update(title=MARK + " group", location=MARK)
     assert Enrollment.objects.filter(program__clinic=away).exists()
     assert Session.objects.filter(clinic=away).exists()
+    assert ProgressNote.objects.filter(session__clinic=away).exists()
     return {"home": home, "away": away, "users": home_users}
 
 
@@ -160,6 +168,7 @@ def _away_objects(model, away: Clinic):
         "programs.Program": "clinic",
         "programs.Transition": "from_enrollment__program__clinic",
         "programs.Disclosure": "patient__clinic",
+        "programs.ProgressNote": "session__clinic",
         "programs.Coverage": "clinic",
         "programs.Inquiry": "clinic",
         "programs.ReferralSource": "clinic",

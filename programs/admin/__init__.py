@@ -4,7 +4,8 @@ disclosures to the next provider with their accounting (``disclosures``), the ce
 step-down boards (``reports``), payers, coverage and authorizations (``authorizations``), the
 UR queue board (``ur_queue``), the admissions desk's referral sources and inquiries
 (``inquiries``) and measurement-based care's schedules, responses and recording page
-(``measures``); the follow-up queue after discharge (``follow_ups``).
+(``measures``); the follow-up queue after discharge (``follow_ups``); progress notes,
+read-only (``notes``).
 
 A refusal is shown with the service's message, never as a server error.
 """
@@ -18,6 +19,7 @@ from programs.admin import (  # noqa: F401 - they register pages
     follow_ups,
     inquiries,
     measures,
+    notes,
     patients,
     reports,
     ur_queue,

@@ -35,6 +35,8 @@ FHIR_RESOURCES = {
     DisclosureCategory.ATTENDANCE: ("Appointment",),
     DisclosureCategory.AFTERCARE: ("CarePlan", "Goal"),
     DisclosureCategory.MEASURES: ("QuestionnaireResponse", "Observation"),
+    DisclosureCategory.PROGRESS_NOTES: ("DocumentReference (progress notes)",),
+    DisclosureCategory.PSYCHOTHERAPY_NOTES: ("DocumentReference (psychotherapy notes)",),
 }
 NO_CONSENT_ON_FILE = "no consent on file"
 

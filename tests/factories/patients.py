@@ -96,7 +96,14 @@ class ConsentFactory(factory.django.DjangoModelFactory):
             purposes=factory.LazyFunction(lambda: ["treatment", "payment", "operations"]),
             purpose_other="",
             purpose="Treatment, payment and health-care operations",
-            categories=factory.LazyFunction(lambda: list(DisclosureCategory.values)),
+            # Every category a consent may combine: psychotherapy notes need one of their own.
+            categories=factory.LazyFunction(
+                lambda: [
+                    c
+                    for c in DisclosureCategory.values
+                    if c != DisclosureCategory.PSYCHOTHERAPY_NOTES
+                ]
+            ),
             expiry_event="",
             no_expiry=True,
         )

@@ -11,6 +11,7 @@ from programs.demo import (
     seed_demo_enrollments,
     seed_demo_follow_ups,
     seed_demo_measures,
+    seed_demo_notes,
     seed_demo_utilization_review,
 )
 
@@ -43,6 +44,14 @@ class Command(BaseCommand):
         seed_demo_measures(clinic=clinic, clinician=users.get(username="clinician"))
         seed_demo_follow_ups(
             clinic=clinic, admissions=admissions, clinician=users.get(username="clinician")
+        )
+        # The demo clinician doubles as the intern whose notes wait for a co-signature (the
+        # demo's staff are one of each role).
+        seed_demo_notes(
+            clinic=clinic,
+            clinician=users.get(username="clinician"),
+            supervisor=users.get(username="supervisor"),
+            intern=users.get(username="clinician"),
         )
         self.stdout.write(
             f"Demo clinic {clinic.name!r} ready: {clinic.programs.count()} programs, "
