@@ -106,7 +106,7 @@ class ProgressNoteSerializer(serializers.ModelSerializer):
         return timezone.now() > deadline
 
 
-class RosterNoteSerializer(serializers.Serializer):
+class GroupNoteAttendeeSerializer(serializers.Serializer):
     patient = serializers.IntegerField()
     attendance = serializers.ChoiceField(choices=AttendanceStatus.choices)
     note = serializers.IntegerField(allow_null=True, help_text="The patient's note of the session.")
@@ -121,7 +121,7 @@ class RosterNoteSerializer(serializers.Serializer):
 
 class GroupNoteSerializer(serializers.Serializer):
     group_part = GroupPartSerializer(allow_null=True)
-    attendees = RosterNoteSerializer(many=True)
+    attendees = GroupNoteAttendeeSerializer(many=True)
 
 
 class GroupNoteSavedSerializer(GroupNoteSerializer):

@@ -19,6 +19,8 @@ def _form(clinic, **changes) -> dict:
         "crisis_text": clinic.crisis_text,
         "follow_up_assignment": clinic.follow_up_assignment,
         "alumni_access_days": clinic.alumni_access_days,
+        "note_format": clinic.note_format,
+        "note_late_hours": clinic.note_late_hours,
         "memberships-TOTAL_FORMS": "0",
         "memberships-INITIAL_FORMS": "0",
     }
