@@ -62,7 +62,8 @@ class CeleryProcesses:
             stderr=subprocess.STDOUT,
         )
 
-    def start_worker(self, name: str, *, concurrency: int = 4) -> None:
+    def start_worker(self, name: str, *, concurrency: int = 4, queues: str = "") -> None:
+        """A worker on ``queues`` (a comma list for ``-Q``; empty: every declared queue)."""
         # The threads pool: one process per worker, so SIGKILL cuts off every send in it at once
         # (with prefork, the pool's children would outlive a killed parent for a while).
         self.workers[name] = self._spawn(
@@ -75,6 +76,7 @@ class CeleryProcesses:
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel=INFO",
+                *([f"--queues={queues}"] if queues else []),
             ],
         )
 

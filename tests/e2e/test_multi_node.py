@@ -1,0 +1,314 @@
+"""Beyond one machine, end to end: a PostgreSQL primary, a streaming replica, PgBouncer in
+transaction pooling in front of the primary, two gunicorn web processes and two Celery workers
+on different queues (plus beat), all real processes on this machine.
+
+Through the two web processes in turn: an admission, a step-down, a group session whose
+reminder is due at once (sent exactly once, by the `reminders` worker), the census, step-down
+board and continuity report read from the replica once replay catches up; then, with replay
+paused, a new admission stays out of the census while the replica's lag is within
+REPLICA_MAX_LAG_SECONDS and shows once the lag passes it (the read falls back to the primary
+and says so in the log, without patient data). /health/ reports the replica's lag and the
+broker's kind.
+
+The broker is a vhost of the test's own on the machine's RabbitMQ when there is one, else a
+redis-server of the test's own (config.embedded.EmbeddedRedis).
+"""
+
+import contextlib
+import datetime
+import email
+import os
+import time
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+from config.embedded import EmbeddedRedis, free_port
+from tests.e2e.celery_processes import CeleryProcesses
+from tests.e2e.cluster import (
+    SEED_COMMAND,
+    STAFF_PASSWORD,
+    RabbitMQVhost,
+    StreamingReplica,
+    WebProcess,
+    environment,
+    manage,
+    primary_postgres,
+    sign_in,
+    sql,
+    wait_until,
+)
+from tests.e2e.pgbouncer import PgBouncer
+
+pytestmark = pytest.mark.e2e
+
+# Small, so the test sees the fallback soon; far above what one request takes here.
+MAX_LAG_SECONDS = 4
+HEALTH_TOKEN = "multinode-health-token"  # noqa: S105
+PATIENT_NAMES = [("Rae", "Lindqvist"), ("Tomas", "Okafor"), ("Ines", "Halvorsen")]
+HEARTBEAT_TABLE = "multinode_heartbeat"
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """Every process and server of the cluster, stopped and removed at the end (also when a
+    step of the set-up fails: each is registered for clean-up as soon as it exists)."""
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        primary = primary_postgres(tmp_path / "primary")
+        stack.callback(primary.destroy)
+        primary.ensure_running()
+        primary_url = primary.url()
+
+        direct = environment(
+            DJANGO_SETTINGS_MODULE="config.settings.test",
+            DATABASE_URL=primary_url,
+            CELERY_TASK_ALWAYS_EAGER="0",
+        )
+        manage("migrate", "--verbosity=0", env=direct)
+        ids = __import__("json").loads(manage("shell", "--command", SEED_COMMAND, env=direct))
+        sql(primary_url, f"CREATE TABLE {HEARTBEAT_TABLE} (at timestamptz NOT NULL)")
+
+        replica = StreamingReplica(tmp_path / "replica", primary=primary)
+        stack.callback(replica.destroy)
+        replica.ensure_running()
+        assert replica.is_in_recovery()
+
+        pooler = PgBouncer(tmp_path / "pgbouncer", upstream_host="127.0.0.1", upstream_port=primary.port)
+        stack.callback(pooler.stop)
+        pooler.start()
+
+        if RabbitMQVhost.available():
+            broker = RabbitMQVhost(f"continuum-multinode-{uuid.uuid4().hex[:8]}")
+            stack.callback(broker.stop)
+            broker.start()
+            broker_kind, cache_url = "rabbitmq", os.environ["REDIS_URL"]
+        else:
+            broker = EmbeddedRedis(tmp_path / "broker", port=free_port())
+            stack.callback(broker.destroy)
+            broker.ensure_running()
+            broker_kind, cache_url = "redis", broker.url()
+
+        database = primary_url.rsplit("/", 1)[1]
+        mail_dir = tmp_path / "mail"
+        shared = {
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": pooler.url(database),
+            "DATABASE_POOLER": "pgbouncer",
+            "DATABASE_REPLICA_URL": replica.url(),
+            "REPLICA_MAX_LAG_SECONDS": str(MAX_LAG_SECONDS),
+            "REDIS_URL": cache_url,
+            "CELERY_BROKER_URL": broker.url(),
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "STAFF_MFA_REQUIRED": "0",
+            "HEALTH_CHECK_TOKEN": HEALTH_TOKEN,
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": str(mail_dir),
+            "REMINDER_SCAN_SECONDS": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+        webs = [
+            WebProcess(f"web{n}", env=environment(**shared), log_dir=tmp_path / "logs")
+            for n in (1, 2)
+        ]
+        for web in webs:
+            stack.callback(web.stop)
+            web.start()
+
+        workers = CeleryProcesses(
+            log_dir=tmp_path / "celery", broker_url=cache_url, env=environment(**shared)
+        )
+        stack.callback(workers.stop_all)
+        workers.start_worker("reminders", concurrency=2, queues="reminders")
+        workers.start_worker("default", concurrency=2, queues="celery")
+        workers.start_beat()
+        for web in webs:
+            web.wait_ready()
+
+        yield SimpleNamespace(
+            primary_url=primary_url,
+            replica=replica,
+            webs=webs,
+            workers=workers,
+            broker_kind=broker_kind,
+            mail_dir=mail_dir,
+            ids=ids,
+            setup_seconds=time.monotonic() - started,
+        )
+
+
+def census_admitted(api, program: int, day: datetime.date) -> int:
+    status, body = api.get(f"/api/v1/reports/census/?program={program}&start={day}&end={day}")
+    assert status == 200, body
+    (row,) = body["results"]
+    return row["days"][0]["admitted"]
+
+
+def heartbeat(cluster) -> None:
+    """A fresh transaction on the primary, replayed by the replica before this returns: the
+    replica's lag (the age of its last replayed transaction) starts from about zero."""
+    (count,) = sql(
+        cluster.primary_url,
+        f"INSERT INTO {HEARTBEAT_TABLE} VALUES (now()) RETURNING (SELECT count(*) + 1 FROM "
+        f"{HEARTBEAT_TABLE})",
+    )
+    replayed = wait_until(
+        lambda: cluster.replica.query(f"SELECT count(*) FROM {HEARTBEAT_TABLE}")[0] >= count,
+        timeout=30,
+        interval=0.05,
+    )
+    assert replayed, "the replica did not replay the heartbeat"
+
+
+def mails_to(mail_dir, address: str) -> list:
+    messages = [
+        email.message_from_string(chunk)
+        for path in mail_dir.glob("*.log")
+        for chunk in path.read_text().split("-" * 79)
+        if chunk.strip()
+    ]
+    return [message for message in messages if message["To"] == address]
+
+
+def test_admission_step_down_reminder_and_reports_across_nodes(cluster):
+    test_started = time.monotonic()
+    ids = cluster.ids
+    web1, web2 = (web.url for web in cluster.webs)
+    admissions = [sign_in(url, ids["users"]["admissions"], STAFF_PASSWORD) for url in (web1, web2)]
+    clinician = [sign_in(url, ids["users"]["clinician"], STAFF_PASSWORD) for url in (web2, web1)]
+    supervisor = [sign_in(url, ids["users"]["supervisor"], STAFF_PASSWORD) for url in (web1, web2)]
+    today = datetime.datetime.now(datetime.UTC).date()
+
+    # Intake and admission (web1, web2), step-down (web2) -----------------------------------------
+    patients = []
+    for n, (first, last) in enumerate(PATIENT_NAMES):
+        status, body = admissions[n % 2].post(
+            "/api/v1/patients/",
+            {
+                "clinic": ids["clinic"],
+                "first_name": first,
+                "last_name": last,
+                "date_of_birth": "1988-05-17",
+                "email": f"{first.lower()}@example.org",
+                "reminder_channels": ["email"],
+            },
+        )
+        assert status == 201, body
+        patients.append(body)
+    patient = patients[0]
+    status, stay = admissions[1].post(
+        "/api/v1/enrollments/",
+        {"patient": patient["id"], "program": ids["residential"], "start_date": str(today)},
+    )
+    assert (status, stay["status"]) == (201, "admitted"), stay
+    status, move = clinician[0].post(
+        f"/api/v1/enrollments/{stay['id']}/transition/",
+        {"to_program": ids["iop"], "date": str(today), "kind": "step_down", "reason": "stable"},
+    )
+    assert status == 201, move
+
+    # A group session of the IOP starting in 90 minutes: the patient is on its roster, the
+    # 2-hour reminder is due at once, the 24-hour one is skipped -------------------------------
+    starts_at = datetime.datetime.now(datetime.UTC) + datetime.timedelta(minutes=90)
+    status, session = clinician[1].post(
+        "/api/v1/sessions/",
+        {
+            "program": ids["iop"],
+            "title": "Morning group",
+            "kind": "group",
+            "starts_at": starts_at.isoformat(),
+            "ends_at": (starts_at + datetime.timedelta(hours=3)).isoformat(),
+            "location": "Room 2",
+        },
+    )
+    assert status == 201, session
+
+    def reminder_statuses():
+        status, body = clinician[0].get(
+            f"/api/v1/reminders/?patient={patient['id']}&session={session['id']}"
+        )
+        assert status == 200, body
+        return sorted(row["status"] for row in body["results"])
+
+    sent = wait_until(lambda: reminder_statuses() == ["sent", "skipped"], timeout=60)
+    assert sent, (reminder_statuses(), cluster.workers.logs())
+    time.sleep(3)  # more beat ticks through both queues: nothing more may go out
+    assert reminder_statuses() == ["sent", "skipped"]
+    (mail,) = mails_to(cluster.mail_dir, patient["email"])
+    assert "Lakeside Health" in mail.get_payload()
+    # The reminder tasks ran on the `reminders` worker only; the other queue's worker ran the
+    # rest of beat's tasks.
+    reminders_log = (cluster.workers.log_dir / "reminders-1.log").read_text()
+    default_log = (cluster.workers.log_dir / "default-2.log").read_text()
+    assert "scheduling.tasks.reminders_dispatch_task" in reminders_log
+    assert "scheduling.tasks.reminders_" not in default_log
+    assert "clinic.tasks.alert_deliveries_send_task" in default_log
+
+    # The reports, read from the replica once replay has caught up ----------------------------
+    def reports_show_the_stay():
+        if census_admitted(admissions[0], ids["iop"], today) != 1:
+            return False
+        status, board = clinician[1].get(f"/api/v1/reports/step-down/?program={ids['iop']}")
+        assert status == 200, board
+        if [row["enrollment"] for row in board["results"]] != [move["to_enrollment"]]:
+            return False
+        status, continuity = supervisor[1].get(f"/api/v1/reports/continuity/?clinic={ids['clinic']}")
+        assert status == 200, continuity
+        (residential,) = [p for p in continuity["programs"] if p["program"] == ids["residential"]]
+        stays = [row for month in residential["months"] for row in month["patients"] or []]
+        return [(row["enrollment"], row["transferred"]) for row in stays] == [(stay["id"], True)]
+
+    assert wait_until(reports_show_the_stay, timeout=30)
+
+    # Read FROM the replica: with replay paused, a new admission stays out of the census while
+    # the lag is within the limit, and shows once the lag passes it (read from the primary) ----
+    log_sizes = [len(web.log()) for web in cluster.webs]
+    newcomer = patients[1]
+    heartbeat(cluster)
+    cluster.replica.pause_replay()
+    try:
+        paused_at = time.monotonic()
+        status, body = admissions[1].post(
+            "/api/v1/enrollments/",
+            {"patient": newcomer["id"], "program": ids["iop"], "start_date": str(today)},
+        )
+        assert status == 201, body
+        reads = []  # (lag before, admitted, lag after), each read through the other web process
+        deadline = time.monotonic() + MAX_LAG_SECONDS + 20
+        while time.monotonic() < deadline:
+            before = cluster.replica.lag_seconds()
+            admitted = census_admitted(admissions[len(reads) % 2], ids["iop"], today)
+            reads.append((before, admitted, cluster.replica.lag_seconds()))
+            if admitted == 2:
+                break
+            time.sleep(0.3)
+        within_limit = [read for read in reads if read[2] < MAX_LAG_SECONDS]
+        assert within_limit, ("no read within the lag limit", reads, time.monotonic() - paused_at)
+        assert all(admitted == 1 for _, admitted, _ in within_limit), reads
+        assert reads[-1][1] == 2, ("never fell back to the primary", reads)
+        assert reads[-1][0] >= MAX_LAG_SECONDS - 0.5, reads
+        # REPLICA-LOG (slice-replica): the fallback's log line; its wording is the router's.
+        new_lines = "".join(web.log(tail=10**7)[size:] for web, size in zip(cluster.webs, log_sizes, strict=True))
+        fallback_lines = [line for line in new_lines.splitlines() if "replica" in line.lower()]
+        assert fallback_lines, new_lines[-3000:]
+    finally:
+        cluster.replica.resume_replay()
+    all_logs = "".join(web.log(tail=10**7) for web in cluster.webs) + cluster.workers.logs(10**7)
+    for first, last in PATIENT_NAMES:
+        assert first not in all_logs and last not in all_logs
+    assert wait_until(lambda: cluster.replica.lag_seconds() < MAX_LAG_SECONDS or heartbeat(cluster), timeout=30)
+
+    # /health/: the replica's lag and the broker's kind (HEALTH-KEYS, slice-replica) ----------
+    status, health = admissions[0].request("GET", "/health/")
+    health_api = type(admissions[0])(web2, HEALTH_TOKEN)
+    status, health = health_api.get("/health/")
+    assert status == 200, health
+    assert health["broker"] == cluster.broker_kind, health
+    assert isinstance(health["replica"]["lag_seconds"], int | float), health
+
+    print(
+        f"\nmulti-node: set-up {cluster.setup_seconds:.1f} s, "
+        f"flow {time.monotonic() - test_started:.1f} s, broker {cluster.broker_kind}"
+    )
