@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from config.embedded import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / ".local" / "bench"
 PYTHON = sys.executable
@@ -36,7 +38,6 @@ REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROUNDS = max(5, int(os.environ.get("BENCH_ROUNDS", "5")))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "2"))
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-PORT1, PORT10 = 8761, 8762
 PAGE_SIZES = (10, 50, 200)
 
 os.environ["DATABASE_URL"] = DB_URL
@@ -762,13 +763,13 @@ def main() -> int:
     tok1 = tokens()
     with contextlib.ExitStack() as stack:
         if wanted("http") or wanted("reports"):
-            base1 = stack.enter_context(gunicorn(DB_URL, PORT1))
+            base1 = stack.enter_context(gunicorn(DB_URL, free_port()))
         if wanted("http"):
             bench_http(base1, tok1)
         if wanted("queries"):
             bench_queries(tok1)
         if wanted("reports"):
-            base10 = stack.enter_context(gunicorn(DB10_URL, PORT10))
+            base10 = stack.enter_context(gunicorn(DB10_URL, free_port()))
             tok10 = json.loads(
                 subprocess.run(  # noqa: S603
                     [
