@@ -9,9 +9,7 @@ reach it) and are removed by ``destroy()``.
 
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -159,6 +157,8 @@ class WebProcess:
                     str(self.workers),
                     "--access-logfile",
                     "-",
+                    # One per user by default ($HOME/.gunicorn): two servers would collide.
+                    "--no-control-socket",
                 ],
                 cwd=PROJECT_DIR,
                 env=self.env,
@@ -167,17 +167,20 @@ class WebProcess:
             )
 
     def wait_ready(self) -> None:
+        """Until the server answers /health/ (any status: the worker may not be up yet)."""
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while True:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.name} exited:\n{self.log()}")
             try:
-                urllib.request.urlopen(f"{self.url}/api/schema/", timeout=10).close()
+                urllib.request.urlopen(f"{self.url}/health/", timeout=10).close()
+                return
+            except urllib.error.HTTPError:
                 return
             except OSError:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{self.name} did not start:\n{self.log()}") from None
-                time.sleep(0.3)
+                time.sleep(0.2)
 
     def stop(self) -> None:
         if self.process is None:
@@ -242,7 +245,7 @@ def sign_in(base_url: str, username: str, password: str) -> Api:
 
 # The clinic the test drives (run in a subprocess on the primary: see ``seed_command``) ----------
 
-STAFF_PASSWORD = "multinode-pass-7"  # noqa: S105 - a throwaway test cluster's users
+STAFF_PASSWORD = "multinode-pass-7"
 
 
 def seed() -> None:
@@ -275,43 +278,3 @@ def environment(**overrides: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in drop}
     env.update(overrides)
     return env
-
-
-class RabbitMQVhost:
-    """A virtual host of the test's own on the machine's RabbitMQ, made and removed with
-    ``rabbitmqctl`` (so its queues never meet another test's or a deployment's)."""
-
-    def __init__(self, name: str, *, host: str = "127.0.0.1", port: int = 5672):
-        self.name = name
-        self.host = host
-        self.port = port
-        self.created = False
-
-    @staticmethod
-    def available(host: str = "127.0.0.1", port: int = 5672) -> bool:
-        if shutil.which("rabbitmqctl") is None:
-            return False
-        with socket.socket() as sock:
-            sock.settimeout(1)
-            return sock.connect_ex((host, port)) == 0
-
-    def _ctl(self, *args: str) -> None:
-        subprocess.run(
-            ["rabbitmqctl", "--quiet", *args],
-            check=True,
-            capture_output=True,
-            timeout=START_TIMEOUT_SECONDS,
-        )
-
-    def start(self) -> None:
-        self._ctl("add_vhost", self.name)
-        self.created = True
-        self._ctl("set_permissions", "--vhost", self.name, "guest", ".*", ".*", ".*")
-
-    def url(self) -> str:
-        return f"amqp://guest:guest@{self.host}:{self.port}/{self.name}"
-
-    def stop(self) -> None:
-        if self.created:
-            self._ctl("delete_vhost", self.name)
-            self.created = False
