@@ -272,7 +272,8 @@ def test_admission_step_down_reminder_and_reports_across_nodes(cluster):
 
     # Read FROM the replica: with replay paused, a new admission stays out of the census while
     # the lag is within the limit, and shows once the lag passes it (read from the primary) ----
-    log_sizes = [len(web.log()) for web in cluster.webs]
+    health_api = Api(web2, HEALTH_TOKEN)
+    log_sizes = [len(web.log(tail=10**7)) for web in cluster.webs]
     newcomer = patients[1]
     heartbeat(cluster)
     cluster.replica.pause_replay()
@@ -296,26 +297,34 @@ def test_admission_step_down_reminder_and_reports_across_nodes(cluster):
         assert within_limit, ("no read within the lag limit", reads, time.monotonic() - paused_at)
         assert all(admitted == 1 for _, admitted, _ in within_limit), reads
         assert reads[-1][1] == 2, ("never fell back to the primary", reads)
-        assert reads[-1][0] >= MAX_LAG_SECONDS - 0.5, reads
-        # REPLICA-LOG (slice-replica): the fallback's log line; its wording is the router's.
+        # The router's own look at the lag may come a moment after the test's.
+        assert reads[-1][0] >= MAX_LAG_SECONDS - 1, reads
         new_lines = "".join(
             web.log(tail=10**7)[size:] for web, size in zip(cluster.webs, log_sizes, strict=True)
         )
-        fallback_lines = [line for line in new_lines.splitlines() if "replica" in line.lower()]
-        assert fallback_lines, new_lines[-3000:]
+        assert "Reading from the primary: the replica is" in new_lines, new_lines[-3000:]
+        # /health/ shows the stale replica (no failure: its reads go to the primary meanwhile).
+        status, health = health_api.get("/health/")
+        assert status == 200, health
+        assert health["replica"]["state"] == "stale", health
+        assert health["replica"]["lag_seconds"] > MAX_LAG_SECONDS, health
     finally:
         cluster.replica.resume_replay()
-    all_logs = "".join(web.log(tail=10**7) for web in cluster.webs) + cluster.workers.logs(10**7)
-    for first, last in PATIENT_NAMES:
-        assert first not in all_logs
-        assert last not in all_logs
     heartbeat(cluster)  # replay runs again
 
-    # /health/: the replica's lag and the broker's kind (HEALTH-KEYS, slice-replica) ----------
-    status, health = Api(web2, HEALTH_TOKEN).get("/health/")
+    # /health/: the broker's kind and the replica's lag, caught up ----------------------------
+    status, health = health_api.get("/health/")
     assert status == 200, health
-    assert health["broker"] == cluster.broker_kind, health
-    assert isinstance(health["replica"]["lag_seconds"], int | float), health
+    assert health["broker_kind"] == cluster.broker_kind, health
+    assert health["checks"] == {"database": "ok", "broker": "ok", "worker": "ok"}, health
+    assert health["replica"]["state"] == "ok", health
+    assert health["replica"]["lag_seconds"] <= MAX_LAG_SECONDS, health
+
+    # No patient data in any process's log.
+    all_logs = "".join(web.log(tail=10**7) for web in cluster.webs) + cluster.workers.logs(10**7)
+    for person in patients:
+        for value in (person["first_name"], person["last_name"], person["email"]):
+            assert value not in all_logs
 
     print(
         f"\nmulti-node: set-up {cluster.setup_seconds:.1f} s, "
