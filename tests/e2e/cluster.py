@@ -22,7 +22,7 @@ import psycopg2
 from config.embedded import POSTGRES_SUPERUSER, EmbeddedPostgres, free_port
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
-START_TIMEOUT_SECONDS = 60
+START_TIMEOUT_SECONDS = 120
 # What a primary needs to feed a standby (PostgreSQL's defaults, spelled out: a cluster of
 # other defaults must not make the test silently run without a replica).
 PRIMARY_SETTINGS = {"wal_level": "replica", "max_wal_senders": "4", "wal_keep_size": "'64MB'"}
@@ -128,7 +128,7 @@ class WebProcess:
     """``gunicorn --config python:config.gunicorn config.wsgi:application`` on a free port, as
     every deployment starts it (bench/run.py's server too); its log under ``log_dir``."""
 
-    def __init__(self, name: str, *, env: dict[str, str], log_dir: Path, workers: int = 2):
+    def __init__(self, name: str, *, env: dict[str, str], log_dir: Path, workers: int = 1):
         self.name = name
         self.env = env
         self.port = free_port()
