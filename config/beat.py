@@ -17,7 +17,7 @@ import uuid
 
 from celery.beat import PersistentScheduler
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from clinic.services.leases import lease_release, lease_take
@@ -25,6 +25,13 @@ from clinic.services.leases import lease_release, lease_take
 logger = logging.getLogger(__name__)
 
 LEASE_NAME = "beat"
+
+
+def _fresh_connection():
+    """What Django does before a request: drop a connection that is broken or past its age (a
+    database restarted while beat slept). Never inside a transaction (a test's)."""
+    if not connection.in_atomic_block:
+        close_old_connections()
 
 
 class LeaseScheduler(PersistentScheduler):
@@ -46,10 +53,10 @@ class LeaseScheduler(PersistentScheduler):
         """Take or renew the lease when a third of its term has passed; whether it is held."""
         asked_at = time.monotonic()
         if self._asked_at is not None and asked_at - self._asked_at < self.renew_seconds:
-            return self.holding and asked_at < self._held_until
+            return bool(self.holding) and asked_at < self._held_until
         self._asked_at = asked_at
         try:
-            close_old_connections()
+            _fresh_connection()
             held = lease_take(
                 name=LEASE_NAME, holder=self.holder, now=timezone.now(), seconds=self.lease_seconds
             )
@@ -82,7 +89,7 @@ class LeaseScheduler(PersistentScheduler):
     def close(self):
         if self.holding:
             try:
-                close_old_connections()
+                _fresh_connection()
                 lease_release(name=LEASE_NAME, holder=self.holder)
             except DatabaseError:
                 pass  # the lease runs out on its own

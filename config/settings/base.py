@@ -176,7 +176,7 @@ if DATABASE_REPLICA_URL:
     # A replica that does not answer sends its reads to the primary within seconds, not at the
     # end of a TCP timeout.
     _replica_options.setdefault("connect_timeout", 3)
-REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30)
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
 DATABASE_ROUTERS = ["clinic.replica.ReplicaRouter"]
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -40,7 +40,8 @@ def fresh_lag_check():
 
 @pytest.fixture
 def unreachable_replica(replica_alias):
-    """The replica alias pointed at a port nobody listens on."""
+    """The replica alias pointed at a port nobody listens on (transactional tests only: a test
+    case's transaction holds the alias's first connection)."""
     settings_dict = connections.settings[REPLICA]
     port = settings_dict["PORT"]
     _drop_connection()

@@ -20,7 +20,13 @@ from clinic.models import AuditEvent
 from clinic.replica import REPLICA, lag_seconds, replica_fresh, replica_reads
 from patients.models import Level
 from programs.models import Enrollment
-from tests.factories import ClinicFactory, PatientFactory, ProgramFactory, staff_user
+from tests.factories import (
+    ClinicFactory,
+    PatientFactory,
+    ProgramFactory,
+    admin_login,
+    staff_user,
+)
 from tests.programs.reports.helpers import admit
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", REPLICA])
@@ -33,6 +39,12 @@ REPORTS = [
     "/api/v1/reports/outcomes/",
     "/api/v1/audit-events/",
 ]
+ADMIN_REPORTS = [
+    "/admin/programs/enrollment/census/",
+    "/admin/programs/enrollment/step-down/",
+    "/admin/programs/enrollment/continuity-report/",
+    "/admin/programs/enrollment/outcomes-report/",
+]
 ENROLLMENT_TABLE = Enrollment._meta.db_table
 AUDIT_TABLE = AuditEvent._meta.db_table
 
@@ -44,11 +56,11 @@ def frozen_now():
 
 
 @pytest.fixture
-def supervisor_with_a_stay(replica_alias, client_for):
+def supervisor(replica_alias):
     """A supervisor (every report's role) of a clinic with one residential stay begun today and
     one discharged last month (the continuity report lists it, and audits its reading)."""
     clinic = ClinicFactory()
-    supervisor = staff_user(role="supervisor", clinics=[clinic])
+    supervisor = staff_user(role="supervisor", clinics=[clinic], is_staff=True)
     staff_user(role="clinician", clinics=[clinic])
     house = ProgramFactory(clinic=clinic, level=Level.RESIDENTIAL, capacity=5)
     admit(PatientFactory(clinic=clinic), house, datetime.date(2026, 12, 1))
@@ -58,6 +70,11 @@ def supervisor_with_a_stay(replica_alias, client_for):
         discharge_date=datetime.date(2026, 11, 10),
         discharge_reason="completed",
     )
+    return supervisor
+
+
+@pytest.fixture
+def supervisor_with_a_stay(supervisor, client_for):
     return client_for(supervisor)
 
 
@@ -89,6 +106,15 @@ def test_the_reports_read_from_the_replica(path, supervisor_with_a_stay):
     table = AUDIT_TABLE if "audit-events" in path else ENROLLMENT_TABLE
     assert any(table in sql for sql in replica_sql)
     assert [sql for sql in primary if table in sql and sql.lstrip().startswith("SELECT")] == []
+
+
+@pytest.mark.parametrize("path", ADMIN_REPORTS)
+def test_the_admin_s_report_pages_read_from_the_replica(path, supervisor, client):
+    _response, primary, replica_sql = captured(path, admin_login(client, supervisor))
+
+    assert any(ENROLLMENT_TABLE in sql for sql in replica_sql)
+    assert writes(replica_sql) == []
+    assert [sql for sql in primary if ENROLLMENT_TABLE in sql and sql.startswith("SELECT")] == []
 
 
 def test_audit_rows_written_by_a_report_go_to_the_primary(supervisor_with_a_stay):
