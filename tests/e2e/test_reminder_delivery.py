@@ -12,6 +12,7 @@ that the test can stop and restart the broker without touching the machine's.
 """
 
 import collections
+import concurrent.futures
 import datetime
 import email
 import json
@@ -261,6 +262,15 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
 
     # Two kills of a random worker at random moments, and one broker restart between them.
     events = []
+
+    def restart_broker():
+        time.sleep(2)
+        broker.ensure_running()
+        events.append(f"broker back after {sent_so_far()} provider calls")
+
+    # The broker comes back in the background (RabbitMQ takes seconds to start), so the second
+    # kill still falls while reminders are going out.
+    restarts = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     for target, action in (
         (rng.randint(80, 250), "kill"),
         (rng.randint(350, 500), "broker"),
@@ -278,8 +288,9 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
         else:
             broker.stop()
             events.append(f"broker stopped after {sent_so_far()} provider calls")
-            time.sleep(2)
-            broker.ensure_running()
+            restarted = restarts.submit(restart_broker)
+    restarted.result(timeout=120)
+    restarts.shutdown()
 
     settled = wait_until(
         lambda: not Reminder.objects.filter(status__in=IN_FLIGHT).exists(), timeout=180
