@@ -63,7 +63,8 @@ class CeleryProcesses:
             stderr=subprocess.STDOUT,
         )
 
-    def start_worker(self, name: str, *, concurrency: int = 4) -> None:
+    def start_worker(self, name: str, *, concurrency: int = 4, queues: str = "") -> None:
+        """``queues``: the worker's ``-Q`` (comma-separated); every queue when empty."""
         # The threads pool: one process per worker, so SIGKILL cuts off every send in it at once
         # (with prefork, the pool's children would outlive a killed parent for a while).
         self.workers[name] = self._spawn(
@@ -76,6 +77,7 @@ class CeleryProcesses:
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel=INFO",
+                *([f"--queues={queues}"] if queues else []),
             ],
         )
 

@@ -235,6 +235,29 @@ def test_a_session_90_minutes_ahead_gets_one_sent_and_one_skipped_email(
     assert not [word for word in REVEALING if word in text.lower()]
 
 
+def test_reminders_go_through_their_own_queue(celery_processes, clinic_and_people):
+    """A worker with ``-Q celery`` leaves the reminders alone; one with ``-Q reminders`` sends
+    them (a worker without ``-Q``, as in the other tests, consumes both)."""
+    _clinic, clinician, patient = clinic_and_people
+    celery_processes.start_worker("default", queues="celery")
+    celery_processes.start_beat()
+
+    response = create_appointment(
+        clinician, patient, timezone.now() + datetime.timedelta(minutes=90)
+    )
+    assert response.status_code == 201, response.json()
+    session_id = response.json()["id"]
+    # Once the worker is up, a few beat ticks (one a second): their dispatches wait in the
+    # reminders queue, where a worker consuming them would have sent the reminder by now.
+    assert wait_until(lambda: " ready." in celery_processes.logs(), timeout=60)
+    time.sleep(5)
+    assert status_counts(session_id=session_id) == {"pending": 1, "skipped": 1}
+
+    celery_processes.start_worker("reminders", queues="reminders")
+    sent = wait_until(lambda: status_counts(session_id=session_id).get("sent") == 1, timeout=90)
+    assert sent, (status_counts(session_id=session_id), celery_processes.logs())
+
+
 def make_due_sms_reminders(count: int) -> list[str]:
     """``count`` patients, each with one SMS reminder due now for a session in an hour; their
     phone numbers."""
