@@ -64,7 +64,7 @@ class CeleryProcesses:
         )
 
     def start_worker(self, name: str, *, concurrency: int = 4, queues: str = "") -> None:
-        """A worker on ``queues`` (a comma list for ``-Q``; empty: every declared queue)."""
+        """``queues``: the worker's ``-Q`` (comma-separated); every queue when empty."""
         # The threads pool: one process per worker, so SIGKILL cuts off every send in it at once
         # (with prefork, the pool's children would outlive a killed parent for a while).
         self.workers[name] = self._spawn(

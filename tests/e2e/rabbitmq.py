@@ -5,7 +5,7 @@ Debian's ``rabbitmq-server`` package, started from its scripts in ``/usr/lib/rab
 (the ``/usr/sbin`` wrappers switch to the ``rabbitmq`` user and its fixed directories) with a
 node name, ports, data, logs, configuration and Erlang cookie of its own, and no plugins. Its
 data survive ``stop()``: a restart finds the durable queues and the messages they held. It takes
-about 4-7 s to start on a 2-core machine.
+about 4 s to start on a 2-core machine (up to 8 s while the tests load it).
 """
 
 import contextlib

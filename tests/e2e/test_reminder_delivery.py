@@ -12,6 +12,7 @@ that the test can stop and restart the broker without touching the machine's.
 """
 
 import collections
+import concurrent.futures
 import datetime
 import email
 import json
@@ -105,12 +106,16 @@ def broker(request, tmp_path):
 
 def assert_rabbitmq_keeps_messages_safe(broker) -> None:
     """The queues the workers consume are quorum queues, and the channels that publish to them
-    are in confirm mode (the settings' choices, seen from the broker)."""
+    (beat's, the workers' producers: those without consumers) are in confirm mode; the settings'
+    choices, seen from the broker. A channel enters confirm mode at its first publish, so the
+    consuming channels stay out of it."""
     types = dict(broker.rows("list_queues", "name", "type"))
     assert types.get("celery") == "quorum", types
     assert types.get("reminders") == "quorum", types
-    confirms = {confirm for _pid, confirm in broker.rows("list_channels", "pid", "confirm")}
-    assert confirms == {"true"}, confirms
+    channels = broker.rows("list_channels", "consumer_count", "confirm")
+    publishing = [confirm for consumers, confirm in channels if consumers == "0"]
+    assert publishing, channels
+    assert set(publishing) == {"true"}, channels
 
 
 @pytest.fixture
@@ -230,6 +235,29 @@ def test_a_session_90_minutes_ahead_gets_one_sent_and_one_skipped_email(
     assert not [word for word in REVEALING if word in text.lower()]
 
 
+def test_reminders_go_through_their_own_queue(celery_processes, clinic_and_people):
+    """A worker with ``-Q celery`` leaves the reminders alone; one with ``-Q reminders`` sends
+    them (a worker without ``-Q``, as in the other tests, consumes both)."""
+    _clinic, clinician, patient = clinic_and_people
+    celery_processes.start_worker("default", queues="celery")
+    celery_processes.start_beat()
+
+    response = create_appointment(
+        clinician, patient, timezone.now() + datetime.timedelta(minutes=90)
+    )
+    assert response.status_code == 201, response.json()
+    session_id = response.json()["id"]
+    # Once the worker is up, a few beat ticks (one a second): their dispatches wait in the
+    # reminders queue, where a worker consuming them would have sent the reminder by now.
+    assert wait_until(lambda: " ready." in celery_processes.logs(), timeout=60)
+    time.sleep(5)
+    assert status_counts(session_id=session_id) == {"pending": 1, "skipped": 1}
+
+    celery_processes.start_worker("reminders", queues="reminders")
+    sent = wait_until(lambda: status_counts(session_id=session_id).get("sent") == 1, timeout=90)
+    assert sent, (status_counts(session_id=session_id), celery_processes.logs())
+
+
 def make_due_sms_reminders(count: int) -> list[str]:
     """``count`` patients, each with one SMS reminder due now for a session in an hour; their
     phone numbers."""
@@ -257,6 +285,15 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
 
     # Two kills of a random worker at random moments, and one broker restart between them.
     events = []
+
+    def restart_broker():
+        time.sleep(2)
+        broker.ensure_running()
+        events.append(f"broker back after {sent_so_far()} provider calls")
+
+    # The broker comes back in the background (RabbitMQ takes seconds to start), so the second
+    # kill still falls while reminders are going out.
+    restarts = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     for target, action in (
         (rng.randint(80, 250), "kill"),
         (rng.randint(350, 500), "broker"),
@@ -274,8 +311,9 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
         else:
             broker.stop()
             events.append(f"broker stopped after {sent_so_far()} provider calls")
-            time.sleep(2)
-            broker.ensure_running()
+            restarted = restarts.submit(restart_broker)
+    restarted.result(timeout=120)
+    restarts.shutdown()
 
     settled = wait_until(
         lambda: not Reminder.objects.filter(status__in=IN_FLIGHT).exists(), timeout=180
