@@ -243,7 +243,7 @@ def sign_in(base_url: str, username: str, password: str) -> Api:
     return Api(base_url, body["access"])
 
 
-# The clinic the test drives (run in a subprocess on the primary: see ``seed_command``) ----------
+# The clinic the test drives (run in a subprocess on the primary: see ``SEED_COMMAND``) ----------
 
 STAFF_PASSWORD = "multinode-pass-7"
 
