@@ -145,7 +145,8 @@ class HealthView(HealthCheckView):
                 for (name, _check, _options), result in zip(parts, results, strict=True)
             }
             if checks["broker"] != "ok":
-                # No worker can be reached without the broker (nor the cache, the same Redis).
+                # No worker can be reached without the broker (nor the cache, when the broker is
+                # the same Redis).
                 checks["worker"] = "unavailable: no broker"
             elif authorised:
                 checks["worker"] = await self._worker_check(executor)
