@@ -233,3 +233,43 @@ def test_the_service_sessions_run_without_postgres_jit():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+
+
+def test_database_replica_url_adds_the_replica_alias_with_the_primary_s_options():
+    url = "postgres://reader:pw@replica.internal:5434/clinicdb"
+    code = (
+        "from django.conf import settings; r = settings.DATABASES.get('replica'); "
+        "print(r and (r['HOST'], r['PORT'], r['USER'], r['CONN_MAX_AGE'], "
+        "r['CONN_HEALTH_CHECKS'], r['OPTIONS'], r['TEST']['MIRROR']), "
+        "settings.REPLICA_MAX_LAG_SECONDS, settings.DATABASE_ROUTERS)"
+    )
+
+    without = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        env_overrides=PRODUCTION_LIKE,
+        drop=("DATABASE_REPLICA_URL", "REPLICA_MAX_LAG_SECONDS"),
+    )
+    configured = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        env_overrides={
+            **PRODUCTION_LIKE,
+            "DATABASE_REPLICA_URL": url,
+            "REPLICA_MAX_LAG_SECONDS": "12",
+            "CONN_MAX_AGE": "90",
+        },
+    )
+
+    assert without.returncode == 0, without.stderr
+    assert without.stdout.strip() == "None 30.0 ['clinic.replica.ReplicaRouter']"
+    assert configured.returncode == 0, configured.stderr
+    assert configured.stdout.strip() == (
+        "('replica.internal', 5434, 'reader', 90, True, "
+        "{'options': '-c jit=off', 'connect_timeout': 3}, 'default') 12.0 "
+        "['clinic.replica.ReplicaRouter']"
+    )

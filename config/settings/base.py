@@ -137,6 +137,25 @@ _options = DATABASES["default"].setdefault("OPTIONS", {})
 _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
+# A streaming replica for the heavy reads (clinic.replica): the reports and the audit trail read
+# from it inside replica_reads(), while it is at most REPLICA_MAX_LAG_SECONDS behind; everything
+# else, and every write, stays on the primary. The test runner never creates a database for it.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"].update(
+        CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+        CONN_HEALTH_CHECKS=True,
+        TEST={"MIRROR": "default"},
+    )
+    _replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
+    _replica_options["options"] = f"{_replica_options.get('options', '')} -c jit=off".strip()
+    # A replica that does not answer sends its reads to the primary within seconds, not at the
+    # end of a TCP timeout.
+    _replica_options.setdefault("connect_timeout", 3)
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
+DATABASE_ROUTERS = ["clinic.replica.ReplicaRouter"]
+
 REDIS_URL = env.str("REDIS_URL", default="")
 if not REDIS_URL:
     EMBEDDED_SERVERS.append("redis")
@@ -438,7 +457,7 @@ SPECTACULAR_SETTINGS = {
 
 # Celery -------------------------------------------------------------------------------------------
 
-CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 # No result backend: the database is the source of truth for every task's outcome (and the
 # Redis result backend calls setex, which redis-py 8 deprecates).
 CELERY_RESULT_BACKEND = None
@@ -547,6 +566,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("FOLLOW_UP_SCAN_SECONDS", default=3600),
     },
 }
+# Only the beat holding the lease in the database sends (config.beat): two beats started by
+# mistake do not double the work; a standby takes over within about 1⅓ × this after the holder
+# stops renewing.
+CELERY_BEAT_SCHEDULER = "config.beat:LeaseScheduler"
+BEAT_LEASE_SECONDS = env.int("BEAT_LEASE_SECONDS", default=30)
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(embedded.LOCAL_DIR / "celerybeat-schedule")
 )
