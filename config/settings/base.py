@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from kombu import Queue
 
 from config import embedded
 
@@ -457,7 +458,28 @@ SPECTACULAR_SETTINGS = {
 
 # Celery -------------------------------------------------------------------------------------------
 
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
+# The broker: Redis (REDIS_URL, also the cache) unless CELERY_BROKER_URL names another; an
+# amqp:// URL selects RabbitMQ. Either only wakes workers up: the outboxes in the database are
+# the truth, so no task is ever scheduled for later in the broker (no ETA or countdown).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+BROKER_KIND = "rabbitmq" if CELERY_BROKER_URL.startswith(("amqp://", "amqps://")) else "redis"
+# Two queues, both consumed by a worker started without -Q: `reminders` (the reminder dispatch
+# and drains, scheduling.tasks) and `celery` (everything else); `-Q reminders` or `-Q celery`
+# gives either its own workers. On RabbitMQ they are quorum queues (replicated, kept on disk,
+# so a node's loss or restart drops no message).
+_queue_arguments = {"x-queue-type": "quorum"} if BROKER_KIND == "rabbitmq" else None
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name, queue_arguments=_queue_arguments)
+    for name in ("celery", "reminders")
+]
+CELERY_TASK_ROUTES = {"scheduling.tasks.reminders_*": {"queue": "reminders"}}
+if BROKER_KIND == "rabbitmq":
+    # A publish returns once the broker has the message (publisher confirms); quorum queues
+    # take per-consumer prefetch only (Celery turns global QoS off when it sees them).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    CELERY_WORKER_DETECT_QUORUM_QUEUES = True
+    CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
 # No result backend: the database is the source of truth for every task's outcome (and the
 # Redis result backend calls setex, which redis-py 8 deprecates).
 CELERY_RESULT_BACKEND = None
