@@ -23,7 +23,6 @@ import contextlib
 import dataclasses
 import datetime
 import hmac
-from urllib.parse import urlsplit
 
 import kombu
 from asgiref.sync import sync_to_async
@@ -42,19 +41,13 @@ from redis.exceptions import RedisError
 
 from clinic.api.errors import error_body
 from clinic.replica import replica_status
+from config.brokers import broker_kind
 from config.celery import app as celery_app
 
 WORKER_STATE_KEY = "health:worker-state"
 # Present while the last worker check is fresh; whoever adds it checks again.
 WORKER_CHECKED_KEY = "health:worker-checked"
 NOT_CHECKED_YET = "unavailable: not checked yet"
-
-
-AMQP_SCHEMES = {"amqp", "amqps", "pyamqp"}
-
-
-def broker_kind() -> str:
-    return "rabbitmq" if urlsplit(settings.CELERY_BROKER_URL).scheme in AMQP_SCHEMES else "redis"
 
 
 def _broker_client():
@@ -83,7 +76,7 @@ class AmqpBroker(HealthCheck):
 
 
 def _broker_check():
-    if broker_kind() == "rabbitmq":
+    if broker_kind(settings.CELERY_BROKER_URL) == "rabbitmq":
         return AmqpBroker, {"url": settings.CELERY_BROKER_URL}
     return Redis, {"client_factory": _broker_client}
 
@@ -145,7 +138,8 @@ class HealthView(HealthCheckView):
                 for (name, _check, _options), result in zip(parts, results, strict=True)
             }
             if checks["broker"] != "ok":
-                # No worker can be reached without the broker (nor the cache, the same Redis).
+                # No worker can be reached without the broker (nor the cache, when the broker is
+                # the same Redis).
                 checks["worker"] = "unavailable: no broker"
             elif authorised:
                 checks["worker"] = await self._worker_check(executor)
@@ -158,7 +152,7 @@ class HealthView(HealthCheckView):
             return JsonResponse(error_body("unhealthy", "The service is unavailable."), status=503)
         details = {
             "checks": checks,
-            "broker_kind": broker_kind(),
+            "broker_kind": broker_kind(settings.CELERY_BROKER_URL),
             "replica": await sync_to_async(replica_status)(),
         }
         if not failing:

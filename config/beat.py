@@ -6,7 +6,9 @@ sent only while the beat holds the ``beat`` lease (``clinic.services.leases``), 
 third of ``BEAT_LEASE_SECONDS``; the other beat stands by, marking its entries run without
 sending them (so it keeps the schedule's pace and does not send a backlog when it takes over),
 and takes the lease over once the holder has stopped renewing it. A beat that stops cleanly
-gives the lease up at once.
+gives the lease up at once. A holder killed outright leaves a gap of at most 1⅓ leases: a run
+due in it is skipped, which each periodic task here tolerates (they scan for what is due, so the
+next run does the work; a daily one runs the next day).
 """
 
 import logging

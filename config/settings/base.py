@@ -12,6 +12,7 @@ from celery.schedules import crontab
 from kombu import Queue
 
 from config import embedded
+from config.brokers import broker_kind
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -484,7 +485,7 @@ SPECTACULAR_SETTINGS = {
 # amqp:// URL selects RabbitMQ. Either only wakes workers up: the outboxes in the database are
 # the truth, so no task is ever scheduled for later in the broker (no ETA or countdown).
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
-BROKER_KIND = "rabbitmq" if CELERY_BROKER_URL.startswith(("amqp://", "amqps://")) else "redis"
+BROKER_KIND = broker_kind(CELERY_BROKER_URL)
 # Two queues, both consumed by a worker started without -Q: `reminders` (the reminder dispatch
 # and drains, scheduling.tasks) and `celery` (everything else); `-Q reminders` or `-Q celery`
 # gives either its own workers. On RabbitMQ they are quorum queues (replicated, kept on disk,
