@@ -3,7 +3,10 @@
 Anyone may ask (orchestrators probe it without credentials) and gets the status alone:
 ``{"status": "ok"}`` or the error body with no part named. Staff signed in to the admin, or a
 caller with ``Authorization: Bearer <HEALTH_CHECK_TOKEN>``, also get each part's state
-(``checks``) and the failing parts named.
+(``checks``) and the failing parts named, the broker's kind (``broker_kind``: ``redis`` or
+``rabbitmq``, from ``CELERY_BROKER_URL``) and the read replica's state and lag (``replica``,
+see ``clinic.replica.replica_status``). A stale or unreachable replica is shown, not failed:
+its reads go to the primary meanwhile.
 
 The worker check broadcasts a ping over the broker to every worker. An anonymous caller must not
 make one per request, so anonymous answers use the last worker state, checked again at most once
@@ -17,21 +20,28 @@ other error of the service.
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import hmac
 
+import kombu
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.cache import cache
 from django.db import DatabaseError
 from django.http import JsonResponse
+from health_check.base import HealthCheck
 from health_check.checks import Database
 from health_check.contrib.celery import Ping
 from health_check.contrib.redis import Redis
+from health_check.exceptions import ServiceUnavailable
 from health_check.views import HealthCheckView
 from redis.asyncio import Redis as AsyncRedis
 from redis.exceptions import RedisError
 
 from clinic.api.errors import error_body
+from clinic.replica import replica_status
+from config.brokers import broker_kind
 from config.celery import app as celery_app
 
 WORKER_STATE_KEY = "health:worker-state"
@@ -41,7 +51,34 @@ NOT_CHECKED_YET = "unavailable: not checked yet"
 
 
 def _broker_client():
-    return AsyncRedis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
+    return AsyncRedis.from_url(
+        settings.CELERY_BROKER_URL, socket_connect_timeout=2, socket_timeout=2
+    )
+
+
+@dataclasses.dataclass
+class AmqpBroker(HealthCheck):
+    """RabbitMQ answers: a connection opened (the AMQP handshake) and closed, through kombu,
+    the client Celery itself uses."""
+
+    url: str = dataclasses.field(repr=False)
+    timeout = datetime.timedelta(seconds=2)
+
+    def run(self):
+        connection = kombu.Connection(self.url, connect_timeout=self.timeout.total_seconds())
+        try:
+            connection.connect()
+        except (*connection.connection_errors, OSError) as error:
+            message = f"Unable to connect to RabbitMQ ({type(error).__name__})"
+            raise ServiceUnavailable(message) from error
+        finally:
+            connection.release()
+
+
+def _broker_check():
+    if broker_kind(settings.CELERY_BROKER_URL) == "rabbitmq":
+        return AmqpBroker, {"url": settings.CELERY_BROKER_URL}
+    return Redis, {"client_factory": _broker_client}
 
 
 def _state(result) -> str:
@@ -62,11 +99,10 @@ async def _authorised(request) -> bool:
 
 
 class HealthView(HealthCheckView):
-    # (part name, check) in the order they are reported.
-    parts = (
-        ("database", Database, {}),
-        ("broker", Redis, {"client_factory": _broker_client}),
-    )
+    def parts(self):
+        """(part name, check, options) in the order they are reported."""
+        return (("database", Database, {}), ("broker", *_broker_check()))
+
     # limit=1: answer as soon as one worker replies instead of waiting out the timeout.
     worker = (Ping, {"app": celery_app, "limit": 1, "timeout": datetime.timedelta(seconds=2)})
 
@@ -92,16 +128,18 @@ class HealthView(HealthCheckView):
 
     async def get(self, request, *args, **kwargs):
         authorised = await _authorised(request)
+        parts = self.parts()
         with self.get_executor() as executor:
             results = await asyncio.gather(
-                *(check(**options).get_result(executor) for _name, check, options in self.parts)
+                *(check(**options).get_result(executor) for _name, check, options in parts)
             )
             checks = {
                 name: _state(result)
-                for (name, _check, _options), result in zip(self.parts, results, strict=True)
+                for (name, _check, _options), result in zip(parts, results, strict=True)
             }
             if checks["broker"] != "ok":
-                # No worker can be reached without the broker (nor the cache, the same Redis).
+                # No worker can be reached without the broker (nor the cache, when the broker is
+                # the same Redis).
                 checks["worker"] = "unavailable: no broker"
             elif authorised:
                 checks["worker"] = await self._worker_check(executor)
@@ -112,8 +150,12 @@ class HealthView(HealthCheckView):
             if not failing:
                 return JsonResponse({"status": "ok"})
             return JsonResponse(error_body("unhealthy", "The service is unavailable."), status=503)
+        details = {
+            "checks": checks,
+            "broker_kind": broker_kind(settings.CELERY_BROKER_URL),
+            "replica": await sync_to_async(replica_status)(),
+        }
         if not failing:
-            return JsonResponse({"status": "ok", "checks": checks})
+            return JsonResponse({"status": "ok", **details})
         body = error_body("unhealthy", "Unavailable: " + ", ".join(failing) + ".")
-        body["checks"] = checks
-        return JsonResponse(body, status=503)
+        return JsonResponse({**body, **details}, status=503)

@@ -401,3 +401,17 @@ class AlertDelivery(models.Model):
 
     def __str__(self):
         return f"Alert {self.alert_id} to {self.recipient_id} ({self.status})"
+
+
+class SchedulerLease(models.Model):
+    """Which process may do a job that must run exactly once at a time (the Celery beat):
+    the holder renews its lease before ``expires_at``; another process takes it over only after
+    (clinic.services.leases). A row, not an advisory lock: a pooler in transaction mode keeps no
+    session for a session lock to live in."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    holder = models.CharField(max_length=200)
+    expires_at = models.DateTimeField()
+
+    def __str__(self):
+        return f"{self.name} held by {self.holder} until {self.expires_at:%Y-%m-%d %H:%M:%S}"

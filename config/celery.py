@@ -1,4 +1,4 @@
-"""The Celery app: Redis broker from REDIS_URL, configuration from Django settings (CELERY_*)."""
+"""The Celery app, configured from Django settings (CELERY_*: a Redis or RabbitMQ broker)."""
 
 import os
 

@@ -409,3 +409,50 @@ def test_runtime_code_keeps_no_session_state():
                 for line, text in _session_state_in(ast.parse(path.read_text()))
             ]
     assert offenders == []
+
+
+# Messages the broker would hold back for later (ETA), and task options that make them.
+DELAYING_KEYWORDS = {"countdown", "eta", "autoretry_for", "default_retry_delay", "retry_backoff"}
+
+
+def _broker_delays(tree) -> list[str]:
+    """Calls that leave work in the broker for later: ETA/countdown messages, Celery retries."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        found += [
+            f"{node.lineno} {keyword.arg}="
+            for keyword in node.keywords
+            if keyword.arg in DELAYING_KEYWORDS
+        ]
+        if _called_name(node) == "retry" and "self" in ast.unparse(node.func):
+            found.append(f"{node.lineno} {ast.unparse(node.func)}()")
+    return found
+
+
+def test_no_work_waits_in_the_broker():
+    """DESIGN.md: the outboxes in the database are the truth and the broker only wakes workers,
+    so no task is scheduled for later in the broker (no ETA, countdown or Celery retry): a lost
+    or restarted broker, Redis or RabbitMQ, delays a reminder and never loses it (and RabbitMQ's
+    quorum queues, whose per-consumer prefetch cannot grow for ETA tasks, are never blocked)."""
+    root = Path(__file__).resolve().parents[1]
+    modules = list(_product_modules()) + [
+        (path.relative_to(root).as_posix(), ast.parse(path.read_text()))
+        for path in sorted((root / "config").rglob("*.py"))
+    ]
+    offenders = [f"{path}:{found}" for path, tree in modules for found in _broker_delays(tree)]
+    assert offenders == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "reminders_drain_task.apply_async(countdown=60)",
+        "task.apply_async(args=[1], eta=when)",
+        "@shared_task(bind=True, autoretry_for=(OSError,))\ndef t(self): pass",
+        "@shared_task(bind=True)\ndef t(self):\n    raise self.retry(exc=error)",
+    ],
+)
+def test_the_broker_delay_check_can_fail(source):
+    assert _broker_delays(ast.parse(source)) != []

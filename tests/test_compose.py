@@ -2,10 +2,12 @@
 
 The compose file is validated against the Compose Specification's JSON schema that
 check-jsonschema vendors, then against what the schema cannot say: dependencies name defined
-services, every long-running service has a health check, the stack has its five services.
+services, every long-running service has a health check, the stack has its five services, and the
+`scale` profile (PgBouncer, a replica, RabbitMQ) stays optional.
 The same helpers run on deliberately broken copies, so a check that can never fail would show.
 """
 
+import configparser
 import functools
 import json
 import re
@@ -116,6 +118,41 @@ def missing_services(doc) -> list[str]:
     return [f"no {name} service" for name in sorted(REQUIRED_SERVICES - set(services_of(doc)))]
 
 
+def compose_default(value: str) -> str:
+    """A value as compose runs it when the variable it names is unset: ``${NAME:-default}``."""
+    match = re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*:-(.*)\}", value)
+    return match.group(1) if match else value
+
+
+def profiled_services(doc) -> set[str]:
+    """Services that start only when one of their profiles is asked for."""
+    return {name for name, service in services_of(doc).items() if service.get("profiles")}
+
+
+def hard_dependencies_on_profiles(doc) -> list[str]:
+    """Services of the default profile that could not start without an optional profile: they
+    depend on a profiled service without ``required: false``."""
+    services = services_of(doc)
+    profiled = profiled_services(doc)
+    problems = []
+    for name, service in services.items():
+        if name in profiled:
+            continue
+        depends_on = service.get("depends_on") or {}
+        for dependency in depends_on:
+            spec = depends_on[dependency] if isinstance(depends_on, dict) else None
+            required = (spec or {}).get("required", True) not in (False, "false")
+            if dependency in profiled and required:
+                problems.append(f"{name} needs {dependency} of an optional profile")
+    return problems
+
+
+def ini_sections(text: str) -> dict[str, dict[str, str]]:
+    parser = configparser.ConfigParser()
+    parser.read_string(text)
+    return {section: dict(parser[section]) for section in parser.sections()}
+
+
 def env_file_variables(text: str) -> dict[str, str]:
     """``NAME=value`` lines that are in effect (not commented out)."""
     return dict(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)=(.*)$", text, flags=re.MULTILINE))
@@ -177,10 +214,69 @@ def test_app_services_share_the_image_env_file_and_server_urls(compose_doc):
         service = services[name]
         assert service["image"] == services["migrate"]["image"], name
         assert service["env_file"] == ".env", name
-        assert service["environment"]["DATABASE_URL"] == (
+        # Postgres unless APP_DATABASE_URL (the scale profile's PgBouncer) says otherwise.
+        assert compose_default(service["environment"]["DATABASE_URL"]) == (
             "postgres://continuum:continuum@postgres:5432/continuum"
         ), name
         assert service["environment"]["REDIS_URL"] == "redis://redis:6379/0", name
+
+
+SCALE_SERVICES = {"pgbouncer", "postgres-replica", "rabbitmq"}
+
+
+def test_the_scale_profile_adds_pooler_replica_and_rabbitmq_and_the_default_needs_none(
+    compose_doc,
+):
+    services = services_of(compose_doc)
+
+    assert profiled_services(compose_doc) == SCALE_SERVICES
+    assert all(services[name]["profiles"] == ["scale"] for name in SCALE_SERVICES)
+    assert hard_dependencies_on_profiles(compose_doc) == []
+    # With the profile up, the app's processes wait for its services to be healthy.
+    for name in APP_SERVICES | {"migrate"}:
+        dependencies = dependencies_of(services[name])
+        assert {dependencies[scale] for scale in SCALE_SERVICES} == {"service_healthy"}, name
+
+
+def test_pgbouncer_pools_transactions_in_front_of_the_primary(compose_doc):
+    configs = {
+        mount["target"]: compose_doc["configs"][mount["source"]]["content"]
+        for mount in services_of(compose_doc)["pgbouncer"]["configs"]
+    }
+    ini = ini_sections(configs["/etc/pgbouncer/pgbouncer.ini"])
+
+    assert ini["pgbouncer"]["pool_mode"] == "transaction"
+    assert ini["databases"]["*"] == "host=postgres port=5432"
+    assert ini["pgbouncer"]["listen_port"] == "6432"
+    # The settings' connection options (jit) are not passed on, and not refused either.
+    assert "options" in ini["pgbouncer"]["ignore_startup_parameters"].split(",")
+    assert '"continuum"' in configs[ini["pgbouncer"]["auth_file"]]
+
+
+def test_the_replica_streams_from_the_primary_which_lets_it(compose_doc):
+    services = services_of(compose_doc)
+    script = services["postgres-replica"]["command"][-1]
+    hba_mount = services["postgres"]["configs"][0]
+    hba = compose_doc["configs"][hba_mount["source"]]["content"]
+
+    assert "pg_basebackup --host=postgres" in script
+    assert "--write-recovery-conf" in script
+    assert f"hba_file={hba_mount['target']}" in services["postgres"]["command"]
+    assert re.search(r"^host\s+replication\s+all\s+all\s+scram-sha-256$", hba, re.M)
+
+
+def test_the_scale_settings_shown_in_the_header_point_at_the_profile_s_services(compose_doc):
+    header = COMPOSE_FILE.read_text(encoding="utf-8").split("\nname:")[0]
+    shown = dict(re.findall(r"^#\s+([A-Z_]+)=(\S+)$", header, flags=re.M))
+    hosts = {name: re.search(r"@([^:/]+):(\d+)/", url) for name, url in shown.items()}
+
+    assert shown["DATABASE_POOLER"] == "pgbouncer"
+    assert hosts["APP_DATABASE_URL"].groups() == ("pgbouncer", "6432")
+    assert hosts["DATABASE_REPLICA_URL"].groups() == ("postgres-replica", "5432")
+    assert hosts["CELERY_BROKER_URL"].groups() == ("rabbitmq", "5672")
+    assert shown["CELERY_BROKER_URL"].startswith("amqp://")
+    rabbitmq = services_of(compose_doc)["rabbitmq"]["environment"]
+    assert shown["CELERY_BROKER_URL"].endswith(f"/{rabbitmq['RABBITMQ_DEFAULT_VHOST']}")
 
 
 def test_env_example_names_what_production_requires():
@@ -242,6 +338,10 @@ def bad_dependency_condition(doc):
     doc["services"]["web"]["depends_on"]["redis"] = {"condition": "service_ready"}
 
 
+def require_rabbitmq(doc):
+    del doc["services"]["worker"]["depends_on"]["rabbitmq"]["required"]
+
+
 @pytest.mark.parametrize(
     ("break_it", "check", "expected"),
     [
@@ -256,6 +356,7 @@ def bad_dependency_condition(doc):
         (unknown_top_level_property, schema_errors, "(root): 'service' does not match"),
         (unknown_service_key, schema_errors, "'helthcheck' was unexpected"),
         (bad_dependency_condition, schema_errors, "services/web/depends_on"),
+        (require_rabbitmq, hard_dependencies_on_profiles, "worker needs rabbitmq"),
     ],
     ids=lambda value: getattr(value, "__name__", None),
 )

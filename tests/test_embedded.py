@@ -171,7 +171,7 @@ def _manage(*args, local_dir: Path):
     env = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+        if key not in ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "DJANGO_SETTINGS_MODULE")
     }
     env.update({"DEBUG": "1", "CONTINUUM_LOCAL_DIR": str(local_dir)})
     return subprocess.run(

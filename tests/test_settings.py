@@ -293,3 +293,99 @@ def test_the_service_sessions_run_without_postgres_jit():
     with connection.cursor() as cursor:
         cursor.execute("SHOW jit")
         assert cursor.fetchone()[0] == "off"
+
+
+def test_database_replica_url_adds_the_replica_alias_with_the_primary_s_options():
+    url = "postgres://reader:pw@replica.internal:5434/clinicdb"
+    code = (
+        "from django.conf import settings; r = settings.DATABASES.get('replica'); "
+        "print(r and (r['HOST'], r['PORT'], r['USER'], r['CONN_MAX_AGE'], "
+        "r['CONN_HEALTH_CHECKS'], r['OPTIONS'], r['TEST']['MIRROR']), "
+        "settings.REPLICA_MAX_LAG_SECONDS, settings.DATABASE_ROUTERS)"
+    )
+
+    without = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        env_overrides=PRODUCTION_LIKE,
+        drop=("DATABASE_REPLICA_URL", "REPLICA_MAX_LAG_SECONDS"),
+    )
+    configured = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        code,
+        env_overrides={
+            **PRODUCTION_LIKE,
+            "DATABASE_REPLICA_URL": url,
+            "REPLICA_MAX_LAG_SECONDS": "12",
+            "CONN_MAX_AGE": "90",
+        },
+    )
+
+    assert without.returncode == 0, without.stderr
+    assert without.stdout.strip() == "None 30.0 ['clinic.replica.ReplicaRouter']"
+    assert configured.returncode == 0, configured.stderr
+    assert configured.stdout.strip() == (
+        "('replica.internal', 5434, 'reader', 90, True, "
+        "{'options': '-c jit=off', 'connect_timeout': 3}, 'default') 12.0 "
+        "['clinic.replica.ReplicaRouter']"
+    )
+
+
+SHOW_BROKER = (
+    "from config.celery import app; from django.conf import settings; "
+    "print(settings.CELERY_BROKER_URL, settings.BROKER_KIND); "
+    "print(sorted((name, str(q.queue_arguments)) for name, q in app.amqp.queues.items())); "
+    "print(app.amqp.router.route({}, 'scheduling.tasks.reminders_drain_task')['queue'].name, "
+    "app.amqp.router.route({}, 'scheduling.tasks.reminders_dispatch_task')['queue'].name, "
+    "app.amqp.router.route({}, 'clinic.tasks.alert_deliveries_send_task')['queue'].name); "
+    "print(app.conf.broker_transport_options, app.conf.worker_detect_quorum_queues, "
+    "app.conf.task_create_missing_queue_type)"
+)
+
+
+def test_the_broker_is_redis_unless_celery_broker_url_names_another():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        SHOW_BROKER,
+        env_overrides={**PRODUCTION_LIKE, "REDIS_URL": "redis://cache.internal:6380/2"},
+        drop=("CELERY_BROKER_URL",),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "redis://cache.internal:6380/2 redis",
+        "[('celery', 'None'), ('reminders', 'None')]",
+        "reminders reminders celery",
+        "{} True classic",
+    ]
+
+
+def test_an_amqp_broker_url_selects_rabbitmq_with_quorum_queues_and_publisher_confirms():
+    result = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        SHOW_BROKER + "; print(settings.CACHES['default']['LOCATION'])",
+        env_overrides={
+            **PRODUCTION_LIKE,
+            "REDIS_URL": "redis://cache.internal:6380/2",
+            "CELERY_BROKER_URL": "amqp://continuum:pw@rabbitmq.internal:5672/continuum",
+        },
+    )
+
+    assert result.returncode == 0, result.stderr
+    quorum = str({"x-queue-type": "quorum"})
+    assert result.stdout.splitlines() == [
+        "amqp://continuum:pw@rabbitmq.internal:5672/continuum rabbitmq",
+        f"[('celery', \"{quorum}\"), ('reminders', \"{quorum}\")]",
+        "reminders reminders celery",
+        "{'confirm_publish': True} True quorum",
+        # The cache stays on Redis.
+        "redis://cache.internal:6380/2",
+    ]

@@ -6,6 +6,7 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import IsStaff, roles_allowed
 from clinic.api.serializers import AuditEventSerializer, ClinicSerializer
 from clinic.models import AuditEvent, Role
+from clinic.replica import replica_reads
 
 
 class ClinicViewSet(viewsets.ReadOnlyModelViewSet):
@@ -44,3 +45,8 @@ class AuditEventViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         return selectors.audit_event_list(user=self.request.user)
+
+    # The trail's list reads from the replica (seconds behind at most); one event stays exact.
+    @replica_reads()
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs)

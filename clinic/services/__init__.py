@@ -1,6 +1,7 @@
 """Writes of the clinic app: the audit trail (written only through ``audit_record*``, by every
 app), clinics' configuration records and staff alerts here; the alert e-mails' outbox in
-``alert_delivery``, revoking refresh tokens in ``tokens``."""
+``alert_delivery``, revoking refresh tokens in ``tokens``, the single-process leases in
+``leases``."""
 
 import datetime
 from collections.abc import Callable, Iterable

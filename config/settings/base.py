@@ -9,8 +9,10 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from kombu import Queue
 
 from config import embedded
+from config.brokers import broker_kind
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -133,10 +135,10 @@ else:
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
-# DATABASE_URL may name a PgBouncer in transaction pooling ("pgbouncer"): each transaction may
-# run on another server connection, so nothing may outlive one. Django's server-side cursors
-# (.iterator()) are declared WITH HOLD outside a transaction: off. The service itself keeps no
-# session state (tests/test_architecture.py guards it).
+# DATABASE_URL (and DATABASE_REPLICA_URL) may name a PgBouncer in transaction pooling
+# ("pgbouncer"): each transaction may run on another server connection, so nothing may outlive
+# one. Django's server-side cursors (.iterator()) are declared WITH HOLD outside a transaction:
+# off. The service itself keeps no session state (tests/test_architecture.py guards it).
 DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
 if DATABASE_POOLER not in ("", "pgbouncer"):
     configuration_error(
@@ -147,17 +149,43 @@ if DATABASE_POOLER and not DATABASE_URL:
     configuration_error(
         "DATABASE_POOLER is set but DATABASE_URL is not: set DATABASE_URL to the pooler's address."
     )
-if DATABASE_POOLER:
-    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-else:
+
+
+def _session_setup(database: dict) -> None:
+    """How the service's connections (the primary's, the replica's) are opened."""
+    if DATABASE_POOLER:
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        return
     # PostgreSQL's JIT compiles any statement the planner thinks costly. This service runs
     # short statements, and a row estimate that is merely off (the roster check of reminder
     # planning) made it spend 0.16-0.35 s compiling a statement that then ran in a third of
     # that: off for the service's sessions (set on the connection, so it holds whatever the
     # server's default). PgBouncer refuses this startup option: behind it, turn JIT off for the
-    # role or database (`ALTER ROLE … SET jit = off`) or in the pooler (`connect_query`).
-    _options = DATABASES["default"].setdefault("OPTIONS", {})
-    _options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
+    # role (`ALTER ROLE … SET jit = off`, which a replica has too) or in the pooler
+    # (`connect_query`).
+    options = database.setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+
+
+_session_setup(DATABASES["default"])
+
+# A streaming replica for the heavy reads (clinic.replica): the reports and the audit trail read
+# from it inside replica_reads(), while it is at most REPLICA_MAX_LAG_SECONDS behind; everything
+# else, and every write, stays on the primary. The test runner never creates a database for it.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = env.db_url_config(DATABASE_REPLICA_URL)
+    DATABASES["replica"].update(
+        CONN_MAX_AGE=DATABASES["default"]["CONN_MAX_AGE"],
+        CONN_HEALTH_CHECKS=True,
+        TEST={"MIRROR": "default"},
+    )
+    _session_setup(DATABASES["replica"])
+    # A replica that does not answer sends its reads to the primary within seconds, not at the
+    # end of a TCP timeout.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
+DATABASE_ROUTERS = ["clinic.replica.ReplicaRouter"]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if not REDIS_URL:
@@ -460,7 +488,28 @@ SPECTACULAR_SETTINGS = {
 
 # Celery -------------------------------------------------------------------------------------------
 
-CELERY_BROKER_URL = REDIS_URL
+# The broker: Redis (REDIS_URL, also the cache) unless CELERY_BROKER_URL names another; an
+# amqp:// URL selects RabbitMQ. Either only wakes workers up: the outboxes in the database are
+# the truth, so no task is ever scheduled for later in the broker (no ETA or countdown).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="") or REDIS_URL
+BROKER_KIND = broker_kind(CELERY_BROKER_URL)
+# Two queues, both consumed by a worker started without -Q: `reminders` (the reminder dispatch
+# and drains, scheduling.tasks) and `celery` (everything else); `-Q reminders` or `-Q celery`
+# gives either its own workers. On RabbitMQ they are quorum queues (replicated, kept on disk,
+# so a node's loss or restart drops no message).
+_queue_arguments = {"x-queue-type": "quorum"} if BROKER_KIND == "rabbitmq" else None
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = [
+    Queue(name, routing_key=name, queue_arguments=_queue_arguments)
+    for name in ("celery", "reminders")
+]
+CELERY_TASK_ROUTES = {"scheduling.tasks.reminders_*": {"queue": "reminders"}}
+if BROKER_KIND == "rabbitmq":
+    # A publish returns once the broker has the message (publisher confirms); quorum queues
+    # take per-consumer prefetch only (Celery turns global QoS off when it sees them).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"confirm_publish": True}
+    CELERY_WORKER_DETECT_QUORUM_QUEUES = True
+    CELERY_TASK_CREATE_MISSING_QUEUE_TYPE = "quorum"
 # No result backend: the database is the source of truth for every task's outcome (and the
 # Redis result backend calls setex, which redis-py 8 deprecates).
 CELERY_RESULT_BACKEND = None
@@ -569,6 +618,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.int("FOLLOW_UP_SCAN_SECONDS", default=3600),
     },
 }
+# Only the beat holding the lease in the database sends (config.beat): two beats started by
+# mistake do not double the work; a standby takes over within about 1⅓ × this after the holder
+# stops renewing.
+CELERY_BEAT_SCHEDULER = "config.beat:LeaseScheduler"
+BEAT_LEASE_SECONDS = env.int("BEAT_LEASE_SECONDS", default=30)
 CELERY_BEAT_SCHEDULE_FILENAME = env.str(
     "CELERY_BEAT_SCHEDULE_FILENAME", default=str(embedded.LOCAL_DIR / "celerybeat-schedule")
 )

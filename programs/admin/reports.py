@@ -4,7 +4,8 @@ pages (server-rendered tables and SVG charts).
 They read the same selectors as `reports/census/`, `reports/step-down/`, `reports/outcomes/`
 and `reports/continuity/`, scoped to the staff member's clinics; the board names patients, so
 each view of it is audited row by row; the outcomes report is counts only; the continuity
-report names its patients to supervisors alone, audited likewise.
+report names its patients to supervisors alone, audited likewise. Like the API's, they read
+from the replica while it is fresh (clinic.replica).
 """
 
 from django import forms
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from clinic.api.mixins import never_cache_privately
 from clinic.models import AuditAction
+from clinic.replica import replica_reads
 from clinic.selectors import STAFF_ROLES, user_has_role
 from clinic.services import audit_record_many, audit_record_rows
 from programs import (
@@ -41,6 +43,7 @@ def _require_staff(request):
         raise PermissionDenied
 
 
+@replica_reads()
 def census_view(request):
     _require_staff(request)
     form = CensusForm(request.GET or None)
@@ -85,6 +88,7 @@ def census_view(request):
     return never_cache_privately(TemplateResponse(request, "admin/programs/census.html", context))
 
 
+@replica_reads()
 def step_down_view(request):
     _require_staff(request)
     flag = request.GET.get("flag") or None
@@ -129,6 +133,7 @@ class OutcomesReportForm(forms.Form):
     )
 
 
+@replica_reads()
 def outcomes_report_view(request):
     """Clinicians and supervisors read it, as ``reports/outcomes/``."""
     user = request.user
@@ -161,6 +166,7 @@ def outcomes_report_view(request):
     )
 
 
+@replica_reads()
 def continuity_report_view(request):
     """Every staff role reads the figures, supervisors the patients too, as
     ``reports/continuity/``."""

@@ -17,6 +17,7 @@ from clinic.api.pagination import UncountedPageNumberPagination
 from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
 from clinic.models import AuditAction
+from clinic.replica import replica_reads
 from clinic.selectors import STAFF_ROLES
 from clinic.services import audit_record_rows
 from patients.instruments import INSTRUMENT_CHOICES
@@ -107,6 +108,7 @@ class CensusView(generics.GenericAPIView):
         parameters=[CensusQuerySerializer],
         responses=CensusRowSerializer(many=True),
     )
+    @replica_reads()
     def get(self, request):
         query = validated(CensusQuerySerializer, request, data=request.query_params)
         start, end = reports.census_range(
@@ -286,6 +288,7 @@ class StepDownBoardView(PatientDataMixin, generics.GenericAPIView):
         parameters=[StepDownQuerySerializer],
         responses=StepDownRowSerializer(many=True),
     )
+    @replica_reads()
     def get(self, request):
         query = validated(StepDownQuerySerializer, request, data=request.query_params)
         # The page is cut first, then only its rows are annotated (cost follows the page).
@@ -473,6 +476,7 @@ class OutcomesReportView(NoStoreMixin, generics.GenericAPIView):
     pagination_class = None
 
     @extend_schema(parameters=[OutcomesReportQuerySerializer])
+    @replica_reads()
     def get(self, request):
         query = validated(OutcomesReportQuerySerializer, request, data=request.query_params)
         start, end = reports_admissions.admissions_report_range(
@@ -599,6 +603,7 @@ class ContinuityReportView(NoStoreMixin, generics.GenericAPIView):
     pagination_class = None
 
     @extend_schema(parameters=[ContinuityReportQuerySerializer])
+    @replica_reads()
     def get(self, request):
         query = validated(ContinuityReportQuerySerializer, request, data=request.query_params)
         start, end = reports_admissions.admissions_report_range(

@@ -1,5 +1,6 @@
-"""GET /health/: the status for anyone, each part named only for staff or the health token, and
-no worker ping per anonymous request (a 200 with a real worker is in tests/e2e)."""
+"""GET /health/: the status for anyone, each part named only for staff or the health token (with
+the broker's kind and the replica's lag), and no worker ping per anonymous request (a 200 with a
+real worker is in tests/e2e)."""
 
 import time
 
@@ -49,7 +50,7 @@ def own_redis(tmp_path, settings):
     """A Redis of this test's own, so stopping it harms no other test."""
     server = embedded.EmbeddedRedis(tmp_path / "redis", port=embedded.free_port())
     server.ensure_running()
-    settings.REDIS_URL = server.url()
+    settings.REDIS_URL = settings.CELERY_BROKER_URL = server.url()
     yield server
     server.destroy()
 
@@ -118,6 +119,8 @@ def test_the_token_shows_each_part_and_checks_the_worker_each_time(client, worke
     assert responses[0].json() == {
         "status": "ok",
         "checks": {"database": "ok", "broker": "ok", "worker": "ok"},
+        "broker_kind": "redis",
+        "replica": {"state": "not configured"},
     }
     assert worker.pings == 3
 
@@ -155,3 +158,72 @@ def test_health_is_503_naming_the_broker_when_redis_stops(client, own_redis, wor
     assert response.headers["Cache-Control"].startswith("max-age=0")
     # Anyone learns only that it is down.
     assert client.get("/health/").json()["detail"] == "The service is unavailable."
+
+
+# The broker's kind and the replica ---------------------------------------------------------------
+
+RABBITMQ_URL = "amqp://guest:guest@127.0.0.1:5672//"
+
+
+def test_a_rabbitmq_broker_is_checked_over_amqp(client, worker, settings):
+    settings.CELERY_BROKER_URL = RABBITMQ_URL
+
+    body = with_token(client).json()
+
+    assert body["broker_kind"] == "rabbitmq"
+    assert body["checks"]["broker"] == "ok"
+
+
+def test_a_rabbitmq_broker_that_does_not_answer_is_named(client, worker, settings):
+    settings.CELERY_BROKER_URL = f"amqp://guest:guest@127.0.0.1:{embedded.free_port()}//"
+
+    response = with_token(client)
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["broker_kind"] == "rabbitmq"
+    assert body["checks"]["broker"].startswith("unavailable")
+    assert "Unable to connect to RabbitMQ" in body["checks"]["broker"]
+    assert body["checks"]["worker"] == "unavailable: no broker"
+    assert client.get("/health/").json()["detail"] == "The service is unavailable."
+
+
+@pytest.mark.django_db(databases=["default", "replica"])
+def test_the_replica_s_lag_is_shown(client, worker, replica_alias):
+    body = with_token(client).json()
+
+    # The test's replica is the primary itself: no lag.
+    assert body["replica"] == {"state": "ok", "lag_seconds": 0.0, "max_lag_seconds": 30}
+    assert client.get("/health/").json() == {"status": "ok"}
+
+
+@pytest.mark.django_db(databases=["default", "replica"])
+def test_a_stale_replica_is_shown_but_the_service_stays_healthy(
+    client, worker, replica_alias, monkeypatch, settings
+):
+    settings.REPLICA_MAX_LAG_SECONDS = 5
+    monkeypatch.setattr("clinic.replica.replica_lag", lambda now: 12.34)
+
+    response = with_token(client)
+
+    assert response.status_code == 200
+    assert response.json()["replica"] == {
+        "state": "stale",
+        "lag_seconds": 12.3,
+        "max_lag_seconds": 5,
+    }
+
+
+# Transactional: the test case's transaction would hold the replica's first connection open.
+@pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+def test_an_unreachable_replica_is_shown_but_the_service_stays_healthy(
+    client, worker, unreachable_replica
+):
+    response = with_token(client)
+
+    assert response.status_code == 200
+    assert response.json()["replica"] == {
+        "state": "unreachable",
+        "lag_seconds": None,
+        "max_lag_seconds": 30,
+    }

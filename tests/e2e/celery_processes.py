@@ -1,9 +1,9 @@
 """Real Celery workers and beat as subprocesses, on the test database, for end-to-end tests.
 
 The processes load the test settings with the test database's URL (the one pytest-django
-created) and a broker of the test's choosing, so a test can stop and restart that broker. They
-must be stopped before the test's database flush: use them from a fixture that depends on
-``transactional_db``.
+created) and a broker of the test's choosing (Redis or RabbitMQ), so a test can stop and restart
+that broker. They must be stopped before the test's database flush: use them from a fixture that
+depends on ``transactional_db``.
 """
 
 import os
@@ -40,7 +40,8 @@ class CeleryProcesses:
             **{k: v for k, v in os.environ.items() if k not in ("DEBUG",)},
             "DJANGO_SETTINGS_MODULE": "config.settings.test",
             "DATABASE_URL": current_database_url(),
-            "REDIS_URL": broker_url,
+            # The broker only: the cache stays on the test run's REDIS_URL.
+            "CELERY_BROKER_URL": broker_url,
             "CELERY_TASK_ALWAYS_EAGER": "0",
             "CELERY_BEAT_SCHEDULE_FILENAME": str(self.log_dir / "celerybeat-schedule"),
             "REMINDER_SCAN_SECONDS": "1",
@@ -62,7 +63,8 @@ class CeleryProcesses:
             stderr=subprocess.STDOUT,
         )
 
-    def start_worker(self, name: str, *, concurrency: int = 4) -> None:
+    def start_worker(self, name: str, *, concurrency: int = 4, queues: str = "") -> None:
+        """``queues``: the worker's ``-Q`` (comma-separated); every queue when empty."""
         # The threads pool: one process per worker, so SIGKILL cuts off every send in it at once
         # (with prefork, the pool's children would outlive a killed parent for a while).
         self.workers[name] = self._spawn(
@@ -75,6 +77,7 @@ class CeleryProcesses:
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel=INFO",
+                *([f"--queues={queues}"] if queues else []),
             ],
         )
 

@@ -59,7 +59,7 @@ def test_make_run_serves_everything_and_sigterm_stops_it_all(tmp_path):
     local = tmp_path / "local"
     # What the test run's settings put in the environment: `make run` starts without them.
     test_run_only = {"DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE", "DEBUG", "SECRET_KEY"}
-    test_run_only |= {"EMAIL_BACKEND", "EMAIL_URL"}
+    test_run_only |= {"EMAIL_BACKEND", "EMAIL_URL", "CELERY_BROKER_URL"}
     env = {key: value for key, value in os.environ.items() if key not in test_run_only}
     # A machine without the browser and without root: `make run` must not try to install
     # Chromium (an apt-get that fails, first on the PATH, would stop it).

