@@ -772,7 +772,7 @@ def bench_pooler(tok: dict) -> None:
             broker = EmbeddedRedis(OUT / f"broker-{variant}", port=free_port())
             broker.ensure_running()
             stack.callback(broker.destroy)
-            workers[variant] = _celery_worker(env_for(url, REDIS_URL=broker.url(), **extra))
+            workers[variant] = _celery_worker(env_for(url, CELERY_BROKER_URL=broker.url(), **extra))
             stack.callback(_stop, workers[variant])
             producer = stack.enter_context(app.connection_for_write(broker.url()))
             senders[variant] = lambda c=producer: reminders_dispatch_task.apply_async(connection=c)
