@@ -11,7 +11,7 @@ PORT ?= 8000
 # Debian's Chromium, driven by Playwright in the admin's browser tests (tests/e2e/test_admin_browser.py).
 export CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test install browser rabbitmq lint format bench stop clean lock
+.PHONY: run test install browser rabbitmq pgbouncer lint format bench stop clean lock
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml requirements.lock | $(PY)
 
 # `make run` needs only the virtualenv; the test suite also needs the browser and the
 # TypeScript tools of the schema's type-check.
-install: $(STAMP) browser rabbitmq $(TS_TOOLS)
+install: $(STAMP) browser rabbitmq pgbouncer $(TS_TOOLS)
 
 ## the schema's TypeScript type-check (tests/clinic/test_typescript_client.py): openapi-typescript,
 ## openapi-fetch and tsc, pinned in tests/typescript/package-lock.json; Debian's npm if missing
@@ -43,6 +43,12 @@ browser:
 ## system service the package may start is not used.
 rabbitmq:
 	@test -x /usr/lib/rabbitmq/bin/rabbitmq-server || apt-get install -y -q rabbitmq-server || (apt-get update -q && apt-get install -y -q rabbitmq-server)
+
+## the connection pooler of the PgBouncer tests (tests/e2e/pgbouncer.py): Debian's pgbouncer
+## package. The tests run the binary with a config of their own on a free port; a system service
+## the package may start (on 6432) is left alone and nothing here uses it.
+pgbouncer:
+	@test -x /usr/sbin/pgbouncer || apt-get install -y -q pgbouncer || (apt-get update -q && apt-get install -y -q pgbouncer)
 
 ## make run: embedded servers (unless DATABASE_URL/REDIS_URL), migrate, seed, serve + worker + beat
 run: $(STAMP)

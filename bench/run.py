@@ -8,7 +8,7 @@ and, with matplotlib installed, ``.local/bench/http.png``.
 Environment: ``BENCH_DATABASE_URL`` (default ``postgres://postgres@127.0.0.1:5432/
 continuum_bench``; the scale-10 data set lives in the same name with ``_s10``), ``REDIS_URL``,
 ``BENCH_ROUNDS`` (5), ``BENCH_SECONDS`` (seconds per wrk run, 2), ``BENCH_ONLY`` (a comma list
-of: http, queries, reports, plan, dispatch, series).
+of: http, queries, reports, plan, dispatch, pooler, series).
 """
 
 import contextlib
@@ -26,6 +26,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+from config.embedded import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / ".local" / "bench"
 PYTHON = sys.executable
@@ -36,7 +38,6 @@ REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 ROUNDS = max(5, int(os.environ.get("BENCH_ROUNDS", "5")))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "2"))
 ONLY = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-PORT1, PORT10 = 8761, 8762
 PAGE_SIZES = (10, 50, 200)
 
 os.environ["DATABASE_URL"] = DB_URL
@@ -51,8 +52,8 @@ def wanted(name: str) -> bool:
     return not ONLY or name in ONLY
 
 
-def env_for(url: str) -> dict:
-    return {**os.environ, "DATABASE_URL": url}
+def env_for(url: str, **extra: str) -> dict:
+    return {**os.environ, "DATABASE_URL": url, **extra}
 
 
 def say(text: str = "") -> None:
@@ -113,7 +114,7 @@ def prepare(url: str, scale: int) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(url: str, port: int):
+def gunicorn(url: str, port: int, **extra_env: str):
     process = subprocess.Popen(  # noqa: S603
         [
             PYTHON,
@@ -131,7 +132,7 @@ def gunicorn(url: str, port: int):
             "--log-level",
             "warning",
         ],
-        env=env_for(url),
+        env=env_for(url, **extra_env),
         cwd=ROOT,
     )
     try:
@@ -498,10 +499,9 @@ def _sessions_opened(cursor) -> int:
     return cursor.fetchone()[0]
 
 
-def bench_dispatch() -> None:
+def _due_reminders() -> list[int]:
+    """``DISPATCH_ROWS`` due reminders, the only ones in the database; their ids."""
     from django.db import connection
-
-    from scheduling.tasks import reminders_dispatch_task
 
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM scheduling_reminder")
@@ -530,42 +530,53 @@ def bench_dispatch() -> None:
         # checkpoint now, not during a round, and the warm-up round pays the page images the
         # first change of each page after it writes to the WAL.
         cursor.execute("CHECKPOINT")
-        opened_before = _sessions_opened(cursor)
+    return ids
 
-    def reset():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE scheduling_reminder SET status = 'pending', attempts = 0,"
-                " claimed_at = NULL, sent_at = NULL, provider_message_id = '', last_error = '',"
-                " scheduled_for = now() - interval '1 minute' WHERE id = ANY(%s)",
-                [ids],
-            )
-            # Every round rewrites the same rows: without this their dead versions pile up
-            # (25 a row after a run) and both variants pay for what no real burst leaves.
-            cursor.execute("VACUUM scheduling_reminder")
 
-    def any_open() -> bool:
-        # The only reminders in the database are the benchmark's. Whether one is still open,
-        # off the index of open rows: the first in its order, where counting them would take a
-        # core's tenth from the worker it measures (2 ms every poll, with 10,000 open). Asked
-        # as EXISTS, the planner read the table from its start instead (statistics taken before
-        # the rounds say every row is open), past every row already sent: up to 2.4 ms a poll.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT scheduled_for FROM scheduling_reminder WHERE is_open"
-                " ORDER BY scheduled_for LIMIT 1"
-            )
-            return cursor.fetchone() is not None
+def _reset_reminders(ids: list[int]) -> None:
+    from django.db import connection
 
-    def sent_rows() -> int:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT count(*) FROM scheduling_reminder WHERE status = 'sent' AND id = ANY(%s)",
-                [ids],
-            )
-            return cursor.fetchone()[0]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE scheduling_reminder SET status = 'pending', attempts = 0,"
+            " claimed_at = NULL, sent_at = NULL, provider_message_id = '', last_error = '',"
+            " scheduled_for = now() - interval '1 minute' WHERE id = ANY(%s)",
+            [ids],
+        )
+        # Every round rewrites the same rows: without this their dead versions pile up
+        # (25 a row after a run) and both variants pay for what no real burst leaves.
+        cursor.execute("VACUUM scheduling_reminder")
 
-    worker = subprocess.Popen(  # noqa: S603
+
+def _any_open() -> bool:
+    # The only reminders in the database are the benchmark's. Whether one is still open,
+    # off the index of open rows: the first in its order, where counting them would take a
+    # core's tenth from the worker it measures (2 ms every poll, with 10,000 open). Asked
+    # as EXISTS, the planner read the table from its start instead (statistics taken before
+    # the rounds say every row is open), past every row already sent: up to 2.4 ms a poll.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT scheduled_for FROM scheduling_reminder WHERE is_open"
+            " ORDER BY scheduled_for LIMIT 1"
+        )
+        return cursor.fetchone() is not None
+
+
+def _sent_rows(ids: list[int]) -> int:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM scheduling_reminder WHERE status = 'sent' AND id = ANY(%s)",
+            [ids],
+        )
+        return cursor.fetchone()[0]
+
+
+def _celery_worker(env: dict) -> subprocess.Popen:
+    return subprocess.Popen(  # noqa: S603
         [
             PYTHON,
             "-m",
@@ -583,32 +594,56 @@ def bench_dispatch() -> None:
             "--loglevel",
             "warning",
         ],
-        env=env_for(DB_URL),
+        env=env,
         cwd=ROOT,
     )
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=60)
+
+
+def _dispatch_round(send, ids: list[int]) -> float:
+    """One dispatch of the due rows by a worker: ``send()`` enqueues the dispatch task; the
+    seconds until no row is open (polled every 10 ms: polling every 2 ms, ~0.05 ms of database
+    time each plus the wake-ups, made the worker's rounds 10 % slower)."""
+    _reset_reminders(ids)
+    started = time.perf_counter()
+    send()
+    deadline = time.monotonic() + 300
+    while _any_open():
+        if time.monotonic() > deadline:
+            raise RuntimeError("dispatch stuck: reminders still open")
+        time.sleep(0.01)
+    return time.perf_counter() - started
+
+
+def bench_dispatch() -> None:
+    from django.db import connection
+
+    from scheduling.tasks import reminders_dispatch_task
+
+    ids = _due_reminders()
+    with connection.cursor() as cursor:
+        opened_before = _sessions_opened(cursor)
+    worker = _celery_worker(env_for(DB_URL))
     times = {"worker": [], "sql": []}
     sent = []
     try:
         time.sleep(4)  # the worker boots and forks its children
-        # Round -1 warms up, unmeasured: each worker process's first drain connects, prepares
-        # its statements and imports the e-mail modules (~40 ms), which a running worker has
-        # done long before its morning burst.
+        # Round -1 warms up, unmeasured: each worker process's first drain connects and
+        # imports the e-mail modules (~40 ms), which a running worker has done long before its
+        # morning burst.
         # Three times the rounds of the other benchmarks: a round is half a second, and the
         # baseline's 0.08 s moves by a few milliseconds from one round to the next.
         for r in range(-1, 3 * ROUNDS):
             for variant in ["worker", "sql"] if r % 2 == 0 else ["sql", "worker"]:
-                reset()
-                started = time.perf_counter()
                 if variant == "worker":
-                    reminders_dispatch_task.delay()
-                    deadline = time.monotonic() + 300
-                    while any_open():
-                        if time.monotonic() > deadline:
-                            raise RuntimeError("dispatch stuck: reminders still open")
-                        # Every 10 ms: polling every 2 ms (~0.05 ms of database time each,
-                        # plus the wake-ups) made the worker's rounds 10 % slower.
-                        time.sleep(0.01)
+                    elapsed = _dispatch_round(reminders_dispatch_task.delay, ids)
                 else:
+                    _reset_reminders(ids)
+                    started = time.perf_counter()
                     with connection.cursor() as cursor:
                         cursor.execute(
                             "UPDATE scheduling_reminder SET status = 'sent',"
@@ -619,16 +654,16 @@ def bench_dispatch() -> None:
                             " AND id = ANY(%s)",
                             [ids],
                         )
+                    elapsed = time.perf_counter() - started
                 if r < 0:
                     continue
-                times[variant].append(time.perf_counter() - started)
+                times[variant].append(elapsed)
                 if variant == "worker":
-                    sent.append(sent_rows())
+                    sent.append(_sent_rows(ids))
         with connection.cursor() as cursor:
             opened = _sessions_opened(cursor) - opened_before
     finally:
-        worker.send_signal(signal.SIGTERM)
-        worker.wait(timeout=60)
+        _stop(worker)
     ratio = median(w / s for w, s in zip(times["worker"], times["sql"], strict=True))
     rows = [
         [f"worker: dispatch + send {len(ids)} (sent {min(sent)})", median(times["worker"])],
@@ -643,6 +678,125 @@ def bench_dispatch() -> None:
     RESULTS["dispatch"] = {"rows": rows, "connections": opened}
     ratio_line("reminder dispatch / set-based SQL", ratio, "<= 3", ratio <= 3)
     ratio_line("new connections per worker process", opened / 2, "<= 1", opened <= 2)
+
+
+# Through PgBouncer against the direct connection ---------------------------------------------
+
+# Server connections of the benchmark's PgBouncer: more than the clients that run a transaction
+# at once here (2 gunicorn workers, or 2 worker processes), as a sized production pool has.
+POOL_SIZE = 4
+
+
+def _pooled_url(bouncer) -> str:
+    return bouncer.url(DB_URL.rsplit("/", 1)[1].split("?")[0])
+
+
+def bench_pooler(tok: dict) -> None:
+    """The HTTP lists and the reminder dispatch through PgBouncer (transaction pooling,
+    ``DATABASE_POOLER=pgbouncer``) against the same on a direct connection, rotated per round."""
+    import datetime
+    from urllib.parse import urlsplit
+
+    from django.utils import timezone
+
+    from config.embedded import EmbeddedRedis
+    from tests.e2e.pgbouncer import PgBouncer
+
+    upstream = urlsplit(DB_URL)
+    bouncer = PgBouncer(
+        OUT / "pgbouncer",
+        upstream_host=upstream.hostname or "127.0.0.1",
+        upstream_port=upstream.port or 5432,
+        pool_size=POOL_SIZE,
+    )
+    pooled = {"DATABASE_POOLER": "pgbouncer"}
+    today = timezone.localdate()
+    window = f"start={today}&end={today + datetime.timedelta(days=60)}"
+    lists = {
+        "me/schedule": (tok["patient"], f"/api/v1/me/schedule/?{window}&page_size={{n}}"),
+        "sessions": (tok["clinician"], "/api/v1/sessions/?page_size={n}"),
+    }
+    with contextlib.ExitStack() as stack:
+        bouncer.start()
+        stack.callback(bouncer.stop)
+        bases = {
+            "direct": stack.enter_context(gunicorn(DB_URL, free_port())),
+            "pgbouncer": stack.enter_context(gunicorn(_pooled_url(bouncer), free_port(), **pooled)),
+        }
+        for token, path in lists.values():
+            for n in PAGE_SIZES:  # warm-up (connections, caches)
+                for base in bases.values():
+                    wrk(base + path.format(n=n), token, 2, 1)
+        runs: dict = {}
+        for r in range(ROUNDS):
+            for name, (token, path) in lists.items():
+                for n in PAGE_SIZES:
+                    variants = list(bases.items())
+                    if r % 2:
+                        variants.reverse()
+                    for variant, base in variants:
+                        runs.setdefault((name, n, variant), []).append(
+                            wrk(base + path.format(n=n), token, 16)["rps"]
+                        )
+    rows, worst = [], 9.0
+    for name in lists:
+        for n in PAGE_SIZES:
+            direct, through = runs[(name, n, "direct")], runs[(name, n, "pgbouncer")]
+            ratio = median(p / d for p, d in zip(through, direct, strict=True))
+            worst = min(worst, ratio)
+            rows.append([name, n, median(direct), median(through), ratio])
+    table(
+        f"HTTP lists through PgBouncer (transaction pooling, pool of {POOL_SIZE}) vs direct "
+        f"(gunicorn 2 sync workers, c16; {ROUNDS} rounds × {SECONDS}s; medians)",
+        ["endpoint", "page", "req/s direct", "req/s pgbouncer", "ratio"],
+        rows,
+    )
+    RESULTS["pooler_http"] = rows
+    ratio_line("lists req/s through PgBouncer vs direct (worst)", worst, ">= 0.9", worst >= 0.9)
+
+    # The dispatch: one worker on each path, each with a broker of its own (a redis-server of
+    # the benchmark's, the same binary for both), so that each takes only its own tasks.
+    from config.celery import app
+    from scheduling.tasks import reminders_dispatch_task
+
+    ids = _due_reminders()
+    times = {"direct": [], "pgbouncer": []}
+    with contextlib.ExitStack() as stack:
+        bouncer.start()
+        stack.callback(bouncer.stop)
+        workers, senders = {}, {}
+        for variant, url, extra in (
+            ("direct", DB_URL, {}),
+            ("pgbouncer", _pooled_url(bouncer), pooled),
+        ):
+            broker = EmbeddedRedis(OUT / f"broker-{variant}", port=free_port())
+            broker.ensure_running()
+            stack.callback(broker.destroy)
+            workers[variant] = _celery_worker(env_for(url, CELERY_BROKER_URL=broker.url(), **extra))
+            stack.callback(_stop, workers[variant])
+            producer = stack.enter_context(app.connection_for_write(broker.url()))
+            senders[variant] = lambda c=producer: reminders_dispatch_task.apply_async(connection=c)
+        time.sleep(4)  # the workers boot and fork their children
+        # Round -1 warms up, unmeasured (see the dispatch benchmark); three times the rounds.
+        for r in range(-1, 3 * ROUNDS):
+            for variant in ["direct", "pgbouncer"] if r % 2 == 0 else ["pgbouncer", "direct"]:
+                elapsed = _dispatch_round(senders[variant], ids)
+                if r >= 0:
+                    times[variant].append(elapsed)
+        sent = _sent_rows(ids)
+    ratio = median(d / p for d, p in zip(times["direct"], times["pgbouncer"], strict=True))
+    rows = [
+        [f"direct: dispatch + send {len(ids)} (sent {sent})", median(times["direct"])],
+        [f"through PgBouncer, pool of {POOL_SIZE}", median(times["pgbouncer"])],
+    ]
+    table(
+        "Reminder dispatch through PgBouncer vs direct (real workers, 2 prefork processes "
+        "each; seconds)",
+        ["variant", "seconds"],
+        rows,
+    )
+    RESULTS["pooler_dispatch"] = rows
+    ratio_line("dispatch speed through PgBouncer vs direct", ratio, ">= 0.9", ratio >= 0.9)
 
 
 # Series materialization -----------------------------------------------------------------------
@@ -762,13 +916,13 @@ def main() -> int:
     tok1 = tokens()
     with contextlib.ExitStack() as stack:
         if wanted("http") or wanted("reports"):
-            base1 = stack.enter_context(gunicorn(DB_URL, PORT1))
+            base1 = stack.enter_context(gunicorn(DB_URL, free_port()))
         if wanted("http"):
             bench_http(base1, tok1)
         if wanted("queries"):
             bench_queries(tok1)
         if wanted("reports"):
-            base10 = stack.enter_context(gunicorn(DB10_URL, PORT10))
+            base10 = stack.enter_context(gunicorn(DB10_URL, free_port()))
             tok10 = json.loads(
                 subprocess.run(  # noqa: S603
                     [
@@ -789,6 +943,8 @@ def main() -> int:
         bench_plan()
     if wanted("dispatch"):
         bench_dispatch()
+    if wanted("pooler"):
+        bench_pooler(tok1)
     if wanted("series"):
         bench_series()
     plot()

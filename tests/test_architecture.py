@@ -2,6 +2,7 @@
 
 import ast
 import datetime
+import re
 from pathlib import Path
 
 import pytest
@@ -315,6 +316,98 @@ def test_inquiry_status_moves_have_one_home():
                 and _called_name(node) in writes
             ):
                 offenders.append(f"{path}:{node.lineno} {target}")
+    assert offenders == []
+
+
+# Session state that outlives a transaction: behind PgBouncer's transaction pooling
+# (DATABASE_POOLER=pgbouncer) the next transaction may run on another server connection, where
+# a prepared statement, a session lock, a SET or a held cursor is missing or belongs to someone
+# else. Transaction-scoped forms (SET LOCAL, pg_advisory_xact_lock, set_config(…, true)) are fine.
+SESSION_STATE = [
+    re.compile(r"\bPREPARE\s+[\w{}]+\s*(\(|AS\b)"),
+    re.compile(r"\bEXECUTE\s+[\w{}]+\s*\("),
+    re.compile(r"\bpg_(try_)?advisory_lock(_shared)?\s*\(", re.IGNORECASE),
+    re.compile(r"(\A|;)\s*SET\s+(?!LOCAL\b|CONSTRAINTS\b|TRANSACTION\b)", re.IGNORECASE),
+    re.compile(r"\bset_config\s*\([^)]*,\s*false\s*\)", re.IGNORECASE),
+    re.compile(r"\bLISTEN\s+\w+"),
+    re.compile(r"\bWITH\s+HOLD\b"),
+    re.compile(r"\bCREATE\s+(TEMP|TEMPORARY)\s+TABLE\b"),
+]
+
+
+def _session_state_in(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, text) of the string literals (an f-string as a whole) that set session state."""
+    in_fstrings = {
+        id(part)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.JoinedStr)
+        for part in ast.walk(node)
+        if part is not node
+    }
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.JoinedStr):
+            text = "".join(
+                part.value if isinstance(part, ast.Constant) else "{}" for part in node.values
+            )
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            if id(node) in in_fstrings:
+                continue
+            text = node.value
+        else:
+            continue
+        if any(pattern.search(text) for pattern in SESSION_STATE):
+            found.append((node.lineno, text.strip()[:60]))
+    return found
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'cursor.execute(f"PREPARE {name} ({types}) AS {sql}")',
+        'cursor.execute(f"EXECUTE {name} ({casts})", params)',
+        'cursor.execute("SELECT pg_advisory_lock(%s)", [key])',
+        'cursor.execute("SELECT pg_try_advisory_lock(1)")',
+        'cursor.execute("SET statement_timeout = 1000")',
+        'cursor.execute("set jit = off")',
+        "cursor.execute(\"SET SESSION work_mem = '64MB'\")",
+        "cursor.execute(\"SELECT set_config('jit', 'off', false)\")",
+        'cursor.execute("LISTEN reminders")',
+        'cursor.execute("DECLARE c CURSOR WITH HOLD FOR SELECT 1")',
+        'cursor.execute("CREATE TEMP TABLE t (id int)")',
+    ],
+)
+def test_the_session_state_guard_sees(source):
+    assert _session_state_in(ast.parse(source))
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'cursor.execute("SET LOCAL statement_timeout = 1000")',
+        'cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")',
+        'cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])',
+        'cursor.execute(f"UPDATE {table}\\nSET status = %s WHERE id = %s")',
+        "cursor.execute(\"SELECT set_config('jit', 'off', true)\")",
+    ],
+)
+def test_the_session_state_guard_lets_transaction_scoped_state_pass(source):
+    assert _session_state_in(ast.parse(source)) == []
+
+
+def test_runtime_code_keeps_no_session_state():
+    """Nothing the service runs (the apps and config, migrations aside) leaves state on its
+    database session: it must work through PgBouncer in transaction pooling."""
+    root = Path(__file__).resolve().parents[1]
+    offenders = []
+    for app in ("clinic", "patients", "scheduling", "programs", "config"):
+        for path in sorted((root / app).rglob("*.py")):
+            if "migrations" in path.parts:
+                continue
+            offenders += [
+                f"{path.relative_to(root)}:{line} {text}"
+                for line, text in _session_state_in(ast.parse(path.read_text()))
+            ]
     assert offenders == []
 
 

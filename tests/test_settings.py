@@ -225,6 +225,66 @@ def test_database_url_selects_that_server():
     ]
 
 
+DATABASE_OPTIONS = (
+    "from django.conf import settings; d = settings.DATABASES['default']; "
+    "print(d.get('DISABLE_SERVER_SIDE_CURSORS', False), d['CONN_HEALTH_CHECKS'], "
+    "repr(d.get('OPTIONS', {}).get('options', '')))"
+)
+
+
+def test_behind_pgbouncer_no_server_side_cursors_and_no_startup_options():
+    """PgBouncer 1.18 refuses the ``options`` startup parameter, and a WITH HOLD cursor would
+    outlive the transaction that pooling hands its server connection on after."""
+    url = "postgres://someone:pw@pooler.internal:6432/clinicdb"
+    direct = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        DATABASE_OPTIONS,
+        env_overrides={**PRODUCTION_LIKE, "DATABASE_URL": url},
+        drop=("DATABASE_POOLER",),
+    )
+    pooled = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        DATABASE_OPTIONS,
+        env_overrides={**PRODUCTION_LIKE, "DATABASE_URL": url, "DATABASE_POOLER": "pgbouncer"},
+    )
+
+    assert direct.returncode == 0, direct.stderr
+    assert direct.stdout.split() == ["False", "True", "'-c", "jit=off'"]
+    assert pooled.returncode == 0, pooled.stderr
+    assert pooled.stdout.split() == ["True", "True", "''"]
+
+
+def test_an_unknown_pooler_is_one_clear_sentence():
+    result = manage(
+        "check",
+        env_overrides={
+            **PRODUCTION_LIKE,
+            "DATABASE_URL": "postgres://u@db.internal/x",
+            "DATABASE_POOLER": "pgpool",
+        },
+    )
+
+    assert result.returncode != 0
+    assert "DATABASE_POOLER='pgpool'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_pooler_without_its_url_is_one_clear_sentence():
+    result = manage(
+        "check",
+        env_overrides={**PRODUCTION_LIKE, "DATABASE_POOLER": "pgbouncer"},
+        drop=("DATABASE_URL",),
+    )
+
+    assert result.returncode != 0
+    assert "DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.django_db
 def test_the_service_sessions_run_without_postgres_jit():
     """JIT compiling cost more than it won on the service's statements (config/settings)."""

@@ -130,14 +130,44 @@ else:
             "PORT": str(_postgres.port),
         }
     }
+# Kept open between requests and tasks (behind PgBouncer too: a client connection to the pooler
+# holds no server connection between transactions), checked before reuse.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-# PostgreSQL's JIT compiles any statement the planner thinks costly. This service runs short
-# statements, and a row estimate that is merely off (the roster check of reminder planning)
-# made it spend 0.16-0.35 s compiling a statement that then ran in a third of that: off for the
-# service's sessions (set on the connection, so it holds whatever the server's default).
-_options = DATABASES["default"].setdefault("OPTIONS", {})
-_options["options"] = f"{_options.get('options', '')} -c jit=off".strip()
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# DATABASE_URL (and DATABASE_REPLICA_URL) may name a PgBouncer in transaction pooling
+# ("pgbouncer"): each transaction may run on another server connection, so nothing may outlive
+# one. Django's server-side cursors (.iterator()) are declared WITH HOLD outside a transaction:
+# off. The service itself keeps no session state (tests/test_architecture.py guards it).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "pgbouncer"):
+    configuration_error(
+        f"DATABASE_POOLER={DATABASE_POOLER!r} is not known: leave it empty (a direct connection) "
+        "or set it to 'pgbouncer' (DATABASE_URL names a PgBouncer in transaction pooling)."
+    )
+if DATABASE_POOLER and not DATABASE_URL:
+    configuration_error(
+        "DATABASE_POOLER is set but DATABASE_URL is not: set DATABASE_URL to the pooler's address."
+    )
+
+
+def _session_setup(database: dict) -> None:
+    """How the service's connections (the primary's, the replica's) are opened."""
+    if DATABASE_POOLER:
+        database["DISABLE_SERVER_SIDE_CURSORS"] = True
+        return
+    # PostgreSQL's JIT compiles any statement the planner thinks costly. This service runs
+    # short statements, and a row estimate that is merely off (the roster check of reminder
+    # planning) made it spend 0.16-0.35 s compiling a statement that then ran in a third of
+    # that: off for the service's sessions (set on the connection, so it holds whatever the
+    # server's default). PgBouncer refuses this startup option: behind it, turn JIT off for the
+    # role (`ALTER ROLE … SET jit = off`, which a replica has too) or in the pooler
+    # (`connect_query`).
+    options = database.setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c jit=off".strip()
+
+
+_session_setup(DATABASES["default"])
 
 # A streaming replica for the heavy reads (clinic.replica): the reports and the audit trail read
 # from it inside replica_reads(), while it is at most REPLICA_MAX_LAG_SECONDS behind; everything
@@ -150,11 +180,10 @@ if DATABASE_REPLICA_URL:
         CONN_HEALTH_CHECKS=True,
         TEST={"MIRROR": "default"},
     )
-    _replica_options = DATABASES["replica"].setdefault("OPTIONS", {})
-    _replica_options["options"] = f"{_replica_options.get('options', '')} -c jit=off".strip()
+    _session_setup(DATABASES["replica"])
     # A replica that does not answer sends its reads to the primary within seconds, not at the
     # end of a TCP timeout.
-    _replica_options.setdefault("connect_timeout", 3)
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=30.0)
 DATABASE_ROUTERS = ["clinic.replica.ReplicaRouter"]
 

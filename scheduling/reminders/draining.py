@@ -14,7 +14,6 @@ from clinic.sql import Table, statement
 from patients.models import Patient
 from scheduling.models import Device, Reminder, ReminderStatus, RosterEntry, Session
 from scheduling.reminders.sending import Claimed, record, send_one
-from scheduling.reminders.sql import execute_prepared
 
 
 def send_timeout() -> datetime.timedelta:
@@ -88,15 +87,15 @@ _CLAIM_GROUP_SQL = statement(
     """
 WITH picked AS MATERIALIZED (
     SELECT {reminder.id} AS id FROM {reminder}
-    WHERE {reminder.is_open} AND {reminder.scheduled_for} <= $2
+    WHERE {reminder.is_open} AND {reminder.scheduled_for} <= %(now)s
       AND {reminder.status} = 'pending'
     ORDER BY {reminder.scheduled_for}
-    LIMIT $1
+    LIMIT %(size)s
     FOR UPDATE SKIP LOCKED
 ), claimed AS (
     UPDATE {r}
-    SET {reminder.status} = 'sending', {reminder.claimed_at} = $2,
-        {reminder.attempts} = {r.attempts} + 1, {reminder.updated_at} = $2
+    SET {reminder.status} = 'sending', {reminder.claimed_at} = %(now)s,
+        {reminder.attempts} = {r.attempts} + 1, {reminder.updated_at} = %(now)s
     -- By primary key (as a join, a small table may be hashed whole to find the group's rows).
     WHERE {r.id} = ANY(ARRAY(SELECT id FROM picked))
     RETURNING {r.id} AS id, {r.session_id} AS session_id, {r.patient_id} AS patient_id,
@@ -132,13 +131,7 @@ def _claim_group(size: int) -> list[Claimed]:
     """Claim up to ``size`` due rows for sending (one statement) and read them with their
     session, clinic, patient, roster entry and, for push, devices; oldest due first."""
     with connection.cursor() as cursor:
-        execute_prepared(
-            cursor,
-            "reminder_claim_due_group",
-            "integer, timestamptz",
-            _CLAIM_GROUP_SQL,
-            [size, timezone.now()],
-        )
+        cursor.execute(_CLAIM_GROUP_SQL, {"size": size, "now": timezone.now()})
         return [Claimed(*row) for row in cursor.fetchall()]
 
 

@@ -22,7 +22,7 @@ from scheduling.models import (
     RosterResponse,
     SessionStatus,
 )
-from scheduling.reminders.sql import array_literal, execute_prepared, text_array_literal
+from scheduling.reminders.sql import array_literal, text_array_literal
 from scheduling.reminders.texts import texts_of
 
 logger = logging.getLogger(__name__)
@@ -65,16 +65,18 @@ SET ({reminder.status}, {reminder.last_error}, {reminder.provider_message_id},
     SELECT v.status,
         v.last_error,
         CASE WHEN v.status = 'sent' THEN v.provider_message_id ELSE {r.provider_message_id} END,
-        CASE WHEN v.status = 'sent' THEN $6 ELSE {r.sent_at} END,
+        CASE WHEN v.status = 'sent' THEN %(now)s ELSE {r.sent_at} END,
         COALESCE(v.scheduled_for, {r.scheduled_for}),
         CASE WHEN v.status = 'pending' AND v.scheduled_for IS NULL
              THEN {r.attempts} - 1 ELSE {r.attempts} END,
-        $6
-    FROM (SELECT $2[i] AS status, $3[i] AS last_error, $4[i] AS provider_message_id,
-                 $5[i] AS scheduled_for
-          FROM array_position($1, {r.id}) AS i) v
+        %(now)s
+    FROM (SELECT (%(statuses)s::text[])[i] AS status,
+                 (%(errors)s::text[])[i] AS last_error,
+                 (%(provider_ids)s::text[])[i] AS provider_message_id,
+                 (%(retry_at)s::timestamptz[])[i] AS scheduled_for
+          FROM array_position(%(ids)s::bigint[], {r.id}) AS i) v
 )
-WHERE {r.id} = ANY(ARRAY(SELECT unnest($1))) AND {r.status} = 'sending'
+WHERE {r.id} = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[]))) AND {r.status} = 'sending'
 """,
     reminder=Table(Reminder),
     r=Table(Reminder, "r"),
@@ -88,9 +90,10 @@ _RECORD_SENT_SQL = statement(
     """
 UPDATE {r}
 SET {reminder.status} = 'sent', {reminder.last_error} = '',
-    {reminder.provider_message_id} = $2[array_position($1, {r.id})],
-    {reminder.sent_at} = $3, {reminder.updated_at} = $3
-WHERE {r.id} = ANY(ARRAY(SELECT unnest($1))) AND {r.status} = 'sending'
+    {reminder.provider_message_id} =
+        (%(provider_ids)s::text[])[array_position(%(ids)s::bigint[], {r.id})],
+    {reminder.sent_at} = %(now)s, {reminder.updated_at} = %(now)s
+WHERE {r.id} = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[]))) AND {r.status} = 'sending'
 """,
     reminder=Table(Reminder),
     r=Table(Reminder, "r"),
@@ -108,28 +111,28 @@ def record(outcomes: list[tuple]) -> None:
     with connection.cursor() as cursor:
         if sent:
             ids, _statuses, _errors, provider_ids, _retry_at = zip(*sent, strict=True)
-            execute_prepared(
-                cursor,
-                "reminder_record_sent",
-                "bigint[], text[], timestamptz",
+            cursor.execute(
                 _RECORD_SENT_SQL,
-                [array_literal(ids), text_array_literal(provider_ids), now],
+                {
+                    "ids": array_literal(ids),
+                    "provider_ids": text_array_literal(provider_ids),
+                    "now": now,
+                },
             )
         if others:
             ids, statuses, errors, provider_ids, retry_at = zip(*others, strict=True)
-            execute_prepared(
-                cursor,
-                "reminder_record_group",
-                "bigint[], text[], text[], text[], timestamptz[], timestamptz",
+            cursor.execute(
                 _RECORD_SQL,
-                [
-                    array_literal(ids),
-                    text_array_literal(statuses),
-                    text_array_literal(errors),
-                    text_array_literal(provider_ids),
-                    text_array_literal(None if at is None else at.isoformat() for at in retry_at),
-                    now,
-                ],
+                {
+                    "ids": array_literal(ids),
+                    "statuses": text_array_literal(statuses),
+                    "errors": text_array_literal(errors),
+                    "provider_ids": text_array_literal(provider_ids),
+                    "retry_at": text_array_literal(
+                        None if at is None else at.isoformat() for at in retry_at
+                    ),
+                    "now": now,
+                },
             )
 
 
