@@ -138,12 +138,21 @@ class EmbeddedPostgres:
     """A PostgreSQL cluster under ``base_dir``, started with ``pg_ctl`` on 127.0.0.1:``port``.
 
     ``durable=False`` is for throwaway test clusters: fsync off, removed by ``destroy()``.
+    ``settings`` adds server settings (name → value as written in postgresql.conf).
     """
 
-    def __init__(self, base_dir: Path, *, port: int, durable: bool = True):
+    def __init__(
+        self,
+        base_dir: Path,
+        *,
+        port: int,
+        durable: bool = True,
+        settings: dict[str, str] | None = None,
+    ):
         self.base_dir = Path(base_dir)
         self.port = port
         self.durable = durable
+        self.settings = dict(settings or {})
         self.run_as = RunAs.for_current_process()
         self.lock = FileLock(str(self.base_dir / "postgres.lock"))
 
@@ -241,7 +250,8 @@ class EmbeddedPostgres:
         except (OSError, IndexError, ValueError):
             return None
 
-    def _initdb(self) -> None:
+    def _make_data_dir(self) -> None:
+        """An empty data folder and a log file, owned by the server's account."""
         root = self.server_root
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.data_dir.chmod(0o700)
@@ -249,6 +259,9 @@ class EmbeddedPostgres:
         self.log_file.touch()
         self.run_as.give(self.log_file)
         self.run_as.give(root)
+
+    def _initdb(self) -> None:
+        self._make_data_dir()
         self._run(
             "initdb",
             "-D",
@@ -276,6 +289,7 @@ class EmbeddedPostgres:
         ]
         if not self.durable:
             lines += ["fsync = off", "synchronous_commit = off", "full_page_writes = off"]
+        lines += [f"{name} = {value}" for name, value in self.settings.items()]
         path = self.data_dir / "continuum.conf"
         path.write_text("\n".join(lines) + "\n")
         self.run_as.give(path)

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
-from django.db import connection
+from django.db import connections, router
 from django.db.models import (
     BooleanField,
     Case,
@@ -332,7 +332,8 @@ def census(
     if not programs:
         return []
     days = {p.pk: [] for p in programs}
-    with connection.cursor() as cursor:
+    # The router's database, as for the ORM's reads: the replica inside replica_reads().
+    with connections[router.db_for_read(Enrollment)].cursor() as cursor:
         cursor.execute(
             CENSUS_SQL,
             {
