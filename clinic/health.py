@@ -81,6 +81,21 @@ def _broker_check():
     return Redis, {"client_factory": _broker_client}
 
 
+class WorkerForEveryQueue(Ping):
+    """Ping's check, with workers that may each consume some queues only (``-Q reminders``,
+    ``-Q celery``): when the first replies leave a queue without a worker, every worker is asked
+    (the whole timeout) before the queue is called unserved."""
+
+    def check_active_queues(self, *active_workers):
+        try:
+            super().check_active_queues(*active_workers)
+        except ServiceUnavailable:
+            if self.limit is None:
+                raise
+            every_worker = self.app.control.ping(timeout=self.timeout.total_seconds())
+            super().check_active_queues(*self.active_workers(every_worker))
+
+
 def _state(result) -> str:
     return "ok" if result.error is None else f"unavailable: {result.error}"
 
@@ -103,8 +118,12 @@ class HealthView(HealthCheckView):
         """(part name, check, options) in the order they are reported."""
         return (("database", Database, {}), ("broker", *_broker_check()))
 
-    # limit=1: answer as soon as one worker replies instead of waiting out the timeout.
-    worker = (Ping, {"app": celery_app, "limit": 1, "timeout": datetime.timedelta(seconds=2)})
+    # limit=1: answer as soon as one worker replies instead of waiting out the timeout (unless
+    # that worker leaves a queue unserved).
+    worker = (
+        WorkerForEveryQueue,
+        {"app": celery_app, "limit": 1, "timeout": datetime.timedelta(seconds=2)},
+    )
 
     async def _worker_check(self, executor) -> str:
         check, options = self.worker

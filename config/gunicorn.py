@@ -19,3 +19,9 @@ def post_worker_init(worker):
     a full collection during a request costs what requests allocate, not the whole framework
     (collections of ~25 ms showed as the sessions list's p99 at 2 connections in bench/)."""
     gc.freeze()
+
+
+# gunicorn's control socket (for `gunicornc`) sits at one path per user, so a second gunicorn of
+# the same user on the host (a second web process, the benchmarks' servers) would take it over;
+# nothing here uses it.
+control_socket_disable = True

@@ -3,11 +3,13 @@ the broker's kind and the replica's lag), and no worker ping per anonymous reque
 real worker is in tests/e2e)."""
 
 import time
+import types
 
 import pytest
 from health_check.contrib.celery import Ping
 from health_check.exceptions import ServiceUnavailable
 
+from clinic import health
 from config import embedded
 from tests.factories import UserFactory
 
@@ -227,3 +229,57 @@ def test_an_unreachable_replica_is_shown_but_the_service_stays_healthy(
         "lag_seconds": None,
         "max_lag_seconds": 30,
     }
+
+
+# Workers on queues of their own -------------------------------------------------------------------
+
+
+class SplitWorkers:
+    """A Celery app's control, as seen by the check: ``reminders@a`` consumes `reminders`,
+    ``default@b`` consumes `celery`; the first ping reply is always ``reminders@a``'s."""
+
+    def __init__(self, workers):
+        self.workers = workers  # name -> queues
+        self.conf = types.SimpleNamespace(
+            task_queues=[types.SimpleNamespace(name=n) for n in ("celery", "reminders")],
+            task_default_queue="celery",
+        )
+        self.control = self
+        self.pings = []
+
+    def ping(self, timeout, limit=None):
+        self.pings.append(limit)
+        replies = [{name: {"ok": "pong"}} for name in self.workers]
+        return replies[:limit] if limit else replies
+
+    def inspect(self, destination):
+        workers = self.workers
+        return types.SimpleNamespace(
+            active_queues=lambda: {
+                name: [{"name": q} for q in workers[name]] for name in destination
+            }
+        )
+
+
+def test_workers_on_separate_queues_are_healthy_when_every_queue_has_one():
+    app = SplitWorkers({"reminders@a": ["reminders"], "default@b": ["celery"]})
+
+    health.WorkerForEveryQueue(app=app, limit=1).run()
+
+    # The first reply left `celery` unserved, so every worker was asked.
+    assert app.pings == [1, None]
+
+
+def test_a_queue_no_worker_consumes_is_named():
+    app = SplitWorkers({"reminders@a": ["reminders"], "reminders@b": ["reminders"]})
+
+    with pytest.raises(ServiceUnavailable, match="No worker for Celery task queue celery"):
+        health.WorkerForEveryQueue(app=app, limit=1).run()
+
+
+def test_one_worker_of_every_queue_answers_at_its_first_reply():
+    app = SplitWorkers({"all@a": ["celery", "reminders"], "all@b": ["celery", "reminders"]})
+
+    health.WorkerForEveryQueue(app=app, limit=1).run()
+
+    assert app.pings == [1]

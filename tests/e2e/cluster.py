@@ -157,8 +157,6 @@ class WebProcess:
                     str(self.workers),
                     "--access-logfile",
                     "-",
-                    # One per user by default ($HOME/.gunicorn): two servers would collide.
-                    "--no-control-socket",
                 ],
                 cwd=PROJECT_DIR,
                 env=self.env,

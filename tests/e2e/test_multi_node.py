@@ -358,10 +358,4 @@ def test_admission_step_down_reminder_and_reports_across_nodes(cluster):
         f"flow {time.monotonic() - test_started:.1f} s; census reads while replay was paused "
         f"(lag before, admitted, lag after): {reads}"
     )
-    # KNOWN BUG (clinic/health.py, for the lead): the worker check pings with limit=1, then wants
-    # a worker for every declared queue among the replies. With workers on `-Q reminders` and
-    # `-Q celery` (this topology), the one reply names one queue: /health/ answers 503 whenever
-    # the other worker's reply comes later. Marked here rather than retried until it passes.
-    if health["checks"]["worker"].startswith("unavailable: Unavailable: No worker for Celery"):
-        pytest.xfail(f"/health/'s worker check with specialised workers: {health['checks']}")
     assert health["checks"]["worker"] == "ok", health
