@@ -112,10 +112,11 @@ class CeleryProcesses:
         return "\n".join(parts)
 
 
-def wait_until(predicate, *, timeout: float, interval: float = 0.25) -> bool:
+def wait_until(predicate, *, timeout: float, interval: float = 0.25):
+    """``predicate()``'s first truthy value within ``timeout`` seconds, else its last value."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
         time.sleep(interval)
-    return predicate()

@@ -98,16 +98,6 @@ def sql(url: str, statement: str, params=None):
         connection.close()
 
 
-def wait_until(predicate, *, timeout: float, interval: float = 0.2):
-    """``predicate()``'s first truthy value within ``timeout`` seconds, else its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(interval)
-
-
 def manage(*args: str, env: dict[str, str], timeout: float = 300) -> str:
     """``manage.py *args`` in a subprocess with ``env``; its standard output."""
     result = subprocess.run(

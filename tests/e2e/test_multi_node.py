@@ -27,7 +27,7 @@ import pytest
 from clinic.replica import LAG_CHECK_SECONDS
 from config.embedded import EmbeddedRedis, free_port
 from tests.e2e import rabbitmq
-from tests.e2e.celery_processes import CeleryProcesses
+from tests.e2e.celery_processes import CeleryProcesses, wait_until
 from tests.e2e.cluster import (
     SEED_COMMAND,
     STAFF_PASSWORD,
@@ -39,7 +39,6 @@ from tests.e2e.cluster import (
     primary_postgres,
     sign_in,
     sql,
-    wait_until,
 )
 from tests.e2e.pgbouncer import PgBouncer
 

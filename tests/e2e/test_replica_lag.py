@@ -16,8 +16,9 @@ from django.db import connections
 from django.utils import timezone
 
 from clinic.replica import REPLICA, forget_replica_lag, replica_fresh, replica_lag
-from config.embedded import POSTGRES_DATABASE, POSTGRES_SUPERUSER, EmbeddedPostgres, free_port
+from config.embedded import POSTGRES_DATABASE, POSTGRES_SUPERUSER
 from tests.e2e.celery_processes import wait_until
+from tests.e2e.cluster import StreamingReplica, primary_postgres
 
 pytestmark = pytest.mark.e2e
 
@@ -32,18 +33,10 @@ def connect(server):
 
 @pytest.fixture
 def primary_and_standby(tmp_path, django_db_setup, django_db_blocker):
-    primary = EmbeddedPostgres(tmp_path / "primary", port=free_port(), durable=False)
-    standby = EmbeddedPostgres(tmp_path / "standby", port=free_port(), durable=False)
+    primary = primary_postgres(tmp_path / "primary")
+    standby = StreamingReplica(tmp_path / "standby", primary=primary)
     try:
         primary.ensure_running()
-        standby.run_as.give(standby.server_root)
-        standby.log_file.touch()
-        standby.run_as.give(standby.log_file)
-        primary._run(
-            "pg_basebackup",
-            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", POSTGRES_SUPERUSER),
-            *("-D", str(standby.data_dir), "-R", "-X", "stream", "-c", "fast"),
-        )
         standby.ensure_running()
         replica = copy.deepcopy(connections["default"].settings_dict)
         replica.update(
