@@ -24,6 +24,7 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
+    FilteredRelation,
     IntegerField,
     OuterRef,
     Q,
@@ -770,13 +771,16 @@ def _first_and_latest_responses(ids: list[int]) -> QuerySet:
     rows ranked in SQL over the (enrollment, instrument, completed_at) index."""
     partition = [F("enrollment_id"), F("instrument")]
     scheduled = MeasureSchedule.objects.filter(
-        program_id=OuterRef("enrollment__program_id"), instrument=OuterRef("instrument")
+        program_id=OuterRef("stay__program_id"), instrument=OuterRef("instrument")
     )
     ordered = MeasureOrder.objects.filter(
         enrollment_id=OuterRef("enrollment_id"), instrument=OuterRef("instrument")
     )
     return (
         MeasureResponse.objects.filter(enrollment_id__in=ids)
+        # The stays' ids on the joined side too: PostgreSQL does not carry an IN list across a
+        # join, and without it hashed every enrollment of every clinic for the programs' ids.
+        .alias(stay=FilteredRelation("enrollment", condition=Q(enrollment__pk__in=ids)))
         .filter(Exists(scheduled) | Exists(ordered))
         .annotate(
             newest=Window(

@@ -1138,28 +1138,31 @@ def readmission_links(*, of: str) -> QuerySet[Enrollment]:
         "patient_id": OuterRef("patient_id"),
         "program__clinic_id": OuterRef("program__clinic_id"),
     }
+    # "Not a transition's" as NOT EXISTS, not as a LEFT JOIN ... IS NULL (``transition_out__
+    # isnull``): the join's row estimate made PostgreSQL hash every clinic's discharges for
+    # each census page instead of probing the patient's few stays on their index.
     if of == "admission":
         return (
             Enrollment.objects.filter(
                 status=EnrollmentStatus.DISCHARGED,
-                transition_out__isnull=True,
                 discharge_date__gte=OuterRef("start_date") - window,
                 discharge_date__lte=OuterRef("start_date"),
                 **same_patient_and_clinic,
             )
             .exclude(pk=OuterRef("pk"))
+            .exclude(Exists(Transition.objects.filter(from_enrollment_id=OuterRef("pk"))))
             .order_by()
         )
     if of == "discharge":
         return (
             Enrollment.objects.filter(
                 status__in=OCCUPYING,
-                transition_in__isnull=True,
                 start_date__gte=OuterRef("discharge_date"),
                 start_date__lte=OuterRef("discharge_date") + window,
                 **same_patient_and_clinic,
             )
             .exclude(pk=OuterRef("pk"))
+            .exclude(Exists(Transition.objects.filter(to_enrollment_id=OuterRef("pk"))))
             .order_by()
         )
     raise ValueError(f"of: 'admission' or 'discharge', not {of!r}")

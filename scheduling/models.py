@@ -233,8 +233,9 @@ ATTENDED = [AttendanceStatus.PRESENT, AttendanceStatus.LATE]
 
 class Attendance(models.Model):
     session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="attendance")
+    # Indexed with its sessions (``attendance_patient_sessions``), not on its own.
     patient = models.ForeignKey(
-        "patients.Patient", on_delete=models.PROTECT, related_name="attendance"
+        "patients.Patient", on_delete=models.PROTECT, related_name="attendance", db_index=False
     )
     roster_entry = models.OneToOneField(
         RosterEntry, on_delete=models.PROTECT, related_name="attendance"
@@ -248,6 +249,16 @@ class Attendance(models.Model):
 
     class Meta:
         ordering = ["session__starts_at", "id"]
+        indexes = [
+            # A patient's sessions attended, read off the index alone: the continuity report
+            # looks up each discharge's first visit among them (the table's pages, one per row
+            # of a patient, were most of its cost once the table outgrew the cache).
+            models.Index(
+                fields=["patient", "session"],
+                include=["status"],
+                name="attendance_patient_sessions",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["session", "patient"],
