@@ -15,13 +15,8 @@ transaction or meets another client's.
 
 import contextlib
 import datetime
-import json
 import os
-import subprocess
-import sys
 import threading
-import urllib.error
-import urllib.request
 
 import pytest
 from django.db import connection, connections
@@ -30,11 +25,11 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from clinic.models import Clinic
 from clinic.notifications import backends
-from config.embedded import free_port
 from patients.models import Patient
 from scheduling.models import Reminder
 from scheduling.reminders.draining import drain
-from tests.e2e.celery_processes import PROJECT_DIR, CeleryProcesses, wait_until
+from tests.e2e.celery_processes import CeleryProcesses, wait_until
+from tests.e2e.cluster import Api, WebProcess
 from tests.e2e.pgbouncer import PgBouncer
 from tests.factories import due_sms, staff_user
 
@@ -182,8 +177,6 @@ def pooled_server(pooler, tmp_path):
     pooler.stop()
     pooler.pool_size = 1
     pooler.start()
-    port = free_port()
-    log = (tmp_path / "gunicorn.log").open("w")
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -192,57 +185,17 @@ def pooled_server(pooler, tmp_path):
         "DEBUG": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "config.wsgi",
-            "--config",
-            "python:config.gunicorn",
-            "--workers",
-            "2",
-            "--bind",
-            f"127.0.0.1:{port}",
-        ],
-        cwd=PROJECT_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
+    web = WebProcess("gunicorn", env=env, log_dir=tmp_path, workers=2)
     try:
-        up = wait_until(lambda: _answers(base), timeout=60)
-        assert up, (tmp_path / "gunicorn.log").read_text()
-        yield base
+        web.start()
+        web.wait_ready()
+        yield web.url
     finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
-
-
-def _answers(base: str) -> bool:
-    try:
-        urllib.request.urlopen(f"{base}/api/v1/clinics/", timeout=5)
-    except urllib.error.HTTPError:
-        return True  # 401: the app answers
-    except OSError:
-        return False
-    return True
+        web.stop()
 
 
 def call(base: str, token: str, method: str, path: str, body: dict | None = None):
-    request = urllib.request.Request(
-        base + path,
-        method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
+    return Api(base, token).request(method, path, body)
 
 
 def test_api_reads_and_writes_through_the_pooler(pooled_server):
