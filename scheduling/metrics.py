@@ -68,6 +68,7 @@ class StayFigures:
 
 EMPTY = StayFigures(0, 0, 0, Decimal(0), Decimal(0))
 
+# ``least`` skips a NULL ``until``: open stays are bounded by the week alone.
 _FIGURES_SQL = statement(
     """
 SELECT {r.enrollment_id},
@@ -91,7 +92,7 @@ JOIN {s} ON {s.id} = {r.session_id}
 LEFT JOIN {a} ON {a.roster_entry_id} = {r.id}
 WHERE {r.enrollment_id} = ANY(%(enrollments)s)
   AND {s.status} <> 'cancelled'
-  AND {s.starts_at} < %(week_end)s
+  AND {s.starts_at} < least(%(week_end)s, %(until)s::timestamptz)
 GROUP BY {r.enrollment_id}
 """,
     r=Table(RosterEntry, "r"),
@@ -115,9 +116,16 @@ def local_week(
 
 
 def stay_figures(
-    enrollment_ids: list[int], *, zone, now: datetime.datetime | None = None
+    enrollment_ids: list[int],
+    *,
+    zone,
+    now: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
 ) -> dict[int, StayFigures]:
-    """Figures of each enrollment in ``enrollment_ids`` (one query); missing ones are EMPTY."""
+    """Figures of each enrollment in ``enrollment_ids`` (one query); missing ones are EMPTY.
+    ``until``: where the stays ended (a discharged stay's: the midnight after its last day);
+    sessions from then on are not theirs, though a discharge recorded late leaves its past
+    sessions on the roster. None: open stays."""
     if not enrollment_ids:
         return {}
     now = now or timezone.now()
@@ -129,6 +137,7 @@ def stay_figures(
                 "now": now,
                 "week_start": week_start,
                 "week_end": week_end,
+                "until": until,
                 "enrollments": list(enrollment_ids),
             },
         )

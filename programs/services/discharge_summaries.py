@@ -83,9 +83,16 @@ def _attendance(
 ) -> dict:
     """The episode's attendance: each stay's figures as the step-down board counts them
     (``scheduling.metrics.stay_figures``: the stay's roster entries at sessions that had ended
-    by ``now`` and were not cancelled), summed. ``attendance_rate`` is their adherence,
-    (present + late) / scheduled; None without a scheduled session."""
-    total = sum(stay_figures([e.pk for e in chain], zone=zone, now=now).values(), EMPTY)
+    by ``now`` and were not cancelled) through its last day (the clinic's), summed.
+    ``attendance_rate`` is their adherence, (present + late) / scheduled; None without a
+    scheduled session."""
+    total = EMPTY
+    for stay in chain:
+        until = datetime.datetime.combine(
+            stay.discharge_date + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
+        )
+        figures = stay_figures([stay.pk], zone=zone, now=now, until=until)
+        total += figures[stay.pk]
     return {
         "scheduled": total.expected,
         "present": total.present,

@@ -93,6 +93,19 @@ def test_figures_match_a_hand_computed_week(clinician, patient, week):
     assert friday.starts_at > at(10, 12)
 
 
+def test_a_stay_that_ended_counts_no_session_after_it(clinician, patient, week):
+    stay, sessions = week
+    record(clinician, sessions[0], patient, "present")
+    record(clinician, sessions[1], patient, "absent")
+
+    # Thursday noon, the stay ended with Tuesday: Wednesday's session is not the stay's.
+    figures = stay_figures([stay.pk], zone=NY, now=at(10, 12).astimezone(UTC), until=at(9, 0))[
+        stay.pk
+    ]
+
+    assert (figures.expected, figures.attended, figures.no_shows) == (1, 1, 0)
+
+
 def test_excused_absences_are_not_no_shows_and_a_declined_session_is_not_possible(
     clinician, patient, week
 ):

@@ -118,6 +118,30 @@ def test_the_summary_counts_attendance_as_the_step_down_board(clinic, admissions
     }
 
 
+def test_a_discharge_recorded_late_counts_no_session_after_its_date(clinic, admissions, clinician):
+    # given: the episode's IOP stay, discharged on day 12 but recorded on DISCHARGED (day 14),
+    # so the ended, unrecorded session of day 13 is still on the stay's roster
+    episode = make_episode(clinic, admissions, clinician)
+
+    # when
+    with time_machine.travel(noon(DISCHARGED), tick=False):
+        enrollments.enrollment_discharge(
+            actor=clinician, enrollment=episode.iop, date=day(12), reason="completed"
+        )
+
+    # then: the patient was no longer in the program on day 13, so it is not among the
+    # scheduled (4, not 5)
+    summary = DischargeSummary.objects.get(enrollment=episode.iop)
+    assert summary.attendance == {
+        "scheduled": 4,
+        "present": 1,
+        "late": 1,
+        "absent": 1,
+        "excused": 1,
+        "attendance_rate": 0.5,
+    }
+
+
 def test_the_episodes_draft_plan_goes_into_force(clinic, admissions, clinician):
     episode = make_episode(clinic, admissions, clinician)
     assert episode.house.aftercare_plan.status == AftercarePlanStatus.DRAFT
