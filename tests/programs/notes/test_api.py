@@ -21,7 +21,9 @@ from tests.factories import (
 from tests.programs.notes.conftest import parts
 
 PASSWORD = "correct-horse-battery"
-NOW = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
+# After the group session (conftest: 2026-11-30): signed, then co-signed an hour later.
+SIGNED_AT = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
+COSIGNING = SIGNED_AT + datetime.timedelta(hours=1)
 
 
 def group_body(group, **overrides):
@@ -276,11 +278,11 @@ def awaiting(group, clinician, clinic, written):
     """The first patient's note, signed by a clinician whose signature needs co-signing."""
     ClinicMembership.objects.filter(user=clinician, clinic=clinic).update(requires_cosignature=True)
     note = ProgressNote.objects.get(patient=group.patients[0])
-    return notes.progress_note_sign(actor=clinician, note=note, password=PASSWORD)
+    return notes.progress_note_sign(actor=clinician, note=note, password=PASSWORD, now=SIGNED_AT)
 
 
 def test_cosign_with_an_authenticator_code(supervisor, awaiting):
-    with time_machine.travel(NOW, tick=False):
+    with time_machine.travel(COSIGNING, tick=False):
         response = client_of(supervisor).post(
             f"/api/v1/progress-notes/{awaiting.pk}/cosign/",
             {"otp_token": totp_code(totp_device(supervisor))},
@@ -293,7 +295,7 @@ def test_cosign_with_an_authenticator_code(supervisor, awaiting):
 
 def test_wrong_cosigning_codes_count_toward_the_sign_in_lockout(supervisor, awaiting):
     client = client_of(supervisor)
-    with time_machine.travel(NOW, tick=False):
+    with time_machine.travel(COSIGNING, tick=False):
         code = totp_code(totp_device(supervisor))
         wrong = f"{(int(code) + 1) % 1_000_000:06d}"
         answers = [
