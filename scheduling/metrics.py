@@ -6,6 +6,7 @@ For a set of roster-bearing stays (an enrollment is known here by its id on the 
 - ``attended``: of those, the ones recorded present or late;
 - ``adherence`` = attended / expected (None before the first expected session);
 - ``no_shows``: entries recorded absent (excused absences are not no-shows);
+- ``late``, ``excused``: entries recorded late (of ``attended``) and excused;
 - ``no_show_rate`` = no_shows / expected;
 - ``hours_this_week``: hours of attended sessions in the current local week (Monday–Sunday);
 - ``hours_possible_this_week``: hours attended plus hours of sessions still ahead this week
@@ -18,7 +19,7 @@ All figures for a page of enrollments come from one query.
 """
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from django.db import connection
@@ -36,6 +37,18 @@ class StayFigures:
     hours_this_week: Decimal
     hours_possible_this_week: Decimal
     sessions_this_week: int = 0
+    late: int = 0
+    excused: int = 0
+
+    @property
+    def present(self) -> int:
+        return self.attended - self.late
+
+    def __add__(self, other: "StayFigures") -> "StayFigures":
+        """The figures of two stays together (an episode's: ``sum(figures, EMPTY)``)."""
+        return StayFigures(
+            **{f.name: getattr(self, f.name) + getattr(other, f.name) for f in fields(self)}
+        )
 
     @property
     def adherence(self) -> float | None:
@@ -55,6 +68,7 @@ class StayFigures:
 
 EMPTY = StayFigures(0, 0, 0, Decimal(0), Decimal(0))
 
+# ``least`` skips a NULL ``until``: open stays are bounded by the week alone.
 _FIGURES_SQL = statement(
     """
 SELECT {r.enrollment_id},
@@ -70,13 +84,15 @@ SELECT {r.enrollment_id},
                {a.status} IN ('present', 'late')
                OR ({a.id} IS NULL AND {s.starts_at} > %(now)s AND {r.response} <> 'declined'))),
            0) AS hours_possible,
-       count(*) FILTER (WHERE {s.starts_at} >= %(week_start)s) AS sessions_this_week
+       count(*) FILTER (WHERE {s.starts_at} >= %(week_start)s) AS sessions_this_week,
+       count(*) FILTER (WHERE {s.ends_at} <= %(now)s AND {a.status} = 'late') AS late,
+       count(*) FILTER (WHERE {s.ends_at} <= %(now)s AND {a.status} = 'excused') AS excused
 FROM {r}
 JOIN {s} ON {s.id} = {r.session_id}
 LEFT JOIN {a} ON {a.roster_entry_id} = {r.id}
 WHERE {r.enrollment_id} = ANY(%(enrollments)s)
   AND {s.status} <> 'cancelled'
-  AND {s.starts_at} < %(week_end)s
+  AND {s.starts_at} < least(%(week_end)s, %(until)s::timestamptz)
 GROUP BY {r.enrollment_id}
 """,
     r=Table(RosterEntry, "r"),
@@ -100,9 +116,16 @@ def local_week(
 
 
 def stay_figures(
-    enrollment_ids: list[int], *, zone, now: datetime.datetime | None = None
+    enrollment_ids: list[int],
+    *,
+    zone,
+    now: datetime.datetime | None = None,
+    until: datetime.datetime | None = None,
 ) -> dict[int, StayFigures]:
-    """Figures of each enrollment in ``enrollment_ids`` (one query); missing ones are EMPTY."""
+    """Figures of each enrollment in ``enrollment_ids`` (one query); missing ones are EMPTY.
+    ``until``: where the stays ended (a discharged stay's: the midnight after its last day);
+    sessions from then on are not theirs, though a discharge recorded late leaves its past
+    sessions on the roster. None: open stays."""
     if not enrollment_ids:
         return {}
     now = now or timezone.now()
@@ -114,6 +137,7 @@ def stay_figures(
                 "now": now,
                 "week_start": week_start,
                 "week_end": week_end,
+                "until": until,
                 "enrollments": list(enrollment_ids),
             },
         )
@@ -126,6 +150,8 @@ def stay_figures(
             hours_this_week=Decimal(row[4]).quantize(Decimal("0.01")),
             hours_possible_this_week=Decimal(row[5]).quantize(Decimal("0.01")),
             sessions_this_week=row[6],
+            late=row[7],
+            excused=row[8],
         )
         for row in rows
     }

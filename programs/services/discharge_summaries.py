@@ -13,7 +13,6 @@ from collections.abc import Collection
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Count, Q
 
 from clinic.errors import Conflict
 from clinic.models import AuditAction
@@ -30,7 +29,7 @@ from programs.models import (
     Enrollment,
 )
 from programs.services import aftercare
-from scheduling.models import AttendanceStatus, RosterEntry, SessionStatus
+from scheduling.metrics import EMPTY, stay_figures
 
 SUMMARY_TEXT_FIELDS = (
     "course_of_treatment",
@@ -79,42 +78,29 @@ def _levels_of_care(chain: list[Enrollment]) -> list[dict]:
     ]
 
 
-def _local_midnight(day: datetime.date, zone: zoneinfo.ZoneInfo) -> datetime.datetime:
-    return datetime.datetime.combine(day, datetime.time(), tzinfo=zone)
-
-
 def _attendance(
     chain: list[Enrollment], *, zone: zoneinfo.ZoneInfo, now: datetime.datetime
 ) -> dict:
-    """The patient's attendance at the sessions of each stay's program within the stay's
-    dates (the clinic's days): sessions that had ended by ``now`` and were not cancelled.
-    ``attendance_rate`` = (present + late) / scheduled, as the step-down board's adherence
-    (scheduling.metrics); None without a scheduled session."""
-    window = Q()
-    for e in chain:
-        window |= Q(
-            session__program_id=e.program_id,
-            session__starts_at__gte=_local_midnight(e.start_date, zone),
-            session__starts_at__lt=_local_midnight(
-                e.discharge_date + datetime.timedelta(days=1), zone
-            ),
+    """The episode's attendance: each stay's figures as the step-down board counts them
+    (``scheduling.metrics.stay_figures``: the stay's roster entries at sessions that had ended
+    by ``now`` and were not cancelled) through its last day (the clinic's), summed.
+    ``attendance_rate`` is their adherence, (present + late) / scheduled; None without a
+    scheduled session."""
+    total = EMPTY
+    for stay in chain:
+        until = datetime.datetime.combine(
+            stay.discharge_date + datetime.timedelta(days=1), datetime.time(), tzinfo=zone
         )
-    figures = (
-        RosterEntry.objects.filter(window, patient_id=chain[-1].patient_id)
-        .exclude(session__status=SessionStatus.CANCELLED)
-        .filter(session__ends_at__lte=now)
-        .aggregate(
-            scheduled=Count("id"),
-            **{
-                status: Count("id", filter=Q(attendance__status=status))
-                for status in AttendanceStatus.values
-            },
-        )
-    )
-    attended = figures[AttendanceStatus.PRESENT] + figures[AttendanceStatus.LATE]
-    scheduled = figures["scheduled"]
-    figures["attendance_rate"] = round(attended / scheduled, 3) if scheduled else None
-    return figures
+        figures = stay_figures([stay.pk], zone=zone, now=now, until=until)
+        total += figures[stay.pk]
+    return {
+        "scheduled": total.expected,
+        "present": total.present,
+        "late": total.late,
+        "absent": total.no_shows,
+        "excused": total.excused,
+        "attendance_rate": total.adherence,
+    }
 
 
 def recommendation_text(assessment: Assessment) -> str:

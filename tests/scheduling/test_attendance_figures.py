@@ -83,6 +83,7 @@ def test_figures_match_a_hand_computed_week(clinician, patient, week):
     figures = stay_figures([stay.pk], zone=NY, now=at(10, 12).astimezone(UTC))[stay.pk]
 
     assert (figures.expected, figures.attended, figures.no_shows) == (2, 1, 1)
+    assert (figures.present, figures.late, figures.excused) == (1, 0, 0)
     assert figures.adherence == 0.5
     assert figures.no_show_rate == 0.5
     assert figures.hours_this_week == Decimal("3.00")
@@ -90,6 +91,19 @@ def test_figures_match_a_hand_computed_week(clinician, patient, week):
     assert figures.falling_short(Decimal(9))  # 6 possible hours < the 9-hour minimum
     assert not figures.falling_short(Decimal(6))
     assert friday.starts_at > at(10, 12)
+
+
+def test_a_stay_that_ended_counts_no_session_after_it(clinician, patient, week):
+    stay, sessions = week
+    record(clinician, sessions[0], patient, "present")
+    record(clinician, sessions[1], patient, "absent")
+
+    # Thursday noon, the stay ended with Tuesday: Wednesday's session is not the stay's.
+    figures = stay_figures([stay.pk], zone=NY, now=at(10, 12).astimezone(UTC), until=at(9, 0))[
+        stay.pk
+    ]
+
+    assert (figures.expected, figures.attended, figures.no_shows) == (1, 1, 0)
 
 
 def test_excused_absences_are_not_no_shows_and_a_declined_session_is_not_possible(
@@ -105,6 +119,7 @@ def test_excused_absences_are_not_no_shows_and_a_declined_session_is_not_possibl
     figures = stay_figures([stay.pk], zone=NY, now=at(8, 12).astimezone(UTC))[stay.pk]
 
     assert (figures.expected, figures.attended, figures.no_shows) == (1, 0, 0)
+    assert figures.excused == 1
     assert figures.hours_possible_this_week == Decimal("3.00")  # only Wednesday remains
 
 

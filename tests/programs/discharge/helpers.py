@@ -51,7 +51,7 @@ def _session(clinician, program, on: datetime.date):
     )
 
 
-def _attend(clinician, session, patient, status):
+def attend(clinician, session, patient, status):
     with time_machine.travel(session.starts_at, tick=False):
         calendar.attendance_record(actor=clinician, session=session, patient=patient, status=status)
 
@@ -94,8 +94,8 @@ def make_episode(
         aftercare.aftercare_item_add(
             actor=clinician, plan=plan, kind="support_group", text="Tuesday evening meeting"
         )
-    _attend(clinician, house_sessions[0], patient, "present")
-    _attend(clinician, house_sessions[1], patient, "late")
+    attend(clinician, house_sessions[0], patient, "present")
+    attend(clinician, house_sessions[1], patient, "late")
     with time_machine.travel(noon(STEPPED_DOWN), tick=False):
         transition = enrollments.transition_create(
             actor=clinician,
@@ -106,8 +106,8 @@ def make_episode(
             reason="Stable, ready for IOP",
         )
         iop_sessions = [_session(clinician, iop, day(n)) for n in (11, 12, 13, 20)]
-    _attend(clinician, iop_sessions[0], patient, "absent")
-    _attend(clinician, iop_sessions[1], patient, "excused")
+    attend(clinician, iop_sessions[0], patient, "absent")
+    attend(clinician, iop_sessions[1], patient, "excused")
     return Episode(house=transition.from_enrollment, iop=transition.to_enrollment)
 
 

@@ -2,6 +2,7 @@
 source gets none."""
 
 import datetime
+import zoneinfo
 
 import pytest
 import time_machine
@@ -10,11 +11,15 @@ from clinic.models import AuditAction, AuditEvent
 from programs import selectors
 from programs.models import AftercarePlanStatus, DischargeSummary
 from programs.services import enrollments
+from scheduling.metrics import EMPTY, stay_figures
+from scheduling.services import session_create
 from tests.programs.discharge.helpers import (
     ADMITTED,
     DISCHARGED,
     FOLLOW_UP_AT,
     STEPPED_DOWN,
+    attend,
+    day,
     discharge,
     make_episode,
     noon,
@@ -67,6 +72,74 @@ def test_the_summary_holds_the_facts_of_the_whole_episode(clinic, admissions, cl
         {"text": "Dr. Okafor, outpatient psychiatry", "scheduled_for": FOLLOW_UP_AT.isoformat()}
     ]
     assert (summary.signed_at, summary.course_of_treatment, summary.staff_notes) == (None, "", "")
+
+
+def test_the_summary_counts_attendance_as_the_step_down_board(clinic, admissions, clinician):
+    # given: the episode, plus an individual appointment booked under the IOP during the stay
+    # and missed
+    episode = make_episode(clinic, admissions, clinician)
+    patient = episode.iop.patient
+    with time_machine.travel(noon(STEPPED_DOWN), tick=False):
+        appointment = session_create(
+            actor=clinician,
+            clinic=clinic,
+            program=episode.iop.program,
+            title="Check-in",
+            kind="individual",
+            patient=patient,
+            starts_at=noon(day(12)) - datetime.timedelta(hours=4),
+            ends_at=noon(day(12)) - datetime.timedelta(hours=3),
+        )
+    attend(clinician, appointment, patient, "absent")
+
+    # when
+    summary = discharge(episode, clinician).summary
+
+    # then: the figures are the board's for the two stays (scheduling.metrics), which count
+    # the program's sessions the stays were rostered on, the ones a level's weekly minimum is
+    # measured in (DOMAIN.md); an individual appointment is no program session
+    # (scheduling.program_rules.is_program_session), so it is not among the 5.
+    board = sum(
+        stay_figures(
+            [episode.house.pk, episode.iop.pk],
+            zone=zoneinfo.ZoneInfo(clinic.time_zone),
+            now=noon(DISCHARGED),
+        ).values(),
+        EMPTY,
+    )
+    assert (board.expected, board.attended, board.no_shows) == (5, 2, 1)
+    assert summary.attendance == {
+        "scheduled": 5,
+        "present": 1,
+        "late": 1,
+        "absent": 1,
+        "excused": 1,
+        "attendance_rate": board.adherence,
+    }
+
+
+def test_a_discharge_recorded_late_counts_no_session_after_its_date(clinic, admissions, clinician):
+    # given: the episode's IOP stay, discharged on day 12 but recorded on DISCHARGED (day 14),
+    # so the ended, unrecorded session of day 13 is still on the stay's roster
+    episode = make_episode(clinic, admissions, clinician)
+
+    # when
+    with time_machine.travel(noon(DISCHARGED), tick=False):
+        enrollments.enrollment_discharge(
+            actor=clinician, enrollment=episode.iop, date=day(12), reason="completed"
+        )
+
+    # then: the patient was no longer in the program on day 13, so it is not among the
+    # scheduled (4, not 5)
+    summary = DischargeSummary.objects.get(enrollment=episode.iop)
+    assert summary.attendance == {
+        "scheduled": 4,
+        "present": 1,
+        "late": 1,
+        "absent": 1,
+        "excused": 1,
+        "attendance_rate": 0.5,
+    }
 
 
 def test_the_episodes_draft_plan_goes_into_force(clinic, admissions, clinician):

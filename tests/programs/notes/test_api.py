@@ -7,13 +7,23 @@ import pytest
 import time_machine
 from rest_framework.test import APIClient
 
-from clinic.models import AuditEvent
+from clinic.models import AuditEvent, ClinicMembership
 from programs.models import ProgressNote
 from programs.services import notes
-from tests.factories import ClinicFactory, app_account, client_of, staff_user
+from tests.factories import (
+    ClinicFactory,
+    app_account,
+    client_of,
+    staff_user,
+    totp_code,
+    totp_device,
+)
 from tests.programs.notes.conftest import parts
 
 PASSWORD = "correct-horse-battery"
+# After the group session (conftest: 2026-11-30): signed, then co-signed an hour later.
+SIGNED_AT = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
+COSIGNING = SIGNED_AT + datetime.timedelta(hours=1)
 
 
 def group_body(group, **overrides):
@@ -86,6 +96,50 @@ def test_a_name_in_the_group_part_is_400_without_the_name(group, clinician):
     assert "Ana" not in response.content.decode()
     assert "interventions" in response.json()["fields"]
     assert not ProgressNote.objects.exists()
+
+
+def test_a_name_in_a_changed_group_part_is_400_and_the_notes_keep_theirs(group, clinician, written):
+    # given: the group's notes, their group part naming nobody
+    note = ProgressNote.objects.get(patient=group.patients[0])
+    client = client_of(clinician)
+    path = f"/api/v1/sessions/{group.pk}/group-note/"
+
+    # when: the facilitator rewrites the group part naming the absent patient (on the roster,
+    # not an attendee)
+    response = client.put(
+        path,
+        group_body(group, group_dynamics="Quieter without QUINT today"),
+        format="json",
+        HTTP_IF_MATCH=written["ETag"],
+    )
+
+    # then: refused without repeating the name; the part each attendee's note shows is as it was
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == ["group_dynamics"]
+    assert "quint" not in response.content.decode().lower()
+    assert client.get(path)["ETag"] == written["ETag"]
+    detail = client.get(f"/api/v1/progress-notes/{note.pk}/")
+    assert detail.status_code == 200
+    assert detail.json()["group_part"] == written.json()["group_part"]
+
+
+def test_a_notes_own_edit_cannot_carry_a_group_part(group, clinician, written):
+    note = ProgressNote.objects.get(patient=group.patients[0])
+    path = f"/api/v1/progress-notes/{note.pk}/"
+    client = client_of(clinician)
+
+    response = client.patch(
+        path,
+        {"sections": {"plan": "Weekly"}, "group_part": {"group_dynamics": "Led by Quint"}},
+        format="json",
+    )
+
+    # Only the note's sections are its own to edit; the group part is written through the
+    # session's group note, where the name check runs.
+    assert response.status_code == 200, response.content
+    assert response.json()["sections"]["plan"] == "Weekly"
+    assert response.json()["group_part"] == written.json()["group_part"]
+    assert "Quint" not in response.content.decode()
 
 
 def test_individual_note_post(appointment, clinician):
@@ -217,3 +271,48 @@ def test_wrong_signing_passwords_count_toward_the_sign_in_lockout(group, clinici
         "/api/v1/auth/token/", {"username": clinician.username, "password": PASSWORD}
     )
     assert sign_in.status_code == 429
+
+
+@pytest.fixture
+def awaiting(group, clinician, clinic, written):
+    """The first patient's note, signed by a clinician whose signature needs co-signing."""
+    ClinicMembership.objects.filter(user=clinician, clinic=clinic).update(requires_cosignature=True)
+    note = ProgressNote.objects.get(patient=group.patients[0])
+    return notes.progress_note_sign(actor=clinician, note=note, password=PASSWORD, now=SIGNED_AT)
+
+
+def test_cosign_with_an_authenticator_code(supervisor, awaiting):
+    with time_machine.travel(COSIGNING, tick=False):
+        response = client_of(supervisor).post(
+            f"/api/v1/progress-notes/{awaiting.pk}/cosign/",
+            {"otp_token": totp_code(totp_device(supervisor))},
+        )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert (body["status"], body["cosigned_by"]) == ("signed", supervisor.pk)
+
+
+def test_wrong_cosigning_codes_count_toward_the_sign_in_lockout(supervisor, awaiting):
+    client = client_of(supervisor)
+    with time_machine.travel(COSIGNING, tick=False):
+        code = totp_code(totp_device(supervisor))
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+        answers = [
+            client.post(
+                f"/api/v1/progress-notes/{awaiting.pk}/cosign/",
+                {"otp_token": wrong},
+                REMOTE_ADDR="10.1.2.4",
+            )
+            for _ in range(5)
+        ]
+        # Within the lockout's cool-off: the supervisor's own sign-in from that address.
+        sign_in = APIClient(REMOTE_ADDR="10.1.2.4").post(
+            "/api/v1/auth/token/", {"username": supervisor.username, "password": PASSWORD}
+        )
+
+    assert [a.status_code for a in answers] == [403, 403, 403, 403, 429]
+    assert answers[0].json()["code"] == "reauthentication_failed"
+    assert sign_in.status_code == 429
+    awaiting.refresh_from_db()
+    assert awaiting.awaiting_cosignature

@@ -16,6 +16,9 @@ from programs.services import notes
 from tests.factories.clinic import staff_user, totp_code, totp_device
 
 PASSWORD = "correct-horse-battery"
+# After the notes' sessions (conftest: 2026-11-30).
+SIGNED_AT = datetime.datetime(2026, 12, 1, 15, tzinfo=datetime.UTC)
+COSIGNING = SIGNED_AT + datetime.timedelta(hours=1)
 
 
 def dap(appointment, clinician, **sections):
@@ -105,6 +108,42 @@ def test_cosignature_flow(appointment, clinician, supervisor, clinic):
     assert not note.awaiting_cosignature
     with pytest.raises(Conflict):
         notes.progress_note_cosign(actor=supervisor, note=note, password=PASSWORD)
+
+
+def awaiting_cosignature(appointment, clinician, clinic):
+    ClinicMembership.objects.filter(user=clinician, clinic=clinic).update(requires_cosignature=True)
+    return notes.progress_note_sign(
+        actor=clinician, note=dap(appointment, clinician), password=PASSWORD, now=SIGNED_AT
+    )
+
+
+def test_cosign_with_otp(appointment, clinician, supervisor, clinic):
+    note = awaiting_cosignature(appointment, clinician, clinic)
+    with time_machine.travel(COSIGNING, tick=False):
+        code = totp_code(totp_device(supervisor))
+        note = notes.progress_note_cosign(actor=supervisor, note=note, otp_token=code)
+
+    assert (note.cosigned_by, note.cosigned_at) == (supervisor, COSIGNING)
+    assert not note.awaiting_cosignature
+
+
+def test_a_wrong_cosigning_code_leaves_it_awaiting(appointment, clinician, supervisor, clinic):
+    note = awaiting_cosignature(appointment, clinician, clinic)
+    with time_machine.travel(COSIGNING, tick=False) as traveller:
+        code = totp_code(totp_device(supervisor))
+        wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+
+        with pytest.raises(Forbidden) as error:
+            notes.progress_note_cosign(actor=supervisor, note=note, otp_token=wrong)
+        assert error.value.code == "reauthentication_failed"
+        note.refresh_from_db()
+        assert note.awaiting_cosignature
+
+        # The wrong code used nothing up: the right one co-signs once the device's throttle of
+        # a wrong code has passed.
+        traveller.shift(datetime.timedelta(seconds=2))
+        note = notes.progress_note_cosign(actor=supervisor, note=note, otp_token=code)
+    assert note.cosigned_by == supervisor
 
 
 def test_cosign_refused_when_not_required(appointment, clinician, supervisor):
