@@ -30,6 +30,7 @@ from programs.models import (
     ProgramService,
     ProgressNote,
     ProgressNoteFormat,
+    ProgressNoteStatus,
 )
 from programs.services import (
     admission_holds,
@@ -734,9 +735,13 @@ def seed_demo_notes(*, clinic: Clinic, clinician, supervisor, intern) -> int:
         )
         group = GroupNote.objects.create(session=session, author=clinician, **DEMO_GROUP_PART)
         signed_at = session.ends_at + datetime.timedelta(hours=2)
-        kinds = ("signed", "draft", "awaiting_cosignature")
+        kinds = (
+            ProgressNoteStatus.SIGNED,
+            ProgressNoteStatus.DRAFT,
+            ProgressNoteStatus.AWAITING_COSIGNATURE,
+        )
         for attendance, kind, sections in zip(attended, kinds, DEMO_ATTENDEE_PARTS, strict=True):
-            author = intern if kind == "awaiting_cosignature" else clinician
+            author = intern if kind == ProgressNoteStatus.AWAITING_COSIGNATURE else clinician
             note = ProgressNote(
                 session=session,
                 patient=attendance.patient,
@@ -746,11 +751,11 @@ def seed_demo_notes(*, clinic: Clinic, clinician, supervisor, intern) -> int:
                 sections=sections,
                 author=author,
             )
-            if kind != "draft":
+            if kind != ProgressNoteStatus.DRAFT:
                 note.signed_at = signed_at
                 note.cosignature_required = _needs_cosignature(author, clinic)
             note.save()
-            if kind == "signed" and note.cosignature_required:
+            if kind == ProgressNoteStatus.SIGNED and note.cosignature_required:
                 note.cosigned_by, note.cosigned_at = supervisor, signed_at
                 note.save(update_fields=["cosigned_by", "cosigned_at", "updated_at"])
             written += 1

@@ -7,6 +7,8 @@ and a transition's source ends the day its target starts, so the two never overl
 """
 
 import datetime
+import functools
+import operator
 import uuid
 
 from django.conf import settings
@@ -1107,6 +1109,68 @@ NOTE_SECTIONS = {
 }
 
 
+class ProgressNoteStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    AWAITING_COSIGNATURE = "awaiting_cosignature", "Awaiting co-signature"
+    SIGNED = "signed", "Signed"
+
+
+# A note's status, defined once: the first status whose columns all match, else signed (signed,
+# and co-signed where it had to be). ``ProgressNote.status``, ``progress_note_status_expr``,
+# ``progress_note_status_q``, ``NOTE_DUE_Q`` and the notes-due index all derive from it, so only
+# ``field`` (equals) and ``field__isnull`` lookups: the Python side tests those on the row.
+_NOTE_STATUS_RULES = (
+    (ProgressNoteStatus.DRAFT, {"signed_at__isnull": True}),
+    (
+        ProgressNoteStatus.AWAITING_COSIGNATURE,
+        {"cosignature_required": True, "cosigned_at__isnull": True},
+    ),
+)
+_NOTE_STATUS_OTHERWISE = ProgressNoteStatus.SIGNED
+
+# Due (the author or a supervisor has to act): not signed for good, i.e. any status but the last.
+NOTE_DUE_STATUSES = tuple(status.value for status, _lookups in _NOTE_STATUS_RULES)
+NOTE_DUE_Q = functools.reduce(
+    operator.or_, (Q(**lookups) for _status, lookups in _NOTE_STATUS_RULES)
+)
+
+
+def _row_matches(note, lookups: dict) -> bool:
+    for lookup, expected in lookups.items():
+        field, _, transform = lookup.partition("__")
+        value = getattr(note, field)
+        if transform == "isnull":
+            if (value is None) != expected:
+                return False
+        elif transform:
+            raise ValueError(f"A note status rule may not use {lookup!r}.")
+        elif value != expected:
+            return False
+    return True
+
+
+def progress_note_status_expr() -> models.Case:
+    """``ProgressNote.status`` in SQL, over a ``ProgressNote`` row."""
+    return models.Case(
+        *(
+            models.When(Q(**lookups), then=models.Value(status.value))
+            for status, lookups in _NOTE_STATUS_RULES
+        ),
+        default=models.Value(_NOTE_STATUS_OTHERWISE.value),
+    )
+
+
+def progress_note_status_q(status: str) -> Q:
+    """The notes in ``status``: its rule matches and no earlier one does."""
+    status = ProgressNoteStatus(status)
+    condition = Q()
+    for rule_status, lookups in _NOTE_STATUS_RULES:
+        if rule_status == status:
+            return condition & Q(**lookups)
+        condition &= ~Q(**lookups)
+    return condition
+
+
 class GroupNote(models.Model):
     """The group part of a session's notes, written once by the facilitator: what the group did,
     never who was there (a check refuses a rostered patient's name). Each attendee's progress
@@ -1177,8 +1241,7 @@ class ProgressNote(models.Model):
             # The notes-due list: a clinician's unsigned notes and those awaiting co-signature.
             models.Index(
                 fields=["author"],
-                condition=Q(signed_at__isnull=True)
-                | Q(cosignature_required=True, cosigned_at__isnull=True),
+                condition=NOTE_DUE_Q,
                 name="progressnote_due",
             ),
         ]
@@ -1225,12 +1288,19 @@ class ProgressNote(models.Model):
         return f"Progress note #{self.pk}"
 
     @property
+    def status(self) -> ProgressNoteStatus:
+        return next(
+            (status for status, lookups in _NOTE_STATUS_RULES if _row_matches(self, lookups)),
+            _NOTE_STATUS_OTHERWISE,
+        )
+
+    @property
     def is_signed(self) -> bool:
-        return self.signed_at is not None
+        return self.status != ProgressNoteStatus.DRAFT
 
     @property
     def awaiting_cosignature(self) -> bool:
-        return self.is_signed and self.cosignature_required and self.cosigned_at is None
+        return self.status == ProgressNoteStatus.AWAITING_COSIGNATURE
 
 
 class ProgressNoteAddendum(models.Model):

@@ -630,7 +630,7 @@ def step_down_queryset(
     - ``authorized_level_below_clinical``: the current authorization is in force and its level
       is less intensive than the enrollment's (``LEVEL_INTENSITY``);
     - ``unsigned_notes``: the patient's progress notes of any session at the clinic not signed
-      for good (drafts, and notes awaiting a co-signature; ``programs.selectors.NOTE_DUE_Q``);
+      for good (drafts, and notes awaiting a co-signature; ``programs.models.NOTE_DUE_Q``);
     - ``readmission``: the stay began within 30 days of the patient's discharge from the clinic
       (``programs.selectors.is_readmission``; not a transition's continuation).
 

@@ -38,6 +38,7 @@ from patients.models import Patient
 from patients.services import possible_duplicates
 from programs.models import (
     AUTHORIZED,
+    NOTE_DUE_Q,
     OCCUPYING,
     OPEN_INQUIRY,
     AdmissionHold,
@@ -75,9 +76,12 @@ from programs.models import (
     PayerKind,
     Program,
     ProgressNote,
+    ProgressNoteStatus,
     ReferralSource,
     Transition,
     WaitlistOffer,
+    progress_note_status_expr,
+    progress_note_status_q,
 )
 from scheduling.models import ATTENDED, Attendance
 
@@ -1317,18 +1321,8 @@ def progress_note_late_q(now: datetime.datetime) -> Q:
     )
 
 
-PROGRESS_NOTE_STATUSES = [
-    ("draft", "Draft"),
-    ("awaiting_cosignature", "Awaiting co-signature"),
-    ("signed", "Signed"),
-]
-
-
-def progress_note_status(note: ProgressNote) -> str:
-    """``draft``, ``awaiting_cosignature`` or ``signed`` (co-signed where it had to be)."""
-    if not note.is_signed:
-        return "draft"
-    return "awaiting_cosignature" if note.awaiting_cosignature else "signed"
+# The schema's ProgressNoteStatusEnum (ENUM_NAME_OVERRIDES names this path).
+PROGRESS_NOTE_STATUSES = ProgressNoteStatus.choices
 
 
 def _band_label(instrument: str, band: str) -> str:
@@ -1394,20 +1388,6 @@ def group_note_prefill(session) -> dict[int, dict[str, str]]:
 
 # Where notes show (issue 26): the roster's note statuses, the notes due, the board's count.
 
-# Not signed for good: the author has not signed, or a required co-signature is missing.
-NOTE_DUE_Q = Q(signed_at__isnull=True) | Q(cosignature_required=True, cosigned_at__isnull=True)
-
-
-def progress_note_status_expr() -> Case:
-    """``progress_note_status`` in SQL, over a ``ProgressNote`` row."""
-    return Case(
-        When(signed_at__isnull=True, then=Value("draft")),
-        When(
-            cosignature_required=True, cosigned_at__isnull=True, then=Value("awaiting_cosignature")
-        ),
-        default=Value("signed"),
-    )
-
 
 def progress_notes_annotated(notes: QuerySet[ProgressNote], *, now: datetime.datetime):
     """Notes with ``deadline``, ``late`` (``progress_note_late_q`` at ``now``) and
@@ -1431,9 +1411,6 @@ def session_note_statuses(session, *, user, now: datetime.datetime) -> dict[int,
     }
 
 
-NOTES_DUE_STATUSES = ("draft", "awaiting_cosignature")
-
-
 def notes_due(
     *,
     user,
@@ -1455,7 +1432,7 @@ def notes_due(
         notes = readable.filter(author_id=author)
     elif supervises:
         notes = readable.filter(
-            Q(author=user) | Q(signed_at__isnull=False, cosignature_required=True)
+            Q(author=user) | progress_note_status_q(ProgressNoteStatus.AWAITING_COSIGNATURE)
         )
     else:
         notes = readable.filter(author=user)
@@ -1477,8 +1454,10 @@ def notes_due_summary(*, user, now: datetime.datetime) -> list[dict]:
         notes.order_by()
         .values("author_id", "author__username", "author__first_name", "author__last_name")
         .annotate(
-            drafts=Count("id", filter=Q(signed_at__isnull=True)),
-            awaiting_cosignature=Count("id", filter=Q(signed_at__isnull=False)),
+            drafts=Count("id", filter=progress_note_status_q(ProgressNoteStatus.DRAFT)),
+            awaiting_cosignature=Count(
+                "id", filter=progress_note_status_q(ProgressNoteStatus.AWAITING_COSIGNATURE)
+            ),
             late_count=Count("id", filter=progress_note_late_q(now)),
         )
         .order_by("-late_count", "author__last_name", "author__username", "author_id")

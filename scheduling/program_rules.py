@@ -51,6 +51,10 @@ class ProgramRules(Protocol):
         ``user`` may read, in one query (the roster shows them beside attendance)."""
         ...
 
+    def note_status_choices(self) -> list[tuple[str, str]]:
+        """The ``(value, label)`` pairs a note's ``status`` in ``note_statuses`` takes."""
+        ...
+
 
 _rules: ProgramRules | None = None
 
@@ -73,6 +77,12 @@ def session_note_statuses(session, *, user) -> dict[int, dict]:
     """The roster's note statuses through the registered rules; none without them (a roster
     still reads, each attendee's ``note`` null)."""
     return {} if _rules is None else _rules.note_statuses(session, user=user)
+
+
+def note_status_choices() -> list[tuple[str, str]]:
+    """The statuses ``session_note_statuses`` gives, through the registered rules; none without
+    them (no note is shown)."""
+    return [] if _rules is None else _rules.note_status_choices()
 
 
 def is_program_session(program, kind: str) -> bool:

@@ -6,28 +6,19 @@ record.
 """
 
 from django.contrib import admin
-from django.db.models import BooleanField, ExpressionWrapper, Q
+from django.db.models import BooleanField, ExpressionWrapper
 from django.utils import timezone
 from django.utils.html import format_html_join
 
 from clinic.admin_utils import ClinicScopedAdmin, related_table
 from clinic.models import Role
-from programs.models import NOTE_SECTIONS, ProgressNote
-from programs.selectors import (
-    progress_note_deadline,
-    progress_note_late_q,
-    progress_note_list,
-    progress_note_status,
+from programs.models import (
+    NOTE_SECTIONS,
+    ProgressNote,
+    ProgressNoteStatus,
+    progress_note_status_q,
 )
-
-STATUS_CHOICES = [
-    ("draft", "Draft"),
-    ("awaiting_cosignature", "Awaiting co-signature"),
-    ("signed", "Signed"),
-]
-AWAITING_COSIGNATURE = Q(
-    signed_at__isnull=False, cosignature_required=True, cosigned_at__isnull=True
-)
+from programs.selectors import progress_note_deadline, progress_note_late_q, progress_note_list
 
 
 class NoteStatusFilter(admin.SimpleListFilter):
@@ -35,16 +26,11 @@ class NoteStatusFilter(admin.SimpleListFilter):
     parameter_name = "status"
 
     def lookups(self, request, model_admin):
-        return STATUS_CHOICES
+        return ProgressNoteStatus.choices
 
     def queryset(self, request, queryset):
-        value = self.value()
-        if value == "draft":
-            return queryset.filter(signed_at__isnull=True)
-        if value == "awaiting_cosignature":
-            return queryset.filter(AWAITING_COSIGNATURE)
-        if value == "signed":
-            return queryset.filter(signed_at__isnull=False).exclude(AWAITING_COSIGNATURE)
+        if self.value() in ProgressNoteStatus.values:
+            return queryset.filter(progress_note_status_q(self.value()))
         return queryset
 
 
@@ -125,7 +111,7 @@ class ProgressNoteAdmin(ClinicScopedAdmin):
 
     @admin.display(description="status")
     def status(self, note):
-        return dict(STATUS_CHOICES)[progress_note_status(note)]
+        return note.status.label
 
     @admin.display(description="late", boolean=True)
     def late(self, note):

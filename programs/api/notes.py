@@ -30,7 +30,12 @@ from clinic.models import AuditAction
 from clinic.selectors import CLINICAL_ROLES, STAFF_ROLES
 from clinic.services import audit_record
 from programs import selectors
-from programs.models import GroupNote, ProgressNote, ProgressNoteAddendum
+from programs.models import (
+    GroupNote,
+    ProgressNote,
+    ProgressNoteAddendum,
+    progress_note_status_q,
+)
 from programs.services import notes as services
 from scheduling.models import AttendanceStatus, Session
 from scheduling.selectors import session_list_for_page
@@ -95,7 +100,7 @@ class ProgressNoteSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(serializers.ChoiceField(choices=STATUSES))
     def get_status(self, note) -> str:
-        return selectors.progress_note_status(note)
+        return note.status
 
     def get_late(self, note) -> bool:
         deadline = getattr(note, "deadline", None)
@@ -217,14 +222,7 @@ class ProgressNoteFilterSet(filters.FilterSet):
         fields = ["patient", "session", "author", "status", "late"]
 
     def filter_status(self, queryset, name, value):
-        if value == "draft":
-            return queryset.filter(signed_at__isnull=True)
-        awaiting = {"signed_at__isnull": False, "cosignature_required": True}
-        if value == "awaiting_cosignature":
-            return queryset.filter(**awaiting, cosigned_at__isnull=True)
-        return queryset.filter(signed_at__isnull=False).exclude(
-            **awaiting, cosigned_at__isnull=True
-        )
+        return queryset.filter(progress_note_status_q(value))
 
     def filter_late(self, queryset, name, value):
         late = selectors.progress_note_late_q(timezone.now())
@@ -362,7 +360,7 @@ class SessionGroupNoteView(NoStoreMixin, APIView):
                     "patient": attendance.patient_id,
                     "attendance": attendance.status,
                     "note": note and note.pk,
-                    "note_status": note and selectors.progress_note_status(note),
+                    "note_status": note and note.status,
                     "prefill": prefill.get(attendance.patient_id),
                 }
             )

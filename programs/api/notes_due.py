@@ -13,7 +13,7 @@ from clinic.api.permissions import roles_allowed
 from clinic.api.utils import validated
 from clinic.models import Role
 from programs import selectors
-from programs.models import ProgressNoteFormat
+from programs.models import NOTE_DUE_STATUSES, ProgressNoteFormat
 
 NOTES_DUE_ROLES = (Role.CLINICIAN, Role.SUPERVISOR)
 
@@ -26,7 +26,7 @@ class NotesDueQuerySerializer(serializers.Serializer):
         "own, else 403).",
     )
     late = serializers.BooleanField(required=False, allow_null=True, default=None)
-    status = serializers.ChoiceField(choices=selectors.NOTES_DUE_STATUSES, required=False)
+    status = serializers.ChoiceField(choices=NOTE_DUE_STATUSES, required=False)
 
 
 class NoteDueSerializer(serializers.Serializer):
@@ -42,7 +42,7 @@ class NoteDueSerializer(serializers.Serializer):
     author_name = serializers.CharField(source="author.get_full_name")
     status = serializers.ChoiceField(
         source="note_status",
-        choices=selectors.NOTES_DUE_STATUSES,
+        choices=NOTE_DUE_STATUSES,
         help_text="draft: the author has not signed; awaiting_cosignature: signed, a "
         "supervisor's co-signature missing.",
     )

@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from clinic.sql import Table, statement
 from programs.locks import programs_lock
-from programs.models import OCCUPYING, Enrollment, Program
+from programs.models import OCCUPYING, Enrollment, Program, ProgressNoteStatus
 from programs.selectors import session_note_statuses
 from scheduling import services as calendar
 from scheduling.models import Series, Session, SessionKind, SessionStatus
@@ -285,3 +285,6 @@ class ProgramCalendarRules:
 
     def note_statuses(self, session, *, user) -> dict[int, dict]:
         return session_note_statuses(session, user=user, now=timezone.now())
+
+    def note_status_choices(self) -> list[tuple[str, str]]:
+        return ProgressNoteStatus.choices

@@ -20,6 +20,7 @@ from scheduling.models import (
     Session,
     SessionKind,
 )
+from scheduling.program_rules import note_status_choices
 from scheduling.services import EDIT_SCOPES
 
 TITLE_MAX = 200
@@ -334,11 +335,18 @@ class RosterNoteSerializer(serializers.Serializer):
     """The attendee's progress note of the session, as far as the roster shows it."""
 
     id = serializers.IntegerField()
-    status = serializers.ChoiceField(choices=["draft", "awaiting_cosignature", "signed"])
+    status = serializers.ChoiceField(choices=[])
     late = serializers.BooleanField(
         help_text="Signed after, or still unsigned past, the session's end plus the clinic's "
         "note_late_hours."
     )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        # The statuses are the programs app's, known once its rules are registered (after this
+        # module may have been imported).
+        fields["status"].choices = note_status_choices()
+        return fields
 
 
 class RosterEntrySerializer(serializers.ModelSerializer):

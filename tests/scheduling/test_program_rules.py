@@ -7,8 +7,10 @@ import pytest
 import time_machine
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
+from programs.models import ProgressNoteStatus
 from programs.services.schedules import ProgramCalendarRules
 from scheduling import program_rules
+from scheduling.api.serializers import RosterNoteSerializer
 from scheduling.models import RosterEntry, Session
 from scheduling.services import program_session_create
 from tests.factories import PatientFactory, ProgramFactory
@@ -125,3 +127,10 @@ def test_a_program_session_without_registered_rules_is_refused_loudly(
     )
     assert appointment.roster.get().patient == patient
     assert not Session.objects.filter(kind="group").exists()
+
+
+def test_the_roster_s_note_statuses_are_the_programs_app_s_through_the_rules(monkeypatch):
+    assert RosterNoteSerializer().fields["status"].choices == dict(ProgressNoteStatus.choices)
+
+    monkeypatch.setattr(program_rules, "_rules", None)
+    assert RosterNoteSerializer().fields["status"].choices == {}

@@ -10,7 +10,7 @@ from django.utils import timezone
 from clinic.models import ClinicMembership
 from patients.models import Level
 from programs.models import GroupNote, ProgressNote
-from programs.selectors import progress_note_deadline, progress_note_late_q, progress_note_status
+from programs.selectors import progress_note_deadline, progress_note_late_q
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +29,7 @@ def test_the_demo_has_a_group_sessions_notes_and_an_individual_note(settings):
     attendee_notes = ProgressNote.objects.filter(group_note=group).annotate(
         deadline=progress_note_deadline()
     )
-    statuses = sorted(progress_note_status(n) for n in attendee_notes)
+    statuses = sorted(n.status for n in attendee_notes)
     assert statuses == ["awaiting_cosignature", "draft", "signed"]
     draft = attendee_notes.get(signed_at__isnull=True)
     assert attendee_notes.filter(progress_note_late_q(timezone.now())).get() == draft
@@ -37,11 +37,11 @@ def test_the_demo_has_a_group_sessions_notes_and_an_individual_note(settings):
     assert all(n.attendance.status in ("present", "late") for n in attendee_notes)
     awaiting = next(n for n in attendee_notes if n.awaiting_cosignature)
     assert ClinicMembership.objects.get(user=awaiting.author).requires_cosignature
-    signed = next(n for n in attendee_notes if progress_note_status(n) == "signed")
+    signed = next(n for n in attendee_notes if n.status == "signed")
     assert signed.cosigned_by.username == "supervisor"
     individual = ProgressNote.objects.get(group_note__isnull=True)
     assert individual.format == "dap"
     assert individual.session.kind == "individual"
-    assert progress_note_status(individual) == "signed"
+    assert individual.status == "signed"
     assert set(individual.sections) == {"data", "assessment", "plan"}
     assert ProgressNote.objects.count() == 4
