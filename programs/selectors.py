@@ -32,7 +32,7 @@ from django.utils import timezone
 
 from clinic.errors import Forbidden
 from clinic.models import Bed, Clinic, Role, zone_today
-from clinic.selectors import clinic_ids_for_user, user_has_role
+from clinic.selectors import CLINICAL_ROLES, acts_for_clinic, clinic_ids_for_user, user_has_role
 from patients.instruments import INSTRUMENTS
 from patients.models import Patient
 from patients.services import possible_duplicates
@@ -1279,28 +1279,34 @@ def episode_plan(chain: list[Enrollment]) -> AftercarePlan | None:
 # Progress notes (issue 26) ------------------------------------------------------------------------
 
 
-def progress_note_list(*, user) -> QuerySet[ProgressNote]:
-    """The notes ``user`` may read: the one rule of who reads a progress note (a Part 2 record
-    of counselling). Supervisors: every note of their clinics. Clinicians: the notes of their
-    clinics' patients whose care team they are on — they wrote the note, facilitated its
-    session, or are the patient's primary clinician on a stay at that clinic. Superusers all;
-    every other role (admissions, utilization review, alumni coordinators) and patients none."""
-    notes = ProgressNote.objects.all()
+def _care_team_rows(rows: QuerySet, *, user, authored: Q) -> QuerySet:
+    """The one rule of who reads a progress note (a Part 2 record of counselling), over rows that
+    have a ``session`` and a ``patient``: a note, or an attendance whose note may not exist yet
+    (``authored``: the row's note is the user's). Supervisors: every row of their clinics.
+    Clinicians: the rows of their clinics' patients whose care team they are on — they wrote
+    the note, facilitated its session, or are the patient's primary clinician on a stay at that
+    clinic. Superusers all; every other role (admissions, utilization review, alumni
+    coordinators) and patients none."""
     if user.is_superuser:
-        return notes
+        return rows
     if not user.is_authenticated:
-        return notes.none()
-    notes = notes.filter(session__clinic_id__in=clinic_ids_for_user(user))
+        return rows.none()
+    rows = rows.filter(session__clinic_id__in=clinic_ids_for_user(user))
     if user_has_role(user, Role.SUPERVISOR):
-        return notes
+        return rows
     if not user_has_role(user, Role.CLINICIAN):
-        return notes.none()
+        return rows.none()
     primary_clinician = Enrollment.objects.filter(
         patient_id=OuterRef("patient_id"),
         program__clinic_id=OuterRef("session__clinic_id"),
         primary_clinician=user,
     )
-    return notes.filter(Q(author=user) | Q(session__facilitator=user) | Exists(primary_clinician))
+    return rows.filter(authored | Q(session__facilitator=user) | Exists(primary_clinician))
+
+
+def progress_note_list(*, user) -> QuerySet[ProgressNote]:
+    """The notes ``user`` may read (``_care_team_rows``)."""
+    return _care_team_rows(ProgressNote.objects.all(), user=user, authored=Q(author_id=user.pk))
 
 
 def progress_note_deadline() -> ExpressionWrapper:
@@ -1329,15 +1335,60 @@ def _band_label(instrument: str, band: str) -> str:
     return next((b.label for b in INSTRUMENTS[instrument].bands if b.key == band), band)
 
 
-def group_note_prefill(session) -> dict[int, dict[str, str]]:
+@dataclass(frozen=True)
+class GroupNoteAccess:
+    """What a user may do with a group session's notes. ``writes``: its facilitator (a clinician
+    of the clinic) and the clinic's supervisors write them. ``readable``: the attendees whose
+    notes they may read (``_care_team_rows``). Neither: the group note is outside their reach."""
+
+    writes: bool
+    readable: frozenset[int]
+
+    @property
+    def visible(self) -> bool:
+        return self.writes or bool(self.readable)
+
+
+def group_note_writes(session, *, user) -> bool:
+    """Who writes a group session's notes: the clinic's supervisors (superusers too), and its
+    facilitator when a clinician of the clinic — both read every attendee's notes."""
+    if acts_for_clinic(user, clinic_id=session.clinic_id, roles=(Role.SUPERVISOR,)):
+        return True
+    return (
+        session.facilitator_id is not None
+        and session.facilitator_id == user.pk
+        and acts_for_clinic(user, clinic_id=session.clinic_id, roles=CLINICAL_ROLES)
+    )
+
+
+def group_note_access(session, *, user) -> GroupNoteAccess:
+    """``GroupNoteAccess`` of ``user`` to ``session``'s notes, in at most three queries."""
+    writes = group_note_writes(session, user=user)
+    authored = Exists(
+        ProgressNote.objects.filter(
+            session_id=OuterRef("session_id"), patient_id=OuterRef("patient_id"), author_id=user.pk
+        )
+    )
+    attendees = _care_team_rows(
+        Attendance.objects.filter(session_id=session.pk), user=user, authored=authored
+    )
+    return GroupNoteAccess(
+        writes=writes, readable=frozenset(attendees.values_list("patient_id", flat=True))
+    )
+
+
+def group_note_prefill(session, *, patient_ids=None) -> dict[int, dict[str, str]]:
     """``{patient id: {"progress": text, "plan": ""}}`` for each attendee present or late at a
     group session who has no note yet: their current aftercare plan's open and in-progress goals
     ("Goal: … (in progress)", the plan ``aftercare_plan_current`` picks) and the latest response
     to each instrument ("PHQ-9: 12, Moderate (2026-11-20)", in the clinic's days). Four queries
-    whatever the roster's size."""
+    whatever the roster's size. ``patient_ids``: only those attendees (the ones the caller may
+    read the notes of)."""
+    attendance = Attendance.objects.filter(session=session, status__in=ATTENDED)
+    if patient_ids is not None:
+        attendance = attendance.filter(patient_id__in=patient_ids)
     attendee_ids = list(
-        Attendance.objects.filter(session=session, status__in=ATTENDED)
-        .exclude(
+        attendance.exclude(
             Exists(ProgressNote.objects.filter(session=session, patient_id=OuterRef("patient_id")))
         )
         .order_by("patient_id")

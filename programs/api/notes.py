@@ -2,12 +2,14 @@
 individual session's note (``sessions/{id}/progress-notes/``), and the notes themselves
 (``progress-notes/``: list, read, edit a draft, sign, co-sign, addenda).
 
-Reading goes only through ``programs.selectors.progress_note_list`` (supervisors of the clinic
-and the patient's care team; anyone else gets a 404); clinicians and supervisors write, under
-the services' rules (programs.services.notes). Patients' accounts: 403. Every read is audited
-with the patient, and nothing is cached.
+Reading goes only through ``programs.selectors.progress_note_list`` and, for a group's notes,
+``group_note_access`` built on the same rule (supervisors of the clinic and the patient's care
+team; anyone else gets a 404); clinicians and supervisors write, under the services' rules
+(programs.services.notes). Patients' accounts: 403. Every read is audited with the patient, and
+nothing is cached.
 """
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
@@ -126,7 +128,11 @@ class GroupNoteAttendeeSerializer(serializers.Serializer):
 
 class GroupNoteSerializer(serializers.Serializer):
     group_part = GroupPartSerializer(allow_null=True)
-    attendees = GroupNoteAttendeeSerializer(many=True)
+    attendees = GroupNoteAttendeeSerializer(
+        many=True,
+        help_text="The patients whose notes the caller may read: all of them for the session's "
+        "facilitator and the clinic's supervisors, their own patients for a primary clinician.",
+    )
 
 
 class GroupNoteSavedSerializer(GroupNoteSerializer):
@@ -343,17 +349,32 @@ def _session(request, pk) -> Session:
 
 class SessionGroupNoteView(NoStoreMixin, APIView):
     """A group session's notes: the group part (written once, naming no patient) and each
-    present, late, absent or excused patient with their note's id and status, or for those
-    present or late without one, a suggested text."""
+    present, late, absent or excused patient whose notes the caller may read, with their note's
+    id and status, or for those present or late without one, a suggested text. Its facilitator
+    and the clinic's supervisors write it and see every attendee; an attendee's primary
+    clinician, or the author of one of its notes, sees that attendee only; any other caller gets
+    a 404 (``programs.selectors.group_note_access``)."""
 
     permission_classes = [roles_allowed(read=CLINICAL_ROLES, write=CLINICAL_ROLES)]
 
-    def _body(self, session, *, signed_unchanged=None):
+    def _session_and_access(self, pk):
+        session = _session(self.request, pk)
+        access = selectors.group_note_access(session, user=self.request.user)
+        if not access.visible:
+            raise Http404
+        return session, access
+
+    def _body(self, session, access, *, signed_unchanged=None):
         group_note = GroupNote.objects.filter(session=session).first()
-        notes = {n.patient_id: n for n in ProgressNote.objects.filter(session=session)}
-        prefill = selectors.group_note_prefill(session)
+        notes = {
+            n.patient_id: n
+            for n in ProgressNote.objects.filter(session=session, patient_id__in=access.readable)
+        }
+        prefill = selectors.group_note_prefill(session, patient_ids=access.readable)
         attendees = []
-        for attendance in session.attendance.order_by("patient_id"):
+        for attendance in session.attendance.filter(patient_id__in=access.readable).order_by(
+            "patient_id"
+        ):
             note = notes.get(attendance.patient_id)
             attendees.append(
                 {
@@ -377,24 +398,32 @@ class SessionGroupNoteView(NoStoreMixin, APIView):
             )
         return group_note, body
 
-    @extend_schema(responses=GroupNoteSerializer, parameters=[ETAG])
+    @extend_schema(
+        description="The group part and the attendees whose notes the caller may read: every "
+        "attendee for the session's facilitator and the clinic's supervisors; an attendee's "
+        "primary clinician or a note's author, those attendees only; 404 for anyone else.",
+        responses=GroupNoteSerializer,
+        parameters=[ETAG],
+    )
     def get(self, request, pk=None):
-        session = _session(request, pk)
-        group_note, body = self._body(session)
+        session, access = self._session_and_access(pk)
+        group_note, body = self._body(session, access)
         response = Response(GroupNoteSerializer(body).data)
         return with_etag(response, group_note) if group_note else response
 
     @extend_schema(
         description="Write the group part once and each present or late attendee's part in one "
-        "transaction (absent or excused patients: an optional absence note). Every present or "
-        "late patient is listed unless their note is signed. 400 when the group part names a "
-        "rostered patient; 409 `group_note_locked` to change it once a note is signed.",
+        "transaction (absent or excused patients: an optional absence note); the session's "
+        "facilitator and the clinic's supervisors only (403 for others who see the group note, "
+        "404 for the rest). Every present or late patient is listed unless their note is "
+        "signed. 400 when the group part names a rostered patient; 409 `group_note_locked` to "
+        "change it once a note is signed.",
         request=GroupNoteWriteSerializer,
         responses=GroupNoteSavedSerializer,
         parameters=[IF_MATCH, ETAG],
     )
     def put(self, request, pk=None):
-        session = _session(request, pk)
+        session, access = self._session_and_access(pk)
         data = validated(GroupNoteWriteSerializer, request)
         existing = GroupNote.objects.filter(session=session).first()
         saved = services.group_note_save(
@@ -403,7 +432,7 @@ class SessionGroupNoteView(NoStoreMixin, APIView):
             expected_versions=expected_versions(request, existing) if existing else None,
             **data,
         )
-        group_note, body = self._body(session, signed_unchanged=saved.signed_unchanged)
+        group_note, body = self._body(session, access, signed_unchanged=saved.signed_unchanged)
         return with_etag(Response(GroupNoteSavedSerializer(body).data), group_note)
 
 

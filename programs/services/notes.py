@@ -3,9 +3,10 @@ lines per attendee, individual sessions' DAP/SOAP notes, signing with re-authent
 co-signature and signed addenda.
 
 Who writes: clinicians and supervisors of the session's clinic (a facilitator who is neither
-does not); a draft is changed and signed only by its author; a supervisor of the clinic
-co-signs and may add addenda. Every write is audited with the patient's id. Locks: the session
-row for a group save (two facilitators saving the same group serialise), the note row for a
+does not); a group's notes, only its facilitator and the clinic's supervisors
+(``group_note_writes``); a draft is changed and signed only by its author; a supervisor of the
+clinic co-signs and may add addenda. Every write is audited with the patient's id. Locks: the
+session row for a group save (two writers saving the same group serialise), the note row for a
 note's own writes; the database triggers refuse any change of a signed note as the backstop.
 """
 
@@ -32,6 +33,7 @@ from programs.models import (
     ProgressNoteAddendum,
     ProgressNoteFormat,
 )
+from programs.selectors import group_note_writes
 from scheduling.models import (
     ATTENDED,
     Attendance,
@@ -177,13 +179,16 @@ def group_note_save(
     ``{patient, note}``). Every present or late patient must be listed unless their note is
     signed; signed notes are left as they are. All or nothing."""
     now = now or timezone.now()
-    # Two facilitators saving the same group: the second waits and sees the first's notes.
+    # Two writers saving the same group: the second waits and sees the first's notes.
     session = Session.objects.select_for_update(of=("self",)).get(pk=session.pk)
     if session.kind == SessionKind.INDIVIDUAL:
         raise ValidationError(
             {"session": ["An individual session's note is written as a DAP or SOAP note."]}
         )
-    _require_clinical(actor, session.clinic_id, "writes a session's notes")
+    if not group_note_writes(session, user=actor):
+        raise PermissionDenied(
+            "Only the session's facilitator or a supervisor of the clinic writes its group note."
+        )
     attendees = _by_patient(attendees, field_name="attendees")
     absences = _by_patient(absences, field_name="absences")
     both = sorted(set(attendees) & set(absences))
