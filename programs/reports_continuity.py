@@ -157,21 +157,27 @@ def continuity_stays(program_ids, first_day: datetime.date, after_last: datetime
 FIRST_VISITS_SQL = statement(
     """
 WITH stays AS MATERIALIZED ({stays}),
-visits AS (
-    SELECT stays.id, MIN(timezone({c.time_zone}, {s.starts_at})::date) AS session_on
-    FROM stays
-    JOIN {a} ON {a.patient_id} = stays.patient_id
-    JOIN {s} ON {s.id} = {a.session_id}
+-- Materialized, so that the attended rows are hashed against them: a join the planner may
+-- turn into a primary-key probe per attended row, which the estimates of ``stays`` invite.
+sessions AS MATERIALIZED (
+    SELECT {s.id} AS id, {p.clinic_id} AS clinic_id,
+           timezone({c.time_zone}, {s.starts_at})::date AS local_date
+    FROM {s}
     JOIN {p} ON {p.id} = {s.program_id}
     JOIN {c} ON {c.id} = {p.clinic_id}
-    WHERE {a.status} = ANY(%s)
-      AND {s.clinic_id} = ANY(%s)
+    WHERE {s.clinic_id} = ANY(%s)
       AND {s.starts_at} >= %s
       AND {s.starts_at} < %s
-      AND {p.clinic_id} = stays.clinic_id
       AND {p.level} = ANY(%s)
-      AND timezone({c.time_zone}, {s.starts_at})::date
-          BETWEEN stays.discharge_date AND stays.discharge_date + %s
+),
+visits AS (
+    SELECT stays.id, MIN(sessions.local_date) AS session_on
+    FROM stays
+    JOIN {a} ON {a.patient_id} = stays.patient_id
+    JOIN sessions ON sessions.id = {a.session_id}
+    WHERE {a.status} = ANY(%s)
+      AND sessions.clinic_id = stays.clinic_id
+      AND sessions.local_date BETWEEN stays.discharge_date AND stays.discharge_date + %s
     GROUP BY stays.id
 )
 SELECT stays.id, stays.patient_id, stays.program_id, stays.discharge_date, stays.first_name,
@@ -203,13 +209,13 @@ def stays_with_first_visits(
     # A day either side in UTC holds every zone's local dates D..D+30 of the range.
     params = [
         *stays_params,
-        list(ATTENDED),
         sorted({p.clinic_id for p in programs}),
         datetime.datetime.combine(first_day - datetime.timedelta(days=1), datetime.time(), UTC),
         datetime.datetime.combine(
             after_last + datetime.timedelta(days=last + 1), datetime.time(), UTC
         ),
         NON_RESIDENTIAL_LEVELS,
+        list(ATTENDED),
         last,
     ]
     with connections[stays.db].cursor() as cursor:
