@@ -25,19 +25,22 @@ management) and month of the discharge date:
 
 Supervisors (and superusers) also get the patients of each row; other staff the figures alone.
 Constant queries whatever the range, the programs or the patients: the programs, then the stays
-with their first visit, visit elsewhere and readmission as correlated subqueries; grouped in
-Python.
+(their visit elsewhere and readmission as correlated subqueries) with their first visits, all
+matched in one join (``FIRST_VISITS_SQL``); grouped in Python.
 """
 
 import datetime
 from collections import defaultdict
+from datetime import UTC
 
-from django.db.models import DateField, Exists, F, OuterRef, Subquery
+from django.db import connections
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
-from clinic.models import Role
+from clinic.models import Clinic, Role
 from clinic.selectors import STAFF_ROLES, clinic_ids_for_user, user_has_role
-from patients.models import Level
+from clinic.sql import Table, statement
+from patients.models import Level, Patient
 from programs.models import (
     Enrollment,
     EnrollmentStatus,
@@ -47,8 +50,8 @@ from programs.models import (
     Transition,
 )
 from programs.reports_admissions import Month
-from programs.selectors import _local_date, readmission_links
-from scheduling.models import ATTENDED, Attendance
+from programs.selectors import readmission_links
+from scheduling.models import ATTENDED, Attendance, Session
 
 CONTINUITY_REPORT_ROLES = STAFF_ROLES
 FOLLOW_UP_DAYS = (7, 30)
@@ -88,24 +91,13 @@ def _window(days: int):
 
 
 def continuity_stays(program_ids, first_day: datetime.date, after_last: datetime.date):
-    """The eligible stays of these programs ended from ``first_day`` to before ``after_last``,
-    each with ``session_on`` (its first attended session at a non-residential program of the
-    clinic in D..D+30), ``elsewhere_on`` (its first visit elsewhere in the window),
-    ``transferred`` (the source of a transition) and ``readmitted_on`` (the first readmission's
-    start). One query."""
+    """The eligible stays of these programs ended from ``first_day`` to before ``after_last``
+    (values: ``id``, ``patient_id``, ``program_id``, ``clinic_id``, ``discharge_date``, the
+    patient's ``first_name`` and ``last_name``), each with ``elsewhere_on`` (its first visit
+    elsewhere in the window), ``transferred`` (the source of a transition) and
+    ``readmitted_on`` (the first readmission's start). Its first attended session is
+    ``FIRST_VISITS_SQL``'s (``stays_with_first_visits``)."""
     last = max(FOLLOW_UP_DAYS)
-    sessions = (
-        Attendance.objects.filter(
-            patient_id=OuterRef("patient_id"),
-            status__in=ATTENDED,
-            session__program__clinic_id=OuterRef("program__clinic_id"),
-            session__program__level__in=NON_RESIDENTIAL_LEVELS,
-        )
-        .annotate(on=_local_date("session__program__clinic__time_zone", F("session__starts_at")))
-        .filter(on__gte=OuterRef("discharge_date"), on__lte=_window(last))
-        .order_by("on")
-        .values("on")[:1]
-    )
     elsewhere = (
         FollowUpTask.objects.filter(
             enrollment_id=OuterRef("pk"),
@@ -134,22 +126,102 @@ def continuity_stays(program_ids, first_day: datetime.date, after_last: datetime
         .exclude(Exists(deceased))
         .exclude(Exists(moved_within_high_intensity))
         .annotate(
-            session_on=Subquery(sessions, output_field=DateField()),
             elsewhere_on=Subquery(elsewhere),
             readmitted_on=Subquery(readmissions[:1]),
             transferred=Exists(Transition.objects.filter(from_enrollment_id=OuterRef("pk"))),
         )
-        .select_related("patient")
-        .only(
+        .order_by()
+        .values(
             "id",
             "patient_id",
             "program_id",
             "discharge_date",
-            "patient__first_name",
-            "patient__last_name",
+            "elsewhere_on",
+            "readmitted_on",
+            "transferred",
+            clinic_id=F("program__clinic_id"),
+            first_name=F("patient__first_name"),
+            last_name=F("patient__last_name"),
         )
-        .order_by("discharge_date", "patient__last_name", "patient__first_name", "id")
     )
+
+
+# Each stay's first attended session at a non-residential program of its clinic, local date
+# D..D+30, for all the stays at once: the stays' patients' attended sessions (off the
+# attendance index alone) hashed against the clinic's sessions of the report's range, read once.
+# A correlated lookup per stay probed the sessions' primary key once per attended row (~70,000
+# for a year of one clinic), one B-tree level deeper as the sessions grow; matching each
+# window's sessions instead reads ~2,000 a stay (bench/README.md, "Reports at scale").
+# ``stays`` is ``continuity_stays``' statement; the sessions are bounded by their own clinic
+# (``session_clinic_time``), which a program's session shares with its program.
+FIRST_VISITS_SQL = statement(
+    """
+WITH stays AS MATERIALIZED ({stays}),
+-- Materialized, so that the attended rows are hashed against them: a join the planner may
+-- turn into a primary-key probe per attended row, which the estimates of ``stays`` invite.
+sessions AS MATERIALIZED (
+    SELECT {s.id} AS id, {p.clinic_id} AS clinic_id,
+           timezone({c.time_zone}, {s.starts_at})::date AS local_date
+    FROM {s}
+    JOIN {p} ON {p.id} = {s.program_id}
+    JOIN {c} ON {c.id} = {p.clinic_id}
+    WHERE {s.clinic_id} = ANY(%s)
+      AND {s.starts_at} >= %s
+      AND {s.starts_at} < %s
+      AND {p.level} = ANY(%s)
+),
+visits AS (
+    SELECT stays.id, MIN(sessions.local_date) AS session_on
+    FROM stays
+    JOIN {a} ON {a.patient_id} = stays.patient_id
+    JOIN sessions ON sessions.id = {a.session_id}
+    WHERE {a.status} = ANY(%s)
+      AND sessions.clinic_id = stays.clinic_id
+      AND sessions.local_date BETWEEN stays.discharge_date AND stays.discharge_date + %s
+    GROUP BY stays.id
+)
+SELECT stays.id, stays.patient_id, stays.program_id, stays.discharge_date, stays.first_name,
+       stays.last_name, visits.session_on, stays.elsewhere_on, stays.readmitted_on,
+       stays.transferred
+FROM stays
+LEFT JOIN visits ON visits.id = stays.id
+ORDER BY stays.discharge_date, stays.last_name, stays.first_name, stays.id
+""",
+    a=Table(Attendance, "a"),
+    s=Table(Session, "s"),
+    p=Table(Program, "p"),
+    c=Table(Clinic, "c"),
+    stays="{stays}",
+)
+
+
+def stays_with_first_visits(
+    programs: list[Program], first_day: datetime.date, after_last: datetime.date
+) -> list[dict]:
+    """``continuity_stays`` of ``programs``, in the order of their discharge date and patient,
+    each with ``session_on``: its first attended session at a non-residential program of the
+    clinic in D..D+30 (in the clinic's zone). One query."""
+    if not programs:
+        return []
+    last = max(FOLLOW_UP_DAYS)
+    stays = continuity_stays([p.pk for p in programs], first_day, after_last)
+    stays_sql, stays_params = stays.query.get_compiler(using=stays.db).as_sql()
+    # A day either side in UTC holds every zone's local dates D..D+30 of the range.
+    params = [
+        *stays_params,
+        sorted({p.clinic_id for p in programs}),
+        datetime.datetime.combine(first_day - datetime.timedelta(days=1), datetime.time(), UTC),
+        datetime.datetime.combine(
+            after_last + datetime.timedelta(days=last + 1), datetime.time(), UTC
+        ),
+        NON_RESIDENTIAL_LEVELS,
+        list(ATTENDED),
+        last,
+    ]
+    with connections[stays.db].cursor() as cursor:
+        cursor.execute(FIRST_VISITS_SQL.replace("{stays}", stays_sql), params)
+        columns = [column.name for column in cursor.description]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
 
 
 def _figures(stays: list[dict]) -> dict:
@@ -214,23 +286,25 @@ def continuity_report(
     months = [start.plus(n) for n in range(end.minus(start) + 1)]
     cells = defaultdict(list)  # (program id, Month) → its stays
     last = max(FOLLOW_UP_DAYS)
-    for stay in continuity_stays(list(by_program), start.first_day, end.plus(1).first_day):
-        discharged_on = stay.discharge_date
-        visits = [on for on in (stay.session_on, stay.elsewhere_on) if on is not None]
+    for stay in stays_with_first_visits(programs, start.first_day, end.plus(1).first_day):
+        discharged_on = stay["discharge_date"]
+        visits = [on for on in (stay["session_on"], stay["elsewhere_on"]) if on is not None]
         followed_up_on = min(visits, default=None)
-        today = by_program[stay.program_id].clinic.today(now)
-        cells[(stay.program_id, Month.of(discharged_on))].append(
+        today = by_program[stay["program_id"]].clinic.today(now)
+        cells[(stay["program_id"], Month.of(discharged_on))].append(
             {
-                "enrollment": stay.pk,
-                "patient": stay.patient_id,
-                "patient_name": stay.patient.display_name,
+                "enrollment": stay["id"],
+                "patient": stay["patient_id"],
+                "patient_name": Patient(
+                    first_name=stay["first_name"], last_name=stay["last_name"]
+                ).display_name,
                 "discharge_date": discharged_on,
-                "transferred": stay.transferred,
+                "transferred": stay["transferred"],
                 "followed_up_on": followed_up_on,
                 "followed_days": None
                 if followed_up_on is None
                 else (followed_up_on - discharged_on).days,
-                "readmitted_on": stay.readmitted_on,
+                "readmitted_on": stay["readmitted_on"],
                 "window_open": followed_up_on is None
                 and today <= discharged_on + datetime.timedelta(days=last),
             }
