@@ -114,7 +114,7 @@ def prepare(url: str, scale: int) -> None:
 
 
 @contextlib.contextmanager
-def gunicorn(url: str, port: int, **extra_env: str):
+def gunicorn(url: str, port: int, workers: int = 2, **extra_env: str):
     process = subprocess.Popen(  # noqa: S603
         [
             PYTHON,
@@ -124,7 +124,7 @@ def gunicorn(url: str, port: int, **extra_env: str):
             "--config",
             "python:config.gunicorn",
             "--workers",
-            "2",
+            str(workers),
             "--worker-class",
             "sync",
             "--bind",
@@ -598,7 +598,7 @@ def _sent_rows(ids: list[int]) -> int:
         return cursor.fetchone()[0]
 
 
-def _celery_worker(env: dict) -> subprocess.Popen:
+def _celery_worker(env: dict, processes: int = 2) -> subprocess.Popen:
     return subprocess.Popen(  # noqa: S603
         [
             PYTHON,
@@ -608,7 +608,7 @@ def _celery_worker(env: dict) -> subprocess.Popen:
             "config",
             "worker",
             "--concurrency",
-            "2",
+            str(processes),
             "--pool",
             "prefork",
             "--without-heartbeat",

@@ -75,27 +75,42 @@ _last_check: LagCheck | None = None
 _check_lock = threading.Lock()
 
 
-def _check_replica() -> bool:
-    limit = settings.REPLICA_MAX_LAG_SECONDS
+@dataclass(frozen=True)
+class ReplicaState:
+    state: str  # "ok", "stale", "unknown" or "unreachable"
+    lag: float | None = None
+    error: str = ""  # the exception's class, when unreachable
+
+
+def replica_state() -> ReplicaState:
+    """The one rule of whether the replica may serve reads: reachable, its lag known and at most
+    ``REPLICA_MAX_LAG_SECONDS``."""
     try:
         lag = replica_lag(now=timezone.now())
     except DatabaseError as error:
         # Closed, so the next check connects afresh instead of reusing a broken connection.
         connections[REPLICA].close()
-        logger.warning(
-            "Reading from the primary: the replica cannot be reached (%s).",
-            type(error).__name__,
-        )
-        return False
+        return ReplicaState("unreachable", error=type(error).__name__)
     if lag is None:
-        logger.warning("Reading from the primary: the replica's lag is unknown (nothing replayed).")
-        return False
-    if lag > limit:
+        return ReplicaState("unknown")
+    return ReplicaState("ok" if lag <= settings.REPLICA_MAX_LAG_SECONDS else "stale", lag)
+
+
+def _check_replica() -> bool:
+    checked = replica_state()
+    if checked.state == "unreachable":
         logger.warning(
-            "Reading from the primary: the replica is %.1f s behind (limit %s s).", lag, limit
+            "Reading from the primary: the replica cannot be reached (%s).", checked.error
         )
-        return False
-    return True
+    elif checked.state == "unknown":
+        logger.warning("Reading from the primary: the replica's lag is unknown (nothing replayed).")
+    elif checked.state == "stale":
+        logger.warning(
+            "Reading from the primary: the replica is %.1f s behind (limit %s s).",
+            checked.lag,
+            settings.REPLICA_MAX_LAG_SECONDS,
+        )
+    return checked.state == "ok"
 
 
 def replica_fresh() -> bool:
@@ -157,13 +172,10 @@ def replica_status() -> dict:
     primary."""
     if not replica_configured():
         return {"state": "not configured"}
-    limit = settings.REPLICA_MAX_LAG_SECONDS
-    try:
-        lag = replica_lag(now=timezone.now())
-    except DatabaseError:
-        connections[REPLICA].close()
-        return {"state": "unreachable", "lag_seconds": None, "max_lag_seconds": limit}
-    if lag is None:
-        return {"state": "unknown", "lag_seconds": None, "max_lag_seconds": limit}
-    state = "ok" if lag <= limit else "stale"
-    return {"state": state, "lag_seconds": round(lag, 1), "max_lag_seconds": limit}
+    checked = replica_state()
+    lag = None if checked.lag is None else round(checked.lag, 1)
+    return {
+        "state": checked.state,
+        "lag_seconds": lag,
+        "max_lag_seconds": settings.REPLICA_MAX_LAG_SECONDS,
+    }

@@ -1212,23 +1212,53 @@ def follow_up_task_list(*, user, with_attempts: bool = False) -> QuerySet[Follow
     return tasks
 
 
+def alumni_access_facts(patient_ref: str) -> dict:
+    """What alumni access is decided on, as annotations of a row whose ``patient_ref`` is the
+    patient's id: whether the patient has a current (waitlisted or admitted) enrollment, and
+    their last discharge date. The patient's account loads them with the user
+    (``register_patient_access_check``), so a ``me/`` request asks nothing more."""
+    stays = Enrollment.objects.filter(patient_id=OuterRef(patient_ref))
+    return {
+        "alumni_current": Exists(
+            stays.filter(status__in=[EnrollmentStatus.WAITLISTED, EnrollmentStatus.ADMITTED])
+        ),
+        "alumni_last_discharge": Subquery(
+            stays.filter(status=EnrollmentStatus.DISCHARGED)
+            .order_by(F("discharge_date").desc(nulls_last=True))
+            .values("discharge_date")[:1]
+        ),
+    }
+
+
 def alumni_access_ended_on(*, patient, now: datetime.datetime) -> datetime.date | None:
     """The day the patient's app access ended, or None while it lasts: the one rule of alumni
     access. A patient with no current (waitlisted or admitted) enrollment keeps the app for
     their clinic's ``alumni_access_days`` after their last discharge (access ends on the
-    discharge date plus that many days); one who was never discharged keeps it. One query."""
-    row = Enrollment.objects.filter(patient_id=patient.pk).aggregate(
-        current=Count(
-            "pk", filter=Q(status__in=[EnrollmentStatus.WAITLISTED, EnrollmentStatus.ADMITTED])
-        ),
-        last_discharge=Max("discharge_date", filter=Q(status=EnrollmentStatus.DISCHARGED)),
-        days=Max("patient__clinic__alumni_access_days"),
-        zone=Max("patient__clinic__time_zone"),
-    )
-    if row["current"] or row["last_discharge"] is None:
+    discharge date plus that many days); one who was never discharged keeps it. No query when
+    the facts came with the account (``patient.access_facts``), else one."""
+    facts = getattr(patient, "access_facts", None)
+    if facts is None:
+        facts = (
+            Patient.objects.filter(pk=patient.pk)
+            .annotate(**alumni_access_facts("pk"))
+            .values(
+                "alumni_current",
+                "alumni_last_discharge",
+                days=F("clinic__alumni_access_days"),
+                zone=F("clinic__time_zone"),
+            )
+            .get()
+        )
+    else:
+        facts = {
+            **facts,
+            "days": patient.clinic.alumni_access_days,
+            "zone": patient.clinic.time_zone,
+        }
+    if facts["alumni_current"] or facts["alumni_last_discharge"] is None:
         return None
-    ended_on = row["last_discharge"] + datetime.timedelta(days=row["days"])
-    return ended_on if zone_today(row["zone"], now) >= ended_on else None
+    ended_on = facts["alumni_last_discharge"] + datetime.timedelta(days=facts["days"])
+    return ended_on if zone_today(facts["zone"], now) >= ended_on else None
 
 
 def alumni_access_check(patient) -> None:

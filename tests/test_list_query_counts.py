@@ -25,6 +25,18 @@ from tests.programs.notes.conftest import group  # noqa: F401
 pytestmark = pytest.mark.django_db
 
 
+def warm_query_count(client, path: str, params=None, *, rows: bool = False) -> int:
+    """The queries of a GET of ``path`` once a first GET has warmed the user (it caches its roles
+    and clinics); ``rows``: the page must not be empty."""
+    client.get(path, params)
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(path, params)
+    assert response.status_code == 200, response.content
+    if rows:
+        assert response.json()["results"], path
+    return len(captured)
+
+
 def list_paths() -> list[str]:
     schema = SchemaGenerator().get_schema(request=None, public=True)
     paths = []
@@ -83,10 +95,10 @@ def test_list_query_count_is_constant_in_page_size(settings, path):
 
 
 @pytest.mark.parametrize("page_size", [1, 200])
-def test_my_schedule_is_five_queries_with_token_auth_and_audit(settings, page_size):
+def test_my_schedule_is_three_queries_with_token_auth_and_audit(settings, page_size):
     """The patient's app opens on me/schedule/: one query loads the token's user with its
-    patient, clinic and roles, one checks alumni access (``alumni_access_ended_on``), then the
-    count, the page and one audit INSERT: five in all."""
+    patient, clinic, roles and what alumni access is decided on (``alumni_access_facts``), then
+    the page (with its count) and one audit INSERT: three in all."""
     settings.DEBUG = True
     call_command("seed_demo")
     from django.contrib.auth import get_user_model
@@ -112,7 +124,7 @@ def test_my_schedule_is_five_queries_with_token_auth_and_audit(settings, page_si
 
     assert response.status_code == 200, response.content
     statements = [q["sql"] for q in captured if q["sql"] not in ("BEGIN", "COMMIT")]
-    assert len(statements) <= 5, statements
+    assert len(statements) == 3, statements
     rows = len(response.json()["results"])
     assert rows >= 1
     assert AuditEvent.objects.count() - audited == rows
@@ -123,7 +135,8 @@ def test_the_disclosure_and_consent_lists_are_pinned(page_size, frozen_time):
     """The accounting (staff), and the patient's own consents and disclosures, whatever the page
     size: the patient looked up in the caller's clinics (staff), the count, the page and one
     audit INSERT (the caller's roles and patient are cached on the user after the first); the
-    patient's own, one more for alumni access (``alumni_access_ended_on``)."""
+    patient's own, one more for alumni access (``alumni_access_ended_on``: these clients skip
+    the token's user query, which loads its facts)."""
     from tests.factories import (
         ClinicFactory,
         ConsentFactory,
@@ -148,17 +161,11 @@ def test_the_disclosure_and_consent_lists_are_pinned(page_size, frozen_time):
         (me, "/api/v1/me/consents/"): 4,
     }
 
-    counted = {}
-    for (client, path), _ in pinned.items():
-        client.get(path, {"page_size": page_size})  # the user caches its roles: warm it
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(path, {"page_size": page_size})
-        assert response.status_code == 200, response.content
-        counted[(client, path)] = len(captured)
-
-    assert {path: n for (_, path), n in counted.items()} == {
-        path: n for (_, path), n in pinned.items()
+    counted = {
+        path: warm_query_count(client, path, {"page_size": page_size}) for client, path in pinned
     }
+
+    assert counted == {path: n for (_, path), n in pinned.items()}
 
 
 @pytest.mark.parametrize("page_size", [1, 200])
@@ -202,13 +209,7 @@ def test_the_utilization_review_lists_are_pinned(page_size, frozen_time):
         "/api/v1/payers/": 2,
     }
 
-    counted = {}
-    for path in pinned:
-        staff.get(path, {"page_size": page_size})  # the user caches its roles: warm it
-        with CaptureQueriesContext(connection) as captured:
-            response = staff.get(path, {"page_size": page_size})
-        assert response.status_code == 200, response.content
-        counted[path] = len(captured)
+    counted = {path: warm_query_count(staff, path, {"page_size": page_size}) for path in pinned}
 
     assert counted == pinned
 
@@ -227,14 +228,7 @@ def test_the_ur_queue_is_pinned_whatever_its_size(queue_world, reviewer, admissi
 
     client = client_of(reviewer)
 
-    def queries() -> int:
-        client.get("/api/v1/ur/queue/")  # warm: the user caches its roles and clinics
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get("/api/v1/ur/queue/")
-        assert response.status_code == 200, response.content
-        return len(captured)
-
-    small = queries()
+    small = warm_query_count(client, "/api/v1/ur/queue/")
     for _ in range(2):
         stay = EnrollmentFactory(program=queue_world.program, start_date=nov(25), actor=admissions)
         coverage = CoverageFactory(patient=stay.patient, payer=queue_world.payer, actor=admissions)
@@ -248,7 +242,7 @@ def test_the_ur_queue_is_pinned_whatever_its_size(queue_world, reviewer, admissi
             actor=admissions,
         )
 
-    assert queries() == small == 6
+    assert warm_query_count(client, "/api/v1/ur/queue/") == small == 6
 
 
 @pytest.mark.parametrize("page_size", [1, 200])
@@ -285,17 +279,11 @@ def test_the_measures_lists_are_pinned(page_size, frozen_time):
         (me, "/api/v1/me/measures/"): 8,
     }
 
-    counted = {}
-    for (client, path), _ in pinned.items():
-        client.get(path, {"page_size": page_size})  # the user caches its roles: warm it
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(path, {"page_size": page_size})
-        assert response.status_code == 200, response.content
-        counted[(client, path)] = len(captured)
-
-    assert {path: n for (_, path), n in counted.items()} == {
-        path: n for (_, path), n in pinned.items()
+    counted = {
+        path: warm_query_count(client, path, {"page_size": page_size}) for client, path in pinned
     }
+
+    assert counted == {path: n for (_, path), n in pinned.items()}
 
 
 @pytest.mark.parametrize("page_size", [1, 200])
@@ -331,13 +319,7 @@ def test_the_discharge_summary_list_is_pinned(page_size):
         f"/api/v1/discharge-summaries/?patient={signed.patient_id}": 4,
     }
 
-    counted = {}
-    for path in pinned:
-        staff.get(path, {"page_size": page_size})  # the user caches its roles: warm it
-        with CaptureQueriesContext(connection) as captured:
-            response = staff.get(path, {"page_size": page_size})
-        assert response.status_code == 200, response.content
-        counted[path] = len(captured)
+    counted = {path: warm_query_count(staff, path, {"page_size": page_size}) for path in pinned}
 
     assert counted == pinned
 
@@ -365,15 +347,12 @@ def test_the_follow_up_queue_is_pinned(page_size, frozen_time):
     assert FollowUpTask.objects.count() == 6
     pinned = {"": 3, "mine=true&status=open": 3, "overdue=false": 4}
 
-    counted = {}
-    for query in pinned:
-        path = f"/api/v1/follow-up-tasks/?page_size={page_size}&{query}"
-        staff.get(path)  # the user caches its roles: warm it
-        with CaptureQueriesContext(connection) as captured:
-            response = staff.get(path)
-        assert response.status_code == 200, response.content
-        assert response.json()["results"]
-        counted[query] = len(captured)
+    counted = {
+        query: warm_query_count(
+            staff, f"/api/v1/follow-up-tasks/?page_size={page_size}&{query}", rows=True
+        )
+        for query in pinned
+    }
 
     assert counted == pinned
 
@@ -406,13 +385,7 @@ def test_the_progress_note_list_is_pinned(page_size, group, clinician):  # noqa:
         f"/api/v1/progress-notes/?patient={note.patient_id}": 4,
     }
 
-    counted = {}
-    for path in pinned:
-        client.get(path, {"page_size": page_size})  # the user caches its roles: warm it
-        with CaptureQueriesContext(connection) as captured:
-            response = client.get(path, {"page_size": page_size})
-        assert response.status_code == 200, response.content
-        counted[path] = len(captured)
+    counted = {path: warm_query_count(client, path, {"page_size": page_size}) for path in pinned}
 
     assert counted == pinned
 
@@ -448,15 +421,12 @@ def test_the_notes_due_list_is_pinned(page_size):
     staff = client_of(clinician)
     pinned = {"": 3, "late=true": 3, "status=draft": 3, f"author={clinician.pk}": 3}
 
-    counted = {}
     with time_machine.travel(after_end(73), tick=False):
-        for query in pinned:
-            path = f"/api/v1/notes-due/?page_size={page_size}&{query}"
-            staff.get(path)  # the user caches its roles: warm it
-            with CaptureQueriesContext(connection) as captured:
-                response = staff.get(path)
-            assert response.status_code == 200, response.content
-            assert response.json()["results"]
-            counted[query] = len(captured)
+        counted = {
+            query: warm_query_count(
+                staff, f"/api/v1/notes-due/?page_size={page_size}&{query}", rows=True
+            )
+            for query in pinned
+        }
 
     assert counted == pinned

@@ -22,11 +22,13 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from clinic import signin
+from clinic.api.patient_permissions import patient_access_facts, remember_patient_access_facts
 from clinic.models import ClinicMembership, Role
 
 
 def user_with_context(queryset):
-    """``queryset`` of users with their roles, clinic ids, and linked patient and its clinic."""
+    """``queryset`` of users with their roles, clinic ids, and linked patient and its clinic
+    with what the patient's access checks decide on."""
     return queryset.select_related("patient__clinic").annotate(
         _role_names=ArraySubquery(
             Group.objects.filter(user=OuterRef("pk"), name__in=Role.values).values("name")
@@ -34,14 +36,17 @@ def user_with_context(queryset):
         _membership_clinic_ids=ArraySubquery(
             ClinicMembership.objects.filter(user=OuterRef("pk")).values("clinic_id")
         ),
+        **patient_access_facts("patient"),
     )
 
 
 def cache_context(user):
-    """Put the annotations where ``user_roles`` and ``clinic_ids_for_user`` look first."""
+    """Put the annotations where ``user_roles``, ``clinic_ids_for_user`` and the patient's
+    access checks look first."""
     user._continuum_roles = set(user._role_names)
     if not user.is_superuser:
         user._continuum_clinic_ids = list(user._membership_clinic_ids)
+    remember_patient_access_facts(user)
     return user
 
 

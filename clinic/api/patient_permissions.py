@@ -14,13 +14,38 @@ from clinic.selectors import user_roles
 # Checks a higher app registers on a patient's every ``me/`` request (programs: alumni access
 # after discharge); each raises to refuse. Clinic cannot import programs, so it is told.
 _access_checks: list = []
+# What those checks decide on, as annotations the account's query loads with the user.
+_access_facts: list = []
+_access_fact_names: set[str] = set()
 
 
-def register_patient_access_check(check) -> None:
+def register_patient_access_check(check, *, facts=None) -> None:
     """``check(patient)`` runs after the account is known to be a patient's; it raises (a
-    ``clinic.errors.ServiceError`` for a body of its own) to refuse the request."""
+    ``clinic.errors.ServiceError`` for a body of its own) to refuse the request. ``facts``:
+    ``facts(patient_ref)`` gives annotations of a row whose ``patient_ref`` is the patient's id;
+    the token's user query loads them and hands them to the check as ``patient.access_facts``
+    (any other caller's check queries for itself)."""
     if check not in _access_checks:
         _access_checks.append(check)
+    if facts is not None and facts not in _access_facts:
+        _access_facts.append(facts)
+        _access_fact_names.update(facts("pk"))
+
+
+def patient_access_facts(patient_ref: str) -> dict:
+    """The registered checks' facts, as annotations (see ``register_patient_access_check``)."""
+    annotations = {}
+    for facts in _access_facts:
+        annotations.update(facts(patient_ref))
+    return annotations
+
+
+def remember_patient_access_facts(user) -> None:
+    """Hand a user loaded with ``patient_access_facts("patient")`` its facts as
+    ``user.patient.access_facts`` (a patient's account; nothing for any other)."""
+    patient = patient_of(user)
+    if patient is not None:
+        patient.access_facts = {name: getattr(user, name) for name in _access_fact_names}
 
 
 def patient_access_check(patient) -> None:

@@ -9,10 +9,8 @@ reach it) and are removed by ``destroy()``.
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 import psycopg2
 
 from config.embedded import POSTGRES_SUPERUSER, EmbeddedPostgres, free_port
+from tests.e2e.processes import terminate, wait_answering
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
 START_TIMEOUT_SECONDS = 120
@@ -156,30 +155,27 @@ class WebProcess:
 
     def wait_ready(self) -> None:
         """Until the server answers /health/ (any status: the worker may not be up yet)."""
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited:\n{self.log()}")
-            try:
-                urllib.request.urlopen(f"{self.url}/health/", timeout=10).close()
-                return
-            except urllib.error.HTTPError:
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{self.name} did not start:\n{self.log()}") from None
-                time.sleep(0.2)
+        wait_answering(
+            self.process,
+            self._answers,
+            name=self.name,
+            timeout=START_TIMEOUT_SECONDS,
+            interval=0.2,
+            log=self.log,
+        )
+
+    def _answers(self) -> bool:
+        try:
+            urllib.request.urlopen(f"{self.url}/health/", timeout=10).close()
+        except urllib.error.HTTPError:
+            return True
+        except OSError:
+            return False
+        return True
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        if self.process is not None:
+            terminate(self.process)
         self.process = None
 
     def log(self, tail: int = 6000) -> str:

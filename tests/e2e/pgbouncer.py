@@ -13,13 +13,12 @@ connection it opens instead (``connect_query``), which survives pooling.
 """
 
 import os
-import signal
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 from config.embedded import free_port
+from tests.e2e.processes import terminate, wait_answering
 
 BINARY = Path("/usr/sbin/pgbouncer")
 START_TIMEOUT_SECONDS = 20
@@ -84,29 +83,29 @@ class PgBouncer:
             [str(BINARY), *user, str(config)], stdout=log, stderr=subprocess.STDOUT
         )
         log.close()
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"pgbouncer exited: see {self.directory / 'pgbouncer.log'}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError("pgbouncer did not start accepting connections") from None
-                time.sleep(0.05)
+        try:
+            wait_answering(
+                self.process,
+                self._accepts_connections,
+                name="pgbouncer",
+                timeout=START_TIMEOUT_SECONDS,
+                interval=0.05,
+                log=lambda: (self.directory / "pgbouncer.log").read_text(errors="replace")[-3000:],
+            )
+        except RuntimeError:
+            self.stop()
+            raise
+
+    def _accepts_connections(self) -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+        except OSError:
+            return False
+        return True
 
     def stop(self) -> None:
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            terminate(self.process, timeout=10)
         self.process = None
 
     def __enter__(self) -> "PgBouncer":

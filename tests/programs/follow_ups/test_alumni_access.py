@@ -90,6 +90,31 @@ def test_the_rule_is_one_query(alumnus, django_assert_num_queries):
     assert ended == ENDS_ON
 
 
+@pytest.mark.parametrize(
+    ("day", "status"),
+    [(ENDS_ON - datetime.timedelta(days=1), 200), (ENDS_ON, 403)],
+    ids=["last day", "ended"],
+)
+def test_with_a_token_the_facts_come_in_the_accounts_own_query(alumnus, day, status):
+    """The app's bearer token: the user's query loads what the rule is decided on, so the check
+    asks nothing of its own, and answers as the rule does."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.test import APIClient
+    from rest_framework_simplejwt.tokens import AccessToken
+
+    client = APIClient()
+    with at_noon(day):
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {AccessToken.for_user(alumnus.app_user)}")
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get("/api/v1/me/")
+
+    assert response.status_code == status
+    deciding = [q["sql"] for q in captured if '"discharge_date"' in q["sql"]]
+    assert len(deciding) == 1, deciding
+    assert '"auth_user"' in deciding[0]
+
+
 def test_an_alumnus_check_in_alerts_the_care_team(alumnus, clinician):
     with at_noon(DISCHARGED_ON + datetime.timedelta(days=40)):
         response = client_of(alumnus.app_user).post(
