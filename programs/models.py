@@ -191,6 +191,9 @@ class Program(models.Model):
     class Meta:
         ordering = ["clinic", "level", "name"]
         constraints = [
+            # What a session's or series' (program, clinic) refers to: the database keeps a
+            # program's sessions and series in the program's clinic (scheduling 0011).
+            models.UniqueConstraint(fields=["id", "clinic"], name="program_id_clinic"),
             models.UniqueConstraint(
                 fields=["clinic", "name"],
                 name="program_name_unique_per_clinic",

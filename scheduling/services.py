@@ -81,6 +81,12 @@ def _check_series(weekdays, duration_minutes, starts_on, ends_on, *, clinic) -> 
     return days
 
 
+def _check_program_clinic(program, clinic: Clinic) -> None:
+    """A program's sessions and series are its clinic's (the database refuses others too)."""
+    if program is not None and program.clinic_id != clinic.pk:
+        raise ValidationError({"program": ["The program belongs to another clinic."]})
+
+
 @transaction.atomic
 def series_create(
     *,
@@ -100,6 +106,7 @@ def series_create(
     capacity: int | None = None,
 ) -> Series:
     days = _check_series(weekdays, duration_minutes, starts_on, ends_on, clinic=clinic)
+    _check_program_clinic(program, clinic)
     series = Series.objects.create(
         clinic=clinic,
         program=program,
@@ -281,6 +288,7 @@ def session_create(
         raise ValidationError({"patient": ["An individual appointment names its patient."]})
     if patient is not None and patient.clinic_id != clinic.pk:
         raise ValidationError({"patient": ["The patient belongs to another clinic."]})
+    _check_program_clinic(program, clinic)
     session = Session.objects.create(
         clinic=clinic,
         program=program,
