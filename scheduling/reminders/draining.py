@@ -5,7 +5,7 @@ import datetime
 import time
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 
 from clinic import notifications
@@ -13,7 +13,7 @@ from clinic.models import Clinic
 from clinic.sql import Table, statement
 from patients.models import Patient
 from scheduling.models import Device, Reminder, ReminderStatus, RosterEntry, Session
-from scheduling.reminders.sending import Claimed, record, send_one
+from scheduling.reminders.sending import Claimed, record, record_statements, send_one
 
 
 def send_timeout() -> datetime.timedelta:
@@ -127,11 +127,18 @@ ORDER BY c.scheduled_for, c.id
 )
 
 
-def _claim_group(size: int) -> list[Claimed]:
-    """Claim up to ``size`` due rows for sending (one statement) and read them with their
-    session, clinic, patient, roster entry and, for push, devices; oldest due first."""
+def _claim_group(size: int, outcomes: list[tuple] = ()) -> list[Claimed]:
+    """Record ``outcomes`` (the previous group's), then claim up to ``size`` due rows for sending
+    and read them with their session, clinic, patient, roster entry and, for push, devices;
+    oldest due first. One round trip: the statements go as one query, which PostgreSQL runs as
+    one transaction (all or nothing), each seeing the one before (the claim takes rows just
+    given back)."""
+    statements, params = record_statements(list(outcomes))
     with connection.cursor() as cursor:
-        cursor.execute(_CLAIM_GROUP_SQL, {"size": size, "now": timezone.now()})
+        cursor.execute(
+            ";\n".join([*statements, _CLAIM_GROUP_SQL]),
+            {**params, "size": size, "now": timezone.now()},
+        )
         return [Claimed(*row) for row in cursor.fetchall()]
 
 
@@ -139,8 +146,8 @@ def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
     """Send due reminders, ``REMINDER_SEND_GROUP`` at a time, until none is left or the time
     budget (``REMINDER_DRAIN_SECONDS``) is used: one statement claims a group of due rows
     (``pending`` → ``sending``, SKIP LOCKED, committed before any of its provider calls), each
-    row is checked and sent, and the group's outcomes are recorded in one statement, in the
-    transaction that claims the next group. A killed worker leaves at most one group per drain
+    row is checked and sent, and the group's outcomes are recorded in the transaction (and
+    the round trip) that claims the next group. A killed worker leaves at most one group per drain
     it was running ``sending`` (``unknown`` later, never resent); a group running past half the
     send timeout gives its unsent rows back. A group's e-mails share one connection of the
     e-mail backend (one SMTP session), closed after the group. Returns each claimed id's final
@@ -155,10 +162,8 @@ def drain(*, budget_seconds: float | None = None) -> dict[int, str]:
     # Built before any row is claimed (it connects on its first message).
     email_connection = notifications.email_connection()
     while True:
-        with transaction.atomic():
-            record(outcomes)
-            outcomes = []
-            claimed = _claim_group(size) if time.monotonic() < stop_at else []
+        claimed = _claim_group(size if time.monotonic() < stop_at else 0, outcomes)
+        outcomes = []
         if not claimed:
             return result
         started = time.monotonic()

@@ -91,49 +91,52 @@ _RECORD_SENT_SQL = statement(
 UPDATE {r}
 SET {reminder.status} = 'sent', {reminder.last_error} = '',
     {reminder.provider_message_id} =
-        (%(provider_ids)s::text[])[array_position(%(ids)s::bigint[], {r.id})],
+        (%(sent_provider_ids)s::text[])[array_position(%(sent_ids)s::bigint[], {r.id})],
     {reminder.sent_at} = %(now)s, {reminder.updated_at} = %(now)s
-WHERE {r.id} = ANY(ARRAY(SELECT unnest(%(ids)s::bigint[]))) AND {r.status} = 'sending'
+WHERE {r.id} = ANY(ARRAY(SELECT unnest(%(sent_ids)s::bigint[]))) AND {r.status} = 'sending'
 """,
     reminder=Table(Reminder),
     r=Table(Reminder, "r"),
 )
 
 
-def record(outcomes: list[tuple]) -> None:
-    """``outcomes``: ``(id, status, last_error, provider_message_id, retry_at)``. The rows sent
-    in one statement, any others in a second."""
-    if not outcomes:
-        return
-    now = timezone.now()
+def record_statements(outcomes: list[tuple]) -> tuple[list[str], dict]:
+    """The statements that record ``outcomes`` (``(id, status, last_error,
+    provider_message_id, retry_at)``) and their parameters: the rows sent in one, any others
+    in a second (none for no outcomes). ``now`` is the caller's."""
     sent = [outcome for outcome in outcomes if outcome[1] == ReminderStatus.SENT]
     others = [outcome for outcome in outcomes if outcome[1] != ReminderStatus.SENT]
+    statements, params = [], {}
+    if sent:
+        ids, _statuses, _errors, provider_ids, _retry_at = zip(*sent, strict=True)
+        statements.append(_RECORD_SENT_SQL)
+        params |= {
+            "sent_ids": array_literal(ids),
+            "sent_provider_ids": text_array_literal(provider_ids),
+        }
+    if others:
+        ids, statuses, errors, provider_ids, retry_at = zip(*others, strict=True)
+        statements.append(_RECORD_SQL)
+        params |= {
+            "ids": array_literal(ids),
+            "statuses": text_array_literal(statuses),
+            "errors": text_array_literal(errors),
+            "provider_ids": text_array_literal(provider_ids),
+            "retry_at": text_array_literal(
+                None if at is None else at.isoformat() for at in retry_at
+            ),
+        }
+    return statements, params
+
+
+def record(outcomes: list[tuple]) -> None:
+    """Record ``outcomes`` on their own (see ``record_statements``; a drain records a group's
+    with its next claim)."""
+    statements, params = record_statements(outcomes)
+    params["now"] = timezone.now()
     with connection.cursor() as cursor:
-        if sent:
-            ids, _statuses, _errors, provider_ids, _retry_at = zip(*sent, strict=True)
-            cursor.execute(
-                _RECORD_SENT_SQL,
-                {
-                    "ids": array_literal(ids),
-                    "provider_ids": text_array_literal(provider_ids),
-                    "now": now,
-                },
-            )
-        if others:
-            ids, statuses, errors, provider_ids, retry_at = zip(*others, strict=True)
-            cursor.execute(
-                _RECORD_SQL,
-                {
-                    "ids": array_literal(ids),
-                    "statuses": text_array_literal(statuses),
-                    "errors": text_array_literal(errors),
-                    "provider_ids": text_array_literal(provider_ids),
-                    "retry_at": text_array_literal(
-                        None if at is None else at.isoformat() for at in retry_at
-                    ),
-                    "now": now,
-                },
-            )
+        for sql in statements:
+            cursor.execute(sql, params)
 
 
 def _why_not_send(row: Claimed, now: datetime.datetime) -> tuple[str, str] | None:

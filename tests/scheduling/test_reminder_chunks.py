@@ -63,8 +63,8 @@ def test_a_drain_sends_every_due_row_a_group_at_a_time(clinic, settings):
     claims = []
     claim_group = reminders.draining._claim_group
 
-    def counted(size):
-        rows = claim_group(size)
+    def counted(size, outcomes=()):
+        rows = claim_group(size, outcomes)
         claims.append(len(rows))
         return rows
 
@@ -181,8 +181,8 @@ def test_a_slow_group_gives_its_unsent_rows_back_and_sends_them_next(clinic, set
     claims = []
     claim_group = reminders.draining._claim_group
 
-    def counted(size):
-        rows = claim_group(size)
+    def counted(size, outcomes=()):
+        rows = claim_group(size, outcomes)
         claims.append(len(rows))
         return rows
 
