@@ -714,6 +714,9 @@ POOL_SIZE = 4
 # a sync process idles through each statement's trip, so every hop through the pooler costs
 # throughput in full on a machine whose cores the pooler shares; bench/README.md has figures.
 POOLER_WEB_WORKERS = 2 * (os.cpu_count() or 1) + 1
+# The http entry's smallest and largest pages: what the pooler adds is per statement, and the
+# pages between cost `make bench` minutes without telling more.
+POOLER_PAGE_SIZES = (PAGE_SIZES[0], PAGE_SIZES[-1])
 
 
 def _pooled_url(bouncer) -> str:
@@ -755,16 +758,15 @@ def bench_pooler(tok: dict) -> None:
             ),
         }
         for token, path in lists.values():
-            for n in PAGE_SIZES:  # warm-up (connections, caches)
+            for n in POOLER_PAGE_SIZES:  # warm-up (connections, caches)
                 for base in bases.values():
                     wrk(base + path.format(n=n), token, 2, 1)
         runs: dict = {}
-        # Three times the rounds of the http entry, as the dispatch has: a cell's paired
-        # ratios scatter by ±0.1 from one 2-second round to the next on this machine, and the
-        # target is the worst of six cells.
-        for r in range(3 * ROUNDS):
+        # Twice the rounds of the http entry: a cell's paired ratios scatter by ±0.1 from one
+        # 2-second round to the next on this machine, and the target is the worst cell.
+        for r in range(2 * ROUNDS):
             for name, (token, path) in lists.items():
-                for n in PAGE_SIZES:
+                for n in POOLER_PAGE_SIZES:
                     variants = list(bases.items())
                     if r % 2:
                         variants.reverse()
@@ -774,14 +776,14 @@ def bench_pooler(tok: dict) -> None:
                         )
     rows, worst = [], 9.0
     for name in lists:
-        for n in PAGE_SIZES:
+        for n in POOLER_PAGE_SIZES:
             direct, through = runs[(name, n, "direct")], runs[(name, n, "pgbouncer")]
             ratio = median(p / d for p, d in zip(through, direct, strict=True))
             worst = min(worst, ratio)
             rows.append([name, n, median(direct), median(through), ratio])
     table(
         f"HTTP lists through PgBouncer (transaction pooling, pool of {POOL_SIZE}) vs direct "
-        f"(gunicorn {POOLER_WEB_WORKERS} sync workers, c16; {3 * ROUNDS} rounds × {SECONDS}s; "
+        f"(gunicorn {POOLER_WEB_WORKERS} sync workers, c16; {2 * ROUNDS} rounds × {SECONDS}s; "
         "medians)",
         ["endpoint", "page", "req/s direct", "req/s pgbouncer", "ratio"],
         rows,
