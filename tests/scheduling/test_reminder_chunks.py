@@ -174,6 +174,23 @@ def test_a_send_cut_off_mid_group_leaves_only_that_group_sending(clinic, setting
     assert len(backends.sms_outbox()) == 9
 
 
+def test_a_group_costs_one_query_its_outcomes_going_with_the_next_claim(clinic, settings):
+    """Behind a pooler every query crosses it twice: a group's outcomes go with the next claim
+    (one query, one transaction), so three groups and the last, empty claim are four."""
+    settings.REMINDER_SEND_GROUP = 3
+    ids = due_sms(clinic, 9)
+
+    with CaptureQueriesContext(connection) as captured:
+        outcomes = reminders.drain()
+
+    assert sorted(outcomes) == ids
+    assert statuses() == {"sent": 9}
+    claims = [q["sql"] for q in captured if "SKIP LOCKED" in q["sql"]]
+    assert len(captured) == len(claims) == 4, [q["sql"][:60] for q in captured]
+    # The first claim has no outcomes before it; each later one starts with its group's.
+    assert [claim.lstrip().startswith("UPDATE") for claim in claims] == [False, True, True, True]
+
+
 def test_a_slow_group_gives_its_unsent_rows_back_and_sends_them_next(clinic, settings, monkeypatch):
     settings.REMINDER_SEND_GROUP = 5
     settings.REMINDER_SEND_TIMEOUT_SECONDS = 0  # every send is past half the timeout
